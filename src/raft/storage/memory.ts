@@ -1,0 +1,126 @@
+import { limitSize } from "../core/log.js";
+import {
+  EMPTY_CONF_STATE,
+  EMPTY_HARD_STATE,
+  invariant,
+  LogCompactedError,
+  LogUnavailableError,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type LogStorage,
+  type Snapshot,
+} from "../core/index.js";
+import { EntryType } from "../core/types.js";
+
+const EMPTY_SNAPSHOT: Snapshot = {
+  metadata: { index: 0, term: 0, confState: EMPTY_CONF_STATE },
+  data: new Uint8Array(0),
+};
+
+/**
+ * Storage held in memory: what the core has been told is persisted. The
+ * simulator uses it as a node's "disk" (a crash keeps exactly what was
+ * written here), and unit tests use it directly.
+ */
+export class MemoryStorage implements LogStorage {
+  private hard: HardState = EMPTY_HARD_STATE;
+  private snap: Snapshot = EMPTY_SNAPSHOT;
+  /** ents[0] is a placeholder standing for the snapshot's last entry. */
+  private ents: Entry[] = [{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }];
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.hard, confState: this.snap.metadata.confState };
+  }
+
+  hardState(): HardState {
+    return this.hard;
+  }
+
+  setHardState(hs: HardState): void {
+    this.hard = hs;
+  }
+
+  private get offset(): number {
+    return this.ents[0]!.index;
+  }
+
+  firstIndex(): number {
+    return this.offset + 1;
+  }
+
+  lastIndex(): number {
+    return this.offset + this.ents.length - 1;
+  }
+
+  term(index: number): number {
+    if (index < this.offset) throw new LogCompactedError(index, this.firstIndex());
+    if (index > this.lastIndex()) throw new LogUnavailableError(index, this.lastIndex());
+    return this.ents[index - this.offset]!.term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo <= this.offset) throw new LogCompactedError(lo, this.firstIndex());
+    if (hi > this.lastIndex() + 1) throw new LogUnavailableError(hi - 1, this.lastIndex());
+    return limitSize(this.ents.slice(lo - this.offset, hi - this.offset), maxBytes);
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /** Appends entries, replacing any conflicting suffix (the core decided it is not committed). */
+  append(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    const last = entries[entries.length - 1]!;
+    if (last.index <= this.offset) return; // wholly covered by the snapshot
+    const skip = Math.max(0, this.offset + 1 - first.index);
+    const fresh = entries.slice(skip);
+    const start = fresh[0]!.index;
+    invariant(
+      start <= this.lastIndex() + 1,
+      () => `append at ${start} leaves a gap after ${this.lastIndex()}`,
+    );
+    this.ents = this.ents.slice(0, start - this.offset).concat(fresh);
+  }
+
+  /** Replaces the whole log with a snapshot received from the leader. */
+  applySnapshot(snapshot: Snapshot): void {
+    const index = snapshot.metadata.index;
+    invariant(index >= this.snap.metadata.index, () => `snapshot ${index} is older than ${this.snap.metadata.index}`);
+    this.snap = snapshot;
+    this.ents = [{ term: snapshot.metadata.term, index, type: EntryType.Normal, data: new Uint8Array(0) }];
+  }
+
+  /**
+   * Records a snapshot of the application state at `index` (<= applied) and
+   * discards the log before it.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+    invariant(index > this.snap.metadata.index, () => `snapshot ${index} is not newer than ${this.snap.metadata.index}`);
+    invariant(index <= this.lastIndex(), () => `snapshot ${index} beyond last index ${this.lastIndex()}`);
+    this.snap = { metadata: { index, term: this.term(index), confState }, data };
+    this.compact(index);
+    return this.snap;
+  }
+
+  /** Discards entries before `index`; `index` stays as the placeholder. */
+  compact(index: number): void {
+    if (index <= this.offset) return;
+    invariant(index <= this.lastIndex(), () => `compact ${index} beyond last index ${this.lastIndex()}`);
+    const at = index - this.offset;
+    const kept = this.ents[at]!;
+    const placeholder: Entry = { term: kept.term, index: kept.index, type: EntryType.Normal, data: new Uint8Array(0) };
+    this.ents = [placeholder, ...this.ents.slice(at + 1)];
+  }
+
+  /** A deep-enough copy for simulating a disk that survives a crash. */
+  clone(): MemoryStorage {
+    const c = new MemoryStorage();
+    c.hard = this.hard;
+    c.snap = this.snap;
+    c.ents = this.ents.slice();
+    return c;
+  }
+}
