@@ -7,11 +7,15 @@ export enum ReadOnlyOption {
   /** ReadIndex confirmed by a heartbeat round to a quorum (thesis 6.4). Always safe. */
   Safe = "safe",
   /**
-   * Served at the commit index without a round trip, relying on the leader
-   * lease that CheckQuorum maintains. Assumes clocks (tick rates) on all nodes
-   * drift by less than the difference between the election timeout and the
-   * time a deposed leader needs to notice; a paused or skewed leader clock can
-   * serve stale reads. Requires checkQuorum.
+   * Served at the commit index without a round trip while the leader holds a
+   * lease: a quorum acknowledged a heartbeat sent less than
+   * `electionTicks * (1 - maxClockDriftRatio) - 1` ticks ago. Each of those
+   * followers refuses votes for an election timeout after hearing from the
+   * leader, so no other leader can exist before the lease ends. Assumes tick
+   * rates differ between nodes by less than `maxClockDriftRatio` and that a
+   * process pause is accounted for by catching up missed ticks (the node
+   * derives ticks from a monotonic clock). Falls back to a ReadIndex round
+   * when the lease is not held. Requires checkQuorum.
    */
   LeaseBased = "leaseBased",
 }
@@ -42,6 +46,8 @@ export interface RaftConfig {
   readonly readOnlyOption?: ReadOnlyOption;
   /** Followers forward proposals to the leader instead of rejecting them with NotLeader. */
   readonly forwardProposals?: boolean;
+  /** Bound on relative tick-rate difference between nodes, for lease-based reads. */
+  readonly maxClockDriftRatio?: number;
 }
 
 export type ResolvedRaftConfig = Required<RaftConfig>;
@@ -58,6 +64,7 @@ export const RAFT_DEFAULTS = {
   preVote: true,
   readOnlyOption: ReadOnlyOption.Safe,
   forwardProposals: false,
+  maxClockDriftRatio: 0.1,
 } as const;
 
 function nonNegativeInt(name: string, v: number): void {
@@ -89,6 +96,11 @@ export function resolveRaftConfig(c: RaftConfig): ResolvedRaftConfig {
     );
   }
   if (r.maxInflightMsgs < 1) throw new InvalidArgumentError("raft config: maxInflightMsgs must be >= 1");
+  if (!(r.maxClockDriftRatio >= 0 && r.maxClockDriftRatio < 0.5)) {
+    throw new InvalidArgumentError(
+      `raft config: maxClockDriftRatio must be in [0, 0.5), got ${r.maxClockDriftRatio}`,
+    );
+  }
   if (r.readOnlyOption === ReadOnlyOption.LeaseBased && !r.checkQuorum) {
     throw new InvalidArgumentError("raft config: lease-based reads require checkQuorum");
   }

@@ -14,7 +14,7 @@ import {
 } from "./errors.js";
 import { RaftLog } from "./log.js";
 import { ProgressState } from "./progress.js";
-import { VoteResult } from "./quorum.js";
+import { jointCommitted, VoteResult } from "./quorum.js";
 import { ReadOnly } from "./readonly.js";
 import { stepCandidate, stepFollower } from "./step-follower.js";
 import { stepLeader } from "./step-leader.js";
@@ -70,12 +70,21 @@ export class Raft {
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
+  /** Ticks left during which a freshly started node grants no votes (see inLease). */
+  startupQuietTicks: number;
+  /** Leader: ticks since it became leader; the clock of its lease. */
+  leaderTick = 0;
+  /** Leader: per peer, 1 + the leaderTick at which the newest acknowledged heartbeat was sent. */
+  leaseAcks = new Map<NodeId, number>();
 
   constructor(cfg: ResolvedRaftConfig) {
     this.id = cfg.id;
     this.cfg = cfg;
     this.log = new RaftLog(cfg.storage);
     this.tracker = new ProgressTracker(cfg.maxInflightMsgs, cfg.maxInflightBytes);
+    // We may have acknowledged a leader just before a crash and forgotten it:
+    // keep its lease by not voting for one election timeout after starting.
+    this.startupQuietTicks = cfg.checkQuorum ? cfg.electionTicks : 0;
     const { hardState, confState } = cfg.storage.initialState();
     this.installConfig(restoreConfig(this.tracker, confState, this.log.lastIndex()));
     if (hardState.term !== 0 || hardState.vote !== NO_NODE || hardState.commit !== 0) {
@@ -127,6 +136,8 @@ export class Raft {
     this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
     this.readRoundDue = false;
+    this.leaderTick = 0;
+    this.leaseAcks = new Map();
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -171,6 +182,7 @@ export class Raft {
   // ---- time ----------------------------------------------------------------
 
   tick(): void {
+    if (this.startupQuietTicks > 0) this.startupQuietTicks--;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
   }
@@ -184,6 +196,7 @@ export class Raft {
   }
 
   private tickHeartbeat(): void {
+    this.leaderTick++;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.cfg.electionTicks) {
@@ -229,8 +242,8 @@ export class Raft {
         const force = m.context === TRANSFER_CONTEXT;
         const inLease =
           this.cfg.checkQuorum &&
-          this.lead !== NO_NODE &&
-          this.electionElapsed < this.cfg.electionTicks;
+          ((this.lead !== NO_NODE && this.electionElapsed < this.cfg.electionTicks) ||
+            this.startupQuietTicks > 0);
         // Within the lease of a live leader, a disruptive candidate is ignored (thesis 4.2.3).
         if (!force && inLease) return;
       }
@@ -436,7 +449,10 @@ export class Raft {
     const pr = this.tracker.progress.get(to)!;
     // Never tell a follower to commit beyond what it is known to hold.
     const commit = Math.min(pr.match, this.log.committed);
-    this.send(message({ type: MessageType.Heartbeat, to, from: this.id, commit, context }));
+    // `index` carries the send time; the echo in the response extends the lease.
+    this.send(
+      message({ type: MessageType.Heartbeat, to, from: this.id, commit, context, index: this.leaderTick }),
+    );
   }
 
   /** Sends the next batch of entries to `to` if flow control allows; returns whether a message went out. */
@@ -567,8 +583,24 @@ export class Raft {
     this.sendReadIndexResponse(m);
   }
 
+  /** Whether this leader may serve reads without a heartbeat round (see ReadOnlyOption.LeaseBased). */
+  leaseValid(): boolean {
+    if (this.role !== Role.Leader || this.leadTransferee !== NO_NODE) return false;
+    const acked = jointCommitted(this.tracker.voters, (id) =>
+      id === this.id ? this.leaderTick + 1 : this.leaseAcks.get(id),
+    );
+    if (acked === 0) return false;
+    const leaseTicks = Math.floor(this.cfg.electionTicks * (1 - this.cfg.maxClockDriftRatio)) - 1;
+    return acked - 1 + leaseTicks > this.leaderTick;
+  }
+
+  recordLeaseAck(from: NodeId, sentAtTick: number): void {
+    const prev = this.leaseAcks.get(from) ?? 0;
+    if (sentAtTick + 1 > prev && sentAtTick <= this.leaderTick) this.leaseAcks.set(from, sentAtTick + 1);
+  }
+
   sendReadIndexResponse(m: Message): void {
-    if (this.cfg.readOnlyOption === ReadOnlyOption.LeaseBased) {
+    if (this.cfg.readOnlyOption === ReadOnlyOption.LeaseBased && this.leaseValid()) {
       this.respondToReadIndex(m, this.log.committed);
       return;
     }

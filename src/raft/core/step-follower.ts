@@ -113,7 +113,9 @@ function handleAppend(r: Raft, m: Message): void {
 
 function handleHeartbeat(r: Raft, m: Message): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
-  r.send(message({ type: MessageType.HeartbeatResp, to: m.from, from: r.id, context: m.context }));
+  r.send(
+    message({ type: MessageType.HeartbeatResp, to: m.from, from: r.id, context: m.context, index: m.index }),
+  );
 }
 
 function handleSnapshot(r: Raft, m: Message): void {

@@ -74,6 +74,7 @@ export function stepLeader(r: Raft, m: Message): void {
     case MessageType.HeartbeatResp: {
       pr.recentActive = true;
       pr.probeSent = false;
+      r.recordLeaseAck(m.from, m.index);
       if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe) r.sendAppend(m.from, true);
       if (m.context === "") return;
       const acks = r.readOnly.recvAck(m.from, m.context);

@@ -1,0 +1,123 @@
+import type { Entry, NodeId } from "../raft/core/types.js";
+import type { MemoryStorage } from "../raft/storage/memory.js";
+
+export class SafetyViolation extends Error {
+  constructor(
+    readonly property: string,
+    detail: string,
+  ) {
+    super(`${property}: ${detail}`);
+    this.name = "SafetyViolation";
+  }
+}
+
+function digest(e: Entry): string {
+  return `${e.term}/${e.type}/${Buffer.from(e.data).toString("base64")}`;
+}
+
+/**
+ * The Raft safety properties (Raft paper, Figure 3), checked as the run
+ * goes. Each check throws a SafetyViolation naming the property.
+ */
+export class SafetyChecker {
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  /** Every entry any node has applied, by index: they must all agree. */
+  private readonly applied = new Map<number, { term: number; digest: string; node: NodeId }>();
+  private readonly lastCommit = new Map<string, number>();
+  checks = 0;
+
+  /** Election safety: at most one leader per term. */
+  leaderElected(id: NodeId, term: number): void {
+    this.checks++;
+    const prev = this.leaderOfTerm.get(term);
+    if (prev !== undefined && prev !== id) {
+      throw new SafetyViolation("election safety", `nodes ${prev} and ${id} both leaders in term ${term}`);
+    }
+    this.leaderOfTerm.set(term, id);
+  }
+
+  /** State machine safety: no two nodes apply different entries at one index. */
+  entryApplied(id: NodeId, e: Entry): void {
+    this.checks++;
+    const d = digest(e);
+    const prev = this.applied.get(e.index);
+    if (prev === undefined) {
+      this.applied.set(e.index, { term: e.term, digest: d, node: id });
+    } else if (prev.digest !== d) {
+      throw new SafetyViolation(
+        "state machine safety",
+        `index ${e.index}: node ${prev.node} applied term ${prev.term}, node ${id} applied term ${e.term} (different entries)`,
+      );
+    }
+  }
+
+  /** Commit index never decreases within one incarnation of a node; applied <= committed. */
+  progress(id: NodeId, epoch: number, commit: number, applied: number): void {
+    this.checks++;
+    const key = `${id}@${epoch}`;
+    const prev = this.lastCommit.get(key) ?? 0;
+    if (commit < prev) {
+      throw new SafetyViolation("commit monotonicity", `node ${id} commit went from ${prev} to ${commit}`);
+    }
+    if (applied > commit) {
+      throw new SafetyViolation("applied <= committed", `node ${id} applied ${applied} > commit ${commit}`);
+    }
+    this.lastCommit.set(key, commit);
+  }
+
+  /** Leader completeness: a new leader's log holds every entry known committed. */
+  leaderLog(id: NodeId, term: number, disk: MemoryStorage): void {
+    this.checks++;
+    const first = disk.firstIndex();
+    const last = disk.lastIndex();
+    for (const [index, e] of this.applied) {
+      if (index < first) continue; // covered by the leader's snapshot
+      if (index > last) {
+        throw new SafetyViolation(
+          "leader completeness",
+          `leader ${id} of term ${term} lacks committed index ${index} (last ${last})`,
+        );
+      }
+      const t = disk.term(index);
+      if (t !== e.term) {
+        throw new SafetyViolation(
+          "leader completeness",
+          `leader ${id} of term ${term} has term ${t} at committed index ${index}, expected ${e.term}`,
+        );
+      }
+    }
+  }
+
+  /** Log matching: if two logs hold an entry with the same index and term, they agree up to it. */
+  logMatching(disks: ReadonlyMap<NodeId, MemoryStorage>): void {
+    this.checks++;
+    const ids = [...disks.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < ids.length; i++) {
+      for (let j = i + 1; j < ids.length; j++) {
+        const a = disks.get(ids[i]!)!;
+        const b = disks.get(ids[j]!)!;
+        const lo = Math.max(a.firstIndex(), b.firstIndex());
+        const hi = Math.min(a.lastIndex(), b.lastIndex());
+        if (hi < lo) continue;
+        // Find the highest index where both have the same term; everything below must match.
+        let k = hi;
+        while (k >= lo && a.term(k) !== b.term(k)) k--;
+        if (k < lo) continue;
+        const ea = a.entries(lo, k + 1, Number.MAX_SAFE_INTEGER);
+        const eb = b.entries(lo, k + 1, Number.MAX_SAFE_INTEGER);
+        for (let x = 0; x < ea.length; x++) {
+          if (digest(ea[x]!) !== digest(eb[x]!)) {
+            throw new SafetyViolation(
+              "log matching",
+              `nodes ${ids[i]} and ${ids[j]} agree at index ${k} but differ at ${ea[x]!.index}`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  get appliedCount(): number {
+    return this.applied.size;
+  }
+}
