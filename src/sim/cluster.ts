@@ -1,5 +1,5 @@
-import type { RaftConfig } from "../raft/core/config.js";
 import { bootstrapLog } from "../raft/core/bootstrap.js";
+import type { RaftConfig } from "../raft/core/config.js";
 import { Xoshiro128 } from "../raft/core/prng.js";
 import type { ConfChange, Entry, Message, NodeId, ReadState } from "../raft/core/types.js";
 import { Role } from "../raft/core/types.js";
@@ -68,7 +68,9 @@ export class Cluster {
         const st = node.raw!.status();
         this.safety.progress(node.id, node.epoch, st.commit, st.applied);
         if (rd.softState) {
-          trace(`t=${this.now} n${node.id} ${rd.softState.role} term=${st.term} lead=${rd.softState.lead}`);
+          trace(
+            `t=${this.now} n${node.id} ${rd.softState.role} term=${st.term} lead=${rd.softState.lead}`,
+          );
           if (rd.softState.role === Role.Leader) {
             this.safety.leaderElected(node.id, st.term);
             this.safety.leaderLog(node.id, st.term, node.disk);
@@ -143,7 +145,10 @@ export class Cluster {
     this.trace(`n${id} pause ${forMs}ms`);
     const node = this.node(id);
     node.pausedUntil = this.now + forMs;
-    this.scheduler.after(forMs, () => node.resume());
+    const epoch = node.epoch;
+    this.scheduler.after(forMs, () => {
+      if (node.epoch === epoch) node.resume(forMs);
+    });
   }
 
   /** Runs for `ms` of virtual time. */

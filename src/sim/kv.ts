@@ -4,17 +4,9 @@
  * session table instead of being applied again, so client retries are safe.
  */
 
-export type KvInput =
-  | { readonly op: "get"; readonly key: string }
-  | { readonly op: "put"; readonly key: string; readonly value: string }
-  | { readonly op: "delete"; readonly key: string }
-  | { readonly op: "cas"; readonly key: string; readonly expected: string | null; readonly value: string };
+import type { KvInput, KvOutput } from "./lincheck/kv-model.js";
 
-export type KvOutput =
-  | { readonly value: string | null }
-  | Record<string, never>
-  | { readonly existed: boolean }
-  | { readonly ok: boolean };
+export type { KvInput, KvOutput };
 
 export interface KvCommand {
   readonly client: number;

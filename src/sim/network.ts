@@ -12,7 +12,12 @@ export interface NetworkFaults {
   jitterMs: number;
 }
 
-export const CALM_NETWORK: NetworkFaults = { lossRate: 0, duplicateRate: 0, latencyMs: 1, jitterMs: 2 };
+export const CALM_NETWORK: NetworkFaults = {
+  lossRate: 0,
+  duplicateRate: 0,
+  latencyMs: 1,
+  jitterMs: 2,
+};
 
 /**
  * The simulated network. Partitions are sets of blocked directed links, so

@@ -1,9 +1,9 @@
-import type { Xoshiro128 } from "../raft/core/prng.js";
 import type { RaftConfig } from "../raft/core/config.js";
+import type { Xoshiro128 } from "../raft/core/prng.js";
 import type { Ready } from "../raft/core/rawnode.js";
 import { RawNode } from "../raft/core/rawnode.js";
 import type { Entry, Message, NodeId, ReadState } from "../raft/core/types.js";
-import { EntryType, Role } from "../raft/core/types.js";
+import { EntryType, type Role } from "../raft/core/types.js";
 import { MemoryStorage } from "../raft/storage/memory.js";
 import type { KvOutput } from "./kv.js";
 import { decodeCommand, KvStateMachine } from "./kv.js";
@@ -122,9 +122,15 @@ export class SimNode {
     this.pump();
   }
 
-  /** Resumes a paused node: delivers what queued up while it was frozen. */
-  resume(): void {
+  /**
+   * Resumes a paused node. Its timer first catches up the ticks it missed
+   * (the real node derives ticks from a monotonic clock), then it reads what
+   * queued up while it was frozen.
+   */
+  resume(pausedMs: number): void {
     this.pausedUntil = 0;
+    const missed = Math.floor(pausedMs / this.tickMs);
+    for (let i = 0; i < missed && this.raw !== undefined; i++) this.raw.tick();
     const queued = this.inbox.splice(0);
     for (const m of queued) this.receive(m);
     this.pump();

@@ -31,7 +31,10 @@ export class SafetyChecker {
     this.checks++;
     const prev = this.leaderOfTerm.get(term);
     if (prev !== undefined && prev !== id) {
-      throw new SafetyViolation("election safety", `nodes ${prev} and ${id} both leaders in term ${term}`);
+      throw new SafetyViolation(
+        "election safety",
+        `nodes ${prev} and ${id} both leaders in term ${term}`,
+      );
     }
     this.leaderOfTerm.set(term, id);
   }
@@ -57,10 +60,16 @@ export class SafetyChecker {
     const key = `${id}@${epoch}`;
     const prev = this.lastCommit.get(key) ?? 0;
     if (commit < prev) {
-      throw new SafetyViolation("commit monotonicity", `node ${id} commit went from ${prev} to ${commit}`);
+      throw new SafetyViolation(
+        "commit monotonicity",
+        `node ${id} commit went from ${prev} to ${commit}`,
+      );
     }
     if (applied > commit) {
-      throw new SafetyViolation("applied <= committed", `node ${id} applied ${applied} > commit ${commit}`);
+      throw new SafetyViolation(
+        "applied <= committed",
+        `node ${id} applied ${applied} > commit ${commit}`,
+      );
     }
     this.lastCommit.set(key, commit);
   }

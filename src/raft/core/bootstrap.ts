@@ -9,7 +9,10 @@ import { ConfChangeTransition, ConfChangeType, EntryType } from "./types.js";
  * the log (rather than out of band) lets a node that joins later rebuild every
  * configuration by replaying the log from index 1.
  */
-export function bootstrapLog(voters: readonly NodeId[]): { entries: Entry[]; hardState: HardState } {
+export function bootstrapLog(voters: readonly NodeId[]): {
+  entries: Entry[];
+  hardState: HardState;
+} {
   if (voters.length === 0) throw new InvalidArgumentError("a cluster needs at least one voter");
   const seen = new Set<NodeId>();
   for (const id of voters) {

@@ -89,13 +89,15 @@ export function resolveRaftConfig(c: RaftConfig): ResolvedRaftConfig {
   ] as const) {
     nonNegativeInt(k, r[k]);
   }
-  if (r.heartbeatTicks < 1) throw new InvalidArgumentError("raft config: heartbeatTicks must be >= 1");
+  if (r.heartbeatTicks < 1)
+    throw new InvalidArgumentError("raft config: heartbeatTicks must be >= 1");
   if (r.electionTicks <= r.heartbeatTicks) {
     throw new InvalidArgumentError(
       `raft config: electionTicks (${r.electionTicks}) must be greater than heartbeatTicks (${r.heartbeatTicks})`,
     );
   }
-  if (r.maxInflightMsgs < 1) throw new InvalidArgumentError("raft config: maxInflightMsgs must be >= 1");
+  if (r.maxInflightMsgs < 1)
+    throw new InvalidArgumentError("raft config: maxInflightMsgs must be >= 1");
   if (!(r.maxClockDriftRatio >= 0 && r.maxClockDriftRatio < 0.5)) {
     throw new InvalidArgumentError(
       `raft config: maxClockDriftRatio must be in [0, 0.5), got ${r.maxClockDriftRatio}`,

@@ -1,7 +1,7 @@
 export { bootstrapLog } from "./bootstrap.js";
+export { decodeConfChange, encodeConfChange, validateConfChange } from "./confchange.js";
 export type { RaftConfig } from "./config.js";
 export { RAFT_DEFAULTS, ReadOnlyOption } from "./config.js";
-export { decodeConfChange, encodeConfChange, validateConfChange } from "./confchange.js";
 export * from "./errors.js";
 export type { Random } from "./prng.js";
 export { Xoshiro128 } from "./prng.js";

@@ -45,6 +45,12 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest message, e.g. when a heartbeat response shows the peer alive but an append was lost. */
+  freeFirstOne(): void {
+    const first = this.lastIndexes[this.head];
+    if (first !== undefined) this.freeLE(first);
+  }
+
   full(): boolean {
     return this.count >= this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }

@@ -1,7 +1,7 @@
+import type { ChangeResult } from "./confchange.js";
+import { Changer, decodeConfChange, isLeaveJoint, jointMode, restoreConfig } from "./confchange.js";
 import type { ResolvedRaftConfig } from "./config.js";
 import { ReadOnlyOption } from "./config.js";
-import { Changer, decodeConfChange, isLeaveJoint, jointMode, restoreConfig } from "./confchange.js";
-import type { ChangeResult } from "./confchange.js";
 import {
   ConfChangePendingError,
   InvalidConfChangeError,
@@ -19,7 +19,16 @@ import { ReadOnly } from "./readonly.js";
 import { stepCandidate, stepFollower } from "./step-follower.js";
 import { stepLeader } from "./step-leader.js";
 import { isJoint, ProgressTracker, toConfState } from "./tracker.js";
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Snapshot } from "./types.js";
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  ReadState,
+  Snapshot,
+} from "./types.js";
 import {
   EntryType,
   entriesSize,
@@ -170,7 +179,9 @@ export class Raft {
     // A new leader may not know which entries are committed; an entry of its
     // own term, once committed, settles that (5.4.2) and unblocks reads.
     this.pendingConfIndex = this.log.lastIndex();
-    const ok = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
+    const ok = this.appendEntries([
+      { term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array(0) },
+    ]);
     invariant(ok, "the empty entry of a new leader must always be accepted");
   }
 
@@ -205,7 +216,8 @@ export class Raft {
         this.step(message({ type: MessageType.CheckQuorum, to: this.id, from: this.id }));
       }
       // A transfer that did not finish within an election timeout is abandoned (3.10).
-      if (this.role === Role.Leader && this.leadTransferee !== NO_NODE) this.leadTransferee = NO_NODE;
+      if (this.role === Role.Leader && this.leadTransferee !== NO_NODE)
+        this.leadTransferee = NO_NODE;
     }
     if (this.role !== Role.Leader) return;
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
@@ -418,7 +430,12 @@ export class Raft {
     for (const e of entries) bytes += e.data.byteLength;
     const limit = this.cfg.maxUncommittedBytes;
     // Always admit something when nothing is outstanding, so a large entry cannot wedge the log.
-    if (limit > 0 && this.uncommittedBytes > 0 && bytes > 0 && this.uncommittedBytes + bytes > limit) {
+    if (
+      limit > 0 &&
+      this.uncommittedBytes > 0 &&
+      bytes > 0 &&
+      this.uncommittedBytes + bytes > limit
+    ) {
       return false;
     }
     this.uncommittedBytes += bytes;
@@ -451,7 +468,14 @@ export class Raft {
     const commit = Math.min(pr.match, this.log.committed);
     // `index` carries the send time; the echo in the response extends the lease.
     this.send(
-      message({ type: MessageType.Heartbeat, to, from: this.id, commit, context, index: this.leaderTick }),
+      message({
+        type: MessageType.Heartbeat,
+        to,
+        from: this.id,
+        commit,
+        context,
+        index: this.leaderTick,
+      }),
     );
   }
 
@@ -527,7 +551,9 @@ export class Raft {
       throw new ConfChangePendingError("the joint configuration must be left first");
     }
     if (!alreadyJoint && wantsLeaveJoint) {
-      throw new InvalidConfChangeError("not in a joint configuration; an empty change means nothing");
+      throw new InvalidConfChangeError(
+        "not in a joint configuration; an empty change means nothing",
+      );
     }
     // Dry-run so an invalid change is refused now rather than ignored at apply time.
     this.computeConfChange(cc);
@@ -546,7 +572,9 @@ export class Raft {
       throw new ProposalDroppedError("this leader was removed from the configuration");
     }
     if (this.leadTransferee !== NO_NODE) {
-      throw new ProposalDroppedError(`leadership is being transferred to node ${this.leadTransferee}`);
+      throw new ProposalDroppedError(
+        `leadership is being transferred to node ${this.leadTransferee}`,
+      );
     }
     entries.forEach((e, i) => {
       if (e.type !== EntryType.ConfChange) return;
@@ -596,7 +624,8 @@ export class Raft {
 
   recordLeaseAck(from: NodeId, sentAtTick: number): void {
     const prev = this.leaseAcks.get(from) ?? 0;
-    if (sentAtTick + 1 > prev && sentAtTick <= this.leaderTick) this.leaseAcks.set(from, sentAtTick + 1);
+    if (sentAtTick + 1 > prev && sentAtTick <= this.leaderTick)
+      this.leaseAcks.set(from, sentAtTick + 1);
   }
 
   sendReadIndexResponse(m: Message): void {
@@ -631,7 +660,13 @@ export class Raft {
       return;
     }
     this.send(
-      message({ type: MessageType.ReadIndexResp, to: req.from, from: this.id, index, context: req.context }),
+      message({
+        type: MessageType.ReadIndexResp,
+        to: req.from,
+        from: this.id,
+        index,
+        context: req.context,
+      }),
     );
   }
 
@@ -710,6 +745,7 @@ export class Raft {
         }
       }
     }
-    if (this.role === Role.Candidate) invariant(this.vote === this.id, "a candidate votes for itself");
+    if (this.role === Role.Candidate)
+      invariant(this.vote === this.id, "a candidate votes for itself");
   }
 }

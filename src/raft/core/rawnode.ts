@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "../../errors.js";
+import { decodeConfChange, encodeConfChange, validateConfChange } from "./confchange.js";
 import type { RaftConfig } from "./config.js";
 import { resolveRaftConfig } from "./config.js";
-import { decodeConfChange, encodeConfChange, validateConfChange } from "./confchange.js";
 import { invariant, NotLeaderError, RaftInvariantError } from "./errors.js";
 import type { ProgressState } from "./progress.js";
 import { Raft } from "./raft.js";
@@ -18,7 +18,13 @@ import type {
 import {
   ConfChangeTransition,
   EntryType,
-  isLocalMessage, isResponseMessage, MessageType, message, NO_NODE, Role } from "./types.js";
+  isLocalMessage,
+  isResponseMessage,
+  MessageType,
+  message,
+  NO_NODE,
+  Role,
+} from "./types.js";
 
 export interface SoftState {
   readonly lead: NodeId;
@@ -112,7 +118,8 @@ export class RawNode {
    * UncommittedLimitError.
    */
   propose(data: Uint8Array): ProposalPosition | undefined {
-    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError("proposal data must be a Uint8Array");
+    if (!(data instanceof Uint8Array))
+      throw new InvalidArgumentError("proposal data must be a Uint8Array");
     return this.proposeEntry(EntryType.Normal, data);
   }
 
@@ -145,7 +152,12 @@ export class RawNode {
       throw new InvalidArgumentError(`message type ${m.type} cannot come from the network`);
     }
     const r = this.raft;
-    if (isResponseMessage(m.type) && m.from !== NO_NODE && !r.tracker.progress.has(m.from) && r.role === Role.Leader) {
+    if (
+      isResponseMessage(m.type) &&
+      m.from !== NO_NODE &&
+      !r.tracker.progress.has(m.from) &&
+      r.role === Role.Leader
+    ) {
       return; // a response from a peer that is not (or no longer) a member
     }
     if (m.type === MessageType.Prop || m.type === MessageType.ReadIndex) {
@@ -187,7 +199,9 @@ export class RawNode {
   }
 
   reportSnapshot(id: NodeId, ok: boolean): void {
-    this.raft.step(message({ type: MessageType.SnapStatus, to: this.raft.id, from: id, reject: !ok }));
+    this.raft.step(
+      message({ type: MessageType.SnapStatus, to: this.raft.id, from: id, reject: !ok }),
+    );
   }
 
   private softState(): SoftState {
@@ -219,7 +233,9 @@ export class RawNode {
     const entries = r.log.unstableEntries();
     const snapshot = r.log.unstable.snapshot;
     const rd: Ready = {
-      ...(soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role ? { softState: soft } : {}),
+      ...(soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role
+        ? { softState: soft }
+        : {}),
       ...(sameHardState(hard, this.prevHard) ? {} : { hardState: hard }),
       entries,
       ...(snapshot ? { snapshot } : {}),
@@ -317,5 +333,4 @@ export class RawNode {
       progress,
     };
   }
-
 }

@@ -1,6 +1,6 @@
+import { VoteResult } from "./quorum.js";
 import type { Raft } from "./raft.js";
 import { CampaignKind } from "./raft.js";
-import { VoteResult } from "./quorum.js";
 import type { Message } from "./types.js";
 import { MessageType, message, NO_NODE, Role } from "./types.js";
 
@@ -114,7 +114,13 @@ function handleAppend(r: Raft, m: Message): void {
 function handleHeartbeat(r: Raft, m: Message): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
   r.send(
-    message({ type: MessageType.HeartbeatResp, to: m.from, from: r.id, context: m.context, index: m.index }),
+    message({
+      type: MessageType.HeartbeatResp,
+      to: m.from,
+      from: r.id,
+      context: m.context,
+      index: m.index,
+    }),
   );
 }
 

@@ -1,7 +1,7 @@
 import { invariant } from "./errors.js";
 import { ProgressState } from "./progress.js";
-import type { Raft } from "./raft.js";
 import { majorityVoteResult, VoteResult } from "./quorum.js";
+import type { Raft } from "./raft.js";
 import type { Message } from "./types.js";
 import { MessageType, NO_NODE } from "./types.js";
 
@@ -75,7 +75,11 @@ export function stepLeader(r: Raft, m: Message): void {
       pr.recentActive = true;
       pr.probeSent = false;
       r.recordLeaseAck(m.from, m.index);
-      if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe) r.sendAppend(m.from, true);
+      // The peer is alive but the window is full: appends were probably lost.
+      // Free one slot so replication can resume (a stale next is corrected by its rejection).
+      if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
+      if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe)
+        r.sendAppend(m.from, true);
       if (m.context === "") return;
       const acks = r.readOnly.recvAck(m.from, m.context);
       if (acks === undefined) return;

@@ -138,9 +138,7 @@ export interface Message {
 }
 
 /** Fills the fields a message type does not use, so every message has the full shape. */
-export function message(
-  fields: Pick<Message, "type" | "to" | "from"> & Partial<Message>,
-): Message {
+export function message(fields: Pick<Message, "type" | "to" | "from"> & Partial<Message>): Message {
   return {
     term: 0,
     logTerm: 0,

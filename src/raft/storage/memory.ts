@@ -1,16 +1,16 @@
-import { limitSize } from "../core/log.js";
 import {
+  type ConfState,
   EMPTY_CONF_STATE,
   EMPTY_HARD_STATE,
-  invariant,
-  LogCompactedError,
-  LogUnavailableError,
-  type ConfState,
   type Entry,
   type HardState,
+  invariant,
+  LogCompactedError,
   type LogStorage,
+  LogUnavailableError,
   type Snapshot,
 } from "../core/index.js";
+import { limitSize } from "../core/log.js";
 import { EntryType } from "../core/types.js";
 
 const EMPTY_SNAPSHOT: Snapshot = {
@@ -88,9 +88,14 @@ export class MemoryStorage implements LogStorage {
   /** Replaces the whole log with a snapshot received from the leader. */
   applySnapshot(snapshot: Snapshot): void {
     const index = snapshot.metadata.index;
-    invariant(index >= this.snap.metadata.index, () => `snapshot ${index} is older than ${this.snap.metadata.index}`);
+    invariant(
+      index >= this.snap.metadata.index,
+      () => `snapshot ${index} is older than ${this.snap.metadata.index}`,
+    );
     this.snap = snapshot;
-    this.ents = [{ term: snapshot.metadata.term, index, type: EntryType.Normal, data: new Uint8Array(0) }];
+    this.ents = [
+      { term: snapshot.metadata.term, index, type: EntryType.Normal, data: new Uint8Array(0) },
+    ];
   }
 
   /**
@@ -98,8 +103,14 @@ export class MemoryStorage implements LogStorage {
    * discards the log before it.
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
-    invariant(index > this.snap.metadata.index, () => `snapshot ${index} is not newer than ${this.snap.metadata.index}`);
-    invariant(index <= this.lastIndex(), () => `snapshot ${index} beyond last index ${this.lastIndex()}`);
+    invariant(
+      index > this.snap.metadata.index,
+      () => `snapshot ${index} is not newer than ${this.snap.metadata.index}`,
+    );
+    invariant(
+      index <= this.lastIndex(),
+      () => `snapshot ${index} beyond last index ${this.lastIndex()}`,
+    );
     this.snap = { metadata: { index, term: this.term(index), confState }, data };
     this.compact(index);
     return this.snap;
@@ -108,10 +119,18 @@ export class MemoryStorage implements LogStorage {
   /** Discards entries before `index`; `index` stays as the placeholder. */
   compact(index: number): void {
     if (index <= this.offset) return;
-    invariant(index <= this.lastIndex(), () => `compact ${index} beyond last index ${this.lastIndex()}`);
+    invariant(
+      index <= this.lastIndex(),
+      () => `compact ${index} beyond last index ${this.lastIndex()}`,
+    );
     const at = index - this.offset;
     const kept = this.ents[at]!;
-    const placeholder: Entry = { term: kept.term, index: kept.index, type: EntryType.Normal, data: new Uint8Array(0) };
+    const placeholder: Entry = {
+      term: kept.term,
+      index: kept.index,
+      type: EntryType.Normal,
+      data: new Uint8Array(0),
+    };
     this.ents = [placeholder, ...this.ents.slice(at + 1)];
   }
 
