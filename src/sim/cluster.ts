@@ -144,10 +144,10 @@ export class Cluster {
   pause(id: NodeId, forMs: number): void {
     this.trace(`n${id} pause ${forMs}ms`);
     const node = this.node(id);
-    node.pausedUntil = this.now + forMs;
+    node.pause(this.now + forMs);
     const epoch = node.epoch;
     this.scheduler.after(forMs, () => {
-      if (node.epoch === epoch) node.resume(forMs);
+      if (node.epoch === epoch && node.pausedUntil <= this.now) node.resume();
     });
   }
 

@@ -3,7 +3,7 @@ import type { Xoshiro128 } from "../raft/core/prng.js";
 import type { Ready } from "../raft/core/rawnode.js";
 import { RawNode } from "../raft/core/rawnode.js";
 import type { Entry, Message, NodeId, ReadState } from "../raft/core/types.js";
-import { EntryType, type Role } from "../raft/core/types.js";
+import { EntryType, MessageType, type Role } from "../raft/core/types.js";
 import { MemoryStorage } from "../raft/storage/memory.js";
 import type { KvOutput } from "./kv.js";
 import { decodeCommand, KvStateMachine } from "./kv.js";
@@ -41,6 +41,7 @@ export class SimNode {
   tickMs: number;
   /** While set, the process is frozen (SIGSTOP): no ticks, no input, no output. */
   pausedUntil = 0;
+  private pausedAt = 0;
   private readonly inbox: Message[] = [];
 
   constructor(
@@ -71,6 +72,7 @@ export class SimNode {
     this.kv = KvStateMachine.restore(this.disk.snapshot().data);
     this.writing = undefined;
     this.inbox.length = 0;
+    this.pausedUntil = 0;
     this.scheduleTick(this.epoch);
     this.pump();
   }
@@ -112,6 +114,12 @@ export class SimNode {
     }
   }
 
+  /** Freezes the process until `resume()` (or `untilMs`, when the cluster resumes it). */
+  pause(untilMs: number): void {
+    if (this.pausedUntil === 0) this.pausedAt = this.env.scheduler.now;
+    this.pausedUntil = Math.max(this.pausedUntil, untilMs);
+  }
+
   receive(m: Message): void {
     if (this.raw === undefined) return;
     if (this.env.scheduler.now < this.pausedUntil) {
@@ -127,12 +135,20 @@ export class SimNode {
    * (the real node derives ticks from a monotonic clock), then it reads what
    * queued up while it was frozen.
    */
-  resume(pausedMs: number): void {
+  resume(): void {
+    if (this.pausedUntil === 0) return;
+    const pausedMs = this.env.scheduler.now - this.pausedAt;
     this.pausedUntil = 0;
     const missed = Math.floor(pausedMs / this.tickMs);
     for (let i = 0; i < missed && this.raw !== undefined; i++) this.raw.tick();
+    // Socket buffers are drained in an order that races with new client requests.
     const queued = this.inbox.splice(0);
-    for (const m of queued) this.receive(m);
+    const epoch = this.epoch;
+    for (const m of queued) {
+      this.env.scheduler.after(this.env.random.float() * 5, () => {
+        if (epoch === this.epoch) this.receive(m);
+      });
+    }
     this.pump();
   }
 
@@ -173,7 +189,11 @@ export class SimNode {
     if (rd.hardState) this.disk.setHardState(rd.hardState);
     this.env.onReady(this, rd);
     // 2. speak
-    for (const m of rd.messages) this.env.send(m);
+    for (const m of rd.messages) {
+      this.env.send(m);
+      // Snapshots travel in-band here: once handed to the network, the send is done.
+      if (m.type === MessageType.Snap) raw.reportSnapshot(m.to, true);
+    }
     // 3. apply
     if (rd.snapshot) this.kv = KvStateMachine.restore(rd.snapshot.data);
     for (const e of rd.committedEntries) this.applyEntry(e);

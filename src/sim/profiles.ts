@@ -5,6 +5,8 @@ export interface FaultWeights {
   readonly crash: number;
   readonly restart: number;
   readonly partition: number;
+  /** Cut the current leader off from everyone else. */
+  readonly isolateLeader: number;
   readonly oneWay: number;
   readonly heal: number;
   readonly pause: number;
@@ -25,6 +27,9 @@ export interface Profile {
   readonly tornWrites: boolean;
   readonly snapshotEvery: number;
   readonly leaseReads: boolean;
+  /** Leader steps down without a quorum (CheckQuorum) and pre-vote; both on unless a profile turns them off. */
+  readonly checkQuorum: boolean;
+  readonly preVote: boolean;
 }
 
 const calmNet: NetworkFaults = { lossRate: 0, duplicateRate: 0, latencyMs: 1, jitterMs: 2 };
@@ -39,6 +44,8 @@ const base = {
   tornWrites: false,
   snapshotEvery: 0,
   leaseReads: false,
+  checkQuorum: true,
+  preVote: true,
 };
 
 export const PROFILES: readonly Profile[] = [
@@ -53,8 +60,17 @@ export const PROFILES: readonly Profile[] = [
     ...base,
     name: "partitions",
     description: "symmetric and one-way partitions that come and go",
-    faults: { partition: 3, oneWay: 2, heal: 3 },
+    faults: { partition: 3, isolateLeader: 3, oneWay: 2, heal: 4 },
     network: { lossRate: 0.02, duplicateRate: 0.02, latencyMs: 1, jitterMs: 10 },
+  },
+  {
+    ...base,
+    name: "bare",
+    description:
+      "partitions and crashes with CheckQuorum and pre-vote off: stale leaders live long, so reads must be confirmed",
+    faults: { partition: 2, isolateLeader: 3, heal: 3, crash: 1, restart: 2 },
+    checkQuorum: false,
+    preVote: false,
   },
   {
     ...base,
@@ -78,7 +94,7 @@ export const PROFILES: readonly Profile[] = [
     name: "lease",
     description:
       "lease-based reads under partitions, pauses and clock skew within the assumed bound",
-    faults: { partition: 2, oneWay: 2, heal: 3, pause: 2, transfer: 1 },
+    faults: { partition: 2, isolateLeader: 2, oneWay: 2, heal: 4, pause: 2, transfer: 1 },
     clockSkew: 0.04,
     leaseReads: true,
   },
@@ -90,6 +106,7 @@ export const PROFILES: readonly Profile[] = [
       crash: 2,
       restart: 3,
       partition: 2,
+      isolateLeader: 1,
       oneWay: 1,
       heal: 2,
       pause: 1,

@@ -69,16 +69,18 @@ export function runSimulation(opts: SimOptions): SimResult {
       maxInflightMsgs: 8,
       readOnlyOption: profile.leaseReads ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
       maxClockDriftRatio: 0.1,
+      checkQuorum: profile.checkQuorum,
+      preVote: profile.preVote,
     },
     ...(opts.trace ? { trace: opts.trace } : {}),
   });
   const workload = new Workload(cluster, rng.fork(), {
-    clients: 3,
+    clients: 4,
     keys: ["x", "y", "z"],
     opsPerClient: 1_000_000,
-    attemptTimeoutMs: 3 * ELECTION_TICKS * TICK_MS,
+    attemptTimeoutMs: ELECTION_TICKS * TICK_MS,
     opDeadlineMs: 12 * ELECTION_TICKS * TICK_MS,
-    thinkMs: 20,
+    thinkMs: 10,
   });
   let leaderChanges = 0;
   let lastLeader: NodeId | undefined;
@@ -121,7 +123,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     cluster.network.faults = CALM_NETWORK;
     for (const node of cluster.nodes.values()) {
       if (!node.alive && !faults.retired.has(node.id)) cluster.restart(node.id);
-      if (node.pausedUntil > cluster.now) node.pausedUntil = cluster.now;
+      node.resume();
     }
     const healedAt = cluster.now;
     cluster.checkLogMatching();
@@ -228,6 +230,16 @@ class FaultInjector {
         c.network.partition(shuffled.slice(0, cut), shuffled.slice(cut));
         return;
       }
+      case "isolateLeader": {
+        const leader = c.leader()?.id;
+        if (leader === undefined) return;
+        c.trace(`isolate leader ${leader}`);
+        c.network.partition(
+          [leader],
+          all.filter((x) => x !== leader),
+        );
+        return;
+      }
       case "oneWay": {
         const a = this.randomOf(all);
         const b = this.randomOf(all.filter((x) => x !== a));
@@ -242,7 +254,10 @@ class FaultInjector {
         c.network.heal();
         return;
       case "pause": {
-        const id = this.randomOf(this.live());
+        // Freezing the leader is the interesting case: others elect a new one meanwhile.
+        const leader = c.leader()?.id;
+        const id =
+          leader !== undefined && this.rng.float() < 0.6 ? leader : this.randomOf(this.live());
         if (id !== undefined) c.pause(id, 50 + this.rng.float() * 400);
         return;
       }

@@ -111,8 +111,10 @@ export class Workload {
   }
 
   private pickTarget(c: Client): SimNode | undefined {
+    // Mostly go to the leader we know, sometimes anywhere: reads at a stale
+    // leader or a lagging follower must be caught by the checker.
     const known = c.knownLeader === undefined ? undefined : this.cluster.nodes.get(c.knownLeader);
-    if (known?.alive) return known;
+    if (known?.alive && this.random.float() < 0.5) return known;
     const alive = [...this.cluster.nodes.values()].filter((n) => n.alive);
     if (alive.length === 0) return undefined;
     return alive[this.random.int(alive.length)];
@@ -121,16 +123,23 @@ export class Workload {
   private attempt(c: Client): void {
     const op = c.op;
     if (op === undefined) return;
-    if (this.now - op.call >= this.opts.opDeadlineMs) return this.abandon(c);
+    if (this.now - op.call >= this.opts.opDeadlineMs) {
+      this.abandon(c);
+      return;
+    }
     op.attempt++;
     op.readIndex = undefined;
     const attempt = op.attempt;
     const node = this.pickTarget(c);
-    if (node === undefined) return this.retryLater(c, 20);
+    if (node === undefined) {
+      this.retryLater(c, 20);
+      return;
+    }
     op.target = node.id;
     // A frozen process reads its socket only when it resumes.
     if (node.pausedUntil > this.now) {
-      this.cluster.scheduler.at(node.pausedUntil, () => this.send(c, op, attempt, node));
+      const at = node.pausedUntil + this.random.float() * 5;
+      this.cluster.scheduler.at(at, () => this.send(c, op, attempt, node));
     } else {
       this.send(c, op, attempt, node);
     }
@@ -154,11 +163,13 @@ export class Workload {
     } catch (err) {
       if (err instanceof NotLeaderError) {
         c.knownLeader = err.leaderHint === 0 ? undefined : err.leaderHint;
-        return this.retryLater(c, err.leaderHint === 0 ? 10 + this.random.float() * 20 : 1);
+        this.retryLater(c, err.leaderHint === 0 ? 10 + this.random.float() * 20 : 1);
+        return;
       }
       if (err instanceof Error && "code" in err) {
         c.knownLeader = undefined;
-        return this.retryLater(c, 10 + this.random.float() * 20);
+        this.retryLater(c, 10 + this.random.float() * 20);
+        return;
       }
       throw err;
     }

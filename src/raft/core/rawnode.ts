@@ -35,7 +35,9 @@ export interface SoftState {
  * Everything the application must do after the core changed state, in this
  * order: persist `hardState`, `entries` and `snapshot` (fsync when
  * `mustSync`), then send `messages`, then apply `committedEntries`, then call
- * `advance()`. Sending before persisting breaks Raft's safety.
+ * `advance()`. Sending before persisting breaks Raft's safety. After a
+ * snapshot message has been sent (or has failed), call `reportSnapshot`: the
+ * leader sends that follower nothing else until then.
  */
 export interface Ready {
   readonly softState?: SoftState;
@@ -275,8 +277,8 @@ export class RawNode {
       }
       if (lastApplied.index > r.log.applied) r.log.appliedTo(lastApplied.index);
       r.reduceUncommitted(rd.committedEntries);
-      this.maybeAutoLeaveJoint();
     }
+    this.maybeAutoLeaveJoint();
     r.assertInvariants();
   }
 
@@ -285,6 +287,8 @@ export class RawNode {
     const cfg = r.tracker.config;
     if (r.role !== Role.Leader || !cfg.autoLeave || cfg.outgoing.size === 0) return;
     if (r.log.applied < r.pendingConfIndex) return;
+    // A leadership transfer blocks proposals; the next advance after it ends retries.
+    if (r.leadTransferee !== NO_NODE) return;
     // The joint config is committed and applied: leave it (thesis 4.3, second phase).
     r.step(
       message({
