@@ -82,7 +82,9 @@ export class MemoryStorage implements LogStorage {
       start <= this.lastIndex() + 1,
       () => `append at ${start} leaves a gap after ${this.lastIndex()}`,
     );
-    this.ents = this.ents.slice(0, start - this.offset).concat(fresh);
+    // Truncate a conflicting suffix in place, then append: no copy of the log.
+    this.ents.length = start - this.offset;
+    for (const e of fresh) this.ents.push(e);
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */
@@ -132,14 +134,5 @@ export class MemoryStorage implements LogStorage {
       data: new Uint8Array(0),
     };
     this.ents = [placeholder, ...this.ents.slice(at + 1)];
-  }
-
-  /** A deep-enough copy for simulating a disk that survives a crash. */
-  clone(): MemoryStorage {
-    const c = new MemoryStorage();
-    c.hard = this.hard;
-    c.snap = this.snap;
-    c.ents = this.ents.slice();
-    return c;
   }
 }
