@@ -69,7 +69,7 @@ export class Cluster {
         this.safety.progress(node.id, node.epoch, st.commit, st.applied);
         if (rd.softState) {
           trace(
-            `t=${this.now} n${node.id} ${rd.softState.role} term=${st.term} lead=${rd.softState.lead}`,
+            `t=${this.now.toFixed(1)} n${node.id} ${rd.softState.role} term=${st.term} lead=${rd.softState.lead}`,
           );
           if (rd.softState.role === Role.Leader) {
             this.safety.leaderElected(node.id, st.term);
@@ -77,7 +77,7 @@ export class Cluster {
           }
         }
       },
-      trace: (line) => trace(`t=${this.now} ${line}`),
+      trace: (line) => trace(`t=${this.now.toFixed(1)} ${line}`),
     };
     for (const id of opts.voters) {
       const node = this.createNode(id);
@@ -92,7 +92,7 @@ export class Cluster {
   }
 
   trace(line: string): void {
-    this.opts.trace?.(`t=${this.now} ${line}`);
+    this.opts.trace?.(`t=${this.now.toFixed(1)} ${line}`);
   }
 
   private createNode(id: NodeId): SimNode {

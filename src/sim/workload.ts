@@ -5,6 +5,7 @@ import { EntryType } from "../raft/core/types.js";
 import type { Cluster } from "./cluster.js";
 import type { KvInput, KvOutput } from "./kv.js";
 import { decodeCommand, encodeCommand } from "./kv.js";
+import { kvModel } from "./lincheck/kv-model.js";
 import type { Operation } from "./lincheck/types.js";
 import type { SimNode } from "./node.js";
 
@@ -190,6 +191,9 @@ export class Workload {
   private complete(c: Client, output: KvOutput): void {
     const op = c.op!;
     this.history.push({ clientId: c.id, input: op.input, call: op.call, output, ret: this.now });
+    this.cluster.trace(
+      `client ${c.id} ${kvModel.describeOperation(op.input, output)} via n${op.target} (attempt ${op.attempt})`,
+    );
     c.op = undefined;
     this.cluster.scheduler.after(this.random.float() * this.opts.thinkMs, () => this.next(c));
   }
@@ -201,6 +205,7 @@ export class Workload {
     if (op.input.op !== "get")
       this.history.push({ clientId: c.id, input: op.input, call: op.call });
     this.abandoned.push({ clientId: c.id, input: op.input, call: op.call, at: this.now });
+    this.cluster.trace(`client ${c.id} gave up on ${kvModel.describeOperation(op.input, undefined)}`);
     c.op = undefined;
     this.cluster.scheduler.after(this.random.float() * this.opts.thinkMs, () => this.next(c));
   }
