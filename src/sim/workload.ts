@@ -205,7 +205,9 @@ export class Workload {
     if (op.input.op !== "get")
       this.history.push({ clientId: c.id, input: op.input, call: op.call });
     this.abandoned.push({ clientId: c.id, input: op.input, call: op.call, at: this.now });
-    this.cluster.trace(`client ${c.id} gave up on ${kvModel.describeOperation(op.input, undefined)}`);
+    this.cluster.trace(
+      `client ${c.id} gave up on ${kvModel.describeOperation(op.input, undefined)}`,
+    );
     c.op = undefined;
     this.cluster.scheduler.after(this.random.float() * this.opts.thinkMs, () => this.next(c));
   }

@@ -56,7 +56,19 @@ describe("safety checker", () => {
     const a = disk([entry(1, 1, "x"), entry(2, 1, "y"), entry(3, 2, "z")]);
     const b = disk([entry(1, 1, "x"), entry(2, 1, "DIFFERENT"), entry(3, 2, "z")]);
     const c = disk([entry(1, 1, "x"), entry(2, 1, "y"), entry(3, 3, "w")]);
-    s.logMatching(new Map([[1, a], [3, c]]));
-    expect(() => s.logMatching(new Map([[1, a], [2, b]]))).toThrow(/log matching/);
+    s.logMatching(
+      new Map([
+        [1, a],
+        [3, c],
+      ]),
+    );
+    expect(() =>
+      s.logMatching(
+        new Map([
+          [1, a],
+          [2, b],
+        ]),
+      ),
+    ).toThrow(/log matching/);
   });
 });

@@ -9,10 +9,11 @@ import { ConfChangeTransition, ConfChangeType, EntryType } from "./types.js";
  * the log (rather than out of band) lets a node that joins later rebuild every
  * configuration by replaying the log from index 1.
  */
-export function bootstrapLog(voters: readonly NodeId[]): {
-  entries: Entry[];
-  hardState: HardState;
-} {
+export function bootstrapLog(
+  voters: readonly NodeId[],
+  /** Per-voter context stored with its membership entry (e.g. its peer address). */
+  contextOf?: (id: NodeId) => Uint8Array | undefined,
+): { entries: Entry[]; hardState: HardState } {
   if (voters.length === 0) throw new InvalidArgumentError("a cluster needs at least one voter");
   const seen = new Set<NodeId>();
   for (const id of voters) {
@@ -30,7 +31,12 @@ export function bootstrapLog(voters: readonly NodeId[]): {
     data: encodeConfChange({
       transition: ConfChangeTransition.Auto,
       changes: [{ type: ConfChangeType.AddNode, nodeId: id }],
+      ...withContext(contextOf?.(id)),
     }),
   }));
   return { entries, hardState: { term: 1, vote: 0, commit: entries.length } };
+}
+
+function withContext(context: Uint8Array | undefined): { context?: Uint8Array } {
+  return context === undefined ? {} : { context };
 }

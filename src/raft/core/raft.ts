@@ -681,9 +681,10 @@ export class Raft {
       this.becomeFollower(this.term + 1, NO_NODE);
       return false;
     }
+    // A snapshot taken before we were added does not list us; accept it all the
+    // same: like a fresh joiner we are then a non-member (not promotable) until
+    // the membership entry that adds us arrives after it.
     const cs = meta.confState;
-    const members = [...cs.voters, ...cs.learners, ...cs.votersOutgoing];
-    if (!members.includes(this.id)) return false;
     if (this.log.matchTerm(meta.index, meta.term)) {
       // We already have the entries; just fast-forward the commit index.
       this.log.commitTo(meta.index);

@@ -12,6 +12,7 @@ import {
 } from "../core/index.js";
 import { limitSize } from "../core/log.js";
 import { EntryType } from "../core/types.js";
+import type { NodeStorage, PersistUpdate } from "./node-storage.js";
 
 const EMPTY_SNAPSHOT: Snapshot = {
   metadata: { index: 0, term: 0, confState: EMPTY_CONF_STATE },
@@ -23,7 +24,7 @@ const EMPTY_SNAPSHOT: Snapshot = {
  * simulator uses it as a node's "disk" (a crash keeps exactly what was
  * written here), and unit tests use it directly.
  */
-export class MemoryStorage implements LogStorage {
+export class MemoryStorage implements NodeStorage {
   private hard: HardState = EMPTY_HARD_STATE;
   private snap: Snapshot = EMPTY_SNAPSHOT;
   /** ents[0] is a placeholder standing for the snapshot's last entry. */
@@ -135,4 +136,26 @@ export class MemoryStorage implements LogStorage {
     };
     this.ents = [placeholder, ...this.ents.slice(at + 1)];
   }
+
+  // ---- NodeStorage: "durable" at once, for tests and simulation ----
+
+  async save(update: PersistUpdate, _sync: boolean): Promise<void> {
+    if (update.snapshot) this.applySnapshot(update.snapshot);
+    this.append(update.entries);
+    if (update.hardState) this.setHardState(update.hardState);
+  }
+
+  async saveSnapshot(
+    index: number,
+    confState: ConfState,
+    data: Uint8Array,
+    keepEntries: number,
+  ): Promise<void> {
+    if (index <= this.snap.metadata.index) return;
+    const meta = { index, term: this.term(index), confState };
+    this.snap = { metadata: meta, data };
+    this.compact(Math.max(this.offset, index - keepEntries));
+  }
+
+  async close(): Promise<void> {}
 }

@@ -1,0 +1,510 @@
+import { randomBytes } from "node:crypto";
+import { InvalidArgumentError } from "../../errors.js";
+import {
+  bootstrapLog,
+  type ConfChange,
+  ConfChangeTransition,
+  ConfChangeType,
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  EntryType,
+  type Message,
+  type NodeId,
+  type ProposalPosition,
+  type RaftConfig,
+  RawNode,
+  type Ready,
+  Role,
+  type Snapshot,
+  Xoshiro128,
+} from "../core/index.js";
+import { NodeFailedError, NodeStoppedError, ProposalOutcomeUnknownError } from "./errors.js";
+import type { NodeStorage, NodeTransport, StateMachine } from "./ports.js";
+import {
+  decodeMemberContext,
+  decodeNodeSnapshot,
+  encodeMemberContext,
+  encodeNodeSnapshot,
+} from "./snapshot-codec.js";
+import { Pending } from "./waiters.js";
+
+export interface RaftNodeOptions<Result> {
+  readonly id: NodeId;
+  readonly storage: NodeStorage;
+  readonly transport: NodeTransport;
+  readonly stateMachine: StateMachine<Result>;
+  /**
+   * Founding members and their peer addresses. Used only when `storage` is
+   * empty and this node is one of them; a node joining later starts empty and
+   * learns everything from the leader.
+   */
+  readonly initialCluster?: ReadonlyMap<NodeId, string>;
+  /** Heartbeat interval (one tick), default 100 ms as etcd. */
+  readonly heartbeatMs?: number;
+  /** Election timeout, default 1000 ms as etcd. */
+  readonly electionMs?: number;
+  /** Take a snapshot after this many applied entries (0 = never). */
+  readonly snapshotEveryEntries?: number;
+  /** Entries kept before a snapshot's index for slow followers. */
+  readonly keepEntriesAfterSnapshot?: number;
+  /** Default timeout of propose / read / membership calls. */
+  readonly requestTimeoutMs?: number;
+  /** Further core options (flow control, limits, read mode). */
+  readonly raft?: Omit<
+    RaftConfig,
+    "id" | "storage" | "random" | "electionTicks" | "heartbeatTicks"
+  >;
+  /** Monotonic clock in ms; ticks are derived from it so a paused process catches up. */
+  readonly clock?: () => number;
+  /** Called once if the node stops on a fatal error (storage failure, broken invariant). */
+  readonly onFatal?: (err: Error) => void;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly confState: ConfState;
+  readonly peers: readonly {
+    id: NodeId;
+    address: string | undefined;
+    matchIndex: number;
+    lag: number;
+  }[];
+}
+
+interface ProposalWaiter<Result> {
+  readonly term: number;
+  readonly pending: Pending<Result | ConfState>;
+}
+
+/**
+ * Drives the Raft core with real time, durable storage and a transport:
+ * the tick timer, the Ready loop in persist → send → apply order, proposal
+ * and read waiters, membership, and automatic snapshots.
+ */
+export class RaftNode<Result> {
+  private readonly raw: RawNode;
+  private readonly opts: RaftNodeOptions<Result>;
+  private readonly heartbeatMs: number;
+  private readonly clock: () => number;
+  private readonly peers = new Map<NodeId, string>();
+  private readonly proposals = new Map<number, ProposalWaiter<Result>>();
+  private readonly reads = new Map<string, Pending<void>>();
+  /** Read index granted per read context, waiting for apply to catch up. */
+  private readonly readPoints = new Map<string, number>();
+  private readCounter = 0;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private ticker: NodeJS.Timeout | undefined;
+  private ticksDone = 0;
+  private startedAt: number;
+  private loop: Promise<void> | undefined;
+  private loopAgain = false;
+  private stopped = false;
+  private fatal: Error | undefined;
+
+  private constructor(opts: RaftNodeOptions<Result>) {
+    this.opts = opts;
+    this.heartbeatMs = opts.heartbeatMs ?? 100;
+    const electionMs = opts.electionMs ?? 1000;
+    if (!(this.heartbeatMs > 0) || !(electionMs > this.heartbeatMs)) {
+      throw new InvalidArgumentError(
+        `electionMs (${electionMs}) must exceed heartbeatMs (${this.heartbeatMs}) > 0`,
+      );
+    }
+    this.clock = opts.clock ?? (() => performance.now());
+    this.startedAt = this.clock();
+    const snap = opts.storage.snapshot();
+    this.snapshotIndex = snap.metadata.index;
+    this.appliedIndex = snap.metadata.index;
+    if (snap.metadata.index > 0) this.restoreFrom(snap.data);
+    this.raw = new RawNode({
+      ...opts.raft,
+      id: opts.id,
+      storage: opts.storage,
+      random: new Xoshiro128(randomBytes(4).readUInt32LE(0)),
+      heartbeatTicks: 1,
+      electionTicks: Math.max(2, Math.round(electionMs / this.heartbeatMs)),
+    });
+  }
+
+  /** Opens the node on its storage (bootstrapping a founding member's empty log) and starts it. */
+  static async start<Result>(opts: RaftNodeOptions<Result>): Promise<RaftNode<Result>> {
+    const { storage, initialCluster, id } = opts;
+    const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+    if (fresh && initialCluster?.has(id)) {
+      const { entries, hardState } = bootstrapLog([...initialCluster.keys()], (member) =>
+        encodeMemberContext(initialCluster.get(member)!),
+      );
+      await storage.save({ entries, hardState }, true);
+    }
+    const node = new RaftNode(opts);
+    await opts.transport.start({
+      onMessage: (m) => node.receive(m),
+      onUnreachable: (peer) => node.guard(() => node.raw.reportUnreachable(peer)),
+      onSnapshotSent: (peer, ok) => node.guard(() => node.raw.reportSnapshot(peer, ok)),
+    });
+    node.opts.transport.setPeers(node.peerBook());
+    node.scheduleTick();
+    node.kick();
+    return node;
+  }
+
+  get id(): NodeId {
+    return this.opts.id;
+  }
+
+  // ---- requests --------------------------------------------------------------
+
+  /** Replicates `data` and resolves with the state machine's result once applied here. */
+  propose(data: Uint8Array, options: RequestOptions = {}): Promise<Result> {
+    return this.submit(() => this.raw.propose(data), "proposal", options) as Promise<Result>;
+  }
+
+  /**
+   * Resolves once this node's state machine has applied everything committed
+   * before the call: a read of local state after it is linearizable.
+   */
+  linearizableRead(options: RequestOptions = {}): Promise<void> {
+    let timeoutMs: number;
+    try {
+      this.ensureRunning();
+      timeoutMs = this.timeout(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ctx = `${this.opts.id}:${++this.readCounter}`;
+    const pending = new Pending<void>("read", timeoutMs, options.signal, () => {
+      this.reads.delete(ctx);
+      this.readPoints.delete(ctx);
+    });
+    this.reads.set(ctx, pending);
+    try {
+      this.raw.readIndex(ctx);
+    } catch (err) {
+      pending.reject(err as Error);
+    }
+    this.kick();
+    return pending.promise;
+  }
+
+  /** Proposes a membership change; resolves with the configuration once applied here. */
+  changeMembership(change: ConfChange, options: RequestOptions = {}): Promise<ConfState> {
+    return this.submit(
+      () => this.raw.proposeConfChange(change),
+      "membership change",
+      options,
+    ) as Promise<ConfState>;
+  }
+
+  addVoter(id: NodeId, address: string, options?: RequestOptions): Promise<ConfState> {
+    return this.changeMembership(single(ConfChangeType.AddNode, id, address), options);
+  }
+
+  addLearner(id: NodeId, address: string, options?: RequestOptions): Promise<ConfState> {
+    return this.changeMembership(single(ConfChangeType.AddLearner, id, address), options);
+  }
+
+  removeMember(id: NodeId, options?: RequestOptions): Promise<ConfState> {
+    return this.changeMembership(single(ConfChangeType.RemoveNode, id), options);
+  }
+
+  /** Hands leadership to `to`; resolves once this node sees `to` as leader. */
+  async transferLeadership(to: NodeId, options: RequestOptions = {}): Promise<void> {
+    this.ensureRunning();
+    this.raw.transferLeadership(to);
+    this.kick();
+    const deadline = this.clock() + this.timeout(options);
+    while (this.raw.status().lead !== to) {
+      this.ensureRunning();
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (this.clock() > deadline)
+        throw new NodeFailedError(`leadership did not move to node ${to} in time`);
+      await new Promise((r) => setTimeout(r, this.heartbeatMs / 2));
+    }
+  }
+
+  status(): NodeStatus {
+    const st = this.raw.status();
+    return {
+      id: st.id,
+      role: st.role,
+      term: st.term,
+      leader: st.lead,
+      commitIndex: st.commit,
+      appliedIndex: this.appliedIndex,
+      lastIndex: st.lastIndex,
+      snapshotIndex: this.snapshotIndex,
+      confState: st.confState,
+      peers: st.progress
+        .filter((p) => p.id !== st.id)
+        .map((p) => ({
+          id: p.id,
+          address: this.peers.get(p.id),
+          matchIndex: p.match,
+          lag: st.lastIndex - p.match,
+        })),
+    };
+  }
+
+  /** Flushes what is in progress, settles every pending request and closes transport and storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== undefined) clearTimeout(this.ticker);
+    await this.loop;
+    this.failAll(new NodeStoppedError());
+    await this.opts.transport.stop();
+    await this.opts.storage.close();
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private submit(
+    append: () => ProposalPosition | undefined,
+    what: string,
+    options: RequestOptions,
+  ): Promise<Result | ConfState> {
+    let pos: ProposalPosition | undefined;
+    let timeoutMs: number;
+    try {
+      this.ensureRunning();
+      timeoutMs = this.timeout(options);
+      pos = append(); // NotLeaderError, UncommittedLimitError, ... become rejections
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (pos === undefined) {
+      this.kick();
+      return Promise.reject(
+        new NodeFailedError(`${what} was forwarded; RaftNode does not track forwarded proposals`),
+      );
+    }
+    const pending = new Pending<Result | ConfState>(what, timeoutMs, options.signal, () => {
+      if (this.proposals.get(pos.index)?.pending === pending) this.proposals.delete(pos.index);
+    });
+    this.proposals.set(pos.index, { term: pos.term, pending });
+    this.kick();
+    return pending.promise;
+  }
+
+  private timeout(options: RequestOptions): number {
+    const t = options.timeoutMs ?? this.opts.requestTimeoutMs ?? 5000;
+    if (!(t > 0)) throw new InvalidArgumentError(`timeoutMs must be positive, got ${t}`);
+    return t;
+  }
+
+  private ensureRunning(): void {
+    if (this.fatal !== undefined)
+      throw new NodeFailedError(this.fatal.message, { cause: this.fatal });
+    if (this.stopped) throw new NodeStoppedError();
+  }
+
+  private receive(m: Message): void {
+    this.guard(() => this.raw.step(m));
+  }
+
+  /** Runs an input into the core; a broken invariant stops the node. */
+  private guard(f: () => void): void {
+    if (this.stopped) return;
+    try {
+      f();
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    this.kick();
+  }
+
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    this.ticker = setTimeout(() => {
+      // Derive ticks from the clock: after a pause (GC, SIGSTOP) the missed
+      // ticks are delivered at once, so leases and timeouts stay honest.
+      const due = Math.floor((this.clock() - this.startedAt) / this.heartbeatMs);
+      const n = Math.max(0, due - this.ticksDone);
+      this.ticksDone = Math.max(this.ticksDone, due);
+      this.guard(() => {
+        for (let i = 0; i < n; i++) this.raw.tick();
+      });
+      this.scheduleTick();
+    }, this.heartbeatMs / 2);
+    this.ticker.unref?.();
+  }
+
+  /** Makes sure the Ready loop runs. */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.loop !== undefined) {
+      this.loopAgain = true;
+      return;
+    }
+    this.loop = this.runLoop().finally(() => {
+      this.loop = undefined;
+      if (this.loopAgain && !this.stopped) {
+        this.loopAgain = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (this.fatal === undefined && this.raw.hasReady()) {
+        const rd = this.raw.ready();
+        await this.handleReady(rd);
+        this.raw.advance();
+        this.afterAdvance(rd);
+        await this.maybeSnapshot();
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    // 1. persist (and fsync) before anything that depends on it leaves.
+    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      await this.opts.storage.save(
+        {
+          ...(rd.hardState ? { hardState: rd.hardState } : {}),
+          entries: rd.entries,
+          ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+        },
+        rd.mustSync || rd.snapshot !== undefined,
+      );
+    }
+    // 2. speak
+    if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
+    // 3. apply
+    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.apply(e);
+    for (const rs of rd.readStates) {
+      if (this.reads.has(rs.context)) this.readPoints.set(rs.context, rs.index);
+    }
+  }
+
+  private installSnapshot(snap: Snapshot): void {
+    this.restoreFrom(snap.data);
+    this.appliedIndex = snap.metadata.index;
+    this.snapshotIndex = snap.metadata.index;
+    this.opts.transport.setPeers(this.peerBook());
+    for (const [index, w] of this.proposals) {
+      if (index <= snap.metadata.index) w.pending.reject(new ProposalOutcomeUnknownError(index));
+    }
+  }
+
+  private restoreFrom(data: Uint8Array): void {
+    const { peers, app } = decodeNodeSnapshot(data);
+    this.peers.clear();
+    for (const [id, addr] of peers) this.peers.set(id, addr);
+    this.opts.stateMachine.restore(app);
+  }
+
+  private apply(e: Entry): void {
+    if (e.index <= this.appliedIndex) return;
+    this.appliedIndex = e.index;
+    const waiter = this.proposals.get(e.index);
+    if (e.type === EntryType.ConfChange) {
+      this.trackAddresses(e);
+      // Resolved after advance(), once the core has applied the change.
+      return;
+    }
+    let result: Result | undefined;
+    if (e.data.byteLength > 0) result = this.opts.stateMachine.apply(e);
+    if (waiter === undefined) return;
+    if (waiter.term === e.term) waiter.pending.resolve(result as Result);
+    else
+      waiter.pending.reject(
+        new NodeFailedError(
+          `proposal at index ${e.index} was overwritten by a newer leader; it did not take effect`,
+        ),
+      );
+  }
+
+  private trackAddresses(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    const address = decodeMemberContext(cc.context);
+    for (const ch of cc.changes) {
+      if (ch.type === ConfChangeType.RemoveNode) this.peers.delete(ch.nodeId);
+      else if (address !== undefined) this.peers.set(ch.nodeId, address);
+    }
+    this.opts.transport.setPeers(this.peerBook());
+  }
+
+  private afterAdvance(rd: Ready): void {
+    for (const e of rd.committedEntries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      const w = this.proposals.get(e.index);
+      if (w === undefined) continue;
+      if (w.term === e.term) w.pending.resolve(this.raw.status().confState);
+      else
+        w.pending.reject(
+          new NodeFailedError(
+            `membership change at index ${e.index} was overwritten; it did not take effect`,
+          ),
+        );
+    }
+    for (const [ctx, index] of this.readPoints) {
+      if (this.appliedIndex >= index) this.reads.get(ctx)?.resolve();
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.opts.snapshotEveryEntries ?? 10_000;
+    if (every <= 0 || this.appliedIndex - this.snapshotIndex < every) return;
+    const index = this.appliedIndex;
+    const data = encodeNodeSnapshot(this.peers, this.opts.stateMachine.snapshot());
+    await this.opts.storage.saveSnapshot(
+      index,
+      this.raw.status().confState,
+      data,
+      this.opts.keepEntriesAfterSnapshot ?? 5_000,
+    );
+    this.snapshotIndex = index;
+  }
+
+  private peerBook(): Map<NodeId, string> {
+    const book = new Map(this.peers);
+    book.delete(this.opts.id);
+    return book;
+  }
+
+  private fail(err: Error): void {
+    if (this.fatal !== undefined) return;
+    this.fatal = err;
+    this.stopped = true;
+    if (this.ticker !== undefined) clearTimeout(this.ticker);
+    this.failAll(
+      new NodeFailedError(`raft node ${this.opts.id} stopped: ${err.message}`, { cause: err }),
+    );
+    this.opts.onFatal?.(err);
+  }
+
+  private failAll(err: Error): void {
+    for (const w of [...this.proposals.values()]) w.pending.reject(err);
+    for (const p of [...this.reads.values()]) p.reject(err);
+  }
+}
+
+function single(type: ConfChangeType, nodeId: NodeId, address?: string): ConfChange {
+  return {
+    transition: ConfChangeTransition.Auto,
+    changes: [{ type, nodeId }],
+    ...(address === undefined ? {} : { context: encodeMemberContext(address) }),
+  };
+}
+
+export { Role };

@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { NotLeaderError } from "../../../src/raft/core/index.js";
+import { NodeStoppedError } from "../../../src/raft/node/errors.js";
+import { RaftNode } from "../../../src/raft/node/node.js";
+import type { StateMachine } from "../../../src/raft/node/ports.js";
+import { MemoryStorage } from "../../../src/raft/storage/memory.js";
+import { LocalNetwork } from "./local-network.js";
+
+/** A counter-plus-log state machine: every entry appends its text and returns the new length. */
+class ListMachine implements StateMachine<number> {
+  items: string[] = [];
+  apply(e: { data: Uint8Array }): number {
+    this.items.push(new TextDecoder().decode(e.data));
+    return this.items.length;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.items));
+  }
+  restore(data: Uint8Array): void {
+    this.items = data.byteLength === 0 ? [] : JSON.parse(new TextDecoder().decode(data));
+  }
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const started: RaftNode<number>[] = [];
+
+async function cluster(
+  n: number,
+  net = new LocalNetwork(),
+  extra: { snapshotEveryEntries?: number; keepEntriesAfterSnapshot?: number } = {},
+) {
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  const initialCluster = new Map(ids.map((id) => [id, `local:${id}`]));
+  const machines = new Map<number, ListMachine>();
+  const storages = new Map<number, MemoryStorage>();
+  const nodes = new Map<number, RaftNode<number>>();
+  for (const id of ids) {
+    const sm = new ListMachine();
+    const storage = new MemoryStorage();
+    machines.set(id, sm);
+    storages.set(id, storage);
+    const node = await RaftNode.start({
+      id,
+      storage,
+      transport: net.transport(id),
+      stateMachine: sm,
+      initialCluster,
+      heartbeatMs: 10,
+      electionMs: 100,
+      ...extra,
+    });
+    nodes.set(id, node);
+    started.push(node);
+  }
+  return { net, nodes, machines, storages };
+}
+
+async function waitFor<T>(f: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const leaderOf = (nodes: Map<number, RaftNode<number>>) =>
+  [...nodes.values()].find((n) => n.status().role === "leader");
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((n) => n.stop()));
+});
+
+describe("RaftNode", () => {
+  it("elects a leader, replicates proposals and resolves them with the apply result", async () => {
+    const { nodes, machines } = await cluster(3);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    expect(await leader.propose(enc("a"))).toBe(1);
+    expect(await leader.propose(enc("b"))).toBe(2);
+    await waitFor(() => [...machines.values()].every((m) => m.items.length === 2), "replication");
+    for (const m of machines.values()) expect(m.items).toEqual(["a", "b"]);
+  });
+
+  it("rejects a proposal at a follower with NotLeaderError naming the leader", async () => {
+    const { nodes } = await cluster(3);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    await waitFor(
+      () => [...nodes.values()].every((n) => n.status().leader === leader.id),
+      "all know the leader",
+    );
+    const follower = [...nodes.values()].find((n) => n !== leader)!;
+    await expect(follower.propose(enc("x"))).rejects.toBeInstanceOf(NotLeaderError);
+    try {
+      await follower.propose(enc("x"));
+    } catch (err) {
+      expect((err as NotLeaderError).leaderHint).toBe(leader.id);
+    }
+  });
+
+  it("serves linearizable reads on the leader and on followers", async () => {
+    const { nodes, machines } = await cluster(3);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    await leader.propose(enc("w1"));
+    await waitFor(
+      () => [...nodes.values()].every((n) => n.status().leader === leader.id),
+      "all know the leader",
+    );
+    for (const [id, node] of nodes) {
+      await node.linearizableRead();
+      expect(machines.get(id)!.items).toContain("w1");
+    }
+  });
+
+  it("adds a learner that catches up by snapshot, promotes it, and removes a member", async () => {
+    const net = new LocalNetwork();
+    const { nodes, machines } = await cluster(3, net, {
+      snapshotEveryEntries: 20,
+      keepEntriesAfterSnapshot: 0,
+    });
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    for (let i = 0; i < 60; i++) await leader.propose(enc(`e${i}`));
+    const sm4 = new ListMachine();
+    const n4 = await RaftNode.start({
+      id: 4,
+      storage: new MemoryStorage(),
+      transport: net.transport(4),
+      stateMachine: sm4,
+      heartbeatMs: 10,
+      electionMs: 100,
+    });
+    started.push(n4);
+    await leader.addLearner(4, "local:4");
+    await waitFor(() => sm4.items.length === 60, "learner caught up");
+    expect(n4.status().snapshotIndex).toBeGreaterThan(0); // it was caught up by snapshot
+    const cs = await leader.addVoter(4, "local:4");
+    expect(cs.voters).toEqual([1, 2, 3, 4]);
+    const victim = [1, 2, 3].find((id) => id !== leader.id)!;
+    const after = await leader.removeMember(victim);
+    expect(after.voters).not.toContain(victim);
+    expect(await leader.propose(enc("after"))).toBe(61);
+    await waitFor(() => sm4.items.length === 61, "new voter applies");
+    expect(machines.get(leader.id)!.items.at(-1)).toBe("after");
+  });
+
+  it("stops cleanly: pending requests fail with NodeStoppedError, later calls too", async () => {
+    const { nodes, net } = await cluster(3);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    net.isolate(
+      leader.id,
+      [1, 2, 3].filter((id) => id !== leader.id),
+    );
+    const pending = leader.propose(enc("never"));
+    await leader.stop();
+    await expect(pending).rejects.toBeInstanceOf(NodeStoppedError);
+    await expect(leader.propose(enc("late"))).rejects.toBeInstanceOf(NodeStoppedError);
+  });
+
+  it("restarts from its storage with the same state", async () => {
+    const { nodes, storages } = await cluster(1);
+    const node = nodes.get(1)!;
+    await waitFor(() => node.status().role === "leader" || undefined, "single-node leader");
+    for (let i = 0; i < 5; i++) await node.propose(enc(`p${i}`));
+    await node.stop();
+    const sm = new ListMachine();
+    const again = await RaftNode.start({
+      id: 1,
+      storage: storages.get(1)!,
+      transport: new LocalNetwork().transport(1),
+      stateMachine: sm,
+      heartbeatMs: 10,
+      electionMs: 100,
+    });
+    started.push(again);
+    await waitFor(() => again.status().role === "leader" || undefined, "leader again");
+    await again.linearizableRead();
+    expect(sm.items).toEqual(["p0", "p1", "p2", "p3", "p4"]);
+  });
+});
