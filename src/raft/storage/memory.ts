@@ -6,7 +6,6 @@ import {
   type HardState,
   invariant,
   LogCompactedError,
-  type LogStorage,
   LogUnavailableError,
   type Snapshot,
 } from "../core/index.js";
