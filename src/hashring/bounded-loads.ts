@@ -60,6 +60,10 @@ export interface BoundedLoadConfig {
   readonly nodes: readonly BoundedLoadNodeConfig[];
 }
 
+function positionOf(identity: string): number {
+  return ringPosition(keyOfIdentity(identity));
+}
+
 export function validateEpsilon(value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     throw new InvalidOptionError(`eps must be a finite number > 0, got ${String(value)}`);
@@ -77,16 +81,12 @@ export function boundedCapacity(
   return Math.ceil(((1 + eps) * keys * weight) / totalWeight);
 }
 
-interface Placed {
-  node: string;
-  readonly position: number;
-}
-
 export class BoundedLoadPlacement {
   readonly algorithm = "bounded" as const;
   readonly eps: number;
   private readonly ring: VirtualNodeRing;
-  private readonly placed = new Map<string, Placed>();
+  /** Identity -> node id. Positions are re-hashed when needed rather than stored. */
+  private readonly placed = new Map<string, string>();
   /** Per node, the identities it holds in the order they arrived there. */
   private readonly keysOf = new Map<string, Set<string>>();
   private readonly weightOf = new Map<string, number>();
@@ -138,20 +138,19 @@ export class BoundedLoadPlacement {
 
   /** Where a placed key lives. Throws KeyNotPlacedError for a key never placed. */
   get(key: HashKey): string {
-    const record = this.placed.get(keyIdentity(key));
-    if (record === undefined) throw new KeyNotPlacedError();
-    return record.node;
+    const node = this.placed.get(keyIdentity(key));
+    if (node === undefined) throw new KeyNotPlacedError();
+    return node;
   }
 
   /** Places a key (idempotent: a placed key stays where it is) and returns its node. */
   place(key: HashKey): string {
     const identity = keyIdentity(key);
     const existing = this.placed.get(identity);
-    if (existing !== undefined) return existing.node;
+    if (existing !== undefined) return existing;
     if (this.ring.size === 0) throw new EmptyRingError("place a key");
-    const position = ringPosition(key);
-    const node = this.firstWithRoom(position, this.placed.size + 1, null);
-    this.placed.set(identity, { node, position });
+    const node = this.firstWithRoom(ringPosition(key), this.placed.size + 1, null);
+    this.placed.set(identity, node);
     this.keysOf.get(node)!.add(identity);
     return node;
   }
@@ -159,10 +158,10 @@ export class BoundedLoadPlacement {
   /** Removes a key; returns the other keys that moved to keep the bound. */
   release(key: HashKey): KeyMove[] {
     const identity = keyIdentity(key);
-    const record = this.placed.get(identity);
-    if (record === undefined) throw new KeyNotPlacedError();
+    const node = this.placed.get(identity);
+    if (node === undefined) throw new KeyNotPlacedError();
     this.placed.delete(identity);
-    this.keysOf.get(record.node)!.delete(identity);
+    this.keysOf.get(node)!.delete(identity);
     return this.shed();
   }
 
@@ -179,8 +178,7 @@ export class BoundedLoadPlacement {
       if (holder === id) continue;
       for (const identity of [...this.keysOf.get(holder)!]) {
         if (newcomer.size >= room) break scan;
-        const record = this.placed.get(identity)!;
-        if (this.metFirst(record.position, id, holder)) moves.push(this.move(identity, id));
+        if (this.metFirst(positionOf(identity), id, holder)) moves.push(this.move(identity, id));
       }
     }
     moves.push(...this.shed());
@@ -202,9 +200,8 @@ export class BoundedLoadPlacement {
     const moves: KeyMove[] = [];
     const m = this.placed.size;
     for (const identity of leaving) {
-      const record = this.placed.get(identity)!;
-      const to = this.firstWithRoom(record.position, m, null);
-      record.node = to;
+      const to = this.firstWithRoom(positionOf(identity), m, null);
+      this.placed.set(identity, to);
       this.keysOf.get(to)!.add(identity);
       moves.push({ key: keyOfIdentity(identity), from: id, to });
     }
@@ -251,10 +248,7 @@ export class BoundedLoadPlacement {
             `key ${JSON.stringify(identityToJson(identity))} is placed twice`,
           );
         }
-        placement.placed.set(identity, {
-          node: id,
-          position: ringPosition(keyOfIdentity(identity)),
-        });
+        placement.placed.set(identity, id);
         placement.keysOf.get(id)!.add(identity);
       }
     });
@@ -305,7 +299,7 @@ export class BoundedLoadPlacement {
       const cap = this.capacity(id, m);
       while (held.size > cap) {
         const oldest = held.values().next().value!;
-        const to = this.firstWithRoom(this.placed.get(oldest)!.position, m, id);
+        const to = this.firstWithRoom(positionOf(oldest), m, id);
         moves.push(this.move(oldest, to));
       }
     }
@@ -313,11 +307,10 @@ export class BoundedLoadPlacement {
   }
 
   private move(identity: string, to: string): KeyMove {
-    const record = this.placed.get(identity)!;
-    const from = record.node;
+    const from = this.placed.get(identity)!;
     this.keysOf.get(from)!.delete(identity);
     this.keysOf.get(to)!.add(identity);
-    record.node = to;
+    this.placed.set(identity, to);
     return { key: keyOfIdentity(identity), from, to };
   }
 }

@@ -20,13 +20,20 @@ export function fmix32(value: number): number {
   return h >>> 0;
 }
 
-function mixBlock(hash: number, block: number): number {
-  let k = Math.imul(block, C1);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, C2);
-  let h = hash ^ k;
+/** The block's contribution before it meets the running hash; depends on the block alone. */
+export function premixBlock(block: number): number {
+  const k = Math.imul(block, C1);
+  return Math.imul((k << 15) | (k >>> 17), C2);
+}
+
+function mixPremixed(hash: number, premixed: number): number {
+  let h = hash ^ premixed;
   h = (h << 13) | (h >>> 19);
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function mixBlock(hash: number, block: number): number {
+  return mixPremixed(hash, premixBlock(block));
 }
 
 function mixTail(hash: number, tail: number): number {
@@ -96,4 +103,9 @@ export function murmur3Key(key: HashKey, seed: number): number {
 /** murmur3_x86_32 of the four little-endian bytes of `value`. */
 export function murmur3U32(value: number, seed: number): number {
   return fmix32(mixBlock(seed | 0, value | 0) ^ 4);
+}
+
+/** murmur3U32(value, seed) given premixBlock(value): for hashing one block under many seeds. */
+export function murmur3U32Premixed(premixed: number, seed: number): number {
+  return fmix32(mixPremixed(seed | 0, premixed) ^ 4);
 }

@@ -8,7 +8,7 @@
  */
 import { EmptyRingError } from "./errors.js";
 import type { HashKey } from "./keys.js";
-import { murmur3Key, murmur3U32 } from "./murmur3.js";
+import { murmur3Key, murmur3U32Premixed, premixBlock } from "./murmur3.js";
 import { NodeList, type NodeSpec } from "./nodes.js";
 import { checkReplicaCount } from "./replicas.js";
 import { CONFIG_FORMAT, type Placement, type RendezvousConfig } from "./types.js";
@@ -18,15 +18,17 @@ const TWO_POW_32 = 4294967296;
 
 /**
  * The node's 32-bit draw for a key: murmur3_x86_32 of the node's id hash as
- * one 4-byte block, seeded with the key's hash.
+ * one 4-byte block, seeded with the key's hash. The block's own mixing is
+ * done once per node (premixBlock), leaving a few operations per lookup.
  */
-function draw(keyHash: number, nodeHash: number): number {
-  return murmur3U32(nodeHash, keyHash);
+function draw(keyHash: number, nodePremixed: number): number {
+  return murmur3U32Premixed(nodePremixed, keyHash);
 }
 
 export class RendezvousHash implements Placement {
   readonly algorithm = "rendezvous" as const;
   private readonly list: NodeList = new NodeList();
+  /** premixBlock(murmur3(id)) per node. */
   private nodeHashes = new Int32Array(0);
   private weights = new Float64Array(0);
   /** Position of each node in id order: breaks (rare) equal scores the same everywhere. */
@@ -65,9 +67,18 @@ export class RendezvousHash implements Placement {
     let best = 0;
     if (this.equalWeights) {
       // With equal weights w / -ln(u) increases with u, so the raw draw decides.
-      let bestDraw = draw(keyHash, hashes[0]!);
-      for (let i = 1; i < size; i++) {
-        const d = draw(keyHash, hashes[i]!);
+      let bestDraw = -1;
+      for (let i = 0; i < size; i++) {
+        // draw(keyHash, hashes[i]) written out: this loop runs once per node per
+        // lookup, and V8 does not inline the imported call here.
+        let h = keyHash ^ hashes[i]!;
+        h = (h << 13) | (h >>> 19);
+        h = ((Math.imul(h, 5) + 0xe6546b64) | 0) ^ 4;
+        h ^= h >>> 16;
+        h = Math.imul(h, 0x85ebca6b);
+        h ^= h >>> 13;
+        h = Math.imul(h, 0xc2b2ae35);
+        const d = (h ^ (h >>> 16)) >>> 0;
         if (d > bestDraw || (d === bestDraw && rank[i]! < rank[best]!)) {
           bestDraw = d;
           best = i;
@@ -127,7 +138,7 @@ export class RendezvousHash implements Placement {
 
   private refresh(): void {
     const ids = this.list.ids;
-    this.nodeHashes = Int32Array.from(ids, (id) => murmur3Key(id, NODE_SEED));
+    this.nodeHashes = Int32Array.from(ids, (id) => premixBlock(murmur3Key(id, NODE_SEED)));
     this.weights = Float64Array.from(this.list.weights);
     this.rank = this.list.rankById();
     const first = this.list.weights[0];
