@@ -128,8 +128,10 @@ export class JumpHash implements Placement {
     const chosen: number[] = [];
     // Replica r uses the key re-hashed with salt r; duplicates are skipped.
     // The attempt cap bounds the loop when light nodes are rarely drawn; after
-    // it, the remaining nodes follow the last one chosen in node order.
-    const maxAttempts = 16 * count + 32;
+    // it, the remaining nodes follow the last one chosen in node order. The cap
+    // depends only on the node count, so getN(key, n) is a prefix of
+    // getN(key, n + 1).
+    const maxAttempts = 16 * size + 32;
     let replicaHash = hash;
     for (let attempt = 0; chosen.length < count && attempt < maxAttempts; attempt++) {
       if (attempt > 0) replicaHash = murmur3U32(attempt, hash);

@@ -14,7 +14,10 @@ export type HashKey = string | Uint8Array;
  */
 let scratch = new Uint8Array(1024);
 
-/** The bytes most recently produced by {@link keyBytes}; valid until the next call. */
+/**
+ * The buffer {@link encodeUtf8} wrote into. Fetch it after encoding: encoding
+ * may replace it with a larger one.
+ */
 export function scratchBuffer(): Uint8Array {
   return scratch;
 }

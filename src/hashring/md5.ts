@@ -106,8 +106,11 @@ export function md5Into(bytes: Uint8Array, length: number, out: Uint32Array): vo
 
 /** MD5 of a key's bytes (a string as UTF-8); the digest words land in `out`. */
 export function md5KeyInto(key: HashKey, out: Uint32Array): void {
-  if (typeof key === "string") md5Into(scratchBuffer(), encodeUtf8(key), out);
-  else if (key instanceof Uint8Array) md5Into(key, key.length, out);
+  if (typeof key === "string") {
+    // Encode first: encoding may replace the scratch buffer with a larger one.
+    const length = encodeUtf8(key);
+    md5Into(scratchBuffer(), length, out);
+  } else if (key instanceof Uint8Array) md5Into(key, key.length, out);
   else throw invalidKey(key);
 }
 

@@ -64,6 +64,12 @@ export function murmur3Bytes(bytes: Uint8Array, length: number, seed: number): n
   return fmix32(h ^ length);
 }
 
+function murmur3Encoded(text: string, seed: number): number {
+  // Encode first: encoding may replace the scratch buffer with a larger one.
+  const length = encodeUtf8(text);
+  return murmur3Bytes(scratchBuffer(), length, seed);
+}
+
 /**
  * murmur3_x86_32 of a string's UTF-8 bytes. ASCII is read straight from the
  * string (an ASCII code unit is its own UTF-8 byte); anything else is encoded
@@ -79,7 +85,7 @@ function murmur3String(text: string, seed: number): number {
     const b = text.charCodeAt(i + 1);
     const c = text.charCodeAt(i + 2);
     const d = text.charCodeAt(i + 3);
-    if ((a | b | c | d) >= 0x80) return murmur3Bytes(scratchBuffer(), encodeUtf8(text), seed);
+    if ((a | b | c | d) >= 0x80) return murmur3Encoded(text, seed);
     h = mixBlock(h, a | (b << 8) | (c << 16) | (d << 24));
   }
   const rest = length & 3;
@@ -87,7 +93,7 @@ function murmur3String(text: string, seed: number): number {
     const a = text.charCodeAt(i);
     const b = rest > 1 ? text.charCodeAt(i + 1) : 0;
     const c = rest > 2 ? text.charCodeAt(i + 2) : 0;
-    if ((a | b | c) >= 0x80) return murmur3Bytes(scratchBuffer(), encodeUtf8(text), seed);
+    if ((a | b | c) >= 0x80) return murmur3Encoded(text, seed);
     h = mixTail(h, a | (b << 8) | (c << 16));
   }
   return fmix32(h ^ length);
