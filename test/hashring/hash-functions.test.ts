@@ -3,7 +3,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { encodeUtf8, scratchBuffer } from "../../src/hashring/keys.js";
 import { md5KeyInto } from "../../src/hashring/md5.js";
-import { fmix32, murmur3Key, murmur3U32, murmur3U32Premixed, premixBlock } from "../../src/hashring/murmur3.js";
+import {
+  fmix32,
+  murmur3Key,
+  murmur3U32,
+  murmur3U32Premixed,
+  premixBlock,
+} from "../../src/hashring/murmur3.js";
 import { build, FC_SEED, STATELESS_ALGORITHMS } from "./helpers.js";
 
 const utf16String = fc
@@ -68,7 +74,9 @@ describe("string keys are hashed as their UTF-8 bytes", () => {
     fc.assert(
       fc.property(utf16String, (text) => {
         const length = encodeUtf8(text);
-        expect(Buffer.from(scratchBuffer().subarray(0, length))).toEqual(Buffer.from(encoder.encode(text)));
+        expect(Buffer.from(scratchBuffer().subarray(0, length))).toEqual(
+          Buffer.from(encoder.encode(text)),
+        );
       }),
       { seed: FC_SEED, numRuns: 500 },
     );

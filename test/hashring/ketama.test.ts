@@ -89,7 +89,9 @@ describe("ketama agrees with npm hashring where both round the same way", () => 
     const total = weights.reduce((a, b) => a + b, 0);
     // Precondition: float (C) and double (npm) give every server the same count.
     for (const w of weights) {
-      expect(ketamaPointCount(w, total, weights.length)).toBe(npmPointCount(w, total, weights.length));
+      expect(ketamaPointCount(w, total, weights.length)).toBe(
+        npmPointCount(w, total, weights.length),
+      );
     }
     const ring = ours(servers);
     const npm = new NpmHashRing(servers);
@@ -136,7 +138,9 @@ describe("ketama follows C's single-precision point count where npm does not", (
     // The float steps the derivation above relies on.
     const f = Math.fround;
     expect(f(f(f(f(1) / f(n)) * 160) / 4) * n).not.toBe(40);
-    expect(f(f(f(f(f(1) / f(n)) * 160) / 4) * f(n))).toBe(cPoints === 160 ? 40 : 39.999996185302734);
+    expect(f(f(f(f(f(1) / f(n)) * 160) / 4) * f(n))).toBe(
+      cPoints === 160 ? 40 : 39.999996185302734,
+    );
 
     const ring = ours(equalServers(n));
     const npm = new NpmHashRing(equalServers(n));
@@ -178,7 +182,7 @@ describe("ketama follows C's single-precision point count where npm does not", (
 });
 
 describe("ketama details", () => {
-  it("places group g of a server at MD5(`${id}-${g}`) read as four little-endian words", () => {
+  it("places group g of a server at MD5 of \"<id>-<g>\" read as four little-endian words", () => {
     const ring = ours({ "127.0.0.1:11211": 1 });
     const positions = new Set(ring.circle().positions);
     for (let g = 0; g < 40; g++) {

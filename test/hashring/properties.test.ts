@@ -12,7 +12,7 @@ import {
   ringPosition,
   VirtualNodeRing,
 } from "../../src/hashring/index.js";
-import { build, FC_SEED, owners, seededKeys, STATELESS_ALGORITHMS } from "./helpers.js";
+import { build, FC_SEED, owners, STATELESS_ALGORITHMS, seededKeys } from "./helpers.js";
 
 const KEYS = seededKeys(3000, 7);
 const nodeId = fc.integer({ min: 0, max: 10_000 }).map((i) => `n${i}`);
@@ -122,7 +122,8 @@ function apply(placement: Placement, list: Change[]): void {
       if (!placement.hasNode(change.add)) placement.addNode(change.add, change.weight);
     } else if (placement.size > 1) {
       const ids = placement.nodes().map((n) => n.id);
-      const victim = placement.algorithm === "jump" ? ids.at(-1)! : ids[change.remove % ids.length]!;
+      const victim =
+        placement.algorithm === "jump" ? ids.at(-1)! : ids[change.remove % ids.length]!;
       placement.removeNode(victim);
     }
   }
