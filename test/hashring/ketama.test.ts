@@ -182,7 +182,7 @@ describe("ketama follows C's single-precision point count where npm does not", (
 });
 
 describe("ketama details", () => {
-  it("places group g of a server at MD5 of \"<id>-<g>\" read as four little-endian words", () => {
+  it('places group g of a server at MD5 of "<id>-<g>" read as four little-endian words', () => {
     const ring = ours({ "127.0.0.1:11211": 1 });
     const positions = new Set(ring.circle().positions);
     for (let g = 0; g < 40; g++) {
