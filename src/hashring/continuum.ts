@@ -123,15 +123,19 @@ export class Continuum {
     return new Continuum(positions, owners);
   }
 
-  /** Index of the first point at or clockwise after `hash` (wrapping to 0). */
+  /**
+   * Index of the first point at or clockwise after `hash` (wrapping to 0).
+   * `hash` may be given as uint32 or as the same bits in an int32.
+   */
   find(hash: number): number {
     const positions = this.positions;
-    const bucket = hash >>> this.shift;
+    const h = hash >>> 0;
+    const bucket = h >>> this.shift;
     let lo = this.starts[bucket]!;
     let hi = this.starts[bucket + 1]!;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (positions[mid]! < hash) lo = mid + 1;
+      if (positions[mid]! < h) lo = mid + 1;
       else hi = mid;
     }
     return lo === positions.length ? 0 : lo;

@@ -11,7 +11,7 @@
  */
 import { EmptyRingError, UnsupportedChangeError } from "./errors.js";
 import type { HashKey } from "./keys.js";
-import { fmix32, murmur3Key, murmur3U32 } from "./murmur3.js";
+import { fmix32I32, murmur3KeyI32, murmur3U32 } from "./murmur3.js";
 import { NodeList, type NodeSpec, validateIntegerWeight } from "./nodes.js";
 import { checkReplicaCount, SeenMarks } from "./replicas.js";
 import { CONFIG_FORMAT, type JumpConfig, type Placement } from "./types.js";
@@ -27,7 +27,8 @@ const LCG_LO_HIGH16 = LCG_LO >>> 16;
 const TWO_POW_31 = 2147483648;
 
 /**
- * The paper's algorithm on a 64-bit key given as two unsigned 32-bit halves.
+ * The paper's algorithm on a 64-bit key given as two 32-bit halves (uint32 or
+ * the same bits as int32).
  * key * M + 1 is computed modulo 2^64 with 16-bit partial products so every
  * intermediate stays an exact double; the division and multiplication are the
  * reference's double arithmetic, so results equal the C++ code for any key.
@@ -115,13 +116,13 @@ export class JumpHash implements Placement {
   }
 
   get(key: HashKey): string {
-    const hash = murmur3Key(key, 0);
+    const hash = murmur3KeyI32(key, 0);
     if (this.list.size === 0) throw new EmptyRingError("get");
     return this.list.ids[this.nodeOf(hash)]!;
   }
 
   getN(key: HashKey, n: number): string[] {
-    const hash = murmur3Key(key, 0);
+    const hash = murmur3KeyI32(key, 0);
     const size = this.list.size;
     const count = checkReplicaCount(n, size, size);
     const { marks, stamp } = this.seen.next(size);
@@ -153,9 +154,9 @@ export class JumpHash implements Placement {
 
   /** The bucket a key falls in (0..bucketCount-1). */
   bucketOf(key: HashKey): number {
-    const hash = murmur3Key(key, 0);
+    const hash = murmur3KeyI32(key, 0);
     if (this.list.size === 0) throw new EmptyRingError("bucketOf");
-    return jumpBucket(hash, fmix32(hash ^ LOW_WORD_SALT), this.bucketCount);
+    return jumpBucket(hash, fmix32I32(hash ^ LOW_WORD_SALT), this.bucketCount);
   }
 
   get byteLength(): number {
@@ -173,7 +174,7 @@ export class JumpHash implements Placement {
   }
 
   private nodeOf(hash: number): number {
-    const bucket = jumpBucket(hash, fmix32(hash ^ LOW_WORD_SALT), this.bucketCount);
+    const bucket = jumpBucket(hash, fmix32I32(hash ^ LOW_WORD_SALT), this.bucketCount);
     if (this.allUnitWeights) return bucket;
     const starts = this.bucketStarts;
     let lo = 0;

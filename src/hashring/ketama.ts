@@ -19,7 +19,7 @@
 import { Continuum } from "./continuum.js";
 import { DuplicateNodeError, EmptyRingError } from "./errors.js";
 import type { HashKey } from "./keys.js";
-import { md5KeyInto, md5KeyWord0 } from "./md5.js";
+import { md5KeyInto, md5KeyWord0I32 } from "./md5.js";
 import { NodeList, type NodeSpec, validateIntegerWeight } from "./nodes.js";
 import { checkReplicaCount, SeenMarks } from "./replicas.js";
 import { CONFIG_FORMAT, type KetamaConfig, type Placement } from "./types.js";
@@ -43,7 +43,7 @@ export function ketamaPointCount(weight: number, totalWeight: number, serverCoun
 
 /** Where a key lands on the ketama circle: MD5(key) word 0. */
 export function ketamaPosition(key: HashKey): number {
-  return md5KeyWord0(key);
+  return md5KeyWord0I32(key) >>> 0;
 }
 
 /** The first `count` points of a server, reusing a previously computed prefix. */
@@ -113,14 +113,14 @@ export class KetamaRing implements Placement {
   }
 
   get(key: HashKey): string {
-    const hash = ketamaPosition(key);
+    const hash = md5KeyWord0I32(key);
     const continuum = this.stale ? this.rebuild() : this.built;
     if (continuum.size === 0) throw new EmptyRingError("get");
     return this.list.ids[continuum.ownerOf(hash)]!;
   }
 
   getN(key: HashKey, n: number): string[] {
-    const hash = ketamaPosition(key);
+    const hash = md5KeyWord0I32(key);
     const continuum = this.stale ? this.rebuild() : this.built;
     const count = checkReplicaCount(n, this.serversWithPoints, this.list.size);
     const { marks, stamp } = this.seen.next(this.list.size);

@@ -12,7 +12,7 @@
  */
 import { EmptyRingError, InvalidOptionError, TableSizeNotPrimeError } from "./errors.js";
 import type { HashKey } from "./keys.js";
-import { murmur3Key } from "./murmur3.js";
+import { murmur3Key, murmur3KeyI32 } from "./murmur3.js";
 import { compareIds, NodeList, type NodeSpec } from "./nodes.js";
 import { isPrime, nextPrimeAbove } from "./primes.js";
 import { checkReplicaCount, SeenMarks } from "./replicas.js";
@@ -109,7 +109,7 @@ export class MaglevHash implements Placement {
   }
 
   get(key: HashKey): string {
-    const hash = murmur3Key(key, 0);
+    const hash = murmur3KeyI32(key, 0) >>> 0;
     if (this.list.size === 0) throw new EmptyRingError("get");
     const table = this.stale ? this.current() : this.table;
     return this.list.ids[table[hash % table.length]!]!;

@@ -114,8 +114,8 @@ export function md5KeyInto(key: HashKey, out: Uint32Array): void {
   else throw invalidKey(key);
 }
 
-/** The first little-endian digest word of a key's MD5: ketama's key hash. */
-export function md5KeyWord0(key: HashKey): number {
+/** The first little-endian digest word of a key's MD5 (ketama's key hash) as an int32. */
+export function md5KeyWord0I32(key: HashKey): number {
   md5KeyInto(key, state);
-  return state[0]!;
+  return state[0]! | 0;
 }

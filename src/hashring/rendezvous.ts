@@ -8,7 +8,7 @@
  */
 import { EmptyRingError } from "./errors.js";
 import type { HashKey } from "./keys.js";
-import { murmur3Key, murmur3U32Premixed, premixBlock } from "./murmur3.js";
+import { murmur3Key, murmur3KeyI32, murmur3U32PremixedI32, premixBlock } from "./murmur3.js";
 import { NodeList, type NodeSpec } from "./nodes.js";
 import { checkReplicaCount } from "./replicas.js";
 import { CONFIG_FORMAT, type Placement, type RendezvousConfig } from "./types.js";
@@ -22,7 +22,7 @@ const TWO_POW_32 = 4294967296;
  * done once per node (premixBlock), leaving a few operations per lookup.
  */
 function draw(keyHash: number, nodePremixed: number): number {
-  return murmur3U32Premixed(nodePremixed, keyHash);
+  return murmur3U32PremixedI32(nodePremixed, keyHash) >>> 0;
 }
 
 export class RendezvousHash implements Placement {
@@ -59,7 +59,7 @@ export class RendezvousHash implements Placement {
   }
 
   get(key: HashKey): string {
-    const keyHash = murmur3Key(key, 0);
+    const keyHash = murmur3KeyI32(key, 0);
     const size = this.list.size;
     if (size === 0) throw new EmptyRingError("get");
     const hashes = this.nodeHashes;
@@ -86,11 +86,13 @@ export class RendezvousHash implements Placement {
       }
     } else {
       const weights = this.weights;
-      let bestDraw = draw(keyHash, hashes[0]!);
-      let bestScore = score(bestDraw, weights[0]!);
-      for (let i = 1; i < size; i++) {
-        const d = draw(keyHash, hashes[i]!);
-        const s = score(d, weights[i]!);
+      let bestDraw = -1;
+      let bestScore = -1;
+      for (let i = 0; i < size; i++) {
+        // The call returns an int32 (no boxing); the score is computed inline
+        // for the same reason: this loop must not allocate.
+        const d = murmur3U32PremixedI32(hashes[i]!, keyHash) >>> 0;
+        const s = weights[i]! / -Math.log((d + 0.5) / TWO_POW_32);
         if (
           s > bestScore ||
           (s === bestScore && (d > bestDraw || (d === bestDraw && rank[i]! < rank[best]!)))

@@ -13,7 +13,7 @@ import {
   InvalidWeightError,
 } from "./errors.js";
 import type { HashKey } from "./keys.js";
-import { murmur3Key, murmur3U32 } from "./murmur3.js";
+import { murmur3Key, murmur3KeyI32, murmur3U32 } from "./murmur3.js";
 import { NodeList, type NodeSpec } from "./nodes.js";
 import { checkReplicaCount, SeenMarks } from "./replicas.js";
 import { CONFIG_FORMAT, type Placement, type RingConfig } from "./types.js";
@@ -137,14 +137,14 @@ export class VirtualNodeRing implements Placement {
   }
 
   get(key: HashKey): string {
-    const hash = ringPosition(key);
+    const hash = murmur3KeyI32(key, KEY_SEED);
     const continuum = this.pending === null ? this.built : this.flush();
     if (continuum.size === 0) throw new EmptyRingError("get");
     return this.list.ids[continuum.ownerOf(hash)]!;
   }
 
   getN(key: HashKey, n: number): string[] {
-    const hash = ringPosition(key);
+    const hash = murmur3KeyI32(key, KEY_SEED);
     const count = checkReplicaCount(n, this.list.size, this.list.size);
     const { marks, stamp } = this.seen.next(this.list.size);
     const owners: number[] = [];
