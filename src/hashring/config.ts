@@ -60,6 +60,13 @@ function parse(input: unknown): Json {
       `algorithm must be one of ${Object.keys(ALGORITHM_FIELDS).join(", ")}, got ${JSON.stringify(algorithm)}`,
     );
   }
+  // Settings are required: a default filled in here could differ from the one
+  // the configuration was written with, and silently remap keys.
+  for (const field of ALGORITHM_FIELDS[algorithm as AlgorithmName]) {
+    if (!Object.hasOwn(value, field)) {
+      fail(`missing field ${JSON.stringify(field)} for algorithm ${algorithm}`);
+    }
+  }
   const allowed = new Set([
     "format",
     "algorithm",

@@ -73,6 +73,7 @@ export class NodeList {
   }
 
   indexOf(id: string): number {
+    validateNodeId(id);
     const index = this.indexById.get(id);
     if (index === undefined) throw new UnknownNodeError(id);
     return index;

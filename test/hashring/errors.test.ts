@@ -392,6 +392,11 @@ describe("restore() rejects malformed configurations", () => {
     ],
     ["bad pointsPerNode", ring({ pointsPerNode: -1 }), /pointsPerNode must be a whole number/],
     [
+      "a missing pointsPerNode",
+      { format: CONFIG_FORMAT, algorithm: "ring", nodes: [] },
+      /missing field "pointsPerNode" for algorithm ring/,
+    ],
+    [
       "a fractional jump weight",
       { format: CONFIG_FORMAT, algorithm: "jump", nodes: [node("a", 1.5)] },
       /whole number/,
@@ -410,6 +415,11 @@ describe("restore() rejects malformed configurations", () => {
     [
       "a maglev table without autoSize",
       { format: CONFIG_FORMAT, algorithm: "maglev", tableSize: 1009, nodes: [] },
+      /missing field "autoSize" for algorithm maglev/,
+    ],
+    [
+      "a non-boolean autoSize",
+      { format: CONFIG_FORMAT, algorithm: "maglev", tableSize: 1009, autoSize: 1, nodes: [] },
       /autoSize must be a boolean/,
     ],
     [
