@@ -162,6 +162,8 @@ interface Row {
   idealOnRemove: number;
   strayOnRemove: number;
   bytes: number;
+  /** Bounded loads only: keys moved per key released (to keep the bound), over 10% of keys. */
+  movesPerRelease?: number;
   note?: string;
 }
 
@@ -264,6 +266,9 @@ function benchBounded(ids: string[], keys: string[]): Row {
   const strayAdd = addMoves.filter((m) => m.to !== ADDED).length;
   const removeMoves = placement.removeNode(ADDED);
   const strayRemove = removeMoves.filter((m) => m.from !== ADDED).length;
+  const released = Math.floor(keys.length / 10);
+  let releaseMoves = 0;
+  for (let i = 0; i < released; i++) releaseMoves += placement.release(keys[i]!).length;
   return {
     nodes: ids.length,
     algorithm: `bounded eps=${DEFAULT_EPSILON}`,
@@ -276,6 +281,7 @@ function benchBounded(ids: string[], keys: string[]): Row {
     idealOnRemove: 1 / (ids.length + 1),
     strayOnRemove: strayRemove / keys.length,
     bytes,
+    movesPerRelease: releaseMoves / released,
     note: "lookups are reads of placed keys; remove takes the added node back out",
   };
 }
@@ -344,6 +350,11 @@ console.log(`default ring: ${DEFAULT_POINTS_PER_NODE} points per node; bounded l
 console.log(line(header));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const row of table) console.log(line(row));
+for (const r of rows.filter((x) => x.movesPerRelease !== undefined)) {
+  console.log(
+    `${r.algorithm}, ${r.nodes} nodes: releasing 10% of the keys moved ${r.movesPerRelease!.toFixed(4)} other keys per release; placing moves none`,
+  );
+}
 console.log(
   `ketama == npm hashring mapping: ${Object.entries(agreement)
     .map(([n, share]) => `${n} servers ${pct(share)}`)
