@@ -170,7 +170,7 @@ export class BoundedLoadPlacement {
     this.ring.addNode(id, weight);
     this.keysOf.set(id, new Set());
     this.weightOf.set(id, weight);
-    this.totalWeight += weight;
+    this.totalWeight = this.sumWeights();
     const moves: KeyMove[] = [];
     const room = this.capacity(id, this.placed.size);
     const newcomer = this.keysOf.get(id)!;
@@ -181,7 +181,7 @@ export class BoundedLoadPlacement {
         if (this.metFirst(positionOf(identity), id, holder)) moves.push(this.move(identity, id));
       }
     }
-    moves.push(...this.shed());
+    for (const move of this.shed()) moves.push(move);
     return moves;
   }
 
@@ -195,8 +195,8 @@ export class BoundedLoadPlacement {
     this.ring.removeNode(id);
     const leaving = [...this.keysOf.get(id)!];
     this.keysOf.delete(id);
-    this.totalWeight -= this.weightOf.get(id)!;
     this.weightOf.delete(id);
+    this.totalWeight = this.sumWeights();
     const moves: KeyMove[] = [];
     const m = this.placed.size;
     for (const identity of leaving) {
@@ -262,6 +262,17 @@ export class BoundedLoadPlacement {
       }
     }
     return placement;
+  }
+
+  /**
+   * Summed in node order every time, never adjusted in place: a running total
+   * of fractional weights drifts, and a restored copy must compute capacities
+   * bit for bit the same.
+   */
+  private sumWeights(): number {
+    let total = 0;
+    for (const { id } of this.ring.nodes()) total += this.weightOf.get(id)!;
+    return total;
   }
 
   private capacity(id: string, keys: number): number {
