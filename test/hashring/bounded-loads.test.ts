@@ -216,6 +216,20 @@ describe("bounded loads behaviour", () => {
     expect(placement.loads().get("one")!).toBeLessThanOrEqual(placement.capacityOf("one"));
   });
 
+  it("fractional weights added and removed give the same capacities as a fresh restore", () => {
+    const placement = new BoundedLoadPlacement({ eps: 0.5, pointsPerNode: 40 });
+    placement.addNode("a", 0.1);
+    placement.addNode("b", 0.2);
+    placement.addNode("c", 0.7);
+    for (const key of seededKeys(1000, 12)) placement.place(key);
+    placement.removeNode("a");
+    placement.addNode("d", 0.3);
+    const copy = restoreBoundedLoads(placement.toJSON());
+    for (const id of ["b", "c", "d"]) expect(copy.capacityOf(id)).toBe(placement.capacityOf(id));
+    const more = seededKeys(500, 13);
+    expect(more.map((k) => copy.place(k))).toEqual(more.map((k) => placement.place(k)));
+  });
+
   it("restore(toJSON()) reproduces every placement and then evolves identically", () => {
     const placement = new BoundedLoadPlacement({ eps: 0.3, pointsPerNode: 80 });
     for (const id of nodeNames(4)) placement.addNode(id, 1);
