@@ -1,0 +1,46 @@
+/**
+ * `conclave/lock`: distributed locks, read-write locks, semaphores and leader
+ * election with one API over several backends.
+ */
+export type {
+  LeaseGrant,
+  LeaseRef,
+  LeaseRenewal,
+  LeaseRequest,
+  LockBackend,
+  WaitControl,
+} from "./backend.js";
+export { LockClient } from "./client.js";
+export { type Clock, sleep, systemClock } from "./clock.js";
+export {
+  BackendUnavailableError,
+  LockAbortedError,
+  LockClientClosedError,
+  LockError,
+  LockLostError,
+  LockTimeoutError,
+  NotLockOwnerError,
+  UnsupportedByBackendError,
+} from "./errors.js";
+export { Election, ReadWriteLock, Semaphore } from "./primitives.js";
+export {
+  type AcquireOptions,
+  type BackendGuarantees,
+  type FencingToken,
+  type HolderCrashBehaviour,
+  LEASE_KINDS,
+  type LeaderHandle,
+  type LeaderSnapshot,
+  type LeaseKind,
+  type LockClientOptions,
+  type LockHandle,
+  type TokenType,
+  type TryAcquireOptions,
+} from "./types.js";
+export {
+  MAX_LEADER_VALUE_LENGTH,
+  MAX_LOCK_NAME_LENGTH,
+  MAX_PERMITS,
+  MAX_TTL_MS,
+  MIN_TTL_MS,
+} from "./validate.js";
