@@ -42,3 +42,23 @@ export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Prom
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * Runs `fn` once `clock.now() >= instantMs`. Node timers may fire up to a
+ * millisecond early by `performance.now()`; this re-arms instead, so a wait
+ * never gives up before its deadline. Returns a cancel function.
+ */
+export function atInstant(clock: Clock, instantMs: number, fn: () => void): () => void {
+  let cancel = () => {};
+  const arm = () => {
+    cancel = clock.setTimer(
+      () => {
+        if (clock.now() >= instantMs) fn();
+        else arm();
+      },
+      Math.max(1, instantMs - clock.now()),
+    );
+  };
+  arm();
+  return () => cancel();
+}

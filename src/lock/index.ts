@@ -22,6 +22,12 @@ export {
   NotLockOwnerError,
   UnsupportedByBackendError,
 } from "./errors.js";
+export {
+  MEMORY_GUARANTEES,
+  MemoryLockBackend,
+  type MemoryLockBackendOptions,
+  MemoryLockStore,
+} from "./memory/index.js";
 export { Election, ReadWriteLock, Semaphore } from "./primitives.js";
 export {
   type AcquireOptions,

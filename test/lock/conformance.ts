@@ -4,7 +4,9 @@
  * ```ts
  * // test/lock/<backend>.test.ts
  * import { runLockConformance } from "./conformance.js";
- * runLockConformance(async () => ({ label: "etcd", ttlMs: 1000, createClient, worker, close }));
+ * runLockConformance("etcd", ETCD_GUARANTEES, { inProcess: false }, async () => ({
+ *   label: "etcd", ttlMs: 1000, createClient, worker, createPartitionableClient, close,
+ * }));
  * ```
  *
  * A target describes how to reach ONE store under test: every `createClient`
@@ -13,9 +15,18 @@
  * guarantees rule out (FIFO for an unfair backend, fencing for Redlock) assert
  * the documented behaviour instead.
  */
-import { afterAll, beforeAll, describe } from "vitest";
-import type { LockClient, LockClientOptions, TokenType } from "../../src/lock/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  BackendGuarantees,
+  LockClient,
+  LockClientOptions,
+  TokenType,
+} from "../../src/lock/index.js";
 import { registerBasicScenarios } from "./scenarios/basic.js";
+import { registerFairnessScenarios } from "./scenarios/fairness.js";
+import { registerLivenessScenarios } from "./scenarios/liveness.js";
+import { registerPrimitiveScenarios } from "./scenarios/primitives.js";
+import { registerProcessScenarios } from "./scenarios/processes.js";
 
 /** How a worker process builds a client to the same store (cross-process scenarios). */
 export interface WorkerSpec {
@@ -61,16 +72,24 @@ export interface ConformanceTarget<TToken extends TokenType> {
 /** Shared state the scenario groups read. */
 export interface SuiteContext<TToken extends TokenType> {
   readonly target: ConformanceTarget<TToken>;
+  /** True when the target has no worker processes (in-process backend). */
+  readonly inProcess: boolean;
   /** A lock name unique to this run of the suite (stores are shared between runs). */
   uniqueName(scenario: string): string;
   /** A client closed at the end of the suite. */
   client(options?: LockClientOptions): Promise<LockClient<TToken>>;
 }
 
-/** Registers the whole suite for one backend. `setup` runs once, before the scenarios. */
+/**
+ * Registers the whole suite for one backend. `guarantees` must equal what the
+ * backend reports (the suite checks); it decides which scenarios apply, e.g.
+ * FIFO order only where `fair` is claimed. `setup` runs once, first.
+ */
 export function runLockConformance<TToken extends TokenType>(
-  setup: () => Promise<ConformanceTarget<TToken>>,
   label: string,
+  guarantees: BackendGuarantees,
+  options: { readonly inProcess: boolean },
+  setup: () => Promise<ConformanceTarget<TToken>>,
 ): void {
   describe(`lock conformance: ${label}`, () => {
     let target: ConformanceTarget<TToken> | undefined;
@@ -92,6 +111,7 @@ export function runLockConformance<TToken extends TokenType>(
         if (target === undefined) throw new Error("conformance target is not set up");
         return target;
       },
+      inProcess: options.inProcess,
       uniqueName(scenario) {
         counter += 1;
         return `conformance/${label}/${scenario}/${runId}/${counter}`;
@@ -103,6 +123,16 @@ export function runLockConformance<TToken extends TokenType>(
       },
     };
 
+    it("reports the guarantees it is tested against", async () => {
+      const client = await context.client();
+      expect(client.guarantees).toEqual(guarantees);
+      expect(context.target.worker === undefined).toBe(options.inProcess);
+    });
+
     registerBasicScenarios(context);
+    registerProcessScenarios(context, guarantees);
+    registerLivenessScenarios(context);
+    if (guarantees.fair) registerFairnessScenarios(context);
+    registerPrimitiveScenarios(context, guarantees);
   });
 }

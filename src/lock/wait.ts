@@ -1,0 +1,97 @@
+/**
+ * The wait loop shared by backends that poll with hints and notifications
+ * (Redis, Redlock, PostgreSQL): attempt, and if the lease is taken, sleep
+ * until the holder's lease may have ended or a release notification arrives,
+ * then attempt again — until granted, the deadline passes or the caller aborts.
+ */
+import type { WaitControl } from "./backend.js";
+import { atInstant, type Clock } from "./clock.js";
+import { LockAbortedError, LockTimeoutError } from "./errors.js";
+
+export type AttemptOutcome<T> =
+  | { readonly granted: T }
+  /** Not granted; another attempt is worth making after at most this many ms. */
+  | { readonly retryInMs: number };
+
+export interface WaitLoop<T> {
+  readonly clock: Clock;
+  readonly name: string;
+  readonly wait: WaitControl;
+  attempt(): Promise<AttemptOutcome<T>>;
+  /**
+   * Starts delivering release notifications to `wake`; resolves once they are
+   * flowing (so a release after the next attempt cannot be missed) with a
+   * function that stops them.
+   */
+  subscribe?(wake: () => void): Promise<() => void>;
+  /** Removes what failed attempts left behind (a fair-queue entry). Best effort. */
+  leave?(): Promise<void>;
+  /** Releases a grant that arrived after the caller aborted. Best effort. */
+  release(granted: T): Promise<void>;
+}
+
+export async function waitForGrant<T>(loop: WaitLoop<T>): Promise<T> {
+  const { clock, wait, name } = loop;
+  const first = await loop.attempt();
+  if ("granted" in first) return first.granted;
+  let unsubscribe: () => void = () => {};
+  const waker = new Waker();
+  try {
+    if (clock.now() >= wait.deadlineMs) throw new LockTimeoutError(name, wait.waitMs);
+    throwIfAborted(wait.signal, name);
+    if (loop.subscribe !== undefined) unsubscribe = await loop.subscribe(() => waker.wake());
+    wait.onQueued();
+    for (;;) {
+      throwIfAborted(wait.signal, name);
+      const outcome = await loop.attempt();
+      if ("granted" in outcome) {
+        if (wait.signal.aborted) {
+          await loop.release(outcome.granted).catch(() => {});
+          throwIfAborted(wait.signal, name);
+        }
+        return outcome.granted;
+      }
+      if (clock.now() >= wait.deadlineMs) throw new LockTimeoutError(name, wait.waitMs);
+      const wakeAtMs = Math.min(clock.now() + Math.max(1, outcome.retryInMs), wait.deadlineMs);
+      await waker.sleepUntil(clock, wakeAtMs, wait.signal);
+    }
+  } catch (error) {
+    await loop.leave?.().catch(() => {});
+    throw error;
+  } finally {
+    unsubscribe();
+  }
+}
+
+function throwIfAborted(signal: AbortSignal, name: string): void {
+  if (signal.aborted) throw new LockAbortedError(name, { cause: signal.reason });
+}
+
+/** A sleep that a notification can cut short; a notification during an attempt is remembered. */
+class Waker {
+  #pending = false;
+  #resolve: (() => void) | undefined;
+
+  wake(): void {
+    if (this.#resolve === undefined) this.#pending = true;
+    else this.#resolve();
+  }
+
+  sleepUntil(clock: Clock, instantMs: number, signal: AbortSignal): Promise<void> {
+    if (this.#pending || signal.aborted) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        cancel();
+        signal.removeEventListener("abort", done);
+        this.#resolve = undefined;
+        resolve();
+      };
+      const cancel = atInstant(clock, instantMs, done);
+      signal.addEventListener("abort", done, { once: true });
+      this.#resolve = done;
+    });
+  }
+}
