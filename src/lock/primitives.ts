@@ -1,5 +1,6 @@
 import type { LockClient } from "./client.js";
 import { runHolding } from "./client.js";
+import { UnsupportedByBackendError } from "./errors.js";
 import type { LeaderLeaseHandle } from "./handle.js";
 import type {
   AcquireOptions,
@@ -120,7 +121,8 @@ export class Election<TToken extends TokenType> {
   }
 
   /** The current leader, if any. */
-  leader(): Promise<LeaderSnapshot<TToken> | undefined> {
+  async leader(): Promise<LeaderSnapshot<TToken> | undefined> {
+    this.#checkSupported();
     return this.#client.backend.readLeader(this.name);
   }
 
@@ -132,6 +134,7 @@ export class Election<TToken extends TokenType> {
     options: { signal?: AbortSignal } = {},
   ): AsyncGenerator<LeaderSnapshot<TToken> | undefined, void, undefined> {
     const outer = validateSignal(options.signal);
+    this.#checkSupported();
     const stop = new AbortController();
     const signal = outer === undefined ? stop.signal : AbortSignal.any([outer, stop.signal]);
     let first = true;
@@ -145,6 +148,13 @@ export class Election<TToken extends TokenType> {
       }
     } finally {
       stop.abort();
+    }
+  }
+
+  #checkSupported(): void {
+    const guarantees = this.#client.guarantees;
+    if (!guarantees.kinds.includes("leader")) {
+      throw new UnsupportedByBackendError(guarantees.backend, "elections", "see docs/locks.md");
     }
   }
 }

@@ -128,6 +128,14 @@ export function validateAcquireOptions(
   };
 }
 
+/** A backend option that must be a positive integer (a timeout, an interval). */
+export function positiveInteger(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`${what} must be a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
 function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {

@@ -1,5 +1,4 @@
 import { Redis, type RedisOptions } from "ioredis";
-import { InvalidArgumentError } from "../../errors.js";
 import type {
   LeaseGrant,
   LeaseRef,
@@ -10,12 +9,13 @@ import type {
 } from "../backend.js";
 import { type Clock, systemClock } from "../clock.js";
 import { LockClientClosedError, LockLostError, NotLockOwnerError } from "../errors.js";
+import { observeLeaderByPolling } from "../observe.js";
 import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../types.js";
+import { positiveInteger } from "../validate.js";
 import { waitForGrant } from "../wait.js";
 import { WakeChannels } from "./channels.js";
 import { validateKeyPrefix } from "./keys.js";
 import { type LeaderRecord, RedisLeaseNode } from "./node.js";
-import { observeLeaderByPolling } from "./observe.js";
 
 export interface RedisLockBackendOptions {
   /**
@@ -193,11 +193,4 @@ export class RedisLockBackend implements LockBackend<bigint> {
 
 function toSnapshot(record: LeaderRecord | undefined): LeaderSnapshot<bigint> | undefined {
   return record === undefined ? undefined : { value: record.value, fencingToken: record.token };
-}
-
-export function positiveInteger(value: number, what: string): number {
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
 }

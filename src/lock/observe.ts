@@ -1,5 +1,5 @@
-import { type Clock, sleep } from "../clock.js";
-import type { LeaderSnapshot, TokenType } from "../types.js";
+import { type Clock, sleep } from "./clock.js";
+import type { LeaderSnapshot, TokenType } from "./types.js";
 
 export interface LeaderPoll<TToken extends TokenType> {
   readonly clock: Clock;
