@@ -16,6 +16,7 @@ import {
 export type GrantAttempt = { readonly token: bigint } | { readonly retryHintMs: number };
 
 export interface LeaderRecord {
+  readonly ownerId: string;
   readonly value: string;
   readonly token: bigint;
   readonly pttlMs: number;
@@ -117,10 +118,10 @@ export class RedisLeaseNode {
   async readLeader(name: string): Promise<LeaderRecord | undefined> {
     const k = this.keys("leader", name);
     const reply = (await this.#run(name, () => READ_LEADER.run(this.redis, [k.main], []))) as
-      | [string, string, number]
+      | [string, string, number, string]
       | [];
     if (reply.length === 0) return undefined;
-    return { value: reply[0], token: BigInt(reply[1]), pttlMs: reply[2] };
+    return { value: reply[0], token: BigInt(reply[1]), pttlMs: reply[2], ownerId: reply[3] };
   }
 
   /** Runs one command with the operation timeout; every failure becomes BackendUnavailableError. */

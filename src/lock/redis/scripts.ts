@@ -232,11 +232,11 @@ end
 return 0
 `);
 
-/** KEYS: leader hash. Reply: {value, token, pttl} or {}. */
+/** KEYS: leader hash. Reply: {value, token, pttl, owner} or {}. */
 export const READ_LEADER = new LuaScript(`
-local fields = redis.call('HMGET', KEYS[1], 'value', 'token')
+local fields = redis.call('HMGET', KEYS[1], 'value', 'token', 'owner')
 if not fields[1] then return {} end
-return {fields[1], fields[2], redis.call('PTTL', KEYS[1])}
+return {fields[1], fields[2], redis.call('PTTL', KEYS[1]), fields[3]}
 `);
 
 /** KEYS: queue, queueDeadlines. ARGV: owner, channel. Leaves the fair queue; the next in line may go. */
