@@ -15,7 +15,8 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(fn, delayMs) {
-    const timer = setTimeout(fn, Math.max(0, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
+    // Whole milliseconds: Node keeps one timer list per distinct delay.
+    const timer = setTimeout(fn, Math.max(0, Math.min(Math.ceil(delayMs), MAX_TIMER_DELAY_MS)));
     timer.unref?.();
     return () => clearTimeout(timer);
   },

@@ -15,11 +15,15 @@ export interface HandleContext<TToken extends TokenType> {
 type HandleState = "held" | "lost" | "released";
 
 /**
- * A held lease plus its watchdog. The watchdog renews every ttlMs/3; a timer
- * armed at (lease end - safety margin) fires the loss signal if renewals do
- * not keep up. The lease end only moves forward on a successful renewal, and
- * it is measured from when that renewal was sent, so the signal always fires
- * before the backend could grant the lease to anyone else.
+ * A held lease plus its watchdog. The watchdog renews every ttlMs/3; while a
+ * renewal is in flight, a timer armed at (lease end - safety margin) fires the
+ * loss signal if the renewal does not come back in time. The lease end only
+ * moves forward on a successful renewal, and it is measured from when that
+ * renewal was sent, so the signal always fires before the backend could
+ * grant the lease to anyone else.
+ *
+ * One timer per handle, and the AbortController is only created when someone
+ * reads `signal`: an uncontended acquire + release stays cheap.
  */
 export class LeaseHandle<TToken extends TokenType> implements LockHandle<TToken> {
   readonly name: string;
@@ -28,12 +32,15 @@ export class LeaseHandle<TToken extends TokenType> implements LockHandle<TToken>
   readonly #ref: LeaseRef;
   readonly #ctx: HandleContext<TToken>;
   readonly #autoRenew: boolean;
-  readonly #controller = new AbortController();
+  #controller: AbortController | undefined;
+  /** Why the handle stopped being held; built lazily (an Error captures a stack). */
+  #endReason: (() => unknown) | undefined;
   #ttlMs: number;
   #heldUntilMs: number;
+  #renewAtMs: number;
+  #renewing = false;
   #state: HandleState = "held";
-  #cancelLossTimer: (() => void) | undefined;
-  #cancelRenewTimer: (() => void) | undefined;
+  #cancelTimer: (() => void) | undefined;
   #releasing: Promise<void> | undefined;
   #detachLost: (() => void) | undefined;
 
@@ -52,6 +59,7 @@ export class LeaseHandle<TToken extends TokenType> implements LockHandle<TToken>
     this.#ttlMs = ttlMs;
     this.#heldUntilMs = grant.heldUntilMs;
     this.#autoRenew = autoRenew;
+    this.#renewAtMs = ctx.backend.clock.now() + ttlMs / 3;
     const lost = grant.lost;
     if (lost !== undefined) {
       const onLost = () => this.#markLost("the backend reported the session or connection lost");
@@ -61,11 +69,14 @@ export class LeaseHandle<TToken extends TokenType> implements LockHandle<TToken>
         this.#detachLost = () => lost.removeEventListener("abort", onLost);
       }
     }
-    this.#armLossTimer();
-    if (autoRenew) this.#scheduleRenewal(ttlMs / 3);
+    this.#schedule();
   }
 
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#endReason !== undefined) this.#controller.abort(this.#endReason());
+    }
     return this.#controller.signal;
   }
 
@@ -100,9 +111,9 @@ export class LeaseHandle<TToken extends TokenType> implements LockHandle<TToken>
     const newTtlMs = ttlMs === undefined ? this.#ttlMs : validateTtlMs(ttlMs);
     this.assertHeld();
     await this.#renew(newTtlMs);
-    if (this.#state !== "held") throw this.#lossReason();
+    if (this.#state !== "held") throw this.signal.reason;
     this.#ttlMs = newTtlMs;
-    if (this.#autoRenew) this.#scheduleRenewal(newTtlMs / 3);
+    this.#schedule();
   }
 
   release(): Promise<void> {
@@ -128,85 +139,85 @@ export class LeaseHandle<TToken extends TokenType> implements LockHandle<TToken>
   }
 
   async #doRelease(): Promise<void> {
-    const wasHeld = this.#state === "held";
-    this.#stopTimers();
-    if (wasHeld) {
-      this.#state = "released";
-      this.#controller.abort(new LockLostError(this.name, "the handle was released"));
-      this.#ctx.onSettled(this);
+    if (this.#state === "held") {
+      this.#end("released", () => new LockLostError(this.name, "the handle was released"));
     }
     await this.#ctx.backend.release(this.#ref);
   }
 
+  /** Renews for ttlMs; on success moves the lease end and the next renewal forward. */
   async #renew(ttlMs: number): Promise<void> {
+    this.#renewing = true;
     try {
       const renewal = await this.#ctx.backend.extend(this.#ref, ttlMs);
       if (this.#state !== "held") return;
-      if (renewal.heldUntilMs > this.#heldUntilMs) {
-        this.#heldUntilMs = renewal.heldUntilMs;
-        this.#armLossTimer();
-      }
+      this.#heldUntilMs = Math.max(this.#heldUntilMs, renewal.heldUntilMs);
+      this.#renewAtMs = this.#ctx.backend.clock.now() + ttlMs / 3;
     } catch (error) {
       if (error instanceof LockLostError || error instanceof NotLockOwnerError) {
         this.#markLost("the backend says the lease is no longer ours", error);
+      } else {
+        // Unreachable for now: retry soon; the loss deadline still stands.
+        this.#renewAtMs = this.#ctx.backend.clock.now() + Math.max(5, ttlMs / 10);
       }
       throw error;
+    } finally {
+      this.#renewing = false;
     }
   }
 
-  #scheduleRenewal(delayMs: number): void {
-    this.#cancelRenewTimer?.();
-    this.#cancelRenewTimer = this.#ctx.backend.clock.setTimer(() => {
-      this.#cancelRenewTimer = undefined;
-      if (this.#state !== "held") return;
+  /** Arms the one timer: at the next renewal, or at the loss deadline while a renewal is out. */
+  #schedule(): void {
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    if (this.#state !== "held") return;
+    const clock = this.#ctx.backend.clock;
+    const lossAtMs = this.#lossAtMs();
+    const renewDue = this.#autoRenew && !this.#renewing;
+    const atMs = renewDue ? Math.min(this.#renewAtMs, lossAtMs) : lossAtMs;
+    this.#cancelTimer = clock.setTimer(() => this.#onTimer(), atMs - clock.now());
+  }
+
+  #onTimer(): void {
+    this.#cancelTimer = undefined;
+    if (this.#state !== "held") return;
+    const now = this.#ctx.backend.clock.now();
+    if (now >= this.#lossAtMs()) {
+      this.#markLost("the lease was not renewed in time");
+      return;
+    }
+    if (this.#autoRenew && !this.#renewing && now >= this.#renewAtMs) {
       this.#renew(this.#ttlMs).then(
-        () => {
-          if (this.#state === "held") this.#scheduleRenewal(this.#ttlMs / 3);
-        },
-        () => {
-          // An unreachable backend: retry soon; the loss timer fires if it stays unreachable.
-          if (this.#state === "held") this.#scheduleRenewal(Math.max(5, this.#ttlMs / 10));
-        },
+        () => this.#schedule(),
+        () => this.#schedule(),
       );
-    }, delayMs);
+    }
+    // Also re-arms after a timer that fired a fraction of a ms early.
+    this.#schedule();
   }
 
   #lossAtMs(): number {
     return this.#heldUntilMs - this.#ctx.safetyMarginMs(this.#ttlMs);
   }
 
-  #armLossTimer(): void {
-    this.#cancelLossTimer?.();
-    const clock = this.#ctx.backend.clock;
-    const delayMs = this.#lossAtMs() - clock.now();
-    this.#cancelLossTimer = clock.setTimer(() => {
-      this.#cancelLossTimer = undefined;
-      if (this.#state !== "held") return;
-      // A timer can fire early by a fraction of a ms; re-arm rather than lose too soon.
-      if (clock.now() < this.#lossAtMs()) this.#armLossTimer();
-      else this.#markLost("the lease was not renewed in time");
-    }, delayMs);
-  }
-
   #markLost(reason: string, cause?: unknown): void {
     if (this.#state !== "held") return;
-    this.#state = "lost";
-    this.#stopTimers();
-    this.#controller.abort(new LockLostError(this.name, reason, { cause }));
-    this.#ctx.onSettled(this);
+    this.#end("lost", () => new LockLostError(this.name, reason, { cause }));
   }
 
-  #lossReason(): unknown {
-    return this.#controller.signal.reason;
-  }
-
-  #stopTimers(): void {
-    this.#cancelLossTimer?.();
-    this.#cancelLossTimer = undefined;
-    this.#cancelRenewTimer?.();
-    this.#cancelRenewTimer = undefined;
+  #end(state: Exclude<HandleState, "held">, reason: () => unknown): void {
+    this.#state = state;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     this.#detachLost?.();
     this.#detachLost = undefined;
+    let built: unknown;
+    this.#endReason = () => {
+      built ??= reason();
+      return built;
+    };
+    this.#controller?.abort(this.#endReason());
+    this.#ctx.onSettled(this);
   }
 }
 

@@ -17,6 +17,8 @@ export interface WaitLoop<T> {
   readonly clock: Clock;
   readonly name: string;
   readonly wait: WaitControl;
+  /** The outcome of an attempt the caller already made (its fast path), if any. */
+  readonly first?: AttemptOutcome<T>;
   attempt(): Promise<AttemptOutcome<T>>;
   /**
    * Starts delivering release notifications to `wake`; resolves once they are
@@ -32,7 +34,7 @@ export interface WaitLoop<T> {
 
 export async function waitForGrant<T>(loop: WaitLoop<T>): Promise<T> {
   const { clock, wait, name } = loop;
-  const first = await loop.attempt();
+  const first = loop.first ?? (await loop.attempt());
   if ("granted" in first) return first.granted;
   let unsubscribe: () => void = () => {};
   const waker = new Waker();

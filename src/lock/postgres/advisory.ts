@@ -18,9 +18,10 @@ import {
   NotLockOwnerError,
   UnsupportedByBackendError,
 } from "../errors.js";
+import { CallTimeouts } from "../timeout.js";
 import type { BackendGuarantees, LeaderSnapshot, LeaseKind } from "../types.js";
 import { positiveInteger } from "../validate.js";
-import { openPool, type PostgresConnection, withTimeout } from "./connection.js";
+import { openPool, type PostgresConnection } from "./connection.js";
 import { ensureSchema, type SqlNames, sqlNames } from "./schema.js";
 
 export interface PostgresAdvisoryLockBackendOptions {
@@ -52,6 +53,8 @@ interface Session {
   readonly key: string;
   readonly shared: boolean;
   readonly lost: AbortController;
+  /** Removes the connection-loss listeners before the client goes back to the pool. */
+  readonly detach: () => void;
 }
 
 const LOCK_NOT_AVAILABLE = "55P03";
@@ -73,7 +76,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
   readonly #ownsPool: boolean;
   readonly #names: SqlNames;
   readonly #schema: string;
-  readonly #timeoutMs: number;
+  readonly #timeouts: CallTimeouts;
   readonly #sessions = new Map<string, Session>();
   #ready: Promise<void> | undefined;
   #closed = false;
@@ -81,7 +84,10 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
   constructor(options: PostgresAdvisoryLockBackendOptions) {
     this.#schema = options.schema ?? "public";
     this.#names = sqlNames(this.#schema, options.tablePrefix ?? "conclave_lock");
-    this.#timeoutMs = positiveInteger(options.operationTimeoutMs ?? 5000, "operationTimeoutMs");
+    this.#timeouts = new CallTimeouts(
+      "postgres-advisory",
+      positiveInteger(options.operationTimeoutMs ?? 5000, "operationTimeoutMs"),
+    );
     this.clock = options.clock ?? systemClock;
     const { pool, owned } = openPool(options.connection);
     this.#pool = pool;
@@ -98,6 +104,10 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     const onConnectionLost = () => lost.abort();
     client.on("error", onConnectionLost);
     client.on("end", onConnectionLost);
+    const detach = () => {
+      client.off("error", onConnectionLost);
+      client.off("end", onConnectionLost);
+    };
     let granted = false;
     try {
       const fn = shared ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
@@ -126,7 +136,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
         ),
       );
       granted = true;
-      this.#sessions.set(request.ownerId, { client, key, shared, lost });
+      this.#sessions.set(request.ownerId, { client, key, shared, lost, detach });
       return {
         fencingToken: BigInt(fenced.rows[0]!.token),
         heldUntilMs: startedMs + request.ttlMs,
@@ -134,8 +144,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
       };
     } finally {
       if (!granted) {
-        client.off("error", onConnectionLost);
-        client.off("end", onConnectionLost);
+        detach();
         // The session may hold a half-granted lock or changed settings: do not reuse it.
         client.release(true);
       }
@@ -158,6 +167,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     const session = this.#sessions.get(lease.ownerId);
     if (session === undefined) throw new NotLockOwnerError(lease.name, "release");
     this.#sessions.delete(lease.ownerId);
+    session.detach();
     if (session.lost.signal.aborted) {
       session.client.release(true);
       throw new NotLockOwnerError(lease.name, "release");
@@ -187,7 +197,10 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     if (this.#closed) return;
     this.#closed = true;
     // Closing the sessions frees their locks, as a crash would.
-    for (const session of this.#sessions.values()) session.client.release(true);
+    for (const session of this.#sessions.values()) {
+      session.detach();
+      session.client.release(true);
+    }
     this.#sessions.clear();
     if (this.#ownsPool) await this.#pool.end();
   }
@@ -276,7 +289,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
   }
 
   #call<T>(lockName: string | undefined, call: () => Promise<T>): Promise<T> {
-    return withTimeout("postgres-advisory", this.#timeoutMs, lockName, call);
+    return this.#timeouts.run(lockName, call);
   }
 }
 

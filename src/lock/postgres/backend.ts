@@ -10,6 +10,7 @@ import type {
 import { type Clock, systemClock } from "../clock.js";
 import { LockClientClosedError, LockLostError, NotLockOwnerError } from "../errors.js";
 import { observeLeaderByPolling } from "../observe.js";
+import { CallTimeouts } from "../timeout.js";
 import {
   type BackendGuarantees,
   LEASE_KINDS,
@@ -18,7 +19,7 @@ import {
 } from "../types.js";
 import { positiveInteger } from "../validate.js";
 import { waitForGrant } from "../wait.js";
-import { NotificationHub, openPool, type PostgresConnection, withTimeout } from "./connection.js";
+import { NotificationHub, openPool, type PostgresConnection } from "./connection.js";
 import { ensureSchema, type SqlNames, sqlNames } from "./schema.js";
 
 export interface PostgresLockBackendOptions {
@@ -67,7 +68,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
   readonly #ownsPool: boolean;
   readonly #names: SqlNames;
   readonly #schema: string;
-  readonly #timeoutMs: number;
+  readonly #timeouts: CallTimeouts;
   readonly #maxRetryDelayMs: number;
   readonly #hub: NotificationHub;
   #ready: Promise<void> | undefined;
@@ -76,7 +77,10 @@ export class PostgresLockBackend implements LockBackend<bigint> {
   constructor(options: PostgresLockBackendOptions) {
     this.#schema = options.schema ?? "public";
     this.#names = sqlNames(this.#schema, options.tablePrefix ?? "conclave_lock");
-    this.#timeoutMs = positiveInteger(options.operationTimeoutMs ?? 5000, "operationTimeoutMs");
+    this.#timeouts = new CallTimeouts(
+      "postgres",
+      positiveInteger(options.operationTimeoutMs ?? 5000, "operationTimeoutMs"),
+    );
     this.#maxRetryDelayMs = positiveInteger(options.maxRetryDelayMs ?? 1000, "maxRetryDelayMs");
     this.clock = options.clock ?? systemClock;
     const { pool, owned } = openPool(options.connection);
@@ -224,7 +228,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
   #prepare(lockName: string): Promise<void> {
     if (this.#closed)
       return Promise.reject(new LockClientClosedError("the PostgreSQL lock backend"));
-    this.#ready ??= withTimeout("postgres", this.#timeoutMs, lockName, () =>
+    this.#ready ??= this.#timeouts.run(lockName, () =>
       ensureSchema(this.#pool, this.#names, this.#schema),
     );
     const ready = this.#ready;
@@ -239,8 +243,6 @@ export class PostgresLockBackend implements LockBackend<bigint> {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return withTimeout("postgres", this.#timeoutMs, lockName, () =>
-      this.#pool.query<R>(text, values),
-    );
+    return this.#timeouts.run(lockName, () => this.#pool.query<R>(text, values));
   }
 }

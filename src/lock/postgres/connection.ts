@@ -1,5 +1,4 @@
 import pg from "pg";
-import { BackendUnavailableError } from "../errors.js";
 
 /** Either a pool the caller owns, or how to build one the backend owns. */
 export type PostgresConnection = pg.Pool | pg.PoolConfig | string;
@@ -11,34 +10,6 @@ export function openPool(connection: PostgresConnection): { pool: pg.Pool; owned
   // Errors of idle clients surface through later queries; unhandled they would crash the process.
   pool.on("error", () => {});
   return { pool, owned: true };
-}
-
-/**
- * Runs one database call bounded by a timeout; every failure becomes
- * BackendUnavailableError (the caller maps "not owner" results itself).
- */
-export async function withTimeout<T>(
-  label: string,
-  timeoutMs: number,
-  lockName: string | undefined,
-  call: () => Promise<T>,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new BackendUnavailableError(label, `no reply within ${timeoutMs} ms`, lockName)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([call(), timeout]);
-  } catch (error) {
-    if (error instanceof BackendUnavailableError) throw error;
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new BackendUnavailableError(label, detail, lockName, { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

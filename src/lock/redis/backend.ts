@@ -12,7 +12,7 @@ import { LockClientClosedError, LockLostError, NotLockOwnerError } from "../erro
 import { observeLeaderByPolling } from "../observe.js";
 import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../types.js";
 import { positiveInteger } from "../validate.js";
-import { waitForGrant } from "../wait.js";
+import { type AttemptOutcome, waitForGrant } from "../wait.js";
 import { WakeChannels } from "./channels.js";
 import { validateKeyPrefix } from "./keys.js";
 import { type LeaderRecord, RedisLeaseNode } from "./node.js";
@@ -106,29 +106,32 @@ export class RedisLockBackend implements LockBackend<bigint> {
 
   async acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
     this.#checkOpen();
+    // The uncontended fast path: one script call, no wait machinery.
+    const first = await this.#attempt(request);
+    if ("granted" in first) return first.granted;
     const keys = this.node.keys(request.kind, request.name);
-    const heartbeatMs = Math.max(1, Math.floor(this.#queueTtlMs / 3));
     return waitForGrant<LeaseGrant<bigint>>({
       clock: this.clock,
       name: request.name,
       wait,
-      attempt: async () => {
-        const startedMs = this.clock.now();
-        const outcome = await this.node.tryGrant(request);
-        if ("token" in outcome) {
-          return {
-            granted: { fencingToken: outcome.token, heldUntilMs: startedMs + request.ttlMs },
-          };
-        }
-        // A fair waiter must come back before its place in the queue lapses.
-        const cap = this.#fair ? heartbeatMs : this.#maxRetryDelayMs;
-        const hint = outcome.retryHintMs > 0 ? outcome.retryHintMs : cap;
-        return { retryInMs: Math.min(hint, cap) };
-      },
+      first,
+      attempt: () => this.#attempt(request),
       subscribe: (wake) => this.#channels.subscribe(keys.channel, wake),
       leave: this.#fair ? () => this.node.leaveQueue(request) : undefined,
       release: () => this.release(request).catch(() => {}),
     });
+  }
+
+  async #attempt(request: LeaseRequest): Promise<AttemptOutcome<LeaseGrant<bigint>>> {
+    const startedMs = this.clock.now();
+    const outcome = await this.node.tryGrant(request);
+    if ("token" in outcome) {
+      return { granted: { fencingToken: outcome.token, heldUntilMs: startedMs + request.ttlMs } };
+    }
+    // A fair waiter must come back before its place in the queue lapses.
+    const cap = this.#fair ? Math.max(1, Math.floor(this.#queueTtlMs / 3)) : this.#maxRetryDelayMs;
+    const hint = outcome.retryHintMs > 0 ? outcome.retryHintMs : cap;
+    return { retryInMs: Math.min(hint, cap) };
   }
 
   async extend(lease: LeaseRef, ttlMs: number): Promise<LeaseRenewal> {

@@ -11,18 +11,12 @@ export class LuaScript {
     this.sha1 = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(
-    redis: Redis,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha1, keys.length, ...keys, ...args);
-    } catch (error) {
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return redis.evalsha(this.sha1, keys.length, ...keys, ...args).catch((error: unknown) => {
       if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
-        return await redis.eval(this.source, keys.length, ...keys, ...args);
+        return redis.eval(this.source, keys.length, ...keys, ...args);
       }
       throw error;
-    }
+    });
   }
 }

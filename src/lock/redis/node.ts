@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { LeaseRef, LeaseRequest } from "../backend.js";
-import { BackendUnavailableError } from "../errors.js";
+import { CallTimeouts } from "../timeout.js";
 import { type ResourceKeys, resourceKeys } from "./keys.js";
 import {
   ACQUIRE,
@@ -42,10 +42,12 @@ export interface RedisNodeOptions {
 export class RedisLeaseNode {
   readonly redis: Redis;
   readonly #options: RedisNodeOptions;
+  readonly #timeouts: CallTimeouts;
 
   constructor(options: RedisNodeOptions) {
     this.redis = options.redis;
     this.#options = options;
+    this.#timeouts = new CallTimeouts(options.label, options.operationTimeoutMs);
   }
 
   keys(kind: LeaseRef["kind"], name: string): ResourceKeys {
@@ -124,31 +126,7 @@ export class RedisLeaseNode {
     return { value: reply[0], token: BigInt(reply[1]), pttlMs: reply[2], ownerId: reply[3] };
   }
 
-  /** Runs one command with the operation timeout; every failure becomes BackendUnavailableError. */
-  async #run<T>(lockName: string, command: () => Promise<T>): Promise<T> {
-    const { label, operationTimeoutMs } = this.#options;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BackendUnavailableError(
-              label,
-              `no reply within ${operationTimeoutMs} ms`,
-              lockName,
-            ),
-          ),
-        operationTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([command(), timeout]);
-    } catch (error) {
-      if (error instanceof BackendUnavailableError) throw error;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new BackendUnavailableError(label, detail, lockName, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
+  #run<T>(lockName: string, command: () => Promise<T>): Promise<T> {
+    return this.#timeouts.run(lockName, command);
   }
 }
