@@ -63,3 +63,61 @@ export function atInstant(clock: Clock, instantMs: number, fn: () => void): () =
   arm();
   return () => cancel();
 }
+
+/**
+ * A clock that only moves when told to: for deterministic tests of code that
+ * uses locks (pass it to the in-memory backend). `advance` runs due timers in
+ * order and lets promise chains they start settle between them.
+ */
+export class ManualClock implements Clock {
+  #nowMs: number;
+  #sequence = 0;
+  readonly #timers = new Map<number, { atMs: number; fn: () => void }>();
+
+  constructor(startMs = 0) {
+    this.#nowMs = startMs;
+  }
+
+  now(): number {
+    return this.#nowMs;
+  }
+
+  setTimer(fn: () => void, delayMs: number): () => void {
+    const id = this.#sequence++;
+    this.#timers.set(id, { atMs: this.#nowMs + Math.max(0, delayMs), fn });
+    return () => this.#timers.delete(id);
+  }
+
+  /** Number of timers waiting to fire. */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due, earliest first. */
+  async advance(ms: number): Promise<void> {
+    const targetMs = this.#nowMs + ms;
+    for (;;) {
+      await settle();
+      let nextId: number | undefined;
+      let next: { atMs: number; fn: () => void } | undefined;
+      for (const [id, timer] of this.#timers) {
+        if (timer.atMs <= targetMs && (next === undefined || timer.atMs < next.atMs)) {
+          nextId = id;
+          next = timer;
+        }
+      }
+      if (next === undefined || nextId === undefined) break;
+      this.#timers.delete(nextId);
+      this.#nowMs = Math.max(this.#nowMs, next.atMs);
+      next.fn();
+    }
+    this.#nowMs = targetMs;
+    await settle();
+  }
+}
+
+/** Lets pending promise callbacks run (several hops deep). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}

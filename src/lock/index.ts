@@ -11,7 +11,7 @@ export type {
   WaitControl,
 } from "./backend.js";
 export { LockClient } from "./client.js";
-export { type Clock, sleep, systemClock } from "./clock.js";
+export { type Clock, ManualClock, sleep, systemClock } from "./clock.js";
 export {
   BackendUnavailableError,
   LockAbortedError,
@@ -28,7 +28,23 @@ export {
   type MemoryLockBackendOptions,
   MemoryLockStore,
 } from "./memory/index.js";
+export {
+  POSTGRES_ADVISORY_GUARANTEES,
+  PostgresAdvisoryLockBackend,
+  type PostgresAdvisoryLockBackendOptions,
+} from "./postgres/advisory.js";
+export {
+  POSTGRES_GUARANTEES,
+  PostgresLockBackend,
+  type PostgresLockBackendOptions,
+} from "./postgres/index.js";
 export { Election, ReadWriteLock, Semaphore } from "./primitives.js";
+export { RedisLockBackend, type RedisLockBackendOptions, redisGuarantees } from "./redis/index.js";
+export {
+  REDLOCK_GUARANTEES,
+  RedlockBackend,
+  type RedlockBackendOptions,
+} from "./redlock/index.js";
 export {
   type AcquireOptions,
   type BackendGuarantees,
@@ -50,3 +66,8 @@ export {
   MAX_TTL_MS,
   MIN_TTL_MS,
 } from "./validate.js";
+// Building blocks for backend authors.
+export { atInstant } from "./clock.js";
+export { type LeaderPoll, observeLeaderByPolling } from "./observe.js";
+export { CallTimeouts } from "./timeout.js";
+export { type AttemptOutcome, type WaitLoop, waitForGrant } from "./wait.js";

@@ -21,7 +21,7 @@ import {
 import { CallTimeouts } from "../timeout.js";
 import type { BackendGuarantees, LeaderSnapshot, LeaseKind } from "../types.js";
 import { positiveInteger } from "../validate.js";
-import { openPool, type PostgresConnection } from "./connection.js";
+import { discardClient, openPool, type PostgresConnection } from "./connection.js";
 import { ensureSchema, type SqlNames, sqlNames } from "./schema.js";
 
 export interface PostgresAdvisoryLockBackendOptions {
@@ -146,7 +146,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
       if (!granted) {
         detach();
         // The session may hold a half-granted lock or changed settings: do not reuse it.
-        client.release(true);
+        discardClient(client);
       }
     }
   }
@@ -169,14 +169,15 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     this.#sessions.delete(lease.ownerId);
     session.detach();
     if (session.lost.signal.aborted) {
-      session.client.release(true);
+      discardClient(session.client);
       throw new NotLockOwnerError(lease.name, "release");
     }
     let unlocked = false;
     try {
       unlocked = await this.#unlock(session.client, session.key, session.shared);
     } finally {
-      session.client.release(!unlocked);
+      if (unlocked) session.client.release();
+      else discardClient(session.client);
     }
     if (!unlocked) throw new NotLockOwnerError(lease.name, "release");
   }
@@ -199,7 +200,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     // Closing the sessions frees their locks, as a crash would.
     for (const session of this.#sessions.values()) {
       session.detach();
-      session.client.release(true);
+      discardClient(session.client);
     }
     this.#sessions.clear();
     if (this.#ownsPool) await this.#pool.end();

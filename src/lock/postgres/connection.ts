@@ -13,6 +13,15 @@ export function openPool(connection: PostgresConnection): { pool: pg.Pool; owned
 }
 
 /**
+ * Closes a pooled connection instead of reusing it. A late 'error' from the
+ * closing socket must not crash the process, so one no-op listener stays.
+ */
+export function discardClient(client: pg.PoolClient): void {
+  client.on("error", () => {});
+  client.release(true);
+}
+
+/**
  * One LISTEN connection per backend, fanning notifications out to local
  * listeners by payload. Listeners are counted; none are left after a waiter
  * leaves.
@@ -53,7 +62,7 @@ export class NotificationHub {
     this.#listeners.clear();
     const client = await this.#client?.catch(() => undefined);
     this.#client = undefined;
-    client?.release(true);
+    if (client !== undefined) discardClient(client);
   }
 
   #connect(): Promise<pg.PoolClient> {
@@ -68,7 +77,7 @@ export class NotificationHub {
       const reconnect = () => {
         // Lost the LISTEN connection: reopen on next use; waiters fall back to polling meanwhile.
         this.#client = undefined;
-        client.release(true);
+        discardClient(client);
       };
       client.on("error", reconnect);
       await client.query(`LISTEN "${this.#channel}"`);
