@@ -11,7 +11,8 @@ export type {
   WaitControl,
 } from "./backend.js";
 export { LockClient } from "./client.js";
-export { type Clock, ManualClock, sleep, systemClock } from "./clock.js";
+// Building blocks for backend authors.
+export { atInstant, type Clock, ManualClock, sleep, systemClock } from "./clock.js";
 export {
   BackendUnavailableError,
   LockAbortedError,
@@ -28,6 +29,7 @@ export {
   type MemoryLockBackendOptions,
   MemoryLockStore,
 } from "./memory/index.js";
+export { type LeaderPoll, observeLeaderByPolling } from "./observe.js";
 export {
   POSTGRES_ADVISORY_GUARANTEES,
   PostgresAdvisoryLockBackend,
@@ -45,6 +47,7 @@ export {
   RedlockBackend,
   type RedlockBackendOptions,
 } from "./redlock/index.js";
+export { CallTimeouts } from "./timeout.js";
 export {
   type AcquireOptions,
   type BackendGuarantees,
@@ -66,8 +69,4 @@ export {
   MAX_TTL_MS,
   MIN_TTL_MS,
 } from "./validate.js";
-// Building blocks for backend authors.
-export { atInstant } from "./clock.js";
-export { type LeaderPoll, observeLeaderByPolling } from "./observe.js";
-export { CallTimeouts } from "./timeout.js";
 export { type AttemptOutcome, type WaitLoop, waitForGrant } from "./wait.js";

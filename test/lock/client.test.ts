@@ -151,7 +151,6 @@ describe("validity re-check after a wait", () => {
     async readLeader(): Promise<undefined> {
       return undefined;
     }
-    // biome-ignore lint/correctness/useYield: never yields; elections are not used here
     async *observeLeader(): AsyncIterable<undefined> {}
     async close(): Promise<void> {}
   }
