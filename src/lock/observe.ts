@@ -1,5 +1,6 @@
 import { type Clock, sleep } from "./clock.js";
 import type { LeaderSnapshot, TokenType } from "./types.js";
+import { lateSubscription } from "./wait.js";
 
 export interface LeaderPoll<TToken extends TokenType> {
   readonly clock: Clock;
@@ -26,10 +27,15 @@ export async function* observeLeaderByPolling<TToken extends TokenType>(
   const { clock, signal } = poll;
   let notified = false;
   let wakeSleeper: AbortController | undefined;
-  const unsubscribe = await poll.subscribe(() => {
-    notified = true;
-    wakeSleeper?.abort();
-  });
+  const subscription = lateSubscription(
+    poll.subscribe(() => {
+      notified = true;
+      wakeSleeper?.abort();
+    }),
+  );
+  // Subscribe before the first read so no change is missed; a subscription
+  // that does not come through in time is adopted later (polling meanwhile).
+  await Promise.race([subscription.ready, sleep(clock, poll.maxPollMs, signal)]);
   try {
     while (!signal.aborted) {
       notified = false;
@@ -46,6 +52,6 @@ export async function* observeLeaderByPolling<TToken extends TokenType>(
       wakeSleeper = undefined;
     }
   } finally {
-    unsubscribe();
+    subscription.unsubscribe();
   }
 }

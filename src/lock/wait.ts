@@ -41,7 +41,13 @@ export async function waitForGrant<T>(loop: WaitLoop<T>): Promise<T> {
   try {
     if (clock.now() >= wait.deadlineMs) throw new LockTimeoutError(name, wait.waitMs);
     throwIfAborted(wait.signal, name);
-    if (loop.subscribe !== undefined) unsubscribe = await loop.subscribe(() => waker.wake());
+    if (loop.subscribe !== undefined) {
+      // Notifications only speed things up: if subscribing is slow (a server
+      // that stopped answering), wait by polling and adopt it if it arrives.
+      const subscription = lateSubscription(loop.subscribe(() => waker.wake()));
+      unsubscribe = subscription.unsubscribe;
+      await Promise.race([subscription.ready, waker.sleepFor(clock, first.retryInMs, wait.signal)]);
+    }
     wait.onQueued();
     for (;;) {
       throwIfAborted(wait.signal, name);
@@ -65,6 +71,33 @@ export async function waitForGrant<T>(loop: WaitLoop<T>): Promise<T> {
   }
 }
 
+/**
+ * Wraps a pending subscription so it can be given up at any time: if it
+ * resolves after `unsubscribe` was called, it is undone at once.
+ */
+export function lateSubscription(pending: Promise<() => void>): {
+  readonly ready: Promise<void>;
+  unsubscribe(): void;
+} {
+  let stop: (() => void) | undefined;
+  let cancelled = false;
+  const ready = pending.then(
+    (unsubscribe) => {
+      if (cancelled) unsubscribe();
+      else stop = unsubscribe;
+    },
+    () => {},
+  );
+  return {
+    ready,
+    unsubscribe() {
+      cancelled = true;
+      stop?.();
+      stop = undefined;
+    },
+  };
+}
+
 function throwIfAborted(signal: AbortSignal, name: string): void {
   if (signal.aborted) throw new LockAbortedError(name, { cause: signal.reason });
 }
@@ -77,6 +110,20 @@ class Waker {
   wake(): void {
     if (this.#resolve === undefined) this.#pending = true;
     else this.#resolve();
+  }
+
+  /** Sleeps without consuming a pending notification (used while subscribing). */
+  sleepFor(clock: Clock, delayMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        cancel();
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const cancel = clock.setTimer(done, Math.max(1, delayMs));
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   sleepUntil(clock: Clock, instantMs: number, signal: AbortSignal): Promise<void> {
