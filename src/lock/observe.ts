@@ -35,7 +35,12 @@ export async function* observeLeaderByPolling<TToken extends TokenType>(
   );
   // Subscribe before the first read so no change is missed; a subscription
   // that does not come through in time is adopted later (polling meanwhile).
-  await Promise.race([subscription.ready, sleep(clock, poll.maxPollMs, signal)]);
+  const stopWaiting = new AbortController();
+  await Promise.race([
+    subscription.ready,
+    sleep(clock, poll.maxPollMs, AbortSignal.any([signal, stopWaiting.signal])),
+  ]);
+  stopWaiting.abort();
   try {
     while (!signal.aborted) {
       notified = false;

@@ -46,7 +46,9 @@ export async function waitForGrant<T>(loop: WaitLoop<T>): Promise<T> {
       // that stopped answering), wait by polling and adopt it if it arrives.
       const subscription = lateSubscription(loop.subscribe(() => waker.wake()));
       unsubscribe = subscription.unsubscribe;
-      await Promise.race([subscription.ready, waker.sleepFor(clock, first.retryInMs, wait.signal)]);
+      const nap = napFor(clock, first.retryInMs, wait.signal);
+      await Promise.race([subscription.ready, nap.done]);
+      nap.cancel();
     }
     wait.onQueued();
     for (;;) {
@@ -98,6 +100,28 @@ export function lateSubscription(pending: Promise<() => void>): {
   };
 }
 
+/** A sleep that can be cut short and cleaned up (no timer or listener left behind). */
+function napFor(
+  clock: Clock,
+  delayMs: number,
+  signal: AbortSignal,
+): { readonly done: Promise<void>; cancel(): void } {
+  let cancel = () => {};
+  const done = new Promise<void>((resolve) => {
+    const finish = () => {
+      cancel();
+      resolve();
+    };
+    const cancelTimer = clock.setTimer(finish, Math.max(1, delayMs));
+    signal.addEventListener("abort", finish, { once: true });
+    cancel = () => {
+      cancelTimer();
+      signal.removeEventListener("abort", finish);
+    };
+  });
+  return { done, cancel: () => cancel() };
+}
+
 function throwIfAborted(signal: AbortSignal, name: string): void {
   if (signal.aborted) throw new LockAbortedError(name, { cause: signal.reason });
 }
@@ -110,20 +134,6 @@ class Waker {
   wake(): void {
     if (this.#resolve === undefined) this.#pending = true;
     else this.#resolve();
-  }
-
-  /** Sleeps without consuming a pending notification (used while subscribing). */
-  sleepFor(clock: Clock, delayMs: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        cancel();
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const cancel = clock.setTimer(done, Math.max(1, delayMs));
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 
   sleepUntil(clock: Clock, instantMs: number, signal: AbortSignal): Promise<void> {
