@@ -16,7 +16,11 @@ wait_port() {
   log "ERROR: $name did not come up on :$port"; return 1
 }
 
-# Redis (tests of the Redis and Redlock lock backends).
+# Redis (tests of the Redis and Redlock lock backends). The Redlock tests also
+# start their own redis-server processes, so the binary must be on PATH.
+if ! command -v redis-server >/dev/null 2>&1; then
+  log "ERROR: redis-server is not installed (apt-get install redis-server)"; exit 1
+fi
 if ! port_open 6379; then
   log "starting redis"
   mkdir -p /var/lib/redis /var/log/redis

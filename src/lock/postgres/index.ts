@@ -1,0 +1,5 @@
+export {
+  POSTGRES_GUARANTEES,
+  PostgresLockBackend,
+  type PostgresLockBackendOptions,
+} from "./backend.js";

@@ -1,0 +1,1 @@
+export { RedisLockBackend, type RedisLockBackendOptions, redisGuarantees } from "./backend.js";

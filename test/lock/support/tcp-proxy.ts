@@ -1,0 +1,77 @@
+/**
+ * A loopback TCP proxy that can black-hole traffic, to partition one client
+ * from a server while others stay connected. While cut, connections stay open
+ * but nothing is forwarded either way (like a dropped network link, not a reset).
+ */
+import net from "node:net";
+
+export class TcpProxy {
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #pairs = new Set<[net.Socket, net.Socket]>();
+  #cut = false;
+
+  private constructor(server: net.Server) {
+    this.#server = server;
+  }
+
+  static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+    const server = net.createServer();
+    const proxy = new TcpProxy(server);
+    server.on("connection", (client) => proxy.#accept(client, targetPort, targetHost));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return proxy;
+  }
+
+  get port(): number {
+    const address = this.#server.address();
+    if (address === null || typeof address === "string") throw new Error("proxy is not listening");
+    return address.port;
+  }
+
+  cut(): void {
+    this.#cut = true;
+    for (const [a, b] of this.#pairs) {
+      a.pause();
+      b.pause();
+    }
+  }
+
+  heal(): void {
+    this.#cut = false;
+    for (const [a, b] of this.#pairs) {
+      a.resume();
+      b.resume();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(client: net.Socket, port: number, host: string): void {
+    const upstream = net.connect(port, host);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    for (const socket of pair) {
+      this.#sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        this.#sockets.delete(socket);
+        this.#pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    this.#pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    if (this.#cut) {
+      client.pause();
+      upstream.pause();
+    }
+  }
+}
