@@ -1,5 +1,5 @@
-import http from "node:http";
 import { randomInt } from "node:crypto";
+import http from "node:http";
 import { ConclaveError } from "../errors.js";
 import { NotLeaderError } from "../raft/core/index.js";
 import type { RaftNode } from "../raft/node/index.js";
@@ -47,7 +47,8 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, "BODY_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, "BODY_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
@@ -56,7 +57,8 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
 function parseJson(text: string): Record<string, unknown> {
   try {
     const v = JSON.parse(text) as unknown;
-    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+    if (typeof v === "object" && v !== null && !Array.isArray(v))
+      return v as Record<string, unknown>;
   } catch {
     // fall through
   }
@@ -81,8 +83,12 @@ export function createKvHttpServer(node: RaftNode<KvOutput>, kv: KvStateMachine)
   const session = { client: randomInt(1, 2 ** 40), seq: 0 };
 
   const write = async (input: KvInput, url: URL): Promise<KvOutput> => {
-    const client = url.searchParams.has("client") ? positiveInt(url.searchParams.get("client"), "client") : session.client;
-    const seq = url.searchParams.has("seq") ? positiveInt(url.searchParams.get("seq"), "seq") : ++session.seq;
+    const client = url.searchParams.has("client")
+      ? positiveInt(url.searchParams.get("client"), "client")
+      : session.client;
+    const seq = url.searchParams.has("seq")
+      ? positiveInt(url.searchParams.get("seq"), "seq")
+      : ++session.seq;
     return node.propose(encodeCommand({ client, seq, input }));
   };
 
@@ -90,7 +96,8 @@ export function createKvHttpServer(node: RaftNode<KvOutput>, kv: KvStateMachine)
     const parts = url.pathname.split("/").filter(Boolean);
     if (parts[0] === "kv" && parts.length === 2) {
       const key = decodeURIComponent(parts[1]!);
-      if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new HttpError(400, "INVALID_ARGUMENT", "key too long");
+      if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+        throw new HttpError(400, "INVALID_ARGUMENT", "key too long");
       switch (req.method) {
         case "GET": {
           if (url.searchParams.get("consistency") !== "serializable") await node.linearizableRead();
@@ -102,10 +109,20 @@ export function createKvHttpServer(node: RaftNode<KvOutput>, kv: KvStateMachine)
           return write({ op: "delete", key }, url);
         case "POST": {
           const body = parseJson(await readBody(req));
-          if (typeof body.value !== "string" || (body.expected !== null && typeof body.expected !== "string")) {
-            throw new HttpError(400, "INVALID_ARGUMENT", "cas needs { expected: string | null, value: string }");
+          if (
+            typeof body.value !== "string" ||
+            (body.expected !== null && typeof body.expected !== "string")
+          ) {
+            throw new HttpError(
+              400,
+              "INVALID_ARGUMENT",
+              "cas needs { expected: string | null, value: string }",
+            );
           }
-          return write({ op: "cas", key, expected: body.expected as string | null, value: body.value }, url);
+          return write(
+            { op: "cas", key, expected: body.expected as string | null, value: body.value },
+            url,
+          );
         }
       }
     }
@@ -113,8 +130,11 @@ export function createKvHttpServer(node: RaftNode<KvOutput>, kv: KvStateMachine)
     if (parts[0] === "members" && req.method === "POST" && parts.length === 1) {
       const body = parseJson(await readBody(req));
       const id = positiveInt(body.id, "id");
-      if (typeof body.address !== "string") throw new HttpError(400, "INVALID_ARGUMENT", "address must be a string");
-      return body.learner === true ? node.addLearner(id, body.address) : node.addVoter(id, body.address);
+      if (typeof body.address !== "string")
+        throw new HttpError(400, "INVALID_ARGUMENT", "address must be a string");
+      return body.learner === true
+        ? node.addLearner(id, body.address)
+        : node.addVoter(id, body.address);
     }
     if (parts[0] === "members" && req.method === "DELETE" && parts.length === 2) {
       return node.removeMember(positiveInt(parts[1], "member id"));

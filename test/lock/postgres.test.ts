@@ -6,9 +6,9 @@ import {
   PostgresAdvisoryLockBackend,
 } from "../../src/lock/postgres/advisory.js";
 import { POSTGRES_GUARANTEES, PostgresLockBackend } from "../../src/lock/postgres/index.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { POSTGRES_URL, requireSharedPostgres, testPoolConfig } from "./support/postgres.js";
-import { TcpProxy } from "./support/tcp-proxy.js";
 
 const workerModule = fileURLToPath(new URL("./support/postgres-worker-client.ts", import.meta.url));
 

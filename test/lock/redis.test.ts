@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LockAbortedError, LockClient, LockLostError } from "../../src/lock/index.js";
 import { RedisLockBackend, redisGuarantees } from "../../src/lock/redis/index.js";
 import { resourceKeys } from "../../src/lock/redis/keys.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { RedisServerProcess, requireSharedRedis } from "./support/redis-server.js";
 import { wallNowMs } from "./support/tasks.js";
-import { TcpProxy } from "./support/tcp-proxy.js";
 
 const SHARED_REDIS_URL = "redis://127.0.0.1:6379";
 const workerModule = fileURLToPath(new URL("./support/redis-worker-client.ts", import.meta.url));

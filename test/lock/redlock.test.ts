@@ -10,9 +10,9 @@ import {
   REDLOCK_GUARANTEES,
   RedlockBackend,
 } from "../../src/lock/redlock/index.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { RedisServerProcess } from "./support/redis-server.js";
-import { TcpProxy } from "./support/tcp-proxy.js";
 
 const workerModule = fileURLToPath(new URL("./support/redlock-worker-client.ts", import.meta.url));
 

@@ -1,7 +1,8 @@
 /**
  * A loopback TCP proxy that can black-hole traffic, to partition one client
  * from a server while others stay connected. While cut, connections stay open
- * but nothing is forwarded either way (like a dropped network link, not a reset).
+ * but nothing is forwarded (like a dropped network link, not a reset); a
+ * one-way cut stops only one direction.
  */
 import net from "node:net";
 
@@ -32,20 +33,38 @@ export class TcpProxy {
     return address.port;
   }
 
+  #cutInbound = false;
+  #cutOutbound = false;
+
+  /** Stops forwarding both ways. */
   cut(): void {
     this.#cut = true;
-    for (const [a, b] of this.#pairs) {
-      a.pause();
-      b.pause();
-    }
+    this.#apply();
+  }
+
+  /** Stops one direction only: "inbound" is client → target, "outbound" target → client. */
+  cutOneWay(direction: "inbound" | "outbound"): void {
+    if (direction === "inbound") this.#cutInbound = true;
+    else this.#cutOutbound = true;
+    this.#apply();
   }
 
   heal(): void {
     this.#cut = false;
-    for (const [a, b] of this.#pairs) {
-      a.resume();
-      b.resume();
-    }
+    this.#cutInbound = false;
+    this.#cutOutbound = false;
+    this.#apply();
+  }
+
+  #apply(): void {
+    for (const pair of this.#pairs) this.#applyTo(pair);
+  }
+
+  #applyTo([client, upstream]: [net.Socket, net.Socket]): void {
+    if (this.#cut || this.#cutInbound) client.pause();
+    else client.resume();
+    if (this.#cut || this.#cutOutbound) upstream.pause();
+    else upstream.resume();
   }
 
   async close(): Promise<void> {
@@ -69,9 +88,6 @@ export class TcpProxy {
     this.#pairs.add(pair);
     client.pipe(upstream);
     upstream.pipe(client);
-    if (this.#cut) {
-      client.pause();
-      upstream.pause();
-    }
+    this.#applyTo(pair);
   }
 }
