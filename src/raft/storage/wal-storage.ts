@@ -307,8 +307,9 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       this.hard = plan.hardState;
     }
     const recordsPromise = this.writer.appendRecords(w.length > 0 ? w.view0() : NO_BYTES);
-    if (basePromise !== undefined) await basePromise;
-    await recordsPromise;
+    // Both settle in order; waiting on both keeps a failure of either from going unobserved.
+    if (basePromise === undefined) await recordsPromise;
+    else await Promise.all([basePromise, recordsPromise]);
   }
 
   /** Replaces the log with a snapshot from the leader (synchronous part), returning its durability. */
