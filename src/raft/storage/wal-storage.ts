@@ -349,7 +349,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     const done = this.writer.rewriteBase({
       beforeBase: publish,
       records: encodeBaseRecords(meta, base, [], hardState),
-      afterBase: () => this.removeSupersededSnapshots(),
+      afterBase: () => this.removeSnapshotsBefore(meta.index),
     });
     return this.trackSnapshot(done, meta, name);
   }
@@ -368,8 +368,8 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     return settled;
   }
 
-  private async removeSupersededSnapshots(): Promise<void> {
-    const keep = this.durableSnap.index;
+  /** Removes snapshot files (and staged ones) older than the snapshot at `keep`, now durable. */
+  private async removeSnapshotsBefore(keep: number): Promise<void> {
     for (const [name, index] of [...this.snapshotFiles]) {
       if (index >= keep) continue;
       this.snapshotFiles.delete(name);
@@ -459,7 +459,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     const done = this.writer.rewriteBase({
       ...(beforeBase ? { beforeBase } : {}),
       records: encodeBaseRecords(meta, base, this.window.entriesAfter(baseIndex), this.hard),
-      afterBase: () => this.removeSupersededSnapshots(),
+      afterBase: () => this.removeSnapshotsBefore(meta.index),
     });
     return done.then(() => {
       if (baseIndex > this.window.base.index && baseIndex <= this.window.lastIndex()) {
