@@ -360,7 +360,11 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       this.snapshotFiles.set(name, meta.index);
       if (meta.index > this.durableSnap.index) this.durableSnap = meta;
       if (meta.index > this.snapMeta.index) this.snapMeta = meta;
-      if (meta.index === this.snapMeta.index && !(this.snap instanceof FileBackedSnapshot)) {
+      const handedOut = this.snap;
+      if (
+        meta.index === this.snapMeta.index &&
+        (handedOut.metadata.index !== meta.index || !(handedOut instanceof FileBackedSnapshot))
+      ) {
         this.snap = new FileBackedSnapshot(meta, this.fs, { path: join(this.dir, name) });
       }
     });

@@ -60,6 +60,8 @@ export interface SimFsOptions {
   readonly fault?: (op: OpInfo) => Error | undefined;
   /** Decides how much of a write cut by the crash reaches the file. */
   readonly random?: Random;
+  /** Holds a datasync until the returned promise settles (to observe what waits for it). */
+  readonly holdSync?: (path: string) => Promise<void> | undefined;
 }
 
 /**
@@ -210,6 +212,11 @@ export class SimFs implements StorageFs {
   }
 
   /** @internal used by SimWritable */
+  holdSync(path: string): Promise<void> | undefined {
+    return this.options.holdSync?.(path);
+  }
+
+  /** @internal used by SimWritable */
   stepFor(kind: OpInfo["kind"], path: string, partial?: () => void): void {
     this.step(kind, path, partial);
   }
@@ -322,6 +329,8 @@ class SimWritable implements WritableFile {
 
   async datasync(): Promise<void> {
     this.checkOpen();
+    const held = this.fs.holdSync(this.path);
+    if (held) await held;
     this.fs.stepFor("datasync", this.path);
     this.inode.durable = this.inode.bytes().slice();
   }

@@ -118,6 +118,10 @@ export async function observe(s: WalStorage): Promise<ModelState> {
   const reader = await s.openSnapshot();
   const snapshotData = await reader.readAll();
   await reader.close();
+  // The core's view (snapshot(), data read lazily) must agree with the streamed one.
+  const handedOut = s.snapshot();
+  expect(handedOut.metadata).toEqual(s.snapshotMetadata());
+  expect(Buffer.from(handedOut.data).equals(snapshotData)).toBe(true);
   const first = s.firstIndex();
   const last = s.lastIndex();
   return {
