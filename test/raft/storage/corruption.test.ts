@@ -77,7 +77,7 @@ describe("WAL corruption detection", () => {
   it("a damaged record before the tail fails open with the file and offset", async () => {
     const path = segments[0]!;
     const bytes = image.files.get(path)!.slice();
-    bytes[32 + 20] ^= 0x10; // inside the first record's body (the snapshot record)
+    bytes[32 + 20]! ^= 0x10; // inside the first record's body (the snapshot record)
     const err = await openImage(withFile(image.files, path, bytes)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageCorruptionError);
     expect((err as StorageCorruptionError).file).toBe(path);
@@ -229,7 +229,7 @@ describe("WAL corruption detection", () => {
     const path = segments[segments.length - 1]!;
     const bytes = image.files.get(path)!.slice();
     // Damage the first record of the newest segment; valid records follow it.
-    bytes[32 + 14] ^= 0xff;
+    bytes[32 + 14]! ^= 0xff;
     const err = await openImage(withFile(image.files, path, bytes)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageCorruptionError);
     expect((err as StorageCorruptionError).offset).toBe(32);
