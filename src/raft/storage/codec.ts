@@ -128,6 +128,14 @@ export class ByteReader {
     return b;
   }
 
+  /** A view sharing the buffer (for buffers the caller owns). */
+  bytesView(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
   expectEnd(what: string): void {
     if (this.pos !== this.end) {
       throw new DecodeError(`${this.end - this.pos} unexpected trailing bytes after ${what}`);

@@ -118,16 +118,21 @@ export function decodeRecord(type: number, buf: Uint8Array, start: number, end: 
       if (count * ENTRY_HEADER_BYTES > r.remaining) {
         throw new DecodeError(`entry count ${count} exceeds the record`);
       }
+      // One copy of the record for all its entries' data: a separate buffer per
+      // entry would cost more than a small entry's payload in bookkeeping.
+      const owned = buf.slice(start, end);
+      const or = new ByteReader(owned, r.pos - start);
       const entries: Entry[] = [];
       for (let k = 0; k < count; k++) {
-        const term = r.u64("entry term");
-        const t = r.u8("entry type");
+        const term = or.u64("entry term");
+        const t = or.u8("entry type");
         if (!isEntryType(t)) throw new DecodeError(`entry type ${t}`);
-        const n = r.u32("entry data length");
-        entries.push({ term, index: first + k, type: t, data: r.bytesCopy(n, "entry data") });
+        const n = or.u32("entry data length");
+        entries.push({ term, index: first + k, type: t, data: or.bytesView(n, "entry data") });
       }
+      or.expectEnd("entries record");
       rec = { type, entries };
-      break;
+      return rec;
     }
     case RecordType.HardState:
       rec = { type, hardState: readHardState(r) };
