@@ -11,15 +11,13 @@ export type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 export type { DataDirIdentity } from "./identity.js";
 export { MemoryStorage } from "./memory.js";
 export { NodeStorageFs } from "./node-fs.js";
-export type { RecoveryReport } from "./recovery.js";
-export { type SnapshotData, SnapshotReader } from "./snapshot-file.js";
-export { MAX_ENTRY_DATA_BYTES } from "./validate.js";
 export {
   DEFAULT_SEGMENT_MAX_BYTES,
   MIN_SEGMENT_MAX_BYTES,
-  type PersistRequest,
-  type WalStats,
-  WalStorage,
   type WalStorageOptions,
-} from "./wal-storage.js";
+} from "./options.js";
+export type { RecoveryReport } from "./recovery.js";
+export { type SnapshotData, SnapshotReader } from "./snapshot-file.js";
+export { MAX_ENTRY_DATA_BYTES } from "./validate.js";
+export { type PersistRequest, type WalStats, WalStorage } from "./wal-storage.js";
 export type { WriterStats } from "./writer.js";

@@ -1,23 +1,13 @@
-import { join } from "node:path";
 import { InvalidArgumentError } from "../../errors.js";
 import type { LogStorage } from "../core/storage.js";
-import type {
-  ConfState,
-  Entry,
-  HardState,
-  NodeId,
-  Snapshot,
-  SnapshotMetadata,
-} from "../core/types.js";
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types.js";
 import { EMPTY_CONF_STATE } from "../core/types.js";
 import { ByteWriter } from "./codec.js";
-import { StaleSnapshotError, StorageClosedError, StorageCorruptionError } from "./errors.js";
-import { FileBackedSnapshot, type SnapshotPath } from "./file-snapshot.js";
-import type { StorageFs } from "./fs.js";
-import { isNotFound } from "./fs.js";
+import { StaleSnapshotError, StorageClosedError } from "./errors.js";
+import { FileBackedSnapshot } from "./file-snapshot.js";
 import type { LogWindow } from "./log-window.js";
-import { NodeStorageFs } from "./node-fs.js";
 import { openDataDir } from "./open-dir.js";
+import { resolveWalOptions, type WalStorageOptions } from "./options.js";
 import {
   encodeBaseRecords,
   type LogPosition,
@@ -25,37 +15,11 @@ import {
   writeHardStateRecord,
   writeTruncateRecord,
 } from "./records.js";
-import { type RecoveryReport, sameConfState } from "./recovery.js";
-import {
-  readSnapshotLayout,
-  type SnapshotData,
-  SnapshotReader,
-  snapshotFileName,
-  writeSnapshotTemp,
-} from "./snapshot-file.js";
+import type { RecoveryReport } from "./recovery.js";
+import type { SnapshotData, SnapshotReader } from "./snapshot-file.js";
+import { SnapshotFiles } from "./snapshot-files.js";
 import { planSave, validateConfState, validateSnapshotMetadata } from "./validate.js";
 import { WalWriter, type WriterStats } from "./writer.js";
-
-export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
-export const MIN_SEGMENT_MAX_BYTES = 1024;
-const MAX_CLUSTER_ID_LENGTH = 256;
-
-export interface WalStorageOptions {
-  /** The cluster this directory belongs to; opening it for another cluster fails. */
-  readonly clusterId: string;
-  /** This member's id; opening the directory as another member fails. */
-  readonly nodeId: NodeId;
-  /** A segment is closed and a new one started once it reaches this size. Default 64 MiB. */
-  readonly segmentMaxBytes?: number;
-  /**
-   * Entries kept before a new snapshot's index when createSnapshot compacts
-   * the log, so a follower slightly behind can catch up from the log instead
-   * of a snapshot transfer. Default 0. They are held in memory too.
-   */
-  readonly snapshotCatchUpEntries?: number;
-  /** The file system; tests inject faults through it. Default: node:fs. */
-  readonly fs?: StorageFs;
-}
 
 /** What one Ready asks to persist (a Ready itself fits). */
 export interface PersistRequest {
@@ -81,10 +45,6 @@ const EMPTY_SNAPSHOT: Snapshot = {
 
 const NO_BYTES = new Uint8Array(0);
 
-function stagedKey(m: { index: number; term: number }): string {
-  return `${m.index}/${m.term}`;
-}
-
 /**
  * Durable Raft storage: a write-ahead log of checksummed records in segment
  * files plus snapshot files, in one data directory. It answers the core's
@@ -98,41 +58,29 @@ function stagedKey(m: { index: number; term: number }): string {
  */
 export class WalStorage implements LogStorage, AsyncDisposable {
   private closed = false;
+  /** The snapshot handed to the core. */
   private snap: Snapshot;
-  /** The newest snapshot known durable under its final file name. */
-  private durableSnap: SnapshotMetadata;
+  /** The current snapshot as reads see it (a created one counts once durable). */
+  private snapMeta: SnapshotMetadata;
+  /** The newest snapshot enqueued, durable or not: what the disk will hold. */
+  private latestSnap: SnapshotMetadata;
   /** Settles when the newest snapshot change is durable (openSnapshot waits for it). */
   private snapshotSettled: Promise<void> = Promise.resolve();
-  /** Durable snapshot files present in the directory, by name, with their index. */
-  private readonly snapshotFiles = new Map<string, number>();
-  private readonly staged = new Map<
-    string,
-    { metadata: SnapshotMetadata; location: SnapshotPath }
-  >();
-  private tmpCounter = 0;
-  /** The newest snapshot index, including snapshots enqueued but not yet durable. */
-  private snapshotIndexHigh: number;
 
   private constructor(
     readonly dir: string,
-    private readonly fs: StorageFs,
     private readonly window: LogWindow,
     private hard: HardState,
-    private snapMeta: SnapshotMetadata,
+    snapshot: SnapshotMetadata,
     private readonly writer: WalWriter,
+    private readonly snapshots: SnapshotFiles,
     private readonly catchUpEntries: number,
     /** What open() found and repaired; log it. */
     readonly recovery: RecoveryReport,
   ) {
-    this.durableSnap = snapMeta;
-    this.snapshotIndexHigh = snapMeta.index;
-    if (snapMeta.index === 0) {
-      this.snap = EMPTY_SNAPSHOT;
-    } else {
-      const name = snapshotFileName(snapMeta);
-      this.snapshotFiles.set(name, snapMeta.index);
-      this.snap = new FileBackedSnapshot(snapMeta, fs, { path: join(dir, name) });
-    }
+    this.snapMeta = snapshot;
+    this.latestSnap = snapshot;
+    this.snap = snapshot.index === 0 ? EMPTY_SNAPSHOT : snapshots.fileBacked(snapshot);
   }
 
   /**
@@ -143,39 +91,11 @@ export class WalStorage implements LogStorage, AsyncDisposable {
    * reported in `recovery`.
    */
   static async open(dir: string, options: WalStorageOptions): Promise<WalStorage> {
-    if (typeof dir !== "string" || dir.length === 0) {
-      throw new InvalidArgumentError("storage directory must be a non-empty path");
-    }
-    const { clusterId, nodeId } = options;
-    if (
-      typeof clusterId !== "string" ||
-      clusterId.length === 0 ||
-      clusterId.length > MAX_CLUSTER_ID_LENGTH
-    ) {
-      throw new InvalidArgumentError(
-        `clusterId must be a non-empty string of at most ${MAX_CLUSTER_ID_LENGTH} characters`,
-      );
-    }
-    if (!Number.isSafeInteger(nodeId) || nodeId <= 0) {
-      throw new InvalidArgumentError(`nodeId must be a positive integer, got ${nodeId}`);
-    }
-    const segmentMaxBytes = options.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
-    if (!Number.isSafeInteger(segmentMaxBytes) || segmentMaxBytes < MIN_SEGMENT_MAX_BYTES) {
-      throw new InvalidArgumentError(
-        `segmentMaxBytes must be an integer of at least ${MIN_SEGMENT_MAX_BYTES}, got ${segmentMaxBytes}`,
-      );
-    }
-    const catchUp = options.snapshotCatchUpEntries ?? 0;
-    if (!Number.isSafeInteger(catchUp) || catchUp < 0) {
-      throw new InvalidArgumentError(
-        `snapshotCatchUpEntries must be a non-negative integer, got ${catchUp}`,
-      );
-    }
-    const fs = options.fs ?? new NodeStorageFs();
-    const opened = await openDataDir(fs, dir, { clusterId, nodeId });
+    const o = resolveWalOptions(dir, options);
+    const opened = await openDataDir(o.fs, dir, { clusterId: o.clusterId, nodeId: o.nodeId });
     const r = opened.recovered;
     const writer = new WalWriter(
-      fs,
+      o.fs,
       dir,
       {
         file: opened.lastSegment,
@@ -183,16 +103,17 @@ export class WalStorage implements LogStorage, AsyncDisposable {
         closed: r.lastSegmentClosed,
         oldestSeq: r.baseSeq,
       },
-      segmentMaxBytes,
+      o.segmentMaxBytes,
     );
+    const snapshots = new SnapshotFiles(o.fs, dir, r.snapshot);
     return new WalStorage(
       dir,
-      fs,
       r.window,
       r.hardState,
       r.snapshot,
       writer,
-      catchUp,
+      snapshots,
+      o.snapshotCatchUpEntries,
       opened.report,
     );
   }
@@ -220,7 +141,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
   }
 
   /**
-   * The latest snapshot. Its `data` is read from the file only when
+   * The current snapshot. Its `data` is read from the file only when
    * accessed (see FileBackedSnapshot); stream large snapshots with
    * openSnapshot() instead.
    */
@@ -272,26 +193,18 @@ export class WalStorage implements LogStorage, AsyncDisposable {
    */
   async save(request: PersistRequest): Promise<void> {
     this.checkWritable();
-    const staged =
-      request.snapshot === undefined
-        ? undefined
-        : this.staged.get(stagedKey(request.snapshot.metadata));
     const plan = planSave(request, {
       base: this.window.base,
       lastIndex: this.window.lastIndex(),
       term: (i) => this.window.term(i),
       hardState: this.hard,
-      snapshotIndex: this.snapshotIndexHigh,
-      snapshotStaged: staged !== undefined,
+      snapshotIndex: this.latestSnap.index,
+      snapshotStaged:
+        request?.snapshot !== undefined && this.snapshots.hasStaged(request.snapshot.metadata),
     });
-    let basePromise: Promise<void> | undefined;
+    let installed: Promise<void> | undefined;
     if (plan.snapshot !== undefined) {
-      basePromise = this.installSnapshot(
-        plan.snapshot,
-        plan.snapshotHardState!,
-        request.snapshot!,
-        staged,
-      );
+      installed = this.installSnapshot(plan.snapshot, plan.snapshotHardState!, request.snapshot!);
     }
     const w = new ByteWriter(64);
     if (plan.truncateAfter !== undefined) {
@@ -306,91 +219,55 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       writeHardStateRecord(w, plan.hardState);
       this.hard = plan.hardState;
     }
-    const recordsPromise = this.writer.appendRecords(w.length > 0 ? w.view0() : NO_BYTES);
+    const appended = this.writer.appendRecords(w.length > 0 ? w.view0() : NO_BYTES);
     // Both settle in order; waiting on both keeps a failure of either from going unobserved.
-    if (basePromise === undefined) await recordsPromise;
-    else await Promise.all([basePromise, recordsPromise]);
+    if (installed === undefined) await appended;
+    else await Promise.all([installed, appended]);
   }
 
-  /** Replaces the log with a snapshot from the leader (synchronous part), returning its durability. */
+  /** Replaces the log with a leader's snapshot now; the promise settles when that is durable. */
   private installSnapshot(
     meta: SnapshotMetadata,
     hardState: HardState,
     snapshot: Snapshot,
-    staged: { metadata: SnapshotMetadata; location: SnapshotPath } | undefined,
   ): Promise<void> {
-    const name = snapshotFileName(meta);
-    const finalPath = join(this.dir, name);
-    const base: LogPosition = { index: meta.index, term: meta.term };
+    const files = this.snapshots;
+    const staged = files.takeStaged(meta);
     let publish: () => Promise<void>;
     if (staged !== undefined) {
-      this.staged.delete(stagedKey(meta));
-      publish = async () => {
-        await this.fs.rename(staged.location.path, finalPath);
-        staged.location.path = finalPath;
-        await this.fs.syncDir(this.dir);
-      };
-      this.snap = new FileBackedSnapshot(meta, this.fs, staged.location);
+      publish = () => files.publishStaged(staged);
+      this.snap = files.fileBackedStaged(staged);
     } else {
       const data = snapshot.data;
-      const tmp = this.tmpPath(meta);
-      publish = async () => {
-        await writeSnapshotTemp(this.fs, tmp, meta, data);
-        await this.fs.rename(tmp, finalPath);
-        await this.fs.syncDir(this.dir);
-      };
+      publish = async () => files.publish(await files.writeTemp(meta, data), meta);
       // The caller's bytes until the file is durable, then the file.
       this.snap = { metadata: meta, data };
     }
+    const base: LogPosition = { index: meta.index, term: meta.term };
     this.window.reset(base);
     this.hard = hardState;
     this.snapMeta = meta;
-    this.snapshotIndexHigh = meta.index;
+    this.latestSnap = meta;
     const done = this.writer.rewriteBase({
       beforeBase: publish,
       records: encodeBaseRecords(meta, base, [], hardState),
-      afterBase: () => this.removeSnapshotsBefore(meta.index),
+      afterBase: () => files.removeBefore(meta.index),
     });
-    return this.trackSnapshot(done, meta, name);
+    return this.trackSnapshot(done, meta);
   }
 
-  /** Records a snapshot change once durable: the file becomes the snapshot handed out. */
-  private trackSnapshot(done: Promise<void>, meta: SnapshotMetadata, name: string): Promise<void> {
+  /** Once a snapshot change is durable, the file becomes the snapshot handed out. */
+  private trackSnapshot(done: Promise<void>, meta: SnapshotMetadata): Promise<void> {
     const settled = done.then(() => {
-      this.snapshotFiles.set(name, meta.index);
-      if (meta.index > this.durableSnap.index) this.durableSnap = meta;
+      this.snapshots.markDurable(meta);
       if (meta.index > this.snapMeta.index) this.snapMeta = meta;
       const handedOut = this.snap;
-      if (
-        meta.index === this.snapMeta.index &&
-        (handedOut.metadata.index !== meta.index || !(handedOut instanceof FileBackedSnapshot))
-      ) {
-        this.snap = new FileBackedSnapshot(meta, this.fs, { path: join(this.dir, name) });
-      }
+      const stale =
+        handedOut.metadata.index !== meta.index || !(handedOut instanceof FileBackedSnapshot);
+      if (meta.index === this.snapMeta.index && stale) this.snap = this.snapshots.fileBacked(meta);
     });
     this.snapshotSettled = settled.catch(() => {});
     return settled;
-  }
-
-  /** Removes snapshot files (and staged ones) older than the snapshot at `keep`, now durable. */
-  private async removeSnapshotsBefore(keep: number): Promise<void> {
-    for (const [name, index] of [...this.snapshotFiles]) {
-      if (index >= keep) continue;
-      this.snapshotFiles.delete(name);
-      await this.fs.unlink(join(this.dir, name)).catch(() => {});
-    }
-    for (const [key, s] of [...this.staged]) {
-      if (s.metadata.index > keep) continue;
-      this.staged.delete(key);
-      await this.fs.unlink(s.location.path).catch(() => {});
-    }
-  }
-
-  private tmpPath(meta: { index: number; term: number }): string {
-    return join(
-      this.dir,
-      `${snapshotFileName(meta).slice(0, -".snap".length)}.${++this.tmpCounter}.tmp`,
-    );
   }
 
   /**
@@ -416,36 +293,30 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       throw new InvalidArgumentError(`snapshot index must be a positive integer, got ${index}`);
     }
     validateConfState(confState, "snapshot configuration");
-    if (index <= this.snapshotIndexHigh)
-      throw new StaleSnapshotError(index, this.snapshotIndexHigh);
+    if (index <= this.latestSnap.index) throw new StaleSnapshotError(index, this.latestSnap.index);
     if (index > this.hard.commit) {
       throw new InvalidArgumentError(
         `snapshot index ${index} is beyond the persisted commit index ${this.hard.commit}`,
       );
     }
     const meta: SnapshotMetadata = { index, term: this.window.term(index), confState };
-    const tmp = this.tmpPath(meta);
-    await writeSnapshotTemp(this.fs, tmp, meta, data);
-    const name = snapshotFileName(meta);
-    const finalPath = join(this.dir, name);
+    const tmp = await this.snapshots.writeTemp(meta, data);
     // The log may have moved on while the data was written.
     const stale =
-      this.closed || this.writer.failed !== undefined || index <= this.snapshotIndexHigh;
-    if (stale || index < this.window.base.index || this.window.term(index) !== meta.term) {
-      await this.fs.unlink(tmp).catch(() => {});
+      this.closed ||
+      this.writer.failed !== undefined ||
+      index <= this.latestSnap.index ||
+      index < this.window.base.index ||
+      this.window.term(index) !== meta.term;
+    if (stale) {
+      await this.snapshots.discard(tmp);
       this.checkWritable();
-      throw new StaleSnapshotError(index, this.snapshotIndexHigh);
+      throw new StaleSnapshotError(index, this.latestSnap.index);
     }
-    this.snapshotIndexHigh = index;
-    const done = this.rewriteBaseAt(
-      meta,
-      Math.max(this.window.base.index, index - this.catchUpEntries),
-      async () => {
-        await this.fs.rename(tmp, finalPath);
-        await this.fs.syncDir(this.dir);
-      },
-    );
-    await this.trackSnapshot(done, meta, name);
+    this.latestSnap = meta;
+    const baseIndex = Math.max(this.window.base.index, index - this.catchUpEntries);
+    const done = this.rewriteBaseAt(meta, baseIndex, () => this.snapshots.publish(tmp, meta));
+    await this.trackSnapshot(done, meta);
     return meta;
   }
 
@@ -463,7 +334,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     const done = this.writer.rewriteBase({
       ...(beforeBase ? { beforeBase } : {}),
       records: encodeBaseRecords(meta, base, this.window.entriesAfter(baseIndex), this.hard),
-      afterBase: () => this.removeSnapshotsBefore(meta.index),
+      afterBase: () => this.snapshots.removeBefore(meta.index),
     });
     return done.then(() => {
       if (baseIndex > this.window.base.index && baseIndex <= this.window.lastIndex()) {
@@ -484,13 +355,16 @@ export class WalStorage implements LogStorage, AsyncDisposable {
         `compaction index must be a non-negative integer, got ${index}`,
       );
     }
-    if (index > this.durableSnap.index || index > this.snapMeta.index) {
+    const snap = this.latestSnap;
+    if (index > snap.index) {
       throw new InvalidArgumentError(
-        `cannot compact to ${index}: past the snapshot at ${Math.min(this.durableSnap.index, this.snapMeta.index)}`,
+        `cannot compact to ${index}: past the snapshot at ${snap.index}`,
       );
     }
     if (index <= this.window.base.index) return;
-    await this.rewriteBaseAt(this.snapMeta, index);
+    // The newest snapshot, even one still being made durable: the base written
+    // here must not take the disk back to an older snapshot.
+    await this.rewriteBaseAt(snap, index);
   }
 
   /**
@@ -505,17 +379,15 @@ export class WalStorage implements LogStorage, AsyncDisposable {
   async receiveSnapshot(metadata: SnapshotMetadata, data: SnapshotData): Promise<Snapshot> {
     this.checkWritable();
     validateSnapshotMetadata(metadata);
-    if (metadata.index <= this.snapshotIndexHigh) {
-      throw new StaleSnapshotError(metadata.index, this.snapshotIndexHigh);
+    if (metadata.index <= this.latestSnap.index) {
+      throw new StaleSnapshotError(metadata.index, this.latestSnap.index);
     }
-    const tmp = this.tmpPath(metadata);
-    await writeSnapshotTemp(this.fs, tmp, metadata, data);
-    const key = stagedKey(metadata);
-    const previous = this.staged.get(key);
-    if (previous !== undefined) await this.fs.unlink(previous.location.path).catch(() => {});
-    const location: SnapshotPath = { path: tmp };
-    this.staged.set(key, { metadata, location });
-    return new FileBackedSnapshot(metadata, this.fs, location);
+    const tmp = await this.snapshots.writeTemp(metadata, data);
+    if (this.closed) {
+      await this.snapshots.discard(tmp);
+      throw new StorageClosedError();
+    }
+    return this.snapshots.stage(metadata, tmp);
   }
 
   /**
@@ -527,38 +399,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
   async openSnapshot(): Promise<SnapshotReader> {
     if (this.closed) throw new StorageClosedError();
     await this.snapshotSettled;
-    for (;;) {
-      const meta = this.durableSnap;
-      if (meta.index === 0) return new SnapshotReader(meta, undefined, "", undefined);
-      const path = join(this.dir, snapshotFileName(meta));
-      let file: Awaited<ReturnType<StorageFs["openReadable"]>>;
-      try {
-        file = await this.fs.openReadable(path);
-      } catch (err) {
-        // Replaced by a newer snapshot between reading the name and opening it.
-        if (isNotFound(err) && this.durableSnap !== meta) continue;
-        throw err;
-      }
-      try {
-        const layout = await readSnapshotLayout(file, path);
-        const m = layout.metadata;
-        if (
-          m.index !== meta.index ||
-          m.term !== meta.term ||
-          !sameConfState(m.confState, meta.confState)
-        ) {
-          throw new StorageCorruptionError(
-            path,
-            0,
-            "snapshot file metadata differs from the WAL's snapshot record",
-          );
-        }
-        return new SnapshotReader(meta, file, path, layout);
-      } catch (err) {
-        await file.close();
-        throw err;
-      }
-    }
+    return this.snapshots.openReader();
   }
 
   /** Waits for pending writes, then closes the files. Later writes reject with StorageClosedError. */
@@ -566,8 +407,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     await this.writer.close();
-    for (const s of this.staged.values()) await this.fs.unlink(s.location.path).catch(() => {});
-    this.staged.clear();
+    await this.snapshots.discardAllStaged();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

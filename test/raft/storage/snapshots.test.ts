@@ -116,6 +116,32 @@ describe("WalStorage: snapshots", () => {
     await again.close();
   });
 
+  it("compaction while a newer snapshot is being made durable keeps that snapshot", async () => {
+    const held: Array<() => void> = [];
+    let gate = false;
+    const fs = new SimFs({
+      holdSync: (path) =>
+        gate && path.endsWith(".seg.tmp") ? new Promise<void>((r) => held.push(r)) : undefined,
+    });
+    const s = await open(fs, { snapshotCatchUpEntries: 4 });
+    await s.save({ entries: entries(1, 12, 1), hardState: { term: 1, vote: 0, commit: 12 } });
+    await s.createSnapshot(6, CONF, text.encode("at 6"));
+    gate = true;
+    const creating = s.createSnapshot(10, CONF, text.encode("at 10"));
+    while (held.length === 0) await new Promise<void>((r) => setImmediate(r));
+    const compacting = s.compact(8);
+    gate = false;
+    for (const r of held.splice(0)) r();
+    await Promise.all([creating, compacting]);
+    expect(s.firstIndex()).toBe(9);
+    await s.close();
+    const reopened = await open(fs);
+    expect(reopened.snapshotMetadata().index).toBe(10);
+    expect(reopened.firstIndex()).toBe(9);
+    expect(reopened.snapshot().data).toEqual(text.encode("at 10"));
+    await reopened.close();
+  });
+
   it("a received snapshot is staged, not installed, until a save carries it", async () => {
     const fs = new SimFs();
     const s = await open(fs);
