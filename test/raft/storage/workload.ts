@@ -101,15 +101,27 @@ export class Model {
     if (req.hardState) this.push({ ...this.current, hardState: req.hardState });
   }
 
-  createSnapshot(meta: SnapshotMetadata, data: Uint8Array): void {
+  /** A snapshot at meta.index, the log compacted to `keepFrom` - 1 (catch-up entries kept). */
+  createSnapshot(meta: SnapshotMetadata, data: Uint8Array, catchUpEntries = 0): void {
     const cur = this.current;
+    const baseIndex = Math.max(cur.base.index, meta.index - catchUpEntries);
     this.push({
-      ...cur,
+      ...this.compacted(cur, baseIndex),
       snapshot: meta,
       snapshotData: data,
-      base: { index: meta.index, term: termAt(cur, meta.index) },
-      entries: cur.entries.slice(meta.index - cur.base.index),
     });
+  }
+
+  compact(index: number): void {
+    this.push(this.compacted(this.current, index));
+  }
+
+  private compacted(cur: ModelState, baseIndex: number): ModelState {
+    return {
+      ...cur,
+      base: { index: baseIndex, term: termAt(cur, baseIndex) },
+      entries: cur.entries.slice(baseIndex - cur.base.index),
+    };
   }
 }
 
@@ -164,6 +176,8 @@ export interface WorkloadRun {
  * stream, an in-band snapshot install, a staged (streamed) install. Stops
  * at the first failure (a crash of the simulated file system).
  */
+export const CATCH_UP_ENTRIES = 3;
+
 export async function runWorkload(fs: SimFs, segmentMaxBytes = 1024): Promise<WorkloadRun> {
   const model = new Model();
   const run: WorkloadRun = { model, ackedStates: 0, issuedStates: 0, error: undefined };
@@ -183,7 +197,12 @@ export async function runWorkload(fs: SimFs, segmentMaxBytes = 1024): Promise<Wo
       () => model.save(req),
     );
   try {
-    storage = await WalStorage.open(DIR, { ...IDENTITY, fs, segmentMaxBytes });
+    storage = await WalStorage.open(DIR, {
+      ...IDENTITY,
+      fs,
+      segmentMaxBytes,
+      snapshotCatchUpEntries: CATCH_UP_ENTRIES,
+    });
     const s = storage;
     await save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 0, commit: 3 } });
     await Promise.all([
@@ -202,7 +221,7 @@ export async function runWorkload(fs: SimFs, segmentMaxBytes = 1024): Promise<Wo
     const snapA = text.encode("state machine at 12");
     await issue(
       () => s.createSnapshot(12, CONF, snapA),
-      () => model.createSnapshot({ index: 12, term: 3, confState: CONF }, snapA),
+      () => model.createSnapshot({ index: 12, term: 3, confState: CONF }, snapA, CATCH_UP_ENTRIES),
     );
     await save({ entries: entries(27, 30, 3), hardState: { term: 3, vote: 2, commit: 28 } });
     const chunks = [text.encode("state "), text.encode("machine "), text.encode("at 25")];
@@ -215,7 +234,13 @@ export async function runWorkload(fs: SimFs, segmentMaxBytes = 1024): Promise<Wo
         model.createSnapshot(
           { index: 25, term: 3, confState: CONF },
           text.encode("state machine at 25"),
+          CATCH_UP_ENTRIES,
         ),
+    );
+    // The catch-up entries are no longer needed.
+    await issue(
+      () => s.compact(25),
+      () => model.compact(25),
     );
     // A leader's in-band snapshot far ahead of this log.
     const leaderSnap = {
