@@ -1,4 +1,4 @@
-import type { ConfState, HardState, NodeId } from "../core/types.js";
+import type { ConfState, HardState, NodeId, SnapshotMetadata } from "../core/types.js";
 
 const TWO_POW_32 = 0x1_0000_0000;
 
@@ -120,14 +120,6 @@ export class ByteReader {
     return v;
   }
 
-  /** A copy, so the decoded value does not pin the (large) buffer it came from. */
-  bytesCopy(n: number, what: string): Uint8Array {
-    this.need(n, what);
-    const b = this.buf.slice(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-
   /** A view sharing the buffer (for buffers the caller owns). */
   bytesView(n: number, what: string): Uint8Array {
     this.need(n, what);
@@ -186,4 +178,22 @@ export function writeHardState(w: ByteWriter, hs: HardState): void {
 
 export function readHardState(r: ByteReader): HardState {
   return { term: r.u64("term"), vote: r.u64("vote"), commit: r.u64("commit") };
+}
+
+function sameIds(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+export function sameConfState(a: ConfState, b: ConfState): boolean {
+  return (
+    sameIds(a.voters, b.voters) &&
+    sameIds(a.votersOutgoing, b.votersOutgoing) &&
+    sameIds(a.learners, b.learners) &&
+    sameIds(a.learnersNext, b.learnersNext) &&
+    a.autoLeave === b.autoLeave
+  );
+}
+
+export function sameSnapshotMetadata(a: SnapshotMetadata, b: SnapshotMetadata): boolean {
+  return a.index === b.index && a.term === b.term && sameConfState(a.confState, b.confState);
 }

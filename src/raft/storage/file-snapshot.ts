@@ -1,9 +1,9 @@
 import { SnapshotTemporarilyUnavailableError } from "../core/errors.js";
 import type { Snapshot, SnapshotMetadata } from "../core/types.js";
+import { sameSnapshotMetadata } from "./codec.js";
 import { StorageCorruptionError } from "./errors.js";
 import type { StorageFs } from "./fs.js";
 import { isNotFound } from "./fs.js";
-import { sameConfState } from "./recovery.js";
 import { readSnapshotDataSync } from "./snapshot-file.js";
 
 /** Where a snapshot file currently lives; updated when a staged file is renamed into place. */
@@ -38,11 +38,7 @@ export class FileBackedSnapshot implements Snapshot {
       throw err;
     }
     const m = read.layout.metadata;
-    if (
-      m.index !== this.metadata.index ||
-      m.term !== this.metadata.term ||
-      !sameConfState(m.confState, this.metadata.confState)
-    ) {
+    if (!sameSnapshotMetadata(m, this.metadata)) {
       throw new StorageCorruptionError(
         path,
         0,

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import type { ConfState, HardState, SnapshotMetadata } from "../core/types.js";
+import type { HardState, SnapshotMetadata } from "../core/types.js";
 import { EMPTY_HARD_STATE } from "../core/types.js";
-import { DecodeError } from "./codec.js";
+import { DecodeError, sameSnapshotMetadata } from "./codec.js";
 import { StorageCorruptionError } from "./errors.js";
 import type { StorageFs } from "./fs.js";
 import { LogWindow } from "./log-window.js";
@@ -44,20 +44,6 @@ export interface RecoveredWal {
   readonly lastSegmentClosed: boolean;
   readonly tornTail: RecoveryReport["tornTail"];
   readonly segmentsReplayed: string[];
-}
-
-function sameIds(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-export function sameConfState(a: ConfState, b: ConfState): boolean {
-  return (
-    sameIds(a.voters, b.voters) &&
-    sameIds(a.votersOutgoing, b.votersOutgoing) &&
-    sameIds(a.learners, b.learners) &&
-    sameIds(a.learnersNext, b.learnersNext) &&
-    a.autoLeave === b.autoLeave
-  );
 }
 
 /** Replays records into the in-memory state, checking each one makes sense where it stands. */
@@ -331,11 +317,7 @@ async function checkSnapshotFile(
   try {
     const layout = await readSnapshotLayout(file, path);
     const m = layout.metadata;
-    if (
-      m.index !== meta.index ||
-      m.term !== meta.term ||
-      !sameConfState(m.confState, meta.confState)
-    ) {
+    if (!sameSnapshotMetadata(m, meta)) {
       throw new StorageCorruptionError(
         path,
         0,

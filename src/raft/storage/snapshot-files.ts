@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import type { SnapshotMetadata } from "../core/types.js";
+import { sameSnapshotMetadata } from "./codec.js";
 import { StorageCorruptionError } from "./errors.js";
 import { FileBackedSnapshot, type SnapshotPath } from "./file-snapshot.js";
 import type { ReadableFile, StorageFs } from "./fs.js";
 import { isNotFound } from "./fs.js";
-import { sameConfState } from "./recovery.js";
 import {
   readSnapshotLayout,
   type SnapshotData,
@@ -156,11 +156,7 @@ export class SnapshotFiles {
       try {
         const layout = await readSnapshotLayout(file, path);
         const m = layout.metadata;
-        if (
-          m.index !== meta.index ||
-          m.term !== meta.term ||
-          !sameConfState(m.confState, meta.confState)
-        ) {
+        if (!sameSnapshotMetadata(m, meta)) {
           throw new StorageCorruptionError(
             path,
             0,
