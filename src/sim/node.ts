@@ -219,7 +219,7 @@ export class SimNode {
     const applied = this.kv.appliedIndex;
     const snapIndex = this.disk.firstIndex() - 1;
     if (applied - snapIndex < every) return;
-    this.disk.createSnapshot(applied, this.raw.status().confState, this.kv.snapshot());
+    void this.disk.createSnapshot(applied, this.raw.status().confState, this.kv.snapshot());
     this.env.trace(`n${this.id} snapshot at ${applied}`);
   }
 }

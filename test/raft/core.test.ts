@@ -333,7 +333,7 @@ describe("pre-vote and check-quorum", () => {
 });
 
 describe("snapshots", () => {
-  it("a follower behind the leader's compacted log catches up through a snapshot", () => {
+  it("a follower behind the leader's compacted log catches up through a snapshot", async () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();
     const lagging = others([1, 2, 3], leader)[0]!;
@@ -341,7 +341,7 @@ describe("snapshots", () => {
     for (let i = 0; i < 20; i++) net.propose(leader, `s${i}`);
     const st = net.status(leader);
     const disk = net.member(leader).disk;
-    disk.createSnapshot(st.applied, st.confState, bytes("state-at-applied"));
+    await disk.createSnapshot(st.applied, st.confState, bytes("state-at-applied"));
     expect(disk.firstIndex()).toBe(st.applied + 1);
     net.start(lagging);
     net.tickAll(3);
@@ -352,14 +352,14 @@ describe("snapshots", () => {
     expect(net.appliedData(lagging)).toEqual(["after-snapshot"]);
   });
 
-  it("a crash while installing a snapshot leaves a node that installs it again", () => {
+  it("a crash while installing a snapshot leaves a node that installs it again", async () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();
     const lagging = others([1, 2, 3], leader)[0]!;
     net.crash(lagging);
     for (let i = 0; i < 5; i++) net.propose(leader, `s${i}`);
     const st = net.status(leader);
-    net.member(leader).disk.createSnapshot(st.applied, st.confState, bytes("snap"));
+    await net.member(leader).disk.createSnapshot(st.applied, st.confState, bytes("snap"));
     net.start(lagging);
     // Deliver the snapshot, then crash before the node processes its Ready.
     net.filter = (m) => {

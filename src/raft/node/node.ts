@@ -46,8 +46,6 @@ export interface RaftNodeOptions<Result> {
   readonly electionMs?: number;
   /** Take a snapshot after this many applied entries (0 = never). */
   readonly snapshotEveryEntries?: number;
-  /** Entries kept before a snapshot's index for slow followers. */
-  readonly keepEntriesAfterSnapshot?: number;
   /** Default timeout of propose / read / membership calls. */
   readonly requestTimeoutMs?: number;
   /** Further core options (flow control, limits, read mode). */
@@ -148,7 +146,7 @@ export class RaftNode<Result> {
       const { entries, hardState } = bootstrapLog([...initialCluster.keys()], (member) =>
         encodeMemberContext(initialCluster.get(member)!),
       );
-      await storage.save({ entries, hardState }, true);
+      await storage.save({ entries, hardState });
     }
     const node = new RaftNode(opts);
     await opts.transport.start({
@@ -377,14 +375,7 @@ export class RaftNode<Result> {
   private async handleReady(rd: Ready): Promise<void> {
     // 1. persist (and fsync) before anything that depends on it leaves.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
-      await this.opts.storage.save(
-        {
-          ...(rd.hardState ? { hardState: rd.hardState } : {}),
-          entries: rd.entries,
-          ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
-        },
-        rd.mustSync || rd.snapshot !== undefined,
-      );
+      await this.opts.storage.save(rd);
     }
     // 2. speak
     if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
@@ -467,12 +458,7 @@ export class RaftNode<Result> {
     if (every <= 0 || this.appliedIndex - this.snapshotIndex < every) return;
     const index = this.appliedIndex;
     const data = encodeNodeSnapshot(this.peers, this.opts.stateMachine.snapshot());
-    await this.opts.storage.saveSnapshot(
-      index,
-      this.raw.status().confState,
-      data,
-      this.opts.keepEntriesAfterSnapshot ?? 5_000,
-    );
+    await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
     this.snapshotIndex = index;
   }
 

@@ -102,9 +102,10 @@ export class MemoryStorage implements NodeStorage {
 
   /**
    * Records a snapshot of the application state at `index` (<= applied) and
-   * discards the log before it.
+   * discards the log up to it. Completes synchronously (the promise is for
+   * the NodeStorage interface).
    */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
     invariant(
       index > this.snap.metadata.index,
       () => `snapshot ${index} is not newer than ${this.snap.metadata.index}`,
@@ -136,24 +137,12 @@ export class MemoryStorage implements NodeStorage {
     this.ents = [placeholder, ...this.ents.slice(at + 1)];
   }
 
-  // ---- NodeStorage: "durable" at once, for tests and simulation ----
+  // ---- NodeStorage: "durable" at once ----
 
-  async save(update: PersistUpdate, _sync: boolean): Promise<void> {
+  async save(update: PersistUpdate): Promise<void> {
     if (update.snapshot) this.applySnapshot(update.snapshot);
-    this.append(update.entries);
+    if (update.entries) this.append(update.entries);
     if (update.hardState) this.setHardState(update.hardState);
-  }
-
-  async saveSnapshot(
-    index: number,
-    confState: ConfState,
-    data: Uint8Array,
-    keepEntries: number,
-  ): Promise<void> {
-    if (index <= this.snap.metadata.index) return;
-    const meta = { index, term: this.term(index), confState };
-    this.snap = { metadata: meta, data };
-    this.compact(Math.max(this.offset, index - keepEntries));
   }
 
   async close(): Promise<void> {}

@@ -1,29 +1,25 @@
 import type { ConfState, Entry, HardState, LogStorage, Snapshot } from "../core/index.js";
 
-/** What one Ready asks storage to make durable. */
+/** What one Ready asks storage to make durable (a Ready itself fits). */
 export interface PersistUpdate {
   readonly hardState?: HardState;
-  readonly entries: readonly Entry[];
+  readonly entries?: readonly Entry[];
   readonly snapshot?: Snapshot;
 }
 
 /**
- * Durable storage as the node runtime drives it: the core's synchronous read
- * side plus asynchronous, durable writes.
+ * Storage as the node runtime drives it: the core's synchronous read side
+ * plus durable writes. Implemented by WalStorage (files, fsync) and
+ * MemoryStorage (tests, simulation).
  */
 export interface NodeStorage extends LogStorage {
-  /** Resolves only once the update is on stable storage (synced when `sync`). */
-  save(update: PersistUpdate, sync: boolean): Promise<void>;
+  /** Resolves only once the update is on stable storage. */
+  save(update: PersistUpdate): Promise<void>;
   /**
-   * Records an application snapshot taken at applied `index` (with the
-   * configuration at that index) and lets the log before it be discarded,
-   * keeping `keepEntries` entries for slow followers.
+   * Records an application snapshot taken at applied `index`, with the
+   * configuration at that index, and discards the log before it (keeping
+   * whatever catch-up tail the implementation is configured to keep).
    */
-  saveSnapshot(
-    index: number,
-    confState: ConfState,
-    data: Uint8Array,
-    keepEntries: number,
-  ): Promise<void>;
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown>;
   close(): Promise<void>;
 }

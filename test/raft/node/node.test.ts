@@ -27,7 +27,7 @@ const started: RaftNode<number>[] = [];
 async function cluster(
   n: number,
   net = new LocalNetwork(),
-  extra: { snapshotEveryEntries?: number; keepEntriesAfterSnapshot?: number } = {},
+  extra: { snapshotEveryEntries?: number } = {},
 ) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const initialCluster = new Map(ids.map((id) => [id, `local:${id}`]));
@@ -116,7 +116,6 @@ describe("RaftNode", () => {
     const net = new LocalNetwork();
     const { nodes, machines } = await cluster(3, net, {
       snapshotEveryEntries: 20,
-      keepEntriesAfterSnapshot: 0,
     });
     const leader = await waitFor(() => leaderOf(nodes), "a leader");
     for (let i = 0; i < 60; i++) await leader.propose(enc(`e${i}`));

@@ -1,0 +1,79 @@
+/**
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of
+ * every WAL record and snapshot file. Table-driven "slicing by 8": eight
+ * 256-entry tables let the loop consume eight bytes per step. Written here
+ * rather than taken from a package because it is small, has no native build
+ * step, and is pinned down by the RFC 3720 test vectors in its tests.
+ */
+
+const POLY_REFLECTED = 0x82f63b78;
+
+function buildTables(): Uint32Array[] {
+  const tables: Uint32Array[] = [];
+  const t0 = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY_REFLECTED : c >>> 1;
+    t0[n] = c >>> 0;
+  }
+  tables.push(t0);
+  for (let s = 1; s < 8; s++) {
+    const prev = tables[s - 1]!;
+    const t = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) t[n] = (prev[n]! >>> 8) ^ t0[prev[n]! & 0xff]!;
+    tables.push(t);
+  }
+  return tables;
+}
+
+const [T0, T1, T2, T3, T4, T5, T6, T7] = buildTables() as [
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+];
+
+/**
+ * Continues a running CRC-32C over `bytes[start, end)`. Start a fresh
+ * checksum with `crc = 0`; feeding the result back in extends it, so a
+ * stream can be checksummed chunk by chunk.
+ */
+export function crc32cUpdate(
+  crc: number,
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+): number {
+  let c = ~crc >>> 0;
+  let i = start;
+  const fastEnd = end - 8;
+  while (i <= fastEnd) {
+    const lo =
+      (c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24))) >>>
+      0;
+    c =
+      T7[lo & 0xff]! ^
+      T6[(lo >>> 8) & 0xff]! ^
+      T5[(lo >>> 16) & 0xff]! ^
+      T4[lo >>> 24]! ^
+      T3[bytes[i + 4]!]! ^
+      T2[bytes[i + 5]!]! ^
+      T1[bytes[i + 6]!]! ^
+      T0[bytes[i + 7]!]!;
+    i += 8;
+  }
+  while (i < end) {
+    c = T0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+    i++;
+  }
+  return ~c >>> 0;
+}
+
+/** CRC-32C of `bytes[start, end)`. */
+export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  return crc32cUpdate(0, bytes, start, end);
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
+
+class NodeWritableFile implements WritableFile {
+  constructor(
+    private readonly handle: FileHandle,
+    public sizeBytes: number,
+  ) {}
+
+  async append(data: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(
+        data,
+        done,
+        data.length - done,
+        this.sizeBytes + done,
+      );
+      done += bytesWritten;
+    }
+    this.sizeBytes += data.length;
+  }
+
+  datasync(): Promise<void> {
+    return this.handle.datasync();
+  }
+
+  async truncate(sizeBytes: number): Promise<void> {
+    await this.handle.truncate(sizeBytes);
+    this.sizeBytes = sizeBytes;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+class NodeReadableFile implements ReadableFile {
+  constructor(
+    private readonly handle: FileHandle,
+    readonly sizeBytes: number,
+  ) {}
+
+  async read(into: Uint8Array, position: number): Promise<number> {
+    const { bytesRead } = await this.handle.read(into, 0, into.length, position);
+    return bytesRead;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** The real file system (node:fs). */
+export class NodeStorageFs implements StorageFs {
+  async mkdirp(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    return readdir(dir);
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    return new Uint8Array(await readFile(path));
+  }
+
+  readFileSync(path: string): Uint8Array {
+    return new Uint8Array(readFileSync(path));
+  }
+
+  async openWritable(path: string, mode: "create" | "existing"): Promise<WritableFile> {
+    const handle = await open(path, mode === "create" ? "w" : "r+");
+    try {
+      const { size } = await handle.stat();
+      return new NodeWritableFile(handle, size);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async openReadable(path: string): Promise<ReadableFile> {
+    const handle = await open(path, "r");
+    try {
+      const { size } = await handle.stat();
+      return new NodeReadableFile(handle, size);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return rename(from, to);
+  }
+
+  unlink(path: string): Promise<void> {
+    return unlink(path);
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } catch (err) {
+      // Some platforms cannot fsync a directory; there rename durability is the file system's.
+      const code = (err as { code?: unknown }).code;
+      if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM") throw err;
+    } finally {
+      await handle.close();
+    }
+  }
+}
