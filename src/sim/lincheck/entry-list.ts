@@ -17,6 +17,10 @@ export class EntryList {
   readonly isCall: Uint8Array;
   /** For a call entry: its return entry, or -1 when the outcome is unknown. */
   readonly returnEntry: Int32Array;
+  /** The call entry of each operation. */
+  readonly callEntry: Int32Array;
+  private readonly initialNext: Int32Array;
+  private readonly initialPrev: Int32Array;
 
   /**
    * `calls[i]` / `rets[i]` are operation i's timestamps (`rets[i]` undefined
@@ -41,6 +45,7 @@ export class EntryList {
     this.isCall = new Uint8Array(size);
     this.returnEntry = new Int32Array(size).fill(-1);
     const callEntryOf = new Int32Array(calls.length);
+    this.callEntry = callEntryOf;
     for (let slot = 1; slot < size; slot++) {
       const entry = raw[slot - 1]!;
       this.operation[slot] = entry.operation;
@@ -55,6 +60,14 @@ export class EntryList {
       this.next[slot] = (slot + 1) % size;
       this.prev[slot] = (slot + size - 1) % size;
     }
+    this.initialNext = this.next.slice();
+    this.initialPrev = this.prev.slice();
+  }
+
+  /** Relinks every entry, as before any `lift`. */
+  reset(): void {
+    this.next.set(this.initialNext);
+    this.prev.set(this.initialPrev);
   }
 
   /** Unlinks a call entry and its return entry. */

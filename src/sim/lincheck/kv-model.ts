@@ -1,4 +1,4 @@
-import type { Model, Operation, StepResult } from "./types.js";
+import type { IdentifiedOperation, Model, Operation, StepResult } from "./types.js";
 
 /**
  * A small key-value store as a sequential specification: string keys, string
@@ -149,6 +149,45 @@ function describeKvState(state: KvState): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")}}`;
 }
 
+/**
+ * A value no read returned and no compare-and-set expected can only be told
+ * apart from the key being absent, never from another such value. Writing
+ * one shared stand-in for all of them changes no verdict and lets the search
+ * see states that differ only in such values as one.
+ */
+function simplifyKvPartition(part: readonly IdentifiedOperation<KvInput, KvOutput>[]) {
+  const observed = new Set<string>();
+  for (const op of part) {
+    if (op.input.op === "get" && op.output !== undefined) {
+      const value = (op.output as KvGetOutput).value;
+      if (value !== null) observed.add(value);
+    } else if (op.input.op === "cas" && op.input.expected !== null) {
+      observed.add(op.input.expected);
+    }
+  }
+  let standIn = "\u0000unobserved";
+  while (observed.has(standIn)) standIn += "\u0000";
+  return part.map((op) => {
+    const input = op.input;
+    if ((input.op === "put" || input.op === "cas") && !observed.has(input.value)) {
+      return { ...op, input: { ...input, value: standIn } };
+    }
+    return op;
+  });
+}
+
+function kvInputKey(input: KvInput): string {
+  switch (input.op) {
+    case "get":
+    case "delete":
+      return JSON.stringify([input.op, input.key]);
+    case "put":
+      return JSON.stringify([input.op, input.key, input.value]);
+    case "cas":
+      return JSON.stringify([input.op, input.key, input.expected, input.value]);
+  }
+}
+
 /** The key-value model, partitioned per key. */
 export const kvModel: Model<KvState, KvInput, KvOutput> = {
   init: () => new Map(),
@@ -167,6 +206,8 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     }
     return [...byKey.values()];
   },
+  simplify: simplifyKvPartition,
+  inputKey: kvInputKey,
   partitionLabel: (part) => `key ${JSON.stringify(part[0]?.input.key ?? "")}`,
   isReadOnly(input, output) {
     switch (input.op) {
