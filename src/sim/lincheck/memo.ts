@@ -74,8 +74,6 @@ interface KnownSetVisits {
 
 export class VisitedNodes {
   private readonly byState = new Map<string, Map<number, KnownSetVisits[]>>();
-  /** Live (not superseded) nodes recorded. */
-  size = 0;
 
   /** Whether a recorded node dominates this one (without recording it). */
   dominates(placed: PlacedSet, stateKey: string): boolean {
@@ -112,11 +110,9 @@ export class VisitedNodes {
       if (isSubset(placed.unknown, seen.unknown)) seen.superseded = true;
       else visits[kept++] = seen;
     }
-    this.size -= visits.length - kept;
     visits.length = kept;
     const visit: Visit = { unknown: placed.unknown.slice(), superseded: false };
     visits.push(visit);
-    this.size++;
     return visit;
   }
 }
