@@ -21,6 +21,8 @@ export interface PartitionLayout<Input, Output> {
   readonly slot: Int32Array;
   /** For an unknown operation: the previous unknown one with an equal input key, or -1. */
   readonly previousTwin: Int32Array;
+  /** Indexes of the unknown-outcome operations, by call time. */
+  readonly unknownOps: Int32Array;
   readonly knownCount: number;
   readonly unknownCount: number;
 }
@@ -57,5 +59,9 @@ export function layoutPartition<State, Input, Output>(
       lastWithKey.set(key, i);
     }
   }
-  return { ops, phaseOf, slot, previousTwin, knownCount, unknownCount };
+  const unknownOps = new Int32Array(unknownCount);
+  for (let i = 0; i < count; i++) {
+    if (phaseOf[i] === UNKNOWN) unknownOps[slot[i]!] = i;
+  }
+  return { ops, phaseOf, slot, previousTwin, unknownOps, knownCount, unknownCount };
 }

@@ -36,11 +36,9 @@ interface PathNode {
 /** A node whose unknown-outcome candidates the levelled search expands at the next level. */
 interface DeferredNode<State> {
   readonly visit: Visit;
-  readonly known: Uint32Array;
-  readonly knownHash: number;
-  readonly placedKnown: number;
   readonly state: State;
   readonly stateKey: string;
+  /** Also says what is placed: the search gets back to the node by replaying it. */
   readonly path: PathNode | undefined;
 }
 
@@ -53,17 +51,22 @@ export type Resumable<T> = Generator<void, T, void>;
  * The search over one partition: the Wing–Gong–Lowe walk of the entry list
  * with memoised nodes, as a depth-first or a levelled strategy (see
  * searchPartition). Each instance runs one strategy once.
+ *
+ * Known-outcome operations are candidates while their call entry comes
+ * before the first return entry in the list; unknown-outcome operations,
+ * kept out of the list, while their call time is at most that entry's time.
  */
 export class PartitionSearch<State, Input, Output> {
   private readonly layout: PartitionLayout<Input, Output>;
   private readonly ops: readonly IdentifiedOperation<Input, Output>[];
   private readonly phaseOf: Uint8Array;
-  private readonly slot: Int32Array;
-  private readonly knownCount: number;
+  private readonly unknownOps: Int32Array;
   private readonly list: EntryList;
   private readonly placed: PlacedSet;
   private readonly visited = new VisitedNodes();
   private placedKnown = 0;
+  /** The path whose operations are placed right now, between explorations. */
+  private currentPath: PathNode | undefined = undefined;
   private deferred: DeferredNode<State>[] = [];
   private best: { path: PathNode | undefined; stuck: number; candidates: number[] } | undefined;
   private stopReason = "";
@@ -76,12 +79,8 @@ export class PartitionSearch<State, Input, Output> {
     this.layout = layoutPartition(model, partOperations);
     this.ops = this.layout.ops;
     this.phaseOf = this.layout.phaseOf;
-    this.slot = this.layout.slot;
-    this.knownCount = this.layout.knownCount;
-    this.list = new EntryList(
-      this.ops.map((op) => op.call),
-      this.ops.map((op) => op.ret),
-    );
+    this.unknownOps = this.layout.unknownOps;
+    this.list = new EntryList(this.ops);
     this.placed = new PlacedSet(this.layout.knownCount, this.layout.unknownCount);
   }
 
@@ -117,47 +116,82 @@ export class PartitionSearch<State, Input, Output> {
 
   /** Tries each unknown candidate of a deferred node, exploring what each leads to. */
   private *expandUnknown(node: DeferredNode<State>): Resumable<ExploreOutcome> {
-    const { list, placed } = this;
-    list.reset();
-    placed.known.set(node.known);
-    placed.unknown.set(node.visit.unknown);
-    placed.knownHash = node.knownHash;
-    this.placedKnown = node.placedKnown;
-    for (let index = 0; index < this.ops.length; index++) {
-      if (this.isPlaced(index)) list.lift(list.callEntry[index]!);
-    }
-    // Rebuilding the node costs a pass over the operations, far cheaper per
-    // operation than a model step.
-    this.budget.charge(Math.ceil(this.ops.length / 8));
-    for (let entry = list.next[0]!; entry !== 0 && list.isCall[entry] === 1; ) {
-      const index = list.operation[entry]!;
-      const after = list.next[entry]!;
-      if (this.phaseOf[index] === UNKNOWN && !this.hasUnplacedTwin(index)) {
-        const stop = this.budget.spend();
-        if (stop === SLICE_SPENT) yield;
-        else if (stop !== undefined) {
-          this.stopReason = stop;
-          return "exhausted";
-        }
-        const op = this.ops[index]!;
-        const outcome = this.model.step(node.state, op.input, undefined);
-        const nextKey = outcome.ok ? this.model.stateKey(outcome.next) : node.stateKey;
-        if (nextKey !== node.stateKey) {
-          placed.toggleUnknown(this.slot[index]!);
-          const visit = this.visited.add(placed, nextKey);
-          if (visit !== undefined) {
-            list.lift(entry);
-            const path = { index, parent: node.path, length: (node.path?.length ?? 0) + 1 };
-            const result = yield* this.explore(visit, outcome.next, nextKey, path, false);
-            list.unlift(entry);
-            if (result !== "failed") return result;
-          }
-          placed.toggleUnknown(this.slot[index]!);
-        }
+    this.budget.charge(this.moveTo(node.path));
+    const limit = this.list.time[this.list.firstReturn()]!;
+    for (let cursor = 0; cursor < this.unknownOps.length; cursor++) {
+      const index = this.unknownOps[cursor]!;
+      const op = this.ops[index]!;
+      if (op.call > limit) break;
+      if (this.isPlaced(index) || this.hasUnplacedTwin(index)) continue;
+      const stop = this.budget.spend();
+      if (stop === SLICE_SPENT) yield;
+      else if (stop !== undefined) {
+        this.stopReason = stop;
+        return "exhausted";
       }
-      entry = after;
+      const outcome = this.model.step(node.state, op.input, undefined);
+      const nextKey = outcome.ok ? this.model.stateKey(outcome.next) : node.stateKey;
+      if (nextKey === node.stateKey) continue;
+      this.place(index);
+      const visit = this.visited.add(this.placed, nextKey);
+      if (visit !== undefined) {
+        const path = { index, parent: node.path, length: (node.path?.length ?? 0) + 1 };
+        const result = yield* this.explore(visit, outcome.next, nextKey, path, false);
+        if (result !== "failed") return result;
+      }
+      this.unplace(index);
     }
     return "failed";
+  }
+
+  /**
+   * Gets from the placed operations of `currentPath` to those of `target`
+   * by undoing back to their common ancestor and replaying the rest, so the
+   * entry list is only ever changed last-in first-out. Returns the moves made.
+   */
+  private moveTo(target: PathNode | undefined): number {
+    let from = this.currentPath;
+    let to = target;
+    const replay: number[] = [];
+    let moves = 0;
+    while (from !== to) {
+      if ((from?.length ?? 0) >= (to?.length ?? 0)) {
+        this.unplace(from!.index);
+        from = from!.parent;
+        moves++;
+      } else {
+        replay.push(to!.index);
+        to = to!.parent;
+      }
+    }
+    for (let i = replay.length - 1; i >= 0; i--) {
+      this.place(replay[i]!);
+      moves++;
+    }
+    this.currentPath = target;
+    return moves;
+  }
+
+  private place(index: number): void {
+    const slot = this.layout.slot[index]!;
+    if (this.phaseOf[index] === UNKNOWN) {
+      this.placed.toggleUnknown(slot);
+    } else {
+      this.placed.toggleKnown(slot);
+      this.list.lift(this.list.callEntry[index]!);
+      this.placedKnown++;
+    }
+  }
+
+  private unplace(index: number): void {
+    const slot = this.layout.slot[index]!;
+    if (this.phaseOf[index] === UNKNOWN) {
+      this.placed.toggleUnknown(slot);
+    } else {
+      this.placed.toggleKnown(slot);
+      this.list.unlift(this.list.callEntry[index]!);
+      this.placedKnown--;
+    }
   }
 
   /**
@@ -170,23 +204,21 @@ export class PartitionSearch<State, Input, Output> {
   }
 
   private isPlaced(index: number): boolean {
-    const slot = this.slot[index]!;
+    const slot = this.layout.slot[index]!;
     const words = this.phaseOf[index] === UNKNOWN ? this.placed.unknown : this.placed.known;
     return (words[slot >>> 5]! & (1 << (slot & 31))) !== 0;
   }
 
-  private toggle(index: number): void {
-    if (this.phaseOf[index] === UNKNOWN) this.placed.toggleUnknown(this.slot[index]!);
-    else this.placed.toggleKnown(this.slot[index]!);
-  }
-
   /**
    * Depth-first search from the current node, which is already recorded as
-   * visited. With `unknownInline` unknown-outcome operations are tried at
-   * each node after the others; without, each node that fails with unknown
-   * candidates left is deferred to the next level instead. Returns with the
-   * entry list and placed set as it found them unless the result is "ok" or
-   * "exhausted".
+   * visited (or, reached through an unknown operation, checked). With
+   * `unknownInline` unknown-outcome operations are tried at each node after
+   * the others; without, each node that fails with unknown candidates left
+   * is deferred to the next level instead. Returns with everything placed as
+   * it found it unless the result is "ok" or "exhausted".
+   *
+   * In the unknown phase, `cursor` walks `unknownOps`; in the others it is
+   * an entry of the list.
    */
   private *explore(
     rootVisit: Visit,
@@ -195,15 +227,17 @@ export class PartitionSearch<State, Input, Output> {
     rootPath: PathNode | undefined,
     unknownInline: boolean,
   ): Resumable<ExploreOutcome> {
-    const { list, model, ops, phaseOf, budget } = this;
-    const lastPhase: Phase = unknownInline ? UNKNOWN : KNOWN;
-    // The path from the explore root: at each depth, the call entry placed,
-    // the node it was placed from (state, key, path) and its phase.
-    const frameEntry: number[] = [];
+    const { list, model, ops, phaseOf, budget, unknownOps } = this;
+    const knownCount = this.layout.knownCount;
+    // The path from the explore root: at each depth, the operation placed,
+    // where the scan was (cursor), the node it was placed from (visit,
+    // state, key, path) and the phase it was placed in.
+    const frameOp: number[] = [];
+    const frameCursor: number[] = [];
+    const frameVisit: Visit[] = [];
     const frameState: State[] = [];
     const frameKey: string[] = [];
     const framePath: (PathNode | undefined)[] = [];
-    const frameVisit: Visit[] = [];
     const framePhase: Phase[] = [];
     let depth = 0;
     let visit = rootVisit;
@@ -211,10 +245,13 @@ export class PartitionSearch<State, Input, Output> {
     let stateKey = rootKey;
     let path = rootPath;
     let phase: Phase = READ_ONLY;
-    let entry = list.next[0]!;
+    let cursor = list.next[0]!;
+    // In the unknown phase: the first return entry, whose time bounds which
+    // unknown operations may come next.
+    let firstReturn = 0;
 
     for (;;) {
-      if (this.placedKnown === this.knownCount) return "ok";
+      if (this.placedKnown === knownCount) return "ok";
       const stop = budget.spend();
       if (stop === SLICE_SPENT) yield;
       else if (stop !== undefined) {
@@ -222,120 +259,134 @@ export class PartitionSearch<State, Input, Output> {
         return "exhausted";
       }
 
+      let candidate = -1;
       let nodeFailed = false;
-      if (entry === 0 || list.isCall[entry] === 0) {
-        // End of this phase's scan.
-        if (phase !== lastPhase) {
-          phase = phase === READ_ONLY ? KNOWN : UNKNOWN;
-          entry = list.next[0]!;
+      if (phase !== UNKNOWN) {
+        if (cursor !== 0 && list.isCall[cursor] === 1) {
+          candidate = list.operation[cursor]!;
+          if (phaseOf[candidate] !== phase) {
+            cursor = list.next[cursor]!;
+            continue;
+          }
+        } else if (phase === READ_ONLY) {
+          phase = KNOWN;
+          cursor = list.next[0]!;
+          continue;
+        } else {
+          // Some known operation is unplaced, so its return entry is linked
+          // and the scan stopped there, not at the end.
+          if (cursor === 0) {
+            throw new LincheckInvariantError(
+              "entry list ended while a known operation was unplaced",
+            );
+          }
+          if (unknownInline) {
+            phase = UNKNOWN;
+            firstReturn = cursor;
+            cursor = 0;
+            continue;
+          }
+          this.recordFailure(cursor, path);
+          if (this.hasUnknownCandidate(list.time[cursor]!)) {
+            this.deferred.push({ visit, state, stateKey, path });
+          }
+          nodeFailed = true;
+        }
+      } else if (
+        cursor < unknownOps.length &&
+        ops[unknownOps[cursor]!]!.call <= list.time[firstReturn]!
+      ) {
+        candidate = unknownOps[cursor]!;
+        if (this.isPlaced(candidate) || this.hasUnplacedTwin(candidate)) {
+          cursor++;
           continue;
         }
-        // A known operation is still unplaced, so its return entry is in
-        // the list and the scan stopped there, not at the end.
-        if (entry === 0) {
-          throw new LincheckInvariantError("entry list ended while a known operation was unplaced");
-        }
-        this.recordFailure(entry, path);
-        if (!unknownInline) this.deferIfUnknownCandidates(entry, visit, path, state, stateKey);
-        nodeFailed = true;
       } else {
-        const index = list.operation[entry]!;
-        if (phaseOf[index] !== phase || (phase === UNKNOWN && this.hasUnplacedTwin(index))) {
-          entry = list.next[entry]!;
-          continue;
-        }
-        const op = ops[index]!;
+        this.recordFailure(firstReturn, path);
+        nodeFailed = true;
+      }
+
+      if (!nodeFailed) {
+        const op = ops[candidate]!;
         const outcome = model.step(state, op.input, op.output);
-        if (!outcome.ok) {
-          entry = list.next[entry]!;
-          continue;
-        }
-        const nextKey = model.stateKey(outcome.next);
-        if (phase === READ_ONLY && nextKey !== stateKey) {
+        const nextKey = outcome.ok ? model.stateKey(outcome.next) : stateKey;
+        let enter = outcome.ok;
+        if (enter && phase === READ_ONLY && nextKey !== stateKey) {
           throw new InvalidModelError(
             `isReadOnly claims ${model.describeOperation(op.input, op.output)} cannot change the state, but its step did`,
           );
         }
-        if (phase === UNKNOWN && nextKey === stateKey) {
-          entry = list.next[entry]!;
-          continue;
-        }
+        // An unknown operation that changes nothing need not be placed.
+        if (enter && phase === UNKNOWN && nextKey === stateKey) enter = false;
         // After an unknown operation, only canonical continuations.
         if (
+          enter &&
           depth > 0 &&
           framePhase[depth - 1] === UNKNOWN &&
-          !this.isCanonical(
-            list.operation[frameEntry[depth - 1]!]!,
-            frameState[depth - 1]!,
-            index,
-            nextKey,
-          )
+          !this.isCanonical(frameOp[depth - 1]!, frameState[depth - 1]!, candidate, nextKey)
         ) {
-          entry = list.next[entry]!;
-          continue;
+          enter = false;
         }
-        this.toggle(index);
-        // A node reached through an unknown operation is restricted by it,
-        // so what it can reach depends on the path: it is checked against
-        // the visited nodes but not recorded among them.
-        let childVisit: Visit | undefined;
-        let enter: boolean;
-        if (phase === UNKNOWN) {
-          enter = !this.visited.dominates(this.placed, nextKey);
-          childVisit = visit;
-        } else {
-          childVisit = this.visited.add(this.placed, nextKey);
-          enter = childVisit !== undefined;
+        let childVisit: Visit | undefined = visit;
+        if (enter) {
+          this.place(candidate);
+          // A node reached through an unknown operation is restricted by it,
+          // so what it can reach depends on the path: it is checked against
+          // the visited nodes but not recorded among them.
+          if (phase === UNKNOWN) enter = !this.visited.dominates(this.placed, nextKey);
+          else {
+            childVisit = this.visited.add(this.placed, nextKey);
+            enter = childVisit !== undefined;
+          }
+          if (!enter) {
+            this.unplace(candidate);
+            // A read-only placement is the node's only option, and the node
+            // it leads to is dominated by one already visited.
+            if (phase === READ_ONLY) nodeFailed = true;
+          }
         }
         if (enter) {
-          frameEntry[depth] = entry;
+          frameOp[depth] = candidate;
+          frameCursor[depth] = cursor;
+          frameVisit[depth] = visit;
           frameState[depth] = state;
           frameKey[depth] = stateKey;
           framePath[depth] = path;
-          frameVisit[depth] = visit;
           framePhase[depth] = phase;
           depth++;
           visit = childVisit!;
           state = outcome.next;
           stateKey = nextKey;
-          path = { index, parent: path, length: (path?.length ?? 0) + 1 };
-          if (phase !== UNKNOWN) this.placedKnown++;
-          list.lift(entry);
-          entry = list.next[0]!;
+          path = { index: candidate, parent: path, length: (path?.length ?? 0) + 1 };
           phase = READ_ONLY;
+          cursor = list.next[0]!;
           continue;
         }
-        this.toggle(index);
-        // A read-only placement is the node's only option, and the node it
-        // leads to is dominated by one already visited.
-        if (phase === READ_ONLY) nodeFailed = true;
-        else {
-          entry = list.next[entry]!;
+        if (!nodeFailed) {
+          cursor = phase === UNKNOWN ? cursor + 1 : list.next[cursor]!;
           continue;
         }
       }
 
-      if (nodeFailed) {
-        // Pop back to the nearest node that still has candidates to try.
-        for (;;) {
-          if (depth === 0) return "failed";
-          depth--;
-          const undone = frameEntry[depth]!;
-          const index = list.operation[undone]!;
-          state = frameState[depth]!;
-          stateKey = frameKey[depth]!;
-          path = framePath[depth];
-          visit = frameVisit[depth]!;
-          this.toggle(index);
-          list.unlift(undone);
-          if (phaseOf[index] !== UNKNOWN) this.placedKnown--;
-          const undonePhase = framePhase[depth]!;
-          if (undonePhase !== READ_ONLY) {
-            entry = list.next[undone]!;
-            phase = undonePhase;
-            break;
-          }
+      // Pop back to the nearest node that still has candidates to try.
+      for (;;) {
+        if (depth === 0) return "failed";
+        depth--;
+        this.unplace(frameOp[depth]!);
+        visit = frameVisit[depth]!;
+        state = frameState[depth]!;
+        stateKey = frameKey[depth]!;
+        path = framePath[depth];
+        const undonePhase = framePhase[depth]!;
+        if (undonePhase === READ_ONLY) continue;
+        phase = undonePhase;
+        if (phase === UNKNOWN) {
+          cursor = frameCursor[depth]! + 1;
+          firstReturn = list.firstReturn();
+        } else {
+          cursor = list.next[frameCursor[depth]!]!;
         }
+        break;
       }
     }
   }
@@ -353,39 +404,31 @@ export class PartitionSearch<State, Input, Output> {
     return verdict.canonical;
   }
 
+  /** Whether an unplaced unknown operation called by `limit` could come next. */
+  private hasUnknownCandidate(limit: number): boolean {
+    for (let cursor = 0; cursor < this.unknownOps.length; cursor++) {
+      const index = this.unknownOps[cursor]!;
+      if (this.ops[index]!.call > limit) return false;
+      if (!this.isPlaced(index)) return true;
+    }
+    return false;
+  }
+
   /** Keeps the deepest failing node: the longest prefix and what blocked it. */
   private recordFailure(returnEntry: number, path: PathNode | undefined): void {
     const length = path?.length ?? 0;
     if (this.best !== undefined && length <= (this.best.path?.length ?? 0)) return;
-    const candidates: number[] = [];
     const { list } = this;
+    const candidates: number[] = [];
     for (let e = list.next[0]!; e !== returnEntry && e !== 0; e = list.next[e]!) {
       candidates.push(list.operation[e]!);
     }
-    this.best = { path, stuck: list.operation[returnEntry]!, candidates };
-  }
-
-  private deferIfUnknownCandidates(
-    returnEntry: number,
-    visit: Visit,
-    path: PathNode | undefined,
-    state: State,
-    stateKey: string,
-  ): void {
-    const { list } = this;
-    for (let e = list.next[0]!; e !== returnEntry && e !== 0; e = list.next[e]!) {
-      if (this.phaseOf[list.operation[e]!] !== UNKNOWN) continue;
-      this.deferred.push({
-        visit,
-        known: this.placed.known.slice(),
-        knownHash: this.placed.knownHash,
-        placedKnown: this.placedKnown,
-        state,
-        stateKey,
-        path,
-      });
-      return;
+    const limit = list.time[returnEntry]!;
+    for (const index of this.unknownOps) {
+      if (this.ops[index]!.call > limit) break;
+      if (!this.isPlaced(index)) candidates.push(index);
     }
+    this.best = { path, stuck: list.operation[returnEntry]!, candidates };
   }
 
   private failure(): SearchFailure<Input, Output> {
