@@ -171,6 +171,20 @@ describe("model contract", () => {
     expect(error.message).toMatch(/partition 1 holds an operation .* already in another/);
   });
 
+  it("rejects a simplify that changes an operation's timing or drops one", () => {
+    const retimed: typeof kvModel = {
+      ...kvModel,
+      simplify: (part) => part.map((op) => ({ ...op, call: op.call + 1 })),
+    };
+    const error = rejection(() => checkLinearizability(retimed, history));
+    expect(error).toBeInstanceOf(InvalidModelError);
+    expect(error.message).toMatch(/simplify changed the identity, client or timing of operation 0/);
+    const dropping: typeof kvModel = { ...kvModel, simplify: () => [] };
+    expect(rejection(() => checkLinearizability(dropping, history)).message).toMatch(
+      /simplify returned 0 operations for key "x", expected 1/,
+    );
+  });
+
   it("rejects a model that calls a state-changing operation read-only", () => {
     const lying: Model<number, string, number> = {
       init: () => 0,
