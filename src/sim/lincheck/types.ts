@@ -92,8 +92,8 @@ export interface Model<State, Input, Output> {
 
 export interface CheckOptions {
   /**
-   * Upper bound on search steps (model steps plus backtracks) over all
-   * partitions together. The verdict is a pure function of the history and
+   * Upper bound on search steps (model steps, backtracks and scan moves)
+   * over all partitions together; default DEFAULT_MAX_STEPS. The verdict is a pure function of the history and
    * this bound, so a seed that replays gives the same verdict.
    */
   readonly maxSteps?: number;
