@@ -1,15 +1,22 @@
 import { SearchBudget } from "./budget.js";
-import { InvalidCheckOptionError } from "./errors.js";
-import { normalizeHistory, partitionHistory } from "./history.js";
-import { searchPartition } from "./search.js";
-import type { CheckOptions, CheckResult, IllegalResult, Model, Operation } from "./types.js";
+import { InvalidCheckOptionError, InvalidModelError } from "./errors.js";
+import { type HistoryPart, normalizeHistory, partitionHistory } from "./history.js";
+import { type SearchFailure, type SearchStrategy, searchPartition } from "./search.js";
+import type {
+  CheckOptions,
+  CheckResult,
+  IdentifiedOperation,
+  IllegalResult,
+  Model,
+  Operation,
+} from "./types.js";
 
 /**
- * Default step bound. One step is one model step or one backtrack, and each
- * visited node is remembered, so the bound also caps memory (a node costs
- * roughly 100 bytes plus its bitset of one bit per operation).
+ * Default step bound. One step is roughly one model step or one backtrack;
+ * a few million take seconds, and the nodes remembered along the way (about
+ * 100 bytes each plus a bit per operation) stay within a few hundred MB.
  */
-export const DEFAULT_MAX_STEPS = 2_000_000;
+export const DEFAULT_MAX_STEPS = 10_000_000;
 
 function validateOptions(options: CheckOptions): {
   maxSteps: number;
@@ -33,6 +40,74 @@ function validateOptions(options: CheckOptions): {
   return { maxSteps, timeoutMs, clock };
 }
 
+/** Applies `model.simplify`, checking it kept every operation's identity and timing. */
+function simplified<State, Input, Output>(
+  model: Model<State, Input, Output>,
+  part: HistoryPart<Input, Output>,
+): readonly IdentifiedOperation<Input, Output>[] {
+  if (model.simplify === undefined) return part.operations;
+  const rewritten = model.simplify(part.operations);
+  const byId = new Map(part.operations.map((op) => [op.id, op]));
+  if (rewritten.length !== part.operations.length) {
+    throw new InvalidModelError(
+      `simplify returned ${rewritten.length} operations for ${part.label}, expected ${part.operations.length}`,
+    );
+  }
+  for (const op of rewritten) {
+    const original = byId.get(op.id);
+    if (
+      original === undefined ||
+      original.clientId !== op.clientId ||
+      original.call !== op.call ||
+      original.ret !== op.ret ||
+      (original.output === undefined) !== (op.output === undefined)
+    ) {
+      throw new InvalidModelError(
+        `simplify changed the identity, client or timing of operation ${op.id} in ${part.label}`,
+      );
+    }
+    byId.delete(op.id);
+  }
+  return rewritten;
+}
+
+/** Builds the report from the original operations, replaying the prefix for its states. */
+function illegalResult<State, Input, Output>(
+  model: Model<State, Input, Output>,
+  part: HistoryPart<Input, Output>,
+  failure: SearchFailure<Input, Output>,
+  stats: { steps: number; partitions: number },
+): IllegalResult<Input, Output> {
+  const originalById = new Map(part.operations.map((op) => [op.id, op]));
+  const original = (op: IdentifiedOperation<Input, Output>) => originalById.get(op.id)!;
+  const describeState = (state: State): string =>
+    model.describeState?.(state) ?? model.stateKey(state);
+  let state = model.init();
+  const longestPrefix = failure.prefix.map((found) => {
+    const operation = original(found);
+    const outcome = model.step(state, operation.input, operation.output);
+    if (!outcome.ok) {
+      throw new InvalidModelError(
+        `${model.describeOperation(operation.input, operation.output)} was legal during the search but not on replay; the model must be deterministic (and simplify exact)`,
+      );
+    }
+    state = outcome.next;
+    return { operation, stateAfter: describeState(state) };
+  });
+  const stuck = original(failure.stuck);
+  return {
+    result: "illegal",
+    partition: part.label,
+    operations: [...part.operations].sort((a, b) => a.call - b.call || a.id - b.id),
+    longestPrefix,
+    stateAfterPrefix: describeState(state),
+    stuckOperation: stuck,
+    stuckOperationLegalAfterPrefix: model.step(state, stuck.input, stuck.output).ok,
+    candidates: failure.candidates.map(original),
+    ...stats,
+  };
+}
+
 /**
  * Decides whether `history` is linearizable with respect to `model`.
  *
@@ -50,17 +125,25 @@ export function checkLinearizability<State, Input, Output>(
   history: readonly Operation<Input, Output>[],
   options: CheckOptions = {},
 ): CheckResult<Input, Output> {
+  return checkWithStrategy(model, history, options, "alternating");
+}
+
+/** `checkLinearizability` with a chosen search strategy; for tests of each strategy. */
+export function checkWithStrategy<State, Input, Output>(
+  model: Model<State, Input, Output>,
+  history: readonly Operation<Input, Output>[],
+  options: CheckOptions,
+  strategy: SearchStrategy,
+): CheckResult<Input, Output> {
   const { maxSteps, timeoutMs, clock } = validateOptions(options);
   const operations = normalizeHistory(model, history);
   const parts = partitionHistory(model, operations).sort(
     (a, b) => a.operations.length - b.operations.length,
   );
   const budget = new SearchBudget(maxSteps, timeoutMs, clock);
-  const describeState = (state: State): string =>
-    model.describeState?.(state) ?? model.stateKey(state);
 
   for (const part of parts) {
-    const verdict = searchPartition(model, part.operations, budget);
+    const verdict = searchPartition(model, simplified(model, part), budget, strategy);
     if (verdict.kind === "exhausted") {
       return {
         result: "unknown",
@@ -71,27 +154,10 @@ export function checkLinearizability<State, Input, Output>(
       };
     }
     if (verdict.kind === "illegal") {
-      const { failure } = verdict;
-      const illegal: IllegalResult<Input, Output> = {
-        result: "illegal",
-        partition: part.label,
-        operations: [...part.operations].sort((a, b) => a.call - b.call || a.id - b.id),
-        longestPrefix: failure.prefix.map((operation, i) => ({
-          operation,
-          stateAfter: describeState(failure.statesAfter[i]!),
-        })),
-        stateAfterPrefix: describeState(failure.stateAfterPrefix),
-        stuckOperation: failure.stuck,
-        stuckOperationLegalAfterPrefix: model.step(
-          failure.stateAfterPrefix,
-          failure.stuck.input,
-          failure.stuck.output,
-        ).ok,
-        candidates: failure.candidates,
+      return illegalResult(model, part, verdict.failure, {
         steps: budget.stepsUsed,
         partitions: parts.length,
-      };
-      return illegal;
+      });
     }
   }
   return { result: "ok", steps: budget.stepsUsed, partitions: parts.length };

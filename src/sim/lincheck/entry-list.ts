@@ -1,12 +1,12 @@
 /**
- * The history of one partition as a doubly linked list of call and return
- * entries in time order, with slot 0 as the sentinel (head and end).
- * Linearizing an operation unlinks its call and return entries; backtracking
- * relinks them in reverse order, which restores the list exactly because the
- * search undoes its moves last-in first-out.
+ * The operations of one partition whose outcome is known, as a doubly linked
+ * list of call and return entries in time order, slot 0 being the sentinel
+ * (head and end). Placing an operation unlinks its call and return entries;
+ * backtracking relinks them in reverse order, which restores the list
+ * exactly because every move is undone last-in first-out.
  *
- * An operation with an unknown outcome has only a call entry: it never
- * returned, so nothing ever has to wait for it.
+ * Operations with an unknown outcome never returned, so nothing ever waits
+ * for them; they stay out of the list and the search scans them separately.
  */
 export class EntryList {
   readonly next: Int32Array;
@@ -15,21 +15,25 @@ export class EntryList {
   readonly operation: Int32Array;
   /** 1 for a call entry, 0 for a return entry. */
   readonly isCall: Uint8Array;
-  /** For a call entry: its return entry, or -1 when the outcome is unknown. */
+  /** Entry time: the call time of a call entry, the return time of a return entry. */
+  readonly time: Float64Array;
+  /** For a call entry: its return entry. */
   readonly returnEntry: Int32Array;
+  /** The call entry of each operation, or -1 for one with an unknown outcome. */
+  readonly callEntry: Int32Array;
 
   /**
-   * `calls[i]` / `rets[i]` are operation i's timestamps (`rets[i]` undefined
-   * for an unknown outcome). At equal timestamps calls sort before returns,
-   * so operations that merely touch count as concurrent: the checker never
-   * orders two operations the clock could not tell apart.
+   * At equal timestamps calls sort before returns, so operations that merely
+   * touch count as concurrent: the checker never orders two operations the
+   * clock could not tell apart.
    */
-  constructor(calls: readonly number[], rets: readonly (number | undefined)[]) {
+  constructor(ops: readonly { readonly call: number; readonly ret?: number | undefined }[]) {
     const raw: { time: number; isCall: boolean; operation: number }[] = [];
-    for (let i = 0; i < calls.length; i++) {
-      raw.push({ time: calls[i]!, isCall: true, operation: i });
-      const ret = rets[i];
-      if (ret !== undefined) raw.push({ time: ret, isCall: false, operation: i });
+    for (let i = 0; i < ops.length; i++) {
+      const { call, ret } = ops[i]!;
+      if (ret === undefined) continue;
+      raw.push({ time: call, isCall: true, operation: i });
+      raw.push({ time: ret, isCall: false, operation: i });
     }
     raw.sort(
       (a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.operation - b.operation,
@@ -39,16 +43,18 @@ export class EntryList {
     this.prev = new Int32Array(size);
     this.operation = new Int32Array(size).fill(-1);
     this.isCall = new Uint8Array(size);
+    this.time = new Float64Array(size);
     this.returnEntry = new Int32Array(size).fill(-1);
-    const callEntryOf = new Int32Array(calls.length);
+    this.callEntry = new Int32Array(ops.length).fill(-1);
     for (let slot = 1; slot < size; slot++) {
       const entry = raw[slot - 1]!;
       this.operation[slot] = entry.operation;
+      this.time[slot] = entry.time;
       if (entry.isCall) {
         this.isCall[slot] = 1;
-        callEntryOf[entry.operation] = slot;
+        this.callEntry[entry.operation] = slot;
       } else {
-        this.returnEntry[callEntryOf[entry.operation]!] = slot;
+        this.returnEntry[this.callEntry[entry.operation]!] = slot;
       }
     }
     for (let slot = 0; slot < size; slot++) {
@@ -57,17 +63,22 @@ export class EntryList {
     }
   }
 
+  /** The first return entry still linked: its operation is the next that must be placed. */
+  firstReturn(): number {
+    let entry = this.next[0]!;
+    while (entry !== 0 && this.isCall[entry] === 1) entry = this.next[entry]!;
+    return entry;
+  }
+
   /** Unlinks a call entry and its return entry. */
   lift(callEntry: number): void {
     this.unlink(callEntry);
-    const ret = this.returnEntry[callEntry]!;
-    if (ret !== -1) this.unlink(ret);
+    this.unlink(this.returnEntry[callEntry]!);
   }
 
   /** Undoes the matching `lift`. */
   unlift(callEntry: number): void {
-    const ret = this.returnEntry[callEntry]!;
-    if (ret !== -1) this.relink(ret);
+    this.relink(this.returnEntry[callEntry]!);
     this.relink(callEntry);
   }
 

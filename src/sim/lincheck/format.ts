@@ -66,6 +66,10 @@ export function formatHistory<State, Input, Output>(
   return lines.join("\n");
 }
 
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 function describe<State, Input, Output>(
   model: Model<State, Input, Output>,
   op: IdentifiedOperation<Input, Output>,
@@ -80,12 +84,14 @@ function formatIllegal<State, Input, Output>(
 ): string {
   const lines: string[] = [];
   lines.push(
-    `not linearizable: ${result.partition} (${result.operations.length} operations; ${result.steps} search steps)`,
+    `not linearizable: ${result.partition} (${plural(result.operations.length, "operation")}; ${result.steps} search steps)`,
   );
   if (result.longestPrefix.length === 0) {
     lines.push(`no operation can be linearized first; initial state ${result.stateAfterPrefix}`);
   } else {
-    lines.push(`longest linearizable prefix (${result.longestPrefix.length} operations):`);
+    lines.push(
+      `longest linearizable prefix (${plural(result.longestPrefix.length, "operation")}):`,
+    );
     const numberWidth = String(result.longestPrefix.length).length;
     result.longestPrefix.forEach((step, i) => {
       lines.push(
@@ -94,19 +100,18 @@ function formatIllegal<State, Input, Output>(
     });
   }
   const stuck = result.stuckOperation;
+  lines.push(`cannot continue: ${describe(model, stuck)} [${stuck.call} .. ${stuck.ret}]`);
   lines.push(
-    `cannot continue: ${describe(model, stuck)} returned at ${stuck.ret ?? "?"}, so it or an operation concurrent with it must come next, and none fits`,
+    "  had returned, so it or an operation concurrent with it must come next, and none fits;",
   );
   lines.push(
-    `  ${stuck.ret === undefined ? "" : `#${stuck.id} `}${
-      result.stuckOperationLegalAfterPrefix
-        ? "would be legal next on its own, but every linearization continuing with it fails later"
-        : `is illegal in state ${result.stateAfterPrefix}`
-    }`,
+    result.stuckOperationLegalAfterPrefix
+      ? `  #${stuck.id} itself is legal next, but every continuation from there fails`
+      : `  #${stuck.id} itself is illegal in state ${result.stateAfterPrefix}`,
   );
   const others = result.candidates.filter((op) => op.id !== stuck.id);
   if (others.length > 0) {
-    lines.push("  concurrent operations also tried next:");
+    lines.push("  also tried next:");
     for (const op of others) lines.push(`    ${describe(model, op)}`);
   }
   const marks = new Map<number, string>(options.marks ?? []);
@@ -127,7 +132,7 @@ export function formatCheckResult<State, Input, Output>(
 ): string {
   switch (result.result) {
     case "ok":
-      return `linearizable (${result.partitions} partitions; ${result.steps} search steps)`;
+      return `linearizable (${plural(result.partitions, "partition")}; ${result.steps} search steps)`;
     case "unknown":
       return `linearizability undecided: ${result.reason} (${result.steps} search steps)`;
     case "illegal":

@@ -1,4 +1,4 @@
-import type { Model, Operation, StepResult } from "./types.js";
+import type { IdentifiedOperation, Model, Operation, StepResult } from "./types.js";
 
 /**
  * A small key-value store as a sequential specification: string keys, string
@@ -145,8 +145,51 @@ function describeKvOperation(input: KvInput, output: KvOutput | undefined): stri
 
 function describeKvState(state: KvState): string {
   if (state.size === 0) return "{}";
+  // Partitioned per key, a state almost always holds one key: skip the sort.
+  if (state.size === 1) {
+    for (const [key, value] of state) return `{${JSON.stringify(key)}: ${JSON.stringify(value)}}`;
+  }
   const entries = [...state.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")}}`;
+}
+
+/**
+ * A value no read returned and no compare-and-set expected can only be told
+ * apart from the key being absent, never from another such value. Writing
+ * one shared stand-in for all of them changes no verdict and lets the search
+ * see states that differ only in such values as one.
+ */
+function simplifyKvPartition(part: readonly IdentifiedOperation<KvInput, KvOutput>[]) {
+  const observed = new Set<string>();
+  for (const op of part) {
+    if (op.input.op === "get" && op.output !== undefined) {
+      const value = (op.output as KvGetOutput).value;
+      if (value !== null) observed.add(value);
+    } else if (op.input.op === "cas" && op.input.expected !== null) {
+      observed.add(op.input.expected);
+    }
+  }
+  let standIn = "\u0000unobserved";
+  while (observed.has(standIn)) standIn += "\u0000";
+  return part.map((op) => {
+    const input = op.input;
+    if ((input.op === "put" || input.op === "cas") && !observed.has(input.value)) {
+      return { ...op, input: { ...input, value: standIn } };
+    }
+    return op;
+  });
+}
+
+function kvInputKey(input: KvInput): string {
+  switch (input.op) {
+    case "get":
+    case "delete":
+      return JSON.stringify([input.op, input.key]);
+    case "put":
+      return JSON.stringify([input.op, input.key, input.value]);
+    case "cas":
+      return JSON.stringify([input.op, input.key, input.expected, input.value]);
+  }
 }
 
 /** The key-value model, partitioned per key. */
@@ -167,6 +210,8 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     }
     return [...byKey.values()];
   },
+  simplify: simplifyKvPartition,
+  inputKey: kvInputKey,
   partitionLabel: (part) => `key ${JSON.stringify(part[0]?.input.key ?? "")}`,
   isReadOnly(input, output) {
     switch (input.op) {

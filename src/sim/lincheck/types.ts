@@ -61,6 +61,24 @@ export interface Model<State, Input, Output> {
    */
   isReadOnly?(input: Input, output: Output | undefined): boolean;
   /**
+   * A string equal for two inputs exactly when they affect every state in
+   * the same way. Operations with unknown outcome and equal input keys are
+   * interchangeable, so the search only ever uses the earliest-called one
+   * still unplaced. Leaving this out is always safe.
+   */
+  inputKey?(input: Input): string;
+  /**
+   * Rewrites one partition into an equivalent one that is cheaper to check:
+   * same operations (same ids, clients and times, same order), inputs and
+   * outputs possibly replaced, such that the rewritten partition is
+   * linearizable exactly when the original is and a sequence of operations
+   * is legal in one exactly when it is legal in the other. Reports always
+   * show the original operations.
+   */
+  simplify?(
+    part: readonly IdentifiedOperation<Input, Output>[],
+  ): readonly IdentifiedOperation<Input, Output>[];
+  /**
    * Checks the runtime shape of an operation's input and output (output is
    * `undefined` for an unknown outcome). Returns a message naming what is
    * wrong, or undefined when the operation is well-formed.
@@ -74,8 +92,8 @@ export interface Model<State, Input, Output> {
 
 export interface CheckOptions {
   /**
-   * Upper bound on search steps (model steps plus backtracks) over all
-   * partitions together. The verdict is a pure function of the history and
+   * Upper bound on search steps (model steps, backtracks and scan moves)
+   * over all partitions together; default DEFAULT_MAX_STEPS. The verdict is a pure function of the history and
    * this bound, so a seed that replays gives the same verdict.
    */
   readonly maxSteps?: number;

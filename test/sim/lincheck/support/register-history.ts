@@ -16,6 +16,8 @@ export interface GeneratedHistoryOptions {
   readonly unknownRate?: number;
   /** Longest gap between call and linearization point, and between it and ret. */
   readonly maxLatency?: number;
+  /** When given, every written or expected value comes from this pool. */
+  readonly valuePool?: readonly string[];
 }
 
 interface Planned {
@@ -53,12 +55,23 @@ export function generateLinearizableHistory(options: GeneratedHistoryOptions): K
       if (kind === "get" || kind === "delete") input = { op: kind, key };
       else {
         // Fresh values make stale reads detectable; reused ones exercise ties.
-        const value = random() < 0.7 ? `v${putCounter++}` : pick(random, valuesSeen);
+        const pool = options.valuePool;
+        const value =
+          pool !== undefined
+            ? pick(random, pool)
+            : random() < 0.7
+              ? `v${putCounter++}`
+              : pick(random, valuesSeen);
         valuesSeen.push(value);
         input =
           kind === "put"
             ? { op: "put", key, value }
-            : { op: "cas", key, expected: random() < 0.2 ? null : pick(random, valuesSeen), value };
+            : {
+                op: "cas",
+                key,
+                expected: random() < 0.2 ? null : pick(random, options.valuePool ?? valuesSeen),
+                value,
+              };
       }
       const call = cursor + randomInt(random, 0, 2);
       const outcomeKnown = random() >= unknownRate;
