@@ -1,0 +1,326 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Socket } from "node:net";
+import { type SecureContext, TLSSocket } from "node:tls";
+import type { Message, NodeId } from "../core/types.js";
+import { MessageType } from "../core/types.js";
+import { FramedConnection } from "./connection.js";
+import {
+  FrameDecodeError,
+  FrameTooLargeError,
+  HandshakeError,
+  InvalidMessageError,
+  PeerProtocolError,
+  SnapshotStreamError,
+} from "./errors.js";
+import { type Frame, FrameKind } from "./frame.js";
+import type { HandshakeIdentity } from "./handshake.js";
+import { ConnectionPurpose, HANDSHAKE_MAX_FRAME_BYTES, serverHandshake } from "./handshake.js";
+import type { TransportLogger } from "./logger.js";
+import { decodeMessage, unpackOne } from "./message-codec.js";
+import type { ResolvedTcpTransportOptions } from "./options.js";
+import { encodeAck } from "./snapshot-send.js";
+import { SnapshotByteStream } from "./snapshot-stream.js";
+import { channelBinding } from "./tls-context.js";
+import type { SnapshotHandler } from "./transport.js";
+
+export interface InboundContext {
+  readonly options: ResolvedTcpTransportOptions;
+  readonly identity: HandshakeIdentity;
+  readonly secureContext: SecureContext | undefined;
+  readonly logger: TransportLogger;
+  isKnownPeer(id: NodeId): boolean;
+  deliver(message: Message): void;
+  snapshotHandler(): SnapshotHandler | undefined;
+}
+
+const KEEPALIVE_DELAY_MS = 10_000;
+const MAX_ACK_REASON_CHARS = 200;
+
+function isBadFrame(reason: Error | undefined): boolean {
+  return (
+    reason instanceof FrameDecodeError ||
+    reason instanceof FrameTooLargeError ||
+    reason instanceof InvalidMessageError ||
+    reason instanceof PeerProtocolError
+  );
+}
+
+/**
+ * Everything that arrives at the listener: each connection is authenticated
+ * (TLS first when configured, then the secret handshake) within the
+ * handshake timeout, then carries either a peer's messages or one snapshot.
+ * Until authenticated a connection may only send frames of at most 1 KiB.
+ */
+export class InboundConnections {
+  private readonly open = new Set<FramedConnection>();
+  private readonly byPeer = new Map<NodeId, Set<FramedConnection>>();
+  private readonly messageConnection = new Map<NodeId, FramedConnection>();
+  private pending = 0;
+  private activeSnapshots = 0;
+  rejectedConnections = 0;
+  closedOnBadFrame = 0;
+  snapshotsReceived = 0;
+  snapshotsReceiveFailed = 0;
+
+  constructor(private readonly ctx: InboundContext) {}
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  accept(raw: Socket): void {
+    const o = this.ctx.options;
+    const remote = `${raw.remoteAddress}:${raw.remotePort}`;
+    if (this.pending >= o.maxPendingHandshakes) {
+      this.rejectedConnections++;
+      this.ctx.logger.warn(
+        {
+          node: o.nodeId,
+          remote,
+          reason: `more than ${o.maxPendingHandshakes} unauthenticated connections`,
+        },
+        "refusing peer connection",
+      );
+      raw.destroy();
+      return;
+    }
+    this.pending++;
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    const socket =
+      this.ctx.secureContext === undefined
+        ? raw
+        : new TLSSocket(raw, {
+            isServer: true,
+            secureContext: this.ctx.secureContext,
+            requestCert: true,
+            rejectUnauthorized: true,
+          });
+    const conn = new FramedConnection(socket, HANDSHAKE_MAX_FRAME_BYTES, this.ctx.logger, {
+      node: o.nodeId,
+      direction: "inbound",
+      remote,
+    });
+    this.open.add(conn);
+    void conn.closed.then(() => this.open.delete(conn));
+    const timer = setTimeout(() => {
+      conn.close(new HandshakeError("timeout", `no handshake within ${o.handshakeTimeoutMs} ms`));
+    }, o.handshakeTimeoutMs);
+    this.authenticate(conn, socket)
+      .then(
+        ({ peerId, purpose }) => this.authenticated(conn, peerId, purpose),
+        (err: unknown) => {
+          this.rejectedConnections++;
+          conn.close(err instanceof Error ? err : new Error(String(err)), false, true);
+        },
+      )
+      .finally(() => {
+        this.pending--;
+        clearTimeout(timer);
+      });
+  }
+
+  private async authenticate(
+    conn: FramedConnection,
+    socket: Socket,
+  ): Promise<{ peerId: NodeId; purpose: ConnectionPurpose }> {
+    if (socket instanceof TLSSocket) {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("secure", () => resolve());
+        conn.closed.then((reason) =>
+          reject(reason ?? new HandshakeError("protocol", "closed during TLS")),
+        );
+      });
+      if (!socket.authorized) {
+        throw new HandshakeError(
+          "rejected",
+          `TLS peer not authorized: ${String(socket.authorizationError)}`,
+        );
+      }
+    }
+    return serverHandshake(
+      conn,
+      this.ctx.identity,
+      (id) => this.ctx.isKnownPeer(id),
+      channelBinding(socket),
+    );
+  }
+
+  private authenticated(conn: FramedConnection, peerId: NodeId, purpose: ConnectionPurpose): void {
+    if (!conn.isOpen) return;
+    conn.logFields["peer"] = peerId;
+    conn.logFields["purpose"] = purpose === ConnectionPurpose.Messages ? "messages" : "snapshot";
+    conn.decoder.maxFrameBytes = this.ctx.options.maxFrameBytes;
+    const set = this.byPeer.get(peerId) ?? new Set<FramedConnection>();
+    this.byPeer.set(peerId, set);
+    set.add(conn);
+    void conn.closed.then((reason) => {
+      set.delete(conn);
+      if (set.size === 0 && this.byPeer.get(peerId) === set) this.byPeer.delete(peerId);
+      if (this.messageConnection.get(peerId) === conn) this.messageConnection.delete(peerId);
+      if (isBadFrame(reason)) this.closedOnBadFrame++;
+    });
+    if (purpose === ConnectionPurpose.Messages) this.receiveMessages(conn, peerId);
+    else void this.receiveSnapshot(conn, peerId);
+  }
+
+  private receiveMessages(conn: FramedConnection, peerId: NodeId): void {
+    // A peer that reconnects replaces its old connection, which may be half-open.
+    const previous = this.messageConnection.get(peerId);
+    this.messageConnection.set(peerId, conn);
+    previous?.close(
+      new PeerProtocolError("replaced by a newer connection from the same peer"),
+      true,
+    );
+    const selfId = this.ctx.options.nodeId;
+    conn.setFrameHandler((frame) => {
+      if (frame.kind !== FrameKind.Message) {
+        throw new PeerProtocolError(`unexpected frame kind ${frame.kind} on a message connection`);
+      }
+      const msg = decodeMessage(frame.body);
+      checkAddressing(msg, peerId, selfId);
+      if (msg.type === MessageType.Snap) {
+        throw new PeerProtocolError("snap messages must be streamed on a snapshot connection");
+      }
+      this.ctx.deliver(msg);
+    });
+  }
+
+  private async receiveSnapshot(conn: FramedConnection, peerId: NodeId): Promise<void> {
+    const o = this.ctx.options;
+    const log = this.ctx.logger;
+    let msg: Message;
+    const timer = setTimeout(() => {
+      conn.close(new PeerProtocolError(`no snapshot header within ${o.handshakeTimeoutMs} ms`));
+    }, o.handshakeTimeoutMs);
+    try {
+      msg = parseSnapshotBegin(await conn.receive(), peerId, o.nodeId);
+    } catch (err) {
+      conn.close(err instanceof Error ? err : new Error(String(err)));
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const handler = this.ctx.snapshotHandler();
+    const refuse = (reason: string): void => {
+      this.snapshotsReceiveFailed++;
+      log.warn({ ...conn.logFields, reason }, "refused snapshot");
+      conn.writeFrame(FrameKind.SnapshotAck, encodeAck({ ok: false, reason }));
+      conn.close(undefined, true, true);
+    };
+    if (handler === undefined) return refuse("no snapshot handler is installed");
+    if (this.activeSnapshots >= o.maxConcurrentSnapshotReceives) {
+      return refuse(`already receiving ${this.activeSnapshots} snapshots`);
+    }
+    this.activeSnapshots++;
+    const stream = new SnapshotByteStream(o.snapshotReceiveBufferBytes, {
+      pause: () => conn.pauseReading(),
+      resume: () => conn.resumeReading(),
+    });
+    const hash = createHash("sha256");
+    let receivedBytes = 0;
+    conn.setFrameHandler((frame) => {
+      if (stream.finished) throw new PeerProtocolError("frame after the end of a snapshot");
+      if (frame.kind === FrameKind.SnapshotChunk) {
+        hash.update(frame.body);
+        receivedBytes += frame.body.byteLength;
+        stream.push(frame.body);
+      } else if (frame.kind === FrameKind.SnapshotEnd) {
+        const problem = checkSnapshotEnd(frame, receivedBytes, hash.digest());
+        if (problem === undefined) stream.end();
+        else stream.fail(new SnapshotStreamError(problem));
+      } else {
+        throw new PeerProtocolError(`unexpected frame kind ${frame.kind} in a snapshot stream`);
+      }
+    });
+    void conn.closed.then((reason) => {
+      stream.fail(
+        new SnapshotStreamError(
+          `connection closed after ${receivedBytes} bytes${reason ? `: ${reason.message}` : ""}`,
+        ),
+      );
+    });
+    let ok = false;
+    let reason = "";
+    try {
+      await handler(msg, stream);
+      ok = stream.consumedToEnd;
+      if (!ok) reason = "the snapshot handler returned before reading the stream to its end";
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
+    } finally {
+      this.activeSnapshots--;
+    }
+    if (ok) this.snapshotsReceived++;
+    else this.snapshotsReceiveFailed++;
+    const fields = { ...conn.logFields, index: msg.snapshot?.metadata.index, bytes: receivedBytes };
+    if (ok) log.info(fields, "received snapshot");
+    else log.warn({ ...fields, reason }, "snapshot not installed");
+    if (conn.isOpen) {
+      conn.writeFrame(
+        FrameKind.SnapshotAck,
+        encodeAck({ ok, reason: reason.slice(0, MAX_ACK_REASON_CHARS) }),
+      );
+      conn.close(undefined, true, true);
+    }
+  }
+
+  /** Closes every connection from `peerId` (the peer was removed). */
+  closePeer(peerId: NodeId): void {
+    for (const conn of [...(this.byPeer.get(peerId) ?? [])]) {
+      conn.close(new PeerProtocolError(`node ${peerId} is no longer a peer`), true);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open];
+    for (const conn of all) conn.close(undefined, true);
+    await Promise.all(all.map((c) => c.closed));
+  }
+}
+
+/** The authenticated sender may only speak for itself, and only to us. */
+function checkAddressing(msg: Message, peerId: NodeId, selfId: NodeId): void {
+  if (msg.to !== selfId) {
+    throw new PeerProtocolError(`message addressed to node ${msg.to} arrived at node ${selfId}`);
+  }
+  // A forwarded leadership transfer names the transferee in `from`.
+  if (msg.from !== peerId && msg.type !== MessageType.TransferLeader) {
+    throw new PeerProtocolError(
+      `node ${peerId} sent a message claiming to be from node ${msg.from}`,
+    );
+  }
+}
+
+function parseSnapshotBegin(frame: Frame, peerId: NodeId, selfId: NodeId): Message {
+  if (frame.kind !== FrameKind.SnapshotBegin) {
+    throw new PeerProtocolError(`expected a snapshot header, got frame kind ${frame.kind}`);
+  }
+  const msg = decodeMessage(frame.body);
+  checkAddressing(msg, peerId, selfId);
+  if (msg.type !== MessageType.Snap)
+    throw new PeerProtocolError(`snapshot header holds a ${msg.type} message`);
+  if (msg.snapshot !== undefined && msg.snapshot.data.byteLength !== 0) {
+    throw new PeerProtocolError("snapshot header must not carry snapshot bytes");
+  }
+  return msg;
+}
+
+function checkSnapshotEnd(frame: Frame, receivedBytes: number, digest: Buffer): string | undefined {
+  let v: unknown;
+  try {
+    v = unpackOne(frame.body, "snapshot end");
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (!Array.isArray(v) || v.length !== 2 || !(v[1] instanceof Uint8Array))
+    return "malformed end frame";
+  const [totalBytes, sentDigest] = v as [unknown, Uint8Array];
+  if (totalBytes !== receivedBytes) {
+    return `sender sent ${String(totalBytes)} bytes, ${receivedBytes} arrived`;
+  }
+  if (sentDigest.byteLength !== digest.byteLength || !timingSafeEqual(sentDigest, digest)) {
+    return "SHA-256 of the received bytes does not match the sender's";
+  }
+  return undefined;
+}
