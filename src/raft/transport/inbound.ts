@@ -168,10 +168,7 @@ export class InboundConnections {
     // A peer that reconnects replaces its old connection, which may be half-open.
     const previous = this.messageConnection.get(peerId);
     this.messageConnection.set(peerId, conn);
-    previous?.close(
-      new PeerProtocolError("replaced by a newer connection from the same peer"),
-      true,
-    );
+    previous?.close(new Error("replaced by a newer connection from the same peer"), true);
     const selfId = this.ctx.options.nodeId;
     conn.setFrameHandler((frame) => {
       if (frame.kind !== FrameKind.Message) {
