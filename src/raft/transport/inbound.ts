@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
 import type { Message, NodeId } from "../core/types.js";
@@ -10,16 +9,14 @@ import {
   HandshakeError,
   InvalidMessageError,
   PeerProtocolError,
-  SnapshotStreamError,
 } from "./errors.js";
-import { type Frame, FrameKind } from "./frame.js";
+import { FrameKind } from "./frame.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { ConnectionPurpose, HANDSHAKE_MAX_FRAME_BYTES, serverHandshake } from "./handshake.js";
 import type { TransportLogger } from "./logger.js";
-import { decodeMessage, unpackOne } from "./message-codec.js";
+import { decodeMessage } from "./message-codec.js";
 import type { ResolvedTcpTransportOptions } from "./options.js";
-import { encodeAck } from "./snapshot-send.js";
-import { SnapshotByteStream } from "./snapshot-stream.js";
+import { receiveSnapshot } from "./snapshot-receive.js";
 import { channelBinding } from "./tls-context.js";
 import type { SnapshotHandler } from "./transport.js";
 
@@ -34,7 +31,7 @@ export interface InboundContext {
 }
 
 const KEEPALIVE_DELAY_MS = 10_000;
-const MAX_ACK_REASON_CHARS = 200;
+const _MAX_ACK_REASON_CHARS = 200;
 
 function isBadFrame(reason: Error | undefined): boolean {
   return (
@@ -161,7 +158,28 @@ export class InboundConnections {
       if (isBadFrame(reason)) this.closedOnBadFrame++;
     });
     if (purpose === ConnectionPurpose.Messages) this.receiveMessages(conn, peerId);
-    else void this.receiveSnapshot(conn, peerId);
+    else {
+      const o = this.ctx.options;
+      receiveSnapshot(conn, peerId, {
+        selfId: o.nodeId,
+        logger: this.ctx.logger,
+        receiveBufferBytes: o.snapshotReceiveBufferBytes,
+        headerTimeoutMs: o.handshakeTimeoutMs,
+        handler: () => this.ctx.snapshotHandler(),
+        acquireSlot: () => {
+          if (this.activeSnapshots >= o.maxConcurrentSnapshotReceives) return false;
+          this.activeSnapshots++;
+          return true;
+        },
+        releaseSlot: () => {
+          this.activeSnapshots--;
+        },
+        outcome: (ok) => {
+          if (ok) this.snapshotsReceived++;
+          else this.snapshotsReceiveFailed++;
+        },
+      });
+    }
   }
 
   private receiveMessages(conn: FramedConnection, peerId: NodeId): void {
@@ -181,85 +199,6 @@ export class InboundConnections {
       }
       this.ctx.deliver(msg);
     });
-  }
-
-  private async receiveSnapshot(conn: FramedConnection, peerId: NodeId): Promise<void> {
-    const o = this.ctx.options;
-    const log = this.ctx.logger;
-    let msg: Message;
-    const timer = setTimeout(() => {
-      conn.close(new PeerProtocolError(`no snapshot header within ${o.handshakeTimeoutMs} ms`));
-    }, o.handshakeTimeoutMs);
-    try {
-      msg = parseSnapshotBegin(await conn.receive(), peerId, o.nodeId);
-    } catch (err) {
-      conn.close(err instanceof Error ? err : new Error(String(err)));
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
-    const handler = this.ctx.snapshotHandler();
-    const refuse = (reason: string): void => {
-      this.snapshotsReceiveFailed++;
-      log.warn({ ...conn.logFields, reason }, "refused snapshot");
-      conn.writeFrame(FrameKind.SnapshotAck, encodeAck({ ok: false, reason }));
-      conn.close(undefined, true, true);
-    };
-    if (handler === undefined) return refuse("no snapshot handler is installed");
-    if (this.activeSnapshots >= o.maxConcurrentSnapshotReceives) {
-      return refuse(`already receiving ${this.activeSnapshots} snapshots`);
-    }
-    this.activeSnapshots++;
-    const stream = new SnapshotByteStream(o.snapshotReceiveBufferBytes, {
-      pause: () => conn.pauseReading(),
-      resume: () => conn.resumeReading(),
-    });
-    const hash = createHash("sha256");
-    let receivedBytes = 0;
-    conn.setFrameHandler((frame) => {
-      if (stream.finished) throw new PeerProtocolError("frame after the end of a snapshot");
-      if (frame.kind === FrameKind.SnapshotChunk) {
-        hash.update(frame.body);
-        receivedBytes += frame.body.byteLength;
-        stream.push(frame.body);
-      } else if (frame.kind === FrameKind.SnapshotEnd) {
-        const problem = checkSnapshotEnd(frame, receivedBytes, hash.digest());
-        if (problem === undefined) stream.end();
-        else stream.fail(new SnapshotStreamError(problem));
-      } else {
-        throw new PeerProtocolError(`unexpected frame kind ${frame.kind} in a snapshot stream`);
-      }
-    });
-    void conn.closed.then((reason) => {
-      stream.fail(
-        new SnapshotStreamError(
-          `connection closed after ${receivedBytes} bytes${reason ? `: ${reason.message}` : ""}`,
-        ),
-      );
-    });
-    let ok = false;
-    let reason = "";
-    try {
-      await handler(msg, stream);
-      ok = stream.consumedToEnd;
-      if (!ok) reason = "the snapshot handler returned before reading the stream to its end";
-    } catch (err) {
-      reason = err instanceof Error ? err.message : String(err);
-    } finally {
-      this.activeSnapshots--;
-    }
-    if (ok) this.snapshotsReceived++;
-    else this.snapshotsReceiveFailed++;
-    const fields = { ...conn.logFields, index: msg.snapshot?.metadata.index, bytes: receivedBytes };
-    if (ok) log.info(fields, "received snapshot");
-    else log.warn({ ...fields, reason }, "snapshot not installed");
-    if (conn.isOpen) {
-      conn.writeFrame(
-        FrameKind.SnapshotAck,
-        encodeAck({ ok, reason: reason.slice(0, MAX_ACK_REASON_CHARS) }),
-      );
-      conn.close(undefined, true, true);
-    }
   }
 
   /** Closes every connection from `peerId` (the peer was removed). */
@@ -287,37 +226,4 @@ function checkAddressing(msg: Message, peerId: NodeId, selfId: NodeId): void {
       `node ${peerId} sent a message claiming to be from node ${msg.from}`,
     );
   }
-}
-
-function parseSnapshotBegin(frame: Frame, peerId: NodeId, selfId: NodeId): Message {
-  if (frame.kind !== FrameKind.SnapshotBegin) {
-    throw new PeerProtocolError(`expected a snapshot header, got frame kind ${frame.kind}`);
-  }
-  const msg = decodeMessage(frame.body);
-  checkAddressing(msg, peerId, selfId);
-  if (msg.type !== MessageType.Snap)
-    throw new PeerProtocolError(`snapshot header holds a ${msg.type} message`);
-  if (msg.snapshot !== undefined && msg.snapshot.data.byteLength !== 0) {
-    throw new PeerProtocolError("snapshot header must not carry snapshot bytes");
-  }
-  return msg;
-}
-
-function checkSnapshotEnd(frame: Frame, receivedBytes: number, digest: Buffer): string | undefined {
-  let v: unknown;
-  try {
-    v = unpackOne(frame.body, "snapshot end");
-  } catch (err) {
-    return (err as Error).message;
-  }
-  if (!Array.isArray(v) || v.length !== 2 || !(v[1] instanceof Uint8Array))
-    return "malformed end frame";
-  const [totalBytes, sentDigest] = v as [unknown, Uint8Array];
-  if (totalBytes !== receivedBytes) {
-    return `sender sent ${String(totalBytes)} bytes, ${receivedBytes} arrived`;
-  }
-  if (sentDigest.byteLength !== digest.byteLength || !timingSafeEqual(sentDigest, digest)) {
-    return "SHA-256 of the received bytes does not match the sender's";
-  }
-  return undefined;
 }

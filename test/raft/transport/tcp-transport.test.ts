@@ -6,7 +6,7 @@ import { MessageType, message } from "../../../src/raft/core/types.js";
 import { FramedConnection } from "../../../src/raft/transport/connection.js";
 import { dialPeer } from "../../../src/raft/transport/dial.js";
 import { InvalidMessageError, TransportListenError } from "../../../src/raft/transport/errors.js";
-import { encodeFrame, FrameKind } from "../../../src/raft/transport/frame.js";
+import { FrameKind } from "../../../src/raft/transport/frame.js";
 import {
   ConnectionPurpose,
   HANDSHAKE_MAX_FRAME_BYTES,
