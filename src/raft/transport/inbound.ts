@@ -1,5 +1,5 @@
-import type { Socket } from "node:net";
-import { type SecureContext, TLSSocket } from "node:tls";
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
 import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { FramedConnection } from "./connection.js";
@@ -52,7 +52,8 @@ export class InboundConnections {
   private readonly open = new Set<FramedConnection>();
   private readonly byPeer = new Map<NodeId, Set<FramedConnection>>();
   private readonly messageConnection = new Map<NodeId, FramedConnection>();
-  private pending = 0;
+  /** Remote endpoints of connections not yet authenticated (unique among live TCP connections). */
+  private readonly pendingKeys = new Set<string>();
   private activeSnapshots = 0;
   rejectedConnections = 0;
   closedOnBadFrame = 0;
@@ -65,45 +66,86 @@ export class InboundConnections {
     return this.open.size;
   }
 
-  accept(raw: Socket): void {
+  /** The listener: plain TCP, or TLS with mutual certificate verification. */
+  createServer(): Server {
     const o = this.ctx.options;
-    const remote = `${raw.remoteAddress}:${raw.remotePort}`;
-    if (this.pending >= o.maxPendingHandshakes) {
-      this.rejectedConnections++;
-      this.ctx.logger.warn(
-        {
-          node: o.nodeId,
-          remote,
-          reason: `more than ${o.maxPendingHandshakes} unauthenticated connections`,
-        },
-        "refusing peer connection",
-      );
-      raw.destroy();
-      return;
+    if (o.tls === undefined) {
+      return createNetServer({ noDelay: true }, (raw) => {
+        if (this.admit(raw)) this.accept(raw);
+      });
     }
-    this.pending++;
+    const server = createTlsServer({
+      cert: o.tls.cert,
+      key: o.tls.key,
+      ca: Array.isArray(o.tls.ca) ? [...o.tls.ca] : (o.tls.ca as string | Buffer),
+      minVersion: "TLSv1.2",
+      requestCert: true,
+      // Checked below, so that a refused certificate is logged with its reason.
+      rejectUnauthorized: false,
+      handshakeTimeout: o.handshakeTimeoutMs,
+    });
+    server.on("connection", (raw: Socket) => {
+      this.admit(raw);
+    });
+    server.on("secureConnection", (socket: TLSSocket) => {
+      if (!socket.authorized) {
+        this.refuse(socket, `TLS certificate not accepted: ${String(socket.authorizationError)}`);
+        return;
+      }
+      this.accept(socket);
+    });
+    server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+      if (!this.pendingKeys.has(remoteKey(socket))) return; // already refused at admission
+      this.refuse(socket, `TLS handshake failed: ${err.message}`);
+    });
+    return server;
+  }
+
+  /** Counts a new TCP connection as pending, or closes it when too many are. */
+  private admit(raw: Socket): boolean {
+    const o = this.ctx.options;
+    if (this.pendingKeys.size >= o.maxPendingHandshakes) {
+      this.refuse(raw, `more than ${o.maxPendingHandshakes} unauthenticated connections`);
+      return false;
+    }
+    const key = remoteKey(raw);
+    this.pendingKeys.add(key);
+    raw.once("close", () => this.pendingKeys.delete(key));
     raw.setNoDelay(true);
     raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-    const socket =
-      this.ctx.secureContext === undefined
-        ? raw
-        : new TLSSocket(raw, {
-            isServer: true,
-            secureContext: this.ctx.secureContext,
-            requestCert: true,
-            rejectUnauthorized: true,
-          });
+    return true;
+  }
+
+  private refuse(socket: Socket, reason: string): void {
+    this.rejectedConnections++;
+    this.pendingKeys.delete(remoteKey(socket));
+    this.ctx.logger.warn(
+      { node: this.ctx.options.nodeId, direction: "inbound", remote: remoteKey(socket), reason },
+      "refusing peer connection",
+    );
+    socket.destroy();
+  }
+
+  /** Runs the secret handshake on a connected (and, with TLS, verified) socket. */
+  private accept(socket: Socket): void {
+    const o = this.ctx.options;
+    const key = remoteKey(socket);
     const conn = new FramedConnection(socket, HANDSHAKE_MAX_FRAME_BYTES, this.ctx.logger, {
       node: o.nodeId,
       direction: "inbound",
-      remote,
+      remote: key,
     });
     this.open.add(conn);
     void conn.closed.then(() => this.open.delete(conn));
     const timer = setTimeout(() => {
       conn.close(new HandshakeError("timeout", `no handshake within ${o.handshakeTimeoutMs} ms`));
     }, o.handshakeTimeoutMs);
-    this.authenticate(conn, socket)
+    serverHandshake(
+      conn,
+      this.ctx.identity,
+      (id) => this.ctx.isKnownPeer(id),
+      channelBinding(socket),
+    )
       .then(
         ({ peerId, purpose }) => this.authenticated(conn, peerId, purpose),
         (err: unknown) => {
@@ -112,35 +154,9 @@ export class InboundConnections {
         },
       )
       .finally(() => {
-        this.pending--;
+        this.pendingKeys.delete(key);
         clearTimeout(timer);
       });
-  }
-
-  private async authenticate(
-    conn: FramedConnection,
-    socket: Socket,
-  ): Promise<{ peerId: NodeId; purpose: ConnectionPurpose }> {
-    if (socket instanceof TLSSocket) {
-      await new Promise<void>((resolve, reject) => {
-        socket.once("secure", () => resolve());
-        conn.closed.then((reason) =>
-          reject(reason ?? new HandshakeError("protocol", "closed during TLS")),
-        );
-      });
-      if (!socket.authorized) {
-        throw new HandshakeError(
-          "rejected",
-          `TLS peer not authorized: ${String(socket.authorizationError)}`,
-        );
-      }
-    }
-    return serverHandshake(
-      conn,
-      this.ctx.identity,
-      (id) => this.ctx.isKnownPeer(id),
-      channelBinding(socket),
-    );
   }
 
   private authenticated(conn: FramedConnection, peerId: NodeId, purpose: ConnectionPurpose): void {
@@ -226,4 +242,8 @@ function checkAddressing(msg: Message, peerId: NodeId, selfId: NodeId): void {
       `node ${peerId} sent a message claiming to be from node ${msg.from}`,
     );
   }
+}
+
+function remoteKey(socket: Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import type { SecureContext } from "node:tls";
 import { InvalidArgumentError } from "../../errors.js";
 import type { Message, NodeId } from "../core/types.js";
@@ -92,7 +92,7 @@ export class TcpTransport implements Transport {
     if (this.state !== "new")
       throw new InvalidArgumentError(`transport cannot start: it is ${this.state}`);
     this.state = "starting";
-    const server = createServer({ noDelay: true }, (socket) => this.inbound.accept(socket));
+    const server = this.inbound.createServer();
     const { host, port } = this.o.listen;
     try {
       await new Promise<void>((resolve, reject) => {

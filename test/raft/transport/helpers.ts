@@ -179,6 +179,9 @@ export interface TlsFiles {
   /** A second, unrelated self-signed pair: a peer using it must be refused. */
   readonly otherCert: Buffer;
   readonly otherKey: Buffer;
+  /** Names only node.conclave.test, not the loopback address peers dial. */
+  readonly namedCert: Buffer;
+  readonly namedKey: Buffer;
 }
 
 /**
@@ -189,7 +192,7 @@ export interface TlsFiles {
 export function makeTlsFiles(): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), "conclave-tls-"));
   try {
-    const make = (name: string): void => {
+    const make = (name: string, subjectAltName = "IP:127.0.0.1,DNS:localhost"): void => {
       execFileSync(
         "openssl",
         [
@@ -209,18 +212,21 @@ export function makeTlsFiles(): TlsFiles {
           "-subj",
           `/CN=conclave-${name}`,
           "-addext",
-          "subjectAltName=IP:127.0.0.1,DNS:localhost",
+          `subjectAltName=${subjectAltName}`,
         ],
         { stdio: "pipe" },
       );
     };
     make("node");
     make("other");
+    make("named", "DNS:node.conclave.test");
     return {
       cert: readFileSync(join(dir, "node.crt")),
       key: readFileSync(join(dir, "node.key")),
       otherCert: readFileSync(join(dir, "other.crt")),
       otherKey: readFileSync(join(dir, "other.key")),
+      namedCert: readFileSync(join(dir, "named.crt")),
+      namedKey: readFileSync(join(dir, "named.key")),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
