@@ -13,8 +13,9 @@ export {
 } from "./errors.js";
 export type { TransportLogger } from "./logger.js";
 export { silentLogger } from "./logger.js";
-export type { DeliveryFilter, MemoryNetworkOptions } from "./memory-transport.js";
-export { MemoryNetwork, MemoryTransport } from "./memory-transport.js";
+export type { DeliveryFilter, MemoryNetworkOptions } from "./memory-network.js";
+export { MemoryNetwork } from "./memory-network.js";
+export { MemoryTransport } from "./memory-transport.js";
 export { decodeMessage, encodeMessage } from "./message-codec.js";
 export { validateMessage } from "./message-validate.js";
 export type { TcpTransportOptions, TransportTlsOptions } from "./options.js";
