@@ -1,0 +1,249 @@
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
+import type { Message, NodeId } from "../core/types.js";
+import { MessageType } from "../core/types.js";
+import { FramedConnection } from "./connection.js";
+import {
+  FrameDecodeError,
+  FrameTooLargeError,
+  HandshakeError,
+  InvalidMessageError,
+  PeerProtocolError,
+} from "./errors.js";
+import { FrameKind } from "./frame.js";
+import type { HandshakeIdentity } from "./handshake.js";
+import { ConnectionPurpose, HANDSHAKE_MAX_FRAME_BYTES, serverHandshake } from "./handshake.js";
+import type { TransportLogger } from "./logger.js";
+import { decodeMessage } from "./message-codec.js";
+import type { ResolvedTcpTransportOptions } from "./options.js";
+import { receiveSnapshot } from "./snapshot-receive.js";
+import { channelBinding } from "./tls-context.js";
+import type { SnapshotHandler } from "./transport.js";
+
+export interface InboundContext {
+  readonly options: ResolvedTcpTransportOptions;
+  readonly identity: HandshakeIdentity;
+  readonly secureContext: SecureContext | undefined;
+  readonly logger: TransportLogger;
+  isKnownPeer(id: NodeId): boolean;
+  deliver(message: Message): void;
+  snapshotHandler(): SnapshotHandler | undefined;
+}
+
+const KEEPALIVE_DELAY_MS = 10_000;
+const _MAX_ACK_REASON_CHARS = 200;
+
+function isBadFrame(reason: Error | undefined): boolean {
+  return (
+    reason instanceof FrameDecodeError ||
+    reason instanceof FrameTooLargeError ||
+    reason instanceof InvalidMessageError ||
+    reason instanceof PeerProtocolError
+  );
+}
+
+/**
+ * Everything that arrives at the listener: each connection is authenticated
+ * (TLS first when configured, then the secret handshake) within the
+ * handshake timeout, then carries either a peer's messages or one snapshot.
+ * Until authenticated a connection may only send frames of at most 1 KiB.
+ */
+export class InboundConnections {
+  private readonly open = new Set<FramedConnection>();
+  private readonly byPeer = new Map<NodeId, Set<FramedConnection>>();
+  private readonly messageConnection = new Map<NodeId, FramedConnection>();
+  /** Remote endpoints of connections not yet authenticated (unique among live TCP connections). */
+  private readonly pendingKeys = new Set<string>();
+  private activeSnapshots = 0;
+  rejectedConnections = 0;
+  closedOnBadFrame = 0;
+  snapshotsReceived = 0;
+  snapshotsReceiveFailed = 0;
+
+  constructor(private readonly ctx: InboundContext) {}
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  /** The listener: plain TCP, or TLS with mutual certificate verification. */
+  createServer(): Server {
+    const o = this.ctx.options;
+    if (o.tls === undefined) {
+      return createNetServer({ noDelay: true }, (raw) => {
+        if (this.admit(raw)) this.accept(raw);
+      });
+    }
+    const server = createTlsServer({
+      cert: o.tls.cert,
+      key: o.tls.key,
+      ca: Array.isArray(o.tls.ca) ? [...o.tls.ca] : (o.tls.ca as string | Buffer),
+      minVersion: "TLSv1.2",
+      requestCert: true,
+      // Checked below, so that a refused certificate is logged with its reason.
+      rejectUnauthorized: false,
+      handshakeTimeout: o.handshakeTimeoutMs,
+    });
+    server.on("connection", (raw: Socket) => {
+      this.admit(raw);
+    });
+    server.on("secureConnection", (socket: TLSSocket) => {
+      if (!socket.authorized) {
+        this.refuse(socket, `TLS certificate not accepted: ${String(socket.authorizationError)}`);
+        return;
+      }
+      this.accept(socket);
+    });
+    server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+      if (!this.pendingKeys.has(remoteKey(socket))) return; // already refused at admission
+      this.refuse(socket, `TLS handshake failed: ${err.message}`);
+    });
+    return server;
+  }
+
+  /** Counts a new TCP connection as pending, or closes it when too many are. */
+  private admit(raw: Socket): boolean {
+    const o = this.ctx.options;
+    if (this.pendingKeys.size >= o.maxPendingHandshakes) {
+      this.refuse(raw, `more than ${o.maxPendingHandshakes} unauthenticated connections`);
+      return false;
+    }
+    const key = remoteKey(raw);
+    this.pendingKeys.add(key);
+    raw.once("close", () => this.pendingKeys.delete(key));
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    return true;
+  }
+
+  private refuse(socket: Socket, reason: string): void {
+    this.rejectedConnections++;
+    this.pendingKeys.delete(remoteKey(socket));
+    this.ctx.logger.warn(
+      { node: this.ctx.options.nodeId, direction: "inbound", remote: remoteKey(socket), reason },
+      "refusing peer connection",
+    );
+    socket.destroy();
+  }
+
+  /** Runs the secret handshake on a connected (and, with TLS, verified) socket. */
+  private accept(socket: Socket): void {
+    const o = this.ctx.options;
+    const key = remoteKey(socket);
+    const conn = new FramedConnection(socket, HANDSHAKE_MAX_FRAME_BYTES, this.ctx.logger, {
+      node: o.nodeId,
+      direction: "inbound",
+      remote: key,
+    });
+    this.open.add(conn);
+    void conn.closed.then(() => this.open.delete(conn));
+    const timer = setTimeout(() => {
+      conn.close(new HandshakeError("timeout", `no handshake within ${o.handshakeTimeoutMs} ms`));
+    }, o.handshakeTimeoutMs);
+    serverHandshake(
+      conn,
+      this.ctx.identity,
+      (id) => this.ctx.isKnownPeer(id),
+      channelBinding(socket),
+    )
+      .then(
+        ({ peerId, purpose }) => this.authenticated(conn, peerId, purpose),
+        (err: unknown) => {
+          this.rejectedConnections++;
+          conn.close(err instanceof Error ? err : new Error(String(err)), false, true);
+        },
+      )
+      .finally(() => {
+        this.pendingKeys.delete(key);
+        clearTimeout(timer);
+      });
+  }
+
+  private authenticated(conn: FramedConnection, peerId: NodeId, purpose: ConnectionPurpose): void {
+    if (!conn.isOpen) return;
+    conn.logFields["peer"] = peerId;
+    conn.logFields["purpose"] = purpose === ConnectionPurpose.Messages ? "messages" : "snapshot";
+    conn.decoder.maxFrameBytes = this.ctx.options.maxFrameBytes;
+    const set = this.byPeer.get(peerId) ?? new Set<FramedConnection>();
+    this.byPeer.set(peerId, set);
+    set.add(conn);
+    void conn.closed.then((reason) => {
+      set.delete(conn);
+      if (set.size === 0 && this.byPeer.get(peerId) === set) this.byPeer.delete(peerId);
+      if (this.messageConnection.get(peerId) === conn) this.messageConnection.delete(peerId);
+      if (isBadFrame(reason)) this.closedOnBadFrame++;
+    });
+    if (purpose === ConnectionPurpose.Messages) this.receiveMessages(conn, peerId);
+    else {
+      const o = this.ctx.options;
+      receiveSnapshot(conn, peerId, {
+        selfId: o.nodeId,
+        logger: this.ctx.logger,
+        receiveBufferBytes: o.snapshotReceiveBufferBytes,
+        headerTimeoutMs: o.handshakeTimeoutMs,
+        handler: () => this.ctx.snapshotHandler(),
+        acquireSlot: () => {
+          if (this.activeSnapshots >= o.maxConcurrentSnapshotReceives) return false;
+          this.activeSnapshots++;
+          return true;
+        },
+        releaseSlot: () => {
+          this.activeSnapshots--;
+        },
+        outcome: (ok) => {
+          if (ok) this.snapshotsReceived++;
+          else this.snapshotsReceiveFailed++;
+        },
+      });
+    }
+  }
+
+  private receiveMessages(conn: FramedConnection, peerId: NodeId): void {
+    // A peer that reconnects replaces its old connection, which may be half-open.
+    const previous = this.messageConnection.get(peerId);
+    this.messageConnection.set(peerId, conn);
+    previous?.close(new Error("replaced by a newer connection from the same peer"), true);
+    const selfId = this.ctx.options.nodeId;
+    conn.setFrameHandler((frame) => {
+      if (frame.kind !== FrameKind.Message) {
+        throw new PeerProtocolError(`unexpected frame kind ${frame.kind} on a message connection`);
+      }
+      const msg = decodeMessage(frame.body);
+      checkAddressing(msg, peerId, selfId);
+      if (msg.type === MessageType.Snap) {
+        throw new PeerProtocolError("snap messages must be streamed on a snapshot connection");
+      }
+      this.ctx.deliver(msg);
+    });
+  }
+
+  /** Closes every connection from `peerId` (the peer was removed). */
+  closePeer(peerId: NodeId): void {
+    for (const conn of [...(this.byPeer.get(peerId) ?? [])]) {
+      conn.close(new PeerProtocolError(`node ${peerId} is no longer a peer`), true);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open];
+    for (const conn of all) conn.close(undefined, true);
+    await Promise.all(all.map((c) => c.closed));
+  }
+}
+
+/** The authenticated sender may only speak for itself, and only to us. */
+function checkAddressing(msg: Message, peerId: NodeId, selfId: NodeId): void {
+  if (msg.to !== selfId) {
+    throw new PeerProtocolError(`message addressed to node ${msg.to} arrived at node ${selfId}`);
+  }
+  // A forwarded leadership transfer names the transferee in `from`.
+  if (msg.from !== peerId && msg.type !== MessageType.TransferLeader) {
+    throw new PeerProtocolError(
+      `node ${peerId} sent a message claiming to be from node ${msg.from}`,
+    );
+  }
+}
+
+function remoteKey(socket: Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
+}

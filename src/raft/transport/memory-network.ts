@@ -1,0 +1,179 @@
+import { InvalidArgumentError } from "../../errors.js";
+import type { Random } from "../core/prng.js";
+import type { Message, NodeId } from "../core/types.js";
+import { MemoryTransport } from "./memory-transport.js";
+import { validatePeerId } from "./options.js";
+
+export interface MemoryNetworkOptions {
+  /**
+   * Deliver queued messages on their own, one macrotask after they were
+   * sent (default). With false nothing moves until the test calls
+   * `deliverNext()` or `flush()`, which makes every interleaving explicit.
+   */
+  readonly autoDeliver?: boolean;
+  /** Messages in flight towards one node before further ones are dropped. Default 4096. */
+  readonly maxInFlightPerNode?: number;
+  /** Drives `lossRate`; required for a non-zero loss rate so runs replay from a seed. */
+  readonly random?: Random;
+  /** Snapshot bytes buffered at a receiver before the sender waits. Default 1 MiB. */
+  readonly snapshotBufferBytes?: number;
+}
+
+/** Decides the fate of one message at delivery time: false drops it. */
+export type DeliveryFilter = (message: Message) => boolean;
+
+interface InFlight {
+  readonly message: Message;
+}
+
+/**
+ * A deterministic in-process network of MemoryTransports. Messages travel
+ * through the real wire codec (so what TCP would refuse, this refuses too)
+ * and wait in one FIFO; delivery order is send order. Hooks cut links (one
+ * way or both), isolate nodes, drop a seeded fraction, or filter by content.
+ */
+export class MemoryNetwork {
+  private readonly nodes = new Map<NodeId, MemoryTransport>();
+  private readonly blocked = new Set<string>();
+  private readonly queue: InFlight[] = [];
+  private head = 0;
+  private readonly inFlightTo = new Map<NodeId, number>();
+  private scheduled = false;
+  private readonly autoDeliver: boolean;
+  readonly maxInFlightPerNode: number;
+  readonly snapshotBufferBytes: number;
+  private readonly random: Random | undefined;
+  private lossRateValue = 0;
+  private filter: DeliveryFilter | undefined;
+  delivered = 0;
+  lost = 0;
+
+  constructor(options: MemoryNetworkOptions = {}) {
+    this.autoDeliver = options.autoDeliver ?? true;
+    this.maxInFlightPerNode = options.maxInFlightPerNode ?? 4096;
+    this.snapshotBufferBytes = options.snapshotBufferBytes ?? 1024 * 1024;
+    this.random = options.random;
+  }
+
+  /** Creates the transport of node `id` on this network. */
+  transport(id: NodeId): MemoryTransport {
+    validatePeerId(id, "node id");
+    if (this.nodes.has(id)) throw new InvalidArgumentError(`node ${id} already has a transport`);
+    const t = new MemoryTransport(id, this);
+    this.nodes.set(id, t);
+    return t;
+  }
+
+  /** Cuts the link from → to (one way). */
+  block(from: NodeId, to: NodeId): void {
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  unblock(from: NodeId, to: NodeId): void {
+    this.blocked.delete(`${from}>${to}`);
+  }
+
+  /** Cuts every link between the two groups, both ways. */
+  partition(a: readonly NodeId[], b: readonly NodeId[]): void {
+    for (const x of a) {
+      for (const y of b) {
+        this.block(x, y);
+        this.block(y, x);
+      }
+    }
+  }
+
+  /** Cuts `id` off from every other node on the network. */
+  isolate(id: NodeId): void {
+    const others = [...this.nodes.keys()].filter((n) => n !== id);
+    this.partition([id], others);
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  isBlocked(from: NodeId, to: NodeId): boolean {
+    return this.blocked.has(`${from}>${to}`);
+  }
+
+  /** Fraction of messages silently lost in flight; needs `random`. */
+  set lossRate(rate: number) {
+    if (!(rate >= 0 && rate <= 1))
+      throw new InvalidArgumentError(`lossRate must be in [0, 1], got ${rate}`);
+    if (rate > 0 && this.random === undefined) {
+      throw new InvalidArgumentError("a lossRate needs a seeded `random` in the network options");
+    }
+    this.lossRateValue = rate;
+  }
+
+  get lossRate(): number {
+    return this.lossRateValue;
+  }
+
+  /** Installs (or with undefined removes) a filter that can drop individual messages. */
+  setFilter(filter: DeliveryFilter | undefined): void {
+    this.filter = filter;
+  }
+
+  /** Messages in flight. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Delivers the oldest message in flight; false when there is none. */
+  deliverNext(): boolean {
+    if (this.head >= this.queue.length) return false;
+    const item = this.queue[this.head] as InFlight;
+    this.head++;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    const m = item.message;
+    this.inFlightTo.set(m.to, (this.inFlightTo.get(m.to) ?? 1) - 1);
+    const target = this.nodes.get(m.to);
+    const lossy = this.lossRateValue > 0 && (this.random as Random).float() < this.lossRateValue;
+    if (target === undefined || !target.running || this.isBlocked(m.from, m.to) || lossy) {
+      this.lost++;
+      return true;
+    }
+    if (this.filter !== undefined && !this.filter(m)) {
+      this.lost++;
+      return true;
+    }
+    this.delivered++;
+    target.receive(m);
+    return true;
+  }
+
+  /** Delivers until nothing is in flight (messages sent meanwhile included), at most `maxSteps`. */
+  flush(maxSteps = 1_000_000): number {
+    let n = 0;
+    while (n < maxSteps && this.deliverNext()) n++;
+    return n;
+  }
+
+  /** @internal Used by MemoryTransport. */
+  enqueue(m: Message): "queued" | "full" | "down" {
+    const target = this.nodes.get(m.to);
+    if (target === undefined || !target.running || this.isBlocked(m.from, m.to)) return "down";
+    const inFlight = this.inFlightTo.get(m.to) ?? 0;
+    if (inFlight >= this.maxInFlightPerNode) return "full";
+    this.inFlightTo.set(m.to, inFlight + 1);
+    this.queue.push({ message: m });
+    if (this.autoDeliver && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+    return "queued";
+  }
+
+  /** @internal */
+  node(id: NodeId): MemoryTransport | undefined {
+    return this.nodes.get(id);
+  }
+}

@@ -1,0 +1,175 @@
+import { Packr } from "msgpackr";
+import type { Entry, Message } from "../core/types.js";
+import { MessageType } from "../core/types.js";
+import { FrameDecodeError, InvalidMessageError } from "./errors.js";
+import { validateMessage } from "./message-validate.js";
+
+/**
+ * A Message on the wire is a MessagePack array in a fixed field order (see
+ * docs/transport.md), with the type as a small integer code. Arrays rather
+ * than maps keep a heartbeat near 20 bytes, and a fixed order means decoding
+ * never depends on state carried over from earlier frames.
+ */
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  int64AsType: "number",
+});
+
+/** Wire codes are part of the protocol: never renumber, only append. */
+const CODE_BY_TYPE: ReadonlyMap<MessageType, number> = new Map([
+  [MessageType.Prop, 1],
+  [MessageType.App, 2],
+  [MessageType.AppResp, 3],
+  [MessageType.Vote, 4],
+  [MessageType.VoteResp, 5],
+  [MessageType.PreVote, 6],
+  [MessageType.PreVoteResp, 7],
+  [MessageType.Snap, 8],
+  [MessageType.Heartbeat, 9],
+  [MessageType.HeartbeatResp, 10],
+  [MessageType.TransferLeader, 11],
+  [MessageType.TimeoutNow, 12],
+  [MessageType.ReadIndex, 13],
+  [MessageType.ReadIndexResp, 14],
+]);
+
+const TYPE_BY_CODE: ReadonlyMap<number, MessageType> = new Map(
+  [...CODE_BY_TYPE].map(([type, code]) => [code, type]),
+);
+
+const MESSAGE_FIELDS = 12;
+const ENTRY_FIELDS = 4;
+const SNAPSHOT_FIELDS = 8;
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** Message types that may cross the network (local-only types have no wire code). */
+export function hasWireCode(type: MessageType): boolean {
+  return CODE_BY_TYPE.has(type);
+}
+
+/**
+ * Encodes a message that has already been validated. With `omitSnapshotData`
+ * the snapshot travels without its bytes (they are streamed separately).
+ */
+export function encodeMessage(m: Message, omitSnapshotData = false): Uint8Array {
+  const code = CODE_BY_TYPE.get(m.type);
+  if (code === undefined) throw new InvalidMessageError("type", `${m.type} cannot be sent`);
+  const entries = new Array<unknown>(m.entries.length);
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i] as Entry;
+    entries[i] = [e.term, e.index, e.type, e.data];
+  }
+  const s = m.snapshot;
+  const snapshot =
+    s === undefined
+      ? null
+      : [
+          s.metadata.index,
+          s.metadata.term,
+          s.metadata.confState.voters,
+          s.metadata.confState.votersOutgoing,
+          s.metadata.confState.learners,
+          s.metadata.confState.learnersNext,
+          s.metadata.confState.autoLeave,
+          omitSnapshotData ? EMPTY_BYTES : s.data,
+        ];
+  return packr.pack([
+    code,
+    m.to,
+    m.from,
+    m.term,
+    m.logTerm,
+    m.index,
+    entries,
+    m.commit,
+    m.reject,
+    m.rejectHint,
+    m.context,
+    snapshot,
+  ]);
+}
+
+/**
+ * Decodes and validates one message. Throws FrameDecodeError when the bytes
+ * are not one MessagePack value, InvalidMessageError when the value is not a
+ * valid network message. The result shares no memory with `body`.
+ */
+export function decodeMessage(body: Uint8Array): Message {
+  const value = unpackOne(body, "message");
+  if (!Array.isArray(value) || value.length !== MESSAGE_FIELDS) {
+    throw new InvalidMessageError("message", `must be an array of ${MESSAGE_FIELDS} fields`);
+  }
+  const code: unknown = value[0];
+  const type = typeof code === "number" ? TYPE_BY_CODE.get(code) : undefined;
+  if (type === undefined)
+    throw new InvalidMessageError("type", `unknown wire code ${String(code)}`);
+  const rawEntries: unknown = value[6];
+  if (!Array.isArray(rawEntries)) throw new InvalidMessageError("entries", "must be an array");
+  const entries = rawEntries.map((e: unknown, i) => {
+    if (!Array.isArray(e) || e.length !== ENTRY_FIELDS) {
+      throw new InvalidMessageError(`entries[${i}]`, `must be an array of ${ENTRY_FIELDS} fields`);
+    }
+    return { term: e[0], index: e[1], type: e[2], data: e[3] };
+  });
+  const s: unknown = value[11];
+  let snapshot: unknown;
+  if (s !== null) {
+    if (!Array.isArray(s) || s.length !== SNAPSHOT_FIELDS) {
+      throw new InvalidMessageError(
+        "snapshot",
+        `must be null or an array of ${SNAPSHOT_FIELDS} fields`,
+      );
+    }
+    snapshot = {
+      metadata: {
+        index: s[0],
+        term: s[1],
+        confState: {
+          voters: s[2],
+          votersOutgoing: s[3],
+          learners: s[4],
+          learnersNext: s[5],
+          autoLeave: s[6],
+        },
+      },
+      data: s[7],
+    };
+  }
+  return validateMessage(
+    {
+      type,
+      to: value[1],
+      from: value[2],
+      term: value[3],
+      logTerm: value[4],
+      index: value[5],
+      entries,
+      commit: value[7],
+      reject: value[8],
+      rejectHint: value[9],
+      context: value[10],
+      snapshot,
+    },
+    true,
+  );
+}
+
+/** Packs any plain value (handshake and control frames). */
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Unpacks exactly one MessagePack value; anything else is a FrameDecodeError. */
+export function unpackOne(body: Uint8Array, what: string): unknown {
+  if (body.byteLength === 0) throw new FrameDecodeError(`empty ${what} payload`);
+  try {
+    return packr.unpack(body);
+  } catch (err) {
+    throw new FrameDecodeError(
+      `undecodable ${what} payload: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
