@@ -1,4 +1,4 @@
 export * from "./errors.js";
 export type { NodeStatus, RaftNodeOptions, RequestOptions } from "./node.js";
 export { RaftNode } from "./node.js";
-export type { NodeTransport, StateMachine, TransportHandlers } from "./ports.js";
+export type { StateMachine } from "./ports.js";

@@ -19,8 +19,9 @@ import {
   type Snapshot,
   Xoshiro128,
 } from "../core/index.js";
+import { parsePeerAddress } from "../transport/options.js";
 import { NodeFailedError, NodeStoppedError, ProposalOutcomeUnknownError } from "./errors.js";
-import type { NodeStorage, NodeTransport, StateMachine } from "./ports.js";
+import type { NodeStorage, StateMachine, Transport } from "./ports.js";
 import {
   decodeMemberContext,
   decodeNodeSnapshot,
@@ -32,14 +33,18 @@ import { Pending } from "./waiters.js";
 export interface RaftNodeOptions<Result> {
   readonly id: NodeId;
   readonly storage: NodeStorage;
-  readonly transport: NodeTransport;
+  /** Registered and started by the node; stopped by `stop()`. */
+  readonly transport: Transport;
   readonly stateMachine: StateMachine<Result>;
   /**
-   * Founding members and their peer addresses. Used only when `storage` is
-   * empty and this node is one of them; a node joining later starts empty and
-   * learns everything from the leader.
+   * Members and their peer addresses, used only when `storage` is empty. A
+   * founding member bootstraps the log from it; with `join`, the node instead
+   * joins an existing cluster: it bootstraps nothing and uses the addresses
+   * only to accept the leader's traffic until the log tells it the members.
    */
   readonly initialCluster?: ReadonlyMap<NodeId, string>;
+  /** Join an existing cluster (the leader adds this node) instead of founding one. */
+  readonly join?: boolean;
   /** Heartbeat interval (one tick), default 100 ms as etcd. */
   readonly heartbeatMs?: number;
   /** Election timeout, default 1000 ms as etcd. */
@@ -98,6 +103,8 @@ export class RaftNode<Result> {
   private readonly heartbeatMs: number;
   private readonly clock: () => number;
   private readonly peers = new Map<NodeId, string>();
+  /** What the transport was last told: peer id -> address. */
+  private readonly transportPeers = new Map<NodeId, string>();
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
   private readonly reads = new Map<string, Pending<void>>();
   /** Read index granted per read context, waiting for apply to catch up. */
@@ -142,19 +149,23 @@ export class RaftNode<Result> {
   static async start<Result>(opts: RaftNodeOptions<Result>): Promise<RaftNode<Result>> {
     const { storage, initialCluster, id } = opts;
     const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
-    if (fresh && initialCluster?.has(id)) {
+    if (fresh && initialCluster?.has(id) && opts.join !== true) {
       const { entries, hardState } = bootstrapLog([...initialCluster.keys()], (member) =>
         encodeMemberContext(initialCluster.get(member)!),
       );
       await storage.save({ entries, hardState });
     }
     const node = new RaftNode(opts);
-    await opts.transport.start({
-      onMessage: (m) => node.receive(m),
-      onUnreachable: (peer) => node.guard(() => node.raw.reportUnreachable(peer)),
-      onSnapshotSent: (peer, ok) => node.guard(() => node.raw.reportSnapshot(peer, ok)),
-    });
-    node.opts.transport.setPeers(node.peerBook());
+    if (fresh && opts.join === true && initialCluster !== undefined) {
+      for (const [member, address] of initialCluster) node.peers.set(member, address);
+    }
+    const t = opts.transport;
+    t.onMessage((m) => node.receive(m));
+    t.onSnapshot((m, data) => node.receiveSnapshot(m, data));
+    t.onUnreachable((peer) => node.guard(() => node.raw.reportUnreachable(peer)));
+    t.onSnapshotStatus((peer, ok) => node.guard(() => node.raw.reportSnapshot(peer, ok)));
+    node.syncPeers();
+    await t.start();
     node.scheduleTick();
     node.kick();
     return node;
@@ -314,6 +325,30 @@ export class RaftNode<Result> {
     this.guard(() => this.raw.step(m));
   }
 
+  /** Stages a streamed snapshot in storage, then lets the core decide on it. */
+  private async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.stopped || m.snapshot === undefined) return;
+    const snapshot = await this.opts.storage.receiveSnapshot(m.snapshot.metadata, data);
+    this.guard(() => this.raw.step({ ...m, snapshot }));
+  }
+
+  /** Tells the transport about peers added or removed since the last call. */
+  private syncPeers(): void {
+    const want = new Map(this.peers);
+    want.delete(this.opts.id);
+    for (const id of [...this.transportPeers.keys()]) {
+      if (!want.has(id)) {
+        this.opts.transport.removePeer(id);
+        this.transportPeers.delete(id);
+      }
+    }
+    for (const [id, address] of want) {
+      if (this.transportPeers.get(id) === address) continue;
+      this.opts.transport.addPeer(id, parsePeerAddress(address));
+      this.transportPeers.set(id, address);
+    }
+  }
+
   /** Runs an input into the core; a broken invariant stops the node. */
   private guard(f: () => void): void {
     if (this.stopped) return;
@@ -391,7 +426,7 @@ export class RaftNode<Result> {
     this.restoreFrom(snap.data);
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
-    this.opts.transport.setPeers(this.peerBook());
+    this.syncPeers();
     for (const [index, w] of this.proposals) {
       if (index <= snap.metadata.index) w.pending.reject(new ProposalOutcomeUnknownError(index));
     }
@@ -432,7 +467,7 @@ export class RaftNode<Result> {
       if (ch.type === ConfChangeType.RemoveNode) this.peers.delete(ch.nodeId);
       else if (address !== undefined) this.peers.set(ch.nodeId, address);
     }
-    this.opts.transport.setPeers(this.peerBook());
+    this.syncPeers();
   }
 
   private afterAdvance(rd: Ready): void {
@@ -460,12 +495,6 @@ export class RaftNode<Result> {
     const data = encodeNodeSnapshot(this.peers, this.opts.stateMachine.snapshot());
     await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
     this.snapshotIndex = index;
-  }
-
-  private peerBook(): Map<NodeId, string> {
-    const book = new Map(this.peers);
-    book.delete(this.opts.id);
-    return book;
   }
 
   private fail(err: Error): void {

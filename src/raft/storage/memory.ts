@@ -8,6 +8,7 @@ import {
   LogCompactedError,
   LogUnavailableError,
   type Snapshot,
+  type SnapshotMetadata,
 } from "../core/index.js";
 import { limitSize } from "../core/log.js";
 import { EntryType } from "../core/types.js";
@@ -143,6 +144,15 @@ export class MemoryStorage implements NodeStorage {
     if (update.snapshot) this.applySnapshot(update.snapshot);
     if (update.entries) this.append(update.entries);
     if (update.hardState) this.setHardState(update.hardState);
+  }
+
+  async receiveSnapshot(
+    metadata: SnapshotMetadata,
+    data: AsyncIterable<Uint8Array>,
+  ): Promise<Snapshot> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of data) chunks.push(chunk);
+    return { metadata, data: Buffer.concat(chunks) };
   }
 
   async close(): Promise<void> {}

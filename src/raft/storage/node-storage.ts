@@ -1,4 +1,11 @@
-import type { ConfState, Entry, HardState, LogStorage, Snapshot } from "../core/index.js";
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  LogStorage,
+  Snapshot,
+  SnapshotMetadata,
+} from "../core/index.js";
 
 /** What one Ready asks storage to make durable (a Ready itself fits). */
 export interface PersistUpdate {
@@ -21,5 +28,11 @@ export interface NodeStorage extends LogStorage {
    * whatever catch-up tail the implementation is configured to keep).
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown>;
+  /**
+   * Takes in a snapshot streamed from the leader without installing it: the
+   * returned Snapshot is stepped into the core, and installed by the `save`
+   * of the Ready that accepts it.
+   */
+  receiveSnapshot(metadata: SnapshotMetadata, data: AsyncIterable<Uint8Array>): Promise<Snapshot>;
   close(): Promise<void>;
 }

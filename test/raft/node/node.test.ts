@@ -4,7 +4,7 @@ import { NodeStoppedError } from "../../../src/raft/node/errors.js";
 import { RaftNode } from "../../../src/raft/node/node.js";
 import type { StateMachine } from "../../../src/raft/node/ports.js";
 import { MemoryStorage } from "../../../src/raft/storage/memory.js";
-import { LocalNetwork } from "./local-network.js";
+import { MemoryNetwork } from "../../../src/raft/transport/index.js";
 
 /** A counter-plus-log state machine: every entry appends its text and returns the new length. */
 class ListMachine implements StateMachine<number> {
@@ -26,11 +26,11 @@ const started: RaftNode<number>[] = [];
 
 async function cluster(
   n: number,
-  net = new LocalNetwork(),
+  net = new MemoryNetwork(),
   extra: { snapshotEveryEntries?: number } = {},
 ) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
-  const initialCluster = new Map(ids.map((id) => [id, `local:${id}`]));
+  const initialCluster = new Map(ids.map((id) => [id, `127.0.0.1:${7000 + id}`]));
   const machines = new Map<number, ListMachine>();
   const storages = new Map<number, MemoryStorage>();
   const nodes = new Map<number, RaftNode<number>>();
@@ -113,7 +113,7 @@ describe("RaftNode", () => {
   });
 
   it("adds a learner that catches up by snapshot, promotes it, and removes a member", async () => {
-    const net = new LocalNetwork();
+    const net = new MemoryNetwork();
     const { nodes, machines } = await cluster(3, net, {
       snapshotEveryEntries: 20,
     });
@@ -125,14 +125,16 @@ describe("RaftNode", () => {
       storage: new MemoryStorage(),
       transport: net.transport(4),
       stateMachine: sm4,
+      initialCluster: new Map([1, 2, 3, 4].map((id) => [id, `127.0.0.1:${7000 + id}`])),
+      join: true,
       heartbeatMs: 10,
       electionMs: 100,
     });
     started.push(n4);
-    await leader.addLearner(4, "local:4");
+    await leader.addLearner(4, "127.0.0.1:7004");
     await waitFor(() => sm4.items.length === 60, "learner caught up");
     expect(n4.status().snapshotIndex).toBeGreaterThan(0); // it was caught up by snapshot
-    const cs = await leader.addVoter(4, "local:4");
+    const cs = await leader.addVoter(4, "127.0.0.1:7004");
     expect(cs.voters).toEqual([1, 2, 3, 4]);
     const victim = [1, 2, 3].find((id) => id !== leader.id)!;
     const after = await leader.removeMember(victim);
@@ -145,10 +147,7 @@ describe("RaftNode", () => {
   it("stops cleanly: pending requests fail with NodeStoppedError, later calls too", async () => {
     const { nodes, net } = await cluster(3);
     const leader = await waitFor(() => leaderOf(nodes), "a leader");
-    net.isolate(
-      leader.id,
-      [1, 2, 3].filter((id) => id !== leader.id),
-    );
+    net.isolate(leader.id);
     const pending = leader.propose(enc("never"));
     await leader.stop();
     await expect(pending).rejects.toBeInstanceOf(NodeStoppedError);
@@ -165,7 +164,7 @@ describe("RaftNode", () => {
     const again = await RaftNode.start({
       id: 1,
       storage: storages.get(1)!,
-      transport: new LocalNetwork().transport(1),
+      transport: new MemoryNetwork().transport(1),
       stateMachine: sm,
       heartbeatMs: 10,
       electionMs: 100,
