@@ -3,7 +3,7 @@ import http from "node:http";
 import { ConclaveError } from "../errors.js";
 import { NotLeaderError } from "../raft/core/index.js";
 import type { RaftNode } from "../raft/node/index.js";
-import type { KvInput, KvOutput, KvStateMachine } from "../sim/kv.js";
+import type { KvInput, KvOutput } from "../sim/kv.js";
 import { encodeCommand } from "../sim/kv.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -79,7 +79,10 @@ function positiveInt(v: unknown, name: string): number {
  * (`?client=&seq=`), plus membership and status. Every error is
  * `{ code, message }` with a matching status (421 + `leader` for NotLeader).
  */
-export function createKvHttpServer(node: RaftNode<KvOutput>, kv: KvStateMachine): http.Server {
+export function createKvHttpServer(
+  node: RaftNode<KvOutput>,
+  kv: { get(key: string): string | null },
+): http.Server {
   const session = { client: randomInt(1, 2 ** 40), seq: 0 };
 
   const write = async (input: KvInput, url: URL): Promise<KvOutput> => {

@@ -36,9 +36,19 @@ export class TcpProxy {
   #cutInbound = false;
   #cutOutbound = false;
 
-  /** Stops forwarding both ways. */
-  cut(): void {
+  #refusing = false;
+
+  /**
+   * Stops forwarding both ways. By default bytes are held back (a black
+   * hole: they flow again on heal); with `reset`, connections are torn down
+   * and new ones refused until heal, so whatever was in flight is lost.
+   */
+  cut(options: { reset?: boolean } = {}): void {
     this.#cut = true;
+    if (options.reset === true) {
+      this.#refusing = true;
+      for (const socket of this.#sockets) socket.destroy();
+    }
     this.#apply();
   }
 
@@ -50,6 +60,7 @@ export class TcpProxy {
   }
 
   heal(): void {
+    this.#refusing = false;
     this.#cut = false;
     this.#cutInbound = false;
     this.#cutOutbound = false;
@@ -73,6 +84,10 @@ export class TcpProxy {
   }
 
   #accept(client: net.Socket, port: number, host: string): void {
+    if (this.#refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(port, host);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     for (const socket of pair) {

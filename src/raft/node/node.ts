@@ -78,6 +78,8 @@ export interface NodeStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly snapshotIndex: number;
+  /** Snapshots received from a leader and installed since this process started. */
+  readonly snapshotsInstalled: number;
   readonly confState: ConfState;
   readonly peers: readonly {
     id: NodeId;
@@ -112,6 +114,7 @@ export class RaftNode<Result> {
   private readCounter = 0;
   private appliedIndex: number;
   private snapshotIndex: number;
+  private snapshotsInstalled = 0;
   private ticker: NodeJS.Timeout | undefined;
   private ticksDone = 0;
   private startedAt: number;
@@ -256,6 +259,7 @@ export class RaftNode<Result> {
       appliedIndex: this.appliedIndex,
       lastIndex: st.lastIndex,
       snapshotIndex: this.snapshotIndex,
+      snapshotsInstalled: this.snapshotsInstalled,
       confState: st.confState,
       peers: st.progress
         .filter((p) => p.id !== st.id)
@@ -424,6 +428,7 @@ export class RaftNode<Result> {
 
   private installSnapshot(snap: Snapshot): void {
     this.restoreFrom(snap.data);
+    this.snapshotsInstalled++;
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
     this.syncPeers();

@@ -133,7 +133,7 @@ describe("RaftNode", () => {
     started.push(n4);
     await leader.addLearner(4, "127.0.0.1:7004");
     await waitFor(() => sm4.items.length === 60, "learner caught up");
-    expect(n4.status().snapshotIndex).toBeGreaterThan(0); // it was caught up by snapshot
+    expect(n4.status().snapshotsInstalled).toBeGreaterThan(0); // it was caught up by snapshot
     const cs = await leader.addVoter(4, "127.0.0.1:7004");
     expect(cs.voters).toEqual([1, 2, 3, 4]);
     const victim = [1, 2, 3].find((id) => id !== leader.id)!;
