@@ -11,7 +11,9 @@ const queues = fc
   })
   .chain((raw) => fc.shuffledSubarray(raw, { minLength: raw.length, maxLength: raw.length }))
   .map((raw) =>
-    raw.map(([position, exclusive]): SequenceEntry => ({ id: `e${position}`, position, exclusive })),
+    raw.map(
+      ([position, exclusive]): SequenceEntry => ({ id: `e${position}`, position, exclusive }),
+    ),
   );
 
 const byPosition = (entries: readonly SequenceEntry[]) =>
