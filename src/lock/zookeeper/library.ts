@@ -94,7 +94,7 @@ export const ZK_ERROR = {
   SESSION_EXPIRED: -112,
 } as const;
 
-export const ZK_CREATE_MODE = { PERSISTENT: 0, EPHEMERAL_SEQUENTIAL: 3 } as const;
+export const ZK_CREATE_MODE = { PERSISTENT: 0, EPHEMERAL: 1, EPHEMERAL_SEQUENTIAL: 3 } as const;
 
 export const ZK_EVENT = { NODE_DELETED: 2 } as const;
 
