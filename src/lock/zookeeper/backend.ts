@@ -22,7 +22,7 @@ import { type SequenceEntry, type Turn, turnOf, wouldHoldNow } from "../sequence
 import { waitForWake } from "../sequenced/wake.js";
 import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../types.js";
 import { positiveInteger } from "../validate.js";
-import { ZK_EVENT, type ZkWatcher } from "./library.js";
+import { ZK_ERROR, ZK_EVENT, type ZkWatcher, zkErrorCode } from "./library.js";
 import { createOwnNode } from "./own-node.js";
 import { validateZkRootPath, ZkPaths } from "./paths.js";
 import { ZkSession } from "./session.js";
@@ -272,8 +272,8 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
       const path = `${parent}/${node}`;
       const mine = { id: node, position: ZkPaths.position(node) };
       const [created, firstListing] = await Promise.all([
-        session.exists(path, name),
-        session.children(parent, name),
+        readThroughReconnect(session, name, () => session.exists(path, name)),
+        readThroughReconnect(session, name, () => session.children(parent, name)),
       ]);
       if (created.value === undefined) return "session-ended";
       const fencingToken = created.value.czxid.readBigUInt64BE(0);
@@ -302,7 +302,7 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
         this.#throwIfStopped(wait, name);
         if (reason === "deadline") throw new LockTimeoutError(name, wait.waitMs);
         if (session.ended.aborted) return "session-ended";
-        listing = await session.children(parent, name);
+        listing = await readThroughReconnect(session, name, () => session.children(parent, name));
       }
       // The server that listed this znode first still counted the session
       // alive and restarted its timeout on that request: the lease runs
@@ -457,6 +457,26 @@ function watchTurn(
   return () => {
     active = false;
   };
+}
+
+/**
+ * Runs an idempotent read; if the connection dropped under it (the session
+ * lives on), waits for the library to reconnect and reads once more, so a
+ * waiter survives a server restart or a leader change in the ensemble.
+ */
+async function readThroughReconnect<T>(
+  session: ZkSession,
+  lockName: string,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (zkErrorCode((error as Error).cause) !== ZK_ERROR.CONNECTION_LOSS) throw error;
+    if (session.ended.aborted) throw error;
+    await session.connected(lockName);
+    return read();
+  }
 }
 
 function lowest(entries: readonly SequenceEntry[]): SequenceEntry | undefined {
