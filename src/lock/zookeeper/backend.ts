@@ -9,7 +9,6 @@ import type {
 } from "../backend.js";
 import { type Clock, systemClock } from "../clock.js";
 import {
-  BackendUnavailableError,
   LockAbortedError,
   LockClientClosedError,
   LockLostError,
@@ -18,13 +17,14 @@ import {
 } from "../errors.js";
 import { observeLeaderByPolling } from "../observe.js";
 import { LocalLeaseEnd } from "../sequenced/lease-end.js";
-import { type SequenceEntry, type Turn, turnOf, wouldHoldNow } from "../sequenced/turn.js";
+import { turnOf, wouldHoldNow } from "../sequenced/turn.js";
 import { waitForWake } from "../sequenced/wake.js";
 import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../types.js";
 import { positiveInteger } from "../validate.js";
-import { ZK_ERROR, ZK_EVENT, type ZkWatcher, zkErrorCode } from "./library.js";
+import type { ZkWatcher } from "./library.js";
 import { createOwnNode } from "./own-node.js";
 import { validateZkRootPath, ZkPaths } from "./paths.js";
+import { readLeader, readThroughReconnect, watchOwnNode, watchTurn } from "./queue.js";
 import { ZkSession } from "./session.js";
 
 export interface ZooKeeperLockBackendOptions {
@@ -333,25 +333,13 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
       detach: () => session.ended.removeEventListener("abort", onEnded),
     };
     this.#held.set(ownerId, held);
-    this.#watchOwnNode(ownerId, held);
+    // Anything deleting the znode (an operator, an expiry we did not foresee) ends the lock at once.
+    watchOwnNode(session, path, name, () => {
+      if (this.#held.get(ownerId) === held) {
+        held.lost.abort(new LockLostError(name, "its znode was deleted"));
+      }
+    });
     return held;
-  }
-
-  /** Anything deleting the znode (an operator, an expiry we did not foresee) ends the lock at once. */
-  #watchOwnNode(ownerId: string, held: HeldNode): void {
-    const stillHeld = () => this.#held.get(ownerId) === held;
-    const gone = () => {
-      if (stillHeld()) held.lost.abort(new LockLostError(held.name, "its znode was deleted"));
-    };
-    held.session
-      .exists(held.path, held.name, (event) => {
-        if (event.getType() === ZK_EVENT.NODE_DELETED) gone();
-        else if (stillHeld()) this.#watchOwnNode(ownerId, held);
-      })
-      .then(({ value }) => {
-        if (value === undefined) gone();
-      })
-      .catch(() => {});
   }
 
   /** The lease ran out without a renewal: close its session so the next waiter need not wait for the server's expiry. */
@@ -373,28 +361,12 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
     name: string,
     watcher?: ZkWatcher,
   ): Promise<LeaderSnapshot<bigint> | undefined> {
-    const session = await this.#sharedSession();
-    const parent = this.#paths.queue("leader", name);
-    // The leader may resign between listing and reading; a few tries cover any real churn.
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const { value: children } = await session.children(parent, name, watcher);
-      if (children === undefined && watcher !== undefined) {
-        // No election yet: listing a missing znode sets no watch, so watch for its creation.
-        const { value: created } = await session.exists(parent, name, watcher);
-        if (created === undefined) return undefined;
-        continue;
-      }
-      const first = lowest(ZkPaths.entries(children ?? []));
-      if (first === undefined) return undefined;
-      const node = await session.getData(`${parent}/${first.id}`, name, watcher);
-      if (node !== undefined) {
-        return {
-          value: node.data.toString("utf8"),
-          fencingToken: node.stat.czxid.readBigUInt64BE(0),
-        };
-      }
-    }
-    throw new BackendUnavailableError("zookeeper", "the leader kept changing while read", name);
+    return readLeader(
+      await this.#sharedSession(),
+      this.#paths.queue("leader", name),
+      name,
+      watcher,
+    );
   }
 
   /** The backend's own session (reads, observers), opened on first use and again after it ends. */
@@ -423,66 +395,4 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
   #checkOpen(): void {
     if (this.#closing.signal.aborted) throw new LockClientClosedError("the ZooKeeper lock backend");
   }
-}
-
-/**
- * Sets the watch that can end this wait: on the znode just ahead (it is
- * deleted, or already gone), or for a semaphore on the parent's children
- * (any of those ahead leaving). Returns how to ignore it afterwards; the
- * library drops a one-shot watch once it fires, or with the session.
- */
-function watchTurn(
-  session: ZkSession,
-  parent: string,
-  turn: Turn,
-  entries: readonly SequenceEntry[],
-  wake: () => void,
-  lockName: string,
-): () => void {
-  let active = true;
-  const fire = () => {
-    if (active) wake();
-  };
-  if (turn.kind === "after") {
-    session.exists(`${parent}/${turn.predecessor.id}`, lockName, fire).then(({ value }) => {
-      if (value === undefined) fire();
-    }, fire);
-  } else {
-    const before = entries.map((e) => e.id);
-    session.children(parent, lockName, fire).then(({ value }) => {
-      const now = new Set(value ?? []);
-      if (before.some((id) => !now.has(id))) fire();
-    }, fire);
-  }
-  return () => {
-    active = false;
-  };
-}
-
-/**
- * Runs an idempotent read; if the connection dropped under it (the session
- * lives on), waits for the library to reconnect and reads once more, so a
- * waiter survives a server restart or a leader change in the ensemble.
- */
-async function readThroughReconnect<T>(
-  session: ZkSession,
-  lockName: string,
-  read: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await read();
-  } catch (error) {
-    if (zkErrorCode((error as Error).cause) !== ZK_ERROR.CONNECTION_LOSS) throw error;
-    if (session.ended.aborted) throw error;
-    await session.connected(lockName);
-    return read();
-  }
-}
-
-function lowest(entries: readonly SequenceEntry[]): SequenceEntry | undefined {
-  let first: SequenceEntry | undefined;
-  for (const entry of entries) {
-    if (first === undefined || entry.position < first.position) first = entry;
-  }
-  return first;
 }
