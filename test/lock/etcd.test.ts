@@ -18,6 +18,7 @@ import {
 } from "../../src/lock/index.js";
 import { runLockConformance } from "./conformance.js";
 import { EtcdServerProcess, requireSharedEtcd, SHARED_ETCD } from "./support/etcd-server.js";
+import { waitersKeepTheirPlace } from "./support/queue-place.js";
 import { wallNowMs } from "./support/tasks.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
 
@@ -144,6 +145,19 @@ describe("etcd lock backend specifics", () => {
     expect(await lost).toBeInstanceOf(LockLostError);
     expect(lock.held).toBe(false);
     await expect(lock.release()).rejects.toBeInstanceOf(NotLockOwnerError);
+  });
+
+  it("keeps a waiter's place while it waits far longer than its ttlMs", async () => {
+    const name = unique("long-wait");
+    await waitersKeepTheirPlace([client(), client(), client()], name, 1000, async () => {
+      const queue = await raw.kv.range({
+        key: Buffer.from(queuePrefix("mutex", name)),
+        range_end: Buffer.from(`${queuePrefix("mutex", name).slice(0, -1)}0`),
+        sort_target: "Create",
+        sort_order: "Ascend",
+      });
+      return queue.kvs.map((kv) => BigInt(kv.create_revision));
+    });
   });
 
   /**

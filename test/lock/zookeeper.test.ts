@@ -18,6 +18,7 @@ import { ZK_CREATE_MODE } from "../../src/lock/zookeeper/library.js";
 import { createOwnNode } from "../../src/lock/zookeeper/own-node.js";
 import { ZkSession } from "../../src/lock/zookeeper/session.js";
 import { runLockConformance } from "./conformance.js";
+import { waitersKeepTheirPlace } from "./support/queue-place.js";
 import { ReplyDroppingProxy } from "./support/reply-dropping-proxy.js";
 import { wallNowMs } from "./support/tasks.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
@@ -175,6 +176,18 @@ describe("zookeeper lock backend specifics", () => {
     await raw.remove(`${queuePath("mutex", name)}/${child}`, "test");
     expect(await lost).toBeInstanceOf(LockLostError);
     await expect(lock.release()).rejects.toBeInstanceOf(NotLockOwnerError);
+  });
+
+  it("keeps a waiter's place while it waits far longer than its ttlMs", async () => {
+    const name = unique("long-wait");
+    await waitersKeepTheirPlace([client(), client(), client()], name, 1000, async () => {
+      const parent = queuePath("mutex", name);
+      const children = (await childrenOf(parent)).sort((a, b) =>
+        a.slice(-10).localeCompare(b.slice(-10)),
+      );
+      const stats = await Promise.all(children.map((c) => raw.exists(`${parent}/${c}`, "test")));
+      return stats.map(({ value }) => value!.czxid.readBigUInt64BE(0));
+    });
   });
 
   it("does not grant a waiter whose znode vanished while it waited; it queues again behind the others", async () => {
