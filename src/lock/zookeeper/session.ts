@@ -251,7 +251,7 @@ export class ZkSession {
           ),
         operationTimeoutMs,
       );
-      send((error, result) => {
+      const done = (error: ZkException | Error | null, result?: T) => {
         clearTimeout(timer);
         if (error === null) resolve(result as T);
         else {
@@ -261,7 +261,13 @@ export class ZkSession {
             }),
           );
         }
-      });
+      };
+      try {
+        send(done);
+      } catch (error) {
+        // The library asserts on its arguments by throwing; that must not escape untyped.
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 }
