@@ -92,6 +92,11 @@ describe("etcd lock backend specifics", () => {
     expect(() => new EtcdLockBackend({ etcd: SHARED_ETCD, operationTimeoutMs: 0 })).toThrow(
       InvalidArgumentError,
     );
+    for (const etcd of [undefined, "", [], [7]]) {
+      expect(() => new EtcdLockBackend({ etcd } as unknown as EtcdLockBackendOptions)).toThrow(
+        InvalidArgumentError,
+      );
+    }
   });
 
   it("keeps one key per holder under the name's queue, attached to its own lease", async () => {

@@ -1,4 +1,5 @@
 import { Etcd3, type IOptions } from "etcd3";
+import { InvalidArgumentError } from "../../errors.js";
 import type {
   LeaseGrant,
   LeaseRef,
@@ -91,7 +92,7 @@ export class EtcdLockBackend implements LockBackend<bigint> {
     const timeoutMs = positiveInteger(options.operationTimeoutMs ?? 2000, "operationTimeoutMs");
     this.#recheckMs = positiveInteger(options.recheckIntervalMs ?? 5000, "recheckIntervalMs");
     this.clock = options.clock ?? systemClock;
-    const { etcd } = options;
+    const etcd = validateEtcdOption(options?.etcd);
     let client: Etcd3;
     if (etcd instanceof Etcd3) {
       client = etcd;
@@ -388,6 +389,21 @@ interface WaitingKeepAlive {
   /** Aborts when etcd says the lease is gone (the waiter lost its place). */
   readonly expired: AbortSignal;
   stop(): void;
+}
+
+function validateEtcdOption(etcd: unknown): EtcdLockBackendOptions["etcd"] {
+  const empty =
+    etcd === undefined ||
+    etcd === null ||
+    (typeof etcd !== "string" && typeof etcd !== "object") ||
+    etcd === "" ||
+    (Array.isArray(etcd) && (etcd.length === 0 || !etcd.every((e) => typeof e === "string")));
+  if (empty) {
+    throw new InvalidArgumentError(
+      'etcd must be an Etcd3 client, its options, or "host:port" endpoint(s)',
+    );
+  }
+  return etcd as EtcdLockBackendOptions["etcd"];
 }
 
 function isEndpointList(
