@@ -35,3 +35,99 @@ if ! port_open 5432; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
 fi
 wait_port 5432 postgresql
+
+# etcd and ZooKeeper (tests of the etcd and ZooKeeper lock backends): Debian's
+# packages, started here as plain background processes (no systemd) with their
+# own data dirs and logs.
+CONSENSUS_STATE_DIR=/var/lib/conclave-ci
+CONSENSUS_LOG_DIR=/var/log/conclave-ci
+ZOOKEEPER_JAR=/usr/share/java/zookeeper.jar
+
+now_ms() { date +%s%3N; }
+
+install_missing_packages() {
+  local missing=()
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+  [ -f "$ZOOKEEPER_JAR" ] || missing+=(zookeeper)
+  command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    log "ERROR: missing ${missing[*]}; run this script as root to install them"; return 1
+  fi
+  local started; started=$(now_ms)
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  log "installed ${missing[*]} in $(( $(now_ms) - started )) ms"
+}
+
+# GET /health on etcd's client port; true once the member serves requests.
+etcd_healthy() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /health HTTP/1.0\r\n\r\n' >&3 && cat <&3) 2>/dev/null) || return 1
+  [[ $reply == *'"health":"true"'* ]]
+}
+
+# ZooKeeper's four-letter "ruok" command (whitelisted in the config below).
+zookeeper_healthy() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf ruok >&3 && cat <&3) 2>/dev/null) || return 1
+  [ "$reply" = imok ]
+}
+
+wait_healthy() {
+  local check=$1 port=$2 name=$3 started=$4
+  for _ in $(seq 1 300); do
+    if "$check" "$port"; then log "$name is ready on :$port ($(( $(now_ms) - started )) ms)"; return 0; fi
+    sleep 0.1
+  done
+  log "ERROR: $name did not become ready on :$port; see $CONSENSUS_LOG_DIR"; return 1
+}
+
+install_missing_packages
+mkdir -p "$CONSENSUS_STATE_DIR" "$CONSENSUS_LOG_DIR"
+
+# A short heartbeat and election timeout make etcd's smallest lease 1 s
+# (it is 1.5 election timeouts, rounded up), so lease tests run quickly.
+if ! port_open 2379; then
+  log "starting etcd"
+  etcd_started=$(now_ms)
+  setsid nohup etcd --name conclave-ci \
+    --data-dir "$CONSENSUS_STATE_DIR/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster conclave-ci=http://127.0.0.1:2380 \
+    --heartbeat-interval 50 --election-timeout 500 \
+    >"$CONSENSUS_LOG_DIR/etcd.log" 2>&1 </dev/null &
+  wait_healthy etcd_healthy 2379 etcd "$etcd_started"
+else
+  wait_port 2379 etcd
+fi
+
+# tickTime 200 ms lets sessions be as short as 400 ms (2 ticks); the lock
+# tests use 1 s sessions. No connection limit: each held lock is a session.
+if ! port_open 2181; then
+  log "starting zookeeper"
+  zookeeper_started=$(now_ms)
+  mkdir -p "$CONSENSUS_STATE_DIR/zookeeper"
+  cat >"$CONSENSUS_STATE_DIR/zookeeper.cfg" <<CFG
+tickTime=200
+dataDir=$CONSENSUS_STATE_DIR/zookeeper
+clientPort=2181
+clientPortAddress=127.0.0.1
+minSessionTimeout=400
+maxSessionTimeout=120000
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr
+CFG
+  classpath="/etc/zookeeper/conf:$ZOOKEEPER_JAR"
+  # Debian ships an SLF4J binding separately; with it the server's log is not silent.
+  if [ -f /usr/share/java/slf4j-simple.jar ]; then classpath="$classpath:/usr/share/java/slf4j-simple.jar"; fi
+  setsid nohup java -Xmx256m -cp "$classpath" \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$CONSENSUS_STATE_DIR/zookeeper.cfg" \
+    >"$CONSENSUS_LOG_DIR/zookeeper.log" 2>&1 </dev/null &
+  wait_healthy zookeeper_healthy 2181 zookeeper "$zookeeper_started"
+else
+  wait_port 2181 zookeeper
+fi

@@ -1,0 +1,1 @@
+export { ETCD_GUARANTEES, EtcdLockBackend, type EtcdLockBackendOptions } from "./backend.js";

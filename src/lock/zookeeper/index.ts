@@ -1,0 +1,5 @@
+export {
+  ZOOKEEPER_GUARANTEES,
+  ZooKeeperLockBackend,
+  type ZooKeeperLockBackendOptions,
+} from "./backend.js";
