@@ -16,11 +16,11 @@ import {
   NotLockOwnerError,
   systemClock,
 } from "../../src/lock/index.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { EtcdServerProcess, requireSharedEtcd, SHARED_ETCD } from "./support/etcd-server.js";
 import { waitersKeepTheirPlace } from "./support/queue-place.js";
 import { wallNowMs } from "./support/tasks.js";
-import { TcpProxy } from "./support/tcp-proxy.js";
 
 const workerModule = fileURLToPath(new URL("./support/etcd-worker-client.ts", import.meta.url));
 

@@ -17,11 +17,11 @@ import {
 import { ZK_CREATE_MODE } from "../../src/lock/zookeeper/library.js";
 import { createOwnNode } from "../../src/lock/zookeeper/own-node.js";
 import { ZkSession } from "../../src/lock/zookeeper/session.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { waitersKeepTheirPlace } from "./support/queue-place.js";
 import { ReplyDroppingProxy } from "./support/reply-dropping-proxy.js";
 import { wallNowMs } from "./support/tasks.js";
-import { TcpProxy } from "./support/tcp-proxy.js";
 import {
   requireSharedZooKeeper,
   SHARED_ZOOKEEPER,

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, missingServiceError } from "./free-port.js";
+import { freePort, missingServiceError } from "../../support/free-port.js";
 
 export const SHARED_ETCD = "127.0.0.1:2379";
 

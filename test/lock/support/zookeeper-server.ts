@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, missingServiceError } from "./free-port.js";
+import { freePort, missingServiceError } from "../../support/free-port.js";
 
 export const SHARED_ZOOKEEPER = "127.0.0.1:2181";
 
