@@ -4,16 +4,22 @@
  * then it explains what exists.
  */
 import { readFileSync } from "node:fs";
+import { devCluster } from "./dev-cluster.js";
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
 
 Usage:
+  conclave dev-cluster [--nodes 3] [--data-dir .data] [--peer-port 7001] [--client-port 8001]
+                             run a local cluster of replicated key-value nodes
   conclave help              show this help
   conclave version           print the version
 
-Available today as a library:
+Libraries:
   conclave/hashring          consistent hashing (ring, ketama, jump, rendezvous,
                              maglev, bounded loads, migration plans)
+  conclave/raft              the Raft core; conclave/raft/node, /raft/storage
+  conclave/lock              locks, rwlocks, semaphores, elections over memory,
+                             Redis, Redlock, PostgreSQL, etcd, ZooKeeper
 
 Coming with later releases: serve, put, get, watch, lock, elect.
 `;
@@ -25,9 +31,11 @@ function version(): string {
   return pkg.version;
 }
 
-export function main(argv: readonly string[]): number {
-  const [command = "help"] = argv;
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command = "help", ...rest] = argv;
   switch (command) {
+    case "dev-cluster":
+      return devCluster(rest);
     case "help":
     case "--help":
     case "-h":
@@ -44,4 +52,12 @@ export function main(argv: readonly string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`conclave: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+  },
+);

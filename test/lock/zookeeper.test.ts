@@ -130,7 +130,7 @@ describe("zookeeper lock backend specifics", () => {
     const lock = await client().acquire(name, { ttlMs: 1500 });
     const [child, ...others] = await childrenOf(queuePath("mutex", name));
     expect(others).toEqual([]);
-    expect(child).toMatch(/^lock-[0-9a-f]{32}-\d{10}$/);
+    expect(child).toMatch(/^lock-[0-9a-f]+-\d{10}$/);
     const { value: stat } = await raw.exists(`${queuePath("mutex", name)}/${child}`, "test");
     expect(stat!.czxid.readBigUInt64BE(0)).toBe(lock.fencingToken);
     expect(stat!.ephemeralOwner.readBigUInt64BE(0)).not.toBe(0n);

@@ -22,7 +22,7 @@ const TAG: Record<LeaseKind, string> = {
 };
 
 /** `<tag>-<owner id: 32 hex digits>-<sequence: 10 digits, appended by ZooKeeper>`. */
-const QUEUE_NODE = /^(lock|read|write|permit|candidate)-([0-9a-f]{32})-(\d{10})$/;
+const QUEUE_NODE = /^(lock|read|write|permit|candidate)-([0-9a-f]{1,64})-(\d{10})$/;
 
 const MAX_ROOT_LENGTH = 256;
 
