@@ -18,7 +18,7 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = {
   initialDelayMs: 50,
-  maxDelayMs: 5_000,
+  maxDelayMs: 1_000,
   multiplier: 2,
   jitter: 0.5,
 };
