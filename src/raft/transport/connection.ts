@@ -46,8 +46,16 @@ export class FramedConnection {
     socket.on("error", (err) => this.close(err));
     socket.on("close", () => this.finish());
     socket.on("end", () => {
-      // The peer half-closed; we never keep a half-open connection.
-      this.close(undefined);
+      // The peer half-closed; we never keep a half-open connection. Ending inside a
+      // frame is the peer's fault and gets logged as such.
+      const partial = this.decoder.bufferedBytes;
+      if (partial > 0) {
+        this.close(
+          new PeerProtocolError(`peer closed the connection inside a frame (${partial} bytes)`),
+        );
+      } else {
+        this.close(undefined);
+      }
     });
   }
 

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
 import { type SecureContext, connect as tlsConnect } from "node:tls";
 import type { NodeId } from "../core/types.js";
 import { FramedConnection } from "./connection.js";
@@ -18,6 +18,8 @@ export interface DialContext {
 }
 
 const KEEPALIVE_DELAY_MS = 10_000;
+/** Bytes a connection buffers before write() asks the sender to wait for drain. */
+const WRITE_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Opens an authenticated connection to `peerId` at `address`: TCP (or TLS
@@ -47,7 +49,11 @@ export async function dialPeer(
     });
     ready = "secureConnect";
   } else {
-    socket = netConnect({ host: address.host, port: address.port });
+    socket = netConnect({
+      host: address.host,
+      port: address.port,
+      writableHighWaterMark: WRITE_BUFFER_BYTES,
+    } as NetConnectOpts);
     ready = "connect";
   }
   socket.setNoDelay(true);

@@ -36,8 +36,7 @@ export type HandshakeFailure =
   | "unknown-peer"
   | "bad-proof"
   | "timeout"
-  | "rejected"
-  | "too-many-pending";
+  | "rejected";
 
 /** The peer could not be authenticated, or refused to authenticate us. */
 export class HandshakeError extends ConclaveError {

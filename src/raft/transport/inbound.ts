@@ -1,5 +1,5 @@
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { FramedConnection } from "./connection.js";
@@ -23,7 +23,6 @@ import type { SnapshotHandler } from "./transport.js";
 export interface InboundContext {
   readonly options: ResolvedTcpTransportOptions;
   readonly identity: HandshakeIdentity;
-  readonly secureContext: SecureContext | undefined;
   readonly logger: TransportLogger;
   isKnownPeer(id: NodeId): boolean;
   deliver(message: Message): void;

@@ -15,6 +15,9 @@ export type EnqueueResult = "queued" | "full" | "down";
 
 type State = "idle" | "connecting" | "connected" | "backoff" | "stopped";
 
+/** A connection up this long counts as a success that resets the reconnect backoff. */
+const STABLE_CONNECTION_MS = 1000;
+
 /**
  * The connection that carries this node's messages to one peer, and the
  * bounded queue in front of it. Messages wait in the queue only while a
@@ -30,6 +33,7 @@ export class OutboundPeer {
   private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | undefined;
   private dialAbort = new AbortController();
+  private connectedAtMs = 0;
   private sentMessages = 0;
   private sentBytes = 0;
   private droppedQueueFull = 0;
@@ -145,7 +149,7 @@ export class OutboundPeer {
         }
         if (this.backoff.consecutiveFailures > 0) log.info(fields, "reconnected to peer");
         else log.debug(fields, "connected to peer");
-        this.backoff.reset();
+        this.connectedAtMs = Date.now();
         this.state = "connected";
         this.conn = conn;
         conn.setFrameHandler(() => {
@@ -171,6 +175,9 @@ export class OutboundPeer {
   private lost(conn: FramedConnection, reason: Error | undefined): void {
     if (this.conn !== conn || this.state !== "connected") return;
     this.conn = undefined;
+    // Only a connection that stayed up resets the backoff: one that the peer accepts and
+    // drops at once must not turn into a tight reconnect loop.
+    if (Date.now() - this.connectedAtMs >= STABLE_CONNECTION_MS) this.backoff.reset();
     this.ctx.logger.info(
       { node: this.ctx.options.nodeId, peer: this.id, reason: reason?.message ?? "closed by peer" },
       "lost connection to peer",

@@ -73,7 +73,6 @@ export class TcpTransport implements Transport {
     this.inbound = new InboundConnections({
       options: this.o,
       identity,
-      secureContext,
       logger: this.o.logger,
       isKnownPeer: (id) => this.peers.has(id),
       deliver: (m) => this.deliver(m),
@@ -134,7 +133,13 @@ export class TcpTransport implements Transport {
         throw new InvalidArgumentError(`message ${m.type} is addressed to this node`);
       if (m.type === MessageType.Snap) {
         const data = m.snapshot?.data ?? new Uint8Array(0);
-        void this.sendSnapshot(m, oneChunk(data));
+        // The outcome is reported through onSnapshotStatus; sendSnapshot never rejects for a validated message.
+        this.sendSnapshot(m, oneChunk(data)).catch((err: unknown) => {
+          this.o.logger.error(
+            { node: this.id, peer: m.to, reason: String(err) },
+            "snapshot send failed",
+          );
+        });
         continue;
       }
       const peer = this.peers.get(m.to);

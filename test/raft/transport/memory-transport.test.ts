@@ -54,7 +54,7 @@ describe("MemoryNetwork, manual delivery", () => {
     const samples = sampleMessages(1, 2).filter((m) => m.type !== MessageType.Snap);
     ts.get(1)!.send(samples);
     // The sender reuses its buffer after sending; the receiver must not see that.
-    (samples[1]?.entries[0]?.data as Uint8Array).fill(0xee);
+    samples[1]!.entries[0]!.data.fill(0xee);
     net.flush();
     const fresh = sampleMessages(1, 2).filter((m) => m.type !== MessageType.Snap);
     expect(got).toStrictEqual(fresh);
