@@ -26,7 +26,13 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const c = new ProcessCluster({ size: 3, heartbeatMs: 100, electionMs: 1000 });
-  const rows: { inFlight: number; commitsPerSec: number; p50Ms: number; p99Ms: number; cpuSecPer1000: number }[] = [];
+  const rows: {
+    inFlight: number;
+    commitsPerSec: number;
+    p50Ms: number;
+    p99Ms: number;
+    cpuSecPer1000: number;
+  }[] = [];
   let failoverMs = Number.NaN;
   try {
     await c.start();
@@ -43,10 +49,13 @@ async function main(): Promise<void> {
         while (performance.now() < until) {
           const s = ++seq;
           const t0 = performance.now();
-          const res = await fetch(`http://127.0.0.1:${port}/kv/bench-${s % 1000}?client=7&seq=${s}`, {
-            method: "PUT",
-            body: VALUE,
-          });
+          const res = await fetch(
+            `http://127.0.0.1:${port}/kv/bench-${s % 1000}?client=7&seq=${s}`,
+            {
+              method: "PUT",
+              body: VALUE,
+            },
+          );
           await res.arrayBuffer();
           if (res.status === 200) latencies.push(performance.now() - t0);
         }
@@ -65,30 +74,47 @@ async function main(): Promise<void> {
     }
     await c.kill(leader);
     const killedAt = performance.now();
-    if (await c.put("after-kill", "1", 30_000)) failoverMs = Math.round(performance.now() - killedAt);
+    if (await c.put("after-kill", "1", 30_000))
+      failoverMs = Math.round(performance.now() - killedAt);
   } finally {
     await c.destroy();
   }
 
-  const coreOut = execFileSync(process.execPath, ["--import", "tsx", new URL("./raft-core.ts", import.meta.url).pathname], {
-    encoding: "utf8",
-  });
+  const coreOut = execFileSync(
+    process.execPath,
+    ["--import", "tsx", new URL("./raft-core.ts", import.meta.url).pathname],
+    {
+      encoding: "utf8",
+    },
+  );
   const core = JSON.parse(coreOut.trim().split("\n").at(-1)!) as {
     results: { batch: number; entriesPerSec: number }[];
   };
 
-  console.log("raft node: 3 processes on 127.0.0.1, WAL with fsync, TCP, 256-byte values via HTTP PUT to the leader\n");
+  console.log(
+    "raft node: 3 processes on 127.0.0.1, WAL with fsync, TCP, 256-byte values via HTTP PUT to the leader\n",
+  );
   console.log("in flight   commits/s   p50 ms   p99 ms   CPU s per 1000 commits (3 processes)");
   for (const r of rows) {
     console.log(
       `${String(r.inFlight).padStart(9)}   ${String(r.commitsPerSec).padStart(9)}   ${String(r.p50Ms).padStart(6)}   ${String(r.p99Ms).padStart(6)}   ${String(r.cpuSecPer1000).padStart(8)}`,
     );
   }
-  console.log(`\nleader kill -9 -> first commit under a new leader: ${failoverMs} ms (election timeout 1000 ms; target <= 3000 ms)`);
+  console.log(
+    `\nleader kill -9 -> first commit under a new leader: ${failoverMs} ms (election timeout 1000 ms; target <= 3000 ms)`,
+  );
   console.log("\nraft-core ceiling (in-memory, zero-latency, same machine):");
   for (const r of core.results) console.log(`  batch ${r.batch}: ${r.entriesPerSec} entries/s`);
   console.log(
-    JSON.stringify({ bench: "raft-node", valueBytes: 256, nodes: 3, results: rows, failoverMs, electionMs: 1000, core: core.results }),
+    JSON.stringify({
+      bench: "raft-node",
+      valueBytes: 256,
+      nodes: 3,
+      results: rows,
+      failoverMs,
+      electionMs: 1000,
+      core: core.results,
+    }),
   );
 }
 

@@ -24,9 +24,14 @@ export async function devCluster(argv: readonly string[]): Promise<number> {
   const n = Number(values.nodes);
   const peerBase = Number(values["peer-port"]);
   const clientBase = Number(values["client-port"]);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 9) throw new InvalidArgumentError("--nodes must be 1..9");
-  for (const [name, v] of [["peer-port", peerBase], ["client-port", clientBase]] as const) {
-    if (!Number.isSafeInteger(v) || v < 1024 || v > 65_000) throw new InvalidArgumentError(`--${name} must be a port in 1024..65000`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 9)
+    throw new InvalidArgumentError("--nodes must be 1..9");
+  for (const [name, v] of [
+    ["peer-port", peerBase],
+    ["client-port", clientBase],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 1024 || v > 65_000)
+      throw new InvalidArgumentError(`--${name} must be a port in 1024..65000`);
   }
   const dataDir = resolve(values["data-dir"] ?? ".data");
   const ids = Array.from({ length: n }, (_, i) => i + 1);
@@ -59,7 +64,10 @@ export async function devCluster(argv: readonly string[]): Promise<number> {
     );
     child.stdout?.on("data", (b: Buffer) => {
       for (const line of b.toString().split("\n").filter(Boolean)) {
-        if (line.includes('"ready":true')) process.stdout.write(`node ${id} ready: client http://127.0.0.1:${clientBase + id - 1}\n`);
+        if (line.includes('"ready":true'))
+          process.stdout.write(
+            `node ${id} ready: client http://127.0.0.1:${clientBase + id - 1}\n`,
+          );
         else process.stdout.write(`[node ${id}] ${line}\n`);
       }
     });

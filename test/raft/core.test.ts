@@ -291,6 +291,17 @@ describe("leadership transfer", () => {
     expect(net.appliedData(target)).toHaveLength(10);
   });
 
+  it("a transfer requested at a follower is forwarded and moves leadership to the named node", () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    const [asked, target] = others([1, 2, 3], leader) as [number, number];
+    net.node(asked).transferLeadership(target);
+    net.settle();
+    net.tickAll(1);
+    expect(net.status(target).role).toBe(Role.Leader);
+    expect(net.status(asked).role).toBe(Role.Follower);
+  });
+
   it("refuses proposals during a transfer and aborts it after an election timeout", () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();

@@ -239,8 +239,13 @@ export class Raft {
     if (keepsTerm) {
       invariant(m.term !== 0, () => `${m.type} must carry a term`);
       this.msgs.push({ ...m, from: this.id });
-    } else if (m.type === MessageType.Prop || m.type === MessageType.ReadIndex) {
-      // Forwarded requests carry no term: they must not be mistaken for a newer leader's traffic.
+    } else if (
+      m.type === MessageType.Prop ||
+      m.type === MessageType.ReadIndex ||
+      m.type === MessageType.TransferLeader
+    ) {
+      // Forwarded requests keep their origin (for a transfer, `from` names the
+      // transferee) and carry no term: they must not look like a newer leader's traffic.
       this.msgs.push({ ...m, term: 0 });
     } else {
       this.msgs.push({ ...m, from: this.id, term: this.term });
