@@ -7,7 +7,7 @@ import {
 } from "../raft/core/errors.js";
 import { Xoshiro128 } from "../raft/core/prng.js";
 import type { NodeId } from "../raft/core/types.js";
-import { ConfChangeTransition, ConfChangeType, Role } from "../raft/core/types.js";
+import { ConfChangeTransition, ConfChangeType } from "../raft/core/types.js";
 import { Cluster } from "./cluster.js";
 import { checkLinearizability, formatCheckResult } from "./lincheck/index.js";
 import { kvModel } from "./lincheck/kv-model.js";
@@ -357,5 +357,3 @@ class FaultInjector {
     }
   }
 }
-
-export { Role };

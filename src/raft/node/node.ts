@@ -15,7 +15,7 @@ import {
   type RaftConfig,
   RawNode,
   type Ready,
-  Role,
+  type Role,
   type Snapshot,
   Xoshiro128,
 } from "../core/index.js";
@@ -526,5 +526,3 @@ function single(type: ConfChangeType, nodeId: NodeId, address?: string): ConfCha
     ...(address === undefined ? {} : { context: encodeMemberContext(address) }),
   };
 }
-
-export { Role };
