@@ -14,7 +14,9 @@ export class KvMachine implements StateMachine<KvOutput> {
     return this.kv.snapshot();
   }
 
-  restore(data: Uint8Array): void {
-    this.kv = KvStateMachine.restore(data);
+  async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of data) chunks.push(chunk);
+    this.kv = KvStateMachine.restore(Buffer.concat(chunks));
   }
 }

@@ -10,6 +10,7 @@ import {
   type Entry,
   EntryType,
   type Message,
+  MessageType,
   type NodeId,
   type ProposalPosition,
   type RaftConfig,
@@ -21,7 +22,7 @@ import {
 } from "../core/index.js";
 import { parsePeerAddress } from "../transport/options.js";
 import { NodeFailedError, NodeStoppedError, ProposalOutcomeUnknownError } from "./errors.js";
-import type { NodeStorage, StateMachine, Transport } from "./ports.js";
+import type { NodeStorage, SnapshotSource, StateMachine, Transport } from "./ports.js";
 import {
   decodeMemberContext,
   decodeNodeSnapshot,
@@ -134,10 +135,9 @@ export class RaftNode<Result> {
     }
     this.clock = opts.clock ?? (() => performance.now());
     this.startedAt = this.clock();
-    const snap = opts.storage.snapshot();
-    this.snapshotIndex = snap.metadata.index;
-    this.appliedIndex = snap.metadata.index;
-    if (snap.metadata.index > 0) this.restoreFrom(snap.data);
+    const snapIndex = opts.storage.snapshot().metadata.index;
+    this.snapshotIndex = snapIndex;
+    this.appliedIndex = snapIndex;
     this.raw = new RawNode({
       ...opts.raft,
       id: opts.id,
@@ -159,6 +159,7 @@ export class RaftNode<Result> {
       await storage.save({ entries, hardState });
     }
     const node = new RaftNode(opts);
+    if (node.snapshotIndex > 0) await node.restoreFromStorage();
     if (fresh && opts.join === true && initialCluster !== undefined) {
       for (const [member, address] of initialCluster) node.peers.set(member, address);
     }
@@ -416,18 +417,20 @@ export class RaftNode<Result> {
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       await this.opts.storage.save(rd);
     }
-    // 2. speak
-    if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
+    // 2. speak (snapshots stream from storage on their own connection)
+    const plain = rd.messages.filter((m) => m.type !== MessageType.Snap);
+    if (plain.length > 0) this.opts.transport.send(plain);
+    for (const m of rd.messages) if (m.type === MessageType.Snap) void this.streamSnapshot(m);
     // 3. apply
-    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     for (const e of rd.committedEntries) this.apply(e);
     for (const rs of rd.readStates) {
       if (this.reads.has(rs.context)) this.readPoints.set(rs.context, rs.index);
     }
   }
 
-  private installSnapshot(snap: Snapshot): void {
-    this.restoreFrom(snap.data);
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    await this.restoreFromStorage();
     this.snapshotsInstalled++;
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
@@ -437,11 +440,36 @@ export class RaftNode<Result> {
     }
   }
 
-  private restoreFrom(data: Uint8Array): void {
-    const { peers, app } = decodeNodeSnapshot(data);
-    this.peers.clear();
-    for (const [id, addr] of peers) this.peers.set(id, addr);
-    this.opts.stateMachine.restore(app);
+  /** Replaces the state machine and the address book with the latest stored snapshot, streamed. */
+  private async restoreFromStorage(): Promise<void> {
+    const source = await this.opts.storage.openSnapshot();
+    try {
+      const { peers, app } = await decodeNodeSnapshot(source.chunks());
+      await this.opts.stateMachine.restore(app);
+      this.peers.clear();
+      for (const [id, addr] of peers) this.peers.set(id, addr);
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Sends the stored snapshot a Snap message refers to, in chunks. */
+  private async streamSnapshot(m: Message): Promise<void> {
+    const meta = m.snapshot!.metadata; // never touch `.data`: storage may load it lazily
+    let source: SnapshotSource | undefined;
+    try {
+      source = await this.opts.storage.openSnapshot();
+      if (source.metadata.index !== meta.index || source.metadata.term !== meta.term) {
+        throw new NodeFailedError(`stored snapshot moved on from ${meta.index}`);
+      }
+      const stripped: Message = { ...m, snapshot: { metadata: meta, data: new Uint8Array(0) } };
+      await this.opts.transport.sendSnapshot(stripped, source.chunks());
+    } catch {
+      // The transport reports real send failures itself; this covers opening storage.
+      this.guard(() => this.raw.reportSnapshot(m.to, false));
+    } finally {
+      await source?.close();
+    }
   }
 
   private apply(e: Entry): void {
@@ -497,6 +525,7 @@ export class RaftNode<Result> {
     const every = this.opts.snapshotEveryEntries ?? 10_000;
     if (every <= 0 || this.appliedIndex - this.snapshotIndex < every) return;
     const index = this.appliedIndex;
+    // The Ready loop waits here, so nothing is applied while the stream is read.
     const data = encodeNodeSnapshot(this.peers, this.opts.stateMachine.snapshot());
     await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
     this.snapshotIndex = index;

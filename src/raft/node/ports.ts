@@ -1,4 +1,4 @@
-export type { NodeStorage, PersistUpdate } from "../storage/node-storage.js";
+export type { NodeStorage, PersistUpdate, SnapshotSource } from "../storage/node-storage.js";
 export type { PeerAddress, Transport } from "../transport/transport.js";
 
 /** The replicated application. `apply` must be deterministic: same entries, same state. */
@@ -8,8 +8,11 @@ export interface StateMachine<Result> {
     readonly term: number;
     readonly data: Uint8Array;
   }): Result;
-  /** The whole state as of the last applied entry. */
-  snapshot(): Uint8Array;
-  /** Replaces the whole state. */
-  restore(data: Uint8Array): void;
+  /**
+   * The whole state as of the last applied entry: bytes, or a stream the node
+   * reads to its end before it applies anything else.
+   */
+  snapshot(): Uint8Array | AsyncIterable<Uint8Array>;
+  /** Replaces the whole state from a snapshot's bytes, streamed. */
+  restore(data: AsyncIterable<Uint8Array>): void | Promise<void>;
 }

@@ -5,35 +5,70 @@ import type { NodeId } from "../core/index.js";
  * A node snapshot is the peer address book followed by the application's
  * snapshot: u32 header length, JSON header, application bytes. The address
  * book travels with the state because the membership entries that carried
- * the addresses may be compacted away.
+ * the addresses may be compacted away. Both directions stream.
  */
-export function encodeNodeSnapshot(
+export async function* encodeNodeSnapshot(
   peers: ReadonlyMap<NodeId, string>,
-  app: Uint8Array,
-): Uint8Array {
+  app: Uint8Array | AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   const header = new TextEncoder().encode(JSON.stringify({ v: 1, peers: [...peers] }));
-  const out = new Uint8Array(4 + header.byteLength + app.byteLength);
-  new DataView(out.buffer).setUint32(0, header.byteLength);
-  out.set(header, 4);
-  out.set(app, 4 + header.byteLength);
-  return out;
+  const prefix = new Uint8Array(4 + header.byteLength);
+  new DataView(prefix.buffer).setUint32(0, header.byteLength);
+  prefix.set(header, 4);
+  yield prefix;
+  if (app instanceof Uint8Array) {
+    if (app.byteLength > 0) yield app;
+    return;
+  }
+  for await (const chunk of app) yield chunk;
 }
 
-export function decodeNodeSnapshot(data: Uint8Array): {
-  peers: Map<NodeId, string>;
-  app: Uint8Array;
-} {
-  if (data.byteLength === 0) return { peers: new Map(), app: data };
-  if (data.byteLength < 4)
+const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the header off a node snapshot stream. Returns the peers and the
+ * rest of the stream (the application's snapshot), to be read to its end.
+ */
+export async function decodeNodeSnapshot(
+  data: AsyncIterable<Uint8Array>,
+): Promise<{ peers: Map<NodeId, string>; app: AsyncIterable<Uint8Array> }> {
+  const it = data[Symbol.asyncIterator]();
+  let buf: Uint8Array = new Uint8Array(0);
+  const need = async (n: number): Promise<boolean> => {
+    while (buf.byteLength < n) {
+      const next = await it.next();
+      if (next.done) return false;
+      buf = buf.byteLength === 0 ? next.value : Buffer.concat([buf, next.value]);
+    }
+    return true;
+  };
+  if (!(await need(4))) {
+    if (buf.byteLength === 0) return { peers: new Map(), app: empty() };
     throw new InvalidArgumentError("node snapshot shorter than its header length");
-  const len = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-  if (4 + len > data.byteLength)
+  }
+  const len = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0);
+  if (len > MAX_HEADER_BYTES || !(await need(4 + len))) {
     throw new InvalidArgumentError("node snapshot header overruns the data");
+  }
+  const peers = parseHeader(buf.subarray(4, 4 + len));
+  const rest = buf.subarray(4 + len);
+  async function* app(): AsyncGenerator<Uint8Array> {
+    if (rest.byteLength > 0) yield rest;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return { peers, app: app() };
+}
+
+async function* empty(): AsyncGenerator<Uint8Array> {}
+
+function parseHeader(bytes: Uint8Array): Map<NodeId, string> {
   let header: { v?: unknown; peers?: unknown };
   try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(data.subarray(4, 4 + len)),
-    );
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (err) {
     throw new InvalidArgumentError("node snapshot header is not valid JSON", { cause: err });
   }
@@ -47,7 +82,7 @@ export function decodeNodeSnapshot(data: Uint8Array): {
     }
     peers.set(p[0], p[1]);
   }
-  return { peers, app: data.subarray(4 + len) };
+  return peers;
 }
 
 /** A membership entry's context: the address of the node it adds. */

@@ -12,7 +12,7 @@ import {
 } from "../core/index.js";
 import { limitSize } from "../core/log.js";
 import { EntryType } from "../core/types.js";
-import type { NodeStorage, PersistUpdate } from "./node-storage.js";
+import type { NodeStorage, PersistUpdate, SnapshotSource } from "./node-storage.js";
 
 const EMPTY_SNAPSHOT: Snapshot = {
   metadata: { index: 0, term: 0, confState: EMPTY_CONF_STATE },
@@ -106,7 +106,13 @@ export class MemoryStorage implements NodeStorage {
    * discards the log up to it. Completes synchronously (the promise is for
    * the NodeStorage interface).
    */
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  async createSnapshot(
+    index: number,
+    confState: ConfState,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+  ): Promise<Snapshot> {
+    // Bytes are taken at once (synchronously); a stream is gathered first.
+    const bytes = data instanceof Uint8Array ? data : await collect(data);
     invariant(
       index > this.snap.metadata.index,
       () => `snapshot ${index} is not newer than ${this.snap.metadata.index}`,
@@ -115,7 +121,7 @@ export class MemoryStorage implements NodeStorage {
       index <= this.lastIndex(),
       () => `snapshot ${index} beyond last index ${this.lastIndex()}`,
     );
-    this.snap = { metadata: { index, term: this.term(index), confState }, data };
+    this.snap = { metadata: { index, term: this.term(index), confState }, data: bytes };
     this.compact(index);
     return this.snap;
   }
@@ -150,10 +156,25 @@ export class MemoryStorage implements NodeStorage {
     metadata: SnapshotMetadata,
     data: AsyncIterable<Uint8Array>,
   ): Promise<Snapshot> {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of data) chunks.push(chunk);
-    return { metadata, data: Buffer.concat(chunks) };
+    return { metadata, data: await collect(data) };
+  }
+
+  async openSnapshot(): Promise<SnapshotSource> {
+    const { metadata, data } = this.snap;
+    return {
+      metadata,
+      chunks: async function* () {
+        yield data;
+      },
+      close: async () => {},
+    };
   }
 
   async close(): Promise<void> {}
+}
+
+async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of data) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }

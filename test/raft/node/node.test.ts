@@ -16,8 +16,11 @@ class ListMachine implements StateMachine<number> {
   snapshot(): Uint8Array {
     return new TextEncoder().encode(JSON.stringify(this.items));
   }
-  restore(data: Uint8Array): void {
-    this.items = data.byteLength === 0 ? [] : JSON.parse(new TextDecoder().decode(data));
+  async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of data) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks);
+    this.items = bytes.byteLength === 0 ? [] : JSON.parse(bytes.toString("utf8"));
   }
 }
 
