@@ -50,8 +50,10 @@ export interface RaftNodeOptions<Result> {
   readonly heartbeatMs?: number;
   /** Election timeout, default 1000 ms as etcd. */
   readonly electionMs?: number;
-  /** Take a snapshot after this many applied entries (0 = never). */
+  /** Take a snapshot after this many applied entries (0 = never)... */
   readonly snapshotEveryEntries?: number;
+  /** ...or once this many bytes of entries were applied since the last one (0 = never). */
+  readonly snapshotEveryBytes?: number;
   /** Default timeout of propose / read / membership calls. */
   readonly requestTimeoutMs?: number;
   /** Further core options (flow control, limits, read mode). */
@@ -116,6 +118,8 @@ export class RaftNode<Result> {
   private appliedIndex: number;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
+  /** Entry bytes applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
   private ticker: NodeJS.Timeout | undefined;
   private ticksDone = 0;
   private startedAt: number;
@@ -432,6 +436,7 @@ export class RaftNode<Result> {
   private async installSnapshot(snap: Snapshot): Promise<void> {
     await this.restoreFromStorage();
     this.snapshotsInstalled++;
+    this.bytesSinceSnapshot = 0;
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
     this.syncPeers();
@@ -482,6 +487,7 @@ export class RaftNode<Result> {
       return;
     }
     let result: Result | undefined;
+    this.bytesSinceSnapshot += e.data.byteLength;
     if (e.data.byteLength > 0) result = this.opts.stateMachine.apply(e);
     if (waiter === undefined) return;
     if (waiter.term === e.term) waiter.pending.resolve(result as Result);
@@ -522,13 +528,17 @@ export class RaftNode<Result> {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    const every = this.opts.snapshotEveryEntries ?? 10_000;
-    if (every <= 0 || this.appliedIndex - this.snapshotIndex < every) return;
+    const everyEntries = this.opts.snapshotEveryEntries ?? 10_000;
+    const everyBytes = this.opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
+    const dueByEntries = everyEntries > 0 && this.appliedIndex - this.snapshotIndex >= everyEntries;
+    const dueByBytes = everyBytes > 0 && this.bytesSinceSnapshot >= everyBytes;
+    if (!dueByEntries && !dueByBytes) return;
     const index = this.appliedIndex;
     // The Ready loop waits here, so nothing is applied while the stream is read.
     const data = encodeNodeSnapshot(this.peers, this.opts.stateMachine.snapshot());
     await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
     this.snapshotIndex = index;
+    this.bytesSinceSnapshot = 0;
   }
 
   private fail(err: Error): void {

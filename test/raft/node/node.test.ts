@@ -30,7 +30,7 @@ const started: RaftNode<number>[] = [];
 async function cluster(
   n: number,
   net = new MemoryNetwork(),
-  extra: { snapshotEveryEntries?: number } = {},
+  extra: { snapshotEveryEntries?: number; snapshotEveryBytes?: number } = {},
 ) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const initialCluster = new Map(ids.map((id) => [id, `127.0.0.1:${7000 + id}`]));
@@ -145,6 +145,24 @@ describe("RaftNode", () => {
     expect(await leader.propose(enc("after"))).toBe(61);
     await waitFor(() => sm4.items.length === 61, "new voter applies");
     expect(machines.get(leader.id)!.items.at(-1)).toBe("after");
+  });
+
+  it("snapshots by applied bytes as well as by entry count", async () => {
+    const { nodes, storages } = await cluster(1, new MemoryNetwork(), {
+      snapshotEveryEntries: 0,
+      snapshotEveryBytes: 1000,
+    });
+    const node = nodes.get(1)!;
+    await waitFor(() => node.status().role === "leader" || undefined, "single-node leader");
+    for (let i = 0; i < 3; i++) await node.propose(new Uint8Array(300));
+    expect(node.status().snapshotIndex).toBe(0);
+    await node.propose(new Uint8Array(300));
+    const applied = node.status().appliedIndex;
+    await waitFor(
+      () => node.status().snapshotIndex === applied || undefined,
+      "a snapshot at 1200 bytes",
+    );
+    expect(storages.get(1)!.snapshot().metadata.index).toBe(applied);
   });
 
   it("stops cleanly: pending requests fail with NodeStoppedError, later calls too", async () => {
