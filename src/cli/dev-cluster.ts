@@ -60,7 +60,8 @@ export async function devCluster(argv: readonly string[]): Promise<number> {
         "--initial-cluster",
         initialCluster,
       ],
-      { stdio: ["ignore", "pipe", "inherit"] },
+      // The IPC channel closes if this process dies in any way; the node then stops itself.
+      { stdio: ["ignore", "pipe", "inherit", "ipc"] },
     );
     child.stdout?.on("data", (b: Buffer) => {
       for (const line of b.toString().split("\n").filter(Boolean)) {

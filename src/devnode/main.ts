@@ -178,6 +178,8 @@ if (isMain) {
     };
     process.once("SIGTERM", shutdown);
     process.once("SIGINT", shutdown);
+    // Started by `conclave dev-cluster`: stop when it goes away, however it ends.
+    if (process.send !== undefined) process.once("disconnect", shutdown);
   } catch (err) {
     process.stderr.write(`conclave-devnode: ${(err as Error).message}\n`);
     process.exit(2);
