@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { HardState, SnapshotMetadata } from "../core/types.js";
 import { EMPTY_HARD_STATE } from "../core/types.js";
-import { DecodeError, sameSnapshotMetadata } from "./codec.js";
+import { DecodeError } from "./codec.js";
 import { StorageCorruptionError } from "./errors.js";
 import type { StorageFs } from "./fs.js";
 import { LogWindow } from "./log-window.js";
@@ -13,7 +13,7 @@ import {
   SegmentKind,
   segmentFileName,
 } from "./segment.js";
-import { readSnapshotLayout, snapshotFileName } from "./snapshot-file.js";
+import { readExpectedSnapshotLayout, snapshotFileName } from "./snapshot-file.js";
 
 /** What open() found and repaired. */
 export interface RecoveryReport {
@@ -315,15 +315,7 @@ async function checkSnapshotFile(
     );
   }
   try {
-    const layout = await readSnapshotLayout(file, path);
-    const m = layout.metadata;
-    if (!sameSnapshotMetadata(m, meta)) {
-      throw new StorageCorruptionError(
-        path,
-        0,
-        "snapshot file metadata differs from the WAL's snapshot record",
-      );
-    }
+    await readExpectedSnapshotLayout(file, path, meta);
   } finally {
     await file.close();
   }

@@ -1,5 +1,12 @@
 import type { SnapshotMetadata } from "../core/types.js";
-import { ByteReader, ByteWriter, DecodeError, readConfState, writeConfState } from "./codec.js";
+import {
+  ByteReader,
+  ByteWriter,
+  DecodeError,
+  readConfState,
+  sameSnapshotMetadata,
+  writeConfState,
+} from "./codec.js";
 import { crc32c, crc32cUpdate } from "./crc32c.js";
 import { StorageCorruptionError } from "./errors.js";
 import type { ReadableFile, StorageFs } from "./fs.js";
@@ -145,6 +152,23 @@ export async function readSnapshotLayout(
   } catch (err) {
     return corruption(path, err);
   }
+}
+
+/** Like readSnapshotLayout, and fails unless the file holds the snapshot `expected` names. */
+export async function readExpectedSnapshotLayout(
+  file: ReadableFile,
+  path: string,
+  expected: SnapshotMetadata,
+): Promise<SnapshotLayout> {
+  const layout = await readSnapshotLayout(file, path);
+  if (!sameSnapshotMetadata(layout.metadata, expected)) {
+    throw new StorageCorruptionError(
+      path,
+      0,
+      "snapshot file metadata differs from the WAL's snapshot record",
+    );
+  }
+  return layout;
 }
 
 /** Reads a whole snapshot file synchronously and returns its checked data. */

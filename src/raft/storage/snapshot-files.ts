@@ -1,12 +1,10 @@
 import { join } from "node:path";
 import type { SnapshotMetadata } from "../core/types.js";
-import { sameSnapshotMetadata } from "./codec.js";
-import { StorageCorruptionError } from "./errors.js";
 import { FileBackedSnapshot, type SnapshotPath } from "./file-snapshot.js";
 import type { ReadableFile, StorageFs } from "./fs.js";
 import { isNotFound } from "./fs.js";
 import {
-  readSnapshotLayout,
+  readExpectedSnapshotLayout,
   type SnapshotData,
   SnapshotReader,
   snapshotFileName,
@@ -154,15 +152,7 @@ export class SnapshotFiles {
         throw err;
       }
       try {
-        const layout = await readSnapshotLayout(file, path);
-        const m = layout.metadata;
-        if (!sameSnapshotMetadata(m, meta)) {
-          throw new StorageCorruptionError(
-            path,
-            0,
-            "snapshot file metadata differs from the WAL's snapshot record",
-          );
-        }
+        const layout = await readExpectedSnapshotLayout(file, path, meta);
         return new SnapshotReader(meta, file, path, layout);
       } catch (err) {
         await file.close();
