@@ -16,45 +16,24 @@ import {
   NotLockOwnerError,
   systemClock,
 } from "../../src/lock/index.js";
-import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { EtcdServerProcess, requireSharedEtcd, SHARED_ETCD } from "./support/etcd-server.js";
 import { waitersKeepTheirPlace } from "./support/queue-place.js";
+import { sharedServerTarget } from "./support/server-target.js";
 import { wallNowMs } from "./support/tasks.js";
 
 const workerModule = fileURLToPath(new URL("./support/etcd-worker-client.ts", import.meta.url));
 
 runLockConformance("etcd", ETCD_GUARANTEES, { inProcess: false }, async () => {
   await requireSharedEtcd();
-  const proxies: TcpProxy[] = [];
-  return {
+  return sharedServerTarget({
     label: "etcd",
-    ttlMs: 1000,
-    async createClient(options) {
-      return new LockClient(new EtcdLockBackend({ etcd: SHARED_ETCD }), options);
-    },
+    serverPort: 2379,
     worker: { module: workerModule, config: { endpoint: SHARED_ETCD } },
-    async createPartitionableClient(options) {
-      const proxy = await TcpProxy.start(2379);
-      proxies.push(proxy);
-      const backend = new EtcdLockBackend({
-        etcd: `127.0.0.1:${proxy.port}`,
-        operationTimeoutMs: 200,
-      });
-      return {
-        client: new LockClient(backend, options),
-        async cut() {
-          proxy.cut();
-        },
-        async heal() {
-          proxy.heal();
-        },
-      };
-    },
-    async close() {
-      await Promise.all(proxies.map((p) => p.close()));
-    },
-  };
+    backend: () => new EtcdLockBackend({ etcd: SHARED_ETCD }),
+    proxiedBackend: (proxyPort) =>
+      new EtcdLockBackend({ etcd: `127.0.0.1:${proxyPort}`, operationTimeoutMs: 200 }),
+  });
 });
 
 describe("etcd lock backend specifics", () => {

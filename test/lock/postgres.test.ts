@@ -6,9 +6,9 @@ import {
   PostgresAdvisoryLockBackend,
 } from "../../src/lock/postgres/advisory.js";
 import { POSTGRES_GUARANTEES, PostgresLockBackend } from "../../src/lock/postgres/index.js";
-import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { POSTGRES_URL, requireSharedPostgres, testPoolConfig } from "./support/postgres.js";
+import { sharedServerTarget } from "./support/server-target.js";
 
 const workerModule = fileURLToPath(new URL("./support/postgres-worker-client.ts", import.meta.url));
 
@@ -21,32 +21,14 @@ for (const advisory of [false, true]) {
   };
   runLockConformance(label, guarantees, { inProcess: false }, async () => {
     await requireSharedPostgres();
-    const proxies: TcpProxy[] = [];
-    return {
+    return sharedServerTarget({
       label,
-      ttlMs: 1000,
-      async createClient(options) {
-        return new LockClient(backend(POSTGRES_URL), options);
-      },
+      serverPort: 5432,
       worker: { module: workerModule, config: { url: POSTGRES_URL, advisory } },
-      async createPartitionableClient(options) {
-        const proxy = await TcpProxy.start(5432);
-        proxies.push(proxy);
-        const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`;
-        return {
-          client: new LockClient(backend(url, 300), options),
-          async cut() {
-            proxy.cut();
-          },
-          async heal() {
-            proxy.heal();
-          },
-        };
-      },
-      async close() {
-        await Promise.all(proxies.map((p) => p.close()));
-      },
-    };
+      backend: () => backend(POSTGRES_URL),
+      proxiedBackend: (proxyPort) =>
+        backend(`postgres://postgres@127.0.0.1:${proxyPort}/test`, 300),
+    });
   });
 }
 

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LockAbortedError, LockClient, LockLostError } from "../../src/lock/index.js";
 import { RedisLockBackend, redisGuarantees } from "../../src/lock/redis/index.js";
 import { resourceKeys } from "../../src/lock/redis/keys.js";
-import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { RedisServerProcess, requireSharedRedis } from "./support/redis-server.js";
+import { sharedServerTarget } from "./support/server-target.js";
 import { wallNowMs } from "./support/tasks.js";
 
 const SHARED_REDIS_URL = "redis://127.0.0.1:6379";
@@ -16,35 +16,18 @@ for (const fair of [false, true]) {
   const label = fair ? "redis (fair queue)" : "redis";
   runLockConformance(label, redisGuarantees(fair), { inProcess: false }, async () => {
     await requireSharedRedis();
-    const proxies: TcpProxy[] = [];
-    return {
+    return sharedServerTarget({
       label,
-      ttlMs: 1000,
-      async createClient(options) {
-        return new LockClient(new RedisLockBackend({ redis: SHARED_REDIS_URL, fair }), options);
-      },
+      serverPort: 6379,
       worker: { module: workerModule, config: { url: SHARED_REDIS_URL, fair } },
-      async createPartitionableClient(options) {
-        const proxy = await TcpProxy.start(6379);
-        proxies.push(proxy);
-        const redis = `redis://127.0.0.1:${proxy.port}`;
-        return {
-          client: new LockClient(
-            new RedisLockBackend({ redis, fair, operationTimeoutMs: 200 }),
-            options,
-          ),
-          async cut() {
-            proxy.cut();
-          },
-          async heal() {
-            proxy.heal();
-          },
-        };
-      },
-      async close() {
-        await Promise.all(proxies.map((p) => p.close()));
-      },
-    };
+      backend: () => new RedisLockBackend({ redis: SHARED_REDIS_URL, fair }),
+      proxiedBackend: (proxyPort) =>
+        new RedisLockBackend({
+          redis: `redis://127.0.0.1:${proxyPort}`,
+          fair,
+          operationTimeoutMs: 200,
+        }),
+    });
   });
 }
 

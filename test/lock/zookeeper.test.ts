@@ -21,6 +21,7 @@ import { TcpProxy } from "../support/tcp-proxy.js";
 import { runLockConformance } from "./conformance.js";
 import { waitersKeepTheirPlace } from "./support/queue-place.js";
 import { ReplyDroppingProxy } from "./support/reply-dropping-proxy.js";
+import { sharedServerTarget } from "./support/server-target.js";
 import { wallNowMs } from "./support/tasks.js";
 import {
   requireSharedZooKeeper,
@@ -34,35 +35,17 @@ const workerModule = fileURLToPath(
 
 runLockConformance("zookeeper", ZOOKEEPER_GUARANTEES, { inProcess: false }, async () => {
   await requireSharedZooKeeper();
-  const proxies: TcpProxy[] = [];
-  return {
+  return sharedServerTarget({
     label: "zookeeper",
-    ttlMs: 1000,
-    async createClient(options) {
-      return new LockClient(new ZooKeeperLockBackend({ connectString: SHARED_ZOOKEEPER }), options);
-    },
+    serverPort: 2181,
     worker: { module: workerModule, config: { connectString: SHARED_ZOOKEEPER } },
-    async createPartitionableClient(options) {
-      const proxy = await TcpProxy.start(2181);
-      proxies.push(proxy);
-      const backend = new ZooKeeperLockBackend({
-        connectString: `127.0.0.1:${proxy.port}`,
+    backend: () => new ZooKeeperLockBackend({ connectString: SHARED_ZOOKEEPER }),
+    proxiedBackend: (proxyPort) =>
+      new ZooKeeperLockBackend({
+        connectString: `127.0.0.1:${proxyPort}`,
         operationTimeoutMs: 200,
-      });
-      return {
-        client: new LockClient(backend, options),
-        async cut() {
-          proxy.cut();
-        },
-        async heal() {
-          proxy.heal();
-        },
-      };
-    },
-    async close() {
-      await Promise.all(proxies.map((p) => p.close()));
-    },
-  };
+      }),
+  });
 });
 
 describe("zookeeper lock backend specifics", () => {

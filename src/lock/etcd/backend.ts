@@ -9,17 +9,13 @@ import type {
   WaitControl,
 } from "../backend.js";
 import { type Clock, systemClock } from "../clock.js";
-import {
-  LockAbortedError,
-  LockClientClosedError,
-  LockLostError,
-  LockTimeoutError,
-  NotLockOwnerError,
-} from "../errors.js";
+import { LockLostError, NotLockOwnerError } from "../errors.js";
 import { observeLeaderByPolling } from "../observe.js";
+import { acquireInSequence, ENTRY_LOST, type EntryLost } from "../sequenced/acquire.js";
+import { type HeldLease, HeldLeases } from "../sequenced/held.js";
 import { LocalLeaseEnd } from "../sequenced/lease-end.js";
-import { turnOf, wouldHoldNow } from "../sequenced/turn.js";
-import { waitForWake } from "../sequenced/wake.js";
+import { BackendLifecycle } from "../sequenced/lifecycle.js";
+import { waitForTurn } from "../sequenced/wait-turn.js";
 import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../types.js";
 import { positiveInteger } from "../validate.js";
 import { EtcdKeys, validateEtcdKeyPrefix } from "./keys.js";
@@ -55,14 +51,10 @@ export const ETCD_GUARANTEES: BackendGuarantees = {
 };
 
 /** A lease this backend holds for the client. */
-interface HeldKey {
-  readonly name: string;
+interface HeldKey extends HeldLease {
   readonly key: string;
   readonly createRevision: bigint;
   lease: GrantedLease;
-  readonly end: LocalLeaseEnd;
-  readonly lost: AbortController;
-  stopWatch: () => void;
 }
 
 /**
@@ -83,9 +75,8 @@ export class EtcdLockBackend implements LockBackend<bigint> {
   readonly #keys: EtcdKeys;
   readonly #ownsClient: boolean;
   readonly #recheckMs: number;
-  readonly #held = new Map<string, HeldKey>();
-  readonly #pending = new Set<Promise<unknown>>();
-  readonly #closing = new AbortController();
+  readonly #held = new HeldLeases<HeldKey>();
+  readonly #lifecycle = new BackendLifecycle("the etcd lock backend");
 
   constructor(options: EtcdLockBackendOptions) {
     this.#keys = new EtcdKeys(validateEtcdKeyPrefix(options.keyPrefix ?? "conclave/lock"));
@@ -105,25 +96,25 @@ export class EtcdLockBackend implements LockBackend<bigint> {
   }
 
   acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
-    this.#checkOpen();
-    const acquiring = this.#acquire(request, wait);
-    this.#pending.add(acquiring);
-    const forget = () => this.#pending.delete(acquiring);
-    acquiring.then(forget, forget);
-    return acquiring;
+    this.#lifecycle.checkOpen();
+    const queuePrefix = this.#keys.queue(request.kind, request.name);
+    return this.#lifecycle.track(
+      acquireInSequence(this.clock, request, wait, {
+        // A one-shot attempt creates no lease and no key when the lock is taken.
+        look: async () => (await this.#store.readQueue(queuePrefix, request.name)).entries,
+        attempt: () => this.#attempt(request, wait, queuePrefix),
+      }),
+    );
   }
 
   async extend(lease: LeaseRef, ttlMs: number): Promise<LeaseRenewal> {
-    this.#checkOpen();
-    const held = this.#held.get(lease.ownerId);
-    if (held === undefined || held.end.ended) {
-      throw new LockLostError(lease.name, "the lease ran out or was given up");
-    }
+    this.#lifecycle.checkOpen();
+    const held = this.#held.toRenew(lease);
     if (ttlMs > held.lease.ttlMs) await this.#moveToLongerLease(held, lease.ownerId, ttlMs);
     const sentAtMs = this.clock.now();
     const leftMs = await this.#store.keepAlive(held.lease.id, lease.name);
     if (leftMs <= 0) {
-      this.#forget(lease.ownerId, held);
+      this.#held.forget(lease.ownerId, held);
       throw new LockLostError(lease.name, "etcd says the lease expired or was revoked");
     }
     const heldUntilMs = sentAtMs + Math.min(ttlMs, leftMs);
@@ -134,17 +125,17 @@ export class EtcdLockBackend implements LockBackend<bigint> {
   }
 
   async release(lease: LeaseRef): Promise<void> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     const held = this.#held.get(lease.ownerId);
     if (held === undefined || held.end.ended) throw new NotLockOwnerError(lease.name, "release");
-    this.#forget(lease.ownerId, held);
+    this.#held.forget(lease.ownerId, held);
     if (!(await this.#store.revokeLease(held.lease.id, lease.name))) {
       throw new NotLockOwnerError(lease.name, "release");
     }
   }
 
   async proclaim(lease: LeaseRef, value: string): Promise<void> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     const held = this.#held.get(lease.ownerId);
     if (held === undefined || held.end.ended || lease.kind !== "leader") {
       throw new NotLockOwnerError(lease.name, "proclaim on");
@@ -155,7 +146,7 @@ export class EtcdLockBackend implements LockBackend<bigint> {
   }
 
   async readLeader(name: string): Promise<LeaderSnapshot<bigint> | undefined> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     const first = await this.#store.readFirst(this.#keys.queue("leader", name), name);
     return first === undefined
       ? undefined
@@ -166,10 +157,10 @@ export class EtcdLockBackend implements LockBackend<bigint> {
     name: string,
     signal: AbortSignal,
   ): AsyncIterable<LeaderSnapshot<bigint> | undefined> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     return observeLeaderByPolling({
       clock: this.clock,
-      signal: AbortSignal.any([signal, this.#closing.signal]),
+      signal: AbortSignal.any([signal, this.#lifecycle.closing]),
       maxPollMs: this.#recheckMs,
       read: async () => ({ snapshot: await this.readLeader(name) }),
       subscribe: (wake) => this.#store.watchChanges(this.#keys.queue("leader", name), wake, name),
@@ -182,45 +173,25 @@ export class EtcdLockBackend implements LockBackend<bigint> {
    * Held leases are left to expire on the server.
    */
   async close(): Promise<void> {
-    if (this.#closing.signal.aborted) return;
-    this.#closing.abort(new LockClientClosedError("the etcd lock backend"));
-    for (const [ownerId, held] of [...this.#held]) this.#forget(ownerId, held);
-    await Promise.allSettled([...this.#pending]);
+    if (!this.#lifecycle.beginClose()) return;
+    this.#held.forgetAll();
+    await this.#lifecycle.settled();
     if (this.#ownsClient) this.#store.client.close();
-  }
-
-  async #acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
-    const queuePrefix = this.#keys.queue(request.kind, request.name);
-    if (wait.deadlineMs <= this.clock.now()) {
-      // A one-shot attempt looks first: no lease and no key when the lock is taken.
-      const snapshot = await this.#store.readQueue(queuePrefix, request.name);
-      if (!wouldHoldNow(request.kind, snapshot.entries, request.permits)) {
-        throw new LockTimeoutError(request.name, wait.waitMs);
-      }
-    }
-    for (;;) {
-      const grant = await this.#attempt(request, wait, queuePrefix);
-      if (grant !== "entry-lost") return grant;
-      // The key vanished while queued (the lease ran out): queue again, at the back.
-      if (this.clock.now() >= wait.deadlineMs) {
-        throw new LockTimeoutError(request.name, wait.waitMs);
-      }
-    }
   }
 
   async #attempt(
     request: LeaseRequest,
     wait: WaitControl,
     queuePrefix: string,
-  ): Promise<LeaseGrant<bigint> | "entry-lost"> {
+  ): Promise<LeaseGrant<bigint> | EntryLost> {
     const { name, kind } = request;
     const grantSentAtMs = this.clock.now();
     const lease = await this.#store.grantLease(request.ttlMs, name);
     const key = this.#keys.entry(kind, name, request.ownerId);
-    let keeper: WaitingKeepAlive | undefined;
+    const keeper = new WaitingKeepAlive(this.clock, this.#store, lease, name);
     let granted = false;
     try {
-      this.#throwIfStopped(wait, name);
+      this.#lifecycle.throwIfStopped(wait, name);
       const created = await this.#store.createEntry(
         queuePrefix,
         key,
@@ -228,56 +199,44 @@ export class EtcdLockBackend implements LockBackend<bigint> {
         lease.id,
         name,
       );
-      const mine = { id: key, position: created.createRevision };
-      let snapshot: QueueSnapshot = created;
-      for (;;) {
-        const turn = turnOf(kind, snapshot.entries, mine, request.permits);
-        if (turn.kind === "granted") break;
-        if (turn.kind === "gone") return "entry-lost";
-        if (keeper === undefined) {
-          if (this.clock.now() >= wait.deadlineMs) throw new LockTimeoutError(name, wait.waitMs);
-          this.#throwIfStopped(wait, name);
-          keeper = this.#keepAliveWhileWaiting(lease, name);
-          wait.onQueued();
-        }
-        const watched =
-          turn.kind === "after" ? { key: turn.predecessor.id } : { prefix: queuePrefix };
-        const reason = await waitForWake(
-          {
-            clock: this.clock,
-            deadlineMs: wait.deadlineMs,
-            recheckMs: this.#recheckMs,
-            signals: [wait.signal, this.#closing.signal, keeper.expired],
-          },
-          (wake) => this.#store.watchDeletes(watched, snapshot.revision + 1n, wake),
-        );
-        this.#throwIfStopped(wait, name);
-        if (reason === "deadline") throw new LockTimeoutError(name, wait.waitMs);
-        if (keeper.expired.aborted) return "entry-lost";
-        snapshot = await this.#store.readQueue(queuePrefix, name);
-      }
+      const turn = await waitForTurn<QueueSnapshot>({
+        clock: this.clock,
+        request,
+        wait,
+        recheckMs: this.#recheckMs,
+        closing: this.#lifecycle.closing,
+        mine: { id: key, position: created.createRevision },
+        first: created,
+        entriesOf: (snapshot) => snapshot.entries,
+        startWaiting: () => keeper.start(),
+        watch: (blocked, snapshot, _entries, wake) =>
+          this.#store.watchDeletes(
+            blocked.kind === "after" ? { key: blocked.predecessor.id } : { prefix: queuePrefix },
+            snapshot.revision + 1n,
+            wake,
+          ),
+        reread: () => this.#store.readQueue(queuePrefix, name),
+        throwIfStopped: () => this.#lifecycle.throwIfStopped(wait, name),
+      });
+      if (turn === ENTRY_LOST) return ENTRY_LOST;
       let heldUntilMs = grantSentAtMs + Math.min(request.ttlMs, lease.ttlMs);
-      if (keeper !== undefined) {
+      if (turn.waited) {
         keeper.stop();
         // The lease may have run out while we waited; renew it and prove the key survived.
         const sentAtMs = this.clock.now();
         const leftMs = await this.#store.keepAlive(lease.id, name);
-        if (leftMs <= 0) return "entry-lost";
+        if (leftMs <= 0) return ENTRY_LOST;
         if (!(await this.#store.entryExists(key, created.createRevision, name))) {
-          return "entry-lost";
+          return ENTRY_LOST;
         }
         heldUntilMs = sentAtMs + Math.min(request.ttlMs, leftMs);
-        this.#throwIfStopped(wait, name);
+        this.#lifecycle.throwIfStopped(wait, name);
       }
-      this.#hold(request, key, created.createRevision, lease, heldUntilMs);
+      const held = this.#hold(request, key, created.createRevision, lease, heldUntilMs);
       granted = true;
-      return {
-        fencingToken: created.createRevision,
-        heldUntilMs,
-        lost: this.#held.get(request.ownerId)!.lost.signal,
-      };
+      return { fencingToken: created.createRevision, heldUntilMs, lost: held.lost.signal };
     } finally {
-      keeper?.stop();
+      keeper.stop();
       // Withdraw from the queue: revoking the lease deletes the key.
       if (!granted) await this.#store.revokeLease(lease.id, name).catch(() => false);
     }
@@ -289,7 +248,7 @@ export class EtcdLockBackend implements LockBackend<bigint> {
     createRevision: bigint,
     lease: GrantedLease,
     heldUntilMs: number,
-  ): void {
+  ): HeldKey {
     const lost = new AbortController();
     const held: HeldKey = {
       name: request.name,
@@ -300,26 +259,18 @@ export class EtcdLockBackend implements LockBackend<bigint> {
       end: new LocalLeaseEnd(this.clock, heldUntilMs, () => this.#giveUp(request.ownerId)),
       // Anything deleting the key (revocation by an operator, an expiry we did
       // not foresee) ends the lock at once.
-      stopWatch: this.#store.watchDeletes({ key }, createRevision + 1n, () =>
+      detach: this.#store.watchDeletes({ key }, createRevision + 1n, () =>
         lost.abort(new LockLostError(request.name, "its etcd key was deleted")),
       ),
     };
     this.#held.set(request.ownerId, held);
+    return held;
   }
 
   /** The lease ran out without a renewal: revoke it so the next waiter need not wait for etcd's own expiry. */
   #giveUp(ownerId: string): void {
-    const held = this.#held.get(ownerId);
-    if (held === undefined) return;
-    this.#forget(ownerId, held);
-    held.lost.abort(new LockLostError(held.name, "the lease was not renewed in time"));
-    this.#store.revokeLease(held.lease.id, held.name).catch(() => false);
-  }
-
-  #forget(ownerId: string, held: HeldKey): void {
-    if (this.#held.get(ownerId) === held) this.#held.delete(ownerId);
-    held.end.stop();
-    held.stopWatch();
+    const held = this.#held.giveUp(ownerId);
+    if (held !== undefined) this.#store.revokeLease(held.lease.id, held.name).catch(() => false);
   }
 
   /**
@@ -336,59 +287,60 @@ export class EtcdLockBackend implements LockBackend<bigint> {
       if (!moved) await this.#store.revokeLease(next.id, held.name).catch(() => false);
     }
     if (!moved) {
-      this.#forget(ownerId, held);
+      this.#held.forget(ownerId, held);
       throw new LockLostError(held.name, "its etcd key no longer exists");
     }
     const previous = held.lease;
     held.lease = next;
     await this.#store.revokeLease(previous.id, held.name).catch(() => false);
   }
-
-  /** Keeps a queued waiter's lease (and so its place) alive until it is granted or gives up. */
-  #keepAliveWhileWaiting(lease: GrantedLease, name: string): WaitingKeepAlive {
-    const expired = new AbortController();
-    let stopped = false;
-    let cancelTimer = () => {};
-    const schedule = () => {
-      cancelTimer = this.clock.setTimer(() => {
-        this.#store
-          .keepAlive(lease.id, name)
-          .then(
-            (leftMs) => {
-              if (leftMs <= 0) expired.abort();
-            },
-            // Unreachable: try again; the key may expire, which the next look notices.
-            () => {},
-          )
-          .finally(() => {
-            if (!stopped && !expired.signal.aborted) schedule();
-          });
-      }, lease.ttlMs / 3);
-    };
-    schedule();
-    return {
-      expired: expired.signal,
-      stop() {
-        stopped = true;
-        cancelTimer();
-      },
-    };
-  }
-
-  #throwIfStopped(wait: WaitControl, name: string): void {
-    if (this.#closing.signal.aborted) throw new LockClientClosedError("the etcd lock backend");
-    if (wait.signal.aborted) throw new LockAbortedError(name, { cause: wait.signal.reason });
-  }
-
-  #checkOpen(): void {
-    if (this.#closing.signal.aborted) throw new LockClientClosedError("the etcd lock backend");
-  }
 }
 
-interface WaitingKeepAlive {
+/** Keeps a queued waiter's lease (and so its place) alive from `start` until `stop`. */
+class WaitingKeepAlive {
+  readonly #clock: Clock;
+  readonly #store: EtcdStore;
+  readonly #lease: GrantedLease;
+  readonly #name: string;
   /** Aborts when etcd says the lease is gone (the waiter lost its place). */
-  readonly expired: AbortSignal;
-  stop(): void;
+  readonly #expired = new AbortController();
+  #stopped = false;
+  #cancelTimer = () => {};
+
+  constructor(clock: Clock, store: EtcdStore, lease: GrantedLease, name: string) {
+    this.#clock = clock;
+    this.#store = store;
+    this.#lease = lease;
+    this.#name = name;
+  }
+
+  /** Starts renewing; returns the signal that aborts when the lease is gone. */
+  start(): AbortSignal {
+    this.#schedule();
+    return this.#expired.signal;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#cancelTimer();
+  }
+
+  #schedule(): void {
+    this.#cancelTimer = this.#clock.setTimer(() => {
+      this.#store
+        .keepAlive(this.#lease.id, this.#name)
+        .then(
+          (leftMs) => {
+            if (leftMs <= 0) this.#expired.abort();
+          },
+          // Unreachable: try again; the key may expire, which the next look notices.
+          () => {},
+        )
+        .finally(() => {
+          if (!this.#stopped && !this.#expired.signal.aborted) this.#schedule();
+        });
+    }, this.#lease.ttlMs / 3);
+  }
 }
 
 function validateEtcdOption(etcd: unknown): EtcdLockBackendOptions["etcd"] {

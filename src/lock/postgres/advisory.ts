@@ -18,11 +18,9 @@ import {
   NotLockOwnerError,
   UnsupportedByBackendError,
 } from "../errors.js";
-import { CallTimeouts } from "../timeout.js";
 import type { BackendGuarantees, LeaderSnapshot, LeaseKind } from "../types.js";
-import { positiveInteger } from "../validate.js";
-import { discardClient, openPool, type PostgresConnection } from "./connection.js";
-import { ensureSchema, type SqlNames, sqlNames } from "./schema.js";
+import { discardClient, type PostgresConnection } from "./connection.js";
+import { LockTables } from "./tables.js";
 
 export interface PostgresAdvisoryLockBackendOptions {
   /** A pg.Pool to use (not ended by the backend), or config / a connection string for one it owns. Each held lock pins one connection. */
@@ -72,32 +70,19 @@ const QUERY_CANCELED = "57014";
 export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
   readonly guarantees = POSTGRES_ADVISORY_GUARANTEES;
   readonly clock: Clock;
-  readonly #pool: pg.Pool;
-  readonly #ownsPool: boolean;
-  readonly #names: SqlNames;
-  readonly #schema: string;
-  readonly #timeouts: CallTimeouts;
+  readonly #tables: LockTables;
   readonly #sessions = new Map<string, Session>();
-  #ready: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: PostgresAdvisoryLockBackendOptions) {
-    this.#schema = options.schema ?? "public";
-    this.#names = sqlNames(this.#schema, options.tablePrefix ?? "conclave_lock");
-    this.#timeouts = new CallTimeouts(
-      "postgres-advisory",
-      positiveInteger(options.operationTimeoutMs ?? 5000, "operationTimeoutMs"),
-    );
+    this.#tables = new LockTables("postgres-advisory", options);
     this.clock = options.clock ?? systemClock;
-    const { pool, owned } = openPool(options.connection);
-    this.#pool = pool;
-    this.#ownsPool = owned;
   }
 
   async acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
     this.#checkKind(request.kind);
-    await this.#prepare(request.name);
-    const client = await this.#call(request.name, () => this.#pool.connect());
+    await this.#tables.ensureSchema(request.name);
+    const client = await this.#tables.call(request.name, () => this.#tables.pool.connect());
     const shared = request.kind === "read";
     const key = advisoryKey(request.kind, request.name);
     const lost = new AbortController();
@@ -111,7 +96,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     let granted = false;
     try {
       const fn = shared ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
-      const tried = await this.#call(request.name, () =>
+      const tried = await this.#tables.call(request.name, () =>
         client.query<{ ok: boolean }>(`SELECT ${fn}($1::bigint) AS ok`, [key]),
       );
       if (tried.rows[0]?.ok !== true) await this.#waitBlocking(client, request, wait, key, shared);
@@ -121,10 +106,10 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
       }
       // Renewal and fencing in one statement: the idle timer restarts when it completes.
       const startedMs = this.clock.now();
-      const fenced = await this.#call(request.name, () =>
+      const fenced = await this.#tables.call(request.name, () =>
         client.query<{ token: string }>(
           `WITH bumped AS (
-             INSERT INTO ${this.#names.fences} AS f (ns, name, last_token) VALUES ($1, $2, 1)
+             INSERT INTO ${this.#tables.names.fences} AS f (ns, name, last_token) VALUES ($1, $2, 1)
                ON CONFLICT (ns, name) DO UPDATE SET last_token = f.last_token + 1
                RETURNING last_token)
            SELECT set_config('idle_session_timeout', $3, false), (SELECT last_token FROM bumped) AS token`,
@@ -157,7 +142,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
       throw new LockLostError(lease.name, "the session holding the advisory lock has ended");
     }
     const startedMs = this.clock.now();
-    await this.#call(lease.name, () =>
+    await this.#tables.call(lease.name, () =>
       session.client.query("SELECT set_config('idle_session_timeout', $1, false)", [String(ttlMs)]),
     );
     return { heldUntilMs: startedMs + ttlMs };
@@ -203,7 +188,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
       discardClient(session.client);
     }
     this.#sessions.clear();
-    if (this.#ownsPool) await this.#pool.end();
+    if (this.#tables.ownsPool) await this.#tables.pool.end();
   }
 
   async #waitBlocking(
@@ -220,14 +205,14 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
     const lockTimeout = Number.isFinite(remainingMs)
       ? String(Math.max(1, Math.ceil(remainingMs)))
       : "0";
-    await this.#call(request.name, () =>
+    await this.#tables.call(request.name, () =>
       client.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout]),
     );
     wait.onQueued();
     // Cancelling the waiting query is the only way to stop a blocked pg_advisory_lock.
     const pid = (client as unknown as { processID: number }).processID;
     const cancel = () => {
-      this.#pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
+      this.#tables.pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
     };
     wait.signal.addEventListener("abort", cancel, { once: true });
     try {
@@ -251,7 +236,7 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
 
   async #unlock(client: pg.PoolClient, key: string, shared: boolean): Promise<boolean> {
     const fn = shared ? "pg_advisory_unlock_shared" : "pg_advisory_unlock";
-    const result = await this.#call(undefined, () =>
+    const result = await this.#tables.call(undefined, () =>
       client.query<{ ok: boolean }>(
         `SELECT ${fn}($1::bigint) AS ok, set_config('idle_session_timeout', '0', false)`,
         [key],
@@ -278,19 +263,6 @@ export class PostgresAdvisoryLockBackend implements LockBackend<bigint> {
       "elections",
       "advisory locks carry no value to observe; use PostgresLockBackend",
     );
-  }
-
-  #prepare(lockName: string): Promise<void> {
-    this.#ready ??= this.#call(lockName, () => ensureSchema(this.#pool, this.#names, this.#schema));
-    const ready = this.#ready;
-    ready.catch(() => {
-      if (this.#ready === ready) this.#ready = undefined;
-    });
-    return ready;
-  }
-
-  #call<T>(lockName: string | undefined, call: () => Promise<T>): Promise<T> {
-    return this.#timeouts.run(lockName, call);
   }
 }
 

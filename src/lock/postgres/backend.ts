@@ -10,7 +10,6 @@ import type {
 import { type Clock, systemClock } from "../clock.js";
 import { LockClientClosedError, LockLostError, NotLockOwnerError } from "../errors.js";
 import { observeLeaderByPolling } from "../observe.js";
-import { CallTimeouts } from "../timeout.js";
 import {
   type BackendGuarantees,
   LEASE_KINDS,
@@ -19,8 +18,8 @@ import {
 } from "../types.js";
 import { positiveInteger } from "../validate.js";
 import { waitForGrant } from "../wait.js";
-import { NotificationHub, openPool, type PostgresConnection } from "./connection.js";
-import { ensureSchema, type SqlNames, sqlNames } from "./schema.js";
+import { NotificationHub, type PostgresConnection } from "./connection.js";
+import { LockTables } from "./tables.js";
 
 export interface PostgresLockBackendOptions {
   /** A pg.Pool to use (not ended by the backend), or config / a connection string for one it owns. */
@@ -64,29 +63,17 @@ const NAMESPACE: Record<LeaseKind, string> = {
 export class PostgresLockBackend implements LockBackend<bigint> {
   readonly guarantees = POSTGRES_GUARANTEES;
   readonly clock: Clock;
-  readonly #pool: pg.Pool;
-  readonly #ownsPool: boolean;
-  readonly #names: SqlNames;
-  readonly #schema: string;
-  readonly #timeouts: CallTimeouts;
+  readonly #tables: LockTables;
   readonly #maxRetryDelayMs: number;
   readonly #hub: NotificationHub;
-  #ready: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: PostgresLockBackendOptions) {
-    this.#schema = options.schema ?? "public";
-    this.#names = sqlNames(this.#schema, options.tablePrefix ?? "conclave_lock");
-    this.#timeouts = new CallTimeouts(
-      "postgres",
-      positiveInteger(options.operationTimeoutMs ?? 5000, "operationTimeoutMs"),
-    );
+    // Validated before LockTables opens a pool, so bad input leaves no pool behind.
     this.#maxRetryDelayMs = positiveInteger(options.maxRetryDelayMs ?? 1000, "maxRetryDelayMs");
+    this.#tables = new LockTables("postgres", options);
     this.clock = options.clock ?? systemClock;
-    const { pool, owned } = openPool(options.connection);
-    this.#pool = pool;
-    this.#ownsPool = owned;
-    this.#hub = new NotificationHub(pool, this.#names.channel);
+    this.#hub = new NotificationHub(this.#tables.pool, this.#tables.names.channel);
   }
 
   async acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
@@ -104,7 +91,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
           retry_ms: string;
         }>(
           request.name,
-          `SELECT granted, token, retry_ms FROM ${this.#names.acquire}($1, $2, $3, $4, $5, $6, $7)`,
+          `SELECT granted, token, retry_ms FROM ${this.#tables.names.acquire}($1, $2, $3, $4, $5, $6, $7)`,
           [
             ns,
             request.name,
@@ -138,7 +125,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
     const startedMs = this.clock.now();
     const result = await this.#query(
       lease.name,
-      `UPDATE ${this.#names.leases} SET expires_at = clock_timestamp() + $4 * interval '1 millisecond'
+      `UPDATE ${this.#tables.names.leases} SET expires_at = clock_timestamp() + $4 * interval '1 millisecond'
         WHERE ns = $1 AND name = $2 AND owner_id = $3 AND expires_at > clock_timestamp()`,
       [NAMESPACE[lease.kind], lease.name, lease.ownerId, ttlMs],
     );
@@ -152,7 +139,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
     await this.#prepare(lease.name);
     const result = await this.#query<{ released: boolean }>(
       lease.name,
-      `SELECT ${this.#names.release}($1, $2, $3) AS released`,
+      `SELECT ${this.#tables.names.release}($1, $2, $3) AS released`,
       [NAMESPACE[lease.kind], lease.name, lease.ownerId],
     );
     if (result.rows[0]?.released !== true) throw new NotLockOwnerError(lease.name, "release");
@@ -163,10 +150,10 @@ export class PostgresLockBackend implements LockBackend<bigint> {
     const result = await this.#query<{ ok: number }>(
       lease.name,
       `WITH updated AS (
-         UPDATE ${this.#names.leases} SET value = $3
+         UPDATE ${this.#tables.names.leases} SET value = $3
           WHERE ns = 'leader' AND name = $1 AND owner_id = $2 AND expires_at > clock_timestamp()
           RETURNING 1)
-       SELECT count(*)::int AS ok, pg_notify('${this.#names.channel}', 'leader:' || $1::text)
+       SELECT count(*)::int AS ok, pg_notify('${this.#tables.names.channel}', 'leader:' || $1::text)
          FROM updated`,
       [lease.name, lease.ownerId, value],
     );
@@ -197,7 +184,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#hub.close();
-    if (this.#ownsPool) await this.#pool.end();
+    if (this.#tables.ownsPool) await this.#tables.pool.end();
   }
 
   /** Notification listeners still registered (a leak check for tests). */
@@ -213,7 +200,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
       name,
       `SELECT value, fencing_token AS token,
               ceil(extract(epoch FROM (expires_at - clock_timestamp())) * 1000)::bigint AS remaining_ms
-         FROM ${this.#names.leases}
+         FROM ${this.#tables.names.leases}
         WHERE ns = 'leader' AND name = $1 AND expires_at > clock_timestamp()`,
       [name],
     );
@@ -228,14 +215,7 @@ export class PostgresLockBackend implements LockBackend<bigint> {
   #prepare(lockName: string): Promise<void> {
     if (this.#closed)
       return Promise.reject(new LockClientClosedError("the PostgreSQL lock backend"));
-    this.#ready ??= this.#timeouts.run(lockName, () =>
-      ensureSchema(this.#pool, this.#names, this.#schema),
-    );
-    const ready = this.#ready;
-    ready.catch(() => {
-      if (this.#ready === ready) this.#ready = undefined;
-    });
-    return ready;
+    return this.#tables.ensureSchema(lockName);
   }
 
   #query<R extends pg.QueryResultRow>(
@@ -243,6 +223,6 @@ export class PostgresLockBackend implements LockBackend<bigint> {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return this.#timeouts.run(lockName, () => this.#pool.query<R>(text, values));
+    return this.#tables.call(lockName, () => this.#tables.pool.query<R>(text, values));
   }
 }

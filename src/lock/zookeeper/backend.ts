@@ -8,17 +8,13 @@ import type {
   WaitControl,
 } from "../backend.js";
 import { type Clock, systemClock } from "../clock.js";
-import {
-  LockAbortedError,
-  LockClientClosedError,
-  LockLostError,
-  LockTimeoutError,
-  NotLockOwnerError,
-} from "../errors.js";
+import { LockLostError, NotLockOwnerError } from "../errors.js";
 import { observeLeaderByPolling } from "../observe.js";
+import { acquireInSequence, ENTRY_LOST, type EntryLost } from "../sequenced/acquire.js";
+import { type HeldLease, HeldLeases } from "../sequenced/held.js";
 import { LocalLeaseEnd } from "../sequenced/lease-end.js";
-import { turnOf, wouldHoldNow } from "../sequenced/turn.js";
-import { waitForWake } from "../sequenced/wake.js";
+import { BackendLifecycle } from "../sequenced/lifecycle.js";
+import { waitForTurn } from "../sequenced/wait-turn.js";
 import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../types.js";
 import { positiveInteger } from "../validate.js";
 import type { ZkWatcher } from "./library.js";
@@ -56,13 +52,9 @@ export const ZOOKEEPER_GUARANTEES: BackendGuarantees = {
 };
 
 /** A lock this backend holds for the client: a znode in its own session. */
-interface HeldNode {
-  readonly name: string;
+interface HeldNode extends HeldLease {
   readonly path: string;
   readonly session: ZkSession;
-  readonly end: LocalLeaseEnd;
-  readonly lost: AbortController;
-  readonly detach: () => void;
 }
 
 /**
@@ -94,10 +86,9 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
   readonly #timeoutMs: number;
   readonly #sharedSessionTimeoutMs: number;
   readonly #recheckMs: number;
-  readonly #held = new Map<string, HeldNode>();
-  readonly #pending = new Set<Promise<unknown>>();
+  readonly #held = new HeldLeases<HeldNode>();
   readonly #knownParents = new Set<string>();
-  readonly #closing = new AbortController();
+  readonly #lifecycle = new BackendLifecycle("the ZooKeeper lock backend");
   #shared: Promise<ZkSession> | undefined;
 
   constructor(options: ZooKeeperLockBackendOptions) {
@@ -116,20 +107,24 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
   }
 
   acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
-    this.#checkOpen();
-    const acquiring = this.#acquire(request, wait);
-    this.#pending.add(acquiring);
-    const forget = () => this.#pending.delete(acquiring);
-    acquiring.then(forget, forget);
-    return acquiring;
+    this.#lifecycle.checkOpen();
+    const parent = this.#paths.queue(request.kind, request.name);
+    return this.#lifecycle.track(
+      acquireInSequence(this.clock, request, wait, {
+        // A one-shot attempt opens no session and creates no znode when the lock is taken.
+        look: async () => {
+          const shared = await this.#sharedSession();
+          const { value: children } = await shared.children(parent, request.name);
+          return ZkPaths.entries(children ?? []);
+        },
+        attempt: () => this.#attempt(request, wait, parent),
+      }),
+    );
   }
 
   async extend(lease: LeaseRef, ttlMs: number): Promise<LeaseRenewal> {
-    this.#checkOpen();
-    const held = this.#held.get(lease.ownerId);
-    if (held === undefined || held.end.ended) {
-      throw new LockLostError(lease.name, "the lease ran out or was given up");
-    }
+    this.#lifecycle.checkOpen();
+    const held = this.#held.toRenew(lease);
     if (ttlMs > held.session.timeoutMs) {
       throw new InvalidArgumentError(
         `ttlMs=${ttlMs} is longer than this lock's ZooKeeper session timeout (${held.session.timeoutMs} ms), which cannot change`,
@@ -137,7 +132,7 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
     }
     const { value: stat, sentAtMs } = await held.session.exists(held.path, lease.name);
     if (stat === undefined || !stat.ephemeralOwner.equals(held.session.sessionId)) {
-      this.#forget(lease.ownerId, held);
+      this.#held.forget(lease.ownerId, held);
       void held.session.close();
       throw new LockLostError(lease.name, "its znode no longer exists (the session ended)");
     }
@@ -149,12 +144,12 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
   }
 
   async release(lease: LeaseRef): Promise<void> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     const held = this.#held.get(lease.ownerId);
     if (held === undefined || held.end.ended || held.session.ended.aborted) {
       throw new NotLockOwnerError(lease.name, "release");
     }
-    this.#forget(lease.ownerId, held);
+    this.#held.forget(lease.ownerId, held);
     // Both go out at once; ZooKeeper answers a session's requests in order.
     const removing = held.session.remove(held.path, lease.name);
     const closing = held.session.close();
@@ -163,7 +158,7 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
   }
 
   async proclaim(lease: LeaseRef, value: string): Promise<void> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     const held = this.#held.get(lease.ownerId);
     if (held === undefined || held.end.ended || lease.kind !== "leader") {
       throw new NotLockOwnerError(lease.name, "proclaim on");
@@ -174,7 +169,7 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
   }
 
   readLeader(name: string): Promise<LeaderSnapshot<bigint> | undefined> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     return this.#readLeader(name);
   }
 
@@ -182,12 +177,12 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
     name: string,
     signal: AbortSignal,
   ): AsyncIterable<LeaderSnapshot<bigint> | undefined> {
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     let wake: () => void = () => {};
     const watcher: ZkWatcher = () => wake();
     return observeLeaderByPolling({
       clock: this.clock,
-      signal: AbortSignal.any([signal, this.#closing.signal]),
+      signal: AbortSignal.any([signal, this.#lifecycle.closing]),
       maxPollMs: this.#recheckMs,
       read: async () => ({ snapshot: await this.#readLeader(name, watcher) }),
       subscribe: async (onChange) => {
@@ -206,43 +201,19 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
    * own session.
    */
   async close(): Promise<void> {
-    if (this.#closing.signal.aborted) return;
-    this.#closing.abort(new LockClientClosedError("the ZooKeeper lock backend"));
-    for (const [ownerId, held] of [...this.#held]) {
-      this.#forget(ownerId, held);
-      held.session.abandon();
-    }
-    await Promise.allSettled([...this.#pending]);
+    if (!this.#lifecycle.beginClose()) return;
+    this.#held.forgetAll((held) => held.session.abandon());
+    await this.#lifecycle.settled();
     const shared = this.#shared;
     this.#shared = undefined;
     await shared?.then((session) => session.close()).catch(() => {});
-  }
-
-  async #acquire(request: LeaseRequest, wait: WaitControl): Promise<LeaseGrant<bigint>> {
-    const parent = this.#paths.queue(request.kind, request.name);
-    if (wait.deadlineMs <= this.clock.now()) {
-      // A one-shot attempt looks first: no session and no znode when the lock is taken.
-      const shared = await this.#sharedSession();
-      const { value: children } = await shared.children(parent, request.name);
-      if (!wouldHoldNow(request.kind, ZkPaths.entries(children ?? []), request.permits)) {
-        throw new LockTimeoutError(request.name, wait.waitMs);
-      }
-    }
-    for (;;) {
-      const grant = await this.#attempt(request, wait, parent);
-      if (grant !== "session-ended") return grant;
-      // The session ended while queued (the process stalled or was cut off): queue again, at the back.
-      if (this.clock.now() >= wait.deadlineMs) {
-        throw new LockTimeoutError(request.name, wait.waitMs);
-      }
-    }
   }
 
   async #attempt(
     request: LeaseRequest,
     wait: WaitControl,
     parent: string,
-  ): Promise<LeaseGrant<bigint> | "session-ended"> {
+  ): Promise<LeaseGrant<bigint> | EntryLost> {
     const { name, kind } = request;
     const session = await ZkSession.open({
       connectString: this.#connectString,
@@ -257,7 +228,7 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
           `ttlMs=${request.ttlMs} is longer than the longest session the ZooKeeper server grants (${session.timeoutMs} ms, its maxSessionTimeout)`,
         );
       }
-      this.#throwIfStopped(wait, name);
+      this.#lifecycle.throwIfStopped(wait, name);
       if (!this.#knownParents.has(parent)) {
         await session.mkdirp(parent, name);
         this.#knownParents.add(parent);
@@ -270,46 +241,34 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
         name,
       );
       const path = `${parent}/${node}`;
-      const mine = { id: node, position: ZkPaths.position(node) };
       const [created, firstListing] = await Promise.all([
         readThroughReconnect(session, name, () => session.exists(path, name)),
         readThroughReconnect(session, name, () => session.children(parent, name)),
       ]);
-      if (created.value === undefined) return "session-ended";
+      if (created.value === undefined) return ENTRY_LOST;
       const fencingToken = created.value.czxid.readBigUInt64BE(0);
-      let listing = firstListing;
-      let queued = false;
-      for (;;) {
-        const entries = ZkPaths.entries(listing.value ?? []);
-        const turn = turnOf(kind, entries, mine, request.permits);
-        if (turn.kind === "granted") break;
-        if (turn.kind === "gone") return "session-ended";
-        if (!queued) {
-          if (this.clock.now() >= wait.deadlineMs) throw new LockTimeoutError(name, wait.waitMs);
-          this.#throwIfStopped(wait, name);
-          queued = true;
-          wait.onQueued();
-        }
-        const reason = await waitForWake(
-          {
-            clock: this.clock,
-            deadlineMs: wait.deadlineMs,
-            recheckMs: this.#recheckMs,
-            signals: [wait.signal, this.#closing.signal, session.ended],
-          },
-          (wake) => watchTurn(session, parent, turn, entries, wake, name),
-        );
-        this.#throwIfStopped(wait, name);
-        if (reason === "deadline") throw new LockTimeoutError(name, wait.waitMs);
-        if (session.ended.aborted) return "session-ended";
-        listing = await readThroughReconnect(session, name, () => session.children(parent, name));
-      }
+      const turn = await waitForTurn({
+        clock: this.clock,
+        request,
+        wait,
+        recheckMs: this.#recheckMs,
+        closing: this.#lifecycle.closing,
+        mine: { id: node, position: ZkPaths.position(node) },
+        first: firstListing,
+        entriesOf: (listing) => ZkPaths.entries(listing.value ?? []),
+        startWaiting: () => session.ended,
+        watch: (blocked, _listing, entries, wake) =>
+          watchTurn(session, parent, blocked, entries, wake, name),
+        reread: () => readThroughReconnect(session, name, () => session.children(parent, name)),
+        throwIfStopped: () => this.#lifecycle.throwIfStopped(wait, name),
+      });
+      if (turn === ENTRY_LOST) return ENTRY_LOST;
       // The server that listed this znode first still counted the session
       // alive and restarted its timeout on that request: the lease runs
       // from when the request was sent. This also re-checks, after any
       // wait, that the session did not expire meanwhile.
-      const heldUntilMs = listing.sentAtMs + request.ttlMs;
-      this.#throwIfStopped(wait, name);
+      const heldUntilMs = turn.snapshot.sentAtMs + request.ttlMs;
+      this.#lifecycle.throwIfStopped(wait, name);
       const held = this.#hold(request, path, session, heldUntilMs);
       granted = true;
       return { fencingToken, heldUntilMs, lost: held.lost.signal };
@@ -344,17 +303,8 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
 
   /** The lease ran out without a renewal: close its session so the next waiter need not wait for the server's expiry. */
   #giveUp(ownerId: string): void {
-    const held = this.#held.get(ownerId);
-    if (held === undefined) return;
-    this.#forget(ownerId, held);
-    held.lost.abort(new LockLostError(held.name, "the lease was not renewed in time"));
-    void held.session.close();
-  }
-
-  #forget(ownerId: string, held: HeldNode): void {
-    if (this.#held.get(ownerId) === held) this.#held.delete(ownerId);
-    held.end.stop();
-    held.detach();
+    const held = this.#held.giveUp(ownerId);
+    if (held !== undefined) void held.session.close();
   }
 
   async #readLeader(
@@ -377,7 +327,7 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
       if (session !== undefined && !session.ended.aborted) return session;
       if (this.#shared === current) this.#shared = undefined;
     }
-    this.#checkOpen();
+    this.#lifecycle.checkOpen();
     this.#shared ??= ZkSession.open({
       connectString: this.#connectString,
       requestedTimeoutMs: this.#sharedSessionTimeoutMs,
@@ -385,14 +335,5 @@ export class ZooKeeperLockBackend implements LockBackend<bigint> {
       clock: this.clock,
     });
     return this.#shared;
-  }
-
-  #throwIfStopped(wait: WaitControl, name: string): void {
-    if (this.#closing.signal.aborted) throw new LockClientClosedError("the ZooKeeper lock backend");
-    if (wait.signal.aborted) throw new LockAbortedError(name, { cause: wait.signal.reason });
-  }
-
-  #checkOpen(): void {
-    if (this.#closing.signal.aborted) throw new LockClientClosedError("the ZooKeeper lock backend");
   }
 }

@@ -4,13 +4,12 @@
  * server: each on a free loopback port with its own temp data dir, killed
  * by PID, never the shared one.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, missingServiceError } from "../../support/free-port.js";
+import { missingServiceError } from "../../support/free-port.js";
+import { PrivateServerProcess } from "../../support/server-process.js";
 
 export const SHARED_ZOOKEEPER = "127.0.0.1:2181";
 
@@ -43,83 +42,49 @@ export async function requireSharedZooKeeper(): Promise<void> {
   }
 }
 
-export class ZooKeeperServerProcess {
-  readonly port: number;
-  readonly #child: ChildProcess;
-  readonly #dir: string;
-
-  private constructor(port: number, child: ChildProcess, dir: string) {
-    this.port = port;
-    this.#child = child;
-    this.#dir = dir;
-  }
-
+export class ZooKeeperServerProcess extends PrivateServerProcess {
   static async start(): Promise<ZooKeeperServerProcess> {
     if (!existsSync(ZOOKEEPER_JAR)) {
       throw new Error(
         `${ZOOKEEPER_JAR} is missing; the ZooKeeper lock tests start their own servers (run \`bash .ci/services.sh\` as root, which installs Debian's zookeeper)`,
       );
     }
-    const dir = await mkdtemp(join(tmpdir(), "conclave-zookeeper-"));
-    const port = await freePort();
-    const config = join(dir, "zoo.cfg");
-    await writeFile(
-      config,
-      [
-        "tickTime=200",
-        `dataDir=${join(dir, "data")}`,
-        `clientPort=${port}`,
-        "clientPortAddress=127.0.0.1",
-        "minSessionTimeout=400",
-        "maxSessionTimeout=120000",
-        "maxClientCnxns=0",
-        "admin.enableServer=false",
-        "4lw.commands.whitelist=ruok",
-        "",
-      ].join("\n"),
-    );
-    const child = spawn(
-      "java",
-      [
-        "-Xmx128m",
-        "-cp",
-        `/etc/zookeeper/conf:${ZOOKEEPER_JAR}`,
-        "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-        config,
-      ],
-      { stdio: "ignore" },
-    );
-    const server = new ZooKeeperServerProcess(port, child, dir);
-    const deadline = Date.now() + 20_000;
-    while (!(await answersRuok(port))) {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        await server.stop();
-        throw new Error(`ZooKeeper on port ${port} did not start within 20 s`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return server;
+    const launched = await PrivateServerProcess.launch({
+      what: "ZooKeeper",
+      dirPrefix: "conclave-zookeeper-",
+      command: "java",
+      async args(dir, port) {
+        const config = join(dir, "zoo.cfg");
+        await writeFile(
+          config,
+          [
+            "tickTime=200",
+            `dataDir=${join(dir, "data")}`,
+            `clientPort=${port}`,
+            "clientPortAddress=127.0.0.1",
+            "minSessionTimeout=400",
+            "maxSessionTimeout=120000",
+            "maxClientCnxns=0",
+            "admin.enableServer=false",
+            "4lw.commands.whitelist=ruok",
+            "",
+          ].join("\n"),
+        );
+        return [
+          "-Xmx128m",
+          "-cp",
+          `/etc/zookeeper/conf:${ZOOKEEPER_JAR}`,
+          "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+          config,
+        ];
+      },
+      startWithinMs: 20_000,
+      isReady: answersRuok,
+    });
+    return new ZooKeeperServerProcess(launched);
   }
 
   get connectString(): string {
     return `127.0.0.1:${this.port}`;
-  }
-
-  get pid(): number {
-    if (this.#child.pid === undefined) throw new Error("ZooKeeper has no pid");
-    return this.#child.pid;
-  }
-
-  /** SIGKILL: the server is gone at once, as in a crash. */
-  async kill(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
-    process.kill(this.pid, "SIGKILL");
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    await this.kill();
-    await rm(this.#dir, { recursive: true, force: true });
   }
 }
