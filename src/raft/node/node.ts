@@ -21,7 +21,13 @@ import {
   Xoshiro128,
 } from "../core/index.js";
 import { parsePeerAddress } from "../transport/options.js";
-import { NodeFailedError, NodeStoppedError, ProposalOutcomeUnknownError } from "./errors.js";
+import {
+  NodeFailedError,
+  NodeStoppedError,
+  ProposalOutcomeUnknownError,
+  RaftAbortedError,
+  RaftTimeoutError,
+} from "./errors.js";
 import type { NodeStorage, SnapshotSource, StateMachine, Transport } from "./ports.js";
 import {
   decodeMemberContext,
@@ -246,9 +252,12 @@ export class RaftNode<Result> {
     const deadline = this.clock() + this.timeout(options);
     while (this.raw.status().lead !== to) {
       this.ensureRunning();
-      if (options.signal?.aborted) throw options.signal.reason;
-      if (this.clock() > deadline)
-        throw new NodeFailedError(`leadership did not move to node ${to} in time`);
+      if (options.signal?.aborted) {
+        throw new RaftAbortedError("leadership transfer", { cause: options.signal.reason });
+      }
+      if (this.clock() > deadline) {
+        throw new RaftTimeoutError(`leadership transfer to node ${to}`, this.timeout(options));
+      }
       await new Promise((r) => setTimeout(r, this.heartbeatMs / 2));
     }
   }
