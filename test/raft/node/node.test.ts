@@ -147,6 +147,19 @@ describe("RaftNode", () => {
     expect(machines.get(leader.id)!.items.at(-1)).toBe("after");
   });
 
+  it("transfers leadership on request, and times out with a typed error when it cannot", async () => {
+    const { nodes, net } = await cluster(3);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    const target = [...nodes.values()].find((n) => n !== leader)!;
+    await leader.transferLeadership(target.id);
+    await waitFor(() => target.status().role === "leader" || undefined, "the target to lead");
+    const other = [...nodes.values()].find((n) => n !== target && n !== leader)!;
+    net.isolate(other.id);
+    await expect(target.transferLeadership(other.id, { timeoutMs: 300 })).rejects.toMatchObject({
+      code: "TIMEOUT",
+    });
+  });
+
   it("snapshots by applied bytes as well as by entry count", async () => {
     const { nodes, storages } = await cluster(1, new MemoryNetwork(), {
       snapshotEveryEntries: 0,
