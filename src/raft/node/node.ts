@@ -12,11 +12,12 @@ import {
   type Message,
   MessageType,
   type NodeId,
+  NotLeaderError,
   type ProposalPosition,
   type RaftConfig,
   RawNode,
   type Ready,
-  type Role,
+  Role,
   type Snapshot,
   Xoshiro128,
 } from "../core/index.js";
@@ -124,6 +125,7 @@ export class RaftNode<Result> {
   private appliedIndex: number;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
+  private lastRole: Role = Role.Follower;
   /** Entry bytes applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -426,6 +428,7 @@ export class RaftNode<Result> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== undefined) this.onRoleChange(rd.softState.role, rd.softState.lead);
     // 1. persist (and fsync) before anything that depends on it leaves.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       await this.opts.storage.save(rd);
@@ -439,6 +442,19 @@ export class RaftNode<Result> {
     for (const e of rd.committedEntries) this.apply(e);
     for (const rs of rd.readStates) {
       if (this.reads.has(rs.context)) this.readPoints.set(rs.context, rs.index);
+    }
+  }
+
+  /**
+   * A leader that steps down drops the ReadIndex requests it had not yet
+   * confirmed; fail them now rather than at their timeout.
+   */
+  private onRoleChange(role: Role, lead: NodeId): void {
+    const wasLeader = this.lastRole === Role.Leader;
+    this.lastRole = role;
+    if (!wasLeader || role === Role.Leader) return;
+    for (const [ctx, pending] of [...this.reads]) {
+      if (!this.readPoints.has(ctx)) pending.reject(new NotLeaderError(lead, "read"));
     }
   }
 

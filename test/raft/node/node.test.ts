@@ -147,6 +147,16 @@ describe("RaftNode", () => {
     expect(machines.get(leader.id)!.items.at(-1)).toBe("after");
   });
 
+  it("a leader that steps down fails its unconfirmed reads with NotLeaderError, not a timeout", async () => {
+    const { nodes, net } = await cluster(3);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    await leader.propose(enc("w"));
+    net.isolate(leader.id);
+    const read = leader.linearizableRead({ timeoutMs: 60_000 });
+    // CheckQuorum deposes the cut-off leader within two election timeouts.
+    await expect(read).rejects.toBeInstanceOf(NotLeaderError);
+  });
+
   it("transfers leadership on request, and times out with a typed error when it cannot", async () => {
     const { nodes, net } = await cluster(3);
     const leader = await waitFor(() => leaderOf(nodes), "a leader");

@@ -201,10 +201,11 @@ export class ProcessCluster {
 
   async request(id: number, method: string, path: string, body?: string): Promise<HttpResult> {
     const port = this.members.get(id)!.clientPort;
+    // Longer than the node's own request timeout (5 s), so the node answers first.
     const res = await fetch(`http://127.0.0.1:${port}${path}`, {
       method,
       ...(body === undefined ? {} : { body }),
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(10_000),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
