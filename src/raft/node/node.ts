@@ -122,6 +122,7 @@ export class RaftNode<Result> {
   /** Read index granted per read context, waiting for apply to catch up. */
   private readonly readPoints = new Map<string, number>();
   private readCounter = 0;
+  private readonly readNonce = randomBytes(6).toString("hex");
   private appliedIndex: number;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
@@ -210,7 +211,9 @@ export class RaftNode<Result> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const ctx = `${this.opts.id}:${++this.readCounter}`;
+    // The nonce keeps a late answer to a request made before a restart from
+    // matching a new one with the same counter.
+    const ctx = `${this.opts.id}:${this.readNonce}:${++this.readCounter}`;
     const pending = new Pending<void>("read", timeoutMs, options.signal, () => {
       this.reads.delete(ctx);
       this.readPoints.delete(ctx);
