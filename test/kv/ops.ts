@@ -1,7 +1,8 @@
 import fc from "fast-check";
+import { expect } from "vitest";
 import { prefixEnd, utf8 } from "../../src/kv/bytes.js";
 import type { KvCommand } from "../../src/kv/index.js";
-import { KvStore } from "../../src/kv/index.js";
+import { CompactedError, KvStore, type RangeResult } from "../../src/kv/index.js";
 import { KvModel, type ModelOp } from "./model.js";
 
 export const keyArb = fc.constantFrom("a", "ab", "abc", "b", "ba", "c", "c/1", "c/2");
@@ -144,4 +145,35 @@ export function runBoth(ops: readonly ModelOp[]): { store: KvStore; model: KvMod
 
 export function text(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("utf8");
+}
+
+export function simplify(r: RangeResult) {
+  return r.kvs.map((kv) => ({ ...kv, key: text(kv.key), value: text(kv.value) }));
+}
+
+/** Every range the tests ask: whole space, each single key, and a few intervals. */
+export const QUERIES: [string, string | undefined][] = [
+  ["a", "\u00ff"],
+  ["a", undefined],
+  ["ab", undefined],
+  ["b", undefined],
+  ["c/1", undefined],
+  ["a", "b"],
+  ["ab", "c"],
+  ["c/", "c0"],
+];
+
+export function expectSameRanges(store: KvStore, model: KvModel): void {
+  for (let rev = 1; rev <= model.revision; rev++) {
+    for (const [key, end] of QUERIES) {
+      const req = { key: utf8(key), revision: rev, ...(end ? { rangeEnd: utf8(end) } : {}) };
+      if (rev < model.compactRevision) {
+        expect(() => store.range(req)).toThrow(CompactedError);
+        continue;
+      }
+      expect(simplify(store.range(req)), `range ${key}..${end} @${rev}`).toEqual(
+        model.range(key, end, rev),
+      );
+    }
+  }
 }
