@@ -30,6 +30,7 @@ import type {
   TxnOpResult,
   TxnResult,
 } from "./types.js";
+import { validateCommand } from "./validate.js";
 import {
   type WatchCallback,
   type Watcher,
@@ -99,7 +100,8 @@ export class KvStore implements StateMachine<KvResult> {
     try {
       if (typeof indexOrEntry !== "number") return this.execute(decodeCommand(indexOrEntry.data));
       if (command === undefined) throw new InvalidKvCommandError("apply needs a command");
-      return this.execute(command);
+      // Typed callers are validated too: the type system cannot see duplicate keys or bad ids.
+      return this.execute(validateCommand(command));
     } catch (error) {
       if (error instanceof KvError) {
         return { type: "error", revision: this.currentRevision, error };

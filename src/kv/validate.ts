@@ -33,7 +33,8 @@ function bytes(f: Fields, name: string, what: string, opts: { nonEmpty?: boolean
   if (opts.nonEmpty && v.byteLength === 0) {
     throw new InvalidKvCommandError(`${what}.${name} must not be empty`);
   }
-  return v;
+  // Decoders hand back Buffers; a plain view keeps equality and encoding uniform.
+  return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 function optionalBytes(f: Fields, name: string, what: string): Uint8Array | undefined {
