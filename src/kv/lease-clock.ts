@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from "../errors.js";
+
 /**
  * Lease expiry lives on the leader, not in the replicated state: the store
  * keeps each lease's TTL, and the leader tracks deadlines with its own clock
@@ -33,7 +35,7 @@ export class LeaseClock {
 
   constructor(private readonly electionTimeoutMs: number) {
     if (!Number.isFinite(electionTimeoutMs) || electionTimeoutMs < 0) {
-      throw new RangeError(`electionTimeoutMs must be >= 0, got ${electionTimeoutMs}`);
+      throw new InvalidArgumentError(`electionTimeoutMs must be >= 0, got ${electionTimeoutMs}`);
     }
   }
 
