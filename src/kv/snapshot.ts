@@ -70,7 +70,10 @@ function int(v: unknown, what: string): number {
   return v;
 }
 
-export async function decodeSnapshot(data: AsyncIterable<Uint8Array>): Promise<SnapshotContents> {
+/** Reads a snapshot stream; an empty stream (a node that never had state) reads as undefined. */
+export async function decodeSnapshot(
+  data: AsyncIterable<Uint8Array>,
+): Promise<SnapshotContents | undefined> {
   let header: SnapshotHeader | undefined;
   const histories: [KeyString, KeyRecord[]][] = [];
   let ended = false;
@@ -117,7 +120,7 @@ export async function decodeSnapshot(data: AsyncIterable<Uint8Array>): Promise<S
       fail("unknown frame");
     }
   }
-  if (header === undefined) fail("empty stream");
+  if (header === undefined) return undefined;
   if (!ended) fail("stream ends before its trailer");
   return { header, histories };
 }

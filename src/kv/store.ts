@@ -13,7 +13,7 @@ import {
 import { LeaseTable } from "./leases.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { liveRecords, shapeRange } from "./range.js";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
+import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
 import type {
   DeleteRangeCommand,
   DeleteRangeResult,
@@ -38,6 +38,11 @@ import {
   type WatchOptions,
   type WatchRegistration,
 } from "./watch.js";
+
+const EMPTY_SNAPSHOT: SnapshotContents = {
+  header: { v: 1, revision: 1, compactRevision: 0, appliedIndex: 0, nextLeaseId: 1, leases: [] },
+  histories: [],
+};
 
 type PublishedEvent = KvEvent & { keyString: KeyString };
 
@@ -166,7 +171,7 @@ export class KvStore implements StateMachine<KvResult> {
    * with a CompactedError through its onError.
    */
   async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
-    const { header, histories } = await decodeSnapshot(data);
+    const { header, histories } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
     const keys = new KeyHistories();
     const leases = new LeaseTable();
     for (const [id, ttlMs] of header.leases) leases.grant(id, ttlMs);
