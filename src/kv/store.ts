@@ -30,7 +30,7 @@ import type {
   TxnOpResult,
   TxnResult,
 } from "./types.js";
-import { validateCommand } from "./validate.js";
+import { validateCommand, validateWatchOptions } from "./validate.js";
 import {
   type WatchCallback,
   type Watcher,
@@ -115,13 +115,19 @@ export class KvStore implements StateMachine<KvResult> {
     }
   }
 
-  range(req: Omit<RangeCommand, "type"> & { type?: "range" }): RangeResult {
+  /** A local read (not linearizable by itself; see ReadIndex). Input is validated. */
+  range(request: Omit<RangeCommand, "type"> & { type?: "range" }): RangeResult {
+    return this.rangeValidated(validateCommand({ ...request, type: "range" }) as RangeCommand);
+  }
+
+  private rangeValidated(req: RangeCommand): RangeResult {
     const revision = this.checkReadRevision(req.revision ?? 0, this.currentRevision);
     const found = liveRecords(this.histories, keyInterval(req.key, req.rangeEnd), revision);
     return { type: "range", revision: this.currentRevision, ...shapeRange(found, req) };
   }
 
   leaseTimeToLive(id: number): LeaseInfo {
+    validateCommand({ type: "leaseKeepAlive", id });
     const lease = this.leaseTable.require(id);
     return { id, ttlMs: lease.ttlMs, keys: [...lease.keys].sort().map(toKeyBytes) };
   }
@@ -135,6 +141,8 @@ export class KvStore implements StateMachine<KvResult> {
    * returns; later revisions are delivered as they are applied.
    */
   watch(options: WatchOptions, callback: WatchCallback, onError?: (e: unknown) => void): Watcher {
+    validateWatchOptions(options);
+    if (typeof callback !== "function") throw new InvalidKvCommandError("watch needs a callback");
     const start = options.startRevision ?? 0;
     const from = start === 0 ? this.currentRevision + 1 : start;
     // Events at the compaction point itself may have lost their delete markers.
@@ -235,7 +243,7 @@ export class KvStore implements StateMachine<KvResult> {
   private execute(command: KvCommand): KvResult {
     switch (command.type) {
       case "range":
-        return this.range(command);
+        return this.rangeValidated(command);
       case "put":
       case "deleteRange":
       case "txn": {

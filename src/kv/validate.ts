@@ -256,3 +256,16 @@ function branchWrites(ops: readonly TxnOp[]): Writes {
   }
   return { puts, deletes };
 }
+
+/** Checks a watch request as strictly as a command. */
+export function validateWatchOptions(raw: unknown): void {
+  const what = "watch";
+  const f = record(raw, what);
+  onlyFields(f, ["key", "rangeEnd", "startRevision", "prevKv", "noPut", "noDelete"], what);
+  bytes(f, "key", what, { nonEmpty: true });
+  optionalBytes(f, "rangeEnd", what);
+  optionalInteger(f, "startRevision", what);
+  optionalBool(f, "prevKv", what);
+  optionalBool(f, "noPut", what);
+  optionalBool(f, "noDelete", what);
+}

@@ -392,3 +392,19 @@ describe("commands at the boundary", () => {
     expect(store.revision).toBe(1);
   });
 });
+
+describe("local reads validate their input", () => {
+  it("rejects bad range, watch and lease requests with typed errors", () => {
+    const store = new KvStore();
+    expect(() => store.range({ key: b("") })).toThrow(InvalidKvCommandError);
+    expect(() => store.range({ key: b("k"), limit: -1 })).toThrow(InvalidKvCommandError);
+    expect(() => store.watch({ key: b("k"), startRevision: 1.5 }, () => {})).toThrow(
+      InvalidKvCommandError,
+    );
+    expect(() => store.watch({ key: "k" as unknown as Uint8Array }, () => {})).toThrow(
+      InvalidKvCommandError,
+    );
+    expect(() => store.leaseTimeToLive(0)).toThrow(InvalidKvCommandError);
+    expect(store.watcherCount).toBe(0);
+  });
+});
