@@ -1,0 +1,77 @@
+import { ConclaveError } from "../errors.js";
+
+/** The root of every error the key space reports; `code` is stable. */
+export class KvError extends ConclaveError {}
+
+/** A command or request field was malformed (wrong type, out of range, missing). */
+export class InvalidKvCommandError extends KvError {
+  constructor(message: string) {
+    super("KV_INVALID_COMMAND", message);
+  }
+}
+
+/** The requested revision is at or below the compaction point; its history is gone. */
+export class CompactedError extends KvError {
+  readonly compactRevision: number;
+  readonly requestedRevision: number;
+  constructor(requestedRevision: number, compactRevision: number) {
+    super(
+      "KV_COMPACTED",
+      `revision ${requestedRevision} has been compacted (compaction point is ${compactRevision})`,
+    );
+    this.compactRevision = compactRevision;
+    this.requestedRevision = requestedRevision;
+  }
+}
+
+/** The requested revision is newer than the store's current revision. */
+export class FutureRevisionError extends KvError {
+  readonly currentRevision: number;
+  constructor(requestedRevision: number, currentRevision: number) {
+    super(
+      "KV_FUTURE_REVISION",
+      `revision ${requestedRevision} is in the future (current revision is ${currentRevision})`,
+    );
+    this.currentRevision = currentRevision;
+  }
+}
+
+/** A transaction branch writes the same key twice (etcd's "duplicate key given in txn request"). */
+export class DuplicateKeyError extends KvError {
+  constructor(key: string) {
+    super("KV_DUPLICATE_KEY", `txn writes key ${JSON.stringify(key)} more than once`);
+  }
+}
+
+export class LeaseNotFoundError extends KvError {
+  constructor(id: number) {
+    super("KV_LEASE_NOT_FOUND", `lease ${id} not found`);
+  }
+}
+
+export class LeaseExistsError extends KvError {
+  constructor(id: number) {
+    super("KV_LEASE_EXISTS", `lease ${id} already exists`);
+  }
+}
+
+/** put with ignoreValue or ignoreLease on a key that does not exist. */
+export class KeyNotFoundError extends KvError {
+  constructor(key: string) {
+    super("KV_KEY_NOT_FOUND", `key ${JSON.stringify(key)} not found`);
+  }
+}
+
+/** put with ignoreValue and a non-empty value (etcd's "value is provided"). */
+export class ValueProvidedError extends KvError {
+  constructor() {
+    super("KV_VALUE_PROVIDED", "put has ignoreValue set and also provides a value");
+  }
+}
+
+/** put with ignoreLease and a lease id (etcd's "lease is provided"). */
+export class LeaseProvidedError extends KvError {
+  constructor() {
+    super("KV_LEASE_PROVIDED", "put has ignoreLease set and also provides a lease");
+  }
+}

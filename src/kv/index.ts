@@ -1,0 +1,20 @@
+export { compareBytes, prefixEnd, utf8 } from "./bytes.js";
+export { decodeCommand, encodeCommand } from "./codec.js";
+export {
+  CompactedError,
+  DuplicateKeyError,
+  FutureRevisionError,
+  InvalidKvCommandError,
+  KeyNotFoundError,
+  KvError,
+  LeaseExistsError,
+  LeaseNotFoundError,
+  LeaseProvidedError,
+  ValueProvidedError,
+} from "./errors.js";
+export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
+export { KvStore } from "./store.js";
+export type * from "./types.js";
+export { validateCommand } from "./validate.js";
+export type { WatchCallback, Watcher, WatchOptions, WatchResponse } from "./watch.js";
+export { type WatchStream, watchStream } from "./watch-iterator.js";

@@ -1,0 +1,74 @@
+import { InvalidArgumentError } from "../errors.js";
+
+/**
+ * Lease expiry lives on the leader, not in the replicated state: the store
+ * keeps each lease's TTL, and the leader tracks deadlines with its own clock
+ * and proposes `leaseRevoke` for those that pass. Followers never expire
+ * anything, so replicas cannot disagree about what expired.
+ */
+
+/**
+ * A leader that has just taken over does not know when the old leader last
+ * saw a keepalive, so it gives every lease a full TTL plus one election
+ * timeout (the longest a client may have been unable to reach any leader)
+ * before it may expire it. Same rule as etcd's lessor promotion.
+ */
+export function takeoverDeadlineMs(
+  nowMs: number,
+  ttlMs: number,
+  electionTimeoutMs: number,
+): number {
+  return nowMs + ttlMs + electionTimeoutMs;
+}
+
+/** Ids whose deadline is at or before nowMs, in id order. */
+export function expiredLeases(nowMs: number, deadlinesMs: ReadonlyMap<number, number>): number[] {
+  const out: number[] = [];
+  for (const [id, deadlineMs] of deadlinesMs) if (deadlineMs <= nowMs) out.push(id);
+  return out.sort((a, b) => a - b);
+}
+
+/** The leader's view of lease deadlines. Feed it from applied results and keepalives. */
+export class LeaseClock {
+  private readonly deadlinesMs = new Map<number, number>();
+  private readonly ttlsMs = new Map<number, number>();
+
+  constructor(private readonly electionTimeoutMs: number) {
+    if (!Number.isFinite(electionTimeoutMs) || electionTimeoutMs < 0) {
+      throw new InvalidArgumentError(`electionTimeoutMs must be >= 0, got ${electionTimeoutMs}`);
+    }
+  }
+
+  /** On becoming leader: every known lease gets a fresh TTL plus an election timeout. */
+  promote(nowMs: number, leases: Iterable<{ readonly id: number; readonly ttlMs: number }>): void {
+    this.deadlinesMs.clear();
+    this.ttlsMs.clear();
+    for (const { id, ttlMs } of leases) {
+      this.ttlsMs.set(id, ttlMs);
+      this.deadlinesMs.set(id, takeoverDeadlineMs(nowMs, ttlMs, this.electionTimeoutMs));
+    }
+  }
+
+  /** A grant or keepalive was applied: the lease lives a full TTL from now. */
+  refresh(id: number, ttlMs: number, nowMs: number): void {
+    this.ttlsMs.set(id, ttlMs);
+    this.deadlinesMs.set(id, nowMs + ttlMs);
+  }
+
+  /** The lease was revoked (or expired and the revoke was applied). */
+  forget(id: number): void {
+    this.deadlinesMs.delete(id);
+    this.ttlsMs.delete(id);
+  }
+
+  /** Milliseconds left, or undefined if the lease is not tracked. Never negative. */
+  remainingMs(id: number, nowMs: number): number | undefined {
+    const deadline = this.deadlinesMs.get(id);
+    return deadline === undefined ? undefined : Math.max(0, deadline - nowMs);
+  }
+
+  /** Leases to revoke now, in id order. */
+  expired(nowMs: number): number[] {
+    return expiredLeases(nowMs, this.deadlinesMs);
+  }
+}

@@ -1,0 +1,69 @@
+import type { KeyString } from "./bytes.js";
+import { LeaseExistsError, LeaseNotFoundError } from "./errors.js";
+
+export interface LeaseEntry {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly keys: Set<KeyString>;
+}
+
+/**
+ * Replicated lease state: ids, granted TTLs and attached keys. No time lives
+ * here; the leader decides expiry (see LeaseClock) and proposes a revoke.
+ */
+export class LeaseTable {
+  private readonly leases = new Map<number, LeaseEntry>();
+  /** Next id to try when a grant lets the store choose. */
+  nextId = 1;
+
+  get(id: number): LeaseEntry | undefined {
+    return this.leases.get(id);
+  }
+
+  require(id: number): LeaseEntry {
+    const lease = this.leases.get(id);
+    if (lease === undefined) throw new LeaseNotFoundError(id);
+    return lease;
+  }
+
+  /** Validates a grant without changing anything; returns the id it would use. */
+  planGrant(requestedId: number): number {
+    if (requestedId !== 0) {
+      if (this.leases.has(requestedId)) throw new LeaseExistsError(requestedId);
+      return requestedId;
+    }
+    let id = this.nextId;
+    while (this.leases.has(id)) id++;
+    return id;
+  }
+
+  grant(requestedId: number, ttlMs: number): LeaseEntry {
+    const id = this.planGrant(requestedId);
+    if (requestedId === 0) this.nextId = id + 1;
+    const lease = { id, ttlMs, keys: new Set<KeyString>() };
+    this.leases.set(id, lease);
+    return lease;
+  }
+
+  remove(id: number): void {
+    this.leases.delete(id);
+  }
+
+  attach(key: KeyString, id: number): void {
+    if (id !== 0) this.leases.get(id)?.keys.add(key);
+  }
+
+  detach(key: KeyString, id: number): void {
+    if (id !== 0) this.leases.get(id)?.keys.delete(key);
+  }
+
+  /** All leases in id order. */
+  all(): LeaseEntry[] {
+    return [...this.leases.values()].sort((a, b) => a.id - b.id);
+  }
+
+  clear(): void {
+    this.leases.clear();
+    this.nextId = 1;
+  }
+}

@@ -1,0 +1,161 @@
+import { type KeyInterval, type KeyString, toKeyBytes } from "./bytes.js";
+import type { KeyValue } from "./types.js";
+
+/** One write to one key. version 0 marks a deletion. */
+export interface KeyRecord {
+  readonly modRevision: number;
+  /** Order of this write inside its revision (etcd's sub-revision). */
+  readonly subRevision: number;
+  readonly createRevision: number;
+  readonly version: number;
+  readonly value: Uint8Array;
+  readonly lease: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function isTombstone(r: KeyRecord): boolean {
+  return r.version === 0;
+}
+
+export function toKeyValue(key: KeyString, r: KeyRecord): KeyValue {
+  return {
+    key: toKeyBytes(key),
+    createRevision: r.createRevision,
+    modRevision: r.modRevision,
+    version: r.version,
+    value: r.value,
+    lease: r.lease,
+  };
+}
+
+export function tombstone(modRevision: number, subRevision: number): KeyRecord {
+  return { modRevision, subRevision, createRevision: 0, version: 0, value: EMPTY, lease: 0 };
+}
+
+/** The record in force at `revision`: the last one written at or before it. */
+export function recordAt(history: readonly KeyRecord[], revision: number): KeyRecord | undefined {
+  let lo = 0;
+  let hi = history.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (history[mid]!.modRevision <= revision) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === 0 ? undefined : history[lo - 1];
+}
+
+/**
+ * Every key's history since the compaction point, plus a sorted key list for
+ * interval scans. New keys are appended to a pending list and merged on the
+ * next scan, so a burst of creations costs one sort rather than n splices.
+ */
+export class KeyHistories {
+  private readonly histories = new Map<KeyString, KeyRecord[]>();
+  private sorted: KeyString[] = [];
+  private pending: KeyString[] = [];
+
+  get size(): number {
+    return this.histories.size;
+  }
+
+  history(key: KeyString): readonly KeyRecord[] | undefined {
+    return this.histories.get(key);
+  }
+
+  append(key: KeyString, record: KeyRecord): void {
+    const h = this.histories.get(key);
+    if (h === undefined) {
+      this.histories.set(key, [record]);
+      this.pending.push(key);
+    } else {
+      h.push(record);
+    }
+  }
+
+  /** Keys in the interval that have any retained history, in byte order. */
+  keysIn(iv: KeyInterval): KeyString[] {
+    if (iv.end === undefined) return this.histories.has(iv.start) ? [iv.start] : [];
+    const keys = this.sortedKeys();
+    const out: KeyString[] = [];
+    for (let i = lowerBound(keys, iv.start); i < keys.length; i++) {
+      const k = keys[i]!;
+      if (iv.end !== null && k >= iv.end) break;
+      out.push(k);
+    }
+    return out;
+  }
+
+  /**
+   * Drops every record superseded at or before `revision`, and deletion
+   * markers at or before it, as etcd's compaction does.
+   */
+  compact(revision: number): void {
+    let removed = false;
+    for (const [key, h] of this.histories) {
+      let keepFrom = 0;
+      for (let i = 0; i < h.length && h[i]!.modRevision <= revision; i++) keepFrom = i;
+      const head = h[keepFrom]!;
+      if (head.modRevision <= revision && isTombstone(head)) keepFrom++;
+      if (keepFrom === 0) continue;
+      if (keepFrom >= h.length) {
+        this.histories.delete(key);
+        removed = true;
+      } else {
+        h.splice(0, keepFrom);
+      }
+    }
+    if (removed) {
+      const live = (k: KeyString) => this.histories.has(k);
+      this.sorted = this.sorted.filter(live);
+      this.pending = this.pending.filter(live);
+    }
+  }
+
+  entries(): IterableIterator<[KeyString, readonly KeyRecord[]]> {
+    this.sortedKeys();
+    const self = this;
+    return (function* () {
+      for (const k of self.sorted) yield [k, self.histories.get(k)!] as [KeyString, KeyRecord[]];
+    })();
+  }
+
+  clear(): void {
+    this.histories.clear();
+    this.sorted = [];
+    this.pending = [];
+  }
+
+  private sortedKeys(): KeyString[] {
+    if (this.pending.length > 0) {
+      this.pending.sort();
+      this.sorted = mergeSorted(this.sorted, this.pending);
+      this.pending = [];
+    }
+    return this.sorted;
+  }
+}
+
+function lowerBound(keys: readonly KeyString[], key: KeyString): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function mergeSorted(a: KeyString[], b: KeyString[]): KeyString[] {
+  if (a.length === 0) return b;
+  if (a[a.length - 1]! < b[0]!) return a.concat(b);
+  const out: KeyString[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < a.length && j < b.length) out[n++] = a[i]! < b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[n++] = a[i++]!;
+  while (j < b.length) out[n++] = b[j++]!;
+  return out;
+}

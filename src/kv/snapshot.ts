@@ -1,0 +1,148 @@
+import { Packr } from "msgpackr";
+import { type KeyString, toKeyBytes, toKeyString } from "./bytes.js";
+import { InvalidKvCommandError } from "./errors.js";
+import type { KeyRecord } from "./mvcc.js";
+
+/**
+ * Snapshot stream: frames of u32 length + MessagePack. Frame 1 is the header,
+ * then batches of key histories, then a trailer with the key count so a
+ * truncated stream is caught rather than restored short.
+ */
+export interface SnapshotHeader {
+  readonly v: 1;
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly appliedIndex: number;
+  readonly nextLeaseId: number;
+  /** [id, ttlMs] pairs; attached keys are rebuilt from the key records. */
+  readonly leases: [number, number][];
+}
+
+export interface SnapshotContents {
+  readonly header: SnapshotHeader;
+  readonly histories: [KeyString, KeyRecord[]][];
+}
+
+const KEYS_PER_FRAME = 1024;
+const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+type WireRecord = [number, number, number, number, Uint8Array, number];
+
+function frame(value: unknown): Uint8Array {
+  const body = packr.pack(value);
+  const out = new Uint8Array(4 + body.byteLength);
+  new DataView(out.buffer).setUint32(0, body.byteLength);
+  out.set(body, 4);
+  return out;
+}
+
+export async function* encodeSnapshot(contents: SnapshotContents): AsyncGenerator<Uint8Array> {
+  yield frame(contents.header);
+  const { histories } = contents;
+  for (let i = 0; i < histories.length; i += KEYS_PER_FRAME) {
+    const batch = histories
+      .slice(i, i + KEYS_PER_FRAME)
+      .map(([key, h]) => [
+        toKeyBytes(key),
+        h.map(
+          (r): WireRecord => [
+            r.modRevision,
+            r.subRevision,
+            r.createRevision,
+            r.version,
+            r.value,
+            r.lease,
+          ],
+        ),
+      ]);
+    yield frame({ keys: batch });
+  }
+  yield frame({ end: histories.length });
+}
+
+function fail(what: string): never {
+  throw new InvalidKvCommandError(`kv snapshot is corrupt: ${what}`);
+}
+
+function int(v: unknown, what: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(`${what} is not a count`);
+  return v;
+}
+
+/** Reads a snapshot stream; an empty stream (a node that never had state) reads as undefined. */
+export async function decodeSnapshot(
+  data: AsyncIterable<Uint8Array>,
+): Promise<SnapshotContents | undefined> {
+  let header: SnapshotHeader | undefined;
+  const histories: [KeyString, KeyRecord[]][] = [];
+  let ended = false;
+  for await (const value of frames(data)) {
+    if (ended) fail("data after the trailer");
+    const f = value as Record<string, unknown>;
+    if (header === undefined) {
+      if (f["v"] !== 1) fail("unknown header version");
+      const leases = f["leases"];
+      if (!Array.isArray(leases)) fail("leases missing");
+      header = {
+        v: 1,
+        revision: int(f["revision"], "revision"),
+        compactRevision: int(f["compactRevision"], "compactRevision"),
+        appliedIndex: int(f["appliedIndex"], "appliedIndex"),
+        nextLeaseId: int(f["nextLeaseId"], "nextLeaseId"),
+        leases: leases.map((l: unknown) => {
+          if (!Array.isArray(l)) fail("lease entry");
+          return [int(l[0], "lease id"), int(l[1], "lease ttl")] as [number, number];
+        }),
+      };
+    } else if (Array.isArray(f["keys"])) {
+      for (const entry of f["keys"] as unknown[]) {
+        if (!Array.isArray(entry) || !(entry[0] instanceof Uint8Array) || !Array.isArray(entry[1]))
+          fail("key entry");
+        const records = (entry[1] as unknown[]).map((r): KeyRecord => {
+          if (!Array.isArray(r) || !(r[4] instanceof Uint8Array)) fail("key record");
+          return {
+            modRevision: int(r[0], "modRevision"),
+            subRevision: int(r[1], "subRevision"),
+            createRevision: int(r[2], "createRevision"),
+            version: int(r[3], "version"),
+            value: Uint8Array.from(r[4]),
+            lease: int(r[5], "lease"),
+          };
+        });
+        if (records.length === 0) fail("key with no records");
+        histories.push([toKeyString(entry[0]), records]);
+      }
+    } else if (f["end"] !== undefined) {
+      if (int(f["end"], "key count") !== histories.length) fail("key count mismatch");
+      ended = true;
+    } else {
+      fail("unknown frame");
+    }
+  }
+  if (header === undefined) return undefined;
+  if (!ended) fail("stream ends before its trailer");
+  return { header, histories };
+}
+
+async function* frames(data: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
+  let buf = Buffer.alloc(0);
+  for await (const chunk of data) {
+    buf = buf.byteLength === 0 ? Buffer.from(chunk) : Buffer.concat([buf, chunk]);
+    while (buf.byteLength >= 4) {
+      const len = buf.readUInt32BE(0);
+      if (len > MAX_FRAME_BYTES) fail(`frame of ${len} bytes`);
+      if (buf.byteLength < 4 + len) break;
+      let value: unknown;
+      try {
+        value = packr.unpack(buf.subarray(4, 4 + len));
+      } catch {
+        fail("frame is not MessagePack");
+      }
+      if (typeof value !== "object" || value === null) fail("frame is not an object");
+      yield value;
+      buf = buf.subarray(4 + len);
+    }
+  }
+  if (buf.byteLength > 0) fail("trailing partial frame");
+}

@@ -1,0 +1,447 @@
+import type { StateMachine } from "../raft/node/ports.js";
+import { type KeyString, keyInterval, toKeyBytes, toKeyString } from "./bytes.js";
+import { decodeCommand } from "./codec.js";
+import { compareHolds } from "./compare.js";
+import {
+  CompactedError,
+  FutureRevisionError,
+  InvalidKvCommandError,
+  KeyNotFoundError,
+  KvError,
+  LeaseNotFoundError,
+} from "./errors.js";
+import { LeaseTable } from "./leases.js";
+import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
+import { liveRecords, shapeRange } from "./range.js";
+import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
+import type {
+  DeleteRangeCommand,
+  DeleteRangeResult,
+  KvCommand,
+  KvEvent,
+  KvResult,
+  LeaseInfo,
+  PutCommand,
+  PutResult,
+  RangeCommand,
+  RangeResult,
+  TxnCommand,
+  TxnOp,
+  TxnOpResult,
+  TxnResult,
+} from "./types.js";
+import { validateCommand, validateWatchOptions } from "./validate.js";
+import {
+  type WatchCallback,
+  type Watcher,
+  WatchHub,
+  type WatchOptions,
+  type WatchRegistration,
+} from "./watch.js";
+
+const EMPTY_SNAPSHOT: SnapshotContents = {
+  header: { v: 1, revision: 1, compactRevision: 0, appliedIndex: 0, nextLeaseId: 1, leases: [] },
+  histories: [],
+};
+
+type PublishedEvent = KvEvent & { keyString: KeyString };
+
+interface WriteBatch {
+  readonly revision: number;
+  sub: number;
+  readonly events: PublishedEvent[];
+}
+
+/** The chosen branch of a txn, with the chosen branches of its nested txns. */
+interface TxnPlan {
+  readonly succeeded: boolean;
+  readonly ops: readonly TxnOp[];
+  readonly nested: Map<TxnCommand, TxnPlan>;
+}
+
+/**
+ * The MVCC key space with etcd v3 semantics. Every change goes through
+ * `apply`, which is deterministic: no clock, no randomness, no I/O. Reads and
+ * watches are local and never change replicated state.
+ */
+export class KvStore implements StateMachine<KvResult> {
+  protected histories = new KeyHistories();
+  protected leaseTable = new LeaseTable();
+  protected readonly hub = new WatchHub();
+  protected currentRevision = 1;
+  protected compactedRevision = 0;
+  protected lastAppliedIndex = 0;
+
+  get revision(): number {
+    return this.currentRevision;
+  }
+  get compactRevision(): number {
+    return this.compactedRevision;
+  }
+  get appliedIndex(): number {
+    return this.lastAppliedIndex;
+  }
+  get keyCount(): number {
+    return this.histories.size;
+  }
+
+  /**
+   * Applies one committed command (or a Raft entry holding an encoded one).
+   * A rejected command, malformed bytes included, leaves the store unchanged
+   * and comes back as a result of type "error"; apply itself never throws on input.
+   */
+  apply(entry: {
+    readonly index: number;
+    readonly term: number;
+    readonly data: Uint8Array;
+  }): KvResult;
+  apply(index: number, command: KvCommand): KvResult;
+  apply(
+    indexOrEntry: number | { readonly index: number; readonly data: Uint8Array },
+    command?: KvCommand,
+  ): KvResult {
+    const index = typeof indexOrEntry === "number" ? indexOrEntry : indexOrEntry.index;
+    if (index > this.lastAppliedIndex) this.lastAppliedIndex = index;
+    try {
+      if (typeof indexOrEntry !== "number") return this.execute(decodeCommand(indexOrEntry.data));
+      if (command === undefined) throw new InvalidKvCommandError("apply needs a command");
+      // Typed callers are validated too: the type system cannot see duplicate keys or bad ids.
+      return this.execute(validateCommand(command));
+    } catch (error) {
+      if (error instanceof KvError) {
+        return { type: "error", revision: this.currentRevision, error };
+      }
+      throw error;
+    }
+  }
+
+  /** A local read (not linearizable by itself; see ReadIndex). Input is validated. */
+  range(request: Omit<RangeCommand, "type"> & { type?: "range" }): RangeResult {
+    return this.rangeValidated(validateCommand({ ...request, type: "range" }) as RangeCommand);
+  }
+
+  private rangeValidated(req: RangeCommand): RangeResult {
+    const revision = this.checkReadRevision(req.revision ?? 0, this.currentRevision);
+    const found = liveRecords(this.histories, keyInterval(req.key, req.rangeEnd), revision);
+    return { type: "range", revision: this.currentRevision, ...shapeRange(found, req) };
+  }
+
+  leaseTimeToLive(id: number): LeaseInfo {
+    validateCommand({ type: "leaseKeepAlive", id });
+    const lease = this.leaseTable.require(id);
+    return { id, ttlMs: lease.ttlMs, keys: [...lease.keys].sort().map(toKeyBytes) };
+  }
+
+  leases(): LeaseInfo[] {
+    return this.leaseTable.all().map((l) => this.leaseTimeToLive(l.id));
+  }
+
+  /**
+   * Registers a watcher. History from `startRevision` is replayed before this
+   * returns; later revisions are delivered as they are applied.
+   */
+  watch(options: WatchOptions, callback: WatchCallback, onError?: (e: unknown) => void): Watcher {
+    validateWatchOptions(options);
+    if (typeof callback !== "function") throw new InvalidKvCommandError("watch needs a callback");
+    const start = options.startRevision ?? 0;
+    const from = start === 0 ? this.currentRevision + 1 : start;
+    // Events at the compaction point itself may have lost their delete markers.
+    if (from <= this.compactedRevision) throw new CompactedError(from, this.compactedRevision);
+    const reg = this.hub.add(options, from, callback, onError);
+    this.replay(reg, from);
+    return { id: reg.id, cancel: () => this.hub.remove(reg.id) };
+  }
+
+  /** Tells every watcher the current revision (etcd's progress notification). */
+  notifyProgress(): void {
+    this.hub.progress(this.currentRevision);
+  }
+
+  /** The whole store (history since the compaction point, leases) as a byte stream. */
+  snapshot(): AsyncIterable<Uint8Array> {
+    return encodeSnapshot({
+      header: {
+        v: 1,
+        revision: this.currentRevision,
+        compactRevision: this.compactedRevision,
+        appliedIndex: this.lastAppliedIndex,
+        nextLeaseId: this.leaseTable.nextId,
+        leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs]),
+      },
+      // Copied now so the stream shows this moment even if applies continue.
+      histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
+    });
+  }
+
+  /**
+   * Replaces the whole state. Watchers stay registered and catch up from the
+   * restored history; one whose next revision was compacted away is cancelled
+   * with a CompactedError through its onError.
+   */
+  async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
+    const { header, histories } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
+    const keys = new KeyHistories();
+    const leases = new LeaseTable();
+    for (const [id, ttlMs] of header.leases) leases.grant(id, ttlMs);
+    leases.nextId = header.nextLeaseId;
+    for (const [key, records] of histories) {
+      for (const r of records) keys.append(key, r);
+      const last = records[records.length - 1]!;
+      if (!isTombstone(last) && last.lease !== 0) {
+        if (leases.get(last.lease) === undefined) {
+          throw new InvalidKvCommandError(
+            `kv snapshot is corrupt: key uses unknown lease ${last.lease}`,
+          );
+        }
+        leases.attach(key, last.lease);
+      }
+    }
+    this.histories = keys;
+    this.leaseTable = leases;
+    this.currentRevision = header.revision;
+    this.compactedRevision = header.compactRevision;
+    this.lastAppliedIndex = header.appliedIndex;
+    for (const reg of this.hub.registrations()) {
+      if (reg.nextRevision <= this.compactedRevision) {
+        this.hub.remove(reg.id);
+        reg.onError?.(new CompactedError(reg.nextRevision, this.compactedRevision));
+      } else {
+        this.replay(reg, reg.nextRevision);
+      }
+    }
+  }
+
+  get watcherCount(): number {
+    return this.hub.count;
+  }
+
+  /** Delivers retained history from `from` to one watcher, one response per revision. */
+  protected replay(reg: WatchRegistration, from: number): void {
+    if (from > this.currentRevision) return;
+    const options = reg.options;
+    const events: (PublishedEvent & { sub: number })[] = [];
+    for (const key of this.histories.keysIn(keyInterval(options.key, options.rangeEnd))) {
+      const h = this.histories.history(key)!;
+      for (let i = 0; i < h.length; i++) {
+        const r = h[i]!;
+        if (r.modRevision < from) continue;
+        const prev = i > 0 && !isTombstone(h[i - 1]!) ? toKeyValue(key, h[i - 1]!) : undefined;
+        events.push(eventFor(key, r, prev));
+      }
+    }
+    events.sort((a, b) => a.kv.modRevision - b.kv.modRevision || a.sub - b.sub);
+    let i = 0;
+    while (i < events.length) {
+      const revision = events[i]!.kv.modRevision;
+      let j = i;
+      while (j < events.length && events[j]!.kv.modRevision === revision) j++;
+      this.hub.deliver(reg, revision, events.slice(i, j));
+      i = j;
+    }
+  }
+
+  private execute(command: KvCommand): KvResult {
+    switch (command.type) {
+      case "range":
+        return this.rangeValidated(command);
+      case "put":
+      case "deleteRange":
+      case "txn": {
+        const txn: TxnCommand =
+          command.type === "txn"
+            ? command
+            : { type: "txn", compare: [], success: [command], failure: [] };
+        const plan = this.plan(txn);
+        this.precheck(plan);
+        const batch = this.begin();
+        const result = this.runTxn(batch, plan);
+        this.commit(batch);
+        const finished = withRevision(result, this.currentRevision);
+        return command.type === "txn" ? finished : finished.responses[0]!;
+      }
+      case "compact": {
+        if (command.revision <= this.compactedRevision) {
+          throw new CompactedError(command.revision, this.compactedRevision);
+        }
+        if (command.revision > this.currentRevision) {
+          throw new FutureRevisionError(command.revision, this.currentRevision);
+        }
+        this.histories.compact(command.revision);
+        this.compactedRevision = command.revision;
+        return { type: "compact", revision: this.currentRevision };
+      }
+      case "leaseGrant": {
+        const lease = this.leaseTable.grant(command.id ?? 0, command.ttlMs);
+        return {
+          type: "leaseGrant",
+          revision: this.currentRevision,
+          id: lease.id,
+          ttlMs: lease.ttlMs,
+        };
+      }
+      case "leaseRevoke": {
+        const lease = this.leaseTable.require(command.id);
+        const batch = this.begin();
+        for (const key of [...lease.keys].sort()) this.deleteKey(batch, key);
+        this.leaseTable.remove(command.id);
+        this.commit(batch);
+        return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
+      }
+      case "leaseKeepAlive": {
+        const lease = this.leaseTable.require(command.id);
+        return {
+          type: "leaseKeepAlive",
+          revision: this.currentRevision,
+          id: lease.id,
+          ttlMs: lease.ttlMs,
+        };
+      }
+    }
+  }
+
+  private checkReadRevision(requested: number, latest: number): number {
+    if (requested === 0) return latest;
+    if (requested > this.currentRevision) {
+      throw new FutureRevisionError(requested, this.currentRevision);
+    }
+    if (requested < this.compactedRevision) {
+      throw new CompactedError(requested, this.compactedRevision);
+    }
+    return requested;
+  }
+
+  /** Every compare, nested ones included, sees the store as it was before the txn (as etcd). */
+  private plan(txn: TxnCommand): TxnPlan {
+    const succeeded = txn.compare.every((c) =>
+      compareHolds(
+        c,
+        liveRecords(this.histories, keyInterval(c.key, c.rangeEnd), this.currentRevision),
+      ),
+    );
+    const ops = succeeded ? txn.success : txn.failure;
+    const nested = new Map<TxnCommand, TxnPlan>();
+    for (const op of ops) if (op.type === "txn") nested.set(op, this.plan(op));
+    return { succeeded, ops, nested };
+  }
+
+  /** Finds every error the chosen path could raise before anything is written. */
+  private precheck(plan: TxnPlan): void {
+    for (const op of plan.ops) {
+      if (op.type === "range") this.checkReadRevision(op.revision ?? 0, this.currentRevision);
+      else if (op.type === "txn") this.precheck(plan.nested.get(op)!);
+      else if (op.type === "put") {
+        const lease = op.lease ?? 0;
+        if (lease !== 0 && !op.ignoreLease && this.leaseTable.get(lease) === undefined) {
+          throw new LeaseNotFoundError(lease);
+        }
+        if ((op.ignoreValue || op.ignoreLease) && this.current(toKeyString(op.key)) === undefined) {
+          throw new KeyNotFoundError(toKeyString(op.key));
+        }
+      }
+    }
+  }
+
+  private runTxn(batch: WriteBatch, plan: TxnPlan): TxnResult {
+    const responses = plan.ops.map((op) => this.runOp(batch, plan, op));
+    return { type: "txn", revision: 0, succeeded: plan.succeeded, responses };
+  }
+
+  private runOp(batch: WriteBatch, plan: TxnPlan, op: TxnOp): TxnOpResult {
+    if (op.type === "put") return this.put(batch, op);
+    if (op.type === "deleteRange") return this.deleteRange(batch, op);
+    if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
+    // Ranges inside a txn see the txn's own earlier writes.
+    const at = (op.revision ?? 0) === 0 ? batch.revision : op.revision!;
+    const found = liveRecords(this.histories, keyInterval(op.key, op.rangeEnd), at);
+    return { type: "range", revision: 0, ...shapeRange(found, op) };
+  }
+
+  private put(batch: WriteBatch, op: PutCommand): PutResult {
+    const key = toKeyString(op.key);
+    const prev = this.current(key);
+    const value = op.ignoreValue && prev !== undefined ? prev.value : op.value;
+    const lease = op.ignoreLease && prev !== undefined ? prev.lease : (op.lease ?? 0);
+    const record: KeyRecord = {
+      modRevision: batch.revision,
+      subRevision: batch.sub++,
+      createRevision: prev?.createRevision ?? batch.revision,
+      version: (prev?.version ?? 0) + 1,
+      value: Uint8Array.from(value),
+      lease,
+    };
+    this.histories.append(key, record);
+    if (prev !== undefined && prev.lease !== lease) this.leaseTable.detach(key, prev.lease);
+    this.leaseTable.attach(key, lease);
+    const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
+    batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });
+    return op.prevKv && prevKv !== undefined
+      ? { type: "put", revision: 0, prevKv }
+      : { type: "put", revision: 0 };
+  }
+
+  private deleteRange(batch: WriteBatch, op: DeleteRangeCommand): DeleteRangeResult {
+    const found = liveRecords(this.histories, keyInterval(op.key, op.rangeEnd), batch.revision);
+    const prevKvs = found.map(([key]) => this.deleteKey(batch, key)!);
+    return {
+      type: "deleteRange",
+      revision: 0,
+      deleted: found.length,
+      prevKvs: op.prevKv ? prevKvs : [],
+    };
+  }
+
+  private deleteKey(batch: WriteBatch, key: KeyString) {
+    const prev = this.current(key);
+    if (prev === undefined) return undefined;
+    const record = tombstone(batch.revision, batch.sub++);
+    this.histories.append(key, record);
+    this.leaseTable.detach(key, prev.lease);
+    const prevKv = toKeyValue(key, prev);
+    batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });
+    return prevKv;
+  }
+
+  /** The key's live record including writes of the batch in progress. */
+  private current(key: KeyString): KeyRecord | undefined {
+    const h = this.histories.history(key);
+    const last = h?.[h.length - 1];
+    return last === undefined || isTombstone(last) ? undefined : last;
+  }
+
+  private begin(): WriteBatch {
+    return { revision: this.currentRevision + 1, sub: 0, events: [] };
+  }
+
+  /** A batch that wrote nothing leaves the revision alone, as etcd does. */
+  private commit(batch: WriteBatch): void {
+    if (batch.sub === 0) return;
+    this.currentRevision = batch.revision;
+    this.hub.publish(batch.revision, batch.events);
+  }
+}
+
+function eventFor(
+  key: KeyString,
+  r: KeyRecord,
+  prevKv: ReturnType<typeof toKeyValue> | undefined,
+): PublishedEvent & { sub: number } {
+  const kv = toKeyValue(key, r);
+  const base = {
+    type: isTombstone(r) ? ("delete" as const) : ("put" as const),
+    kv,
+    keyString: key,
+  };
+  return prevKv === undefined
+    ? { ...base, sub: r.subRevision }
+    : { ...base, prevKv, sub: r.subRevision };
+}
+
+function withRevision(result: TxnResult, revision: number): TxnResult {
+  return {
+    ...result,
+    revision,
+    responses: result.responses.map((r) =>
+      r.type === "txn" ? withRevision(r, revision) : { ...r, revision },
+    ),
+  };
+}

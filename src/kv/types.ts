@@ -1,0 +1,196 @@
+import type { KvError } from "./errors.js";
+
+/** A key's state at one revision, as etcd's mvccpb.KeyValue. */
+export interface KeyValue {
+  readonly key: Uint8Array;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  /** Writes since creation; 0 for a deletion marker. */
+  readonly version: number;
+  readonly value: Uint8Array;
+  /** 0 when no lease is attached. */
+  readonly lease: number;
+}
+
+export type SortTarget = "key" | "version" | "create" | "mod" | "value";
+export type SortOrder = "ascend" | "descend";
+
+export interface RangeCommand {
+  readonly type: "range";
+  readonly key: Uint8Array;
+  /** Absent: the single key. [0x00]: every key >= key. Otherwise [key, rangeEnd). */
+  readonly rangeEnd?: Uint8Array;
+  /** 0 or absent: the current revision. */
+  readonly revision?: number;
+  /** 0 or absent: no limit. */
+  readonly limit?: number;
+  readonly sortTarget?: SortTarget;
+  readonly sortOrder?: SortOrder;
+  readonly keysOnly?: boolean;
+  readonly countOnly?: boolean;
+}
+
+export interface PutCommand {
+  readonly type: "put";
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** 0 or absent: detach from any lease. */
+  readonly lease?: number;
+  readonly prevKv?: boolean;
+  /** Keep the current value (value must be empty). */
+  readonly ignoreValue?: boolean;
+  /** Keep the current lease (lease must be 0). */
+  readonly ignoreLease?: boolean;
+}
+
+export interface DeleteRangeCommand {
+  readonly type: "deleteRange";
+  readonly key: Uint8Array;
+  readonly rangeEnd?: Uint8Array;
+  readonly prevKv?: boolean;
+}
+
+export type CompareTarget = "value" | "version" | "create" | "mod" | "lease";
+export type CompareResult = "equal" | "notEqual" | "less" | "greater";
+
+/** `value` is bytes for the "value" target and an integer for every other target. */
+export interface Compare {
+  readonly key: Uint8Array;
+  readonly rangeEnd?: Uint8Array;
+  readonly target: CompareTarget;
+  readonly result: CompareResult;
+  readonly value: Uint8Array | number;
+}
+
+export type TxnOp = RangeCommand | PutCommand | DeleteRangeCommand | TxnCommand;
+
+export interface TxnCommand {
+  readonly type: "txn";
+  readonly compare: readonly Compare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+}
+
+/** Drops history below `revision`; ranges at older revisions fail with CompactedError. */
+export interface CompactCommand {
+  readonly type: "compact";
+  readonly revision: number;
+}
+
+export interface LeaseGrantCommand {
+  readonly type: "leaseGrant";
+  /** 0 or absent: the store assigns the next free id. */
+  readonly id?: number;
+  readonly ttlMs: number;
+}
+
+/** Revokes the lease and deletes every key attached to it, at one revision. Also how expiry happens. */
+export interface LeaseRevokeCommand {
+  readonly type: "leaseRevoke";
+  readonly id: number;
+}
+
+/** Confirms the lease still exists; the leader's LeaseClock records the refresh when it applies. */
+export interface LeaseKeepAliveCommand {
+  readonly type: "leaseKeepAlive";
+  readonly id: number;
+}
+
+export type KvCommand =
+  | RangeCommand
+  | PutCommand
+  | DeleteRangeCommand
+  | TxnCommand
+  | CompactCommand
+  | LeaseGrantCommand
+  | LeaseRevokeCommand
+  | LeaseKeepAliveCommand;
+
+export interface RangeResult {
+  readonly type: "range";
+  readonly revision: number;
+  readonly kvs: KeyValue[];
+  /** More keys matched than `limit` let through. */
+  readonly more: boolean;
+  /** Keys matched before the limit. */
+  readonly count: number;
+}
+
+export interface PutResult {
+  readonly type: "put";
+  readonly revision: number;
+  readonly prevKv?: KeyValue;
+}
+
+export interface DeleteRangeResult {
+  readonly type: "deleteRange";
+  readonly revision: number;
+  readonly deleted: number;
+  readonly prevKvs: KeyValue[];
+}
+
+export type TxnOpResult = RangeResult | PutResult | DeleteRangeResult | TxnResult;
+
+export interface TxnResult {
+  readonly type: "txn";
+  readonly revision: number;
+  readonly succeeded: boolean;
+  readonly responses: TxnOpResult[];
+}
+
+export interface CompactResult {
+  readonly type: "compact";
+  readonly revision: number;
+}
+
+export interface LeaseGrantResult {
+  readonly type: "leaseGrant";
+  readonly revision: number;
+  readonly id: number;
+  readonly ttlMs: number;
+}
+
+export interface LeaseRevokeResult {
+  readonly type: "leaseRevoke";
+  readonly revision: number;
+  readonly deletedKeys: number;
+}
+
+export interface LeaseKeepAliveResult {
+  readonly type: "leaseKeepAlive";
+  readonly revision: number;
+  readonly id: number;
+  readonly ttlMs: number;
+}
+
+/** A command that was rejected; the store is unchanged. */
+export interface KvFailure {
+  readonly type: "error";
+  readonly revision: number;
+  readonly error: KvError;
+}
+
+export type KvResult =
+  | RangeResult
+  | PutResult
+  | DeleteRangeResult
+  | TxnResult
+  | CompactResult
+  | LeaseGrantResult
+  | LeaseRevokeResult
+  | LeaseKeepAliveResult
+  | KvFailure;
+
+export interface KvEvent {
+  readonly type: "put" | "delete";
+  /** For a delete: the key, modRevision = the deleting revision, every other field zero. */
+  readonly kv: KeyValue;
+  readonly prevKv?: KeyValue;
+}
+
+export interface LeaseInfo {
+  readonly id: number;
+  readonly ttlMs: number;
+  /** Attached keys, sorted. */
+  readonly keys: Uint8Array[];
+}

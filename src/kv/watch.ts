@@ -1,0 +1,130 @@
+import { type KeyInterval, keyInterval } from "./bytes.js";
+import type { KvEvent } from "./types.js";
+
+export interface WatchOptions {
+  readonly key: Uint8Array;
+  /** As in range: absent → the key, [0x00] → every key >= key, else [key, rangeEnd). */
+  readonly rangeEnd?: Uint8Array;
+  /** First revision to report; 0 or absent → changes after the current revision. */
+  readonly startRevision?: number;
+  readonly prevKv?: boolean;
+  readonly noPut?: boolean;
+  readonly noDelete?: boolean;
+}
+
+export interface WatchResponse {
+  readonly watchId: number;
+  /** The revision these events were written at, or the current one for a progress notice. */
+  readonly revision: number;
+  readonly events: KvEvent[];
+  readonly progressNotify: boolean;
+}
+
+export interface Watcher {
+  readonly id: number;
+  cancel(): void;
+}
+
+export type WatchCallback = (response: WatchResponse) => void;
+
+export interface WatchRegistration {
+  readonly id: number;
+  readonly interval: KeyInterval;
+  readonly options: WatchOptions;
+  /** Events below this revision were already delivered (or were never asked for). */
+  nextRevision: number;
+  readonly callback: WatchCallback;
+  readonly onError: ((error: unknown) => void) | undefined;
+}
+
+/**
+ * Live watchers of one store. Not replicated: each replica's watchers hear
+ * the commands it applies, one response per revision, in revision order.
+ */
+export class WatchHub {
+  private readonly watchers = new Map<number, WatchRegistration>();
+  private nextWatchId = 1;
+
+  get count(): number {
+    return this.watchers.size;
+  }
+
+  add(
+    options: WatchOptions,
+    nextRevision: number,
+    callback: WatchCallback,
+    onError?: (error: unknown) => void,
+  ): WatchRegistration {
+    const reg: WatchRegistration = {
+      id: this.nextWatchId++,
+      interval: keyInterval(options.key, options.rangeEnd),
+      options,
+      nextRevision,
+      callback,
+      onError,
+    };
+    this.watchers.set(reg.id, reg);
+    return reg;
+  }
+
+  remove(id: number): void {
+    this.watchers.delete(id);
+  }
+
+  registrations(): WatchRegistration[] {
+    return [...this.watchers.values()];
+  }
+
+  /** Delivers the events of one revision to every interested watcher. */
+  publish(revision: number, events: readonly (KvEvent & { keyString: string })[]): void {
+    for (const reg of [...this.watchers.values()]) this.deliver(reg, revision, events);
+  }
+
+  deliver(
+    reg: WatchRegistration,
+    revision: number,
+    events: readonly (KvEvent & { keyString: string })[],
+  ): void {
+    if (revision < reg.nextRevision || !this.watchers.has(reg.id)) return;
+    reg.nextRevision = revision + 1;
+    const { interval, options } = reg;
+    const picked: KvEvent[] = [];
+    for (const e of events) {
+      if (e.type === "put" ? options.noPut : options.noDelete) continue;
+      if (!inInterval(interval, e.keyString)) continue;
+      picked.push(
+        options.prevKv && e.prevKv !== undefined
+          ? { type: e.type, kv: e.kv, prevKv: e.prevKv }
+          : { type: e.type, kv: e.kv },
+      );
+    }
+    if (picked.length > 0) {
+      this.call(reg, { watchId: reg.id, revision, events: picked, progressNotify: false });
+    }
+  }
+
+  progress(revision: number): void {
+    for (const reg of [...this.watchers.values()]) {
+      this.call(reg, { watchId: reg.id, revision, events: [], progressNotify: true });
+    }
+  }
+
+  clear(): void {
+    this.watchers.clear();
+  }
+
+  /** A watcher whose callback throws is cancelled, so one bad consumer cannot stop apply. */
+  private call(reg: WatchRegistration, response: WatchResponse): void {
+    try {
+      reg.callback(response);
+    } catch (error) {
+      this.watchers.delete(reg.id);
+      reg.onError?.(error);
+    }
+  }
+}
+
+function inInterval(iv: KeyInterval, key: string): boolean {
+  if (iv.end === undefined) return key === iv.start;
+  return key >= iv.start && (iv.end === null || key < iv.end);
+}

@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeCommand, type KvCommand, type KvResult, KvStore, utf8 } from "../../src/kv/index.js";
+import { RaftNode } from "../../src/raft/node/node.js";
+import { MemoryStorage } from "../../src/raft/storage/memory.js";
+import { MemoryNetwork } from "../../src/raft/transport/index.js";
+import { text } from "./ops.js";
+
+const started: RaftNode<KvResult>[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((n) => n.stop()));
+});
+
+async function waitFor<T>(f: () => T | undefined | false, what: string): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const address = (id: number) => `127.0.0.1:${7100 + id}`;
+
+async function startNode(id: number, net: MemoryNetwork, store: KvStore, join = false) {
+  const node = await RaftNode.start<KvResult>({
+    id,
+    storage: new MemoryStorage(),
+    transport: net.transport(id),
+    stateMachine: store,
+    initialCluster: new Map((join ? [1, 2, 3, 4] : [1, 2, 3]).map((i) => [i, address(i)])),
+    join,
+    heartbeatMs: 10,
+    electionMs: 100,
+    snapshotEveryEntries: 15,
+  });
+  started.push(node);
+  return node;
+}
+
+function dump(store: KvStore): string[] {
+  return store
+    .range({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) })
+    .kvs.map((kv) => `${text(kv.key)}=${text(kv.value)}@${kv.modRevision}/${kv.lease}`);
+}
+
+describe("KvStore under RaftNode", () => {
+  it("replicates commands, returns typed results, and catches a new member up by snapshot", async () => {
+    const net = new MemoryNetwork();
+    const stores = [new KvStore(), new KvStore(), new KvStore()];
+    const nodes = await Promise.all(stores.map((s, i) => startNode(i + 1, net, s)));
+    const leader = await waitFor(() => nodes.find((n) => n.status().role === "leader"), "leader");
+    const propose = (cmd: KvCommand) => leader.propose(encodeCommand(cmd));
+
+    const grant = await propose({ type: "leaseGrant", ttlMs: 3000 });
+    expect(grant).toMatchObject({ type: "leaseGrant", id: 1 });
+    for (let i = 0; i < 30; i++) {
+      await propose({ type: "put", key: utf8(`k${i % 7}`), value: utf8(`v${i}`), lease: i % 2 });
+    }
+    const bad = await propose({ type: "put", key: utf8("x"), value: utf8(""), lease: 42 });
+    expect(bad).toMatchObject({ type: "error", error: { code: "KV_LEASE_NOT_FOUND" } });
+    await propose({ type: "compact", revision: 20 });
+
+    const joiner = new KvStore();
+    const n4 = await startNode(4, net, joiner, true);
+    await leader.addLearner(4, address(4));
+    const leaderStore = stores[nodes.indexOf(leader)]!;
+    await waitFor(() => joiner.revision === leaderStore.revision, "learner catches up");
+    expect(n4.status().snapshotsInstalled).toBeGreaterThan(0);
+    for (const s of [...stores, joiner]) {
+      await waitFor(() => s.revision === leaderStore.revision, "replica catches up");
+      expect(dump(s)).toEqual(dump(leaderStore));
+      expect(s.compactRevision).toBe(20);
+      expect(s.leases().map((l) => l.keys.map(text))).toEqual(
+        leaderStore.leases().map((l) => l.keys.map(text)),
+      );
+    }
+  });
+});
