@@ -10,14 +10,17 @@
  * JSON line with all figures. Needs Redis on :6379, PostgreSQL on :5432 and
  * the redis-server binary (for the 3 Redlock instances it starts itself).
  */
+
 import { createRequire } from "node:module";
 import { Redis } from "ioredis";
+import { EtcdLockBackend } from "../src/lock/etcd/index.js";
 import { LockClient, type TokenType } from "../src/lock/index.js";
 import { MemoryLockBackend, MemoryLockStore } from "../src/lock/memory/index.js";
 import { PostgresAdvisoryLockBackend } from "../src/lock/postgres/advisory.js";
 import { PostgresLockBackend } from "../src/lock/postgres/index.js";
 import { RedisLockBackend } from "../src/lock/redis/index.js";
 import { RedlockBackend } from "../src/lock/redlock/index.js";
+import { ZooKeeperLockBackend } from "../src/lock/zookeeper/index.js";
 import { requireSharedPostgres } from "../test/lock/support/postgres.js";
 import { RedisServerProcess, requireSharedRedis } from "../test/lock/support/redis-server.js";
 
@@ -208,6 +211,9 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
+const ETCD_URL = process.env.CONCLAVE_ETCD ?? "127.0.0.1:2379";
+const ZOOKEEPER_ADDRESS = process.env.CONCLAVE_ZOOKEEPER ?? "127.0.0.1:2181";
+
 async function main(): Promise<void> {
   await requireSharedRedis();
   await requireSharedPostgres(POSTGRES_URL);
@@ -248,6 +254,23 @@ async function main(): Promise<void> {
       create: ours(
         () =>
           new LockClient(new PostgresLockBackend({ connection: pgPool })) as LockClient<TokenType>,
+      ),
+    },
+    {
+      name: "etcd",
+      note: "conclave, etcd (create_revision queue)",
+      create: ours(
+        () => new LockClient(new EtcdLockBackend({ etcd: ETCD_URL })) as LockClient<TokenType>,
+      ),
+    },
+    {
+      name: "zookeeper",
+      note: "conclave, ZooKeeper (sequential znodes)",
+      create: ours(
+        () =>
+          new LockClient(
+            new ZooKeeperLockBackend({ connectString: ZOOKEEPER_ADDRESS }),
+          ) as LockClient<TokenType>,
       ),
     },
     {

@@ -48,8 +48,8 @@ async function cluster(
       transport: net.transport(id),
       stateMachine: sm,
       initialCluster,
-      heartbeatMs: 10,
-      electionMs: 100,
+      heartbeatMs: 25,
+      electionMs: 500,
       ...extra,
     });
     nodes.set(id, node);
@@ -130,8 +130,8 @@ describe("RaftNode", () => {
       stateMachine: sm4,
       initialCluster: new Map([1, 2, 3, 4].map((id) => [id, `127.0.0.1:${7000 + id}`])),
       join: true,
-      heartbeatMs: 10,
-      electionMs: 100,
+      heartbeatMs: 25,
+      electionMs: 500,
     });
     started.push(n4);
     await leader.addLearner(4, "127.0.0.1:7004");
@@ -210,8 +210,8 @@ describe("RaftNode", () => {
       storage: storages.get(1)!,
       transport: new MemoryNetwork().transport(1),
       stateMachine: sm,
-      heartbeatMs: 10,
-      electionMs: 100,
+      heartbeatMs: 25,
+      electionMs: 500,
     });
     started.push(again);
     await waitFor(() => again.status().role === "leader" || undefined, "leader again");
