@@ -46,8 +46,9 @@ export async function startCluster(
       transport: net.transport(id),
       stateMachine: store,
       initialCluster,
-      heartbeatMs: 10,
-      electionMs: 100,
+      // Slack enough that a loaded shared machine does not lose leadership mid-test.
+      heartbeatMs: 25,
+      electionMs: 500,
     });
     members.push({ id, node, store, app: createServer({ node, store, ...serverOptions }) });
   }
