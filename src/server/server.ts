@@ -1,0 +1,45 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { errorReply } from "./error-reply.js";
+import { registerHealthRoutes } from "./health-routes.js";
+import { KvAccess } from "./kv-access.js";
+import { registerKvRoutes } from "./kv-routes.js";
+import { registerLeaseRoutes } from "./lease-routes.js";
+import { resolveLimits, type ServerOptions } from "./options.js";
+
+/**
+ * Builds the client API over one node and its key space. The caller owns the
+ * node and store, and decides where (or whether) to listen.
+ */
+export function createServer(options: ServerOptions): FastifyInstance {
+  const limits = resolveLimits(options);
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: limits.bodyLimitBytes,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    ajv: {
+      // Strict shapes: no silent coercion of "true" or 5 into another type, no dropped fields.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
+    },
+  });
+  const kv = new KvAccess(options.node, options.store, limits);
+
+  app.setErrorHandler((err, req, reply) => {
+    const { statusCode, body } = errorReply(err, options.clientUrls);
+    if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504) {
+      req.log.error({ err }, "request failed");
+    }
+    return reply.status(statusCode).send(body);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({
+      code: "ROUTE_NOT_FOUND",
+      message: `no route ${req.method} ${req.url.slice(0, 200)}`,
+    }),
+  );
+
+  registerKvRoutes(app, kv, limits);
+  registerLeaseRoutes(app, kv);
+  registerHealthRoutes(app, kv);
+  return app;
+}

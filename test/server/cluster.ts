@@ -1,0 +1,81 @@
+import type { FastifyInstance } from "fastify";
+import { type KvResult, KvStore } from "../../src/kv/index.js";
+import { RaftNode } from "../../src/raft/node/index.js";
+import { MemoryStorage } from "../../src/raft/storage/memory.js";
+import { MemoryNetwork } from "../../src/raft/transport/index.js";
+import type { ServerOptions } from "../../src/server/index.js";
+import { createServer } from "../../src/server/index.js";
+
+export interface Member {
+  readonly id: number;
+  readonly node: RaftNode<KvResult>;
+  readonly store: KvStore;
+  readonly app: FastifyInstance;
+}
+
+export interface TestCluster {
+  readonly members: Member[];
+  leader(): Promise<Member>;
+  followers(): Promise<Member[]>;
+  stop(): Promise<void>;
+}
+
+export async function waitFor<T>(f: () => T | undefined | false, what: string, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Three RaftNodes over an in-memory network, each with its store and its HTTP API. */
+export async function startCluster(
+  serverOptions: Omit<ServerOptions, "node" | "store"> = {},
+): Promise<TestCluster> {
+  const net = new MemoryNetwork();
+  const ids = [1, 2, 3];
+  const initialCluster = new Map(ids.map((id) => [id, `127.0.0.1:${7100 + id}`]));
+  const members: Member[] = [];
+  for (const id of ids) {
+    const store = new KvStore();
+    const node = await RaftNode.start<KvResult>({
+      id,
+      storage: new MemoryStorage(),
+      transport: net.transport(id),
+      stateMachine: store,
+      initialCluster,
+      // Slack enough that a loaded shared machine does not lose leadership mid-test.
+      heartbeatMs: 25,
+      electionMs: 500,
+    });
+    members.push({ id, node, store, app: createServer({ node, store, ...serverOptions }) });
+  }
+  const leader = async () => {
+    const m = await waitFor(
+      () => members.find((x) => x.node.status().role === "leader"),
+      "a leader",
+    );
+    await waitFor(
+      () => members.every((x) => x.node.status().leader === m.id),
+      "every node knows the leader",
+    );
+    return m;
+  };
+  return {
+    members,
+    leader,
+    async followers() {
+      const l = await leader();
+      return members.filter((m) => m !== l);
+    },
+    async stop() {
+      await Promise.all(members.map((m) => m.app.close()));
+      await Promise.all(members.map((m) => m.node.stop()));
+    },
+  };
+}
+
+export const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+export const text = (base64: string) => Buffer.from(base64, "base64").toString("utf8");
