@@ -206,11 +206,7 @@ describe("membership", () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();
     net.addEmpty(4);
-    net.node(leader).proposeConfChange({
-      transition: ConfChangeTransition.Auto,
-      changes: [{ type: ConfChangeType.AddLearner, nodeId: 4 }],
-    });
-    net.settle();
+    net.change(leader, ConfChangeTransition.Auto, [ConfChangeType.AddLearner, 4]);
     net.propose(leader, "to-learner");
     net.tickAll(2);
     expect(net.appliedData(4)).toEqual(["to-learner"]);
@@ -218,11 +214,7 @@ describe("membership", () => {
     net.node(4).campaign();
     net.settle();
     expect(net.status(4).role).toBe(Role.Follower);
-    net.node(leader).proposeConfChange({
-      transition: ConfChangeTransition.Auto,
-      changes: [{ type: ConfChangeType.AddNode, nodeId: 4 }],
-    });
-    net.settle();
+    net.change(leader, ConfChangeTransition.Auto, [ConfChangeType.AddNode, 4]);
     expect(net.status(leader).confState.voters).toEqual([1, 2, 3, 4]);
   });
 
@@ -230,20 +222,14 @@ describe("membership", () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();
     net.addEmpty(4);
-    net.node(leader).proposeConfChange({
-      transition: ConfChangeTransition.Auto,
-      changes: [{ type: ConfChangeType.AddLearner, nodeId: 4 }],
-    });
-    net.settle();
+    net.change(leader, ConfChangeTransition.Auto, [ConfChangeType.AddLearner, 4]);
     net.tickAll(1);
-    net.node(leader).proposeConfChange({
-      transition: ConfChangeTransition.JointImplicit,
-      changes: [
-        { type: ConfChangeType.AddNode, nodeId: 4 },
-        { type: ConfChangeType.RemoveNode, nodeId: leader },
-      ],
-    });
-    net.settle();
+    net.change(
+      leader,
+      ConfChangeTransition.JointImplicit,
+      [ConfChangeType.AddNode, 4],
+      [ConfChangeType.RemoveNode, leader],
+    );
     net.tickAll(2);
     // The joint config was entered and left automatically.
     const remaining = [1, 2, 3, 4].filter((id) => id !== leader);
@@ -260,11 +246,7 @@ describe("membership", () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();
     net.addEmpty(4);
-    net.node(leader).proposeConfChange({
-      transition: ConfChangeTransition.JointExplicit,
-      changes: [{ type: ConfChangeType.AddNode, nodeId: 4 }],
-    });
-    net.settle();
+    net.change(leader, ConfChangeTransition.JointExplicit, [ConfChangeType.AddNode, 4]);
     net.tickAll(2);
     expect(net.status(leader).confState.votersOutgoing).toEqual([1, 2, 3]);
     net.node(leader).proposeConfChange({ transition: ConfChangeTransition.Auto, changes: [] });

@@ -3,7 +3,13 @@ import type { RaftConfig } from "../../src/raft/core/config.js";
 import { Xoshiro128 } from "../../src/raft/core/prng.js";
 import { RawNode } from "../../src/raft/core/rawnode.js";
 import type { Entry, Message, NodeId, ReadState } from "../../src/raft/core/types.js";
-import { EntryType, MessageType, Role } from "../../src/raft/core/types.js";
+import {
+  type ConfChangeTransition,
+  type ConfChangeType,
+  EntryType,
+  MessageType,
+  Role,
+} from "../../src/raft/core/types.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 
 const enc = new TextEncoder();
@@ -189,6 +195,19 @@ export class Net {
     return [...this.members]
       .filter(([, m]) => m.raw?.status().role === Role.Leader)
       .map(([id]) => id);
+  }
+
+  /** Proposes a membership change at `id` and settles. */
+  change(
+    id: NodeId,
+    transition: ConfChangeTransition,
+    ...changes: [ConfChangeType, NodeId][]
+  ): void {
+    this.node(id).proposeConfChange({
+      transition,
+      changes: changes.map(([type, nodeId]) => ({ type, nodeId })),
+    });
+    this.settle();
   }
 
   propose(id: NodeId, data: string): { index: number; term: number } {
