@@ -169,6 +169,8 @@ interface Row {
 
 const ADDED = "10.9.9.9:11211";
 
+type Lookup = (key: string) => string;
+
 type Algorithm = "ring" | "ketama" | "jump" | "rendezvous" | "maglev";
 
 function benchPlacement(
@@ -185,26 +187,37 @@ function benchPlacement(
     p.get("warm-up");
     return p;
   });
-  const { owners, perSecond } = timeLookups((k) => placement.get(k), keys);
   const grown: Placement = restore(placement.toJSON());
   grown.addNode(ADDED);
-  const afterAdd = compare(
-    owners,
-    lookupAll((k) => grown.get(k), keys),
-    (_, to) => to === ADDED,
-  );
   // Jump can only drop its last node; the others lose one from the middle.
   const removed = algorithm === "jump" ? ids.at(-1)! : ids[ids.length >> 1]!;
   const shrunk = restore(placement.toJSON());
   shrunk.removeNode(removed);
-  const afterRemove = compare(
-    owners,
-    lookupAll((k) => shrunk.get(k), keys),
-    (from) => from === removed,
+  return movementRow(
+    tableSize === undefined ? algorithm : `maglev M=${tableSize}`,
+    ids,
+    keys,
+    bytes,
+    { now: (k) => placement.get(k), grown: (k) => grown.get(k), shrunk: (k) => shrunk.get(k) },
+    removed,
   );
+}
+
+/** Lookup speed, balance and the keys that move when a node is added or `removed`. */
+function movementRow(
+  algorithm: string,
+  ids: string[],
+  keys: string[],
+  bytes: number,
+  lookup: { now: Lookup; grown: Lookup; shrunk: Lookup },
+  removed: string,
+): Row {
+  const { owners, perSecond } = timeLookups(lookup.now, keys);
+  const afterAdd = compare(owners, lookupAll(lookup.grown, keys), (_, to) => to === ADDED);
+  const afterRemove = compare(owners, lookupAll(lookup.shrunk, keys), (from) => from === removed);
   return {
     nodes: ids.length,
-    algorithm: tableSize === undefined ? algorithm : `maglev M=${tableSize}`,
+    algorithm,
     lookupsPerSecond: perSecond,
     maxOverMean: maxOverMean(owners, ids.length),
     movedOnAdd: afterAdd.moved,
@@ -223,33 +236,17 @@ function benchNpm(ids: string[], keys: string[]): Row {
     r.get("warm-up");
     return r;
   });
-  const { owners, perSecond } = timeLookups((k) => ring.get(k)!, keys);
   const grown = new NpmHashRingClass([...ids, ADDED]);
-  const afterAdd = compare(
-    owners,
-    lookupAll((k) => grown.get(k)!, keys),
-    (_, to) => to === ADDED,
-  );
   const removed = ids[ids.length >> 1]!;
   const shrunk = new NpmHashRingClass(ids.filter((id) => id !== removed));
-  const afterRemove = compare(
-    owners,
-    lookupAll((k) => shrunk.get(k)!, keys),
-    (from) => from === removed,
-  );
-  return {
-    nodes: ids.length,
-    algorithm: "npm hashring",
-    lookupsPerSecond: perSecond,
-    maxOverMean: maxOverMean(owners, ids.length),
-    movedOnAdd: afterAdd.moved,
-    idealOnAdd: 1 / (ids.length + 1),
-    strayOnAdd: afterAdd.stray,
-    movedOnRemove: afterRemove.moved,
-    idealOnRemove: 1 / ids.length,
-    strayOnRemove: afterRemove.stray,
+  return movementRow(
+    "npm hashring",
+    ids,
+    keys,
     bytes,
-  };
+    { now: (k) => ring.get(k)!, grown: (k) => grown.get(k)!, shrunk: (k) => shrunk.get(k)! },
+    removed,
+  );
 }
 
 function benchBounded(ids: string[], keys: string[]): Row {

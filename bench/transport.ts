@@ -7,17 +7,14 @@
  * in flight so the send queue never overflows (drops are reported; they
  * should be zero). Prints a table, then one JSON line.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Message } from "../src/raft/core/types.js";
 import { MessageType, message } from "../src/raft/core/types.js";
 import { encodeFrame, FrameKind } from "../src/raft/transport/frame.js";
 import { encodeMessage } from "../src/raft/transport/message-codec.js";
 import type { TransportTlsOptions } from "../src/raft/transport/options.js";
 import { TcpTransport } from "../src/raft/transport/tcp-transport.js";
+import { makeTlsFiles } from "../test/raft/transport/helpers.js";
 
 const HOST = "127.0.0.1";
 const SECRET = "benchmark secret, not for production";
@@ -181,37 +178,11 @@ async function runRawSocket(w: Workload): Promise<Result> {
 }
 
 function selfSignedTls(): TransportTlsOptions | undefined {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-bench-tls-"));
   try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(dir, "k.pem"),
-        "-out",
-        join(dir, "c.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=bench",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "pipe" },
-    );
-    const cert = readFileSync(join(dir, "c.pem"));
-    return { cert, key: readFileSync(join(dir, "k.pem")), ca: cert };
+    const files = makeTlsFiles();
+    return { cert: files.cert, key: files.key, ca: files.cert };
   } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return undefined; // no openssl: the TLS column is left out
   }
 }
 

@@ -144,38 +144,37 @@ export class EtcdStore {
   }
 
   /** Moves an existing key (same create_revision, same value) to another lease. */
-  async moveEntry(
+  moveEntry(
     key: string,
     createRevision: bigint,
     leaseId: string,
     lockName: string,
   ): Promise<boolean> {
-    const keyBytes = Buffer.from(key);
-    const reply = await this.#call(lockName, (options) =>
-      this.client.kv.txn(
-        {
-          compare: [
-            {
-              key: keyBytes,
-              target: "Create",
-              result: "Equal",
-              create_revision: createRevision.toString(),
-            },
-          ],
-          success: [{ request_put: { key: keyBytes, lease: leaseId, ignore_value: true } }],
-        },
-        options,
-      ),
-    );
-    return reply.succeeded;
+    return this.#putIfCreated(key, createRevision, lockName, {
+      lease: leaseId,
+      ignore_value: true,
+    });
   }
 
   /** Replaces the value of the key if it still has this create_revision; keeps its lease. */
-  async putIfCreated(
+  putIfCreated(
     key: string,
     createRevision: bigint,
     value: string,
     lockName: string,
+  ): Promise<boolean> {
+    return this.#putIfCreated(key, createRevision, lockName, {
+      value: Buffer.from(value),
+      ignore_lease: true,
+    });
+  }
+
+  /** A put applied only while the key still has this create_revision (it was not recreated). */
+  async #putIfCreated(
+    key: string,
+    createRevision: bigint,
+    lockName: string,
+    put: { lease?: string; ignore_value?: boolean; value?: Buffer; ignore_lease?: boolean },
   ): Promise<boolean> {
     const keyBytes = Buffer.from(key);
     const reply = await this.#call(lockName, (options) =>
@@ -189,9 +188,7 @@ export class EtcdStore {
               create_revision: createRevision.toString(),
             },
           ],
-          success: [
-            { request_put: { key: keyBytes, value: Buffer.from(value), ignore_lease: true } },
-          ],
+          success: [{ request_put: { key: keyBytes, ...put } }],
         },
         options,
       ),

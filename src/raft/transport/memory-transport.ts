@@ -2,21 +2,18 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { SnapshotStreamError } from "./errors.js";
+import { TransportHandlers } from "./handlers.js";
 import type { MemoryNetwork } from "./memory-network.js";
 import { decodeMessage, encodeMessage } from "./message-codec.js";
 import { validateMessage } from "./message-validate.js";
 import { validatePeerId } from "./options.js";
 import { SnapshotByteStream } from "./snapshot-stream.js";
 import type {
-  MessageHandler,
   PeerAddress,
   PeerStats,
   SendSnapshotOptions,
-  SnapshotHandler,
-  SnapshotStatusHandler,
   Transport,
   TransportStats,
-  UnreachableHandler,
 } from "./transport.js";
 
 interface PeerCounters {
@@ -29,14 +26,10 @@ interface PeerCounters {
 }
 
 /** The Transport of one node on a MemoryNetwork; same contract as TcpTransport. */
-export class MemoryTransport implements Transport {
+export class MemoryTransport extends TransportHandlers implements Transport {
   private readonly peers = new Map<NodeId, PeerCounters>();
   private readonly snapshotSends = new Set<NodeId>();
   private state: "new" | "running" | "stopped" = "new";
-  private messageHandler: MessageHandler | undefined;
-  private snapshotHandler: SnapshotHandler | undefined;
-  private unreachableHandler: UnreachableHandler | undefined;
-  private snapshotStatusHandler: SnapshotStatusHandler | undefined;
   private receivedMessages = 0;
   private droppedUnknownPeer = 0;
   private droppedNoHandler = 0;
@@ -46,7 +39,9 @@ export class MemoryTransport implements Transport {
   constructor(
     readonly id: NodeId,
     private readonly network: MemoryNetwork,
-  ) {}
+  ) {
+    super();
+  }
 
   get running(): boolean {
     return this.state === "running";
@@ -212,22 +207,6 @@ export class MemoryTransport implements Transport {
 
   removePeer(id: NodeId): void {
     this.peers.delete(id);
-  }
-
-  onMessage(handler: MessageHandler): void {
-    this.messageHandler = handler;
-  }
-
-  onSnapshot(handler: SnapshotHandler): void {
-    this.snapshotHandler = handler;
-  }
-
-  onUnreachable(handler: UnreachableHandler): void {
-    this.unreachableHandler = handler;
-  }
-
-  onSnapshotStatus(handler: SnapshotStatusHandler): void {
-    this.snapshotStatusHandler = handler;
   }
 
   stats(): TransportStats {

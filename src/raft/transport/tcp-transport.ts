@@ -5,6 +5,7 @@ import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { TransportListenError } from "./errors.js";
 import { encodeFrame, FrameKind } from "./frame.js";
+import { TransportHandlers } from "./handlers.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { InboundConnections } from "./inbound.js";
 import { encodeMessage } from "./message-codec.js";
@@ -14,16 +15,7 @@ import { resolveTcpTransportOptions, validateAddress, validatePeerId } from "./o
 import { OutboundPeer, type OutboundPeerContext } from "./outbound-peer.js";
 import { streamSnapshot } from "./snapshot-send.js";
 import { secureContextFor } from "./tls-context.js";
-import type {
-  MessageHandler,
-  PeerAddress,
-  SendSnapshotOptions,
-  SnapshotHandler,
-  SnapshotStatusHandler,
-  Transport,
-  TransportStats,
-  UnreachableHandler,
-} from "./transport.js";
+import type { PeerAddress, SendSnapshotOptions, Transport, TransportStats } from "./transport.js";
 
 type State = "new" | "starting" | "running" | "stopped";
 
@@ -34,7 +26,7 @@ type State = "new" | "starting" | "running" | "stopped";
  * docs/transport.md for the protocol. A stopped transport cannot be started
  * again; make a new one.
  */
-export class TcpTransport implements Transport {
+export class TcpTransport extends TransportHandlers implements Transport {
   readonly id: NodeId;
   private readonly o: ResolvedTcpTransportOptions;
   private readonly peerCtx: OutboundPeerContext;
@@ -44,16 +36,13 @@ export class TcpTransport implements Transport {
   private server: Server | undefined;
   private boundAddress: PeerAddress | undefined;
   private state: State = "new";
-  private messageHandler: MessageHandler | undefined;
-  private snapshotHandler: SnapshotHandler | undefined;
-  private unreachableHandler: UnreachableHandler | undefined;
-  private snapshotStatusHandler: SnapshotStatusHandler | undefined;
   private receivedMessages = 0;
   private droppedUnknownPeer = 0;
   private droppedOversized = 0;
   private droppedNoHandler = 0;
 
   constructor(options: TcpTransportOptions) {
+    super();
     this.o = resolveTcpTransportOptions(options);
     this.id = this.o.nodeId;
     const identity: HandshakeIdentity = {
@@ -249,22 +238,6 @@ export class TcpTransport implements Transport {
     this.inbound.closePeer(id);
   }
 
-  onMessage(handler: MessageHandler): void {
-    this.messageHandler = checkHandler(handler, "onMessage");
-  }
-
-  onSnapshot(handler: SnapshotHandler): void {
-    this.snapshotHandler = checkHandler(handler, "onSnapshot");
-  }
-
-  onUnreachable(handler: UnreachableHandler): void {
-    this.unreachableHandler = checkHandler(handler, "onUnreachable");
-  }
-
-  onSnapshotStatus(handler: SnapshotStatusHandler): void {
-    this.snapshotStatusHandler = checkHandler(handler, "onSnapshotStatus");
-  }
-
   stats(): TransportStats {
     return {
       peers: [...this.peers.values()].map((p) => p.stats()),
@@ -343,11 +316,6 @@ export class TcpTransport implements Transport {
       );
     }
   }
-}
-
-function checkHandler<T>(handler: T, name: string): T {
-  if (typeof handler !== "function") throw new InvalidArgumentError(`${name} expects a function`);
-  return handler;
 }
 
 async function* oneChunk(data: Uint8Array): AsyncGenerator<Uint8Array> {
