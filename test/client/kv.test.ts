@@ -6,7 +6,7 @@ import {
   UnavailableError,
 } from "../../src/client/index.js";
 import { freePort } from "../support/free-port.js";
-import { type HttpCluster, startHttpCluster } from "./http-cluster.js";
+import { type HttpCluster, startHttpCluster } from "../server/http-cluster.js";
 
 let cluster: HttpCluster;
 let client: ConclaveClient;
