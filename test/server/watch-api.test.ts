@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { watchRegistryOf } from "../../src/server/index.js";
 import { b64, type Member, text, waitFor } from "./cluster.js";
@@ -224,6 +226,41 @@ describe("watch limits and shutdown", () => {
       c.stream!.close();
     } finally {
       await small.stop();
+    }
+  });
+
+  it("cuts off a reader too slow for maxWatchBufferBytes with WATCH_TOO_SLOW", async () => {
+    const slow = await startHttpCluster({ maxWatchBufferBytes: 64 * 1024 });
+    try {
+      const l = await slow.leader();
+      const port = Number(new URL(slow.urlOf(l.id)).port);
+      const socket = net.connect(port, "127.0.0.1");
+      await once(socket, "connect");
+      const body = JSON.stringify({ key: b64("big") });
+      socket.write(
+        `POST /v3/watch HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+      await waitFor(() => l.store.watcherCount === 1, "the watch registered");
+      socket.pause();
+      const value = Buffer.alloc(256 * 1024, 7).toString("base64");
+      // Bounded: the kernel's socket buffers absorb a few MB at most before the cap bites.
+      for (let i = 0; i < 100 && l.store.watcherCount > 0; i++) {
+        await fetch(`${slow.urlOf(l.id)}/v3/kv/put`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ key: b64("big"), value }),
+        }).then((r) => r.arrayBuffer());
+      }
+      expect(l.store.watcherCount).toBe(0);
+      expect(watchRegistryOf(l.app)?.activeCount).toBe(0);
+      const chunks: Buffer[] = [];
+      socket.on("data", (c: Buffer) => chunks.push(c));
+      socket.resume();
+      await once(socket, "close");
+      const raw = Buffer.concat(chunks).toString();
+      expect(raw).toContain('event: error\ndata: {"code":"WATCH_TOO_SLOW"');
+    } finally {
+      await slow.stop();
     }
   });
 
