@@ -7,6 +7,7 @@ import {
   BadResponseError,
   ClientClosedError,
   ClientError,
+  DeadlineExceededError,
   errorFromServer,
   NotLeaderError,
   OutcomeUnknownError,
@@ -134,8 +135,16 @@ export class HttpTransport {
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     let last: Failed | undefined;
     for (let retry = 0; ; retry++) {
-      deadline.throwIfDone();
-      const outcome = await this.attempt(endpoint, spec, deadline, idempotencyKey, consume);
+      if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last);
+      let outcome: Awaited<ReturnType<typeof this.attempt<T>>>;
+      try {
+        outcome = await this.attempt(endpoint, spec, deadline, idempotencyKey, consume);
+      } catch (reason) {
+        // A read cut off mid-attempt reports why the earlier attempts failed; a write
+        // cut off mid-attempt may have been applied, so it stays DeadlineExceededError.
+        const cutOff = reason instanceof DeadlineExceededError && spec.kind !== "write";
+        throw cutOff ? exhausted(reason, last) : reason;
+      }
       if (outcome.ok) {
         if (spec.kind !== "read") this.pool.markLeader(endpoint);
         return outcome.value;

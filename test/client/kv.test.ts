@@ -112,7 +112,7 @@ describe("ConclaveClient key space", () => {
   it("is unavailable when no endpoint answers before the deadline", async () => {
     const c = cluster.client({
       endpoints: [`http://127.0.0.1:${await freePort()}`],
-      timeoutMs: 200,
+      timeoutMs: 1000,
     });
     const error = await c.get("x").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnavailableError);

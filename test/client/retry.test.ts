@@ -144,7 +144,7 @@ describe("retries, redirects and deadlines", () => {
     const notLeader = json(421, { code: "NOT_LEADER", message: "no", leader: null });
     const a = await serve(notLeader);
     const b = await serve(notLeader);
-    const error = await clientOf([a.url, b.url], { timeoutMs: 300 })
+    const error = await clientOf([a.url, b.url], { timeoutMs: 1000 })
       .put("k", "v")
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotLeaderError);
