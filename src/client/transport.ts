@@ -168,8 +168,12 @@ export class HttpTransport {
       // A fresh leader hint is worth trying at once; anything else waits its backoff.
       const next = hint !== undefined && hint !== endpoint ? hint : this.pool.after(endpoint);
       const waitMs = next === hint ? 0 : this.retryDelayMs(retry);
+      // No point waiting past the deadline: the call ends now with why it failed.
+      if (waitMs >= deadline.remainingMs()) {
+        throw exhausted(new DeadlineExceededError(deadline.timeoutMs), last);
+      }
       try {
-        if (waitMs > 0) await deadline.sleep(Math.min(waitMs, deadline.remainingMs()));
+        if (waitMs > 0) await deadline.sleep(waitMs);
       } catch (reason) {
         throw exhausted(reason, last);
       }
