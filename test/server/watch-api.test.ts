@@ -264,6 +264,34 @@ describe("watch limits and shutdown", () => {
     }
   });
 
+  it("relays the store's own progress notifications to progress_notify streams only", async () => {
+    const quiet = await startHttpCluster({ watchProgressIntervalMs: 600_000 });
+    try {
+      const l = await quiet.leader();
+      const base = quiet.urlOf(l.id);
+      const asked = (await openWatch(base, { key: b64("k"), progress_notify: true })).stream!;
+      const plain = (await openWatch(base, { key: b64("k") })).stream!;
+      expect((await asked.next())?.event).toBe("created");
+      expect((await plain.next())?.event).toBe("created");
+      await waitFor(() => l.store.watcherCount === 2, "both watches registered");
+      l.store.notifyProgress();
+      const progress = await asked.next();
+      expect(progress?.event).toBe("progress");
+      expect(JSON.parse(progress!.data).header.revision).toBe(String(l.store.revision));
+      // The plain stream got nothing: its next message is the put below.
+      await fetch(`${base}/v3/kv/put`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key: b64("k"), value: b64("v") }),
+      }).then((r) => r.arrayBuffer());
+      expect((await plain.next())?.event).toBe("events");
+      asked.close();
+      plain.close();
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it("ends open streams with SERVER_CLOSING when the server closes", async () => {
     const other = await startHttpCluster();
     try {
