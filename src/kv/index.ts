@@ -13,6 +13,12 @@ export {
   ValueProvidedError,
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
+export {
+  DEFAULT_REQUEST_WINDOW,
+  REQUEST_ID_PATTERN,
+  RequestLog,
+  type RequestWindow,
+} from "./requests.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";

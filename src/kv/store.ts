@@ -13,6 +13,7 @@ import {
 import { LeaseTable } from "./leases.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { liveRecords, shapeRange } from "./range.js";
+import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
 import type {
   DeleteRangeCommand,
@@ -42,6 +43,7 @@ import {
 const EMPTY_SNAPSHOT: SnapshotContents = {
   header: { v: 1, revision: 1, compactRevision: 0, appliedIndex: 0, nextLeaseId: 1, leases: [] },
   histories: [],
+  requests: [],
 };
 
 type PublishedEvent = KvEvent & { keyString: KeyString };
@@ -71,6 +73,18 @@ export class KvStore implements StateMachine<KvResult> {
   protected currentRevision = 1;
   protected compactedRevision = 0;
   protected lastAppliedIndex = 0;
+  protected requests: RequestLog;
+
+  /**
+   * `requestWindow` bounds how many request results are remembered for
+   * retried writes; it is part of the replicated behaviour, so every replica
+   * of a cluster must use the same.
+   */
+  constructor(options: { readonly requestWindow?: RequestWindow } = {}) {
+    this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
+    this.requests = new RequestLog(this.requestWindow);
+  }
+  private readonly requestWindow: RequestWindow;
 
   get revision(): number {
     return this.currentRevision;
@@ -170,6 +184,7 @@ export class KvStore implements StateMachine<KvResult> {
       },
       // Copied now so the stream shows this moment even if applies continue.
       histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
+      requests: this.requests.entries(),
     });
   }
 
@@ -179,7 +194,9 @@ export class KvStore implements StateMachine<KvResult> {
    * with a CompactedError through its onError.
    */
   async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
-    const { header, histories } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
+    const { header, histories, requests } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
+    const requestLog = new RequestLog(this.requestWindow);
+    for (const [id, encoded] of requests) requestLog.add(id, encoded);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
     for (const [id, ttlMs] of header.leases) leases.grant(id, ttlMs);
@@ -198,6 +215,7 @@ export class KvStore implements StateMachine<KvResult> {
     }
     this.histories = keys;
     this.leaseTable = leases;
+    this.requests = requestLog;
     this.currentRevision = header.revision;
     this.compactedRevision = header.compactRevision;
     this.lastAppliedIndex = header.appliedIndex;
@@ -242,6 +260,13 @@ export class KvStore implements StateMachine<KvResult> {
 
   private execute(command: KvCommand): KvResult {
     switch (command.type) {
+      case "request": {
+        const first = this.requests.get(command.id);
+        if (first !== undefined) return first;
+        const result = this.execute(command.command);
+        this.requests.remember(command.id, result);
+        return result;
+      }
       case "range":
         return this.rangeValidated(command);
       case "put":

@@ -51,13 +51,13 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
         );
       }
       const id = parseInt64(req.body.ID, "ID");
-      const r = await kv.write({ type: "leaseGrant", id, ttlMs: ttl * MS_PER_SECOND });
+      const r = await kv.write({ type: "leaseGrant", id, ttlMs: ttl * MS_PER_SECOND }, req);
       return { header: header(r.revision), ID: String(r.id), TTL: String(ttlSeconds(r.ttlMs)) };
     },
   );
 
   app.post<{ Body: LeaseIdJson }>("/v3/lease/revoke", { schema: { body: idBody } }, async (req) => {
-    const r = await kv.write({ type: "leaseRevoke", id: leaseId(req.body.ID) });
+    const r = await kv.write({ type: "leaseRevoke", id: leaseId(req.body.ID) }, req);
     return { header: header(r.revision) };
   });
 
@@ -65,7 +65,7 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
     "/v3/lease/keepalive",
     { schema: { body: idBody } },
     async (req) => {
-      const r = await kv.write({ type: "leaseKeepAlive", id: leaseId(req.body.ID) });
+      const r = await kv.write({ type: "leaseKeepAlive", id: leaseId(req.body.ID) }, req);
       const ttl = String(ttlSeconds(r.ttlMs));
       return { result: { header: header(r.revision), ID: String(r.id), TTL: ttl } };
     },
