@@ -121,6 +121,11 @@ export class RaftNode<Result> {
   private readonly reads = new Map<string, Pending<void>>();
   /** Read index granted per read context, waiting for apply to catch up. */
   private readonly readPoints = new Map<string, number>();
+  /** Reads waiting for the next ReadIndex batch. */
+  private queuedReads: string[] = [];
+  /** ReadIndex requests in flight: batch context -> the reads it serves. */
+  private readonly readBatches = new Map<string, string[]>();
+  private readBatchCounter = 0;
   private readCounter = 0;
   private readonly readNonce = randomBytes(6).toString("hex");
   private appliedIndex: number;
@@ -211,21 +216,43 @@ export class RaftNode<Result> {
     } catch (err) {
       return Promise.reject(err);
     }
-    // The nonce keeps a late answer to a request made before a restart from
-    // matching a new one with the same counter.
-    const ctx = `${this.opts.id}:${this.readNonce}:${++this.readCounter}`;
+    const ctx = `${++this.readCounter}`;
     const pending = new Pending<void>("read", timeoutMs, options.signal, () => {
       this.reads.delete(ctx);
       this.readPoints.delete(ctx);
     });
     this.reads.set(ctx, pending);
-    try {
-      this.raw.readIndex(ctx);
-    } catch (err) {
-      pending.reject(err as Error);
-    }
-    this.kick();
+    this.queuedReads.push(ctx);
+    // Kicked from a microtask so that reads issued in the same turn share a batch.
+    if (this.queuedReads.length === 1) queueMicrotask(() => this.kick());
     return pending.promise;
+  }
+
+  /**
+   * Asks for one read point for every read queued since the last batch: a
+   * ReadIndex costs the leader a heartbeat round, so reads arriving together
+   * share one (as etcd's server coalesces its linearizable reads).
+   */
+  private issueQueuedReads(): void {
+    if (this.queuedReads.length === 0) return;
+    const members = this.queuedReads.filter((ctx) => this.reads.has(ctx));
+    this.queuedReads = [];
+    // A batch the leader never answered (it stepped down, the request was
+    // lost) is forgotten once every read it served has settled.
+    for (const [batch, waiting] of this.readBatches) {
+      if (!waiting.some((ctx) => this.reads.has(ctx))) this.readBatches.delete(batch);
+    }
+    if (members.length === 0) return;
+    // The nonce keeps a late answer to a batch sent before a restart from
+    // matching a new one with the same counter.
+    const batch = `${this.opts.id}:${this.readNonce}:${++this.readBatchCounter}`;
+    this.readBatches.set(batch, members);
+    try {
+      this.raw.readIndex(batch);
+    } catch (err) {
+      this.readBatches.delete(batch);
+      for (const ctx of members) this.reads.get(ctx)?.reject(err as Error);
+    }
   }
 
   /** Proposes a membership change; resolves with the configuration once applied here. */
@@ -418,7 +445,10 @@ export class RaftNode<Result> {
 
   private async runLoop(): Promise<void> {
     try {
-      while (this.fatal === undefined && this.raw.hasReady()) {
+      for (;;) {
+        if (this.fatal !== undefined) break;
+        this.issueQueuedReads();
+        if (!this.raw.hasReady()) break;
         const rd = this.raw.ready();
         await this.handleReady(rd);
         this.raw.advance();
@@ -444,7 +474,11 @@ export class RaftNode<Result> {
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     for (const e of rd.committedEntries) this.apply(e);
     for (const rs of rd.readStates) {
-      if (this.reads.has(rs.context)) this.readPoints.set(rs.context, rs.index);
+      const members = this.readBatches.get(rs.context);
+      this.readBatches.delete(rs.context);
+      for (const ctx of members ?? []) {
+        if (this.reads.has(ctx)) this.readPoints.set(ctx, rs.index);
+      }
     }
   }
 
