@@ -13,6 +13,13 @@ export {
   ValueProvidedError,
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
+export {
+  encodeMemberAttributes,
+  type MemberAttributes,
+  type MemberAttributesResult,
+  MemberTable,
+  validateMemberAttributes,
+} from "./members.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";

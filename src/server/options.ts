@@ -13,8 +13,15 @@ export interface ServerOptions {
   readonly maxTxnOps?: number;
   /** Passed to every proposal and linearizable read. */
   readonly requestTimeoutMs?: number;
-  /** Client-facing URL per node id, returned as `leaderUrl` in NOT_LEADER answers. */
+  /**
+   * Client-facing URL per node id, returned as `leaderUrl` in NOT_LEADER answers.
+   * Default: the client URLs members published through the log (store.members).
+   */
   readonly clientUrls?: ReadonlyMap<number, string>;
+  /** Open watch streams in total; more are refused with TOO_MANY_WATCHERS. */
+  readonly maxWatchers?: number;
+  /** Open watch streams per remote address. */
+  readonly maxWatchersPerAddress?: number;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
 }

@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerClusterRoutes } from "./cluster-routes.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
+import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 
 /**
@@ -23,9 +25,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
     },
   });
   const kv = new KvAccess(options.node, options.store, limits);
+  // Without a static map, leader URLs come from the member metadata replicated in the store.
+  const leaderUrls = options.clientUrls ?? {
+    get: (id: number) => options.store.members.clientUrl(id),
+  };
 
   app.setErrorHandler((err, req, reply) => {
-    const { statusCode, body } = errorReply(err, options.clientUrls);
+    const { statusCode, body } = errorReply(err, leaderUrls);
     if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504) {
       req.log.error({ err }, "request failed");
     }
@@ -41,5 +47,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerKvRoutes(app, kv, limits);
   registerLeaseRoutes(app, kv);
   registerHealthRoutes(app, kv);
+  registerClusterRoutes(app, kv, limits);
+  registerMaintenanceRoutes(app, kv, limits);
   return app;
 }
