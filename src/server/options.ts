@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
@@ -24,6 +25,10 @@ export interface ServerOptions {
   readonly maxWatchersPerAddress?: number;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
+  /** A pino logger to use instead (takes precedence over `logger`). */
+  readonly loggerInstance?: FastifyBaseLogger;
+  /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
+  readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
 }
 
 export interface ServerLimits {

@@ -15,7 +15,10 @@ import { resolveLimits, type ServerOptions } from "./options.js";
 export function createServer(options: ServerOptions): FastifyInstance {
   const limits = resolveLimits(options);
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance === undefined
+      ? { logger: options.logger ?? false }
+      : { loggerInstance: options.loggerInstance }),
+    ...(options.https !== undefined && { https: httpsOptions(options.https) }),
     bodyLimit: limits.bodyLimitBytes,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
@@ -23,7 +26,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       // Strict shapes: no silent coercion of "true" or 5 into another type, no dropped fields.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
-  });
+  }) as unknown as FastifyInstance;
   const kv = new KvAccess(options.node, options.store, limits);
   // Without a static map, leader URLs come from the member metadata replicated in the store.
   const leaderUrls = options.clientUrls ?? {
@@ -50,4 +53,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerClusterRoutes(app, kv, limits);
   registerMaintenanceRoutes(app, kv, limits);
   return app;
+}
+
+function httpsOptions(tls: NonNullable<ServerOptions["https"]>) {
+  return tls.ca === undefined
+    ? { cert: tls.cert, key: tls.key }
+    : { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true };
 }
