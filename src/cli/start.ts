@@ -218,7 +218,10 @@ export async function start(argv: readonly string[]): Promise<number> {
   try {
     await Promise.all(ready);
   } catch (err) {
-    process.stderr.write(`conclave start: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `conclave start: ${(err as Error).message}\n` +
+        "  (a port in use? choose others with --client-port and --peer-port)\n",
+    );
     stop();
     await exited;
     return 1;

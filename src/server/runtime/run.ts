@@ -39,7 +39,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     pino.destination({ fd: 2, sync: true }),
   );
   if (config.developmentSecret) {
-    log.warn("no cluster secret configured: using the development secret (loopback peers only)");
+    log.info("no cluster secret configured: using the development secret (loopback peers only)");
   }
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);
