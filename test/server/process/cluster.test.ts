@@ -207,4 +207,27 @@ describe("a 3-member cluster of conclave serve processes", () => {
     const list = await members(plans[2]!.clientUrl);
     expect(list.map((m) => m.name)).toEqual(["n1", "n2", "n3"]);
   }, 120_000);
+
+  it("a follower restarted with a new client URL gets it published through the leader", async () => {
+    const l = await leader();
+    const follower = plans.find((m) => m.id !== l.id)!;
+    expect(await procs.get(follower.name)!.terminate()).toBe(0);
+    const [moved] = await planMembers(root.path, [follower.name], follower.id);
+    const restarted = { ...follower, clientPort: moved!.clientPort, clientUrl: moved!.clientUrl };
+    procs.set(
+      follower.name,
+      await ServeProcess.start({ ...restarted, peer: follower.peer, peerPort: follower.peerPort }, [
+        "--initial-cluster",
+        initialCluster(plans),
+      ]),
+    );
+    for (const m of plans) {
+      const url = m.id === follower.id ? moved!.clientUrl : m.clientUrl;
+      await eventually(async () => {
+        const list = await members(url);
+        const entry = list.find((x) => x.ID === String(follower.id));
+        return entry?.clientURLs[0] === moved!.clientUrl ? true : undefined;
+      }, `the new client URL of ${follower.name} on ${m.name}`);
+    }
+  }, 120_000);
 });
