@@ -19,6 +19,13 @@ export {
   RequestLog,
   type RequestWindow,
 } from "./requests.js";
+export {
+  encodeMemberAttributes,
+  type MemberAttributes,
+  type MemberAttributesResult,
+  MemberTable,
+  validateMemberAttributes,
+} from "./members.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";
