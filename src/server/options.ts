@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
+import type { ServerMetrics } from "./metrics.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -17,6 +19,10 @@ export interface ServerOptions {
   readonly clientUrls?: ReadonlyMap<number, string>;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
+  /** From createServerMetrics(), whose nodeObserver the node was started with; else a fresh registry. */
+  readonly metrics?: ServerMetrics;
+  /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
+  readonly leaseExpiry?: ServerLeaseExpiryOptions;
 }
 
 export interface ServerLimits {

@@ -1,9 +1,14 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { LeaseExpiry } from "./lease-expiry.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
+import { createServerMetrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
+import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 
 /**
@@ -23,6 +28,28 @@ export function createServer(options: ServerOptions): FastifyInstance {
     },
   });
   const kv = new KvAccess(options.node, options.store, limits);
+  // First, so every route added after it (here or by later code) is documented and counted.
+  registerOpenApi(app);
+  const metrics = options.metrics ?? createServerMetrics();
+  metrics.bindSources({ node: options.node, store: options.store });
+  addRequestMetrics(app, metrics);
+  app.decorate("serverMetrics", metrics);
+  const expiry = new LeaseExpiry(
+    {
+      status: () => options.node.status(),
+      leases: () => options.store.leases(),
+      onLeaseApplied: (listener) => options.store.onLeaseApplied(listener),
+      revoke: (id) => kv.write({ type: "leaseRevoke", id }),
+    },
+    {
+      ...options.leaseExpiry,
+      electionTimeoutMs: options.leaseExpiry?.electionTimeoutMs ?? options.node.electionTimeoutMs,
+      onExpired: () => metrics.leaseExpired(),
+    },
+  );
+  app.decorate("leaseExpiry", expiry);
+  app.addHook("onReady", async () => expiry.start());
+  app.addHook("onClose", async () => expiry.stop());
 
   app.setErrorHandler((err, req, reply) => {
     const { statusCode, body } = errorReply(err, options.clientUrls);
@@ -39,7 +66,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
   );
 
   registerKvRoutes(app, kv, limits);
-  registerLeaseRoutes(app, kv);
+  registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
+  registerMetricsRoute(app, metrics);
   return app;
 }
