@@ -325,6 +325,7 @@ export class RaftNode<Result> {
       timeoutMs = this.timeout(options);
       pos = append(); // NotLeaderError, UncommittedLimitError, ... become rejections
     } catch (err) {
+      notify(this.opts.observer, "onProposal", "failed");
       return Promise.reject(err);
     }
     if (pos === undefined) {

@@ -18,6 +18,7 @@ export interface RaftNodeObserver {
   onApply?(durationMs: number, entries: number): void;
   /** This node learned a new leader (0 = none known) in `term`. */
   onLeaderChange?(term: number, leader: NodeId): void;
+  /** A proposal was refused at once (not leader, limits) or settled; membership changes count too. */
   onProposal?(outcome: ProposalOutcome): void;
   onSnapshot?(kind: SnapshotKind, index: number): void;
 }
