@@ -66,7 +66,7 @@ const put200 = { method: "POST", route: "/v3/kv/put", status_code: "200" };
 describe("/metrics", () => {
   it("exposes node, key-space and HTTP metrics that move with writes", async () => {
     const leader = await cluster.leader();
-    const before = await scrape(leader);
+    const was = await scrape(leader);
     for (let i = 0; i < 5; i++) {
       const r = await leader.app.inject({
         method: "POST",
@@ -82,39 +82,39 @@ describe("/metrics", () => {
     });
     expect(grant.statusCode).toBe(200);
     await leader.app.inject({ method: "POST", url: "/v3/no/such/route", payload: {} });
-    const after = await scrape(leader);
+    const now = await scrape(leader);
 
-    expect(after("conclave_raft_proposals_total", { outcome: "committed" })).toBe(
-      before("conclave_raft_proposals_total", { outcome: "committed" }) + 6,
+    expect(now("conclave_raft_proposals_total", { outcome: "committed" })).toBe(
+      was("conclave_raft_proposals_total", { outcome: "committed" }) + 6,
     );
-    expect(after("conclave_http_requests_total", put200)).toBe(
-      before("conclave_http_requests_total", put200) + 5,
+    expect(now("conclave_http_requests_total", put200)).toBe(
+      was("conclave_http_requests_total", put200) + 5,
     );
-    expect(after("conclave_http_request_duration_seconds_count", put200)).toBe(
-      before("conclave_http_request_duration_seconds_count", put200) + 5,
+    expect(now("conclave_http_request_duration_seconds_count", put200)).toBe(
+      was("conclave_http_request_duration_seconds_count", put200) + 5,
     );
     const unmatched = { method: "POST", route: "unmatched", status_code: "404" };
-    expect(after("conclave_http_requests_total", unmatched)).toBe(
-      before("conclave_http_requests_total", unmatched) + 1,
+    expect(now("conclave_http_requests_total", unmatched)).toBe(
+      was("conclave_http_requests_total", unmatched) + 1,
     );
-    expect(after("conclave_kv_revision")).toBe(before("conclave_kv_revision") + 5);
-    expect(after("conclave_kv_keys")).toBe(before("conclave_kv_keys") + 5);
-    expect(after("conclave_kv_leases")).toBe(before("conclave_kv_leases") + 1);
-    expect(after("conclave_raft_persist_duration_seconds_count")).toBeGreaterThan(
-      before("conclave_raft_persist_duration_seconds_count"),
+    expect(now("conclave_kv_revision")).toBe(was("conclave_kv_revision") + 5);
+    expect(now("conclave_kv_keys")).toBe(was("conclave_kv_keys") + 5);
+    expect(now("conclave_kv_leases")).toBe(was("conclave_kv_leases") + 1);
+    expect(now("conclave_raft_persist_duration_seconds_count")).toBeGreaterThan(
+      was("conclave_raft_persist_duration_seconds_count"),
     );
-    expect(after("conclave_raft_apply_duration_seconds_count")).toBeGreaterThan(
-      before("conclave_raft_apply_duration_seconds_count"),
+    expect(now("conclave_raft_apply_duration_seconds_count")).toBeGreaterThan(
+      was("conclave_raft_apply_duration_seconds_count"),
     );
-    expect(after("conclave_raft_applied_index")).toBeGreaterThanOrEqual(
-      before("conclave_raft_applied_index") + 6,
+    expect(now("conclave_raft_applied_index")).toBeGreaterThanOrEqual(
+      was("conclave_raft_applied_index") + 6,
     );
-    expect(after("conclave_raft_commit_index")).toBeGreaterThanOrEqual(
-      after("conclave_raft_applied_index"),
+    expect(now("conclave_raft_commit_index")).toBeGreaterThanOrEqual(
+      now("conclave_raft_applied_index"),
     );
-    expect(after("conclave_raft_term")).toBeGreaterThan(0);
-    expect(after("conclave_raft_leader_changes_total")).toBeGreaterThanOrEqual(1);
-    expect(after("conclave_raft_snapshots_total", { kind: "created" })).toBe(0);
+    expect(now("conclave_raft_term")).toBeGreaterThan(0);
+    expect(now("conclave_raft_leader_changes_total")).toBeGreaterThanOrEqual(1);
+    expect(now("conclave_raft_snapshots_total", { kind: "created" })).toBe(0);
   });
 
   it("keeps one registry per server: each node reports its own role", async () => {
@@ -128,20 +128,20 @@ describe("/metrics", () => {
 
   it("counts a proposal refused by a follower as failed", async () => {
     const [follower] = await cluster.followers();
-    const before = await scrape(follower!);
+    const was = await scrape(follower!);
     const r = await follower!.app.inject({
       method: "POST",
       url: "/v3/kv/put",
       payload: { key: b64("m/x"), value: b64("v") },
     });
     expect(r.statusCode).toBe(421);
-    const after = await scrape(follower!);
-    expect(after("conclave_raft_proposals_total", { outcome: "failed" })).toBe(
-      before("conclave_raft_proposals_total", { outcome: "failed" }) + 1,
+    const now = await scrape(follower!);
+    expect(now("conclave_raft_proposals_total", { outcome: "failed" })).toBe(
+      was("conclave_raft_proposals_total", { outcome: "failed" }) + 1,
     );
     const notLeader = { method: "POST", route: "/v3/kv/put", status_code: "421" };
-    expect(after("conclave_http_requests_total", notLeader)).toBe(
-      before("conclave_http_requests_total", notLeader) + 1,
+    expect(now("conclave_http_requests_total", notLeader)).toBe(
+      was("conclave_http_requests_total", notLeader) + 1,
     );
   });
 
