@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
+import type { ServerMetrics } from "./metrics.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -29,6 +31,10 @@ export interface ServerOptions {
   readonly loggerInstance?: FastifyBaseLogger;
   /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
   readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
+  /** From createServerMetrics(), whose nodeObserver the node was started with; else a fresh registry. */
+  readonly metrics?: ServerMetrics;
+  /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
+  readonly leaseExpiry?: ServerLeaseExpiryOptions;
 }
 
 export interface ServerLimits {

@@ -29,6 +29,7 @@ import {
   RaftAbortedError,
   RaftTimeoutError,
 } from "./errors.js";
+import { notify, type RaftNodeObserver } from "./observer.js";
 import type { NodeStorage, SnapshotSource, StateMachine, Transport } from "./ports.js";
 import {
   decodeMemberContext,
@@ -72,6 +73,8 @@ export interface RaftNodeOptions<Result> {
   readonly clock?: () => number;
   /** Called once if the node stops on a fatal error (storage failure, broken invariant). */
   readonly onFatal?: (err: Error) => void;
+  /** Hooks for metrics: persist and apply timings, leader changes, proposal outcomes. */
+  readonly observer?: RaftNodeObserver;
 }
 
 export interface RequestOptions {
@@ -132,6 +135,7 @@ export class RaftNode<Result> {
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
   private lastRole: Role = Role.Follower;
+  private lastLeader: NodeId = 0;
   /** Entry bytes applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -195,6 +199,11 @@ export class RaftNode<Result> {
 
   get id(): NodeId {
     return this.opts.id;
+  }
+
+  /** The configured election timeout (before randomisation). */
+  get electionTimeoutMs(): number {
+    return this.opts.electionMs ?? 1000;
   }
 
   // ---- requests --------------------------------------------------------------
@@ -343,6 +352,7 @@ export class RaftNode<Result> {
       timeoutMs = this.timeout(options);
       pos = append(); // NotLeaderError, UncommittedLimitError, ... become rejections
     } catch (err) {
+      notify(this.opts.observer, "onProposal", "failed");
       return Promise.reject(err);
     }
     if (pos === undefined) {
@@ -356,6 +366,13 @@ export class RaftNode<Result> {
     });
     this.proposals.set(pos.index, { term: pos.term, pending });
     this.kick();
+    const observer = this.opts.observer;
+    if (observer?.onProposal !== undefined) {
+      pending.promise.then(
+        () => notify(observer, "onProposal", "committed"),
+        () => notify(observer, "onProposal", "failed"),
+      );
+    }
     return pending.promise;
   }
 
@@ -464,7 +481,9 @@ export class RaftNode<Result> {
     if (rd.softState !== undefined) this.onRoleChange(rd.softState.role, rd.softState.lead);
     // 1. persist (and fsync) before anything that depends on it leaves.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      const startedMs = performance.now();
       await this.opts.storage.save(rd);
+      notify(this.opts.observer, "onPersist", performance.now() - startedMs, rd.entries.length);
     }
     // 2. speak (snapshots stream from storage on their own connection)
     const plain = rd.messages.filter((m) => m.type !== MessageType.Snap);
@@ -472,7 +491,16 @@ export class RaftNode<Result> {
     for (const m of rd.messages) if (m.type === MessageType.Snap) void this.streamSnapshot(m);
     // 3. apply
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.apply(e);
+    if (rd.committedEntries.length > 0) {
+      const startedMs = performance.now();
+      for (const e of rd.committedEntries) this.apply(e);
+      notify(
+        this.opts.observer,
+        "onApply",
+        performance.now() - startedMs,
+        rd.committedEntries.length,
+      );
+    }
     for (const rs of rd.readStates) {
       const members = this.readBatches.get(rs.context);
       this.readBatches.delete(rs.context);
@@ -487,6 +515,10 @@ export class RaftNode<Result> {
    * confirmed; fail them now rather than at their timeout.
    */
   private onRoleChange(role: Role, lead: NodeId): void {
+    if (lead !== this.lastLeader) {
+      this.lastLeader = lead;
+      notify(this.opts.observer, "onLeaderChange", this.raw.status().term, lead);
+    }
     const wasLeader = this.lastRole === Role.Leader;
     this.lastRole = role;
     if (!wasLeader || role === Role.Leader) return;
@@ -498,6 +530,7 @@ export class RaftNode<Result> {
   private async installSnapshot(snap: Snapshot): Promise<void> {
     await this.restoreFromStorage();
     this.snapshotsInstalled++;
+    notify(this.opts.observer, "onSnapshot", "installed", snap.metadata.index);
     this.bytesSinceSnapshot = 0;
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
@@ -601,6 +634,7 @@ export class RaftNode<Result> {
     await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
     this.snapshotIndex = index;
     this.bytesSinceSnapshot = 0;
+    notify(this.opts.observer, "onSnapshot", "created", index);
   }
 
   private fail(err: Error): void {
