@@ -13,6 +13,20 @@ export {
   ValueProvidedError,
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
+export {
+  encodeMemberAttributes,
+  type MemberAttributes,
+  type MemberAttributesResult,
+  MemberTable,
+  validateMemberAttributes,
+} from "./members.js";
+export {
+  DEFAULT_REQUEST_WINDOW,
+  REQUEST_ID_PATTERN,
+  RequestLog,
+  type RequestWindow,
+} from "./requests.js";
+export type { LeaseApplied } from "./store.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";

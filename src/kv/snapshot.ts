@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { type KeyString, toKeyBytes, toKeyString } from "./bytes.js";
 import { InvalidKvCommandError } from "./errors.js";
+import { type MemberWire, parseMemberWire } from "./members.js";
 import type { KeyRecord } from "./mvcc.js";
 
 /**
@@ -16,11 +17,15 @@ export interface SnapshotHeader {
   readonly nextLeaseId: number;
   /** [id, ttlMs] pairs; attached keys are rebuilt from the key records. */
   readonly leases: [number, number][];
+  /** Member metadata; absent in snapshots written before it existed. */
+  readonly members?: MemberWire[];
 }
 
 export interface SnapshotContents {
   readonly header: SnapshotHeader;
   readonly histories: [KeyString, KeyRecord[]][];
+  /** Remembered request results, oldest first: [request id, encoded result]. */
+  readonly requests: [string, Uint8Array][];
 }
 
 const KEYS_PER_FRAME = 1024;
@@ -58,6 +63,10 @@ export async function* encodeSnapshot(contents: SnapshotContents): AsyncGenerato
       ]);
     yield frame({ keys: batch });
   }
+  const { requests } = contents;
+  for (let i = 0; i < requests.length; i += KEYS_PER_FRAME) {
+    yield frame({ requests: requests.slice(i, i + KEYS_PER_FRAME) });
+  }
   yield frame({ end: histories.length });
 }
 
@@ -76,6 +85,7 @@ export async function decodeSnapshot(
 ): Promise<SnapshotContents | undefined> {
   let header: SnapshotHeader | undefined;
   const histories: [KeyString, KeyRecord[]][] = [];
+  const requests: [string, Uint8Array][] = [];
   let ended = false;
   for await (const value of frames(data)) {
     if (ended) fail("data after the trailer");
@@ -84,8 +94,10 @@ export async function decodeSnapshot(
       if (f["v"] !== 1) fail("unknown header version");
       const leases = f["leases"];
       if (!Array.isArray(leases)) fail("leases missing");
+      const members = parseMemberWire(f["members"]);
       header = {
         v: 1,
+        ...(members !== undefined && { members }),
         revision: int(f["revision"], "revision"),
         compactRevision: int(f["compactRevision"], "compactRevision"),
         appliedIndex: int(f["appliedIndex"], "appliedIndex"),
@@ -113,6 +125,12 @@ export async function decodeSnapshot(
         if (records.length === 0) fail("key with no records");
         histories.push([toKeyString(entry[0]), records]);
       }
+    } else if (Array.isArray(f["requests"])) {
+      for (const entry of f["requests"] as unknown[]) {
+        if (!Array.isArray(entry) || typeof entry[0] !== "string") fail("request entry");
+        if (!(entry[1] instanceof Uint8Array)) fail("request result");
+        requests.push([entry[0], Uint8Array.from(entry[1])]);
+      }
     } else if (f["end"] !== undefined) {
       if (int(f["end"], "key count") !== histories.length) fail("key count mismatch");
       ended = true;
@@ -122,7 +140,7 @@ export async function decodeSnapshot(
   }
   if (header === undefined) return undefined;
   if (!ended) fail("stream ends before its trailer");
-  return { header, histories };
+  return { header, histories, requests };
 }
 
 async function* frames(data: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {

@@ -11,8 +11,10 @@ import {
   LeaseNotFoundError,
 } from "./errors.js";
 import { LeaseTable } from "./leases.js";
+import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { liveRecords, shapeRange } from "./range.js";
+import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
 import type {
   DeleteRangeCommand,
@@ -42,9 +44,17 @@ import {
 const EMPTY_SNAPSHOT: SnapshotContents = {
   header: { v: 1, revision: 1, compactRevision: 0, appliedIndex: 0, nextLeaseId: 1, leases: [] },
   histories: [],
+  requests: [],
 };
 
 type PublishedEvent = KvEvent & { keyString: KeyString };
+
+/** A lease change that `apply` just made, for the leader's expiry clock. */
+export interface LeaseApplied {
+  readonly kind: "grant" | "keepalive" | "revoke";
+  readonly id: number;
+  readonly ttlMs: number;
+}
 
 interface WriteBatch {
   readonly revision: number;
@@ -71,6 +81,21 @@ export class KvStore implements StateMachine<KvResult> {
   protected currentRevision = 1;
   protected compactedRevision = 0;
   protected lastAppliedIndex = 0;
+  protected requests: RequestLog;
+
+  /**
+   * `requestWindow` bounds how many request results are remembered for
+   * retried writes; it is part of the replicated behaviour, so every replica
+   * of a cluster must use the same.
+   */
+  constructor(options: { readonly requestWindow?: RequestWindow } = {}) {
+    this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
+    this.requests = new RequestLog(this.requestWindow);
+  }
+  private readonly requestWindow: RequestWindow;
+  /** Member metadata (name, URLs) replicated through the log; see members.ts. */
+  readonly members = new MemberTable();
+  private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
 
   get revision(): number {
     return this.currentRevision;
@@ -83,6 +108,29 @@ export class KvStore implements StateMachine<KvResult> {
   }
   get keyCount(): number {
     return this.histories.size;
+  }
+  get leaseCount(): number {
+    return this.leaseTable.size;
+  }
+
+  /**
+   * Calls `listener` after each applied lease grant, keepalive or revoke. It
+   * only observes: what it throws is ignored and replicated state is the same
+   * with or without listeners. Returns a function that removes it.
+   */
+  onLeaseApplied(listener: (change: LeaseApplied) => void): () => void {
+    this.leaseListeners.add(listener);
+    return () => this.leaseListeners.delete(listener);
+  }
+
+  private leaseApplied(change: LeaseApplied): void {
+    for (const listener of this.leaseListeners) {
+      try {
+        listener(change);
+      } catch {
+        // An observer must not change what apply returns.
+      }
+    }
   }
 
   /**
@@ -103,6 +151,10 @@ export class KvStore implements StateMachine<KvResult> {
     const index = typeof indexOrEntry === "number" ? indexOrEntry : indexOrEntry.index;
     if (index > this.lastAppliedIndex) this.lastAppliedIndex = index;
     try {
+      if (typeof indexOrEntry !== "number" && isMemberCommand(indexOrEntry.data)) {
+        this.members.set(decodeMemberCommand(indexOrEntry.data));
+        return { type: "memberAttributes", revision: this.currentRevision };
+      }
       if (typeof indexOrEntry !== "number") return this.execute(decodeCommand(indexOrEntry.data));
       if (command === undefined) throw new InvalidKvCommandError("apply needs a command");
       // Typed callers are validated too: the type system cannot see duplicate keys or bad ids.
@@ -167,9 +219,11 @@ export class KvStore implements StateMachine<KvResult> {
         appliedIndex: this.lastAppliedIndex,
         nextLeaseId: this.leaseTable.nextId,
         leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs]),
+        members: this.members.toWire(),
       },
       // Copied now so the stream shows this moment even if applies continue.
       histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
+      requests: this.requests.entries(),
     });
   }
 
@@ -179,7 +233,9 @@ export class KvStore implements StateMachine<KvResult> {
    * with a CompactedError through its onError.
    */
   async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
-    const { header, histories } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
+    const { header, histories, requests } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
+    const requestLog = new RequestLog(this.requestWindow);
+    for (const [id, encoded] of requests) requestLog.add(id, encoded);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
     for (const [id, ttlMs] of header.leases) leases.grant(id, ttlMs);
@@ -198,9 +254,11 @@ export class KvStore implements StateMachine<KvResult> {
     }
     this.histories = keys;
     this.leaseTable = leases;
+    this.requests = requestLog;
     this.currentRevision = header.revision;
     this.compactedRevision = header.compactRevision;
     this.lastAppliedIndex = header.appliedIndex;
+    this.members.restore(header.members);
     for (const reg of this.hub.registrations()) {
       if (reg.nextRevision <= this.compactedRevision) {
         this.hub.remove(reg.id);
@@ -242,6 +300,13 @@ export class KvStore implements StateMachine<KvResult> {
 
   private execute(command: KvCommand): KvResult {
     switch (command.type) {
+      case "request": {
+        const first = this.requests.get(command.id);
+        if (first !== undefined) return first;
+        const result = this.execute(command.command);
+        this.requests.remember(command.id, result);
+        return result;
+      }
       case "range":
         return this.rangeValidated(command);
       case "put":
@@ -272,6 +337,7 @@ export class KvStore implements StateMachine<KvResult> {
       }
       case "leaseGrant": {
         const lease = this.leaseTable.grant(command.id ?? 0, command.ttlMs);
+        this.leaseApplied({ kind: "grant", id: lease.id, ttlMs: lease.ttlMs });
         return {
           type: "leaseGrant",
           revision: this.currentRevision,
@@ -285,10 +351,12 @@ export class KvStore implements StateMachine<KvResult> {
         for (const key of [...lease.keys].sort()) this.deleteKey(batch, key);
         this.leaseTable.remove(command.id);
         this.commit(batch);
+        this.leaseApplied({ kind: "revoke", id: lease.id, ttlMs: lease.ttlMs });
         return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
       }
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);
+        this.leaseApplied({ kind: "keepalive", id: lease.id, ttlMs: lease.ttlMs });
         return {
           type: "leaseKeepAlive",
           revision: this.currentRevision,

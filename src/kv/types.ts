@@ -1,4 +1,5 @@
 import type { KvError } from "./errors.js";
+import type { MemberAttributesResult } from "./members.js";
 
 /** A key's state at one revision, as etcd's mvccpb.KeyValue. */
 export interface KeyValue {
@@ -96,7 +97,21 @@ export interface LeaseKeepAliveCommand {
   readonly id: number;
 }
 
+/**
+ * A client write carrying the client's request id: applied once, and a retry
+ * with the same id is answered with the first result (see RequestLog).
+ */
+export interface RequestCommand {
+  readonly type: "request";
+  readonly id: string;
+  readonly command: WriteCommand;
+}
+
+/** Commands that change replicated state, the ones a request id may wrap. */
+export type WriteCommand = Exclude<KvCommand, RangeCommand | RequestCommand>;
+
 export type KvCommand =
+  | RequestCommand
   | RangeCommand
   | PutCommand
   | DeleteRangeCommand
@@ -179,6 +194,7 @@ export type KvResult =
   | LeaseGrantResult
   | LeaseRevokeResult
   | LeaseKeepAliveResult
+  | MemberAttributesResult
   | KvFailure;
 
 export interface KvEvent {

@@ -5,6 +5,7 @@ import {
   LeaseProvidedError,
   ValueProvidedError,
 } from "./errors.js";
+import { REQUEST_ID_PATTERN } from "./requests.js";
 import type { Compare, KvCommand, TxnCommand, TxnOp } from "./types.js";
 
 const MAX_TXN_DEPTH = 16;
@@ -213,7 +214,18 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
 
 /** Checks every field of an untrusted command; throws a KvError naming the first fault. */
 export function validateCommand(raw: unknown): KvCommand {
-  return validateOp(raw, "command", 0);
+  const f = record(raw, "command");
+  if (f["type"] !== "request") return validateOp(raw, "command", 0);
+  onlyFields(f, ["type", "id", "command"], "command");
+  const id = f["id"];
+  if (typeof id !== "string" || !REQUEST_ID_PATTERN.test(id)) {
+    throw new InvalidKvCommandError("command.id must be 1 to 64 characters of [A-Za-z0-9_-]");
+  }
+  const command = validateOp(f["command"], "command.command", 0);
+  if (command.type === "range" || command.type === "request") {
+    throw new InvalidKvCommandError(`command.command must be a write, not ${command.type}`);
+  }
+  return { type: "request", id, command };
 }
 
 interface Writes {

@@ -39,19 +39,19 @@ export function registerKvRoutes(app: FastifyInstance, kv: KvAccess, limits: Ser
   app.post<{ Body: PutRequestJson }>(
     "/v3/kv/put",
     { schema: { body: putBodySchema } },
-    async (req) => putJson(await kv.write(putCommand(req.body, limits))),
+    async (req) => putJson(await kv.write(putCommand(req.body, limits), req)),
   );
 
   app.post<{ Body: DeleteRangeRequestJson }>(
     "/v3/kv/deleterange",
     { schema: { body: deleteRangeBodySchema } },
-    async (req) => deleteRangeJson(await kv.write(deleteRangeCommand(req.body, limits))),
+    async (req) => deleteRangeJson(await kv.write(deleteRangeCommand(req.body, limits), req)),
   );
 
   app.post<{ Body: TxnRequestJson }>(
     "/v3/kv/txn",
     { schema: { body: txnBodySchema(limits.maxTxnOps) } },
-    async (req) => txnJson(await kv.write(txnCommand(req.body, limits))),
+    async (req) => txnJson(await kv.write(txnCommand(req.body, limits), req)),
   );
 
   app.post<{ Body: CompactionRequestJson }>(
@@ -59,7 +59,7 @@ export function registerKvRoutes(app: FastifyInstance, kv: KvAccess, limits: Ser
     { schema: { body: compactionBodySchema } },
     async (req) => {
       const revision = parseInt64(req.body.revision, "revision");
-      const result = await kv.write({ type: "compact", revision });
+      const result = await kv.write({ type: "compact", revision }, req);
       return { header: header(result.revision) };
     },
   );

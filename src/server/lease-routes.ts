@@ -1,9 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { LeaseInfo } from "../kv/index.js";
+import { NotLeaderError } from "../raft/core/index.js";
 import { encodeBase64 } from "./base64.js";
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
+import type { LeaseExpiry } from "./lease-expiry.js";
 import { header, int64Schema, parseInt64 } from "./wire.js";
 
 interface LeaseIdJson {
@@ -30,7 +32,7 @@ function leaseId(value: Int64Json): number {
   return id;
 }
 
-export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
+export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess, expiry: LeaseExpiry): void {
   app.post<{ Body: { TTL: Int64Json; ID?: Int64Json } }>(
     "/v3/lease/grant",
     {
@@ -51,13 +53,13 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
         );
       }
       const id = parseInt64(req.body.ID, "ID");
-      const r = await kv.write({ type: "leaseGrant", id, ttlMs: ttl * MS_PER_SECOND });
+      const r = await kv.write({ type: "leaseGrant", id, ttlMs: ttl * MS_PER_SECOND }, req);
       return { header: header(r.revision), ID: String(r.id), TTL: String(ttlSeconds(r.ttlMs)) };
     },
   );
 
   app.post<{ Body: LeaseIdJson }>("/v3/lease/revoke", { schema: { body: idBody } }, async (req) => {
-    const r = await kv.write({ type: "leaseRevoke", id: leaseId(req.body.ID) });
+    const r = await kv.write({ type: "leaseRevoke", id: leaseId(req.body.ID) }, req);
     return { header: header(r.revision) };
   });
 
@@ -65,7 +67,7 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
     "/v3/lease/keepalive",
     { schema: { body: idBody } },
     async (req) => {
-      const r = await kv.write({ type: "leaseKeepAlive", id: leaseId(req.body.ID) });
+      const r = await kv.write({ type: "leaseKeepAlive", id: leaseId(req.body.ID) }, req);
       const ttl = String(ttlSeconds(r.ttlMs));
       return { result: { header: header(r.revision), ID: String(r.id), TTL: ttl } };
     },
@@ -85,17 +87,21 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
     },
     async (req) => {
       const id = leaseId(req.body.ID);
+      // Only the leader's clock knows deadlines; a follower sends the client there.
+      const notLeader = () => new NotLeaderError(kv.node.status().leader, "lease timetolive");
+      if (!expiry.isLeading()) throw notLeader();
       const [info, revision] = await kv.read(false, (s): [LeaseInfo, number] => [
         s.leaseTimeToLive(id),
         s.revision,
       ]);
-      const granted = String(ttlSeconds(info.ttlMs));
+      if (!expiry.isLeading()) throw notLeader();
+      // A lease applied but not yet seen by the clock has its full TTL left.
+      const remainingMs = expiry.remainingMs(id) ?? info.ttlMs;
       return {
         header: header(revision),
         ID: String(info.id),
-        // No expiry clock runs yet, so the remaining TTL is reported as the granted one.
-        TTL: granted,
-        grantedTTL: granted,
+        TTL: String(ttlSeconds(remainingMs)),
+        grantedTTL: String(ttlSeconds(info.ttlMs)),
         ...(req.body.keys === true && { keys: info.keys.map(encodeBase64) }),
       };
     },

@@ -1,6 +1,9 @@
+import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
+import type { ServerMetrics } from "./metrics.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -13,20 +16,31 @@ export interface ServerOptions {
   readonly maxTxnOps?: number;
   /** Passed to every proposal and linearizable read. */
   readonly requestTimeoutMs?: number;
-  /** Client-facing URL per node id, returned as `leaderUrl` in NOT_LEADER answers. */
+  /**
+   * Client-facing URL per node id, returned as `leaderUrl` in NOT_LEADER answers.
+   * Default: the client URLs members published through the log (store.members).
+   */
   readonly clientUrls?: ReadonlyMap<number, string>;
+  /** Open watch streams in total; more are refused with TOO_MANY_WATCHERS. */
+  readonly maxWatchers?: number;
+  /** Open watch streams per remote address. */
+  readonly maxWatchersPerAddress?: number;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
-  /** Open watch streams in total; more get 429 TOO_MANY_WATCHERS. */
-  readonly maxWatchers?: number;
-  /** Open watch streams per remote address; more get 429 TOO_MANY_WATCHERS. */
-  readonly maxWatchersPerClient?: number;
   /** Bytes a watch stream may hold for a slow reader before it ends with WATCH_TOO_SLOW. */
   readonly maxWatchBufferBytes?: number;
   /** Idle watch streams get a `: ping` comment this often. */
   readonly watchKeepAliveMs?: number;
   /** Streams that asked for progress_notify get a progress event this often. */
   readonly watchProgressIntervalMs?: number;
+  /** A pino logger to use instead (takes precedence over `logger`). */
+  readonly loggerInstance?: FastifyBaseLogger;
+  /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
+  readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
+  /** From createServerMetrics(), whose nodeObserver the node was started with; else a fresh registry. */
+  readonly metrics?: ServerMetrics;
+  /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
+  readonly leaseExpiry?: ServerLeaseExpiryOptions;
 }
 
 export interface ServerLimits {

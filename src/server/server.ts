@@ -1,9 +1,16 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerClusterRoutes } from "./cluster-routes.js";
+import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { LeaseExpiry } from "./lease-expiry.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
+import { registerMaintenanceRoutes } from "./maintenance-routes.js";
+import { createServerMetrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
+import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
@@ -14,7 +21,10 @@ import { registerWatchRoutes } from "./watch-routes.js";
 export function createServer(options: ServerOptions): FastifyInstance {
   const limits = resolveLimits(options);
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance === undefined
+      ? { logger: options.logger ?? false }
+      : { loggerInstance: options.loggerInstance }),
+    ...(options.https !== undefined && { https: httpsOptions(options.https) }),
     bodyLimit: limits.bodyLimitBytes,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
@@ -22,11 +32,37 @@ export function createServer(options: ServerOptions): FastifyInstance {
       // Strict shapes: no silent coercion of "true" or 5 into another type, no dropped fields.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
-  });
+  }) as unknown as FastifyInstance;
   const kv = new KvAccess(options.node, options.store, limits);
+  // Without a static map, leader URLs come from the member metadata replicated in the store.
+  const leaderUrls = options.clientUrls ?? {
+    get: (id: number) => options.store.members.clientUrl(id),
+  };
+  // First, so every route added after it (here or by later code) is documented and counted.
+  registerOpenApi(app);
+  const metrics = options.metrics ?? createServerMetrics();
+  metrics.bindSources({ node: options.node, store: options.store });
+  addRequestMetrics(app, metrics);
+  app.decorate("serverMetrics", metrics);
+  const expiry = new LeaseExpiry(
+    {
+      status: () => options.node.status(),
+      leases: () => options.store.leases(),
+      onLeaseApplied: (listener) => options.store.onLeaseApplied(listener),
+      revoke: (id) => kv.write({ type: "leaseRevoke", id }),
+    },
+    {
+      ...options.leaseExpiry,
+      electionTimeoutMs: options.leaseExpiry?.electionTimeoutMs ?? options.node.electionTimeoutMs,
+      onExpired: () => metrics.leaseExpired(),
+    },
+  );
+  app.decorate("leaseExpiry", expiry);
+  app.addHook("onReady", async () => expiry.start());
+  app.addHook("onClose", async () => expiry.stop());
 
   app.setErrorHandler((err, req, reply) => {
-    const { statusCode, body } = errorReply(err, options.clientUrls);
+    const { statusCode, body } = errorReply(err, leaderUrls);
     if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504) {
       req.log.error({ err }, "request failed");
     }
@@ -40,8 +76,18 @@ export function createServer(options: ServerOptions): FastifyInstance {
   );
 
   registerKvRoutes(app, kv, limits);
-  registerLeaseRoutes(app, kv);
+  registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
-  registerWatchRoutes(app, kv, limits, options);
+  registerClusterRoutes(app, kv, limits);
+  registerMaintenanceRoutes(app, kv, limits);
+  registerMetricsRoute(app, metrics);
+  const watches = registerWatchRoutes(app, kv, limits, options);
+  metrics.setActiveWatchers(() => watches.activeCount);
   return app;
+}
+
+function httpsOptions(tls: NonNullable<ServerOptions["https"]>) {
+  return tls.ca === undefined
+    ? { cert: tls.cert, key: tls.key }
+    : { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true };
 }

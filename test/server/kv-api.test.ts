@@ -171,4 +171,30 @@ describe("kv routes", () => {
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe("KV_KEY_NOT_FOUND");
   });
+
+  it("applies a write retried with the same idempotency key once", async () => {
+    const send = (key: string, value: string, id: string) =>
+      leader.app.inject({
+        method: "POST",
+        url: "/v3/kv/put",
+        headers: { "idempotency-key": id },
+        payload: { key: b64(key), value: b64(value), prev_kv: true },
+      });
+    const first = await send("idem/a", "1", "req-1");
+    const retry = await send("idem/a", "1", "req-1");
+    expect(first.statusCode).toBe(200);
+    expect(retry.json()).toEqual(first.json());
+    const got = await post(leader, "/v3/kv/range", { key: b64("idem/a") });
+    expect(got.body.kvs[0].version).toBe("1");
+
+    const other = await send("idem/a", "1", "req-2");
+    expect(Number(other.json().header.revision)).toBeGreaterThan(
+      Number(first.json().header.revision),
+    );
+    for (const bad of ["", "no spaces", "x".repeat(65)]) {
+      const res = await send("idem/a", "1", bad);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe("INVALID_ARGUMENT");
+    }
+  });
 });

@@ -1,0 +1,100 @@
+import { Packr } from "msgpackr";
+import { InvalidKvCommandError } from "./errors.js";
+import type { KvResult } from "./types.js";
+
+/**
+ * The results of recently applied client requests, by request id, so a
+ * request retried after a lost answer (a timeout, a leader change) is
+ * answered with its first result instead of being applied twice (the client
+ * sessions of the Raft thesis, §6.3, keyed per request rather than per
+ * client). Part of the replicated state: every replica remembers the same
+ * requests and forgets them in the same order, oldest first, once the window
+ * is full by count or by bytes; a retry that arrives later than that applies
+ * again, so clients retry within seconds, not hours.
+ *
+ * Refused requests are not remembered: they changed nothing, so applying a
+ * retry afresh still has at most one effect.
+ */
+export interface RequestWindow {
+  /** Remembered requests at most (default 100,000). */
+  readonly maxEntries: number;
+  /** Encoded result bytes remembered at most (default 32 MiB). */
+  readonly maxBytes: number;
+}
+
+export const DEFAULT_REQUEST_WINDOW: RequestWindow = {
+  maxEntries: 100_000,
+  maxBytes: 32 * 1024 * 1024,
+};
+
+/** Request ids: what an HTTP header or a log entry can carry without escaping. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export class RequestLog {
+  private readonly results = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(private readonly window: RequestWindow = DEFAULT_REQUEST_WINDOW) {
+    for (const [name, v] of Object.entries(window)) {
+      if (!Number.isSafeInteger(v) || v < 1) {
+        throw new InvalidKvCommandError(`request window ${name} must be a positive integer`);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.results.size;
+  }
+
+  /** The first result of this request, if it is still remembered. */
+  get(id: string): KvResult | undefined {
+    const encoded = this.results.get(id);
+    return encoded === undefined ? undefined : (plainBytes(packr.unpack(encoded)) as KvResult);
+  }
+
+  remember(id: string, result: KvResult): void {
+    if (result.type === "error") return;
+    this.add(id, packr.pack(result));
+  }
+
+  /** In the order they were remembered, for a snapshot. */
+  entries(): [string, Uint8Array][] {
+    return [...this.results];
+  }
+
+  /** Adds an entry read back from a snapshot. */
+  add(id: string, encoded: Uint8Array): void {
+    if (!REQUEST_ID_PATTERN.test(id)) {
+      throw new InvalidKvCommandError(`request id ${JSON.stringify(id)} is not valid`);
+    }
+    this.forget(id);
+    this.results.set(id, encoded);
+    this.bytes += encoded.byteLength;
+    for (const [oldest, value] of this.results) {
+      if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
+      this.forget(oldest, value);
+    }
+  }
+
+  private forget(id: string, value = this.results.get(id)): void {
+    if (value === undefined) return;
+    this.results.delete(id);
+    this.bytes -= value.byteLength;
+  }
+}
+
+/** The decoder hands back Buffers; results carry plain Uint8Arrays, as the store's own do. */
+function plainBytes(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (Array.isArray(value)) return value.map(plainBytes);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plainBytes(v);
+    return out;
+  }
+  return value;
+}
