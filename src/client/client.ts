@@ -57,11 +57,6 @@ export interface ClientOptions {
   /** Jitter source for retry backoff; seed it in tests. Default Math.random. */
   readonly random?: RandomSource;
   readonly backoff?: BackoffOptions;
-  /**
-   * Set once every server dedupes writes by `idempotency-key`: writes are then
-   * retried after a lost answer or a timeout too (see retry-policy.ts).
-   */
-  readonly serverDedupesWrites?: boolean;
 }
 
 /** Resources the client ends on close. */
@@ -87,7 +82,6 @@ export class ConclaveClient implements AsyncDisposable {
       timeoutMs,
       random: options.random ?? Math.random,
       backoff: options.backoff ?? {},
-      serverDedupesWrites: options.serverDedupesWrites ?? false,
     });
   }
 
@@ -121,21 +115,23 @@ export class ConclaveClient implements AsyncDisposable {
   }
 
   async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {
-    return putResult(await this.call("/v3/kv/put", putJson(key, value, options), "write", options));
+    return putResult(
+      await this.call("/v3/kv/put", putJson(key, value, options), "keyed-write", options),
+    );
   }
 
   async delete(key: Bytes, options: DeleteOptions & CallOptions = {}): Promise<DeleteResult> {
     const body = deleteJson(key, options);
-    return deleteResult(await this.call("/v3/kv/deleterange", body, "write", options));
+    return deleteResult(await this.call("/v3/kv/deleterange", body, "keyed-write", options));
   }
 
   async txn(request: TxnRequest, options: CallOptions = {}): Promise<TxnResult> {
-    return txnResult(await this.call("/v3/kv/txn", txnJson(request), "write", options));
+    return txnResult(await this.call("/v3/kv/txn", txnJson(request), "keyed-write", options));
   }
 
   /** Drops history below `revision`. Resolves to the store's revision. */
   async compact(revision: number, options: CallOptions = {}): Promise<{ revision: number }> {
-    const answer = await this.call("/v3/kv/compaction", { revision }, "write", options);
+    const answer = await this.call("/v3/kv/compaction", { revision }, "keyed-write", options);
     return { revision: headerRevision(asObject(answer, "compaction"), "compaction") };
   }
 
@@ -146,11 +142,11 @@ export class ConclaveClient implements AsyncDisposable {
     options: { id?: number } & CallOptions = {},
   ): Promise<LeaseGrantResult> {
     const body = { TTL: ttlSeconds, ...(options.id !== undefined && { ID: options.id }) };
-    return leaseGrantResult(await this.call("/v3/lease/grant", body, "write", options));
+    return leaseGrantResult(await this.call("/v3/lease/grant", body, "keyed-write", options));
   }
 
   async leaseRevoke(id: number, options: CallOptions = {}): Promise<{ revision: number }> {
-    const answer = await this.call("/v3/lease/revoke", { ID: id }, "write", options);
+    const answer = await this.call("/v3/lease/revoke", { ID: id }, "keyed-write", options);
     return { revision: headerRevision(asObject(answer, "lease revoke"), "lease revoke") };
   }
 

@@ -3,12 +3,13 @@
  * it; everything else only reports what happened to an attempt.
  *
  * Reads (and calls that change nothing when repeated, like a lease keepalive)
- * are always safe to repeat. A write is repeated only when it certainly did
- * not reach the log: the request never left (connection refused), a follower
- * refused it (421 NOT_LEADER), or the node refused it before proposing (503
- * NOT_READY, PROPOSAL_DROPPED, TOO_MANY_UNCOMMITTED). Once servers dedupe
- * writes by their `idempotency-key` (the same key is sent on every retry of a
- * write), `serverDedupesWrites` widens writes to the read rule.
+ * are always safe to repeat. So are key-space writes: each carries an
+ * `idempotency-key`, the same on every retry, and the server applies a key
+ * once and answers its repeats with the first result (docs/kv.md, *Retried
+ * writes*). A membership change has no such key, so it is repeated only when
+ * it certainly did not reach the log: the request never left (connection
+ * refused), a follower refused it (421 NOT_LEADER), or the node refused it
+ * before proposing (503 NOT_READY, PROPOSAL_DROPPED, TOO_MANY_UNCOMMITTED).
  */
 
 /** How repeating a call affects the key space. */
@@ -17,7 +18,9 @@ export type CallKind =
   | "read"
   /** Repeating it has the effect of doing it once: lease keepalive. */
   | "idempotent"
-  /** Repeating it may apply it twice: put, delete, txn, compaction, lease grant/revoke, membership. */
+  /** Applied once per idempotency key however often it is sent: put, delete, txn, compaction, lease grant/revoke. */
+  | "keyed-write"
+  /** Repeating it may apply it twice: membership changes, leadership transfer. */
   | "write";
 
 /** What went wrong with one attempt, as far as the client can tell. */
@@ -40,13 +43,9 @@ function isTransient(failure: AttemptFailure): boolean {
 }
 
 /** Whether the call may be sent again after `failure`. */
-export function mayRetry(
-  kind: CallKind,
-  failure: AttemptFailure,
-  serverDedupesWrites: boolean,
-): boolean {
+export function mayRetry(kind: CallKind, failure: AttemptFailure): boolean {
   if (!isTransient(failure)) return false;
-  if (kind !== "write" || serverDedupesWrites) return true;
+  if (kind !== "write") return true;
   switch (failure.kind) {
     case "not-sent":
       return true;

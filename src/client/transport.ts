@@ -27,7 +27,6 @@ export interface TransportOptions {
   readonly timeoutMs: number;
   readonly random: RandomSource;
   readonly backoff: BackoffOptions;
-  readonly serverDedupesWrites: boolean;
 }
 
 export interface RequestSpec {
@@ -142,7 +141,9 @@ export class HttpTransport {
       } catch (reason) {
         // A read cut off mid-attempt reports why the earlier attempts failed; a write
         // cut off mid-attempt may have been applied, so it stays DeadlineExceededError.
-        const cutOff = reason instanceof DeadlineExceededError && spec.kind !== "write";
+        const cutOff =
+          reason instanceof DeadlineExceededError &&
+          (spec.kind === "read" || spec.kind === "idempotent");
         throw cutOff ? exhausted(reason, last) : reason;
       }
       if (outcome.ok) {
@@ -151,7 +152,7 @@ export class HttpTransport {
       }
       last = outcome;
       if (spec.endpoint !== undefined) throw outcome.error;
-      if (!mayRetry(spec.kind, outcome.failure, this.options.serverDedupesWrites)) {
+      if (!mayRetry(spec.kind, outcome.failure)) {
         if (outcome.failure.kind === "lost" && spec.kind === "write") {
           throw new OutcomeUnknownError(
             `the connection to ${endpoint} was lost after the write was sent; it may or may not have taken effect`,

@@ -27,10 +27,7 @@ async function serve(...script: Parameters<typeof fakeServer>[0]) {
   servers.push(s);
   return s;
 }
-function clientOf(
-  endpoints: string[],
-  options: { timeoutMs?: number; serverDedupesWrites?: boolean } = {},
-) {
+function clientOf(endpoints: string[], options: { timeoutMs?: number } = {}) {
   const c = new ConclaveClient({ endpoints, random: seededRandom(1), ...options });
   clients.push(c);
   return c;
@@ -57,11 +54,11 @@ describe("mayRetry", () => {
     [answered(500, "INTERNAL"), false, false],
   ];
   it.each(cases)("%j: read %s, write %s", (failure, read, write) => {
-    expect(mayRetry("read", failure, false)).toBe(read);
-    expect(mayRetry("idempotent", failure, false)).toBe(read);
-    expect(mayRetry("write", failure, false)).toBe(write);
-    // Once servers dedupe, writes follow the read rule.
-    expect(mayRetry("write", failure, true)).toBe(read);
+    expect(mayRetry("read", failure)).toBe(read);
+    expect(mayRetry("idempotent", failure)).toBe(read);
+    // Key-space writes carry an idempotency key the server dedupes: the read rule.
+    expect(mayRetry("keyed-write", failure)).toBe(read);
+    expect(mayRetry("write", failure)).toBe(write);
   });
 
   it("backs off with seeded full jitter under a growing cap", () => {
@@ -100,26 +97,31 @@ describe("retries, redirects and deadlines", () => {
     expect(s.seen[3]!.headers["idempotency-key"]).toBeUndefined();
   });
 
-  it("does not repeat a write whose outcome is unknown, unless servers dedupe", async () => {
+  it("repeats a key-space write whose outcome is unknown under the same key; not a membership change", async () => {
     const s = await serve(json(503, { code: "NODE_STOPPED", message: "stopped" }), ok);
-    const error = await clientOf([s.url])
-      .put("k", "v")
+    await clientOf([s.url]).put("k", "v");
+    expect(s.seen).toHaveLength(2);
+    expect(s.seen[1]!.headers["idempotency-key"]).toBe(s.seen[0]!.headers["idempotency-key"]);
+    const m = await serve(json(503, { code: "NODE_STOPPED", message: "stopped" }), ok);
+    const error = await clientOf([m.url])
+      .memberRemove(2)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClientError);
     expect(error).toMatchObject({ code: "NODE_STOPPED", status: 503 });
-    expect(s.seen).toHaveLength(1);
-    const d = await serve(json(503, { code: "NODE_STOPPED", message: "stopped" }), ok);
-    await clientOf([d.url], { serverDedupesWrites: true }).put("k", "v");
-    expect(d.seen).toHaveLength(2);
+    expect(m.seen).toHaveLength(1);
   });
 
-  it("reports a write whose answer was lost as OutcomeUnknownError; repeats a read", async () => {
-    const s = await serve(drop, json(200, { header: { revision: "3" }, leases: [] }));
-    const error = await clientOf([s.url])
-      .put("k", "v")
+  it("repeats a put whose answer was lost; reports a lost membership change as OutcomeUnknownError", async () => {
+    const s = await serve(drop, ok);
+    expect((await clientOf([s.url]).put("k", "v")).revision).toBe(5);
+    expect(s.seen).toHaveLength(2);
+    expect(s.seen[1]!.headers["idempotency-key"]).toBe(s.seen[0]!.headers["idempotency-key"]);
+    const m = await serve(drop, ok);
+    const error = await clientOf([m.url])
+      .memberRemove(2)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OutcomeUnknownError);
-    expect(s.seen).toHaveLength(1);
+    expect(m.seen).toHaveLength(1);
     const r = await serve(drop, json(200, { header: { revision: "3" }, leases: [] }));
     expect((await clientOf([r.url]).leases()).revision).toBe(3);
     expect(r.seen).toHaveLength(2);
