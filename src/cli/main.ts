@@ -5,6 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { devCluster } from "./dev-cluster.js";
+import { electCommand } from "./elect.js";
+import { lockCommand } from "./lock.js";
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
 
@@ -13,6 +15,10 @@ Usage:
                              run a local cluster of replicated key-value nodes
   conclave help              show this help
   conclave version           print the version
+  conclave lock NAME [--ttl S] [--wait S] -- COMMAND...
+                             run COMMAND holding a distributed lock (lock --help)
+  conclave elect NAME [VALUE] [--json]
+                             campaign for leadership, print changes (elect --help)
 
 Libraries:
   conclave/hashring          consistent hashing (ring, ketama, jump, rendezvous,
@@ -46,6 +52,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case "-v":
       process.stdout.write(`${version()}\n`);
       return 0;
+    case "lock":
+      return lockCommand(rest);
+    case "elect":
+      return electCommand(rest);
     default:
       process.stderr.write(`conclave: unknown command "${command}"\n\n${HELP}`);
       return 2;
