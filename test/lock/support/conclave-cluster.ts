@@ -4,6 +4,7 @@
  * HTTP like any client. Each member gets a TCP proxy in front of it, for
  * clients that must be partitioned from the whole cluster.
  */
+import type { Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { type KvResult, KvStore } from "../../../src/kv/index.js";
 import { RaftNode } from "../../../src/raft/node/index.js";
@@ -31,6 +32,12 @@ export interface ConclaveTestCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * Members do not advertise their client URLs: a NOT_LEADER answer then
+ * names no leaderUrl, and a client keeps to the endpoints it was given —
+ * which a partitioned client must, or it would follow the redirect around
+ * its proxies.
+ */
 export async function startConclaveCluster(): Promise<ConclaveTestCluster> {
   const net = new MemoryNetwork();
   const ids = [1, 2, 3];
@@ -39,6 +46,8 @@ export async function startConclaveCluster(): Promise<ConclaveTestCluster> {
   const initialCluster = new Map(ids.map((id) => [id, `127.0.0.1:${7100 + id}`]));
   const members: ConclaveTestCluster["members"][number][] = [];
   const stops: (() => void)[] = [];
+  // Clients reopen watch streams as soon as one ends; stop cuts every connection rather than wait.
+  const sockets = new Set<Socket>();
   for (const [i, id] of ids.entries()) {
     const store = new KvStore();
     const node = await RaftNode.start<KvResult>({
@@ -51,10 +60,14 @@ export async function startConclaveCluster(): Promise<ConclaveTestCluster> {
       heartbeatMs: 25,
       electionMs: ELECTION_MS,
     });
-    const app = createServer({ node, store, clientUrls: urls });
+    const app = createServer({ node, store });
     addWatchRoute(app, store);
     if (!app.hasDecorator("leaseExpiry")) stops.push(startLeaseExpiry(node, store, ELECTION_MS));
     await app.listen({ host: "127.0.0.1", port: ports[i]! });
+    app.server.on("connection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
     members.push({ id, node, store, app, port: ports[i]! });
   }
   await waitForLeader(members);
@@ -78,7 +91,9 @@ export async function startConclaveCluster(): Promise<ConclaveTestCluster> {
     async stop() {
       for (const stop of stops) stop();
       await Promise.all(proxies.map((p) => p.close()));
-      await Promise.all(members.map((m) => m.app.close()));
+      const closed = Promise.all(members.map((m) => m.app.close()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
       await Promise.all(members.map((m) => m.node.stop()));
     },
   };
