@@ -168,7 +168,7 @@ export class KeyspaceLockBackend implements LockBackend<bigint> {
     const grantSentAtMs = this.clock.now();
     const lease = await this.#store.grantLease(request.ttlMs, name);
     const key = this.#keys.entry(kind, name, request.ownerId);
-    const keeper = new WaitingKeepAlive(this.clock, this.#store, lease, name);
+    const keeper = new WaitingKeepAlive(this.clock, this.#store, lease, name, grantSentAtMs);
     let granted = false;
     try {
       this.#lifecycle.throwIfStopped(wait, name);
@@ -202,14 +202,23 @@ export class KeyspaceLockBackend implements LockBackend<bigint> {
       let heldUntilMs = grantSentAtMs + Math.min(request.ttlMs, lease.ttlMs);
       if (turn.waited) {
         keeper.stop();
-        // The lease may have run out while we waited; renew it and prove the key survived.
-        const sentAtMs = this.clock.now();
-        const leftMs = await this.#store.keepAlive(lease.id, name);
-        if (leftMs <= 0) return ENTRY_LOST;
-        if (!(await this.#store.entryExists(key, created.createRevision, name))) {
-          return ENTRY_LOST;
+        // The lease may have run out while we waited. The read that granted the
+        // turn saw the key; the last keep-alive the waiter sent proves its lease
+        // (and so the key) lives until `confirmedMs`. When that leaves half a TTL
+        // the grant stands on it, sparing the hand-off a round trip through the
+        // log; otherwise renew now and prove the key survived.
+        const confirmedMs = keeper.heldUntilMs(request.ttlMs);
+        if (confirmedMs - this.clock.now() >= request.ttlMs / 2) {
+          heldUntilMs = confirmedMs;
+        } else {
+          const sentAtMs = this.clock.now();
+          const [leftMs, exists] = await Promise.all([
+            this.#store.keepAlive(lease.id, name),
+            this.#store.entryExists(key, created.createRevision, name),
+          ]);
+          if (leftMs <= 0 || !exists) return ENTRY_LOST;
+          heldUntilMs = sentAtMs + Math.min(request.ttlMs, leftMs);
         }
-        heldUntilMs = sentAtMs + Math.min(request.ttlMs, leftMs);
         this.#lifecycle.throwIfStopped(wait, name);
       }
       const held = this.#hold(request, key, created.createRevision, lease, heldUntilMs);
