@@ -25,6 +25,8 @@ export interface ClientRangeRequest {
   readonly sortTarget?: "key" | "version" | "create" | "mod" | "value";
   readonly keysOnly?: boolean;
   readonly countOnly?: boolean;
+  /** The member's own state, without a quorum round (may lag). */
+  readonly serializable?: boolean;
 }
 
 export interface ClientRangeResult {

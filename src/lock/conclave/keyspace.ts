@@ -101,11 +101,26 @@ export class ConclaveKeyspace implements LockKeyspace {
     };
   }
 
-  async readQueue(queuePrefix: string, lockName: string): Promise<QueueSnapshot> {
-    const reply = await this.#call(lockName, (options) =>
-      this.client.range({ key: queuePrefix, prefix: true, keysOnly: true, ...options }),
-    );
-    return { revision: BigInt(reply.revision), entries: toEntries(queuePrefix, reply.kvs) };
+  async readQueue(
+    queuePrefix: string,
+    lockName: string,
+    notBeforeRevision?: bigint,
+  ): Promise<QueueSnapshot> {
+    const read = async (serializable: boolean) => {
+      const reply = await this.#call(lockName, (options) =>
+        this.client.range({
+          key: queuePrefix,
+          prefix: true,
+          keysOnly: true,
+          serializable,
+          ...options,
+        }),
+      );
+      return { revision: BigInt(reply.revision), entries: toEntries(queuePrefix, reply.kvs) };
+    };
+    if (notBeforeRevision === undefined) return read(false);
+    const local = await read(true);
+    return local.revision >= notBeforeRevision ? local : read(false);
   }
 
   async entryExists(key: string, createRevision: bigint, lockName: string): Promise<boolean> {

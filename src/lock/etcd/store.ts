@@ -121,12 +121,23 @@ export class EtcdStore implements LockKeyspace {
     return { createRevision, revision, entries: toEntries(queuePrefix, queue) };
   }
 
-  /** Every key of the queue (keys only). */
-  async readQueue(queuePrefix: string, lockName: string): Promise<QueueSnapshot> {
-    const reply = await this.#call(lockName, (options) =>
-      this.client.kv.range(rangeOfPrefix(queuePrefix), options),
-    );
-    return { revision: BigInt(reply.header.revision), entries: toEntries(queuePrefix, reply.kvs) };
+  async readQueue(
+    queuePrefix: string,
+    lockName: string,
+    notBeforeRevision?: bigint,
+  ): Promise<QueueSnapshot> {
+    const read = async (serializable: boolean) => {
+      const reply = await this.#call(lockName, (options) =>
+        this.client.kv.range({ ...rangeOfPrefix(queuePrefix), serializable }, options),
+      );
+      return {
+        revision: BigInt(reply.header.revision),
+        entries: toEntries(queuePrefix, reply.kvs),
+      };
+    };
+    if (notBeforeRevision === undefined) return read(false);
+    const local = await read(true);
+    return local.revision >= notBeforeRevision ? local : read(false);
   }
 
   /** Whether `key` still exists with this create_revision (it was not deleted and re-created). */

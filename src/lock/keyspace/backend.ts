@@ -179,6 +179,7 @@ export class KeyspaceLockBackend implements LockBackend<bigint> {
         lease.id,
         name,
       );
+      let seenRevision = created.revision;
       const turn = await waitForTurn<QueueSnapshot>({
         clock: this.clock,
         request,
@@ -195,7 +196,13 @@ export class KeyspaceLockBackend implements LockBackend<bigint> {
             snapshot.revision + 1n,
             wake,
           ),
-        reread: () => this.#store.readQueue(queuePrefix, name),
+        // The last snapshot held the waiter's key; a read at least that recent
+        // decides as well as a linearizable one, one quorum round sooner.
+        reread: async () => {
+          const snapshot = await this.#store.readQueue(queuePrefix, name, seenRevision);
+          seenRevision = snapshot.revision;
+          return snapshot;
+        },
         throwIfStopped: () => this.#lifecycle.throwIfStopped(wait, name),
       });
       if (turn === ENTRY_LOST) return ENTRY_LOST;

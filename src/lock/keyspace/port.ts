@@ -59,8 +59,19 @@ export interface LockKeyspace {
     leaseId: string,
     lockName: string,
   ): Promise<CreatedEntry>;
-  /** Every key of the queue (keys only). */
-  readQueue(queuePrefix: string, lockName: string): Promise<QueueSnapshot>;
+  /**
+   * Every key of the queue (keys only). A linearizable read, unless
+   * `notBeforeRevision` is given: then the answering member's own state
+   * (a serializable read, no quorum round) when it has applied at least that
+   * revision, else a linearizable read. A waiter may decide on such a read:
+   * a queue only loses entries ahead of a waiter, so what a committed state
+   * shows as clear ahead stays clear.
+   */
+  readQueue(
+    queuePrefix: string,
+    lockName: string,
+    notBeforeRevision?: bigint,
+  ): Promise<QueueSnapshot>;
   /** Whether `key` still exists with this create_revision (it was not deleted and re-created). */
   entryExists(key: string, createRevision: bigint, lockName: string): Promise<boolean>;
   /** Moves an existing key (same create_revision, same value) to another lease. */
