@@ -17,6 +17,16 @@ export interface ServerOptions {
   readonly clientUrls?: ReadonlyMap<number, string>;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
+  /** Open watch streams in total; more get 429 TOO_MANY_WATCHERS. */
+  readonly maxWatchers?: number;
+  /** Open watch streams per remote address; more get 429 TOO_MANY_WATCHERS. */
+  readonly maxWatchersPerClient?: number;
+  /** Bytes a watch stream may hold for a slow reader before it ends with WATCH_TOO_SLOW. */
+  readonly maxWatchBufferBytes?: number;
+  /** Idle watch streams get a `: ping` comment this often. */
+  readonly watchKeepAliveMs?: number;
+  /** Streams that asked for progress_notify get a progress event this often. */
+  readonly watchProgressIntervalMs?: number;
 }
 
 export interface ServerLimits {

@@ -5,6 +5,7 @@ import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
+import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
  * Builds the client API over one node and its key space. The caller owns the
@@ -41,5 +42,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerKvRoutes(app, kv, limits);
   registerLeaseRoutes(app, kv);
   registerHealthRoutes(app, kv);
+  registerWatchRoutes(app, kv, limits, options);
   return app;
 }
