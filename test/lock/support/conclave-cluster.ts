@@ -13,7 +13,7 @@ import { MemoryNetwork } from "../../../src/raft/transport/index.js";
 import { createServer } from "../../../src/server/index.js";
 import { freePort } from "../../support/free-port.js";
 import { TcpProxy } from "../../support/tcp-proxy.js";
-import { addWatchRoute, startLeaseExpiry } from "./conclave-shims.js";
+import { startLeaseExpiry } from "./conclave-shims.js";
 
 const ELECTION_MS = 500;
 
@@ -61,7 +61,6 @@ export async function startConclaveCluster(): Promise<ConclaveTestCluster> {
       electionMs: ELECTION_MS,
     });
     const app = createServer({ node, store });
-    addWatchRoute(app, store);
     if (!app.hasDecorator("leaseExpiry")) stops.push(startLeaseExpiry(node, store, ELECTION_MS));
     await app.listen({ host: "127.0.0.1", port: ports[i]! });
     app.server.on("connection", (socket: Socket) => {
