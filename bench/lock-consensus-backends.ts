@@ -1,9 +1,14 @@
 /**
- * The etcd and ZooKeeper lock backends side by side, with each server's
- * bare minimum next to them (etcd3's own lock recipe; a ZooKeeper
- * ephemeral znode created and deleted on an open session).
+ * The etcd, Conclave and ZooKeeper lock backends side by side, with each
+ * server's bare minimum next to them (etcd3's own lock recipe; a ZooKeeper
+ * ephemeral znode created and deleted on an open session). The etcd and
+ * conclave backends are one recipe over two stores.
  *
- *   npm run bench -- lock-consensus-backends [uncontendedRounds] [handoffsPerWorker]
+ *   npm run bench -- lock-consensus-backends [uncontendedRounds] [handoffsPerWorker] [systems]
+ *
+ * `systems`: a comma list of etcd, conclave, zookeeper (default all three).
+ * Conclave runs as a three-node cluster (in-memory Raft storage) in a child
+ * process, reached over HTTP through ConclaveClient.
  *
  * - uncontended: one client acquires and releases a free mutex, sequentially;
  * - contended: 8 clients (each with its own connections) loop on one mutex;
@@ -14,11 +19,13 @@
  * `bash .ci/services.sh`. Every loop is bounded in count and in time.
  */
 import { Etcd3 } from "etcd3";
+import { ConclaveLockBackend } from "../src/lock/conclave/index.js";
 import { EtcdLockBackend } from "../src/lock/etcd/index.js";
-import { LockClient } from "../src/lock/index.js";
+import { type LockBackend, LockClient } from "../src/lock/index.js";
 import { ZooKeeperLockBackend } from "../src/lock/zookeeper/index.js";
 import { ZK_CREATE_MODE } from "../src/lock/zookeeper/library.js";
 import { ZkSession } from "../src/lock/zookeeper/session.js";
+import { startBenchCluster } from "./_conclave-cluster.js";
 
 const ETCD = "127.0.0.1:2379";
 const ZOOKEEPER = "127.0.0.1:2181";
@@ -28,6 +35,14 @@ const TIME_LIMIT_MS = 20_000;
 
 const uncontendedRounds = positiveArg(process.argv[2], 200);
 const handoffsPerWorker = positiveArg(process.argv[3], 25);
+const SYSTEMS = ["etcd", "conclave", "zookeeper"] as const;
+const systems = (process.argv[4] ?? SYSTEMS.join(",")).split(",");
+for (const system of systems) {
+  if (!(SYSTEMS as readonly string[]).includes(system)) {
+    console.error(`systems must be a comma list of ${SYSTEMS.join(", ")}; got ${system}`);
+    process.exit(2);
+  }
+}
 
 function positiveArg(raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -97,16 +112,33 @@ interface Row {
 const rows: Row[] = [];
 const stamp = `${process.pid}-${Date.now()}`;
 
-// etcd: the conclave backend, then etcd3's own lock recipe (no fencing, no queue, no re-check).
-{
-  const locks = new LockClient(new EtcdLockBackend({ etcd: ETCD }));
+/** Uncontended cycles and contended hand-offs of one key-queue backend (etcd or conclave). */
+async function keyspaceBackend(
+  system: string,
+  what: string,
+  backend: () => LockBackend<bigint>,
+): Promise<void> {
+  const locks = new LockClient(backend());
   const sample = await uncontended(async (i) => {
-    const lock = await locks.acquire(`bench/etcd/free/${stamp}/${i % 4}`, { ttlMs: TTL_MS });
+    const lock = await locks.acquire(`bench/${system}/free/${stamp}/${i % 4}`, { ttlMs: TTL_MS });
     await lock.release();
   }, uncontendedRounds);
-  rows.push({ system: "etcd", what: "conclave EtcdLockBackend", sample, unit: "cycle" });
+  rows.push({ system, what, sample, unit: "cycle" });
   await locks.close();
 
+  const clients = Array.from({ length: WORKERS }, () => new LockClient(backend()));
+  const handoffs = await contended(clients, `bench/${system}/contended/${stamp}`);
+  rows.push({ system, what, sample: handoffs, unit: "hand-off" });
+  await Promise.all(clients.map((c) => c.close()));
+}
+
+// etcd: the conclave backend, then etcd3's own lock recipe (no fencing, no queue, no re-check).
+if (systems.includes("etcd")) {
+  await keyspaceBackend(
+    "etcd",
+    "conclave EtcdLockBackend",
+    () => new EtcdLockBackend({ etcd: ETCD }),
+  );
   const raw = new Etcd3({ hosts: ETCD });
   const peer = await uncontended(async (i) => {
     const lock = raw.lock(`bench/etcd3-lock/${stamp}/${i % 4}`).ttl(Math.ceil(TTL_MS / 1000));
@@ -115,23 +147,24 @@ const stamp = `${process.pid}-${Date.now()}`;
   }, uncontendedRounds);
   rows.push({ system: "etcd", what: "etcd3 npm Lock (peer)", sample: peer, unit: "cycle" });
   raw.close();
+}
 
-  const clients = Array.from(
-    { length: WORKERS },
-    () => new LockClient(new EtcdLockBackend({ etcd: ETCD })),
-  );
-  const handoffs = await contended(clients, `bench/etcd/contended/${stamp}`);
-  rows.push({
-    system: "etcd",
-    what: "conclave EtcdLockBackend",
-    sample: handoffs,
-    unit: "hand-off",
-  });
-  await Promise.all(clients.map((c) => c.close()));
+// Conclave: the same recipe over ConclaveClient and a three-node cluster.
+if (systems.includes("conclave")) {
+  const cluster = await startBenchCluster();
+  try {
+    await keyspaceBackend(
+      "conclave",
+      "conclave ConclaveLockBackend",
+      () => new ConclaveLockBackend({ endpoints: cluster.endpoints }),
+    );
+  } finally {
+    await cluster.stop();
+  }
 }
 
 // ZooKeeper: the conclave backend (a session per acquisition), then the bare znode round trip.
-{
+if (systems.includes("zookeeper")) {
   const locks = new LockClient(new ZooKeeperLockBackend({ connectString: ZOOKEEPER }));
   const sample = await uncontended(async (i) => {
     const lock = await locks.acquire(`bench/zk/free/${stamp}/${i % 4}`, { ttlMs: TTL_MS });
@@ -193,32 +226,39 @@ const table = rows.map((r) => ({
 console.table(table);
 
 const figure = (system: string, what: string, unit: Row["unit"]) =>
-  table.find((t) => t.system === system && t.what.startsWith(what) && t.unit === unit)!;
-const etcdFree = figure("etcd", "conclave", "cycle");
-const etcdPeer = figure("etcd", "etcd3", "cycle");
-const etcdHandoff = figure("etcd", "conclave", "hand-off");
-const zkFree = figure("zookeeper", "conclave", "cycle");
-const zkFloor = figure("zookeeper", "bare", "cycle");
-const zkHandoff = figure("zookeeper", "conclave", "hand-off");
-console.log(
-  JSON.stringify({
-    bench: "lock-consensus-backends",
-    workers: WORKERS,
-    etcdUncontendedOpsPerSec: etcdFree["ops/s"],
-    etcdUncontendedP50Ms: etcdFree["p50 ms"],
-    etcdUncontendedP99Ms: etcdFree["p99 ms"],
-    etcd3LockUncontendedOpsPerSec: etcdPeer["ops/s"],
-    etcd3LockUncontendedP50Ms: etcdPeer["p50 ms"],
-    etcdHandoffP50Ms: etcdHandoff["p50 ms"],
-    etcdHandoffP99Ms: etcdHandoff["p99 ms"],
-    etcdContendedGrantsPerSec: etcdHandoff["ops/s"],
-    zookeeperUncontendedOpsPerSec: zkFree["ops/s"],
-    zookeeperUncontendedP50Ms: zkFree["p50 ms"],
-    zookeeperUncontendedP99Ms: zkFree["p99 ms"],
-    zookeeperBareZnodeOpsPerSec: zkFloor["ops/s"],
-    zookeeperBareZnodeP50Ms: zkFloor["p50 ms"],
-    zookeeperHandoffP50Ms: zkHandoff["p50 ms"],
-    zookeeperHandoffP99Ms: zkHandoff["p99 ms"],
-    zookeeperContendedGrantsPerSec: zkHandoff["ops/s"],
-  }),
-);
+  table.find((t) => t.system === system && t.what.startsWith(what) && t.unit === unit);
+const figures: Record<string, number | string> = { bench: "lock-consensus-backends" };
+const add = (
+  prefix: string,
+  row: (typeof table)[number] | undefined,
+  keys: Record<string, keyof (typeof table)[number]>,
+) => {
+  if (row === undefined) return;
+  for (const [suffix, key] of Object.entries(keys)) figures[`${prefix}${suffix}`] = row[key];
+};
+const cycle = {
+  UncontendedOpsPerSec: "ops/s",
+  UncontendedP50Ms: "p50 ms",
+  UncontendedP99Ms: "p99 ms",
+} as const;
+const handoff = {
+  HandoffP50Ms: "p50 ms",
+  HandoffP99Ms: "p99 ms",
+  ContendedGrantsPerSec: "ops/s",
+} as const;
+figures["workers"] = WORKERS;
+add("etcd", figure("etcd", "conclave", "cycle"), cycle);
+add("etcd3Lock", figure("etcd", "etcd3", "cycle"), {
+  UncontendedOpsPerSec: "ops/s",
+  UncontendedP50Ms: "p50 ms",
+});
+add("etcd", figure("etcd", "conclave", "hand-off"), handoff);
+add("conclave", figure("conclave", "conclave", "cycle"), cycle);
+add("conclave", figure("conclave", "conclave", "hand-off"), handoff);
+add("zookeeper", figure("zookeeper", "conclave", "cycle"), cycle);
+add("zookeeperBareZnode", figure("zookeeper", "bare", "cycle"), {
+  OpsPerSec: "ops/s",
+  P50Ms: "p50 ms",
+});
+add("zookeeper", figure("zookeeper", "conclave", "hand-off"), handoff);
+console.log(JSON.stringify(figures));

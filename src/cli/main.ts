@@ -4,6 +4,8 @@
  * then it explains what exists.
  */
 import { readFileSync } from "node:fs";
+import { electCommand } from "./elect.js";
+import { lockCommand } from "./lock.js";
 import { serve } from "./serve.js";
 import { start } from "./start.js";
 
@@ -15,6 +17,10 @@ Usage:
                              run a local cluster of serve processes
   conclave help              show this help
   conclave version           print the version
+  conclave lock NAME [--ttl S] [--wait S] -- COMMAND...
+                             run COMMAND holding a distributed lock (lock --help)
+  conclave elect NAME [VALUE] [--json]
+                             campaign for leadership, print changes (elect --help)
 
 Libraries:
   conclave/hashring          consistent hashing (ring, ketama, jump, rendezvous,
@@ -23,7 +29,6 @@ Libraries:
   conclave/lock              locks, rwlocks, semaphores, elections over memory,
                              Redis, Redlock, PostgreSQL, etcd, ZooKeeper
 
-Coming with later releases: put, get, watch, lock, elect.
 `;
 
 function version(): string {
@@ -50,6 +55,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case "-v":
       process.stdout.write(`${version()}\n`);
       return 0;
+    case "lock":
+      return lockCommand(rest);
+    case "elect":
+      return electCommand(rest);
     default:
       process.stderr.write(`conclave: unknown command "${command}"\n\n${HELP}`);
       return 2;

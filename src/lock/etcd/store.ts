@@ -6,50 +6,44 @@ import {
   type IResponseOp,
   type Watcher,
 } from "etcd3";
+import { prefixRangeEnd, queueEntries } from "../keyspace/keys.js";
+import type {
+  CreatedEntry,
+  GrantedLease,
+  LeaderRecord,
+  LockKeyspace,
+  QueueSnapshot,
+  WatchedRange,
+} from "../keyspace/port.js";
 import { boundedCall } from "../sequenced/call.js";
 import type { SequenceEntry } from "../sequenced/turn.js";
-import { EtcdKeys, prefixRangeEnd } from "./keys.js";
 
 /** Per-call gRPC options: the deadline (ms since the epoch) after which the call is cancelled. */
 interface CallOptions {
   readonly deadline: number;
 }
 
-/** The queue of one name as etcd saw it at `revision`. */
-export interface QueueSnapshot {
-  readonly entries: SequenceEntry[];
-  readonly revision: bigint;
-}
-
-export interface CreatedEntry extends QueueSnapshot {
-  /** The key's create_revision: its place in the queue and its fencing token. */
-  readonly createRevision: bigint;
-}
-
-export interface GrantedLease {
-  readonly id: string;
-  /** The TTL etcd granted, in ms (whole seconds, at least the server's minimum lease TTL). */
-  readonly ttlMs: number;
-}
-
-export interface LeaderRecord {
-  readonly value: string;
-  readonly createRevision: bigint;
-}
-
 /**
- * The etcd requests the lock backend makes, each one bounded by the
+ * The lock keyspace over the npm `etcd3` client: each request bounded by the
  * operation timeout (also sent as the gRPC deadline, so a request to an
  * unreachable server does not linger) and failing only with
  * BackendUnavailableError. "Not found" answers are results, not errors.
  */
-export class EtcdStore {
+export class EtcdStore implements LockKeyspace {
+  readonly backendName = "etcd";
   readonly client: Etcd3;
   readonly #timeoutMs: number;
+  readonly #ownsClient: boolean;
 
-  constructor(client: Etcd3, operationTimeoutMs: number) {
+  /** `ownsClient`: close the client with the store. */
+  constructor(client: Etcd3, operationTimeoutMs: number, ownsClient: boolean) {
     this.client = client;
     this.#timeoutMs = operationTimeoutMs;
+    this.#ownsClient = ownsClient;
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.client.close();
   }
 
   async grantLease(ttlMs: number, lockName: string): Promise<GrantedLease> {
@@ -127,12 +121,23 @@ export class EtcdStore {
     return { createRevision, revision, entries: toEntries(queuePrefix, queue) };
   }
 
-  /** Every key of the queue (keys only). */
-  async readQueue(queuePrefix: string, lockName: string): Promise<QueueSnapshot> {
-    const reply = await this.#call(lockName, (options) =>
-      this.client.kv.range(rangeOfPrefix(queuePrefix), options),
-    );
-    return { revision: BigInt(reply.header.revision), entries: toEntries(queuePrefix, reply.kvs) };
+  async readQueue(
+    queuePrefix: string,
+    lockName: string,
+    notBeforeRevision?: bigint,
+  ): Promise<QueueSnapshot> {
+    const read = async (serializable: boolean) => {
+      const reply = await this.#call(lockName, (options) =>
+        this.client.kv.range({ ...rangeOfPrefix(queuePrefix), serializable }, options),
+      );
+      return {
+        revision: BigInt(reply.header.revision),
+        entries: toEntries(queuePrefix, reply.kvs),
+      };
+    };
+    if (notBeforeRevision === undefined) return read(false);
+    const local = await read(true);
+    return local.revision >= notBeforeRevision ? local : read(false);
   }
 
   /** Whether `key` still exists with this create_revision (it was not deleted and re-created). */
@@ -221,11 +226,7 @@ export class EtcdStore {
    * set up), or when the watch fails (so the caller looks again). Returns
    * a function that cancels the watch.
    */
-  watchDeletes(
-    range: { readonly key: string } | { readonly prefix: string },
-    fromRevision: bigint,
-    onDelete: () => void,
-  ): () => void {
+  watchDeletes(range: WatchedRange, fromRevision: bigint, onDelete: () => void): () => void {
     const builder = this.client.watch();
     if ("key" in range) builder.key(range.key);
     else builder.prefix(range.prefix);
@@ -292,12 +293,8 @@ function rangeKvs(op: IResponseOp | undefined): IKeyValue[] {
 }
 
 function toEntries(queuePrefix: string, kvs: readonly IKeyValue[]): SequenceEntry[] {
-  return kvs.map((kv) => {
-    const id = kv.key.toString("utf8");
-    return {
-      id,
-      position: BigInt(kv.create_revision),
-      exclusive: EtcdKeys.isExclusive(queuePrefix, id),
-    };
-  });
+  return queueEntries(
+    queuePrefix,
+    kvs.map((kv) => ({ key: kv.key.toString("utf8"), createRevision: BigInt(kv.create_revision) })),
+  );
 }

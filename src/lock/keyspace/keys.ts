@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "../../errors.js";
 import { nameSegment } from "../sequenced/segment.js";
+import type { SequenceEntry } from "../sequenced/turn.js";
 import type { LeaseKind } from "../types.js";
 
 /** Readers and writers of one name queue together; every other kind has its own namespace. */
@@ -13,7 +14,7 @@ const NAMESPACE: Record<LeaseKind, string> = {
 
 const MAX_KEY_PREFIX_LENGTH = 256;
 
-export function validateEtcdKeyPrefix(prefix: unknown): string {
+export function validateKeyPrefix(prefix: unknown): string {
   if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > MAX_KEY_PREFIX_LENGTH) {
     throw new InvalidArgumentError(
       `keyPrefix must be a string of 1 to ${MAX_KEY_PREFIX_LENGTH} characters`,
@@ -33,7 +34,7 @@ export function validateEtcdKeyPrefix(prefix: unknown): string {
  * owner's lease. The keys of one name share the queue prefix, and their
  * create_revision orders the queue.
  */
-export class EtcdKeys {
+export class QueueKeys {
   readonly #prefix: string;
 
   constructor(prefix: string) {
@@ -55,8 +56,20 @@ export class EtcdKeys {
   }
 }
 
+/** A queue's keys (with their create_revision) as the entries the turn logic orders. */
+export function queueEntries(
+  queuePrefix: string,
+  keys: readonly { readonly key: string; readonly createRevision: bigint }[],
+): SequenceEntry[] {
+  return keys.map(({ key, createRevision }) => ({
+    id: key,
+    position: createRevision,
+    exclusive: QueueKeys.isExclusive(queuePrefix, key),
+  }));
+}
+
 /** The end of the key range holding every key that starts with `prefix` (etcd's prefix convention). */
-export function prefixRangeEnd(prefix: Buffer): Buffer {
+export function prefixRangeEnd(prefix: Uint8Array): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
