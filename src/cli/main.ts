@@ -4,6 +4,7 @@
  * then it explains what exists.
  */
 import { readFileSync } from "node:fs";
+import { CLIENT_HELP, isClientCommand, runClientProcess } from "./client-process.js";
 import { devCluster } from "./dev-cluster.js";
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
@@ -32,6 +33,7 @@ function version(): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (isClientCommand(argv)) return runClientProcess(argv);
   const [command = "help", ...rest] = argv;
   switch (command) {
     case "dev-cluster":
@@ -39,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case "help":
     case "--help":
     case "-h":
-      process.stdout.write(HELP);
+      process.stdout.write(HELP + CLIENT_HELP);
       return 0;
     case "version":
     case "--version":
