@@ -98,7 +98,9 @@ export function isClientCommand(argv: readonly string[]): boolean {
 function describe(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   const message = typeof e?.message === "string" ? e.message : String(err);
-  return typeof e?.code === "string" ? `${e.code}: ${message}` : message;
+  // Node's file system errors already start with their code.
+  if (typeof e?.code !== "string" || message.startsWith(`${e.code}:`)) return message;
+  return `${e.code}: ${message}`;
 }
 
 export async function runClientCommand(argv: readonly string[], deps: RunDeps): Promise<number> {
