@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type HttpCluster, startHttpCluster } from "../client/http-cluster.js";
+import { type CliCluster, startCliCluster } from "./cli-cluster.js";
 import { runCli } from "./run-cli.js";
 
-let cluster: HttpCluster;
+let cluster: CliCluster;
 let endpoints: string[];
 
 beforeAll(async () => {
-  cluster = await startHttpCluster();
-  await cluster.leader();
-  endpoints = ["--endpoints", cluster.urls.join(",")];
+  cluster = await startCliCluster();
+  endpoints = cluster.endpointsFlag;
 });
 afterAll(async () => {
   await cluster.stop();

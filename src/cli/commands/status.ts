@@ -44,7 +44,7 @@ export function printStatus(out: Output, reports: readonly EndpointReport[]): vo
     return [
       r.endpoint,
       String(s.memberId),
-      r.name,
+      r.name || "(unnamed)",
       String(s.leader === s.memberId),
       String(s.leader),
       String(s.raftTerm),
