@@ -244,6 +244,27 @@ describe("runClientCommand", () => {
     );
   });
 
+  it("keeps a lease alive until interrupted, and fails once the lease is gone", async () => {
+    const stop = new AbortController();
+    let calls = 0;
+    const alive = {
+      ...deps({
+        leaseKeepAliveOnce: async (id) => {
+          calls++;
+          if (calls === 2) stop.abort();
+          return { id, ttlSeconds: 3 };
+        },
+      }),
+      signal: stop.signal,
+    };
+    expect(await runClientCommand(["lease", "keepalive", "5"], alive)).toBe(0);
+    expect(alive.out()).toBe("lease 5 keepalived with TTL(3s)\nlease 5 keepalived with TTL(3s)\n");
+
+    const gone = deps({ leaseKeepAliveOnce: async (id) => ({ id, ttlSeconds: 0 }) });
+    expect(await runClientCommand(["lease", "keepalive", "5"], gone)).toBe(1);
+    expect(gone.err()).toBe("conclave: KV_LEASE_NOT_FOUND: lease 5 has expired or was revoked\n");
+  });
+
   it("passes parsed requests to the client", async () => {
     const seen: unknown[] = [];
     const d = deps(

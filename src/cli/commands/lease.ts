@@ -1,11 +1,19 @@
 /** `conclave lease grant | keepalive | revoke | list | ttl`. */
 import { setTimeout as sleep } from "node:timers/promises";
+import { ConclaveError } from "../../errors.js";
 import { parseInteger } from "../args.js";
 import type { CommandDef, CommandGroup } from "../command.js";
 import { bytesJson, displayBytes } from "../output.js";
 import { leaseId } from "./kv-requests.js";
 
 const idArg = [{ name: "ID" }];
+
+/** A keepalive found the lease already gone. */
+export class LeaseExpiredError extends ConclaveError {
+  constructor(id: number) {
+    super("KV_LEASE_NOT_FOUND", `lease ${id} has expired or was revoked`);
+  }
+}
 
 const grant: CommandDef = {
   spec: {
@@ -61,6 +69,8 @@ const keepalive: CommandDef = {
         if (ctx.signal.aborted) return 0;
         throw err;
       }
+      // etcd answers a keepalive for a lease that is gone with TTL 0 rather than an error.
+      if (ttlSeconds <= 0) throw new LeaseExpiredError(id);
       if (ctx.out.json) ctx.out.writeJson({ id, ttlSeconds });
       else ctx.out.write(`lease ${id} keepalived with TTL(${ttlSeconds}s)\n`);
       if (flags.bool("once")) return 0;
