@@ -5,13 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { CLIENT_HELP, isClientCommand, runClientProcess } from "./client-process.js";
-import { devCluster } from "./dev-cluster.js";
+import { serve } from "./serve.js";
+import { start } from "./start.js";
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
 
 Usage:
-  conclave dev-cluster [--nodes 3] [--data-dir .data] [--peer-port 7001] [--client-port 8001]
-                             run a local cluster of replicated key-value nodes
+  conclave serve [flags]     run one cluster member (conclave serve --help)
+  conclave start [--nodes 3] [--data-dir ./data] [--client-port 2379] [--peer-port 2380]
+                             run a local cluster of serve processes
   conclave help              show this help
   conclave version           print the version
 
@@ -22,7 +24,7 @@ Libraries:
   conclave/lock              locks, rwlocks, semaphores, elections over memory,
                              Redis, Redlock, PostgreSQL, etcd, ZooKeeper
 
-Coming with later releases: serve, put, get, watch, lock, elect.
+Coming with later releases: put, get, watch, lock, elect.
 `;
 
 function version(): string {
@@ -36,8 +38,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (isClientCommand(argv)) return runClientProcess(argv);
   const [command = "help", ...rest] = argv;
   switch (command) {
-    case "dev-cluster":
-      return devCluster(rest);
+    case "serve":
+      return serve(rest);
+    case "start":
+      return start(rest);
     case "help":
     case "--help":
     case "-h":
