@@ -24,7 +24,7 @@ Libraries:
   conclave/lock              locks, rwlocks, semaphores, elections over memory,
                              Redis, Redlock, PostgreSQL, etcd, ZooKeeper
 
-Coming with later releases: put, get, watch, lock, elect.
+Coming with later releases: lock, elect.
 `;
 
 function version(): string {

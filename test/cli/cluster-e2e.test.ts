@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvStore } from "../../src/kv/index.js";
 import { waitFor } from "../server/cluster.js";
 import { type CliCluster, startCliCluster } from "./cli-cluster.js";
-import { runCli } from "./run-cli.js";
+import { runCli, runInProcess } from "./run-cli.js";
 
 let cluster: CliCluster;
 let endpoints: string[];
@@ -20,7 +20,10 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** The `conclave` binary as a child process. */
 const cli = (args: string[]) => runCli([...args, ...endpoints]);
+/** The same command run in this process (no start-up cost). */
+const run = (args: string[]) => runInProcess([...args, ...endpoints]);
 
 describe("conclave member, status, move-leader and snapshot against a cluster", () => {
   it("lists members as a table and as JSON", async () => {
@@ -29,7 +32,7 @@ describe("conclave member, status, move-leader and snapshot against a cluster", 
     const [head, ...rows] = table.stdout.trimEnd().split("\n");
     expect(head?.split(/\s{2,}/)).toEqual(["ID", "NAME", "PEER URLS", "CLIENT URLS", "IS LEARNER"]);
     expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(["1", "2", "3"]);
-    const json = await cli(["member", "list", "--json"]);
+    const json = await run(["member", "list", "--json"]);
     const doc = JSON.parse(json.stdout) as { members: { id: number; isLearner: boolean }[] };
     expect(doc.members.map((m) => [m.id, m.isLearner])).toEqual([
       [1, false],
@@ -51,18 +54,18 @@ describe("conclave member, status, move-leader and snapshot against a cluster", 
     expect(add.stderr).toBe("");
     const { member } = JSON.parse(add.stdout) as { member: { id: number; isLearner: boolean } };
     expect(member.isLearner).toBe(true);
-    expect((await cli(["member", "list"])).stdout).toMatch(
+    expect((await run(["member", "list"])).stdout).toMatch(
       new RegExp(`\\n${member.id}\\s.*true\\n`),
     );
 
-    const voter = await cli(["member", "promote", "1"]);
+    const voter = await run(["member", "promote", "1"]);
     expect(voter.code).toBe(1);
     expect(voter.stderr).toBe("conclave: MEMBER_ROLE: member 1 is already a voter\n");
 
     const removed = await cli(["member", "remove", String(member.id)]);
     expect(removed.code).toBe(0);
     expect(removed.stdout).toMatch(new RegExp(`^Removed member ${member.id} from the cluster\\n`));
-    expect((await cli(["member", "list", "--json"])).stdout).not.toContain(`"id":${member.id},`);
+    expect((await run(["member", "list", "--json"])).stdout).not.toContain(`"id":${member.id},`);
   });
 
   it("shows each endpoint's status, and exits 1 naming an endpoint that does not answer", async () => {
@@ -114,7 +117,7 @@ describe("conclave member, status, move-leader and snapshot against a cluster", 
       ["snap/b", "2"],
       ["snap/a", "3"],
     ]) {
-      expect((await cli(["put", k!, v!])).code).toBe(0);
+      expect((await run(["put", k!, v!])).code).toBe(0);
     }
     const file = join(root, "backup.snap");
     const res = await cli(["snapshot", "save", file, "--json"]);

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { runClientCommand } from "../../src/cli/client-commands.js";
+import { connect } from "../../src/cli/connect.js";
 
 export interface CliResult {
   readonly code: number | null;
@@ -72,4 +74,26 @@ export function lineReader(child: ChildProcess) {
       return lines.slice(0, n);
     },
   };
+}
+
+/**
+ * Runs a client command inside this process with the real SDK: the same code
+ * path as the binary minus process start-up, for checks that need many runs.
+ */
+export async function runInProcess(args: readonly string[], input = ""): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runClientCommand(args, {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env: {},
+    readStdin: async () => input,
+    connect,
+    signal: new AbortController().signal,
+  });
+  return { code, stdout, stderr };
 }
