@@ -5,8 +5,8 @@ import {
   NotLeaderError,
   UnavailableError,
 } from "../../src/client/index.js";
+import { type HttpCluster, startHttpCluster } from "../server/http-cluster.js";
 import { freePort } from "../support/free-port.js";
-import { type HttpCluster, startHttpCluster } from "./http-cluster.js";
 
 let cluster: HttpCluster;
 let client: ConclaveClient;
