@@ -75,4 +75,29 @@ describe("conclave watch against a cluster", () => {
     expect(await reader.waitForLines(3)).toEqual(["PUT", "human/k", "hello world"]);
     expect(await interrupt(child)).toBe(0);
   });
+
+  it("keeps printing after the member it watched through goes away", async () => {
+    const rev = await putRevision("resume/k", "before");
+    const others = cluster.urls.slice(1);
+    // The watch connects to the first endpoint listed; closing that member's API ends the stream.
+    const child = startCli([
+      "watch",
+      "resume/k",
+      "--rev",
+      String(rev),
+      "--json",
+      "--endpoints",
+      cluster.urls.join(","),
+    ]);
+    const reader = lineReader(child);
+    await reader.waitForLines(1);
+    await cluster.members[0]!.app.close();
+    const rest = ["--endpoints", others.join(",")];
+    expect((await runCli(["put", "resume/k", "after", ...rest])).stderr).toBe("");
+    const lines = (await reader.waitForLines(2)).map(
+      (l) => JSON.parse(l) as { kv: { value: string } },
+    );
+    expect(lines.map((l) => l.kv.value)).toEqual(["before", "after"]);
+    expect(await interrupt(child)).toBe(0);
+  });
 });
