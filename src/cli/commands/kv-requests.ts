@@ -30,7 +30,9 @@ export const putSpec: CommandSpec = {
     lease: { type: "string", valueName: "ID", description: "attach the key to this lease" },
     "prev-kv": { type: "boolean", description: "also print the key's previous value" },
   },
-  details: "Example:\n  conclave put greeting hello --lease 7",
+  details:
+    "A VALUE starting with - goes after --: conclave put counter -- -1\n" +
+    "Example:\n  conclave put greeting hello --lease 7",
 };
 
 export const getSpec: CommandSpec = {
