@@ -1,3 +1,4 @@
+import type { FastifyInstance } from "fastify";
 import { startCluster, type TestCluster } from "../server/cluster.js";
 import { freePort } from "../support/free-port.js";
 
@@ -18,4 +19,11 @@ export async function startCliCluster(): Promise<CliCluster> {
   );
   await cluster.leader();
   return { ...cluster, urls, endpointsFlag: ["--endpoints", urls.join(",")] };
+}
+
+/** Closes a member's API at once, open watch streams included. */
+export async function closeNow(app: FastifyInstance): Promise<void> {
+  const closing = app.close();
+  app.server.closeAllConnections();
+  await closing;
 }

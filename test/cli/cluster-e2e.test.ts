@@ -25,7 +25,9 @@ const cli = (args: string[]) => runCli([...args, ...endpoints]);
 /** The same command run in this process (no start-up cost). */
 const run = (args: string[]) => runInProcess([...args, ...endpoints]);
 
-describe("conclave member, status, move-leader and snapshot against a cluster", () => {
+describe("conclave member, status, move-leader and snapshot against a cluster", {
+  timeout: 120_000,
+}, () => {
   it("lists members as a table and as JSON", async () => {
     const table = await cli(["member", "list"]);
     expect(table.code).toBe(0);

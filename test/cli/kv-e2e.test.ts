@@ -19,7 +19,7 @@ const cli = (args: string[], input?: string) =>
 /** The same command run in this process (no start-up cost) for the many-variant checks. */
 const run = (args: string[], input?: string) => runInProcess([...args, ...endpoints], input);
 
-describe("conclave put/get/del against a cluster", () => {
+describe("conclave put/get/del against a cluster", { timeout: 120_000 }, () => {
   it("writes, reads and deletes through the binary", async () => {
     expect(await cli(["put", "e2e/a", "1"])).toMatchObject({ code: 0, stdout: "OK\n" });
     const prev = await cli(["put", "e2e/a", "2", "--prev-kv"]);

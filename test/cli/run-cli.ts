@@ -61,7 +61,7 @@ export function lineReader(child: ChildProcess) {
   });
   return {
     lines,
-    async waitForLines(n: number, timeoutMs = 15_000): Promise<string[]> {
+    async waitForLines(n: number, timeoutMs = 30_000): Promise<string[]> {
       const deadline = Date.now() + timeoutMs;
       while (lines.length < n) {
         if (Date.now() > deadline) {

@@ -39,7 +39,7 @@ async function sourceSnapshot(file: string): Promise<KvStore> {
 
 const cluster = "n1=1@127.0.0.1:7301,n2=2@127.0.0.1:7302@http://127.0.0.1:7402";
 
-describe("conclave snapshot restore", () => {
+describe("conclave snapshot restore", { timeout: 120_000 }, () => {
   it("builds data dirs from which a new cluster starts with the snapshot's state and takes writes", async () => {
     const file = join(root, "backup.snap");
     const source = await sourceSnapshot(file);

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliCluster, startCliCluster } from "./cli-cluster.js";
+import { type CliCluster, closeNow, startCliCluster } from "./cli-cluster.js";
 import { lineReader, runCli, startCli } from "./run-cli.js";
 
 let cluster: CliCluster;
@@ -27,7 +27,7 @@ async function interrupt(child: ReturnType<typeof startCli>): Promise<number | n
   return code;
 }
 
-describe("conclave watch against a cluster", () => {
+describe("conclave watch against a cluster", { timeout: 120_000 }, () => {
   it("prints one JSON line per event from --rev on, then exits 0 on SIGINT", async () => {
     const first = await putRevision("watch/a", "1");
     const child = startCli([
@@ -78,8 +78,11 @@ describe("conclave watch against a cluster", () => {
 
   it("keeps printing after the member it watched through goes away", async () => {
     const rev = await putRevision("resume/k", "before");
-    const others = cluster.urls.slice(1);
-    // The watch connects to the first endpoint listed; closing that member's API ends the stream.
+    const leader = await cluster.leader();
+    const [follower] = await cluster.followers();
+    const followerUrl = cluster.urls[follower!.id - 1]!;
+    // The watch opens on the first endpoint listed: the follower, whose API is then lost.
+    const order = [followerUrl, ...cluster.urls.filter((u) => u !== followerUrl)];
     const child = startCli([
       "watch",
       "resume/k",
@@ -87,13 +90,14 @@ describe("conclave watch against a cluster", () => {
       String(rev),
       "--json",
       "--endpoints",
-      cluster.urls.join(","),
+      order.join(","),
     ]);
     const reader = lineReader(child);
     await reader.waitForLines(1);
-    await cluster.members[0]!.app.close();
-    const rest = ["--endpoints", others.join(",")];
-    expect((await runCli(["put", "resume/k", "after", ...rest])).stderr).toBe("");
+    expect(follower!.store.watcherCount).toBe(1);
+    await closeNow(follower!.app);
+    const leaderUrl = cluster.urls[leader.id - 1]!;
+    expect((await runCli(["put", "resume/k", "after", "--endpoints", leaderUrl])).stderr).toBe("");
     const lines = (await reader.waitForLines(2)).map(
       (l) => JSON.parse(l) as { kv: { value: string } },
     );
