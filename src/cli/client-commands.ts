@@ -78,7 +78,8 @@ export function splitCommand(argv: readonly string[]): { words: string[]; rest: 
   for (; i < argv.length; i++) {
     const a = argv[i] ?? "";
     const [flag = "", inlineValue] = a.split("=", 2);
-    const spec = GLOBAL_OPTIONS[flag.replace(/^--/, "")];
+    const name = flag.replace(/^--/, "");
+    const spec = Object.hasOwn(GLOBAL_OPTIONS, name) ? GLOBAL_OPTIONS[name] : undefined;
     if (!flag.startsWith("--") || spec === undefined || flag === "--help") break;
     leading.push(a);
     if (spec.type === "string" && inlineValue === undefined && i + 1 < argv.length) {
@@ -156,6 +157,11 @@ export async function runClientCommand(argv: readonly string[], deps: RunDeps): 
     if (err instanceof UsageError) {
       deps.stderr(`conclave ${def.spec.name}: ${err.message}\n\n${err.usage}`);
       return 2;
+    }
+    // Ctrl-C during a single call: the shell convention for "ended by SIGINT".
+    if (deps.signal.aborted) {
+      deps.stderr("conclave: interrupted\n");
+      return 130;
     }
     deps.stderr(`conclave: ${describe(err)}\n`);
     return 1;

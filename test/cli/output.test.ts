@@ -265,6 +265,22 @@ describe("runClientCommand", () => {
     expect(gone.err()).toBe("conclave: KV_LEASE_NOT_FOUND: lease 5 has expired or was revoked\n");
   });
 
+  it("answers a call interrupted by SIGINT with exit 130", async () => {
+    const stop = new AbortController();
+    const d = {
+      ...deps({
+        range: async () => {
+          stop.abort();
+          throw new ClientError("ABORTED", "the call was aborted");
+        },
+      }),
+      signal: stop.signal,
+    };
+    expect(await runClientCommand(["get", "k"], d)).toBe(130);
+    expect(d.err()).toBe("conclave: interrupted\n");
+    expect(await runClientCommand(["--constructor", "get", "k"], deps({}))).toBe(2);
+  });
+
   it("passes parsed requests to the client", async () => {
     const seen: unknown[] = [];
     const d = deps(
