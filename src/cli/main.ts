@@ -12,7 +12,7 @@ const HELP = `conclave — consistent hashing, distributed locks and Raft consen
 
 Usage:
   conclave serve [flags]     run one cluster member (conclave serve --help)
-  conclave start [--nodes 3] [--data-dir ./data] [--client-port 2379] [--peer-port 2380]
+  conclave start [--nodes 3] [--data-dir ./data] [--client-port 7379] [--peer-port 7380]
                              run a local cluster of serve processes
   conclave help              show this help
   conclave version           print the version

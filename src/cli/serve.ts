@@ -28,7 +28,7 @@ variables, then a JSON config file (--config file.json or CONCLAVE_CONFIG), then
 ${rows.join("\n")}
 
 --initial-cluster lists founding members as name=id@peerHost:port[@clientUrl],
-comma-separated, e.g. n1=1@127.0.0.1:2380@http://127.0.0.1:2379,n2=2@127.0.0.1:2382@http://127.0.0.1:2381
+comma-separated, e.g. n1=1@127.0.0.1:7380@http://127.0.0.1:7379,n2=2@127.0.0.1:7382@http://127.0.0.1:7381
 `;
 }
 

@@ -17,8 +17,8 @@ and peer port <peer-port> + 2(i-1). Ctrl-C stops every member gracefully.
 
   --nodes <n>           members, 1..9 (default 3)
   --data-dir <dir>      data root; member data in <dir>/<name> (default ./data)
-  --client-port <port>  first member's client API port (default 2379)
-  --peer-port <port>    first member's peer port (default 2380)
+  --client-port <port>  first member's client API port (default 7379)
+  --peer-port <port>    first member's peer port (default 7380)
   --log-level <level>   members' log level (default warn)
   -h, --help            show this help
 `;
@@ -50,8 +50,8 @@ export function planStart(argv: readonly string[]): StartPlan | "help" {
       options: {
         nodes: { type: "string", default: "3" },
         "data-dir": { type: "string", default: "data" },
-        "client-port": { type: "string", default: "2379" },
-        "peer-port": { type: "string", default: "2380" },
+        "client-port": { type: "string", default: "7379" },
+        "peer-port": { type: "string", default: "7380" },
         "log-level": { type: "string", default: "warn" },
         help: { type: "boolean", short: "h" },
       },

@@ -7,6 +7,7 @@ import {
   BadResponseError,
   ClientClosedError,
   ClientError,
+  DeadlineExceededError,
   errorFromServer,
   NotLeaderError,
   OutcomeUnknownError,
@@ -134,8 +135,16 @@ export class HttpTransport {
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     let last: Failed | undefined;
     for (let retry = 0; ; retry++) {
-      deadline.throwIfDone();
-      const outcome = await this.attempt(endpoint, spec, deadline, idempotencyKey, consume);
+      if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last);
+      let outcome: Awaited<ReturnType<typeof this.attempt<T>>>;
+      try {
+        outcome = await this.attempt(endpoint, spec, deadline, idempotencyKey, consume);
+      } catch (reason) {
+        // A read cut off mid-attempt reports why the earlier attempts failed; a write
+        // cut off mid-attempt may have been applied, so it stays DeadlineExceededError.
+        const cutOff = reason instanceof DeadlineExceededError && spec.kind !== "write";
+        throw cutOff ? exhausted(reason, last) : reason;
+      }
       if (outcome.ok) {
         if (spec.kind !== "read") this.pool.markLeader(endpoint);
         return outcome.value;
@@ -159,8 +168,12 @@ export class HttpTransport {
       // A fresh leader hint is worth trying at once; anything else waits its backoff.
       const next = hint !== undefined && hint !== endpoint ? hint : this.pool.after(endpoint);
       const waitMs = next === hint ? 0 : this.retryDelayMs(retry);
+      // No point waiting past the deadline: the call ends now with why it failed.
+      if (waitMs >= deadline.remainingMs()) {
+        throw exhausted(new DeadlineExceededError(deadline.timeoutMs), last);
+      }
       try {
-        if (waitMs > 0) await deadline.sleep(Math.min(waitMs, deadline.remainingMs()));
+        if (waitMs > 0) await deadline.sleep(waitMs);
       } catch (reason) {
         throw exhausted(reason, last);
       }

@@ -37,6 +37,12 @@ const RESUMABLE_CODES = new Set([
   "NOT_READY",
 ]);
 
+/** How one stream ended: with the error that ends the whole watch, if any; whether anything arrived. */
+interface FollowOutcome {
+  readonly terminal?: ClientError;
+  readonly delivered: boolean;
+}
+
 /** Failures to open a stream that another try can get past. */
 function isTransient(error: unknown): boolean {
   if (error instanceof UnavailableError || error instanceof DeadlineExceededError) return true;
@@ -167,8 +173,12 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
           avoid = undefined;
           continue;
         }
-        const outcome = yield* this.follow(opened.response);
-        opened.close();
+        let outcome: FollowOutcome;
+        try {
+          outcome = yield* this.follow(opened.response);
+        } finally {
+          opened.close();
+        }
         if (outcome.terminal !== undefined) throw outcome.terminal;
         failures = outcome.delivered ? 1 : failures + 1;
         avoid = opened.endpoint;
@@ -187,9 +197,7 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
    * Relays one stream until it ends. Returns the error that ends the whole
    * watch, if any, and whether anything arrived (to reset the backoff).
    */
-  private async *follow(
-    response: Response,
-  ): AsyncGenerator<WatchBatch, { terminal?: ClientError; delivered: boolean }> {
+  private async *follow(response: Response): AsyncGenerator<WatchBatch, FollowOutcome> {
     let delivered = false;
     if (response.body === null) return { delivered };
     try {

@@ -26,6 +26,7 @@ export {
   RequestLog,
   type RequestWindow,
 } from "./requests.js";
+export type { LeaseApplied } from "./store.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";

@@ -67,6 +67,11 @@ export class LeaseClock {
     return deadline === undefined ? undefined : Math.max(0, deadline - nowMs);
   }
 
+  /** How many leases have a deadline. */
+  get tracked(): number {
+    return this.deadlinesMs.size;
+  }
+
   /** Leases to revoke now, in id order. */
   expired(nowMs: number): number[] {
     return expiredLeases(nowMs, this.deadlinesMs);

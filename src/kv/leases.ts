@@ -16,6 +16,10 @@ export class LeaseTable {
   /** Next id to try when a grant lets the store choose. */
   nextId = 1;
 
+  get size(): number {
+    return this.leases.size;
+  }
+
   get(id: number): LeaseEntry | undefined {
     return this.leases.get(id);
   }

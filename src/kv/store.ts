@@ -49,6 +49,13 @@ const EMPTY_SNAPSHOT: SnapshotContents = {
 
 type PublishedEvent = KvEvent & { keyString: KeyString };
 
+/** A lease change that `apply` just made, for the leader's expiry clock. */
+export interface LeaseApplied {
+  readonly kind: "grant" | "keepalive" | "revoke";
+  readonly id: number;
+  readonly ttlMs: number;
+}
+
 interface WriteBatch {
   readonly revision: number;
   sub: number;
@@ -88,6 +95,7 @@ export class KvStore implements StateMachine<KvResult> {
   private readonly requestWindow: RequestWindow;
   /** Member metadata (name, URLs) replicated through the log; see members.ts. */
   readonly members = new MemberTable();
+  private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
 
   get revision(): number {
     return this.currentRevision;
@@ -100,6 +108,29 @@ export class KvStore implements StateMachine<KvResult> {
   }
   get keyCount(): number {
     return this.histories.size;
+  }
+  get leaseCount(): number {
+    return this.leaseTable.size;
+  }
+
+  /**
+   * Calls `listener` after each applied lease grant, keepalive or revoke. It
+   * only observes: what it throws is ignored and replicated state is the same
+   * with or without listeners. Returns a function that removes it.
+   */
+  onLeaseApplied(listener: (change: LeaseApplied) => void): () => void {
+    this.leaseListeners.add(listener);
+    return () => this.leaseListeners.delete(listener);
+  }
+
+  private leaseApplied(change: LeaseApplied): void {
+    for (const listener of this.leaseListeners) {
+      try {
+        listener(change);
+      } catch {
+        // An observer must not change what apply returns.
+      }
+    }
   }
 
   /**
@@ -306,6 +337,7 @@ export class KvStore implements StateMachine<KvResult> {
       }
       case "leaseGrant": {
         const lease = this.leaseTable.grant(command.id ?? 0, command.ttlMs);
+        this.leaseApplied({ kind: "grant", id: lease.id, ttlMs: lease.ttlMs });
         return {
           type: "leaseGrant",
           revision: this.currentRevision,
@@ -319,10 +351,12 @@ export class KvStore implements StateMachine<KvResult> {
         for (const key of [...lease.keys].sort()) this.deleteKey(batch, key);
         this.leaseTable.remove(command.id);
         this.commit(batch);
+        this.leaseApplied({ kind: "revoke", id: lease.id, ttlMs: lease.ttlMs });
         return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
       }
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);
+        this.leaseApplied({ kind: "keepalive", id: lease.id, ttlMs: lease.ttlMs });
         return {
           type: "leaseKeepAlive",
           revision: this.currentRevision,

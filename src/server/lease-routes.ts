@@ -1,9 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { LeaseInfo } from "../kv/index.js";
+import { NotLeaderError } from "../raft/core/index.js";
 import { encodeBase64 } from "./base64.js";
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
+import type { LeaseExpiry } from "./lease-expiry.js";
 import { header, int64Schema, parseInt64 } from "./wire.js";
 
 interface LeaseIdJson {
@@ -30,7 +32,7 @@ function leaseId(value: Int64Json): number {
   return id;
 }
 
-export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
+export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess, expiry: LeaseExpiry): void {
   app.post<{ Body: { TTL: Int64Json; ID?: Int64Json } }>(
     "/v3/lease/grant",
     {
@@ -85,17 +87,21 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess): void {
     },
     async (req) => {
       const id = leaseId(req.body.ID);
+      // Only the leader's clock knows deadlines; a follower sends the client there.
+      const notLeader = () => new NotLeaderError(kv.node.status().leader, "lease timetolive");
+      if (!expiry.isLeading()) throw notLeader();
       const [info, revision] = await kv.read(false, (s): [LeaseInfo, number] => [
         s.leaseTimeToLive(id),
         s.revision,
       ]);
-      const granted = String(ttlSeconds(info.ttlMs));
+      if (!expiry.isLeading()) throw notLeader();
+      // A lease applied but not yet seen by the clock has its full TTL left.
+      const remainingMs = expiry.remainingMs(id) ?? info.ttlMs;
       return {
         header: header(revision),
         ID: String(info.id),
-        // No expiry clock runs yet, so the remaining TTL is reported as the granted one.
-        TTL: granted,
-        grantedTTL: granted,
+        TTL: String(ttlSeconds(remainingMs)),
+        grantedTTL: String(ttlSeconds(info.ttlMs)),
         ...(req.body.keys === true && { keys: info.keys.map(encodeBase64) }),
       };
     },

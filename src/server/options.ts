@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
+import type { ServerMetrics } from "./metrics.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -25,18 +27,20 @@ export interface ServerOptions {
   readonly maxWatchersPerAddress?: number;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
-  /** A pino logger to use instead (takes precedence over `logger`). */
-  readonly loggerInstance?: FastifyBaseLogger;
-  /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
-  readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
-  /** Open watch streams per remote address; more get 429 TOO_MANY_WATCHERS. */
-  readonly maxWatchersPerClient?: number;
   /** Bytes a watch stream may hold for a slow reader before it ends with WATCH_TOO_SLOW. */
   readonly maxWatchBufferBytes?: number;
   /** Idle watch streams get a `: ping` comment this often. */
   readonly watchKeepAliveMs?: number;
   /** Streams that asked for progress_notify get a progress event this often. */
   readonly watchProgressIntervalMs?: number;
+  /** A pino logger to use instead (takes precedence over `logger`). */
+  readonly loggerInstance?: FastifyBaseLogger;
+  /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
+  readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
+  /** From createServerMetrics(), whose nodeObserver the node was started with; else a fresh registry. */
+  readonly metrics?: ServerMetrics;
+  /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
+  readonly leaseExpiry?: ServerLeaseExpiryOptions;
 }
 
 export interface ServerLimits {

@@ -1,11 +1,16 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { registerClusterRoutes } from "./cluster-routes.js";
+import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { LeaseExpiry } from "./lease-expiry.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
 import { registerMaintenanceRoutes } from "./maintenance-routes.js";
+import { createServerMetrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
+import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
@@ -33,6 +38,28 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const leaderUrls = options.clientUrls ?? {
     get: (id: number) => options.store.members.clientUrl(id),
   };
+  // First, so every route added after it (here or by later code) is documented and counted.
+  registerOpenApi(app);
+  const metrics = options.metrics ?? createServerMetrics();
+  metrics.bindSources({ node: options.node, store: options.store });
+  addRequestMetrics(app, metrics);
+  app.decorate("serverMetrics", metrics);
+  const expiry = new LeaseExpiry(
+    {
+      status: () => options.node.status(),
+      leases: () => options.store.leases(),
+      onLeaseApplied: (listener) => options.store.onLeaseApplied(listener),
+      revoke: (id) => kv.write({ type: "leaseRevoke", id }),
+    },
+    {
+      ...options.leaseExpiry,
+      electionTimeoutMs: options.leaseExpiry?.electionTimeoutMs ?? options.node.electionTimeoutMs,
+      onExpired: () => metrics.leaseExpired(),
+    },
+  );
+  app.decorate("leaseExpiry", expiry);
+  app.addHook("onReady", async () => expiry.start());
+  app.addHook("onClose", async () => expiry.stop());
 
   app.setErrorHandler((err, req, reply) => {
     const { statusCode, body } = errorReply(err, leaderUrls);
@@ -49,11 +76,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
   );
 
   registerKvRoutes(app, kv, limits);
-  registerLeaseRoutes(app, kv);
+  registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
   registerClusterRoutes(app, kv, limits);
   registerMaintenanceRoutes(app, kv, limits);
-  registerWatchRoutes(app, kv, limits, options);
+  registerMetricsRoute(app, metrics);
+  const watches = registerWatchRoutes(app, kv, limits, options);
+  metrics.setActiveWatchers(() => watches.activeCount);
   return app;
 }
 

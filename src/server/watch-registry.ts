@@ -4,7 +4,7 @@ import type { ServerOptions } from "./options.js";
 
 export interface WatchLimits {
   readonly maxWatchers: number;
-  readonly maxWatchersPerClient: number;
+  readonly maxWatchersPerAddress: number;
   readonly maxWatchBufferBytes: number;
   readonly watchKeepAliveMs: number;
   readonly watchProgressIntervalMs: number;
@@ -13,7 +13,7 @@ export interface WatchLimits {
 export function resolveWatchLimits(options: ServerOptions): WatchLimits {
   const limits: WatchLimits = {
     maxWatchers: options.maxWatchers ?? 10_000,
-    maxWatchersPerClient: options.maxWatchersPerClient ?? 1000,
+    maxWatchersPerAddress: options.maxWatchersPerAddress ?? 1000,
     maxWatchBufferBytes: options.maxWatchBufferBytes ?? 4 * 1024 * 1024,
     watchKeepAliveMs: options.watchKeepAliveMs ?? 5000,
     watchProgressIntervalMs: options.watchProgressIntervalMs ?? 5000,
@@ -48,7 +48,9 @@ export class WatchRegistry {
   private readonly streams = new Map<ClosableStream, string>();
   private readonly perClient = new Map<string, number>();
 
-  constructor(private readonly limits: Pick<WatchLimits, "maxWatchers" | "maxWatchersPerClient">) {}
+  constructor(
+    private readonly limits: Pick<WatchLimits, "maxWatchers" | "maxWatchersPerAddress">,
+  ) {}
 
   /** Open watch streams right now. */
   get activeCount(): number {
@@ -63,9 +65,9 @@ export class WatchRegistry {
       );
     }
     const mine = this.perClient.get(client) ?? 0;
-    if (mine >= this.limits.maxWatchersPerClient) {
+    if (mine >= this.limits.maxWatchersPerAddress) {
       throw new TooManyWatchersError(
-        `${client} has ${mine} open watches; the limit is ${this.limits.maxWatchersPerClient}`,
+        `${client} has ${mine} open watches; the limit is ${this.limits.maxWatchersPerAddress}`,
       );
     }
   }

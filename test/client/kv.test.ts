@@ -1,10 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CompactedError,
-  type ConclaveClient,
-  NotLeaderError,
-  UnavailableError,
-} from "../../src/client/index.js";
+import { CompactedError, type ConclaveClient, UnavailableError } from "../../src/client/index.js";
 import { type HttpCluster, startHttpCluster } from "../server/http-cluster.js";
 import { freePort } from "../support/free-port.js";
 
@@ -114,28 +109,10 @@ describe("ConclaveClient key space", () => {
     expect(f.preferredEndpoint).toBe(cluster.urlOf(leader.id));
   });
 
-  it("gives up on a write with NotLeaderError when no endpoint can take it", async () => {
-    const followers = await cluster.followers();
-    const leader = await cluster.leader();
-    // Hide the leader's URL: the client can neither follow the hint nor reach it.
-    const c = cluster.client({
-      endpoints: followers.map((f) => cluster.urlOf(f.id)),
-      timeoutMs: 300,
-    });
-    const spoofed = await c
-      .put("nl/k", "v", { timeoutMs: 300 })
-      .then(() => "written")
-      .catch((e: unknown) => e);
-    // The hint names the real leader, which the client follows; it succeeds there.
-    expect(spoofed).toBe("written");
-    expect(c.preferredEndpoint).toBe(cluster.urlOf(leader.id));
-    expect(NotLeaderError).toBeDefined();
-  });
-
   it("is unavailable when no endpoint answers before the deadline", async () => {
     const c = cluster.client({
       endpoints: [`http://127.0.0.1:${await freePort()}`],
-      timeoutMs: 200,
+      timeoutMs: 1000,
     });
     const error = await c.get("x").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnavailableError);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type KvCommand, type KvResult, KvStore, utf8 } from "../../src/kv/index.js";
+import {
+  type KvCommand,
+  type KvResult,
+  KvStore,
+  type PutCommand,
+  utf8,
+} from "../../src/kv/index.js";
 
-const put = (key: string, value: string): KvCommand => ({
+const put = (key: string, value: string): PutCommand => ({
   type: "put",
   key: utf8(key),
   value: utf8(value),

@@ -3,14 +3,16 @@ import { type KvResult, KvStore } from "../../src/kv/index.js";
 import { RaftNode } from "../../src/raft/node/index.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../src/raft/transport/index.js";
-import type { ServerOptions } from "../../src/server/index.js";
-import { createServer } from "../../src/server/index.js";
+import type { ServerMetrics, ServerOptions } from "../../src/server/index.js";
+import { createServer, createServerMetrics } from "../../src/server/index.js";
 
 export interface Member {
   readonly id: number;
   readonly node: RaftNode<KvResult>;
   readonly store: KvStore;
   readonly app: FastifyInstance;
+  /** This member's own metrics, wired into its node (observer) and its server. */
+  readonly metrics: ServerMetrics;
 }
 
 export interface TestCluster {
@@ -40,6 +42,7 @@ export async function startCluster(
   const members: Member[] = [];
   for (const id of ids) {
     const store = new KvStore();
+    const metrics = createServerMetrics();
     const node = await RaftNode.start<KvResult>({
       id,
       storage: new MemoryStorage(),
@@ -49,8 +52,10 @@ export async function startCluster(
       // Slack enough that a loaded shared machine does not lose leadership mid-test.
       heartbeatMs: 25,
       electionMs: 500,
+      observer: metrics.nodeObserver,
     });
-    members.push({ id, node, store, app: createServer({ node, store, ...serverOptions }) });
+    const app = createServer({ node, store, ...serverOptions, metrics });
+    members.push({ id, node, store, app, metrics });
   }
   const leader = async () => {
     const m = await waitFor(

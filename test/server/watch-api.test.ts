@@ -209,7 +209,7 @@ describe("POST /v3/watch", () => {
 
 describe("watch limits and shutdown", () => {
   it("refuses watchers over the per-client and total limits with 429", async () => {
-    const small = await startHttpCluster({ maxWatchersPerClient: 2, maxWatchers: 3 });
+    const small = await startHttpCluster({ maxWatchersPerAddress: 2, maxWatchers: 3 });
     try {
       const l = await small.leader();
       const base = small.urlOf(l.id);
@@ -261,6 +261,34 @@ describe("watch limits and shutdown", () => {
       expect(raw).toContain('event: error\ndata: {"code":"WATCH_TOO_SLOW"');
     } finally {
       await slow.stop();
+    }
+  });
+
+  it("relays the store's own progress notifications to progress_notify streams only", async () => {
+    const quiet = await startHttpCluster({ watchProgressIntervalMs: 600_000 });
+    try {
+      const l = await quiet.leader();
+      const base = quiet.urlOf(l.id);
+      const asked = (await openWatch(base, { key: b64("k"), progress_notify: true })).stream!;
+      const plain = (await openWatch(base, { key: b64("k") })).stream!;
+      expect((await asked.next())?.event).toBe("created");
+      expect((await plain.next())?.event).toBe("created");
+      await waitFor(() => l.store.watcherCount === 2, "both watches registered");
+      l.store.notifyProgress();
+      const progress = await asked.next();
+      expect(progress?.event).toBe("progress");
+      expect(JSON.parse(progress!.data).header.revision).toBe(String(l.store.revision));
+      // The plain stream got nothing: its next message is the put below.
+      await fetch(`${base}/v3/kv/put`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key: b64("k"), value: b64("v") }),
+      }).then((r) => r.arrayBuffer());
+      expect((await plain.next())?.event).toBe("events");
+      asked.close();
+      plain.close();
+    } finally {
+      await quiet.stop();
     }
   });
 

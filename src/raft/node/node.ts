@@ -29,6 +29,7 @@ import {
   RaftAbortedError,
   RaftTimeoutError,
 } from "./errors.js";
+import { notify, type RaftNodeObserver } from "./observer.js";
 import type { NodeStorage, SnapshotSource, StateMachine, Transport } from "./ports.js";
 import {
   decodeMemberContext,
@@ -72,6 +73,8 @@ export interface RaftNodeOptions<Result> {
   readonly clock?: () => number;
   /** Called once if the node stops on a fatal error (storage failure, broken invariant). */
   readonly onFatal?: (err: Error) => void;
+  /** Hooks for metrics: persist and apply timings, leader changes, proposal outcomes. */
+  readonly observer?: RaftNodeObserver;
 }
 
 export interface RequestOptions {
@@ -121,12 +124,18 @@ export class RaftNode<Result> {
   private readonly reads = new Map<string, Pending<void>>();
   /** Read index granted per read context, waiting for apply to catch up. */
   private readonly readPoints = new Map<string, number>();
+  /** Reads waiting for the next ReadIndex batch. */
+  private queuedReads: string[] = [];
+  /** ReadIndex requests in flight: batch context -> the reads it serves. */
+  private readonly readBatches = new Map<string, string[]>();
+  private readBatchCounter = 0;
   private readCounter = 0;
   private readonly readNonce = randomBytes(6).toString("hex");
   private appliedIndex: number;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
   private lastRole: Role = Role.Follower;
+  private lastLeader: NodeId = 0;
   /** Entry bytes applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -192,6 +201,11 @@ export class RaftNode<Result> {
     return this.opts.id;
   }
 
+  /** The configured election timeout (before randomisation). */
+  get electionTimeoutMs(): number {
+    return this.opts.electionMs ?? 1000;
+  }
+
   // ---- requests --------------------------------------------------------------
 
   /** Replicates `data` and resolves with the state machine's result once applied here. */
@@ -211,21 +225,43 @@ export class RaftNode<Result> {
     } catch (err) {
       return Promise.reject(err);
     }
-    // The nonce keeps a late answer to a request made before a restart from
-    // matching a new one with the same counter.
-    const ctx = `${this.opts.id}:${this.readNonce}:${++this.readCounter}`;
+    const ctx = `${++this.readCounter}`;
     const pending = new Pending<void>("read", timeoutMs, options.signal, () => {
       this.reads.delete(ctx);
       this.readPoints.delete(ctx);
     });
     this.reads.set(ctx, pending);
-    try {
-      this.raw.readIndex(ctx);
-    } catch (err) {
-      pending.reject(err as Error);
-    }
-    this.kick();
+    this.queuedReads.push(ctx);
+    // Kicked from a microtask so that reads issued in the same turn share a batch.
+    if (this.queuedReads.length === 1) queueMicrotask(() => this.kick());
     return pending.promise;
+  }
+
+  /**
+   * Asks for one read point for every read queued since the last batch: a
+   * ReadIndex costs the leader a heartbeat round, so reads arriving together
+   * share one (as etcd's server coalesces its linearizable reads).
+   */
+  private issueQueuedReads(): void {
+    if (this.queuedReads.length === 0) return;
+    const members = this.queuedReads.filter((ctx) => this.reads.has(ctx));
+    this.queuedReads = [];
+    // A batch the leader never answered (it stepped down, the request was
+    // lost) is forgotten once every read it served has settled.
+    for (const [batch, waiting] of this.readBatches) {
+      if (!waiting.some((ctx) => this.reads.has(ctx))) this.readBatches.delete(batch);
+    }
+    if (members.length === 0) return;
+    // The nonce keeps a late answer to a batch sent before a restart from
+    // matching a new one with the same counter.
+    const batch = `${this.opts.id}:${this.readNonce}:${++this.readBatchCounter}`;
+    this.readBatches.set(batch, members);
+    try {
+      this.raw.readIndex(batch);
+    } catch (err) {
+      this.readBatches.delete(batch);
+      for (const ctx of members) this.reads.get(ctx)?.reject(err as Error);
+    }
   }
 
   /** Proposes a membership change; resolves with the configuration once applied here. */
@@ -316,6 +352,7 @@ export class RaftNode<Result> {
       timeoutMs = this.timeout(options);
       pos = append(); // NotLeaderError, UncommittedLimitError, ... become rejections
     } catch (err) {
+      notify(this.opts.observer, "onProposal", "failed");
       return Promise.reject(err);
     }
     if (pos === undefined) {
@@ -329,6 +366,13 @@ export class RaftNode<Result> {
     });
     this.proposals.set(pos.index, { term: pos.term, pending });
     this.kick();
+    const observer = this.opts.observer;
+    if (observer?.onProposal !== undefined) {
+      pending.promise.then(
+        () => notify(observer, "onProposal", "committed"),
+        () => notify(observer, "onProposal", "failed"),
+      );
+    }
     return pending.promise;
   }
 
@@ -418,7 +462,10 @@ export class RaftNode<Result> {
 
   private async runLoop(): Promise<void> {
     try {
-      while (this.fatal === undefined && this.raw.hasReady()) {
+      for (;;) {
+        if (this.fatal !== undefined) break;
+        this.issueQueuedReads();
+        if (!this.raw.hasReady()) break;
         const rd = this.raw.ready();
         await this.handleReady(rd);
         this.raw.advance();
@@ -434,7 +481,9 @@ export class RaftNode<Result> {
     if (rd.softState !== undefined) this.onRoleChange(rd.softState.role, rd.softState.lead);
     // 1. persist (and fsync) before anything that depends on it leaves.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
+      const startedMs = performance.now();
       await this.opts.storage.save(rd);
+      notify(this.opts.observer, "onPersist", performance.now() - startedMs, rd.entries.length);
     }
     // 2. speak (snapshots stream from storage on their own connection)
     const plain = rd.messages.filter((m) => m.type !== MessageType.Snap);
@@ -442,9 +491,22 @@ export class RaftNode<Result> {
     for (const m of rd.messages) if (m.type === MessageType.Snap) void this.streamSnapshot(m);
     // 3. apply
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.apply(e);
+    if (rd.committedEntries.length > 0) {
+      const startedMs = performance.now();
+      for (const e of rd.committedEntries) this.apply(e);
+      notify(
+        this.opts.observer,
+        "onApply",
+        performance.now() - startedMs,
+        rd.committedEntries.length,
+      );
+    }
     for (const rs of rd.readStates) {
-      if (this.reads.has(rs.context)) this.readPoints.set(rs.context, rs.index);
+      const members = this.readBatches.get(rs.context);
+      this.readBatches.delete(rs.context);
+      for (const ctx of members ?? []) {
+        if (this.reads.has(ctx)) this.readPoints.set(ctx, rs.index);
+      }
     }
   }
 
@@ -453,6 +515,10 @@ export class RaftNode<Result> {
    * confirmed; fail them now rather than at their timeout.
    */
   private onRoleChange(role: Role, lead: NodeId): void {
+    if (lead !== this.lastLeader) {
+      this.lastLeader = lead;
+      notify(this.opts.observer, "onLeaderChange", this.raw.status().term, lead);
+    }
     const wasLeader = this.lastRole === Role.Leader;
     this.lastRole = role;
     if (!wasLeader || role === Role.Leader) return;
@@ -464,6 +530,7 @@ export class RaftNode<Result> {
   private async installSnapshot(snap: Snapshot): Promise<void> {
     await this.restoreFromStorage();
     this.snapshotsInstalled++;
+    notify(this.opts.observer, "onSnapshot", "installed", snap.metadata.index);
     this.bytesSinceSnapshot = 0;
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
@@ -567,6 +634,7 @@ export class RaftNode<Result> {
     await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
     this.snapshotIndex = index;
     this.bytesSinceSnapshot = 0;
+    notify(this.opts.observer, "onSnapshot", "created", index);
   }
 
   private fail(err: Error): void {

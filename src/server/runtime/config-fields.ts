@@ -131,8 +131,8 @@ export const FIELDS: readonly FieldSpec[] = [
     "from --initial-cluster, else 1",
   ),
   spec("dataDir", "data-dir", undefined, text, "WAL and snapshots", "data/<name>"),
-  spec("listenClient", "listen-client", "127.0.0.1:2379", address, "client API host:port"),
-  spec("listenPeer", "listen-peer", "127.0.0.1:2380", address, "peer transport host:port"),
+  spec("listenClient", "listen-client", "127.0.0.1:7379", address, "client API host:port"),
+  spec("listenPeer", "listen-peer", "127.0.0.1:7380", address, "peer transport host:port"),
   spec(
     "advertiseClientUrl",
     "advertise-client-url",

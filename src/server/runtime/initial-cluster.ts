@@ -3,7 +3,7 @@ import { parsePeerAddress } from "../../raft/transport/index.js";
 /**
  * One founding member as written in `--initial-cluster`:
  * `name=id@peerHost:peerPort[@clientUrl]`, entries separated by commas, e.g.
- * `n1=1@127.0.0.1:2380@http://127.0.0.1:2379,n2=2@127.0.0.1:2382@http://127.0.0.1:2381`.
+ * `n1=1@127.0.0.1:7380@http://127.0.0.1:7379,n2=2@127.0.0.1:7382@http://127.0.0.1:7381`.
  */
 export interface InitialMember {
   readonly name: string;

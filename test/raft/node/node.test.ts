@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { NotLeaderError } from "../../../src/raft/core/index.js";
+import { MessageType, NotLeaderError } from "../../../src/raft/core/index.js";
 import { NodeStoppedError } from "../../../src/raft/node/errors.js";
 import { RaftNode } from "../../../src/raft/node/node.js";
 import type { StateMachine } from "../../../src/raft/node/ports.js";
@@ -113,6 +113,28 @@ describe("RaftNode", () => {
       await node.linearizableRead();
       expect(machines.get(id)!.items).toContain("w1");
     }
+  });
+
+  it("serves reads that arrive together with one ReadIndex round", async () => {
+    const net = new MemoryNetwork();
+    const { nodes, machines } = await cluster(3, net);
+    const leader = await waitFor(() => leaderOf(nodes), "a leader");
+    await leader.propose(enc("w1"));
+    const follower = [...nodes.values()].find((n) => n !== leader)!;
+    await waitFor(() => follower.status().leader === leader.id, "the follower knows the leader");
+    const contexts = new Set<string>();
+    net.setFilter((m) => {
+      if (m.type === MessageType.Heartbeat && m.context !== "") contexts.add(m.context);
+      return true;
+    });
+    for (const node of [leader, follower]) {
+      contexts.clear();
+      await Promise.all(Array.from({ length: 50 }, () => node.linearizableRead()));
+      expect(machines.get(node.id)!.items).toContain("w1");
+      // Fifty reads, one read context confirmed by the leader's heartbeats.
+      expect([...contexts], `reads on node ${node.id}`).toHaveLength(1);
+    }
+    net.setFilter(undefined);
   });
 
   it("adds a learner that catches up by snapshot, promotes it, and removes a member", async () => {

@@ -42,9 +42,9 @@ describe("conclave serve configuration", () => {
       name: "node1",
       nodeId: 1,
       dataDir: "data/node1",
-      listenClient: "127.0.0.1:2379",
-      listenPeer: "127.0.0.1:2380",
-      advertiseClientUrl: "http://127.0.0.1:2379",
+      listenClient: "127.0.0.1:7379",
+      listenPeer: "127.0.0.1:7380",
+      advertiseClientUrl: "http://127.0.0.1:7379",
       join: false,
       heartbeatMs: 100,
       electionMs: 1000,
@@ -52,7 +52,7 @@ describe("conclave serve configuration", () => {
       developmentSecret: true,
     });
     expect(c.initialCluster).toEqual([
-      { name: "node1", id: 1, peerAddress: "127.0.0.1:2380", clientUrl: "http://127.0.0.1:2379" },
+      { name: "node1", id: 1, peerAddress: "127.0.0.1:7380", clientUrl: "http://127.0.0.1:7379" },
     ]);
   });
 
@@ -78,14 +78,14 @@ describe("conclave serve configuration", () => {
 
   it("finds this member in the initial cluster by name or id", () => {
     const cluster =
-      "a=1@127.0.0.1:2380@http://127.0.0.1:2379,b=2@127.0.0.1:2382@http://127.0.0.1:2381";
+      "a=1@127.0.0.1:7380@http://127.0.0.1:7379,b=2@127.0.0.1:7382@http://127.0.0.1:7381";
     const byName = resolve([
       "--initial-cluster",
       cluster,
       "--name",
       "b",
       "--listen-peer",
-      "127.0.0.1:2382",
+      "127.0.0.1:7382",
     ]);
     expect(byName).toMatchObject({ nodeId: 2, name: "b", dataDir: "data/b" });
     expect(byName.initialCluster).toHaveLength(2);
@@ -126,7 +126,7 @@ describe("conclave serve configuration", () => {
     expect(failure(() => resolve(["--heartbeat-ms", "500", "--election-ms", "500"])).field).toBe(
       "electionMs",
     );
-    const cluster = "a=1@127.0.0.1:2380,b=2@127.0.0.1:2382";
+    const cluster = "a=1@127.0.0.1:7380,b=2@127.0.0.1:7382";
     expect(failure(() => resolve(["--initial-cluster", cluster])).field).toBe("name");
     expect(
       failure(() => resolve(["--initial-cluster", cluster, "--name", "a", "--node-id", "2"])).field,
@@ -138,13 +138,13 @@ describe("conclave serve configuration", () => {
     expect(failure(() => resolve(["--initial-cluster", cluster, "--name", "b"])).field).toBe(
       "initialCluster",
     );
-    expect(failure(() => resolve(["--listen-peer", "10.0.0.1:2380"])).field).toBe("clusterSecret");
+    expect(failure(() => resolve(["--listen-peer", "10.0.0.1:7380"])).field).toBe("clusterSecret");
     expect(failure(() => resolve(["--cluster-secret", "short"])).field).toBe("clusterSecret");
     expect(failure(() => resolve(["--client-cert-file", "c.pem"])).field).toBe("clientCertFile");
     expect(
       failure(() => resolve(["--peer-cert-file", "c.pem", "--peer-key-file", "k.pem"])).field,
     ).toBe("peerCertFile");
-    expect(failure(() => resolve(["--listen-client", "0.0.0.0:2379"])).field).toBe(
+    expect(failure(() => resolve(["--listen-client", "0.0.0.0:7379"])).field).toBe(
       "advertiseClientUrl",
     );
   });
@@ -161,7 +161,7 @@ describe("conclave serve configuration", () => {
       "--initial-cluster",
       "a=1@127.0.0.1:2390",
     ]);
-    expect(c.advertiseClientUrl).toBe("https://127.0.0.1:2379");
+    expect(c.advertiseClientUrl).toBe("https://127.0.0.1:7379");
     expect(c).toMatchObject({ join: true, nodeId: 9, name: "node9" });
   });
 
@@ -173,9 +173,9 @@ describe("conclave serve configuration", () => {
   });
 
   it("parses the initial cluster syntax and rejects malformed entries", () => {
-    expect(parseInitialCluster("n1=1@127.0.0.1:2380@https://h:2379,n2=2@127.0.0.1:2382")).toEqual([
-      { name: "n1", id: 1, peerAddress: "127.0.0.1:2380", clientUrl: "https://h:2379" },
-      { name: "n2", id: 2, peerAddress: "127.0.0.1:2382", clientUrl: undefined },
+    expect(parseInitialCluster("n1=1@127.0.0.1:7380@https://h:7379,n2=2@127.0.0.1:7382")).toEqual([
+      { name: "n1", id: 1, peerAddress: "127.0.0.1:7380", clientUrl: "https://h:7379" },
+      { name: "n2", id: 2, peerAddress: "127.0.0.1:7382", clientUrl: undefined },
     ]);
     for (const bad of [
       "",
