@@ -38,7 +38,7 @@ export class UsageError extends Error {
   }
 }
 
-export const DEFAULT_ENDPOINT = "http://127.0.0.1:2379";
+export const DEFAULT_ENDPOINT = "http://127.0.0.1:7379";
 export const DEFAULT_TIMEOUT_MS = 5000;
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {

@@ -28,7 +28,7 @@ describe("parseCommand", () => {
     );
     expect(p.args).toEqual(["k", "v"]);
     expect(putOptions(p.flags)).toEqual({ lease: 31 });
-    expect(p.globals).toEqual({ endpoints: ["http://127.0.0.1:2379"], timeoutMs: 250, json: true });
+    expect(p.globals).toEqual({ endpoints: ["http://127.0.0.1:7379"], timeoutMs: 250, json: true });
   });
 
   it("reads endpoints from the flag, else CONCLAVE_ENDPOINTS, else the default", () => {
@@ -56,8 +56,8 @@ describe("parseCommand", () => {
       '--timeout must be an integer in 1..3600000, got "soon"',
     );
     expect(
-      usageError(() => parseCommand(getSpec, ["k", "--endpoints", "127.0.0.1:2379"], env)).message,
-    ).toMatch(/"127.0.0.1:2379" is not an http\(s\) URL/);
+      usageError(() => parseCommand(getSpec, ["k", "--endpoints", "127.0.0.1:7379"], env)).message,
+    ).toMatch(/"127.0.0.1:7379" is not an http\(s\) URL/);
     expect(usageError(() => parseCommand(getSpec, ["k", "--limit"], env)).message).toMatch(
       /--limit/,
     );

@@ -86,7 +86,7 @@ const add: CommandDef = {
       learner: { type: "boolean", description: "add it as a non-voting learner" },
     },
     details:
-      "Example:\n  conclave member add n4 --peer-urls 127.0.0.1:2386 --client-urls http://127.0.0.1:2385",
+      "Example:\n  conclave member add n4 --peer-urls 127.0.0.1:7386 --client-urls http://127.0.0.1:7385",
   },
   async run(ctx, [name = ""], flags) {
     const peerText = flags.string("peer-urls") ?? flags.fail("missing flag --peer-urls");

@@ -156,7 +156,7 @@ export const snapshotRestoreCommand: CommandDef = {
       "snapshot keep their TTLs and expire unless kept alive after the restart.\n" +
       "Example:\n" +
       "  conclave snapshot restore backup.snap --data-dir data/n1 --name n1 \\\n" +
-      "    --initial-cluster n1=1@127.0.0.1:2380,n2=2@127.0.0.1:2382,n3=3@127.0.0.1:2384",
+      "    --initial-cluster n1=1@127.0.0.1:7380,n2=2@127.0.0.1:7382,n3=3@127.0.0.1:7384",
   },
   async run(ctx, [file = ""], flags) {
     const fail = (m: string): never => flags.fail(m);

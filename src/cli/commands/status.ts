@@ -82,7 +82,7 @@ export const statusCommand: CommandDef = {
       "Asks every endpoint for its status: member id and name, the leader it knows, Raft term, index and applied index, key-space revision, whether it is a learner. Exits 1 if any endpoint failed to answer.",
     args: [],
     options: {},
-    details: "Example:\n  conclave status --endpoints http://127.0.0.1:2379,http://127.0.0.1:2381",
+    details: "Example:\n  conclave status --endpoints http://127.0.0.1:7379,http://127.0.0.1:7381",
   },
   async run(ctx) {
     const client = ctx.client();
