@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `conclave` command. Subcommands arrive with the modules they drive; until
- * then it explains what exists.
+ * The `conclave` command: the server (serve, start), the client commands
+ * (client-process.ts) and the lock commands (lock, elect).
  */
 import { readFileSync } from "node:fs";
+import { CLIENT_HELP, isClientCommand, runClientProcess } from "./client-process.js";
 import { electCommand } from "./elect.js";
 import { lockCommand } from "./lock.js";
 import { serve } from "./serve.js";
@@ -26,8 +27,9 @@ Libraries:
   conclave/hashring          consistent hashing (ring, ketama, jump, rendezvous,
                              maglev, bounded loads, migration plans)
   conclave/raft              the Raft core; conclave/raft/node, /raft/storage
-  conclave/lock              locks, rwlocks, semaphores, elections over memory,
-                             Redis, Redlock, PostgreSQL, etcd, ZooKeeper
+  conclave/kv                the MVCC key space; conclave/client, the server's SDK
+  conclave/lock              locks, rwlocks, semaphores, elections over Conclave,
+                             memory, Redis, Redlock, PostgreSQL, etcd, ZooKeeper
 
 `;
 
@@ -39,6 +41,7 @@ function version(): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (isClientCommand(argv)) return runClientProcess(argv);
   const [command = "help", ...rest] = argv;
   switch (command) {
     case "serve":
@@ -48,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case "help":
     case "--help":
     case "-h":
-      process.stdout.write(HELP);
+      process.stdout.write(HELP + CLIENT_HELP);
       return 0;
     case "version":
     case "--version":

@@ -1,0 +1,207 @@
+/**
+ * What the client commands need from a cluster client: the subset of the
+ * SDK's `ConclaveClient` they call, spelled structurally so the commands can
+ * be exercised with a stand-in in unit tests and so this file is the one place
+ * that knows the SDK's shapes.
+ */
+
+export type Bytes = string | Uint8Array;
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+export interface KeyValueView {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  readonly lease: number;
+}
+
+export type SortOrder = "none" | "ascend" | "descend";
+export type SortTarget = "key" | "version" | "create" | "mod" | "value";
+
+export interface RangeRequest {
+  readonly key: Bytes;
+  readonly rangeEnd?: Bytes;
+  readonly prefix?: boolean;
+  readonly limit?: number;
+  readonly revision?: number;
+  readonly sortOrder?: SortOrder;
+  readonly sortTarget?: SortTarget;
+  readonly keysOnly?: boolean;
+  readonly countOnly?: boolean;
+  readonly serializable?: boolean;
+}
+
+export interface RangeResult {
+  readonly revision: number;
+  readonly kvs: readonly KeyValueView[];
+  readonly more: boolean;
+  readonly count: number;
+}
+
+export interface PutOptions {
+  readonly lease?: number;
+  readonly prevKv?: boolean;
+}
+
+export interface PutResult {
+  readonly revision: number;
+  readonly prevKv?: KeyValueView;
+}
+
+export interface DeleteOptions {
+  readonly rangeEnd?: Bytes;
+  readonly prefix?: boolean;
+  readonly prevKv?: boolean;
+}
+
+export interface DeleteResult {
+  readonly revision: number;
+  readonly deleted: number;
+  readonly prevKvs: readonly KeyValueView[];
+}
+
+export type CompareResult = "equal" | "notEqual" | "less" | "greater";
+
+export type Compare = {
+  readonly key: Bytes;
+  readonly rangeEnd?: Bytes;
+  readonly prefix?: boolean;
+  readonly result?: CompareResult;
+} & (
+  | { readonly target: "value"; readonly value: Bytes }
+  | { readonly target: "version" | "create" | "mod" | "lease"; readonly value: number }
+);
+
+export type TxnOp =
+  | ({ readonly type: "range" } & RangeRequest)
+  | ({ readonly type: "put"; readonly key: Bytes; readonly value: Bytes } & PutOptions)
+  | ({ readonly type: "delete"; readonly key: Bytes } & DeleteOptions);
+
+export interface TxnRequest {
+  readonly compare?: readonly Compare[];
+  readonly success?: readonly TxnOp[];
+  readonly failure?: readonly TxnOp[];
+}
+
+export type TxnOpResult =
+  | ({ readonly type: "range" } & RangeResult)
+  | ({ readonly type: "put" } & PutResult)
+  | ({ readonly type: "delete" } & DeleteResult)
+  | { readonly type: "txn" };
+
+export interface TxnResult {
+  readonly revision: number;
+  readonly succeeded: boolean;
+  readonly responses: readonly TxnOpResult[];
+}
+
+export interface LeaseGrantResult {
+  readonly id: number;
+  readonly ttlSeconds: number;
+}
+
+export interface LeaseKeepAliveResult {
+  readonly id: number;
+  /** 0 or less when the lease is gone. */
+  readonly ttlSeconds: number;
+}
+
+export interface LeaseTimeToLiveResult {
+  readonly id: number;
+  readonly ttlSeconds: number;
+  readonly grantedTtlSeconds: number;
+  readonly keys?: readonly Uint8Array[];
+}
+
+export interface LeaseListResult {
+  readonly ids: readonly number[];
+}
+
+export interface MemberView {
+  readonly id: number;
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  readonly clientURLs: readonly string[];
+  readonly isLearner: boolean;
+}
+
+export interface MemberListResult {
+  readonly members: readonly MemberView[];
+}
+
+export interface MemberAddResult extends MemberListResult {
+  readonly member: MemberView;
+}
+
+export interface MemberAddOptions {
+  readonly name?: string;
+  readonly clientURLs?: readonly string[];
+  readonly isLearner?: boolean;
+}
+
+export interface EndpointStatusView {
+  readonly version: string;
+  readonly memberId: number;
+  readonly leader: number;
+  readonly raftTerm: number;
+  readonly raftIndex: number;
+  readonly raftAppliedIndex: number;
+  readonly isLearner: boolean;
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly keyCount: number;
+}
+
+export interface WatchEventView {
+  /** "PUT" / "DELETE" (any case). */
+  readonly type: string;
+  readonly kv: KeyValueView;
+  readonly prevKv?: KeyValueView;
+}
+
+export interface WatchBatchView {
+  readonly revision: number;
+  readonly events: readonly WatchEventView[];
+}
+
+export interface WatchOptions {
+  readonly prefix?: boolean;
+  readonly rangeEnd?: Bytes;
+  readonly startRevision?: number;
+  readonly prevKv?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface CliClient {
+  readonly endpoints: readonly string[];
+  range(request: RangeRequest & CallOptions): Promise<RangeResult>;
+  put(key: Bytes, value: Bytes, options?: PutOptions & CallOptions): Promise<PutResult>;
+  delete(key: Bytes, options?: DeleteOptions & CallOptions): Promise<DeleteResult>;
+  txn(request: TxnRequest, options?: CallOptions): Promise<TxnResult>;
+  leaseGrant(ttlSeconds: number, options?: CallOptions): Promise<LeaseGrantResult>;
+  leaseRevoke(id: number, options?: CallOptions): Promise<unknown>;
+  leaseKeepAliveOnce(id: number, options?: CallOptions): Promise<LeaseKeepAliveResult>;
+  leaseTimeToLive(
+    id: number,
+    options?: { keys?: boolean } & CallOptions,
+  ): Promise<LeaseTimeToLiveResult>;
+  leases(options?: CallOptions): Promise<LeaseListResult>;
+  watch(key: Bytes, options?: WatchOptions): AsyncIterable<WatchBatchView>;
+  memberList(options?: { serializable?: boolean } & CallOptions): Promise<MemberListResult>;
+  memberAdd(
+    peerURLs: readonly string[],
+    options?: MemberAddOptions & CallOptions,
+  ): Promise<MemberAddResult>;
+  memberRemove(id: number, options?: CallOptions): Promise<MemberListResult>;
+  memberPromote(id: number, options?: CallOptions): Promise<MemberListResult>;
+  status(endpoint?: string, options?: CallOptions): Promise<EndpointStatusView>;
+  moveLeader(targetId: number, options?: CallOptions): Promise<void>;
+  snapshot(options?: CallOptions): AsyncIterable<Uint8Array>;
+  close(): Promise<void>;
+}
