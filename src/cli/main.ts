@@ -4,13 +4,15 @@
  * then it explains what exists.
  */
 import { readFileSync } from "node:fs";
-import { devCluster } from "./dev-cluster.js";
+import { serve } from "./serve.js";
+import { start } from "./start.js";
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
 
 Usage:
-  conclave dev-cluster [--nodes 3] [--data-dir .data] [--peer-port 7001] [--client-port 8001]
-                             run a local cluster of replicated key-value nodes
+  conclave serve [flags]     run one cluster member (conclave serve --help)
+  conclave start [--nodes 3] [--data-dir ./data] [--client-port 2379] [--peer-port 2380]
+                             run a local cluster of serve processes
   conclave help              show this help
   conclave version           print the version
 
@@ -21,7 +23,7 @@ Libraries:
   conclave/lock              locks, rwlocks, semaphores, elections over memory,
                              Redis, Redlock, PostgreSQL, etcd, ZooKeeper
 
-Coming with later releases: serve, put, get, watch, lock, elect.
+Coming with later releases: put, get, watch, lock, elect.
 `;
 
 function version(): string {
@@ -34,8 +36,10 @@ function version(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   const [command = "help", ...rest] = argv;
   switch (command) {
-    case "dev-cluster":
-      return devCluster(rest);
+    case "serve":
+      return serve(rest);
+    case "start":
+      return start(rest);
     case "help":
     case "--help":
     case "-h":

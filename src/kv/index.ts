@@ -14,6 +14,13 @@ export {
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
 export {
+  encodeMemberAttributes,
+  type MemberAttributes,
+  type MemberAttributesResult,
+  MemberTable,
+  validateMemberAttributes,
+} from "./members.js";
+export {
   DEFAULT_REQUEST_WINDOW,
   REQUEST_ID_PATTERN,
   RequestLog,

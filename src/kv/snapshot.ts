@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { type KeyString, toKeyBytes, toKeyString } from "./bytes.js";
 import { InvalidKvCommandError } from "./errors.js";
+import { type MemberWire, parseMemberWire } from "./members.js";
 import type { KeyRecord } from "./mvcc.js";
 
 /**
@@ -16,6 +17,8 @@ export interface SnapshotHeader {
   readonly nextLeaseId: number;
   /** [id, ttlMs] pairs; attached keys are rebuilt from the key records. */
   readonly leases: [number, number][];
+  /** Member metadata; absent in snapshots written before it existed. */
+  readonly members?: MemberWire[];
 }
 
 export interface SnapshotContents {
@@ -91,8 +94,10 @@ export async function decodeSnapshot(
       if (f["v"] !== 1) fail("unknown header version");
       const leases = f["leases"];
       if (!Array.isArray(leases)) fail("leases missing");
+      const members = parseMemberWire(f["members"]);
       header = {
         v: 1,
+        ...(members !== undefined && { members }),
         revision: int(f["revision"], "revision"),
         compactRevision: int(f["compactRevision"], "compactRevision"),
         appliedIndex: int(f["appliedIndex"], "appliedIndex"),

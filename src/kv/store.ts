@@ -11,6 +11,7 @@ import {
   LeaseNotFoundError,
 } from "./errors.js";
 import { LeaseTable } from "./leases.js";
+import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { liveRecords, shapeRange } from "./range.js";
 import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
@@ -85,6 +86,8 @@ export class KvStore implements StateMachine<KvResult> {
     this.requests = new RequestLog(this.requestWindow);
   }
   private readonly requestWindow: RequestWindow;
+  /** Member metadata (name, URLs) replicated through the log; see members.ts. */
+  readonly members = new MemberTable();
 
   get revision(): number {
     return this.currentRevision;
@@ -117,6 +120,10 @@ export class KvStore implements StateMachine<KvResult> {
     const index = typeof indexOrEntry === "number" ? indexOrEntry : indexOrEntry.index;
     if (index > this.lastAppliedIndex) this.lastAppliedIndex = index;
     try {
+      if (typeof indexOrEntry !== "number" && isMemberCommand(indexOrEntry.data)) {
+        this.members.set(decodeMemberCommand(indexOrEntry.data));
+        return { type: "memberAttributes", revision: this.currentRevision };
+      }
       if (typeof indexOrEntry !== "number") return this.execute(decodeCommand(indexOrEntry.data));
       if (command === undefined) throw new InvalidKvCommandError("apply needs a command");
       // Typed callers are validated too: the type system cannot see duplicate keys or bad ids.
@@ -181,6 +188,7 @@ export class KvStore implements StateMachine<KvResult> {
         appliedIndex: this.lastAppliedIndex,
         nextLeaseId: this.leaseTable.nextId,
         leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs]),
+        members: this.members.toWire(),
       },
       // Copied now so the stream shows this moment even if applies continue.
       histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
@@ -219,6 +227,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.currentRevision = header.revision;
     this.compactedRevision = header.compactRevision;
     this.lastAppliedIndex = header.appliedIndex;
+    this.members.restore(header.members);
     for (const reg of this.hub.registrations()) {
       if (reg.nextRevision <= this.compactedRevision) {
         this.hub.remove(reg.id);

@@ -1,4 +1,5 @@
 import type { KvError } from "./errors.js";
+import type { MemberAttributesResult } from "./members.js";
 
 /** A key's state at one revision, as etcd's mvccpb.KeyValue. */
 export interface KeyValue {
@@ -193,6 +194,7 @@ export type KvResult =
   | LeaseGrantResult
   | LeaseRevokeResult
   | LeaseKeepAliveResult
+  | MemberAttributesResult
   | KvFailure;
 
 export interface KvEvent {

@@ -52,7 +52,10 @@ function frameworkReply(err: FrameworkError): ErrorReply | undefined {
 }
 
 /** Maps anything a handler threw to a status and a `{ code, message }` body. */
-export function errorReply(err: unknown, clientUrls?: ReadonlyMap<number, string>): ErrorReply {
+export function errorReply(
+  err: unknown,
+  clientUrls?: { get(id: number): string | undefined },
+): ErrorReply {
   if (err instanceof HttpApiError) {
     return { statusCode: err.statusCode, body: { code: err.code, message: err.message } };
   }

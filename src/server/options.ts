@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
@@ -13,10 +14,21 @@ export interface ServerOptions {
   readonly maxTxnOps?: number;
   /** Passed to every proposal and linearizable read. */
   readonly requestTimeoutMs?: number;
-  /** Client-facing URL per node id, returned as `leaderUrl` in NOT_LEADER answers. */
+  /**
+   * Client-facing URL per node id, returned as `leaderUrl` in NOT_LEADER answers.
+   * Default: the client URLs members published through the log (store.members).
+   */
   readonly clientUrls?: ReadonlyMap<number, string>;
+  /** Open watch streams in total; more are refused with TOO_MANY_WATCHERS. */
+  readonly maxWatchers?: number;
+  /** Open watch streams per remote address. */
+  readonly maxWatchersPerAddress?: number;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
+  /** A pino logger to use instead (takes precedence over `logger`). */
+  readonly loggerInstance?: FastifyBaseLogger;
+  /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
+  readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
 }
 
 export interface ServerLimits {

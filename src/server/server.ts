@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerClusterRoutes } from "./cluster-routes.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
+import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 
 /**
@@ -13,7 +15,10 @@ import { resolveLimits, type ServerOptions } from "./options.js";
 export function createServer(options: ServerOptions): FastifyInstance {
   const limits = resolveLimits(options);
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance === undefined
+      ? { logger: options.logger ?? false }
+      : { loggerInstance: options.loggerInstance }),
+    ...(options.https !== undefined && { https: httpsOptions(options.https) }),
     bodyLimit: limits.bodyLimitBytes,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
@@ -21,11 +26,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
       // Strict shapes: no silent coercion of "true" or 5 into another type, no dropped fields.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
-  });
+  }) as unknown as FastifyInstance;
   const kv = new KvAccess(options.node, options.store, limits);
+  // Without a static map, leader URLs come from the member metadata replicated in the store.
+  const leaderUrls = options.clientUrls ?? {
+    get: (id: number) => options.store.members.clientUrl(id),
+  };
 
   app.setErrorHandler((err, req, reply) => {
-    const { statusCode, body } = errorReply(err, options.clientUrls);
+    const { statusCode, body } = errorReply(err, leaderUrls);
     if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504) {
       req.log.error({ err }, "request failed");
     }
@@ -41,5 +50,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerKvRoutes(app, kv, limits);
   registerLeaseRoutes(app, kv);
   registerHealthRoutes(app, kv);
+  registerClusterRoutes(app, kv, limits);
+  registerMaintenanceRoutes(app, kv, limits);
   return app;
+}
+
+function httpsOptions(tls: NonNullable<ServerOptions["https"]>) {
+  return tls.ca === undefined
+    ? { cert: tls.cert, key: tls.key }
+    : { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true };
 }

@@ -1,0 +1,205 @@
+import { randomInt } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { encodeMemberAttributes } from "../kv/index.js";
+import { parsePeerAddress } from "../raft/transport/index.js";
+import {
+  MemberExistsError,
+  MemberNotFoundError,
+  MemberRoleError,
+  requireLeader,
+} from "./cluster-errors.js";
+import { BadRequestError } from "./errors.js";
+import type { KvAccess } from "./kv-access.js";
+import type { Int64Json } from "./kv-schemas.js";
+import type { ServerLimits } from "./options.js";
+import { header, int64Schema, parseInt64 } from "./wire.js";
+
+export interface MemberJson {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+const urlList = {
+  type: "array",
+  maxItems: 16,
+  items: { type: "string", minLength: 1, maxLength: 1024 },
+} as const;
+
+const idOnly = {
+  type: "object",
+  properties: { ID: int64Schema },
+  required: ["ID"],
+  additionalProperties: false,
+} as const;
+
+/** Ids etcd-style members get when member/add names none: random, so concurrent adds do not collide. */
+const MAX_GENERATED_ID = 2 ** 32;
+
+/** The configuration's members joined with their replicated attributes. */
+export function listMembers(kv: KvAccess): MemberJson[] {
+  const st = kv.node.status();
+  const peerAddress = new Map(st.peers.map((p) => [p.id, p.address]));
+  const one = (id: number, isLearner: boolean): MemberJson => {
+    const attrs = kv.store.members.get(id);
+    const known = peerAddress.get(id);
+    return {
+      ID: String(id),
+      name: attrs?.name ?? "",
+      peerURLs: attrs?.peerUrls.length ? [...attrs.peerUrls] : known ? [known] : [],
+      clientURLs: [...(attrs?.clientUrls ?? [])],
+      isLearner,
+    };
+  };
+  return [
+    ...st.confState.voters.map((id) => one(id, false)),
+    ...st.confState.learners.map((id) => one(id, true)),
+  ].sort((a, b) => Number(a.ID) - Number(b.ID));
+}
+
+function memberId(value: Int64Json, field = "ID"): number {
+  const id = parseInt64(value, field);
+  if (id === 0) throw new BadRequestError(`${field} must be a member id, not 0`);
+  return id;
+}
+
+function memberRole(kv: KvAccess, id: number): "voter" | "learner" | undefined {
+  const cs = kv.node.status().confState;
+  if (cs.voters.includes(id)) return "voter";
+  if (cs.learners.includes(id)) return "learner";
+  return undefined;
+}
+
+export function registerClusterRoutes(
+  app: FastifyInstance,
+  kv: KvAccess,
+  limits: ServerLimits,
+): void {
+  const timeout = () => ({ timeoutMs: limits.requestTimeoutMs });
+  const membersReply = async () => {
+    // Wait until this node has applied what it just committed, so the answer shows the change.
+    await kv.node.linearizableRead(timeout());
+    return { header: header(kv.store.revision), members: listMembers(kv) };
+  };
+
+  app.post<{ Body: { serializable?: boolean } | null }>(
+    "/v3/cluster/member/list",
+    {
+      schema: {
+        body: {
+          type: ["object", "null"],
+          properties: { serializable: { type: "boolean" }, linearizable: { type: "boolean" } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) =>
+      kv.read(req.body?.serializable === true, (s) => ({
+        header: header(s.revision),
+        members: listMembers(kv),
+      })),
+  );
+
+  app.post<{
+    Body: {
+      ID?: Int64Json;
+      name?: string;
+      peerURLs: string[];
+      clientURLs?: string[];
+      isLearner?: boolean;
+    };
+  }>(
+    "/v3/cluster/member/add",
+    {
+      schema: {
+        body: {
+          type: "object",
+          properties: {
+            ID: int64Schema,
+            name: { type: "string", maxLength: 256 },
+            peerURLs: { ...urlList, minItems: 1, maxItems: 1 },
+            clientURLs: urlList,
+            isLearner: { type: "boolean" },
+          },
+          required: ["peerURLs"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      requireLeader(kv.node, "member add");
+      const body = req.body;
+      const peer = body.peerURLs[0]!;
+      try {
+        parsePeerAddress(peer);
+      } catch {
+        throw new BadRequestError(`peerURLs[0] must be host:port, got ${JSON.stringify(peer)}`);
+      }
+      for (const [i, url] of (body.clientURLs ?? []).entries()) checkClientUrl(url, i);
+      let id = body.ID === undefined ? 0 : memberId(body.ID);
+      if (id !== 0 && memberRole(kv, id) !== undefined) throw new MemberExistsError(id);
+      while (id === 0 || memberRole(kv, id) !== undefined) {
+        id = randomInt(1, MAX_GENERATED_ID);
+      }
+      const attrs = {
+        id,
+        name: body.name ?? "",
+        peerUrls: [peer],
+        clientUrls: body.clientURLs ?? [],
+      };
+      // Attributes first: by the time the new member appears in the configuration, it has a name.
+      await kv.node.propose(encodeMemberAttributes(attrs), timeout());
+      if (body.isLearner === true) await kv.node.addLearner(id, peer, timeout());
+      else await kv.node.addVoter(id, peer, timeout());
+      const reply = await membersReply();
+      const member = reply.members.find((m) => m.ID === String(id));
+      return { ...reply, member };
+    },
+  );
+
+  app.post<{ Body: { ID: Int64Json } }>(
+    "/v3/cluster/member/remove",
+    { schema: { body: idOnly } },
+    async (req) => {
+      requireLeader(kv.node, "member remove");
+      const id = memberId(req.body.ID);
+      if (memberRole(kv, id) === undefined) throw new MemberNotFoundError(id);
+      await kv.node.removeMember(id, timeout());
+      return membersReply();
+    },
+  );
+
+  app.post<{ Body: { ID: Int64Json } }>(
+    "/v3/cluster/member/promote",
+    { schema: { body: idOnly } },
+    async (req) => {
+      requireLeader(kv.node, "member promote");
+      const id = memberId(req.body.ID);
+      const role = memberRole(kv, id);
+      if (role === undefined) throw new MemberNotFoundError(id);
+      if (role === "voter") throw new MemberRoleError(`member ${id} is already a voter`);
+      const address =
+        kv.store.members.get(id)?.peerUrls[0] ??
+        kv.node.status().peers.find((p) => p.id === id)?.address;
+      if (address === undefined) {
+        throw new MemberRoleError(`member ${id} has no known peer address to promote it at`);
+      }
+      await kv.node.addVoter(id, address, timeout());
+      return membersReply();
+    },
+  );
+}
+
+function checkClientUrl(url: string, i: number): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new BadRequestError(`clientURLs[${i}] is not a URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new BadRequestError(`clientURLs[${i}] must be an http or https URL`);
+  }
+}

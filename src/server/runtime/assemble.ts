@@ -1,0 +1,114 @@
+/**
+ * The one place where a `conclave serve` process's parts are configured:
+ * storage, transport, RaftNode options and createServer options. Anything
+ * that wires more into the process (metrics, hooks) belongs here.
+ */
+import { readFile } from "node:fs/promises";
+import type { FastifyBaseLogger } from "fastify";
+import type { KvResult, KvStore } from "../../kv/index.js";
+import type { RaftNode, RaftNodeOptions } from "../../raft/node/index.js";
+import { WalStorage } from "../../raft/storage/index.js";
+import {
+  parsePeerAddress,
+  TcpTransport,
+  type TransportLogger,
+} from "../../raft/transport/index.js";
+import type { ServerOptions } from "../options.js";
+import type { ServeConfig } from "./config.js";
+import { ServeConfigError } from "./config-error.js";
+
+async function pem(path: string, field: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new ServeConfigError(field, "settings", `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function openStorage(config: ServeConfig): Promise<WalStorage> {
+  return WalStorage.open(config.dataDir, {
+    clusterId: config.clusterId,
+    nodeId: config.nodeId,
+    snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+  });
+}
+
+export async function createTransport(
+  config: ServeConfig,
+  logger: TransportLogger,
+): Promise<TcpTransport> {
+  const tls =
+    config.peerCertFile === undefined ||
+    config.peerKeyFile === undefined ||
+    config.peerCaFile === undefined
+      ? undefined
+      : {
+          cert: await pem(config.peerCertFile, "peerCertFile"),
+          key: await pem(config.peerKeyFile, "peerKeyFile"),
+          ca: await pem(config.peerCaFile, "peerCaFile"),
+          // Certificates name members; peers are also checked by the secret handshake.
+          verifyHostname: false,
+        };
+  return new TcpTransport({
+    nodeId: config.nodeId,
+    clusterId: config.clusterId,
+    secret: config.clusterSecret,
+    listen: parsePeerAddress(config.listenPeer),
+    logger,
+    ...(tls !== undefined && { tls }),
+  });
+}
+
+export function nodeOptions(
+  config: ServeConfig,
+  parts: {
+    storage: WalStorage;
+    transport: TcpTransport;
+    store: KvStore;
+    onFatal: (err: Error) => void;
+  },
+): RaftNodeOptions<KvResult> {
+  return {
+    id: config.nodeId,
+    storage: parts.storage,
+    transport: parts.transport,
+    stateMachine: parts.store,
+    initialCluster: new Map(config.initialCluster.map((m) => [m.id, m.peerAddress])),
+    join: config.join,
+    heartbeatMs: config.heartbeatMs,
+    electionMs: config.electionMs,
+    snapshotEveryEntries: config.snapshotEveryEntries,
+    snapshotEveryBytes: config.snapshotEveryBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    onFatal: parts.onFatal,
+  };
+}
+
+export async function serverOptions(
+  config: ServeConfig,
+  parts: { node: RaftNode<KvResult>; store: KvStore; logger: FastifyBaseLogger },
+): Promise<ServerOptions> {
+  const https =
+    config.clientCertFile === undefined || config.clientKeyFile === undefined
+      ? undefined
+      : {
+          cert: await pem(config.clientCertFile, "clientCertFile"),
+          key: await pem(config.clientKeyFile, "clientKeyFile"),
+          ...(config.clientCaFile !== undefined && {
+            ca: await pem(config.clientCaFile, "clientCaFile"),
+          }),
+        };
+  return {
+    node: parts.node,
+    store: parts.store,
+    loggerInstance: parts.logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    maxTxnOps: config.maxTxnOps,
+    maxWatchers: config.maxWatchers,
+    maxWatchersPerAddress: config.maxWatchersPerAddress,
+    requestTimeoutMs: config.requestTimeoutMs,
+    ...(https !== undefined && { https }),
+  };
+}

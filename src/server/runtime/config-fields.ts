@@ -1,0 +1,264 @@
+import { parsePeerAddress } from "../../raft/transport/index.js";
+import { checkHttpUrl, type InitialMember, parseInitialCluster } from "./initial-cluster.js";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = [
+  "fatal",
+  "error",
+  "warn",
+  "info",
+  "debug",
+  "trace",
+  "silent",
+];
+
+/** Every setting of `conclave serve` after resolution (before cross-field checks). */
+export interface ServeSettings {
+  name: string | undefined;
+  nodeId: number | undefined;
+  dataDir: string | undefined;
+  listenClient: string;
+  listenPeer: string;
+  advertiseClientUrl: string | undefined;
+  advertisePeer: string | undefined;
+  initialCluster: InitialMember[] | undefined;
+  join: boolean;
+  clusterId: string;
+  clusterSecret: string | undefined;
+  clientCertFile: string | undefined;
+  clientKeyFile: string | undefined;
+  clientCaFile: string | undefined;
+  peerCertFile: string | undefined;
+  peerKeyFile: string | undefined;
+  peerCaFile: string | undefined;
+  heartbeatMs: number;
+  electionMs: number;
+  snapshotEveryEntries: number;
+  snapshotEveryBytes: number;
+  snapshotCatchUpEntries: number;
+  requestTimeoutMs: number;
+  bodyLimitBytes: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxTxnOps: number;
+  maxWatchers: number;
+  maxWatchersPerAddress: number;
+  logLevel: LogLevel;
+}
+
+type Raw = string | number | boolean;
+
+/** How one setting is spelled in each source, its default and how its value is checked. */
+export interface FieldSpec<K extends keyof ServeSettings = keyof ServeSettings> {
+  readonly key: K;
+  readonly flag: string;
+  readonly env: string;
+  readonly boolean?: true;
+  readonly description: string;
+  /** Shown in help and docs. */
+  readonly defaultText: string;
+  readonly fallback: ServeSettings[K];
+  /** Throws an Error whose message says what was expected. */
+  readonly parse: (value: Raw) => ServeSettings[K];
+}
+
+function text(value: Raw): string {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new Error(`must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: Raw): number => {
+    const n =
+      typeof value === "number" ? value : /^[0-9]{1,16}$/.test(String(value)) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new Error(`must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+function bool(value: Raw): boolean {
+  if (typeof value === "boolean") return value;
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw new Error(`must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function address(value: Raw): string {
+  const s = text(value);
+  parsePeerAddress(s);
+  return s;
+}
+
+function url(value: Raw): string {
+  const s = text(value);
+  checkHttpUrl(s, "value");
+  return s;
+}
+
+function logLevel(value: Raw): LogLevel {
+  if (typeof value === "string" && (LOG_LEVELS as string[]).includes(value)) {
+    return value as LogLevel;
+  }
+  throw new Error(`must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+function spec<K extends keyof ServeSettings>(
+  key: K,
+  flag: string,
+  fallback: ServeSettings[K],
+  parse: (value: Raw) => ServeSettings[K],
+  description: string,
+  defaultText = fallback === undefined ? "" : String(fallback),
+): FieldSpec<K> {
+  const env = `CONCLAVE_${flag.replace(/-/g, "_").toUpperCase()}`;
+  return { key, flag, env, fallback, parse, description, defaultText };
+}
+
+const MiB = 1024 * 1024;
+
+export const FIELDS: readonly FieldSpec[] = [
+  spec("name", "name", undefined, text, "this member's name", "node<id>"),
+  spec(
+    "nodeId",
+    "node-id",
+    undefined,
+    integer(1),
+    "this member's Raft id",
+    "from --initial-cluster, else 1",
+  ),
+  spec("dataDir", "data-dir", undefined, text, "WAL and snapshots", "data/<name>"),
+  spec("listenClient", "listen-client", "127.0.0.1:2379", address, "client API host:port"),
+  spec("listenPeer", "listen-peer", "127.0.0.1:2380", address, "peer transport host:port"),
+  spec(
+    "advertiseClientUrl",
+    "advertise-client-url",
+    undefined,
+    url,
+    "client URL published to the cluster",
+    "http(s)://<listen-client>",
+  ),
+  spec(
+    "advertisePeer",
+    "advertise-peer",
+    undefined,
+    address,
+    "peer address published to the cluster",
+    "<listen-peer>",
+  ),
+  spec(
+    "initialCluster",
+    "initial-cluster",
+    undefined,
+    (v) => parseInitialCluster(text(v)),
+    "founding members: name=id@host:port[@clientUrl],...",
+    "this member alone",
+  ),
+  {
+    ...spec(
+      "join",
+      "join",
+      false,
+      bool,
+      "join an existing cluster (after member add) instead of founding one",
+    ),
+    boolean: true,
+  },
+  spec(
+    "clusterId",
+    "cluster-id",
+    "conclave",
+    text,
+    "cluster token; peers and data dirs of another cluster are refused",
+  ),
+  spec(
+    "clusterSecret",
+    "cluster-secret",
+    undefined,
+    text,
+    "peer HMAC secret, >= 16 bytes (prefer the env variable)",
+    "a development secret, loopback only",
+  ),
+  spec(
+    "clientCertFile",
+    "client-cert-file",
+    undefined,
+    text,
+    "client API TLS certificate (PEM); with the key, serves https",
+  ),
+  spec("clientKeyFile", "client-key-file", undefined, text, "client API TLS private key (PEM)"),
+  spec(
+    "clientCaFile",
+    "client-ca-file",
+    undefined,
+    text,
+    "CA for client certificates; set = clients must present one",
+  ),
+  spec(
+    "peerCertFile",
+    "peer-cert-file",
+    undefined,
+    text,
+    "peer TLS certificate (PEM); peers use mutual TLS",
+  ),
+  spec("peerKeyFile", "peer-key-file", undefined, text, "peer TLS private key (PEM)"),
+  spec("peerCaFile", "peer-ca-file", undefined, text, "CA that signs peer certificates"),
+  spec("heartbeatMs", "heartbeat-ms", 100, integer(1, 60_000), "Raft heartbeat interval"),
+  spec("electionMs", "election-ms", 1000, integer(2, 600_000), "Raft election timeout"),
+  spec(
+    "snapshotEveryEntries",
+    "snapshot-every-entries",
+    10_000,
+    integer(0),
+    "snapshot after this many applied entries (0 = never)",
+  ),
+  spec(
+    "snapshotEveryBytes",
+    "snapshot-every-bytes",
+    64 * MiB,
+    integer(0),
+    "...or after this many applied bytes (0 = never)",
+  ),
+  spec(
+    "snapshotCatchUpEntries",
+    "snapshot-catch-up-entries",
+    1000,
+    integer(0),
+    "entries kept behind a snapshot for slow followers",
+  ),
+  spec(
+    "requestTimeoutMs",
+    "request-timeout-ms",
+    5000,
+    integer(1, 600_000),
+    "timeout of each proposal and linearizable read",
+  ),
+  spec("bodyLimitBytes", "body-limit-bytes", 2 * MiB, integer(1), "largest request body"),
+  spec("maxKeyBytes", "max-key-bytes", 4096, integer(1), "largest key"),
+  spec("maxValueBytes", "max-value-bytes", MiB, integer(1), "largest value"),
+  spec("maxTxnOps", "max-txn-ops", 128, integer(1), "operations in one txn"),
+  spec("maxWatchers", "max-watchers", 10_000, integer(1), "open watch streams in total"),
+  spec(
+    "maxWatchersPerAddress",
+    "max-watchers-per-address",
+    1000,
+    integer(1),
+    "open watch streams per client address",
+  ),
+  spec(
+    "logLevel",
+    "log-level",
+    "info",
+    logLevel,
+    "fatal, error, warn, info, debug, trace or silent",
+  ),
+];
+
+export function defaultSettings(): ServeSettings {
+  const out: Record<string, unknown> = {};
+  for (const f of FIELDS) out[f.key] = f.fallback;
+  return out as unknown as ServeSettings;
+}

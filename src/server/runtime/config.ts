@@ -1,0 +1,257 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parsePeerAddress } from "../../raft/transport/index.js";
+import { ServeConfigError } from "./config-error.js";
+import { defaultSettings, FIELDS, type FieldSpec, type ServeSettings } from "./config-fields.js";
+import type { InitialMember } from "./initial-cluster.js";
+
+/** Resolved and checked settings of one `conclave serve` process. */
+export interface ServeConfig
+  extends Omit<ServeSettings, "name" | "nodeId" | "dataDir" | "initialCluster" | "clusterSecret"> {
+  readonly name: string;
+  readonly nodeId: number;
+  readonly dataDir: string;
+  readonly advertiseClientUrl: string;
+  readonly advertisePeer: string;
+  readonly initialCluster: readonly InitialMember[];
+  readonly clusterSecret: string;
+  /** True when no secret was configured; allowed only with a loopback peer address. */
+  readonly developmentSecret: boolean;
+}
+
+/** Bad command-line syntax (unknown flag, missing value): answered with usage, exit 2. */
+export class UsageError extends Error {}
+
+export interface ConfigSources {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads the config file; default node:fs. */
+  readonly readFile?: (path: string) => string;
+}
+
+export interface ParsedServeArgs {
+  readonly help: boolean;
+  readonly config: ServeConfig | undefined;
+}
+
+const DEVELOPMENT_SECRET = "conclave-development-secret-loopback-only";
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+type Layer = Partial<Record<keyof ServeSettings, unknown>>;
+
+function apply(
+  target: ServeSettings,
+  field: FieldSpec,
+  value: string | number | boolean,
+  source: string,
+): void {
+  try {
+    (target as unknown as Record<string, unknown>)[field.key] = field.parse(value);
+  } catch (err) {
+    throw new ServeConfigError(field.key, source, (err as Error).message);
+  }
+}
+
+function readConfigFile(path: string, read: (path: string) => string): Layer {
+  const source = `config file ${path}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(read(path));
+  } catch (err) {
+    throw new ServeConfigError("config", source, `cannot read JSON: ${(err as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ServeConfigError("config", source, "must be a JSON object of settings");
+  }
+  for (const key of Object.keys(raw)) {
+    if (!FIELDS.some((f) => f.key === key)) {
+      throw new ServeConfigError(key, source, "is not a known setting");
+    }
+  }
+  return raw as Layer;
+}
+
+/** Flags > environment (CONCLAVE_*) > config file > defaults; then cross-field checks. */
+export function resolveServeConfig(sources: ConfigSources): ParsedServeArgs {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...sources.argv],
+      options: {
+        help: { type: "boolean", short: "h" },
+        config: { type: "string" },
+        ...Object.fromEntries(
+          FIELDS.map((f) => [
+            f.flag,
+            { type: f.boolean ? ("boolean" as const) : ("string" as const) },
+          ]),
+        ),
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  if (flags["help"] === true) return { help: true, config: undefined };
+
+  const settings = defaultSettings();
+  const configPath = (flags["config"] as string | undefined) ?? sources.env["CONCLAVE_CONFIG"];
+  if (configPath !== undefined && configPath !== "") {
+    const file = readConfigFile(configPath, sources.readFile ?? ((p) => readFileSync(p, "utf8")));
+    for (const field of FIELDS) {
+      const value = file[field.key];
+      if (value === undefined) continue;
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+        throw new ServeConfigError(
+          field.key,
+          `config file ${configPath}`,
+          "must be a string, number or boolean",
+        );
+      }
+      apply(settings, field, value, `config file ${configPath}`);
+    }
+  }
+  for (const field of FIELDS) {
+    const value = sources.env[field.env];
+    if (value !== undefined && value !== "")
+      apply(settings, field, value, `environment ${field.env}`);
+  }
+  for (const field of FIELDS) {
+    const value = flags[field.flag];
+    if (value !== undefined) apply(settings, field, value, `flag --${field.flag}`);
+  }
+  return { help: false, config: finish(settings) };
+}
+
+function isWildcard(hostPort: string): boolean {
+  const { host } = parsePeerAddress(hostPort);
+  return host === "0.0.0.0" || host === "::";
+}
+
+/** Fills derived defaults and checks settings against each other. */
+function finish(s: ServeSettings): ServeConfig {
+  const clientTls = s.clientCertFile !== undefined || s.clientKeyFile !== undefined;
+  if (clientTls && (s.clientCertFile === undefined || s.clientKeyFile === undefined)) {
+    throw new ServeConfigError(
+      "clientCertFile",
+      "settings",
+      "client TLS needs both a certificate and a key file",
+    );
+  }
+  if (s.clientCaFile !== undefined && !clientTls) {
+    throw new ServeConfigError(
+      "clientCaFile",
+      "settings",
+      "needs clientCertFile and clientKeyFile too",
+    );
+  }
+  const peerTls = [s.peerCertFile, s.peerKeyFile, s.peerCaFile].filter((v) => v !== undefined);
+  if (peerTls.length !== 0 && peerTls.length !== 3) {
+    throw new ServeConfigError(
+      "peerCertFile",
+      "settings",
+      "peer TLS needs peerCertFile, peerKeyFile and peerCaFile",
+    );
+  }
+  if (s.electionMs <= s.heartbeatMs) {
+    throw new ServeConfigError(
+      "electionMs",
+      "settings",
+      `must exceed heartbeatMs (${s.heartbeatMs}), got ${s.electionMs}`,
+    );
+  }
+  if (s.advertiseClientUrl === undefined && isWildcard(s.listenClient)) {
+    throw new ServeConfigError(
+      "advertiseClientUrl",
+      "settings",
+      `required when listenClient is a wildcard address (${s.listenClient})`,
+    );
+  }
+  if (s.advertisePeer === undefined && isWildcard(s.listenPeer)) {
+    throw new ServeConfigError(
+      "advertisePeer",
+      "settings",
+      `required when listenPeer is a wildcard address (${s.listenPeer})`,
+    );
+  }
+  const advertiseClientUrl =
+    s.advertiseClientUrl ?? `${clientTls ? "https" : "http"}://${s.listenClient}`;
+  const advertisePeer = s.advertisePeer ?? s.listenPeer;
+
+  const cluster = s.initialCluster;
+  const byName = s.name === undefined ? undefined : cluster?.find((m) => m.name === s.name);
+  const byId = s.nodeId === undefined ? undefined : cluster?.find((m) => m.id === s.nodeId);
+  if (byName !== undefined && s.nodeId !== undefined && byName.id !== s.nodeId) {
+    throw new ServeConfigError(
+      "nodeId",
+      "settings",
+      `is ${s.nodeId} but initialCluster gives ${s.name} id ${byName.id}`,
+    );
+  }
+  if (byId !== undefined && s.name !== undefined && byId.name !== s.name) {
+    throw new ServeConfigError(
+      "name",
+      "settings",
+      `is ${s.name} but initialCluster names member ${s.nodeId} ${byId.name}`,
+    );
+  }
+  const self = byName ?? byId;
+  if (
+    cluster !== undefined &&
+    cluster.length > 1 &&
+    s.name === undefined &&
+    s.nodeId === undefined
+  ) {
+    throw new ServeConfigError(
+      "name",
+      "settings",
+      "set name or nodeId to say which initialCluster member this is",
+    );
+  }
+  const nodeId = s.nodeId ?? self?.id ?? cluster?.[0]?.id ?? 1;
+  const name = s.name ?? self?.name ?? (cluster?.length === 1 ? cluster[0]!.name : `node${nodeId}`);
+  const initialCluster = cluster ?? [
+    { name, id: nodeId, peerAddress: advertisePeer, clientUrl: advertiseClientUrl },
+  ];
+  const mine = initialCluster.find((m) => m.id === nodeId);
+  if (!s.join && mine === undefined) {
+    throw new ServeConfigError(
+      "initialCluster",
+      "settings",
+      `does not list this member (${name}, id ${nodeId}); add it or set join`,
+    );
+  }
+  if (!s.join && mine !== undefined && mine.peerAddress !== advertisePeer) {
+    throw new ServeConfigError(
+      "initialCluster",
+      "settings",
+      `gives ${name} peer address ${mine.peerAddress}, but this member advertises ${advertisePeer}`,
+    );
+  }
+  const developmentSecret = s.clusterSecret === undefined;
+  if (developmentSecret && !LOOPBACK.has(parsePeerAddress(s.listenPeer).host)) {
+    throw new ServeConfigError(
+      "clusterSecret",
+      "settings",
+      "required when peers listen beyond loopback (set CONCLAVE_CLUSTER_SECRET)",
+    );
+  }
+  const clusterSecret = s.clusterSecret ?? DEVELOPMENT_SECRET;
+  if (Buffer.byteLength(clusterSecret) < 16) {
+    throw new ServeConfigError("clusterSecret", "settings", "must be at least 16 bytes");
+  }
+  return {
+    ...s,
+    name,
+    nodeId,
+    dataDir: s.dataDir ?? join("data", name),
+    advertiseClientUrl,
+    advertisePeer,
+    initialCluster,
+    clusterSecret,
+    developmentSecret,
+  };
+}

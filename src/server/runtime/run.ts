@@ -1,0 +1,122 @@
+import { mkdir } from "node:fs/promises";
+import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
+import { KvStore } from "../../kv/index.js";
+import { RaftNode } from "../../raft/node/index.js";
+import { parsePeerAddress } from "../../raft/transport/index.js";
+import { createServer } from "../server.js";
+import { createTransport, nodeOptions, openStorage, serverOptions } from "./assemble.js";
+import type { ServeConfig } from "./config.js";
+import { MemberPublisher } from "./member-publisher.js";
+
+/** What the ready line reports; `start` and tests read it. */
+export interface ReadyInfo {
+  readonly ready: true;
+  readonly name: string;
+  readonly id: number;
+  readonly pid: number;
+  readonly clientUrl: string;
+  readonly peer: string;
+  readonly dataDir: string;
+}
+
+export interface RunningServer {
+  readonly info: ReadyInfo;
+  /** Stops accepting, closes the API (ending open streams), stops the node; idempotent. */
+  stop(): Promise<void>;
+  /** Settles with a non-zero exit code if the node fails on its own. */
+  readonly failed: Promise<number>;
+}
+
+/** Open streams (watches) get this long to end after close before their sockets are cut. */
+const CLOSE_GRACE_MS = 2000;
+/** The exit code of a process whose node stopped on a fatal error (as sysexits' EX_SOFTWARE). */
+export const EXIT_NODE_FAILED = 70;
+
+export async function runServe(config: ServeConfig): Promise<RunningServer> {
+  const log = pino(
+    { level: config.logLevel, base: { name: config.name, id: config.nodeId } },
+    pino.destination({ fd: 2, sync: true }),
+  );
+  if (config.developmentSecret) {
+    log.warn("no cluster secret configured: using the development secret (loopback peers only)");
+  }
+  await mkdir(config.dataDir, { recursive: true });
+  const storage = await openStorage(config);
+  log.info({ dataDir: config.dataDir, recovery: storage.recovery }, "storage opened");
+  const transport = await createTransport(config, log.child({ component: "transport" }));
+  const store = new KvStore();
+  let reportFailure: (code: number) => void = () => {};
+  const failed = new Promise<number>((resolve) => {
+    reportFailure = resolve;
+  });
+  const node = await RaftNode.start(
+    nodeOptions(config, {
+      storage,
+      transport,
+      store,
+      onFatal: (err) => {
+        log.fatal({ err }, "raft node stopped on a fatal error");
+        reportFailure(EXIT_NODE_FAILED);
+      },
+    }),
+  );
+  let app: FastifyInstance | undefined;
+  let publisher: MemberPublisher | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      publisher?.stop();
+      if (app !== undefined) {
+        const cut = setTimeout(() => app?.server.closeAllConnections?.(), CLOSE_GRACE_MS);
+        await app.close();
+        clearTimeout(cut);
+      }
+      await node.stop();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+  try {
+    app = createServer(
+      await serverOptions(config, { node, store, logger: log.child({ component: "http" }) }),
+    );
+    const listen = parsePeerAddress(config.listenClient);
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const self = {
+    id: config.nodeId,
+    name: config.name,
+    peerUrls: [config.advertisePeer],
+    clientUrls: [config.advertiseClientUrl],
+  };
+  const founders = config.initialCluster.map((m) => ({
+    id: m.id,
+    name: m.name,
+    peerUrls: [m.peerAddress],
+    clientUrls: m.clientUrl === undefined ? [] : [m.clientUrl],
+  }));
+  publisher = new MemberPublisher(
+    node,
+    store,
+    self,
+    founders,
+    log,
+    config.heartbeatMs * 2,
+    config.requestTimeoutMs,
+  );
+  const info: ReadyInfo = {
+    ready: true,
+    name: config.name,
+    id: config.nodeId,
+    pid: process.pid,
+    clientUrl: config.advertiseClientUrl,
+    peer: config.advertisePeer,
+    dataDir: config.dataDir,
+  };
+  log.info(info, "serving");
+  return { info, stop, failed };
+}
