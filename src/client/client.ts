@@ -1,0 +1,282 @@
+import type { BackoffOptions, RandomSource } from "./backoff.js";
+import type { Bytes } from "./bytes.js";
+import {
+  type EndpointStatus,
+  endpointStatus,
+  type MemberAddOptions,
+  type MemberAddResult,
+  type MemberListResult,
+  memberAddJson,
+  memberAddResult,
+  memberListResult,
+} from "./cluster-wire.js";
+import { normalizeEndpoint } from "./endpoints.js";
+import { ClientError } from "./errors.js";
+import { asObject, headerRevision } from "./json-read.js";
+import type { KeyValue } from "./key-value.js";
+import type {
+  DeleteOptions,
+  DeleteResult,
+  PutOptions,
+  PutResult,
+  RangeRequest,
+  RangeResult,
+  TxnRequest,
+  TxnResult,
+} from "./kv-types.js";
+import {
+  deleteJson,
+  deleteResult,
+  putJson,
+  putResult,
+  rangeJson,
+  rangeResult,
+  txnJson,
+  txnResult,
+} from "./kv-wire.js";
+import { LeaseKeeper, type LeaseKeeperOptions } from "./lease-keeper.js";
+import {
+  type LeaseGrantResult,
+  type LeaseKeepAliveResult,
+  type LeaseListResult,
+  type LeaseTimeToLiveResult,
+  leaseGrantResult,
+  leaseKeepAliveResult,
+  leaseListResult,
+  leaseTimeToLiveResult,
+} from "./lease-wire.js";
+import type { CallKind } from "./retry-policy.js";
+import { type CallOptions, HttpTransport } from "./transport.js";
+import { type WatchOptions, WatchStream } from "./watch-stream.js";
+
+export interface ClientOptions {
+  /** Base URLs of the cluster's nodes, e.g. `http://127.0.0.1:2379`. */
+  readonly endpoints: readonly string[];
+  /** Default budget of each call, retries included. Default 5000. */
+  readonly timeoutMs?: number;
+  /** Jitter source for retry backoff; seed it in tests. Default Math.random. */
+  readonly random?: RandomSource;
+  readonly backoff?: BackoffOptions;
+  /**
+   * Set once every server dedupes writes by `idempotency-key`: writes are then
+   * retried after a lost answer or a timeout too (see retry-policy.ts).
+   */
+  readonly serverDedupesWrites?: boolean;
+}
+
+/** Resources the client ends on close. */
+interface Closable {
+  close(): void;
+}
+
+/**
+ * A client for a Conclave cluster's HTTP API: typed calls, leader discovery,
+ * safe retries within a deadline, resuming watches and kept-alive leases.
+ */
+export class ConclaveClient implements AsyncDisposable {
+  private readonly transport: HttpTransport;
+  private readonly open = new Set<Closable>();
+
+  constructor(options: ClientOptions) {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new ClientError("INVALID_ARGUMENT", `timeoutMs must be positive, got ${timeoutMs}`);
+    }
+    this.transport = new HttpTransport({
+      endpoints: options.endpoints,
+      timeoutMs,
+      random: options.random ?? Math.random,
+      backoff: options.backoff ?? {},
+      serverDedupesWrites: options.serverDedupesWrites ?? false,
+    });
+  }
+
+  /** The configured endpoints, normalized. */
+  get endpoints(): readonly string[] {
+    return this.transport.pool.endpoints;
+  }
+
+  /** The endpoint tried first: the last one that accepted a write. */
+  get preferredEndpoint(): string {
+    return this.transport.pool.first;
+  }
+
+  private call(path: string, body: unknown, kind: CallKind, options: CallOptions = {}) {
+    return this.transport.call({ path, body, kind }, options);
+  }
+
+  // ---- key space ------------------------------------------------------------------
+
+  /** One key's current (or `revision`'s) state, undefined when absent. */
+  async get(
+    key: Bytes,
+    options: { serializable?: boolean; revision?: number } & CallOptions = {},
+  ): Promise<KeyValue | undefined> {
+    const result = await this.range({ ...options, key });
+    return result.kvs[0];
+  }
+
+  async range(request: RangeRequest & CallOptions): Promise<RangeResult> {
+    return rangeResult(await this.call("/v3/kv/range", rangeJson(request), "read", request));
+  }
+
+  async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {
+    return putResult(await this.call("/v3/kv/put", putJson(key, value, options), "write", options));
+  }
+
+  async delete(key: Bytes, options: DeleteOptions & CallOptions = {}): Promise<DeleteResult> {
+    const body = deleteJson(key, options);
+    return deleteResult(await this.call("/v3/kv/deleterange", body, "write", options));
+  }
+
+  async txn(request: TxnRequest, options: CallOptions = {}): Promise<TxnResult> {
+    return txnResult(await this.call("/v3/kv/txn", txnJson(request), "write", options));
+  }
+
+  /** Drops history below `revision`. Resolves to the store's revision. */
+  async compact(revision: number, options: CallOptions = {}): Promise<{ revision: number }> {
+    const answer = await this.call("/v3/kv/compaction", { revision }, "write", options);
+    return { revision: headerRevision(asObject(answer, "compaction"), "compaction") };
+  }
+
+  // ---- leases ---------------------------------------------------------------------
+
+  async leaseGrant(
+    ttlSeconds: number,
+    options: { id?: number } & CallOptions = {},
+  ): Promise<LeaseGrantResult> {
+    const body = { TTL: ttlSeconds, ...(options.id !== undefined && { ID: options.id }) };
+    return leaseGrantResult(await this.call("/v3/lease/grant", body, "write", options));
+  }
+
+  async leaseRevoke(id: number, options: CallOptions = {}): Promise<{ revision: number }> {
+    const answer = await this.call("/v3/lease/revoke", { ID: id }, "write", options);
+    return { revision: headerRevision(asObject(answer, "lease revoke"), "lease revoke") };
+  }
+
+  async leaseKeepAliveOnce(id: number, options: CallOptions = {}): Promise<LeaseKeepAliveResult> {
+    // A keepalive sent twice refreshes twice: safe to repeat whatever happened.
+    const answer = await this.call("/v3/lease/keepalive", { ID: id }, "idempotent", options);
+    return leaseKeepAliveResult(answer);
+  }
+
+  async leaseTimeToLive(
+    id: number,
+    options: { keys?: boolean } & CallOptions = {},
+  ): Promise<LeaseTimeToLiveResult> {
+    const body = { ID: id, ...(options.keys !== undefined && { keys: options.keys }) };
+    return leaseTimeToLiveResult(await this.call("/v3/lease/timetolive", body, "read", options));
+  }
+
+  async leases(options: CallOptions = {}): Promise<LeaseListResult> {
+    return leaseListResult(await this.call("/v3/lease/leases", {}, "read", options));
+  }
+
+  /**
+   * Grants a lease and keeps it alive until revoked, disposed or lost;
+   * `lease.signal` aborts when the lease may have expired.
+   */
+  async lease(
+    ttlSeconds: number,
+    options: Omit<LeaseKeeperOptions, "onClose" | "grantedAtMs"> & {
+      id?: number;
+    } & CallOptions = {},
+  ): Promise<LeaseKeeper> {
+    const grantedAtMs = Date.now();
+    const granted = await this.leaseGrant(ttlSeconds, options);
+    const keeper = new LeaseKeeper(this, granted, {
+      grantedAtMs,
+      ...options,
+      onClose: () => this.open.delete(keeper),
+    });
+    this.open.add(keeper);
+    return keeper;
+  }
+
+  // ---- watch ----------------------------------------------------------------------
+
+  /**
+   * Changes to a key or range as an async iterable of one batch per revision.
+   * Survives dropped streams and lost servers by resuming from the last seen
+   * revision + 1 on any endpoint.
+   */
+  watch(key: Bytes, options: WatchOptions = {}): WatchStream {
+    const stream = new WatchStream(this.transport, key, {
+      ...options,
+      onClose: () => this.open.delete(stream),
+    });
+    this.open.add(stream);
+    return stream;
+  }
+
+  // ---- cluster and maintenance -------------------------------------------------------
+
+  async memberList(
+    options: { serializable?: boolean } & CallOptions = {},
+  ): Promise<MemberListResult> {
+    const body = options.serializable === undefined ? {} : { serializable: options.serializable };
+    return memberListResult(await this.call("/v3/cluster/member/list", body, "read", options));
+  }
+
+  async memberAdd(
+    peerURLs: readonly string[],
+    options: MemberAddOptions & CallOptions = {},
+  ): Promise<MemberAddResult> {
+    const body = memberAddJson(peerURLs, options);
+    return memberAddResult(await this.call("/v3/cluster/member/add", body, "write", options));
+  }
+
+  async memberRemove(id: number, options: CallOptions = {}): Promise<MemberListResult> {
+    const answer = await this.call("/v3/cluster/member/remove", { ID: id }, "write", options);
+    return memberListResult(answer, "member remove");
+  }
+
+  async memberPromote(id: number, options: CallOptions = {}): Promise<MemberListResult> {
+    const answer = await this.call("/v3/cluster/member/promote", { ID: id }, "write", options);
+    return memberListResult(answer, "member promote");
+  }
+
+  /** One node's status: `endpoint`'s only when given (no failover), else any node's. */
+  async status(endpoint?: string, options: CallOptions = {}): Promise<EndpointStatus> {
+    const spec = { path: "/v3/maintenance/status", body: {}, kind: "read" as const };
+    const answer = await this.transport.call(
+      endpoint === undefined ? spec : { ...spec, endpoint: normalizeEndpoint(endpoint) },
+      options,
+    );
+    return endpointStatus(answer);
+  }
+
+  /** Asks the leader to hand leadership to `targetId`. */
+  async moveLeader(targetId: number, options: CallOptions = {}): Promise<void> {
+    await this.call(
+      "/v3/maintenance/transfer-leadership",
+      { targetID: targetId },
+      "write",
+      options,
+    );
+  }
+
+  /** The store's snapshot bytes from one node, streamed. The deadline covers the first byte. */
+  async *snapshot(options: CallOptions = {}): AsyncIterable<Uint8Array> {
+    const spec = { path: "/v3/maintenance/snapshot", body: {}, kind: "read" as const };
+    const opened = await this.transport.open(spec, options);
+    try {
+      const body = opened.response.body;
+      if (body === null) return;
+      for await (const chunk of body) yield chunk;
+    } finally {
+      opened.close();
+    }
+  }
+
+  /** Ends every watch and lease keeper of this client; later calls throw CLIENT_CLOSED. */
+  async close(): Promise<void> {
+    this.transport.close();
+    for (const resource of [...this.open]) resource.close();
+    this.open.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

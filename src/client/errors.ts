@@ -1,0 +1,137 @@
+import { ConclaveError } from "../errors.js";
+
+/**
+ * The root of every error the client throws. `code` is the server's error
+ * code when a server answered (`NOT_LEADER`, `KV_COMPACTED`, ...) or a
+ * client-side code (`DEADLINE_EXCEEDED`, `UNAVAILABLE`, ...); `status` is the
+ * HTTP status, undefined when no server answered.
+ */
+export class ClientError extends ConclaveError {
+  readonly status: number | undefined;
+  constructor(code: string, message: string, status?: number, options?: ErrorOptions) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
+
+/** A follower refused a leader-only call; the client follows `leaderUrl` before giving up. */
+export class NotLeaderError extends ClientError {
+  /** The leader's node id, undefined when the server knew none. */
+  readonly leader: number | undefined;
+  readonly leaderUrl: string | undefined;
+  constructor(message: string, leader: number | undefined, leaderUrl: string | undefined) {
+    super("NOT_LEADER", message, 421);
+    this.leader = leader;
+    this.leaderUrl = leaderUrl;
+  }
+}
+
+/** The revision asked for (a read or a watch start) is at or below the compaction point. */
+export class CompactedError extends ClientError {
+  readonly compactRevision: number;
+  constructor(message: string, compactRevision: number, status?: number) {
+    super("KV_COMPACTED", message, status);
+    this.compactRevision = compactRevision;
+  }
+}
+
+export class LeaseNotFoundError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("KV_LEASE_NOT_FOUND", message, status);
+  }
+}
+
+/** The call's `timeoutMs` passed. For a write, it may or may not have taken effect. */
+export class DeadlineExceededError extends ClientError {
+  constructor(timeoutMs: number) {
+    super("DEADLINE_EXCEEDED", `the call did not complete within ${timeoutMs} ms`);
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class AbortedError extends ClientError {
+  constructor(reason: unknown) {
+    super("ABORTED", "the call was aborted", undefined, { cause: reason });
+  }
+}
+
+/** No endpoint could serve the call before its deadline; `cause` is the last failure. */
+export class UnavailableError extends ClientError {
+  constructor(message: string, cause?: unknown) {
+    super("UNAVAILABLE", message, undefined, { cause });
+  }
+}
+
+/**
+ * A write was sent but its answer was lost (connection reset, server gone) and
+ * the retry policy did not allow sending it again: it may or may not have
+ * taken effect.
+ */
+export class OutcomeUnknownError extends ClientError {
+  constructor(message: string, status?: number, cause?: unknown) {
+    super("OUTCOME_UNKNOWN", message, status, { cause });
+  }
+}
+
+/** A server answered something that is not the API's shape. */
+export class BadResponseError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("BAD_RESPONSE", message, status);
+  }
+}
+
+/** The client, or the lease or watch the call belongs to, was closed. */
+export class ClientClosedError extends ClientError {
+  constructor(what = "client") {
+    super("CLIENT_CLOSED", `the ${what} is closed`);
+  }
+}
+
+/** A kept-alive lease may have expired: a keepalive found it gone, or none succeeded in time. */
+export class LeaseLostError extends ClientError {
+  readonly leaseId: number;
+  constructor(leaseId: number, message: string, options?: ErrorOptions) {
+    super("LEASE_LOST", message, undefined, options);
+    this.leaseId = leaseId;
+  }
+}
+
+/** An error body as the server sends it. */
+export interface ErrorBodyJson {
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly leader?: unknown;
+  readonly leaderUrl?: unknown;
+  readonly compact_revision?: unknown;
+}
+
+/** Turns a server's `{ code, message, ... }` (a JSON reply or a watch error event) into its class. */
+export function errorFromServer(body: ErrorBodyJson, status: number | undefined): ClientError {
+  const code = typeof body.code === "string" ? body.code : "UNKNOWN";
+  const message =
+    typeof body.message === "string" ? body.message : `server answered ${status ?? "an error"}`;
+  switch (code) {
+    case "NOT_LEADER":
+      return new NotLeaderError(
+        message,
+        typeof body.leader === "number" ? body.leader : undefined,
+        typeof body.leaderUrl === "string" ? body.leaderUrl : undefined,
+      );
+    case "KV_COMPACTED":
+      return new CompactedError(message, compactRevisionOf(body, message), status);
+    case "KV_LEASE_NOT_FOUND":
+      return new LeaseNotFoundError(message, status);
+    case "OUTCOME_UNKNOWN":
+      return new OutcomeUnknownError(message, status);
+    default:
+      return new ClientError(code, message, status);
+  }
+}
+
+/** Watch errors carry `compact_revision`; a range's JSON error names it only in its message. */
+function compactRevisionOf(body: ErrorBodyJson, message: string): number {
+  const fromField = Number(body.compact_revision ?? Number.NaN);
+  if (Number.isSafeInteger(fromField)) return fromField;
+  const fromMessage = Number(/compaction point is (\d+)/.exec(message)?.[1] ?? Number.NaN);
+  return Number.isSafeInteger(fromMessage) ? fromMessage : 0;
+}

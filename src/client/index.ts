@@ -1,0 +1,36 @@
+export { type BackoffOptions, type RandomSource, seededRandom } from "./backoff.js";
+export type { Bytes } from "./bytes.js";
+export { type ClientOptions, ConclaveClient } from "./client.js";
+export type {
+  EndpointStatus,
+  Member,
+  MemberAddOptions,
+  MemberAddResult,
+  MemberListResult,
+} from "./cluster-wire.js";
+export {
+  AbortedError,
+  BadResponseError,
+  ClientClosedError,
+  ClientError,
+  CompactedError,
+  DeadlineExceededError,
+  LeaseLostError,
+  LeaseNotFoundError,
+  NotLeaderError,
+  OutcomeUnknownError,
+  UnavailableError,
+} from "./errors.js";
+export { KeyValue } from "./key-value.js";
+export type * from "./kv-types.js";
+export { LeaseKeeper, type LeaseKeeperOptions } from "./lease-keeper.js";
+export type {
+  LeaseGrantResult,
+  LeaseKeepAliveResult,
+  LeaseListResult,
+  LeaseTimeToLiveResult,
+} from "./lease-wire.js";
+export { type AttemptFailure, type CallKind, mayRetry } from "./retry-policy.js";
+export type { CallOptions } from "./transport.js";
+export type { WatchOptions, WatchStream } from "./watch-stream.js";
+export type { WatchBatch, WatchEvent, WatchFilter } from "./watch-wire.js";

@@ -1,0 +1,207 @@
+import type { Bytes } from "./bytes.js";
+import {
+  ClientError,
+  DeadlineExceededError,
+  type ErrorBodyJson,
+  errorFromServer,
+  UnavailableError,
+} from "./errors.js";
+import { asObject } from "./json-read.js";
+import { sleepUnlessAborted } from "./sleep.js";
+import { parseSse } from "./sse.js";
+import type { HttpTransport } from "./transport.js";
+import {
+  eventsBatch,
+  messageRevision,
+  parseData,
+  type WatchBatch,
+  type WatchFilter,
+  watchRequestJson,
+} from "./watch-wire.js";
+
+export interface WatchOptions extends WatchFilter {
+  /** First revision to deliver; absent or 0: changes after the current revision. */
+  readonly startRevision?: number;
+  readonly signal?: AbortSignal;
+  /** Budget for each (re)connection attempt round; the client's timeoutMs when absent. */
+  readonly timeoutMs?: number;
+}
+
+/** Stream errors after which a new stream (on any endpoint) can carry on. */
+const RESUMABLE_CODES = new Set([
+  "WATCH_TOO_SLOW",
+  "SERVER_CLOSING",
+  "NODE_STOPPED",
+  "NODE_FAILED",
+  "NOT_READY",
+]);
+
+/** Failures to open a stream that another try can get past. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof UnavailableError || error instanceof DeadlineExceededError) return true;
+  return error instanceof ClientError && (error.status === 503 || error.status === 504);
+}
+
+/**
+ * A watch as an async iterable of one batch per revision. When a stream drops
+ * or its server goes away it opens a new one (on the next endpoint) from the
+ * last delivered revision + 1, so no revision is lost or repeated. Ends on
+ * cancel(), the caller's signal or the client's close; throws CompactedError
+ * when the revision to resume from was compacted, and any error that a retry
+ * cannot fix.
+ */
+export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisposable {
+  private readonly controller = new AbortController();
+  private readonly generator: AsyncGenerator<WatchBatch, undefined>;
+  /** The next revision to deliver; 0 until the first stream said where "now" is. */
+  private nextRevision: number;
+  private readonly onCallerAbort = () => this.cancel();
+
+  constructor(
+    private readonly transport: HttpTransport,
+    private readonly key: Bytes,
+    private readonly options: WatchOptions & { onClose?: () => void },
+  ) {
+    const start = options.startRevision ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0) {
+      throw new ClientError("INVALID_ARGUMENT", `startRevision must be >= 0, got ${start}`);
+    }
+    this.nextRevision = start;
+    // Built now so a bad key or filter throws at the call, not at the first next().
+    watchRequestJson(key, options, start);
+    this.generator = this.run();
+    if (options.signal?.aborted) this.cancel();
+    else options.signal?.addEventListener("abort", this.onCallerAbort, { once: true });
+  }
+
+  /** The revision the next batch will be at least; 0 before the first stream opened. */
+  get resumeRevision(): number {
+    return this.nextRevision;
+  }
+
+  next(): Promise<IteratorResult<WatchBatch, undefined>> {
+    return this.generator.next();
+  }
+
+  async return(): Promise<IteratorResult<WatchBatch, undefined>> {
+    this.cancel();
+    return this.generator.return(undefined);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops the watch; a pending next() resolves done. */
+  cancel(): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort();
+    this.options.signal?.removeEventListener("abort", this.onCallerAbort);
+    this.options.onClose?.();
+  }
+
+  close(): void {
+    this.cancel();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+
+  private get stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  private async *run(): AsyncGenerator<WatchBatch, undefined> {
+    const signal = this.controller.signal;
+    let avoid: string | undefined;
+    let failures = 0;
+    try {
+      while (!this.stopped) {
+        if (
+          failures > 0 &&
+          !(await sleepUnlessAborted(this.transport.retryDelayMs(failures - 1), signal))
+        ) {
+          return undefined;
+        }
+        let opened: Awaited<ReturnType<HttpTransport["open"]>>;
+        try {
+          opened = await this.transport.open(
+            {
+              path: "/v3/watch",
+              body: watchRequestJson(this.key, this.options, this.nextRevision),
+              kind: "read",
+              ...(avoid !== undefined && { avoid }),
+            },
+            {
+              signal,
+              ...(this.options.timeoutMs !== undefined && { timeoutMs: this.options.timeoutMs }),
+            },
+          );
+        } catch (error) {
+          if (this.stopped) return undefined;
+          if (!isTransient(error)) throw error;
+          failures++;
+          avoid = undefined;
+          continue;
+        }
+        const outcome = yield* this.follow(opened.response);
+        opened.close();
+        if (outcome.terminal !== undefined) throw outcome.terminal;
+        failures = outcome.delivered ? 1 : failures + 1;
+        avoid = opened.endpoint;
+      }
+      return undefined;
+    } finally {
+      this.cancel();
+    }
+  }
+
+  /**
+   * Relays one stream until it ends. Returns the error that ends the whole
+   * watch, if any, and whether anything arrived (to reset the backoff).
+   */
+  private async *follow(
+    response: Response,
+  ): AsyncGenerator<WatchBatch, { terminal?: ClientError; delivered: boolean }> {
+    let delivered = false;
+    if (response.body === null) return { delivered };
+    try {
+      for await (const message of parseSse(response.body)) {
+        switch (message.event) {
+          case "created": {
+            const revision = messageRevision(message.data, "watch created");
+            if (this.nextRevision === 0) this.nextRevision = revision + 1;
+            break;
+          }
+          case "events": {
+            const batch = eventsBatch(message.data);
+            delivered = true;
+            // A resumed stream starts at nextRevision; anything older was already yielded.
+            if (batch.revision < this.nextRevision) break;
+            this.nextRevision = batch.revision + 1;
+            yield batch;
+            break;
+          }
+          case "progress": {
+            const revision = messageRevision(message.data, "watch progress");
+            delivered = true;
+            this.nextRevision = Math.max(this.nextRevision, revision + 1);
+            if (this.options.progressNotify === true)
+              yield { revision, events: [], progress: true };
+            break;
+          }
+          case "error": {
+            const body = asObject(parseData(message.data, "watch error"), "watch error");
+            const error = errorFromServer(body as ErrorBodyJson, undefined);
+            return RESUMABLE_CODES.has(error.code) ? { delivered } : { terminal: error, delivered };
+          }
+        }
+      }
+    } catch (error) {
+      // A malformed message ends the watch; a broken connection only this stream.
+      if (error instanceof ClientError && !this.stopped) return { terminal: error, delivered };
+    }
+    return { delivered };
+  }
+}

@@ -1,0 +1,73 @@
+import { type Bytes, toBytes } from "./bytes.js";
+import { asArray, asObject, headerRevision, type Json } from "./json-read.js";
+import { KeyValue } from "./key-value.js";
+import { keyRangeJson } from "./kv-wire.js";
+
+export interface WatchEvent {
+  readonly type: "put" | "delete";
+  /** For a delete: the key and the deleting revision as modRevision, other fields zero. */
+  readonly kv: KeyValue;
+  /** The key's state before this event, when the watch asked for `prevKv`. */
+  readonly prevKv?: KeyValue;
+}
+
+/** Everything one revision changed in the watched range, or a progress notice. */
+export interface WatchBatch {
+  readonly revision: number;
+  readonly events: WatchEvent[];
+  /** A progress notice: every change up to `revision` has been delivered; `events` is empty. */
+  readonly progress?: true;
+}
+
+export interface WatchFilter {
+  readonly rangeEnd?: Bytes;
+  readonly prefix?: boolean;
+  readonly prevKv?: boolean;
+  /** Leave out puts. */
+  readonly noPut?: boolean;
+  /** Leave out deletes. */
+  readonly noDelete?: boolean;
+  /** Ask the server for periodic progress notices (yielded as `progress: true` batches). */
+  readonly progressNotify?: boolean;
+}
+
+export function watchRequestJson(key: Bytes, filter: WatchFilter, startRevision: number): Json {
+  const filters = [
+    ...(filter.noPut === true ? ["NOPUT"] : []),
+    ...(filter.noDelete === true ? ["NODELETE"] : []),
+  ];
+  return {
+    ...keyRangeJson({ ...filter, key: toBytes(key) }),
+    ...(startRevision > 0 && { start_revision: startRevision }),
+    ...(filter.prevKv === true && { prev_kv: true }),
+    ...(filters.length > 0 && { filters }),
+    ...(filter.progressNotify === true && { progress_notify: true }),
+  };
+}
+
+/** The `header.revision` of a created or progress message. */
+export function messageRevision(data: string, what: string): number {
+  return headerRevision(asObject(parseData(data, what), what), what);
+}
+
+export function eventsBatch(data: string): WatchBatch {
+  const o = asObject(parseData(data, "watch events"), "watch events");
+  const events = asArray(o["events"], "watch events.events").map((raw, i): WatchEvent => {
+    const at = `watch events.events[${i}]`;
+    const e = asObject(raw, at);
+    const type = e["type"] === "DELETE" ? "delete" : "put";
+    const kv = KeyValue.fromJson(e["kv"], `${at}.kv`);
+    return e["prev_kv"] === undefined
+      ? { type, kv }
+      : { type, kv, prevKv: KeyValue.fromJson(e["prev_kv"], `${at}.prev_kv`) };
+  });
+  return { revision: headerRevision(o, "watch events"), events };
+}
+
+export function parseData(data: string, what: string): unknown {
+  try {
+    return JSON.parse(data) as unknown;
+  } catch {
+    return asObject(undefined, `${what} data`);
+  }
+}
