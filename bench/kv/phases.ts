@@ -7,7 +7,7 @@ import { rssBytes } from "../support/proc-stats.js";
 import { type LoadResult, runLoad } from "./load.js";
 import type { KvBenchOptions, SystemName } from "./options.js";
 import type { KvTarget } from "./target.js";
-import { type WatchResult, watchPhase } from "./watch-phase.js";
+import { failedWatch, type WatchResult, watchPhase } from "./watch-phase.js";
 
 export interface SystemResult {
   readonly name: SystemName;
@@ -73,10 +73,13 @@ export async function runPhases(target: KvTarget, options: KvBenchOptions): Prom
   });
   log(target.name, `get x${options.getInFlight}`, gets);
 
-  const watch = await watchPhase(target, options, value);
+  // A system without working watches still gets its other figures.
+  const watch = await watchPhase(target, options, value).catch(
+    (err: unknown): WatchResult => failedWatch(options.watchers, err),
+  );
   console.error(
     `  ${target.name} watch: ${watch.delivered}/${watch.expected} events to ${watch.watchers} ` +
-      `watchers, ${Math.round(watch.eventsPerSecond)} events/s`,
+      `watchers, ${Math.round(watch.eventsPerSecond)} events/s${watch.error ? ` (${watch.error})` : ""}`,
   );
 
   // Fill keys keySpace..rssKeys-1 so the bench/k/ space holds rssKeys keys.
