@@ -36,9 +36,9 @@ export async function startConclaveCluster(
     const name = `c${i + 1}`;
     const dir = join(dataDir, name);
     mkdirSync(dir, { recursive: true });
-    // Node options first: a CPU profile of the first server when asked.
+    // Node options first: CPU profiles (file names carry the PID, see the log) when asked.
     const nodeArgs =
-      i === 0 && profileArgs.length > 0 ? [...profileArgs, `--cpu-prof-dir=${dataDir}`] : [];
+      profileArgs.length > 0 ? [...profileArgs, `--cpu-prof-dir=${join(dataDir, "profiles")}`] : [];
     const started = group.start(
       `conclave ${name}`,
       process.execPath,

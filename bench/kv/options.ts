@@ -22,7 +22,7 @@ export interface KvBenchOptions {
   /** Keys written before RSS is read. */
   readonly rssKeys: number;
   readonly systems: readonly SystemName[];
-  /** Node options added to one Conclave server (the first), e.g. --cpu-prof. */
+  /** Node options added to every Conclave server, e.g. --cpu-prof. */
   readonly profileArgs: readonly string[];
   readonly keepDataDir: boolean;
 }
@@ -49,7 +49,7 @@ export const USAGE = `usage: npm run bench -- kv [--quick] [--ops N] [--seconds 
   --rss-keys N     keys written before RSS is read (env KV_BENCH_RSS_KEYS; default 100,000)
   --watch-events N puts of the watch phase (env KV_BENCH_WATCH_EVENTS; default 10,000)
   --only NAME      run one system only
-  --profile        start the first Conclave server with --cpu-prof (profile in the data dir)
+  --profile        start the Conclave servers with --cpu-prof (profiles in the data dir)
   --keep           keep the temporary data dir (logs, profiles)`;
 
 export class OptionsError extends Error {}

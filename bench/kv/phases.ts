@@ -3,6 +3,7 @@
  * in-flight level, linearizable gets, watch fan-out, then RSS after filling
  * the key space. Each phase is bounded by count and time.
  */
+import { loadavg } from "node:os";
 import { rssBytes } from "../support/proc-stats.js";
 import { type LoadResult, runLoad } from "./load.js";
 import type { KvBenchOptions, SystemName } from "./options.js";
@@ -46,6 +47,7 @@ function log(name: string, what: string, r: LoadResult): void {
 }
 
 export async function runPhases(target: KvTarget, options: KvBenchOptions): Promise<SystemResult> {
+  const loadBefore = loadavg()[0]!;
   const value = seededBytes(options.valueBytes, 20_261_127);
   const base = { serverPids: target.pids, maxMs: options.phaseTimeMs };
   const putOp = (offset: number) => (i: number) =>
@@ -99,5 +101,6 @@ export async function runPhases(target: KvTarget, options: KvBenchOptions): Prom
     gets,
     watch,
     rss: { keys: options.keySpace + fill.ops, fillErrors: fill.errors, perNodeBytes },
+    loadAverage: [loadBefore, loadavg()[0]!],
   };
 }

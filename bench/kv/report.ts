@@ -58,6 +58,8 @@ export function buildRows(etcd?: SystemResult, conclave?: SystemResult): Row[] {
   add("keys before RSS read", 0, (r) => r.rss.keys);
   add("RSS per node MB (mean)", 1, meanRssMb);
   add("RSS per node MB (max)", 1, maxRssMb);
+  add("machine load average, start", 1, (r) => r.loadAverage[0]);
+  add("machine load average, end", 1, (r) => r.loadAverage[1]);
   return rows;
 }
 
