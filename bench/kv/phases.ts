@@ -20,6 +20,8 @@ export interface SystemResult {
     readonly fillErrors: number;
     readonly perNodeBytes: number[];
   };
+  /** 1-minute load average of the machine before and after: other work skews every figure. */
+  readonly loadAverage: readonly [number, number];
 }
 
 const WARMUP_OPS = 500;
