@@ -92,7 +92,8 @@ export async function runPhases(target: KvTarget, options: KvBenchOptions): Prom
     ...base,
     inFlight: 256,
     maxOps: fillCount,
-    maxMs: options.phaseTimeMs * 6,
+    // Filling is the slowest step; it gets more time so both systems reach the same key count.
+    maxMs: options.phaseTimeMs * 12,
     op: (i) => target.put(dataKey(options.keySpace + i), value),
   });
   if (fillCount > 0) log(target.name, "fill", fill);
