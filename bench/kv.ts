@@ -12,6 +12,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { serverCommand, startConclaveCluster } from "./kv/conclave-cluster.js";
 import { startEtcdCluster } from "./kv/etcd-cluster.js";
 import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
 import { runPhases, type SystemResult } from "./kv/phases.js";
@@ -39,8 +40,6 @@ const results = new Map<SystemName, SystemResult>();
 async function start(name: SystemName): Promise<RunningCluster> {
   const dir = join(dataDir, name);
   if (name === "etcd") return startEtcdCluster(group, dir);
-  // Loaded only when measured, so an etcd-only run needs nothing of the server.
-  const { startConclaveCluster } = await import("./kv/conclave-cluster.js");
   return startConclaveCluster(group, dir, options.profileArgs);
 }
 
@@ -80,6 +79,7 @@ console.log(
   jsonLine({
     bench: "kv",
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    conclaveServersFrom: options.systems.includes("conclave") ? serverCommand().from : undefined,
     options,
     etcd,
     conclave,

@@ -3,7 +3,7 @@
  * ports with their own data dirs (the WAL always fsyncs), and the
  * ConclaveClient target that loads it.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConclaveClient } from "../../src/client/index.js";
@@ -14,7 +14,30 @@ import type { KvTarget, RunningCluster, Watching } from "./target.js";
 
 const MEMBERS = 3;
 const START_TIMEOUT_MS = 30_000;
-const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * How a server process is started: the compiled CLI when `npm run build` is
+ * newer than every source file (as installed servers run), else the sources
+ * through tsx, whose loader thread adds some memory to each process.
+ */
+export function serverCommand(): { readonly from: "dist" | "tsx"; readonly args: string[] } {
+  const built = join(REPO, "dist", "cli", "main.js");
+  if (existsSync(built) && statSync(built).mtimeMs > newestSourceMtimeMs(join(REPO, "src"))) {
+    return { from: "dist", args: [built] };
+  }
+  return { from: "tsx", args: ["--import", "tsx", join(REPO, "src", "cli", "main.ts")] };
+}
+
+function newestSourceMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const mtime = entry.isDirectory() ? newestSourceMtimeMs(path) : statSync(path).mtimeMs;
+    newest = Math.max(newest, mtime);
+  }
+  return newest;
+}
 
 export async function startConclaveCluster(
   group: ProcessGroup,
@@ -32,6 +55,10 @@ export async function startConclaveCluster(
     .map((e, i) => `c${i + 1}=${i + 1}@127.0.0.1:${peerPorts[i]}@${e}`)
     .join(",");
   const pids: number[] = [];
+  const command = serverCommand();
+  console.error(
+    `  conclave servers run from ${command.from === "dist" ? "dist/ (built)" : "sources via tsx (npm run build first to run dist/)"}`,
+  );
   for (let i = 0; i < MEMBERS; i++) {
     const name = `c${i + 1}`;
     const dir = join(dataDir, name);
@@ -44,9 +71,7 @@ export async function startConclaveCluster(
       process.execPath,
       [
         ...nodeArgs,
-        "--import",
-        "tsx",
-        CLI,
+        ...command.args,
         "serve",
         `--name=${name}`,
         `--node-id=${i + 1}`,
