@@ -66,6 +66,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
   setTimeout(() => process.exit(code === 0 ? 1 : code), STOP_DEADLINE_MS).unref();
   try {
     await running.stop();
+    // An open IPC channel to the launcher would keep this process alive.
+    if (process.connected) process.disconnect();
   } catch (err) {
     process.stderr.write(`conclave serve: stop failed: ${(err as Error).message}\n`);
     return code === 0 ? 1 : code;

@@ -137,6 +137,7 @@ export async function start(argv: readonly string[]): Promise<number> {
   const { execArgv, main } = serveCommand();
   const initialCluster = formatInitialCluster(plan.members);
   const children: ChildProcess[] = [];
+  let stopping = false;
   const ready: Promise<void>[] = [];
   for (const m of plan.members) {
     const child = spawn(
@@ -177,7 +178,13 @@ export async function start(argv: readonly string[]): Promise<number> {
           else process.stdout.write(prefix(b));
         });
         child.once("exit", (code) =>
-          reject(new Error(`${m.name} exited with code ${code} before it was ready`)),
+          reject(
+            new Error(
+              stopping
+                ? `${m.name} stopped before it was ready`
+                : `${m.name} exited with code ${code} before it was ready`,
+            ),
+          ),
         );
         setTimeout(
           () => reject(new Error(`${m.name} was not ready within ${READY_WITHIN_MS / 1000} s`)),
@@ -186,7 +193,6 @@ export async function start(argv: readonly string[]): Promise<number> {
       }),
     );
   }
-  let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
@@ -212,7 +218,10 @@ export async function start(argv: readonly string[]): Promise<number> {
   try {
     await Promise.all(ready);
   } catch (err) {
-    process.stderr.write(`conclave start: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `conclave start: ${(err as Error).message}\n` +
+        "  (a port in use? choose others with --client-port and --peer-port)\n",
+    );
     stop();
     await exited;
     return 1;

@@ -1,7 +1,7 @@
 /**
- * A replicated key-value node process: RaftNode on a WAL in `--data-dir`,
- * TCP peer transport, and a small HTTP/JSON client API. It is the process the
- * development cluster (`npm start`) and the real-process tests run.
+ * A small replicated key-value node process: RaftNode on a WAL in `--data-dir`,
+ * TCP peer transport, and a small HTTP/JSON client API. The real-process Raft
+ * tests (test/raft/process) run it; `conclave serve` is the server process.
  *
  *   conclave-devnode --id 1 --data-dir .data/n1 --peer 127.0.0.1:7001 \
  *     --client 127.0.0.1:8001 --initial-cluster 1=127.0.0.1:7001,2=...,3=...
@@ -178,7 +178,7 @@ if (isMain) {
     };
     process.once("SIGTERM", shutdown);
     process.once("SIGINT", shutdown);
-    // Started by `conclave dev-cluster`: stop when it goes away, however it ends.
+    // Started with an IPC channel: stop when the parent goes away, however it ends.
     if (process.send !== undefined) process.once("disconnect", shutdown);
   } catch (err) {
     process.stderr.write(`conclave-devnode: ${(err as Error).message}\n`);

@@ -190,6 +190,43 @@ export function registerClusterRoutes(
       return membersReply();
     },
   );
+
+  // How a follower publishes its own name and client URLs: it cannot propose, the leader can.
+  app.post<{ Body: { ID: Int64Json; name?: string; clientURLs?: string[] } }>(
+    "/v3/cluster/member/update",
+    {
+      schema: {
+        body: {
+          type: "object",
+          properties: {
+            ID: int64Schema,
+            name: { type: "string", maxLength: 256 },
+            clientURLs: urlList,
+          },
+          required: ["ID"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      requireLeader(kv.node, "member update");
+      const id = memberId(req.body.ID);
+      if (memberRole(kv, id) === undefined) throw new MemberNotFoundError(id);
+      for (const [i, url] of (req.body.clientURLs ?? []).entries()) checkClientUrl(url, i);
+      const now = kv.store.members.get(id);
+      const known = kv.node.status().peers.find((p) => p.id === id)?.address;
+      await kv.node.propose(
+        encodeMemberAttributes({
+          id,
+          name: req.body.name ?? now?.name ?? "",
+          peerUrls: now?.peerUrls ?? (known === undefined ? [] : [known]),
+          clientUrls: req.body.clientURLs ?? now?.clientUrls ?? [],
+        }),
+        timeout(),
+      );
+      return membersReply();
+    },
+  );
 }
 
 function checkClientUrl(url: string, i: number): void {

@@ -198,7 +198,6 @@ function finish(s: ServeSettings): ServeConfig {
       `is ${s.name} but initialCluster names member ${s.nodeId} ${byId.name}`,
     );
   }
-  const self = byName ?? byId;
   if (
     cluster !== undefined &&
     cluster.length > 1 &&
@@ -211,8 +210,19 @@ function finish(s: ServeSettings): ServeConfig {
       "set name or nodeId to say which initialCluster member this is",
     );
   }
-  const nodeId = s.nodeId ?? self?.id ?? cluster?.[0]?.id ?? 1;
-  const name = s.name ?? self?.name ?? (cluster?.length === 1 ? cluster[0]!.name : `node${nodeId}`);
+  const implicit = s.name === undefined && s.nodeId === undefined ? cluster?.[0] : undefined;
+  const self = byName ?? byId ?? implicit;
+  if (cluster !== undefined && self === undefined && s.nodeId === undefined) {
+    throw new ServeConfigError(
+      s.join ? "nodeId" : "initialCluster",
+      "settings",
+      s.join
+        ? "required when joining (the id member add gave this member)"
+        : `does not list this member (${s.name}); add it or set join`,
+    );
+  }
+  const nodeId = s.nodeId ?? self?.id ?? 1;
+  const name = s.name ?? self?.name ?? `node${nodeId}`;
   const initialCluster = cluster ?? [
     { name, id: nodeId, peerAddress: advertisePeer, clientUrl: advertiseClientUrl },
   ];

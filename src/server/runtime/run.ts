@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
+import type { ServerOptions } from "../options.js";
 import { createServer } from "../server.js";
 import { createTransport, nodeOptions, openStorage, serverOptions } from "./assemble.js";
 import type { ServeConfig } from "./config.js";
@@ -39,7 +40,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     pino.destination({ fd: 2, sync: true }),
   );
   if (config.developmentSecret) {
-    log.warn("no cluster secret configured: using the development secret (loopback peers only)");
+    log.info("no cluster secret configured: using the development secret (loopback peers only)");
   }
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);
@@ -64,6 +65,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   let app: FastifyInstance | undefined;
   let publisher: MemberPublisher | undefined;
   let stopping: Promise<void> | undefined;
+  let https: ServerOptions["https"];
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       publisher?.stop();
@@ -78,9 +80,13 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     return stopping;
   };
   try {
-    app = createServer(
-      await serverOptions(config, { node, store, logger: log.child({ component: "http" }) }),
-    );
+    const options = await serverOptions(config, {
+      node,
+      store,
+      logger: log.child({ component: "http" }),
+    });
+    https = options.https;
+    app = createServer(options);
     const listen = parsePeerAddress(config.listenClient);
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {
@@ -99,15 +105,16 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     peerUrls: [m.peerAddress],
     clientUrls: m.clientUrl === undefined ? [] : [m.clientUrl],
   }));
-  publisher = new MemberPublisher(
+  publisher = new MemberPublisher({
     node,
     store,
     self,
     founders,
     log,
-    config.heartbeatMs * 2,
-    config.requestTimeoutMs,
-  );
+    intervalMs: config.heartbeatMs * 2,
+    timeoutMs: config.requestTimeoutMs,
+    tls: https ?? {},
+  });
   const info: ReadyInfo = {
     ready: true,
     name: config.name,

@@ -1,0 +1,88 @@
+import { spawn, spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../../support/free-port.js";
+import { eventually, post, tempRoot } from "./serve-process.js";
+
+const MAIN = new URL("../../../src/cli/main.ts", import.meta.url).pathname;
+
+function conclave(args: string[]) {
+  return spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+}
+
+describe("conclave serve and start on the command line", () => {
+  it("prints help for serve and start", () => {
+    const serve = conclave(["serve", "--help"]);
+    expect(serve.status).toBe(0);
+    expect(serve.stdout).toContain("--initial-cluster");
+    expect(serve.stdout).toContain("CONCLAVE_CLUSTER_SECRET");
+    const start = conclave(["start", "--help"]);
+    expect(start.status).toBe(0);
+    expect(start.stdout).toContain("--nodes");
+  }, 60_000);
+
+  it("answers bad flags with what was wrong, the usage and exit code 2", () => {
+    const unknown = conclave(["serve", "--bogus"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("--bogus");
+    expect(unknown.stderr).toContain("Usage: conclave serve");
+    const bad = conclave(["serve", "--election-ms", "soon"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("electionMs (flag --election-ms)");
+    const nodes = conclave(["start", "--nodes", "12"]);
+    expect(nodes.status).toBe(2);
+    expect(nodes.stderr).toContain("--nodes must be 1..9");
+    expect(nodes.stderr).toContain("Usage: conclave start");
+  }, 60_000);
+
+  it("start runs a cluster, reports its endpoints and leader, and stops it on SIGINT", async () => {
+    const root = tempRoot();
+    const clientPort = await freePort();
+    const peerPort = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        MAIN,
+        "start",
+        "--nodes",
+        "1",
+        "--data-dir",
+        root.path,
+        "--client-port",
+        String(clientPort),
+        "--peer-port",
+        String(peerPort),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      const url = `http://127.0.0.1:${clientPort}`;
+      await eventually(
+        async () => (out.includes("leader: n1") ? true : undefined),
+        "the leader line",
+        60_000,
+      );
+      expect(out).toContain(`n1 (id 1)  ${url}`);
+      const put = await post(url, "/v3/kv/put", { key: "YQ==", value: "Yg==" });
+      expect(put.status).toBe(200);
+      process.kill(child.pid!, "SIGINT");
+      expect(await exited).toBe(0);
+      await expect(fetch(`${url}/health`)).rejects.toThrow();
+    } finally {
+      if (child.exitCode === null) process.kill(child.pid!, "SIGKILL");
+      root.remove();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,195 @@
+import { describe, expect, it } from "vitest";
+import {
+  resolveServeConfig,
+  type ServeConfig,
+  UsageError,
+} from "../../../src/server/runtime/config.js";
+import { ServeConfigError } from "../../../src/server/runtime/config-error.js";
+import { parseInitialCluster } from "../../../src/server/runtime/initial-cluster.js";
+
+function resolve(
+  argv: string[],
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): ServeConfig {
+  const parsed = resolveServeConfig({
+    argv,
+    env,
+    readFile: (path) => {
+      const text = files[path];
+      if (text === undefined) throw new Error(`ENOENT: ${path}`);
+      return text;
+    },
+  });
+  if (parsed.config === undefined) throw new Error("expected a config");
+  return parsed.config;
+}
+
+function failure(f: () => unknown): ServeConfigError {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof ServeConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ServeConfigError");
+}
+
+describe("conclave serve configuration", () => {
+  it("has loopback defaults and derives name, data dir and a one-member cluster", () => {
+    const c = resolve([]);
+    expect(c).toMatchObject({
+      name: "node1",
+      nodeId: 1,
+      dataDir: "data/node1",
+      listenClient: "127.0.0.1:2379",
+      listenPeer: "127.0.0.1:2380",
+      advertiseClientUrl: "http://127.0.0.1:2379",
+      join: false,
+      heartbeatMs: 100,
+      electionMs: 1000,
+      logLevel: "info",
+      developmentSecret: true,
+    });
+    expect(c.initialCluster).toEqual([
+      { name: "node1", id: 1, peerAddress: "127.0.0.1:2380", clientUrl: "http://127.0.0.1:2379" },
+    ]);
+  });
+
+  it("takes flags over environment over config file over defaults", () => {
+    const files = {
+      "c.json": JSON.stringify({ heartbeatMs: 20, electionMs: 400, maxTxnOps: 7, name: "file" }),
+    };
+    const env = {
+      CONCLAVE_CONFIG: "c.json",
+      CONCLAVE_HEARTBEAT_MS: "30",
+      CONCLAVE_ELECTION_MS: "500",
+    };
+    const c = resolve(["--heartbeat-ms", "40"], env, files);
+    expect(c.heartbeatMs).toBe(40); // flag
+    expect(c.electionMs).toBe(500); // environment
+    expect(c.maxTxnOps).toBe(7); // file
+    expect(c.name).toBe("file");
+    expect(c.requestTimeoutMs).toBe(5000); // default
+    // --config names the file even when the environment names another.
+    const other = { ...files, "d.json": JSON.stringify({ maxTxnOps: 9 }) };
+    expect(resolve(["--config", "d.json"], env, other).maxTxnOps).toBe(9);
+  });
+
+  it("finds this member in the initial cluster by name or id", () => {
+    const cluster =
+      "a=1@127.0.0.1:2380@http://127.0.0.1:2379,b=2@127.0.0.1:2382@http://127.0.0.1:2381";
+    const byName = resolve([
+      "--initial-cluster",
+      cluster,
+      "--name",
+      "b",
+      "--listen-peer",
+      "127.0.0.1:2382",
+    ]);
+    expect(byName).toMatchObject({ nodeId: 2, name: "b", dataDir: "data/b" });
+    expect(byName.initialCluster).toHaveLength(2);
+    const byId = resolve(["--initial-cluster", cluster, "--node-id", "1"]);
+    expect(byId.name).toBe("a");
+  });
+
+  it("names the field and the source of a bad value", () => {
+    const flag = failure(() => resolve(["--heartbeat-ms", "fast"]));
+    expect(flag).toMatchObject({
+      code: "INVALID_CONFIG",
+      field: "heartbeatMs",
+      source: "flag --heartbeat-ms",
+    });
+    expect(flag.message).toContain('"fast"');
+    const env = failure(() => resolve([], { CONCLAVE_LISTEN_CLIENT: "nowhere" }));
+    expect(env).toMatchObject({
+      field: "listenClient",
+      source: "environment CONCLAVE_LISTEN_CLIENT",
+    });
+    const file = failure(() =>
+      resolve(["--config", "c.json"], {}, { "c.json": '{"logLevel":"loud"}' }),
+    );
+    expect(file).toMatchObject({ field: "logLevel", source: "config file c.json" });
+    const unknown = failure(() =>
+      resolve(["--config", "c.json"], {}, { "c.json": '{"colour":1}' }),
+    );
+    expect(unknown).toMatchObject({ field: "colour" });
+    const notJson = failure(() => resolve(["--config", "c.json"], {}, { "c.json": "{" }));
+    expect(notJson).toMatchObject({ field: "config" });
+    const missing = failure(() => resolve(["--config", "gone.json"]));
+    expect(missing.message).toContain("ENOENT");
+    const join = failure(() => resolve([], { CONCLAVE_JOIN: "maybe" }));
+    expect(join).toMatchObject({ field: "join", source: "environment CONCLAVE_JOIN" });
+  });
+
+  it("refuses settings that contradict each other", () => {
+    expect(failure(() => resolve(["--heartbeat-ms", "500", "--election-ms", "500"])).field).toBe(
+      "electionMs",
+    );
+    const cluster = "a=1@127.0.0.1:2380,b=2@127.0.0.1:2382";
+    expect(failure(() => resolve(["--initial-cluster", cluster])).field).toBe("name");
+    expect(
+      failure(() => resolve(["--initial-cluster", cluster, "--name", "a", "--node-id", "2"])).field,
+    ).toBe("nodeId");
+    expect(failure(() => resolve(["--initial-cluster", cluster, "--name", "c"])).field).toBe(
+      "initialCluster",
+    );
+    // Founding members must advertise the peer address the cluster lists for them.
+    expect(failure(() => resolve(["--initial-cluster", cluster, "--name", "b"])).field).toBe(
+      "initialCluster",
+    );
+    expect(failure(() => resolve(["--listen-peer", "10.0.0.1:2380"])).field).toBe("clusterSecret");
+    expect(failure(() => resolve(["--cluster-secret", "short"])).field).toBe("clusterSecret");
+    expect(failure(() => resolve(["--client-cert-file", "c.pem"])).field).toBe("clientCertFile");
+    expect(
+      failure(() => resolve(["--peer-cert-file", "c.pem", "--peer-key-file", "k.pem"])).field,
+    ).toBe("peerCertFile");
+    expect(failure(() => resolve(["--listen-client", "0.0.0.0:2379"])).field).toBe(
+      "advertiseClientUrl",
+    );
+  });
+
+  it("serves https URLs when client TLS is set, and a joining member needs no own entry", () => {
+    const c = resolve([
+      "--client-cert-file",
+      "c.pem",
+      "--client-key-file",
+      "k.pem",
+      "--join",
+      "--node-id",
+      "9",
+      "--initial-cluster",
+      "a=1@127.0.0.1:2390",
+    ]);
+    expect(c.advertiseClientUrl).toBe("https://127.0.0.1:2379");
+    expect(c).toMatchObject({ join: true, nodeId: 9, name: "node9" });
+  });
+
+  it("answers unknown flags and missing values with a usage error", () => {
+    expect(() => resolve(["--no-such-flag"])).toThrow(UsageError);
+    expect(() => resolve(["--name"])).toThrow(UsageError);
+    expect(() => resolve(["positional"])).toThrow(UsageError);
+    expect(resolveServeConfig({ argv: ["--help"], env: {} }).help).toBe(true);
+  });
+
+  it("parses the initial cluster syntax and rejects malformed entries", () => {
+    expect(parseInitialCluster("n1=1@127.0.0.1:2380@https://h:2379,n2=2@127.0.0.1:2382")).toEqual([
+      { name: "n1", id: 1, peerAddress: "127.0.0.1:2380", clientUrl: "https://h:2379" },
+      { name: "n2", id: 2, peerAddress: "127.0.0.1:2382", clientUrl: undefined },
+    ]);
+    for (const bad of [
+      "",
+      "n1",
+      "n1=1",
+      "=1@127.0.0.1:1",
+      "n1=0@127.0.0.1:1",
+      "n1=x@127.0.0.1:1",
+      "n1=1@nohost",
+      "n1=1@127.0.0.1:1@ftp://x",
+      "n1=1@127.0.0.1:1,n1=2@127.0.0.1:2",
+      "n 1=1@127.0.0.1:1",
+    ]) {
+      expect(() => parseInitialCluster(bad), bad).toThrow();
+    }
+  });
+});
