@@ -1,5 +1,6 @@
 import type { Bytes } from "./bytes.js";
 import {
+  ClientClosedError,
   ClientError,
   DeadlineExceededError,
   type ErrorBodyJson,
@@ -56,6 +57,15 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
   /** The next revision to deliver; 0 until the first stream said where "now" is. */
   private nextRevision: number;
   private readonly onCallerAbort = () => this.cancel();
+  /** The first batch, asked for at construction so the stream opens at once. */
+  private first: Promise<IteratorResult<WatchBatch, undefined>> | undefined;
+  private markReady: (revision: number) => void = () => {};
+  private failReady: (error: unknown) => void = () => {};
+  /**
+   * Resolves once the server registered the watch, with the revision it
+   * starts after: changes from the next revision on will be delivered.
+   */
+  readonly ready: Promise<number>;
 
   constructor(
     private readonly transport: HttpTransport,
@@ -69,9 +79,17 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
     this.nextRevision = start;
     // Built now so a bad key or filter throws at the call, not at the first next().
     watchRequestJson(key, options, start);
+    this.ready = new Promise<number>((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    // Nobody has to await these; their outcome also reaches next().
+    this.ready.catch(() => {});
     this.generator = this.run();
     if (options.signal?.aborted) this.cancel();
     else options.signal?.addEventListener("abort", this.onCallerAbort, { once: true });
+    this.first = this.generator.next();
+    this.first.catch(() => {});
   }
 
   /** The revision the next batch will be at least; 0 before the first stream opened. */
@@ -80,11 +98,15 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
   }
 
   next(): Promise<IteratorResult<WatchBatch, undefined>> {
-    return this.generator.next();
+    const first = this.first;
+    this.first = undefined;
+    return first ?? this.generator.next();
   }
 
   async return(): Promise<IteratorResult<WatchBatch, undefined>> {
     this.cancel();
+    await this.first?.catch(() => {});
+    this.first = undefined;
     return this.generator.return(undefined);
   }
 
@@ -152,7 +174,11 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
         avoid = opened.endpoint;
       }
       return undefined;
+    } catch (error) {
+      this.failReady(error);
+      throw error;
     } finally {
+      this.failReady(new ClientClosedError("watch"));
       this.cancel();
     }
   }
@@ -172,6 +198,7 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
           case "created": {
             const revision = messageRevision(message.data, "watch created");
             if (this.nextRevision === 0) this.nextRevision = revision + 1;
+            this.markReady(this.nextRevision - 1);
             break;
           }
           case "events": {

@@ -3,3 +3,5 @@ export { BadRequestError, HttpApiError, TooLargeError, TooManyOpsError } from ".
 export { NotReadyError } from "./health-routes.js";
 export type { ServerLimits, ServerOptions } from "./options.js";
 export { createServer } from "./server.js";
+export { TooManyWatchersError, WatchRegistry } from "./watch-registry.js";
+export { watchRegistryOf } from "./watch-routes.js";

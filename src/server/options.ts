@@ -29,6 +29,14 @@ export interface ServerOptions {
   readonly loggerInstance?: FastifyBaseLogger;
   /** Serve https with these PEM files' contents; `ca` set = clients must present a certificate. */
   readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
+  /** Open watch streams per remote address; more get 429 TOO_MANY_WATCHERS. */
+  readonly maxWatchersPerClient?: number;
+  /** Bytes a watch stream may hold for a slow reader before it ends with WATCH_TOO_SLOW. */
+  readonly maxWatchBufferBytes?: number;
+  /** Idle watch streams get a `: ping` comment this often. */
+  readonly watchKeepAliveMs?: number;
+  /** Streams that asked for progress_notify get a progress event this often. */
+  readonly watchProgressIntervalMs?: number;
 }
 
 export interface ServerLimits {

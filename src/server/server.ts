@@ -7,6 +7,7 @@ import { registerKvRoutes } from "./kv-routes.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
 import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
+import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
  * Builds the client API over one node and its key space. The caller owns the
@@ -52,6 +53,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerHealthRoutes(app, kv);
   registerClusterRoutes(app, kv, limits);
   registerMaintenanceRoutes(app, kv, limits);
+  registerWatchRoutes(app, kv, limits, options);
   return app;
 }
 

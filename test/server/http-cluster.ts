@@ -1,13 +1,25 @@
+import type { FastifyInstance } from "fastify";
 import { type ClientOptions, ConclaveClient, seededRandom } from "../../src/client/index.js";
 import type { ServerOptions } from "../../src/server/index.js";
-import { startCluster, type TestCluster } from "../server/cluster.js";
 import { freePort } from "../support/free-port.js";
+import { startCluster, type TestCluster } from "./cluster.js";
 
 export interface HttpCluster extends TestCluster {
   /** Base URL per member, in member order. */
   readonly urls: string[];
   urlOf(id: number): string;
   client(options?: Partial<ClientOptions>): ConclaveClient;
+}
+
+/**
+ * Closes a listening app without waiting for its clients: fetch's connection
+ * pool may hold a socket that never carried a request, which the HTTP server
+ * does not count as idle and would wait on for its headers timeout.
+ */
+export async function closeNow(app: FastifyInstance): Promise<void> {
+  const closing = app.close();
+  app.server.closeAllConnections();
+  await closing;
 }
 
 /** The in-memory three-node cluster, each API listening on a free 127.0.0.1 port. */
@@ -35,6 +47,7 @@ export async function startHttpCluster(
     },
     async stop() {
       await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(cluster.members.map((m) => closeNow(m.app)));
       await cluster.stop();
     },
   };

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type ConclaveClient, LeaseLostError, LeaseNotFoundError } from "../../src/client/index.js";
+import { waitFor } from "../server/cluster.js";
+import { closeNow, type HttpCluster, startHttpCluster } from "../server/http-cluster.js";
+
+let cluster: HttpCluster;
+let client: ConclaveClient;
+
+beforeAll(async () => {
+  cluster = await startHttpCluster();
+  await cluster.leader();
+  client = cluster.client();
+});
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await cluster.stop();
+});
+
+describe("lease calls", () => {
+  it("grants, lists, keeps alive, reports and revokes", async () => {
+    const granted = await client.leaseGrant(30);
+    expect(granted.ttlSeconds).toBe(30);
+    await client.put("ls/k", "v", { lease: granted.id });
+    expect((await client.get("ls/k"))?.lease).toBe(granted.id);
+    expect((await client.leases()).ids).toContain(granted.id);
+    const kept = await client.leaseKeepAliveOnce(granted.id);
+    expect(kept).toMatchObject({ id: granted.id, ttlSeconds: 30 });
+    const ttl = await client.leaseTimeToLive(granted.id, { keys: true });
+    expect(ttl.grantedTtlSeconds).toBe(30);
+    expect(ttl.keys?.map((k) => Buffer.from(k).toString())).toEqual(["ls/k"]);
+    await client.leaseRevoke(granted.id);
+    expect(await client.get("ls/k")).toBeUndefined();
+    const gone = await client.leaseKeepAliveOnce(granted.id).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(LeaseNotFoundError);
+    expect((gone as LeaseNotFoundError).status).toBe(404);
+  });
+
+  it("grants a chosen id", async () => {
+    const granted = await client.leaseGrant(10, { id: 424242 });
+    expect(granted.id).toBe(424242);
+    await client.leaseRevoke(granted.id);
+  });
+});
+
+describe("client.lease keep-alive helper", () => {
+  it("keeps the lease alive every ~TTL/3 until revoked, then aborts its signal", async () => {
+    const spy = vi.spyOn(globalThis, "fetch");
+    const keepalives = () =>
+      spy.mock.calls.filter(([url]) => String(url).endsWith("/v3/lease/keepalive")).length;
+    const lease = await client.lease(1);
+    await waitFor(() => keepalives() >= 3, "three keepalives");
+    expect(lease.signal.aborted).toBe(false);
+    await client.put("lh/k", "v", { lease: lease.id });
+    await lease.revoke();
+    expect(lease.signal.aborted).toBe(true);
+    expect(lease.signal.reason).toBeInstanceOf(LeaseLostError);
+    expect(await client.get("lh/k")).toBeUndefined();
+    spy.mockRestore();
+  });
+
+  it("aborts its signal when a keepalive finds the lease gone", async () => {
+    const lease = await client.lease(1);
+    await client.leaseRevoke(lease.id);
+    await waitFor(() => lease.signal.aborted, "the signal aborted", 5000);
+    expect(lease.signal.reason).toBeInstanceOf(LeaseLostError);
+    expect((lease.signal.reason as LeaseLostError).cause).toBeInstanceOf(LeaseNotFoundError);
+    // Disposing a lost lease is quiet.
+    await lease[Symbol.asyncDispose]();
+  });
+
+  it("aborts its signal when no keepalive succeeds within the TTL minus the margin", async () => {
+    const c = await startHttpCluster();
+    try {
+      const leader = await c.leader();
+      const lonely = c.client({ endpoints: [c.urlOf(leader.id)] });
+      const lease = await lonely.lease(1, { safetyMarginMs: 200 });
+      await closeNow(leader.app);
+      await waitFor(() => lease.signal.aborted, "the signal aborted", 5000);
+      expect(lease.signal.reason).toBeInstanceOf(LeaseLostError);
+      expect((lease.signal.reason as LeaseLostError).message).toMatch(/no keepalive/);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("is revoked by await using", async () => {
+    let id = 0;
+    {
+      await using lease = await client.lease(5);
+      id = lease.id;
+      expect((await client.leases()).ids).toContain(id);
+    }
+    expect((await client.leases()).ids).not.toContain(id);
+  });
+});
