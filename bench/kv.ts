@@ -36,6 +36,17 @@ try {
 const dataDir = mkdtempSync(join(tmpdir(), "conclave-bench-kv-"));
 const group = new ProcessGroup();
 const results = new Map<SystemName, SystemResult>();
+// The process group stops the servers on a signal and exits; this removes
+// their data as well (unless kept) and quiets the phase that was cut short.
+let interrupted = false;
+const onSignal = () => {
+  interrupted = true;
+};
+process.once("SIGINT", onSignal);
+process.once("SIGTERM", onSignal);
+process.once("exit", () => {
+  if (interrupted && !options.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
+});
 
 async function start(name: SystemName): Promise<RunningCluster> {
   const dir = join(dataDir, name);
@@ -57,7 +68,9 @@ try {
   }
 } catch (err) {
   failed = true;
-  console.error(`bench kv failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+  if (!interrupted) {
+    console.error(`bench kv failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+  }
 } finally {
   await group[Symbol.asyncDispose]();
   if (options.keepDataDir || failed) console.error(`data dir (logs, profiles): ${dataDir}`);
