@@ -1,153 +1,102 @@
 /**
- * `npm run bench -- kv [keys]`: memory and speed of the kv state machine.
- * Heap + array-buffer bytes per key for N keys (default 100,000) with
- * 100-byte values, measured around forced GCs, side by side with the floor a
- * plain Map<string, Uint8Array> of the same data costs; also with three
- * retained revisions per key; apply rate for typed and encoded puts; point
- * reads; snapshot size and time. Prints a table, then one JSON line.
+ * `npm run bench -- kv [--quick] [...]`: a 3-node Conclave cluster (`conclave
+ * serve` processes, our SDK) against a private 3-member etcd 3.4 cluster (npm
+ * etcd3 client), same load from this process, fsync on for both, one system
+ * at a time. Puts of 256-byte values over 10,000 keys at 1/16/64/256 in
+ * flight, linearizable gets at 64, watch events/s to 10 watchers, RSS per
+ * node after 100,000 keys; ops/s, p50/p99, server CPU per 1,000 ops. Prints
+ * a table, the targets, then one JSON line. Every server started here is
+ * stopped by PID, also on error and SIGINT. `--help` lists the flags.
+ * The in-process state machine bench is `kv-store`.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { encodeCommand, KvStore } from "../src/kv/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { serverCommand, startConclaveCluster } from "./kv/conclave-cluster.js";
+import { startEtcdCluster } from "./kv/etcd-cluster.js";
+import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
+import { runPhases, type SystemResult } from "./kv/phases.js";
+import { buildRows, checkTargets, jsonLine, printTable } from "./kv/report.js";
+import type { RunningCluster } from "./kv/target.js";
+import { ProcessGroup } from "./support/processes.js";
 
-type Gc = () => void;
-const gc = (globalThis as { gc?: Gc }).gc;
-if (gc === undefined) {
-  // Memory is measured around forced collections, which need --expose-gc.
-  const child = spawnSync(
-    process.execPath,
-    ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    { stdio: "inherit" },
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(USAGE);
+  process.exit(0);
+}
+let options: ReturnType<typeof parseKvBenchOptions>;
+try {
+  options = parseKvBenchOptions(process.argv.slice(2), process.env);
+} catch (err) {
+  if (!(err instanceof OptionsError)) throw err;
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "conclave-bench-kv-"));
+const group = new ProcessGroup();
+const results = new Map<SystemName, SystemResult>();
+// The process group stops the servers on a signal and exits; this removes
+// their data as well (unless kept) and quiets the phase that was cut short.
+let interrupted = false;
+const onSignal = () => {
+  interrupted = true;
+};
+process.once("SIGINT", onSignal);
+process.once("SIGTERM", onSignal);
+process.once("exit", () => {
+  if (interrupted && !options.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function start(name: SystemName): Promise<RunningCluster> {
+  const dir = join(dataDir, name);
+  if (name === "etcd") return startEtcdCluster(group, dir);
+  return startConclaveCluster(group, dir, options.profileArgs);
+}
+
+let failed = false;
+try {
+  for (const name of options.systems) {
+    console.error(`${name}: starting 3 nodes`);
+    const cluster = await start(name);
+    try {
+      results.set(name, await runPhases(cluster.target, options));
+    } finally {
+      await cluster.target.close().catch(() => undefined);
+      await cluster.stop();
+    }
+  }
+} catch (err) {
+  failed = true;
+  if (!interrupted) {
+    console.error(`bench kv failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+  }
+} finally {
+  await group[Symbol.asyncDispose]();
+  if (options.keepDataDir || failed) console.error(`data dir (logs, profiles): ${dataDir}`);
+  else rmSync(dataDir, { recursive: true, force: true });
+}
+
+const etcd = results.get("etcd");
+const conclave = results.get("conclave");
+const checks = checkTargets(etcd, conclave);
+if (results.size > 0) {
+  console.log(
+    `\nkv: 3 nodes each, ${options.valueBytes}-byte values, ${options.keySpace} keys, ` +
+      `${options.opsPerPhase} ops or ${options.phaseTimeMs / 1000} s per phase; ` +
+      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}\n`,
   );
-  process.exit(child.status ?? 1);
+  printTable(buildRows(etcd, conclave), checks);
 }
-const collect: Gc = gc;
-
-const KEY_COUNT = Number(process.argv[2] ?? 100_000);
-const VALUE_BYTES = 100;
-const SEED = 12345;
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = mulberry32(SEED);
-const keys: Uint8Array[] = [];
-for (let i = 0; i < KEY_COUNT; i++)
-  keys.push(Buffer.from(`/registry/pods/p${String(i).padStart(7, "0")}`));
-for (let i = keys.length - 1; i > 0; i--) {
-  const j = Math.floor(random() * (i + 1));
-  [keys[i], keys[j]] = [keys[j]!, keys[i]!];
-}
-const value = new Uint8Array(VALUE_BYTES).fill(0x61);
-
-function usedBytes(): number {
-  collect();
-  collect();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
-
-function measure<T>(build: () => T): { bytes: number; ms: number; held: T } {
-  const before = usedBytes();
-  const t0 = performance.now();
-  const held = build();
-  const ms = performance.now() - t0;
-  return { bytes: usedBytes() - before, ms, held };
-}
-
-const peer = measure(() => {
-  const m = new Map<string, Uint8Array>();
-  for (const k of keys) m.set(Buffer.from(k).toString("latin1"), Uint8Array.from(value));
-  return m;
-});
-const peerPerKey = peer.bytes / KEY_COUNT;
-peer.held.clear();
-
-let index = 0;
-const single = measure(() => {
-  const s = new KvStore();
-  for (const k of keys) s.apply(++index, { type: "put", key: k, value });
-  return s;
-});
-const store = single.held;
-const perKey = single.bytes / KEY_COUNT;
-
-const t0 = performance.now();
-for (const k of keys) store.range({ key: k });
-const readMs = performance.now() - t0;
-
-const beforeHistory = usedBytes();
-const t1 = performance.now();
-for (let round = 0; round < 2; round++) {
-  for (const k of keys) store.apply(++index, { type: "put", key: k, value });
-}
-const historyMs = performance.now() - t1;
-const perExtraRevision = (usedBytes() - beforeHistory) / (2 * KEY_COUNT);
-
-const encoded = keys.map((k) => encodeCommand({ type: "put", key: k, value }));
-const t2 = performance.now();
-for (const data of encoded) store.apply({ index: ++index, term: 1, data });
-const encodedMs = performance.now() - t2;
-
-store.apply(++index, { type: "compact", revision: store.revision });
-const t3 = performance.now();
-let snapshotBytes = 0;
-const chunks: Uint8Array[] = [];
-for await (const c of store.snapshot()) {
-  snapshotBytes += c.byteLength;
-  chunks.push(c);
-}
-const snapshotMs = performance.now() - t3;
-const t4 = performance.now();
-const restored = new KvStore();
-await restored.restore(
-  (async function* () {
-    yield* chunks;
-  })(),
-);
-const restoreMs = performance.now() - t4;
-if (restored.revision !== store.revision) throw new Error("restore lost revisions");
-
-const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
-const rows = [
-  ["Map<string, Uint8Array> (peer floor), bytes/key", peerPerKey.toFixed(0)],
-  ["KvStore, 1 revision per key, bytes/key", perKey.toFixed(0)],
-  ["KvStore, each further retained revision, bytes", perExtraRevision.toFixed(0)],
-  ["KvStore overhead over the Map floor, bytes/key", (perKey - peerPerKey).toFixed(0)],
-  ["puts/s (typed, new keys, shuffled)", rate(KEY_COUNT, single.ms)],
-  ["puts/s (typed, existing keys)", rate(2 * KEY_COUNT, historyMs)],
-  ["puts/s (encoded Raft entries)", rate(KEY_COUNT, encodedMs)],
-  ["Map.set/s (peer)", rate(KEY_COUNT, peer.ms)],
-  ["point reads/s", rate(KEY_COUNT, readMs)],
-  ["snapshot bytes (after compaction)", snapshotBytes],
-  ["snapshot ms / restore ms", `${snapshotMs.toFixed(0)} / ${restoreMs.toFixed(0)}`],
-];
-console.log(`kv: ${KEY_COUNT} keys, ${VALUE_BYTES}-byte values, node ${process.version}`);
-for (const [name, v] of rows) console.log(`  ${String(name).padEnd(52)} ${v}`);
 console.log(
-  JSON.stringify({
+  jsonLine({
     bench: "kv",
-    keys: KEY_COUNT,
-    valueBytes: VALUE_BYTES,
-    seed: SEED,
-    node: process.version,
-    peerMapBytesPerKey: Math.round(peerPerKey),
-    kvBytesPerKey: Math.round(perKey),
-    kvBytesPerExtraRevision: Math.round(perExtraRevision),
-    putsPerSecNewKeys: rate(KEY_COUNT, single.ms),
-    putsPerSecExistingKeys: rate(2 * KEY_COUNT, historyMs),
-    putsPerSecEncoded: rate(KEY_COUNT, encodedMs),
-    peerMapSetsPerSec: rate(KEY_COUNT, peer.ms),
-    pointReadsPerSec: rate(KEY_COUNT, readMs),
-    snapshotBytes,
-    snapshotMs: Math.round(snapshotMs),
-    restoreMs: Math.round(restoreMs),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    conclaveServersFrom: options.systems.includes("conclave") ? serverCommand().from : undefined,
+    options,
+    etcd,
+    conclave,
+    targets: checks,
   }),
 );
+process.exitCode = failed ? 1 : 0;
