@@ -215,11 +215,22 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       writeEntriesRecords(w, plan.append);
       this.window.append(plan.append);
     }
+    // A save that only moves the commit index need not wait for an fsync: the
+    // commit index can be learned again from the leader after a crash (etcd's
+    // MustSync). Its record is still written in order, so the save settles once
+    // every earlier save is durable, and the next synced write covers it.
+    const commitOnly =
+      installed === undefined &&
+      plan.truncateAfter === undefined &&
+      plan.append.length === 0 &&
+      plan.hardState !== undefined &&
+      plan.hardState.term === this.hard.term &&
+      plan.hardState.vote === this.hard.vote;
     if (plan.hardState !== undefined) {
       writeHardStateRecord(w, plan.hardState);
       this.hard = plan.hardState;
     }
-    const appended = this.writer.appendRecords(w.length > 0 ? w.view0() : NO_BYTES);
+    const appended = this.writer.appendRecords(w.length > 0 ? w.view0() : NO_BYTES, !commitOnly);
     // Both settle in order; waiting on both keeps a failure of either from going unobserved.
     if (installed === undefined) await appended;
     else await Promise.all([installed, appended]);

@@ -14,6 +14,8 @@ interface Deferred {
 /** Records appended to the current segment; empty bytes act as a barrier. */
 interface RecordsOp {
   readonly kind: "records";
+  /** False: written in order, made durable by the next group that syncs (or never, on a crash). */
+  readonly sync: boolean;
   readonly bytes: Uint8Array;
   readonly done: Deferred;
 }
@@ -65,6 +67,8 @@ export class WalWriter {
   private current: WritableFile;
   private currentSeq: number;
   private currentClosed: boolean;
+  /** Bytes appended since the last datasync (records written without sync). */
+  private unsynced = false;
   private oldestSeq: number;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
@@ -96,8 +100,12 @@ export class WalWriter {
     return { ...this.stats_ };
   }
 
-  appendRecords(bytes: Uint8Array): Promise<void> {
-    return this.enqueue((done) => ({ kind: "records", bytes, done }));
+  /**
+   * Appends records; the promise settles once they are on disk, and durable
+   * unless `sync` is false (then a later synced append, or close, makes them so).
+   */
+  appendRecords(bytes: Uint8Array, sync = true): Promise<void> {
+    return this.enqueue((done) => ({ kind: "records", bytes, sync, done }));
   }
 
   rewriteBase(rewrite: BaseRewrite): Promise<void> {
@@ -168,24 +176,31 @@ export class WalWriter {
       total += g.bytes.length;
       if (g.bytes.length > 0) appends++;
     }
-    if (total === 0) return; // barriers only: everything before them is already durable
-    if (this.currentClosed || this.current.sizeBytes >= this.segmentMaxBytes) await this.rotate();
-    let bytes: Uint8Array;
-    if (group.length === 1) {
-      bytes = group[0]!.bytes;
-    } else {
-      bytes = new Uint8Array(total);
-      let at = 0;
-      for (const g of group) {
-        bytes.set(g.bytes, at);
-        at += g.bytes.length;
+    const sync = group.some((g) => g.sync);
+    if (total > 0) {
+      if (this.currentClosed || this.current.sizeBytes >= this.segmentMaxBytes) await this.rotate();
+      let bytes: Uint8Array;
+      if (group.length === 1) {
+        bytes = group[0]!.bytes;
+      } else {
+        bytes = new Uint8Array(total);
+        let at = 0;
+        for (const g of group) {
+          bytes.set(g.bytes, at);
+          at += g.bytes.length;
+        }
       }
+      await this.current.append(bytes);
+      this.unsynced = true;
+      this.stats_.recordAppends += appends;
+      this.stats_.bytesAppended += total;
     }
-    await this.current.append(bytes);
-    await this.current.datasync();
-    this.stats_.recordSyncs++;
-    this.stats_.recordAppends += appends;
-    this.stats_.bytesAppended += total;
+    // A barrier (empty bytes) is durable once everything before it is.
+    if (sync && this.unsynced) {
+      await this.current.datasync();
+      this.unsynced = false;
+      this.stats_.recordSyncs++;
+    }
   }
 
   /** Closes the current segment with a SegmentEnd record and starts the next one. */
@@ -196,6 +211,7 @@ export class WalWriter {
       writeSegmentEndRecord(w, nextSeq);
       await this.current.append(w.finish());
       await this.current.datasync();
+      this.unsynced = false;
       this.currentClosed = true;
     }
     const file = await this.createSegment(nextSeq, SegmentKind.Continuation, new Uint8Array(0));

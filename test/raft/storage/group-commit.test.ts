@@ -32,6 +32,22 @@ function gatedFs() {
 }
 
 describe("WalStorage: group commit", () => {
+  it("writes a save that only moves the commit index without an fsync; the next synced save covers it", async () => {
+    const fs = new SimFs();
+    const s = await WalStorage.open(DIR, { ...IDENTITY, fs });
+    await s.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 1, commit: 0 } });
+    const synced = s.stats().recordSyncs;
+    await s.save({ hardState: { term: 1, vote: 1, commit: 2 } });
+    expect(s.stats().recordSyncs).toBe(synced);
+    // A new vote must be durable before the node answers with it.
+    await s.save({ hardState: { term: 2, vote: 2, commit: 2 } });
+    expect(s.stats().recordSyncs).toBe(synced + 1);
+    await s.close();
+    const again = await WalStorage.open(DIR, { ...IDENTITY, fs });
+    expect(again.initialState().hardState).toEqual({ term: 2, vote: 2, commit: 2 });
+    await again.close();
+  });
+
   it("saves issued together share one fsync", async () => {
     const fs = new SimFs();
     const s = await WalStorage.open(DIR, { ...IDENTITY, fs });
