@@ -311,6 +311,9 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       );
     }
     const meta: SnapshotMetadata = { index, term: this.window.term(index), confState };
+    // The commit index may have been written without an fsync; make it durable
+    // first so no recovery finds a snapshot beyond its commit index.
+    await this.writer.appendRecords(NO_BYTES, true);
     const tmp = await this.snapshots.writeTemp(meta, data);
     // The log may have moved on while the data was written.
     const stale =
