@@ -6,6 +6,9 @@ import { MemoryNetwork } from "../../src/raft/transport/index.js";
 import type { ServerMetrics, ServerOptions } from "../../src/server/index.js";
 import { createServer, createServerMetrics } from "../../src/server/index.js";
 
+/** The test cluster's election timeout; etcd's default. */
+export const ELECTION_MS = 1000;
+
 export interface Member {
   readonly id: number;
   readonly node: RaftNode<KvResult>;
@@ -49,9 +52,10 @@ export async function startCluster(
       transport: net.transport(id),
       stateMachine: store,
       initialCluster,
-      // Slack enough that a loaded shared machine does not lose leadership mid-test.
+      // Slack enough that a loaded machine (tests run two files at once, some
+      // spawning processes) does not lose leadership mid-test: etcd's default.
       heartbeatMs: 25,
-      electionMs: 500,
+      electionMs: ELECTION_MS,
       observer: metrics.nodeObserver,
     });
     const app = createServer({ node, store, ...serverOptions, metrics });

@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { b64, type Member, startCluster, type TestCluster, waitFor } from "./cluster.js";
+import {
+  b64,
+  ELECTION_MS,
+  type Member,
+  startCluster,
+  type TestCluster,
+  waitFor,
+} from "./cluster.js";
 
 /** Every server's lease clock; moved by the test only, so deadlines are exact. */
 let fakeMs = 0;
 /** The cluster's configured election timeout (test/server/cluster.ts). */
-const ELECTION_MS = 500;
 
 let cluster: TestCluster;
 
