@@ -57,7 +57,11 @@ export interface ClientOptions {
   /** Jitter source for retry backoff; seed it in tests. Default Math.random. */
   readonly random?: RandomSource;
   readonly backoff?: BackoffOptions;
+  /** The largest JSON answer accepted; a bigger one is a BadResponseError. Default 64 MiB. */
+  readonly maxResponseBytes?: number;
 }
+
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** Resources the client ends on close. */
 interface Closable {
@@ -77,7 +81,15 @@ export class ConclaveClient implements AsyncDisposable {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       throw new ClientError("INVALID_ARGUMENT", `timeoutMs must be positive, got ${timeoutMs}`);
     }
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) {
+      throw new ClientError(
+        "INVALID_ARGUMENT",
+        `maxResponseBytes must be a positive integer, got ${maxResponseBytes}`,
+      );
+    }
     this.transport = new HttpTransport({
+      maxResponseBytes,
       endpoints: options.endpoints,
       timeoutMs,
       random: options.random ?? Math.random,
@@ -257,9 +269,7 @@ export class ConclaveClient implements AsyncDisposable {
     const spec = { path: "/v3/maintenance/snapshot", body: {}, kind: "read" as const };
     const opened = await this.transport.open(spec, options);
     try {
-      const body = opened.response.body;
-      if (body === null) return;
-      for await (const chunk of body) yield chunk;
+      for await (const chunk of opened.body) yield chunk;
     } finally {
       opened.close();
     }

@@ -1,0 +1,43 @@
+import http from "node:http";
+import https from "node:https";
+import type { Origin } from "./http-request.js";
+
+/**
+ * A client's connections. Calls that are safe to repeat share kept-alive
+ * sockets (per origin, reused most-recent first). Streams (watches, snapshot)
+ * and calls that must not be repeated each get a connection of their own,
+ * closed when they end: a stream holds its socket for as long as it lives and
+ * must not take one from the calls, and a call that may not be repeated must
+ * never ride a reused socket the server may have just closed (its reset
+ * could not be told apart from a lost answer).
+ */
+export class ClientAgents {
+  private readonly agents = new Map<string, http.Agent>();
+
+  /** The kept-alive pool for `origin`'s protocol. */
+  pooled(origin: Origin): http.Agent {
+    return this.agent(origin.protocol, true);
+  }
+
+  /** An agent that opens a new connection per request and closes it after. */
+  unpooled(origin: Origin): http.Agent {
+    return this.agent(origin.protocol, false);
+  }
+
+  /** Destroys every socket, open requests' included. */
+  destroy(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
+
+  private agent(protocol: Origin["protocol"], keepAlive: boolean): http.Agent {
+    const name = `${protocol}${keepAlive ? "pooled" : "unpooled"}`;
+    let agent = this.agents.get(name);
+    if (agent === undefined) {
+      const options = { keepAlive, scheduling: "lifo" as const };
+      agent = protocol === "https:" ? new https.Agent(options) : new http.Agent(options);
+      this.agents.set(name, agent);
+    }
+    return agent;
+  }
+}
