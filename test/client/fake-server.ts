@@ -4,6 +4,8 @@ export interface SeenRequest {
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: unknown;
+  /** Which connection carried it: 1 for the server's first, and so on. */
+  readonly connection: number;
 }
 
 export type Responder = (res: http.ServerResponse, req: http.IncomingMessage) => void;
@@ -12,11 +14,15 @@ export type Responder = (res: http.ServerResponse, req: http.IncomingMessage) =>
 export interface FakeServer {
   readonly url: string;
   readonly seen: SeenRequest[];
+  /** Connections accepted so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
 export async function fakeServer(script: Responder[]): Promise<FakeServer> {
   const seen: SeenRequest[] = [];
+  const connectionOf = new WeakMap<object, number>();
+  let connections = 0;
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (c: Buffer) => {
@@ -27,17 +33,20 @@ export async function fakeServer(script: Responder[]): Promise<FakeServer> {
         url: req.url ?? "",
         headers: req.headers,
         body: raw === "" ? undefined : JSON.parse(raw),
+        connection: connectionOf.get(req.socket) ?? 0,
       });
       const respond = script[Math.min(seen.length - 1, script.length - 1)];
       respond?.(res, req);
     });
   });
+  server.on("connection", (socket) => connectionOf.set(socket, ++connections));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
