@@ -28,7 +28,8 @@ export interface PostSpec {
   readonly path: string;
   readonly agent: http.Agent;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: Buffer;
+  /** A string goes out in one write with the head; a Buffer would take a second. */
+  readonly body: string;
   /** Aborting destroys the request, also while its answer is being read. */
   readonly signal: AbortSignal;
 }
@@ -82,7 +83,7 @@ export function post(spec: PostSpec): Promise<http.IncomingMessage> {
       path: `${spec.origin.basePath}${spec.path}`,
       method: "POST",
       agent: spec.agent,
-      headers: { ...spec.headers, "content-length": String(spec.body.length) },
+      headers: { ...spec.headers, "content-length": String(Buffer.byteLength(spec.body)) },
     });
     let answered = false;
     const onAbort = () => request.destroy(signal.reason as Error);
@@ -103,7 +104,7 @@ export function post(spec: PostSpec): Promise<http.IncomingMessage> {
       answered = true;
       resolve(response);
     });
-    request.end(spec.body);
+    request.end(spec.body, "utf8");
   });
 }
 

@@ -161,7 +161,7 @@ export class HttpTransport {
     // A stream holds its connection, and a call that must not be repeated must not
     // meet a socket the server closed while idle: both get a connection of their own.
     const ownConnection = stream || spec.kind === "write";
-    const body = Buffer.from(JSON.stringify(spec.body ?? {}));
+    const body = JSON.stringify(spec.body ?? {});
     let endpoint =
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     let last: Failed | undefined;
@@ -232,7 +232,7 @@ export class HttpTransport {
   private async attempt<T>(
     attempt: {
       endpoint: string;
-      body: Buffer;
+      body: string;
       idempotencyKey: string | undefined;
       ownConnection: boolean;
     },
