@@ -11,7 +11,7 @@ import {
   memberListResult,
 } from "./cluster-wire.js";
 import { normalizeEndpoint } from "./endpoints.js";
-import { ClientError } from "./errors.js";
+import { ClientError, UnavailableError } from "./errors.js";
 import { asObject, headerRevision } from "./json-read.js";
 import type { KeyValue } from "./key-value.js";
 import type {
@@ -264,12 +264,18 @@ export class ConclaveClient implements AsyncDisposable {
     );
   }
 
-  /** The store's snapshot bytes from one node, streamed. The deadline covers the first byte. */
+  /**
+   * The store's snapshot bytes from one node, streamed. The deadline covers the
+   * first byte; a broken stream throws UnavailableError, the caller's signal AbortedError.
+   */
   async *snapshot(options: CallOptions = {}): AsyncIterable<Uint8Array> {
     const spec = { path: "/v3/maintenance/snapshot", body: {}, kind: "read" as const };
     const opened = await this.transport.open(spec, options);
     try {
       for await (const chunk of opened.body) yield chunk;
+    } catch (error) {
+      if (opened.signal.aborted) throw opened.signal.reason;
+      throw new UnavailableError(`the snapshot stream from ${opened.endpoint} broke`, error);
     } finally {
       opened.close();
     }

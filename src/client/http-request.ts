@@ -41,7 +41,11 @@ const NOT_SENT_CODES = new Set([
   "EAI_AGAIN",
   "EHOSTUNREACH",
   "ENETUNREACH",
+  "CONNECT_TIMEOUT",
 ]);
+
+/** A connection not made by then fails the attempt (nothing was sent), so the next endpoint is tried. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Codes of a connection the peer closed under us. */
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
@@ -88,8 +92,20 @@ export function post(spec: PostSpec): Promise<http.IncomingMessage> {
     let answered = false;
     const onAbort = () => request.destroy(signal.reason as Error);
     signal.addEventListener("abort", onAbort, { once: true });
+    let connectTimer: ReturnType<typeof setTimeout> | undefined;
+    request.once("socket", (socket) => {
+      if (!socket.connecting) return;
+      connectTimer = setTimeout(() => {
+        const error = new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`);
+        request.destroy(Object.assign(error, { code: "CONNECT_TIMEOUT" }));
+      }, CONNECT_TIMEOUT_MS);
+      socket.once("connect", () => clearTimeout(connectTimer));
+    });
     // 'close' comes once the answer was read to its end or the socket went away.
-    request.once("close", () => signal.removeEventListener("abort", onAbort));
+    request.once("close", () => {
+      clearTimeout(connectTimer);
+      signal.removeEventListener("abort", onAbort);
+    });
     request.on("error", (error: NodeJS.ErrnoException) => {
       if (answered) return; // the answer's own stream reports it
       if (signal.aborted) {

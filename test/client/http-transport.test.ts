@@ -128,6 +128,38 @@ describe("ending a request", () => {
   });
 });
 
+describe("snapshot stream", () => {
+  const partialStream =
+    (then: "hang" | "drop"): Responder =>
+    (res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      res.write(Buffer.from([1, 2, 3]), () => {
+        if (then === "drop") res.socket?.destroy();
+      });
+    };
+
+  it("throws AbortedError when the caller aborts midway, UnavailableError when the stream breaks", async () => {
+    const s = await serve(partialStream("hang"), partialStream("drop"));
+    const c = clientOf([s.url]);
+    const controller = new AbortController();
+    const chunks: Uint8Array[] = [];
+    const aborted = await (async () => {
+      for await (const chunk of c.snapshot({ signal: controller.signal })) {
+        chunks.push(chunk);
+        controller.abort();
+      }
+    })().catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(AbortedError);
+    expect(Buffer.concat(chunks)).toEqual(Buffer.from([1, 2, 3]));
+    const broken = await (async () => {
+      for await (const _ of c.snapshot()) {
+        // read to the end
+      }
+    })().catch((e: unknown) => e);
+    expect(broken).toMatchObject({ code: "UNAVAILABLE" });
+  });
+});
+
 describe("answer size", () => {
   it("rejects a JSON answer above maxResponseBytes, declared or streamed", async () => {
     const big = JSON.stringify({ header: { revision: "1" }, pad: "x".repeat(4000) });
