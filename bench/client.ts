@@ -4,12 +4,14 @@
  * bodies) as the floor. A three-node in-memory cluster serves in a child
  * process so this process's CPU is the client's alone. Serializable gets and
  * puts of 64-byte values go to the leader, N of each at a fixed number in
- * flight; prints ops/s and client CPU per op, then one JSON line.
+ * flight; prints ops/s and client and server CPU per op, then one JSON line.
  */
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { ConclaveClient } from "../src/client/index.js";
 import { putJson, rangeJson } from "../src/client/kv-wire.js";
 import { type BenchCluster, startBenchCluster } from "./_conclave-cluster.js";
+import { cpuSeconds } from "./support/proc-stats.js";
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,12 +35,15 @@ interface PhaseResult {
   readonly ops: number;
   readonly opsPerSec: number;
   readonly clientCpuMsPerOp: number;
+  readonly serverCpuMsPerOp: number;
 }
 
 async function phase(name: string, count: number, op: (i: number) => Promise<unknown>) {
+  const serverPid = cluster?.pid ?? 0;
   let next = 0;
   const stopAtMs = Date.now() + PHASE_LIMIT_MS;
   const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = cpuSeconds(serverPid);
   const startMs = performance.now();
   const worker = async () => {
     while (next < count && Date.now() < stopAtMs) await op(next++);
@@ -46,20 +51,28 @@ async function phase(name: string, count: number, op: (i: number) => Promise<unk
   await Promise.all(Array.from({ length: inFlight }, worker));
   const elapsedMs = performance.now() - startMs;
   const cpu = process.cpuUsage(cpuBefore);
+  const serverCpuMs = (cpuSeconds(serverPid) - serverCpuBefore) * 1000;
   const result: PhaseResult = {
     name,
     ops: next,
     opsPerSec: Math.round((next / elapsedMs) * 1000),
     clientCpuMsPerOp: Number(((cpu.user + cpu.system) / 1000 / next).toFixed(3)),
+    serverCpuMsPerOp: Number((serverCpuMs / next).toFixed(3)),
   };
   console.log(
-    `${name.padEnd(10)} ${String(result.ops).padStart(7)} ops ${String(result.opsPerSec).padStart(7)} ops/s ${result.clientCpuMsPerOp.toFixed(3).padStart(7)} ms client CPU/op`,
+    `${name.padEnd(10)} ${String(result.ops).padStart(7)} ops ${String(result.opsPerSec).padStart(7)} ops/s ${result.clientCpuMsPerOp.toFixed(3).padStart(7)} ms client CPU/op ${result.serverCpuMsPerOp.toFixed(3).padStart(7)} ms server CPU/op`,
   );
   return result;
 }
 
 /** A raw keep-alive POST of a JSON body; resolves when the whole answer was read. */
-function rawPost(agent: http.Agent, url: URL, path: string, body: string): Promise<void> {
+function rawPost(
+  agent: http.Agent,
+  url: URL,
+  path: string,
+  body: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -68,7 +81,11 @@ function rawPost(agent: http.Agent, url: URL, path: string, body: string): Promi
         path,
         method: "POST",
         agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          ...extraHeaders,
+        },
       },
       (res) => {
         res.on("data", () => {});
@@ -93,17 +110,25 @@ try {
   const sdk = client;
   const getBody = JSON.stringify(rangeJson({ key: "bench/key", serializable: true }));
   const putBody = (i: number) => JSON.stringify(putJson(`bench/${i % 1000}`, VALUE, {}));
-  // Warm both paths (JIT, sockets) before measuring.
-  await phase("warm-up", 2000, (i) =>
+  // The floor carries an idempotency key too, so the server does the same work for both.
+  const rawPut = (i: number) =>
+    rawPost(agent, leader, "/v3/kv/put", putBody(i), {
+      "idempotency-key": randomBytes(16).toString("base64url"),
+    });
+  // Warm both paths (JIT, sockets, the server's caches) before measuring.
+  await phase("warm-up", 4000, (i) =>
     i % 2 === 0
       ? sdk.get("bench/key", { serializable: true })
       : rawPost(agent, leader, "/v3/kv/range", getBody),
   );
+  await phase("warm-up", 2000, (i) =>
+    i % 2 === 0 ? sdk.put(`bench/${i % 1000}`, VALUE) : rawPut(i),
+  );
   const results = [
-    await phase("sdk get", getCount, () => sdk.get("bench/key", { serializable: true })),
     await phase("raw get", getCount, () => rawPost(agent, leader, "/v3/kv/range", getBody)),
+    await phase("sdk get", getCount, () => sdk.get("bench/key", { serializable: true })),
+    await phase("raw put", putCount, rawPut),
     await phase("sdk put", putCount, (i) => sdk.put(`bench/${i % 1000}`, VALUE)),
-    await phase("raw put", putCount, (i) => rawPost(agent, leader, "/v3/kv/put", putBody(i))),
   ];
   console.log(JSON.stringify({ bench: "client", inFlight, results }));
 } finally {
