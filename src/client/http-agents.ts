@@ -3,6 +3,13 @@ import https from "node:https";
 import type { Origin } from "./http-request.js";
 
 /**
+ * How long a kept-alive socket may sit idle, unless the server announces less.
+ * On a socket in use it only emits 'timeout', which nothing acts on: calls end
+ * by their own deadline.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+
+/**
  * A client's connections. Calls that are safe to repeat share kept-alive
  * sockets (per origin, reused most-recent first). Streams (watches, snapshot)
  * and calls that must not be repeated each get a connection of their own,
@@ -34,7 +41,13 @@ export class ClientAgents {
     const name = `${protocol}${keepAlive ? "pooled" : "unpooled"}`;
     let agent = this.agents.get(name);
     if (agent === undefined) {
-      const options = { keepAlive, scheduling: "lifo" as const };
+      // Node honours a server's `Keep-Alive: timeout=N` hint (dropping an idle socket
+      // a second before the server would) only below the agent's own timeout.
+      const options = {
+        keepAlive,
+        scheduling: "lifo" as const,
+        ...(keepAlive && { timeout: IDLE_SOCKET_TIMEOUT_MS }),
+      };
       agent = protocol === "https:" ? new https.Agent(options) : new http.Agent(options);
       this.agents.set(name, agent);
     }

@@ -16,13 +16,22 @@ export interface FakeServer {
   readonly seen: SeenRequest[];
   /** Connections accepted so far. */
   connections(): number;
+  /** Connections closed so far, by either side. */
+  closedConnections(): number;
+  /** Connections the client ended (its FIN arrived); a server-side timeout does not count. */
+  clientEndedConnections(): number;
   close(): Promise<void>;
 }
 
-export async function fakeServer(script: Responder[]): Promise<FakeServer> {
+export async function fakeServer(
+  script: Responder[],
+  options: { keepAliveTimeoutMs?: number } = {},
+): Promise<FakeServer> {
   const seen: SeenRequest[] = [];
   const connectionOf = new WeakMap<object, number>();
   let connections = 0;
+  let closedConnections = 0;
+  let clientEndedConnections = 0;
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (c: Buffer) => {
@@ -39,7 +48,13 @@ export async function fakeServer(script: Responder[]): Promise<FakeServer> {
       respond?.(res, req);
     });
   });
-  server.on("connection", (socket) => connectionOf.set(socket, ++connections));
+  if (options.keepAliveTimeoutMs !== undefined)
+    server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  server.on("connection", (socket) => {
+    connectionOf.set(socket, ++connections);
+    socket.once("close", () => closedConnections++);
+    socket.once("end", () => clientEndedConnections++);
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : 0;
@@ -47,6 +62,8 @@ export async function fakeServer(script: Responder[]): Promise<FakeServer> {
     url: `http://127.0.0.1:${port}`,
     seen,
     connections: () => connections,
+    closedConnections: () => closedConnections,
+    clientEndedConnections: () => clientEndedConnections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -53,6 +53,18 @@ describe("kept-alive connections", () => {
     expect(s.connections()).toBe(1);
   });
 
+  it("drops an idle connection before the server's announced keep-alive timeout", async () => {
+    // The server announces `timeout=2`; the client lets go of an idle socket after 1 s.
+    const s = await fakeServer([range], { keepAliveTimeoutMs: 2000 });
+    servers.push(s);
+    const c = clientOf([s.url]);
+    await c.get("k");
+    await waitFor(() => s.closedConnections() === 1, "the idle connection closed", 5000);
+    expect(s.clientEndedConnections()).toBe(1);
+    await c.get("k");
+    expect(s.seen.map((r) => r.connection)).toEqual([1, 2]);
+  });
+
   it("sends a call again at once on the same endpoint when a reused socket is reset before any answer", async () => {
     // The second request on the kept-alive connection meets a server that closes it.
     const s = await serve(range, drop, range);
