@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 
 export interface BenchCluster {
   readonly endpoints: string[];
+  /** The serving process, for reading its CPU time. */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   });
   return {
     endpoints,
+    pid: child.pid ?? 0,
     async stop() {
       child.kill("SIGTERM");
       await exited;

@@ -11,7 +11,7 @@ import {
   memberListResult,
 } from "./cluster-wire.js";
 import { normalizeEndpoint } from "./endpoints.js";
-import { ClientError } from "./errors.js";
+import { ClientError, UnavailableError } from "./errors.js";
 import { asObject, headerRevision } from "./json-read.js";
 import type { KeyValue } from "./key-value.js";
 import type {
@@ -57,7 +57,11 @@ export interface ClientOptions {
   /** Jitter source for retry backoff; seed it in tests. Default Math.random. */
   readonly random?: RandomSource;
   readonly backoff?: BackoffOptions;
+  /** The largest JSON answer accepted; a bigger one is a BadResponseError. Default 64 MiB. */
+  readonly maxResponseBytes?: number;
 }
+
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** Resources the client ends on close. */
 interface Closable {
@@ -77,7 +81,15 @@ export class ConclaveClient implements AsyncDisposable {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       throw new ClientError("INVALID_ARGUMENT", `timeoutMs must be positive, got ${timeoutMs}`);
     }
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes <= 0) {
+      throw new ClientError(
+        "INVALID_ARGUMENT",
+        `maxResponseBytes must be a positive integer, got ${maxResponseBytes}`,
+      );
+    }
     this.transport = new HttpTransport({
+      maxResponseBytes,
       endpoints: options.endpoints,
       timeoutMs,
       random: options.random ?? Math.random,
@@ -252,14 +264,18 @@ export class ConclaveClient implements AsyncDisposable {
     );
   }
 
-  /** The store's snapshot bytes from one node, streamed. The deadline covers the first byte. */
+  /**
+   * The store's snapshot bytes from one node, streamed. The deadline covers the
+   * first byte; a broken stream throws UnavailableError, the caller's signal AbortedError.
+   */
   async *snapshot(options: CallOptions = {}): AsyncIterable<Uint8Array> {
     const spec = { path: "/v3/maintenance/snapshot", body: {}, kind: "read" as const };
     const opened = await this.transport.open(spec, options);
     try {
-      const body = opened.response.body;
-      if (body === null) return;
-      for await (const chunk of body) yield chunk;
+      for await (const chunk of opened.body) yield chunk;
+    } catch (error) {
+      if (opened.signal.aborted) throw opened.signal.reason;
+      throw new UnavailableError(`the snapshot stream from ${opened.endpoint} broke`, error);
     } finally {
       opened.close();
     }

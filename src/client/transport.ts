@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { type BackoffOptions, backoffDelayMs, type RandomSource } from "./backoff.js";
 import { Deadline } from "./deadline.js";
 import { EndpointPool } from "./endpoints.js";
@@ -13,6 +14,8 @@ import {
   OutcomeUnknownError,
   UnavailableError,
 } from "./errors.js";
+import { ClientAgents } from "./http-agents.js";
+import { type Origin, parseOrigin, post, RequestFailedError, readBody } from "./http-request.js";
 import { type AttemptFailure, type CallKind, mayRetry } from "./retry-policy.js";
 
 /** Every call takes these. */
@@ -27,6 +30,8 @@ export interface TransportOptions {
   readonly timeoutMs: number;
   readonly random: RandomSource;
   readonly backoff: BackoffOptions;
+  /** The largest JSON answer (or error body) accepted; a bigger one is a BadResponseError. */
+  readonly maxResponseBytes: number;
 }
 
 export interface RequestSpec {
@@ -39,23 +44,21 @@ export interface RequestSpec {
   readonly avoid?: string;
 }
 
-/** An open streaming answer; `close()` releases the caller-signal link. */
+/** An open streaming answer; `close()` ends its connection and releases the caller-signal link. */
 export interface OpenStream {
   readonly endpoint: string;
-  readonly response: Response;
+  /** The answer body, as it arrives. */
+  readonly body: AsyncIterable<Uint8Array>;
   readonly signal: AbortSignal;
   close(): void;
 }
 
-/** Error codes of a request that never left: nothing reached any server. */
-const NOT_SENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
+/**
+ * How often one attempt may be sent again at once, on the same endpoint,
+ * because a kept-alive socket turned out to be closed by the server: each
+ * such failure costs the pool that socket, so a few tries reach a fresh one.
+ */
+const MAX_STALE_SOCKET_RETRIES = 4;
 
 /** A key for one logical write, the same on each of its retries: 22 chars of [A-Za-z0-9_-]. */
 export function newIdempotencyKey(): string {
@@ -65,7 +68,11 @@ export function newIdempotencyKey(): string {
 interface Failed {
   readonly failure: AttemptFailure;
   readonly error: ClientError;
+  /** The attempt died on a reused kept-alive socket before any answer byte. */
+  readonly staleSocket?: boolean;
 }
+
+type Attempt<T> = ({ ok: true; value: T } & Partial<Failed>) | ({ ok: false } & Failed);
 
 /**
  * Sends JSON calls to the cluster: picks the endpoint, follows NOT_LEADER
@@ -74,14 +81,18 @@ interface Failed {
  */
 export class HttpTransport {
   readonly pool: EndpointPool;
+  private readonly agents = new ClientAgents();
+  private readonly origins = new Map<string, Origin>();
   private closed = false;
 
   constructor(private readonly options: TransportOptions) {
     this.pool = new EndpointPool(options.endpoints);
   }
 
+  /** Later calls throw CLIENT_CLOSED; open requests and idle sockets are destroyed. */
   close(): void {
     this.closed = true;
+    this.agents.destroy();
   }
 
   /** The jittered wait before retry number `retry` (0-based). */
@@ -93,22 +104,29 @@ export class HttpTransport {
   async call(spec: RequestSpec, options: CallOptions = {}): Promise<unknown> {
     using deadline = this.deadline(options);
     // Awaited here so the deadline is disposed after the call, not when the promise is made.
-    return await this.run(spec, deadline, async (response) => {
-      const text = await response.text();
-      return parseJson(text, response.status);
+    return await this.run(spec, deadline, false, async (response) => {
+      const body = await readBody(response, this.options.maxResponseBytes);
+      return parseJson(body, response.statusCode ?? 0);
     });
   }
 
-  /** A streaming call: resolves once a server answered 2xx, with the body unread. */
+  /** A streaming call on a connection of its own: resolves once a server answered 2xx, body unread. */
   async open(spec: RequestSpec, options: CallOptions = {}): Promise<OpenStream> {
     const deadline = this.deadline(options);
     try {
-      const opened = await this.run(spec, deadline, async (response, endpoint) => ({
-        response,
+      const opened = await this.run(spec, deadline, true, async (response, endpoint) => ({
+        body: response,
         endpoint,
       }));
       deadline.disarm();
-      return { ...opened, signal: deadline.signal, close: () => deadline[Symbol.dispose]() };
+      return {
+        ...opened,
+        signal: deadline.signal,
+        close: () => {
+          opened.body.destroy();
+          deadline[Symbol.dispose]();
+        },
+      };
     } catch (error) {
       deadline[Symbol.dispose]();
       throw error;
@@ -124,20 +142,37 @@ export class HttpTransport {
     return new Deadline(timeoutMs, options.signal);
   }
 
+  private origin(endpoint: string): Origin {
+    let origin = this.origins.get(endpoint);
+    if (origin === undefined) {
+      origin = parseOrigin(endpoint);
+      this.origins.set(endpoint, origin);
+    }
+    return origin;
+  }
+
   private async run<T>(
     spec: RequestSpec,
     deadline: Deadline,
-    consume: (response: Response, endpoint: string) => Promise<T>,
+    stream: boolean,
+    consume: (response: IncomingMessage, endpoint: string) => Promise<T>,
   ): Promise<T> {
     const idempotencyKey = spec.kind === "read" ? undefined : newIdempotencyKey();
+    // A stream holds its connection, and a call that must not be repeated must not
+    // meet a socket the server closed while idle: both get a connection of their own.
+    const ownConnection = stream || spec.kind === "write";
+    const body = JSON.stringify(spec.body ?? {});
     let endpoint =
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     let last: Failed | undefined;
-    for (let retry = 0; ; retry++) {
+    let staleRetries = 0;
+    for (let retry = 0; ; ) {
+      if (this.closed) throw new ClientClosedError();
       if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last);
-      let outcome: Awaited<ReturnType<typeof this.attempt<T>>>;
+      let outcome: Attempt<T>;
       try {
-        outcome = await this.attempt(endpoint, spec, deadline, idempotencyKey, consume);
+        const attempt = { endpoint, body, idempotencyKey, ownConnection };
+        outcome = await this.attempt(attempt, spec.path, deadline, consume);
       } catch (reason) {
         // A read cut off mid-attempt reports why the earlier attempts failed; a write
         // cut off mid-attempt may have been applied, so it stays DeadlineExceededError.
@@ -151,6 +186,17 @@ export class HttpTransport {
         return outcome.value;
       }
       last = outcome;
+      if (this.closed) throw new ClientClosedError();
+      // A kept-alive socket the server had closed: send again at once on the same
+      // endpoint (the pool just lost that socket), if the call is safe to repeat.
+      if (
+        outcome.staleSocket === true &&
+        staleRetries < MAX_STALE_SOCKET_RETRIES &&
+        mayRetry(spec.kind, outcome.failure)
+      ) {
+        staleRetries++;
+        continue;
+      }
       if (spec.endpoint !== undefined) throw outcome.error;
       if (!mayRetry(spec.kind, outcome.failure)) {
         if (outcome.failure.kind === "lost" && spec.kind === "write") {
@@ -179,44 +225,52 @@ export class HttpTransport {
         throw exhausted(reason, last);
       }
       endpoint = next;
+      retry++;
     }
   }
 
   private async attempt<T>(
-    endpoint: string,
-    spec: RequestSpec,
+    attempt: {
+      endpoint: string;
+      body: string;
+      idempotencyKey: string | undefined;
+      ownConnection: boolean;
+    },
+    path: string,
     deadline: Deadline,
-    idempotencyKey: string | undefined,
-    consume: (response: Response, endpoint: string) => Promise<T>,
-  ): Promise<({ ok: true; value: T } & Partial<Failed>) | ({ ok: false } & Failed)> {
+    consume: (response: IncomingMessage, endpoint: string) => Promise<T>,
+  ): Promise<Attempt<T>> {
+    const { endpoint } = attempt;
+    const origin = this.origin(endpoint);
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
-    let response: Response;
+    if (attempt.idempotencyKey !== undefined) headers["idempotency-key"] = attempt.idempotencyKey;
+    let response: IncomingMessage;
     try {
-      response = await fetch(`${endpoint}${spec.path}`, {
-        method: "POST",
+      response = await post({
+        origin,
+        path,
+        agent: attempt.ownConnection ? this.agents.unpooled(origin) : this.agents.pooled(origin),
         headers,
-        body: JSON.stringify(spec.body ?? {}),
+        body: attempt.body,
         signal: deadline.signal,
       });
     } catch (error) {
       deadline.throwIfDone();
-      const kind = NOT_SENT_CODES.has(causeCode(error)) ? "not-sent" : "lost";
+      const failed = error instanceof RequestFailedError ? error : undefined;
       return {
         ok: false,
-        failure: { kind },
+        failure: { kind: failed?.notSent === true ? "not-sent" : "lost" },
         error: new UnavailableError(`${endpoint} did not answer: ${describe(error)}`, error),
+        staleSocket: failed?.staleSocket === true,
       };
     }
+    const status = response.statusCode ?? 0;
     try {
-      if (response.ok) return { ok: true, value: await consume(response, endpoint) };
-      const text = await response.text();
-      const error = errorFromServer(errorBody(text), response.status);
-      return {
-        ok: false,
-        failure: { kind: "answered", status: response.status, code: error.code },
-        error,
-      };
+      if (status >= 200 && status < 300)
+        return { ok: true, value: await consume(response, endpoint) };
+      const text = (await readBody(response, this.options.maxResponseBytes)).toString("utf8");
+      const error = errorFromServer(errorBody(text), status);
+      return { ok: false, failure: { kind: "answered", status, code: error.code }, error };
     } catch (error) {
       deadline.throwIfDone();
       if (error instanceof ClientError) throw error;
@@ -236,7 +290,8 @@ function exhausted(reason: unknown, last: Failed | undefined): unknown {
   return new UnavailableError(`no endpoint answered before the call ended`, last.error);
 }
 
-function parseJson(text: string, status: number): unknown {
+function parseJson(body: Buffer, status: number): unknown {
+  const text = body.toString("utf8");
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -251,15 +306,6 @@ function errorBody(text: string): object {
   } catch {
     return { message: text.slice(0, 200) };
   }
-}
-
-function causeCode(error: unknown): string {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && NOT_SENT_CODES.has(code)) return code;
-    e = e.cause;
-  }
-  return "";
 }
 
 function describe(error: unknown): string {

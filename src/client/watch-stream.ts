@@ -175,7 +175,7 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
         }
         let outcome: FollowOutcome;
         try {
-          outcome = yield* this.follow(opened.response);
+          outcome = yield* this.follow(opened.body);
         } finally {
           opened.close();
         }
@@ -197,11 +197,12 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
    * Relays one stream until it ends. Returns the error that ends the whole
    * watch, if any, and whether anything arrived (to reset the backoff).
    */
-  private async *follow(response: Response): AsyncGenerator<WatchBatch, FollowOutcome> {
+  private async *follow(
+    body: AsyncIterable<Uint8Array>,
+  ): AsyncGenerator<WatchBatch, FollowOutcome> {
     let delivered = false;
-    if (response.body === null) return { delivered };
     try {
-      for await (const message of parseSse(response.body)) {
+      for await (const message of parseSse(body)) {
         switch (message.event) {
           case "created": {
             const revision = messageRevision(message.data, "watch created");

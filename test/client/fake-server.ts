@@ -4,6 +4,8 @@ export interface SeenRequest {
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: unknown;
+  /** Which connection carried it: 1 for the server's first, and so on. */
+  readonly connection: number;
 }
 
 export type Responder = (res: http.ServerResponse, req: http.IncomingMessage) => void;
@@ -12,11 +14,24 @@ export type Responder = (res: http.ServerResponse, req: http.IncomingMessage) =>
 export interface FakeServer {
   readonly url: string;
   readonly seen: SeenRequest[];
+  /** Connections accepted so far. */
+  connections(): number;
+  /** Connections closed so far, by either side. */
+  closedConnections(): number;
+  /** Connections the client ended (its FIN arrived); a server-side timeout does not count. */
+  clientEndedConnections(): number;
   close(): Promise<void>;
 }
 
-export async function fakeServer(script: Responder[]): Promise<FakeServer> {
+export async function fakeServer(
+  script: Responder[],
+  options: { keepAliveTimeoutMs?: number } = {},
+): Promise<FakeServer> {
   const seen: SeenRequest[] = [];
+  const connectionOf = new WeakMap<object, number>();
+  let connections = 0;
+  let closedConnections = 0;
+  let clientEndedConnections = 0;
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (c: Buffer) => {
@@ -27,10 +42,18 @@ export async function fakeServer(script: Responder[]): Promise<FakeServer> {
         url: req.url ?? "",
         headers: req.headers,
         body: raw === "" ? undefined : JSON.parse(raw),
+        connection: connectionOf.get(req.socket) ?? 0,
       });
       const respond = script[Math.min(seen.length - 1, script.length - 1)];
       respond?.(res, req);
     });
+  });
+  if (options.keepAliveTimeoutMs !== undefined)
+    server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  server.on("connection", (socket) => {
+    connectionOf.set(socket, ++connections);
+    socket.once("close", () => closedConnections++);
+    socket.once("end", () => clientEndedConnections++);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
@@ -38,6 +61,9 @@ export async function fakeServer(script: Responder[]): Promise<FakeServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    connections: () => connections,
+    closedConnections: () => closedConnections,
+    clientEndedConnections: () => clientEndedConnections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

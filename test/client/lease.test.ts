@@ -44,9 +44,8 @@ describe("lease calls", () => {
 
 describe("client.lease keep-alive helper", () => {
   it("keeps the lease alive every ~TTL/3 until revoked, then aborts its signal", async () => {
-    const spy = vi.spyOn(globalThis, "fetch");
-    const keepalives = () =>
-      spy.mock.calls.filter(([url]) => String(url).endsWith("/v3/lease/keepalive")).length;
+    const spy = vi.spyOn(client, "leaseKeepAliveOnce");
+    const keepalives = () => spy.mock.calls.length;
     const lease = await client.lease(1);
     await waitFor(() => keepalives() >= 3, "three keepalives");
     expect(lease.signal.aborted).toBe(false);

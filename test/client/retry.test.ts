@@ -135,7 +135,6 @@ describe("retries, redirects and deadlines", () => {
     const c = clientOf([follower.url]);
     await c.put("k", "v");
     expect(c.preferredEndpoint).toBe(leader.url);
-    // fetch itself repeats a request answered 421 once, on a new connection (RFC 9110 allows it).
     const askedFollower = follower.seen.length;
     await c.put("k", "w");
     expect(follower.seen).toHaveLength(askedFollower);

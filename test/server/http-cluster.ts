@@ -12,9 +12,9 @@ export interface HttpCluster extends TestCluster {
 }
 
 /**
- * Closes a listening app without waiting for its clients: fetch's connection
- * pool may hold a socket that never carried a request, which the HTTP server
- * does not count as idle and would wait on for its headers timeout.
+ * Closes a listening app without waiting for its clients: a client may hold
+ * kept-alive connections (or, with fetch, a socket that never carried a
+ * request, which the HTTP server does not count as idle) until it closes.
  */
 export async function closeNow(app: FastifyInstance): Promise<void> {
   const closing = app.close();
