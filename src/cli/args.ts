@@ -246,12 +246,12 @@ function defaults(env: Readonly<Record<string, string | undefined>>): GlobalOpti
   });
 }
 
-export function resolveGlobals(
-  values: Values,
+/** Endpoints from `--endpoints a,b`, else CONCLAVE_ENDPOINTS, else the local default. */
+export function parseEndpoints(
+  fromFlag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
   fail: (message: string) => never,
-): GlobalOptions {
-  const fromFlag = typeof values["endpoints"] === "string" ? values["endpoints"] : undefined;
+): string[] {
   const envText = env["CONCLAVE_ENDPOINTS"]?.trim() ? env["CONCLAVE_ENDPOINTS"] : undefined;
   const text = fromFlag ?? envText ?? DEFAULT_ENDPOINT;
   const source = fromFlag !== undefined ? "--endpoints" : envText ? "CONCLAVE_ENDPOINTS" : "";
@@ -271,6 +271,19 @@ export function resolveGlobals(
       fail(`${source}: "${e}" is not an http(s) URL such as ${DEFAULT_ENDPOINT}`);
     }
   }
+  return endpoints;
+}
+
+export function resolveGlobals(
+  values: Values,
+  env: Readonly<Record<string, string | undefined>>,
+  fail: (message: string) => never,
+): GlobalOptions {
+  const endpoints = parseEndpoints(
+    typeof values["endpoints"] === "string" ? values["endpoints"] : undefined,
+    env,
+    fail,
+  );
   const timeoutText = typeof values["timeout"] === "string" ? values["timeout"] : undefined;
   const timeoutMs =
     timeoutText === undefined

@@ -1,16 +1,35 @@
 /**
  * What the client commands need from a cluster client: the subset of the
  * SDK's `ConclaveClient` they call, spelled structurally so the commands can
- * be exercised with a stand-in in unit tests and so this file is the one place
- * that knows the SDK's shapes.
+ * be exercised with a stand-in in unit tests.
  */
 
-export type Bytes = string | Uint8Array;
+import type {
+  Bytes,
+  CallOptions,
+  DeleteOptions,
+  MemberAddOptions,
+  PutOptions,
+  RangeRequest,
+  TxnRequest,
+} from "../client/index.js";
 
-export interface CallOptions {
-  readonly signal?: AbortSignal;
-  readonly timeoutMs?: number;
-}
+// Request shapes are the SDK's own; results are structural views, so a unit
+// test can answer with plain objects.
+export type {
+  Bytes,
+  CallOptions,
+  Compare,
+  CompareResult,
+  DeleteOptions,
+  MemberAddOptions,
+  PutOptions,
+  RangeRequest,
+  SortOrder,
+  SortTarget,
+  TxnOp,
+  TxnRequest,
+} from "../client/index.js";
 
 export interface KeyValueView {
   readonly key: Uint8Array;
@@ -21,22 +40,6 @@ export interface KeyValueView {
   readonly lease: number;
 }
 
-export type SortOrder = "none" | "ascend" | "descend";
-export type SortTarget = "key" | "version" | "create" | "mod" | "value";
-
-export interface RangeRequest {
-  readonly key: Bytes;
-  readonly rangeEnd?: Bytes;
-  readonly prefix?: boolean;
-  readonly limit?: number;
-  readonly revision?: number;
-  readonly sortOrder?: SortOrder;
-  readonly sortTarget?: SortTarget;
-  readonly keysOnly?: boolean;
-  readonly countOnly?: boolean;
-  readonly serializable?: boolean;
-}
-
 export interface RangeResult {
   readonly revision: number;
   readonly kvs: readonly KeyValueView[];
@@ -44,49 +47,15 @@ export interface RangeResult {
   readonly count: number;
 }
 
-export interface PutOptions {
-  readonly lease?: number;
-  readonly prevKv?: boolean;
-}
-
 export interface PutResult {
   readonly revision: number;
   readonly prevKv?: KeyValueView;
-}
-
-export interface DeleteOptions {
-  readonly rangeEnd?: Bytes;
-  readonly prefix?: boolean;
-  readonly prevKv?: boolean;
 }
 
 export interface DeleteResult {
   readonly revision: number;
   readonly deleted: number;
   readonly prevKvs: readonly KeyValueView[];
-}
-
-export type CompareResult = "equal" | "notEqual" | "less" | "greater";
-
-export type Compare = {
-  readonly key: Bytes;
-  readonly rangeEnd?: Bytes;
-  readonly prefix?: boolean;
-  readonly result?: CompareResult;
-} & (
-  | { readonly target: "value"; readonly value: Bytes }
-  | { readonly target: "version" | "create" | "mod" | "lease"; readonly value: number }
-);
-
-export type TxnOp =
-  | ({ readonly type: "range" } & RangeRequest)
-  | ({ readonly type: "put"; readonly key: Bytes; readonly value: Bytes } & PutOptions)
-  | ({ readonly type: "delete"; readonly key: Bytes } & DeleteOptions);
-
-export interface TxnRequest {
-  readonly compare?: readonly Compare[];
-  readonly success?: readonly TxnOp[];
-  readonly failure?: readonly TxnOp[];
 }
 
 export type TxnOpResult =
@@ -137,12 +106,6 @@ export interface MemberListResult {
 
 export interface MemberAddResult extends MemberListResult {
   readonly member: MemberView;
-}
-
-export interface MemberAddOptions {
-  readonly name?: string;
-  readonly clientURLs?: readonly string[];
-  readonly isLearner?: boolean;
 }
 
 export interface EndpointStatusView {

@@ -5,8 +5,7 @@
  */
 import { ConclaveLockBackend } from "../lock/conclave/index.js";
 import { LockClient } from "../lock/index.js";
-
-export const DEFAULT_ENDPOINT = "http://127.0.0.1:7379";
+import { parseEndpoints } from "./args.js";
 
 /** Exit codes of the lock commands (a command's own code passes through unchanged). */
 export const EXIT = {
@@ -30,27 +29,9 @@ export class UsageError extends Error {
 
 /** Endpoints from `--endpoints a,b`, else CONCLAVE_ENDPOINTS, else the local default. */
 export function endpointsFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  const raw = flag ?? env["CONCLAVE_ENDPOINTS"] ?? DEFAULT_ENDPOINT;
-  const list = raw
-    .split(",")
-    .map((e) => e.trim())
-    .filter((e) => e.length > 0);
-  const source = flag !== undefined ? "--endpoints" : "CONCLAVE_ENDPOINTS";
-  if (list.length === 0) throw new UsageError(`${source} names no endpoint`);
-  for (const endpoint of list) {
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      throw new UsageError(
-        `${source}: ${JSON.stringify(endpoint)} is not a URL like ${DEFAULT_ENDPOINT}`,
-      );
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new UsageError(`${source}: ${JSON.stringify(endpoint)} must be an http(s) URL`);
-    }
-  }
-  return list;
+  return parseEndpoints(flag, env, (message) => {
+    throw new UsageError(message);
+  });
 }
 
 /** A flag in seconds (fractions allowed) as whole milliseconds, within [minMs, maxMs]. */
