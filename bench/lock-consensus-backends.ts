@@ -7,8 +7,8 @@
  *   npm run bench -- lock-consensus-backends [uncontendedRounds] [handoffsPerWorker] [systems]
  *
  * `systems`: a comma list of etcd, conclave, zookeeper (default all three).
- * Conclave runs as a three-node cluster (in-memory Raft storage) in a child
- * process, reached over HTTP through ConclaveClient.
+ * Conclave runs as three `conclave serve` processes (WAL on disk, fsync on),
+ * reached over HTTP through ConclaveClient.
  *
  * - uncontended: one client acquires and releases a free mutex, sequentially;
  * - contended: 8 clients (each with its own connections) loop on one mutex;
@@ -18,6 +18,9 @@
  * Needs the shared etcd (127.0.0.1:2379) and ZooKeeper (127.0.0.1:2181):
  * `bash .ci/services.sh`. Every loop is bounded in count and in time.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Etcd3 } from "etcd3";
 import { ConclaveLockBackend } from "../src/lock/conclave/index.js";
 import { EtcdLockBackend } from "../src/lock/etcd/index.js";
@@ -25,7 +28,8 @@ import { type LockBackend, LockClient } from "../src/lock/index.js";
 import { ZooKeeperLockBackend } from "../src/lock/zookeeper/index.js";
 import { ZK_CREATE_MODE } from "../src/lock/zookeeper/library.js";
 import { ZkSession } from "../src/lock/zookeeper/session.js";
-import { startBenchCluster } from "./_conclave-cluster.js";
+import { startConclaveCluster } from "./kv/conclave-cluster.js";
+import { ProcessGroup } from "./support/processes.js";
 
 const ETCD = "127.0.0.1:2379";
 const ZOOKEEPER = "127.0.0.1:2181";
@@ -149,9 +153,12 @@ if (systems.includes("etcd")) {
   raw.close();
 }
 
-// Conclave: the same recipe over ConclaveClient and a three-node cluster.
+// Conclave: the same recipe over ConclaveClient and three `conclave serve`
+// processes with their WALs on disk (fsync on), as etcd has.
 if (systems.includes("conclave")) {
-  const cluster = await startBenchCluster();
+  const dataDir = mkdtempSync(join(tmpdir(), "conclave-bench-lock-"));
+  await using group = new ProcessGroup();
+  const cluster = await startConclaveCluster(group, dataDir, []);
   try {
     await keyspaceBackend(
       "conclave",
@@ -160,6 +167,7 @@ if (systems.includes("conclave")) {
     );
   } finally {
     await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
