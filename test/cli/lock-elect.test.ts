@@ -77,7 +77,7 @@ describe("conclave lock / elect: usage", () => {
       [["lock", "jobs", "--wait", "-1", "--", "true"], "--wait"],
       [["lock", "jobs", "--frobnicate", "--", "true"], "frobnicate"],
       [["lock", "jobs", "extra", "--", "true"], 'put the command after "--"'],
-      [["lock", "jobs", "--endpoints", "127.0.0.1:2379", "--", "true"], "not a URL"],
+      [["lock", "jobs", "--endpoints", "127.0.0.1:2379", "--", "true"], "is not an http(s) URL"],
       [["elect"], "NAME is missing"],
       [["elect", "jobs", "v", "w"], "unexpected argument"],
       [["elect", "jobs", "--ttl", "0"], "--ttl"],
