@@ -38,14 +38,17 @@ export class UsageError extends Error {
   }
 }
 
-export const DEFAULT_ENDPOINT = "http://127.0.0.1:7379";
+/** The members `conclave start` runs by default, so a local cluster needs no flag. */
+export const DEFAULT_ENDPOINTS =
+  "http://127.0.0.1:7379,http://127.0.0.1:7381,http://127.0.0.1:7383";
+const EXAMPLE_ENDPOINT = "http://127.0.0.1:7379";
 export const DEFAULT_TIMEOUT_MS = 5000;
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   endpoints: {
     type: "string",
     valueName: "URL,...",
-    description: `cluster endpoints (default: $CONCLAVE_ENDPOINTS or ${DEFAULT_ENDPOINT})`,
+    description: `cluster endpoints (default: $CONCLAVE_ENDPOINTS or ${DEFAULT_ENDPOINTS})`,
   },
   timeout: {
     type: "string",
@@ -253,7 +256,7 @@ export function parseEndpoints(
   fail: (message: string) => never,
 ): string[] {
   const envText = env["CONCLAVE_ENDPOINTS"]?.trim() ? env["CONCLAVE_ENDPOINTS"] : undefined;
-  const text = fromFlag ?? envText ?? DEFAULT_ENDPOINT;
+  const text = fromFlag ?? envText ?? DEFAULT_ENDPOINTS;
   const source = fromFlag !== undefined ? "--endpoints" : envText ? "CONCLAVE_ENDPOINTS" : "";
   const endpoints = text
     .split(",")
@@ -268,7 +271,7 @@ export function parseEndpoints(
       url = undefined;
     }
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      fail(`${source}: "${e}" is not an http(s) URL such as ${DEFAULT_ENDPOINT}`);
+      fail(`${source}: "${e}" is not an http(s) URL such as ${EXAMPLE_ENDPOINT}`);
     }
   }
   return endpoints;

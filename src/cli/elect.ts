@@ -35,7 +35,7 @@ Lines (--json): {"event":"leader","value":"...","fencingToken":"N"}
 Options:
   --ttl SECONDS        leadership lease, renewed every third of it (default 10)
   --endpoints URL,...  cluster members (default: $CONCLAVE_ENDPOINTS, else
-                       http://127.0.0.1:7379)
+                       the three members conclave start runs)
   --json               print JSON lines
   -h, --help           show this help
 

@@ -37,7 +37,7 @@ Options:
   --grace SECONDS      time between SIGTERM and SIGKILL when the lock is lost
                        (default 5)
   --endpoints URL,...  cluster members (default: $CONCLAVE_ENDPOINTS, else
-                       http://127.0.0.1:7379)
+                       the three members conclave start runs)
   -h, --help           show this help
 
 Exit status: the command's own (128+N if it died of signal N), or

@@ -28,7 +28,11 @@ describe("parseCommand", () => {
     );
     expect(p.args).toEqual(["k", "v"]);
     expect(putOptions(p.flags)).toEqual({ lease: 31 });
-    expect(p.globals).toEqual({ endpoints: ["http://127.0.0.1:7379"], timeoutMs: 250, json: true });
+    expect(p.globals).toEqual({
+      endpoints: ["http://127.0.0.1:7379", "http://127.0.0.1:7381", "http://127.0.0.1:7383"],
+      timeoutMs: 250,
+      json: true,
+    });
   });
 
   it("reads endpoints from the flag, else CONCLAVE_ENDPOINTS, else the default", () => {
