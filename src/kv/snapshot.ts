@@ -1,5 +1,5 @@
 import { Packr } from "msgpackr";
-import { type KeyString, toKeyBytes, toKeyString } from "./bytes.js";
+import { type KeyString, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { InvalidKvCommandError } from "./errors.js";
 import { type MemberWire, parseMemberWire } from "./members.js";
 import type { KeyRecord } from "./mvcc.js";
@@ -118,7 +118,7 @@ export async function decodeSnapshot(
             subRevision: int(r[1], "subRevision"),
             createRevision: int(r[2], "createRevision"),
             version: int(r[3], "version"),
-            value: Uint8Array.from(r[4]),
+            value: ownedCopy(r[4]),
             lease: int(r[5], "lease"),
           };
         });

@@ -1,5 +1,5 @@
 import type { StateMachine } from "../raft/node/ports.js";
-import { type KeyString, keyInterval, toKeyBytes, toKeyString } from "./bytes.js";
+import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { decodeCommand } from "./codec.js";
 import { compareHolds } from "./compare.js";
 import {
@@ -434,7 +434,7 @@ export class KvStore implements StateMachine<KvResult> {
       subRevision: batch.sub++,
       createRevision: prev?.createRevision ?? batch.revision,
       version: (prev?.version ?? 0) + 1,
-      value: Uint8Array.from(value),
+      value: ownedCopy(value),
       lease,
     };
     this.histories.append(key, record);
