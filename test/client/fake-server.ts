@@ -1,4 +1,6 @@
 import http from "node:http";
+import { afterEach } from "vitest";
+import { type ClientOptions, ConclaveClient, seededRandom } from "../../src/client/index.js";
 
 export interface SeenRequest {
   readonly url: string;
@@ -88,3 +90,33 @@ export const drop: Responder = (_res, req) => {
 
 /** Never answers. */
 export const hang: Responder = () => {};
+
+/**
+ * Fake servers and clients for one test file, all closed after each test.
+ * Clients jitter their backoff from a fixed seed.
+ */
+export function fakeCluster(seed: number) {
+  const servers: FakeServer[] = [];
+  const clients: ConclaveClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  const serveWith = async (
+    options: { keepAliveTimeoutMs?: number },
+    ...script: Responder[]
+  ): Promise<FakeServer> => {
+    const s = await fakeServer(script, options);
+    servers.push(s);
+    return s;
+  };
+  return {
+    serveWith,
+    serve: (...script: Responder[]) => serveWith({}, ...script),
+    clientOf(endpoints: string[], options: Partial<ClientOptions> = {}): ConclaveClient {
+      const c = new ConclaveClient({ endpoints, random: seededRandom(seed), ...options });
+      clients.push(c);
+      return c;
+    },
+  };
+}

@@ -1,33 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AbortedError,
   BadResponseError,
-  type ClientOptions,
   ConclaveClient,
   DeadlineExceededError,
   OutcomeUnknownError,
-  seededRandom,
 } from "../../src/client/index.js";
 import { waitFor } from "../server/cluster.js";
-import { drop, type FakeServer, fakeServer, json, type Responder } from "./fake-server.js";
+import { drop, fakeCluster, json, type Responder } from "./fake-server.js";
 
-const servers: FakeServer[] = [];
-const clients: ConclaveClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(...script: Responder[]) {
-  const s = await fakeServer(script);
-  servers.push(s);
-  return s;
-}
-function clientOf(endpoints: string[], options: Partial<ClientOptions> = {}) {
-  const c = new ConclaveClient({ endpoints, random: seededRandom(3), ...options });
-  clients.push(c);
-  return c;
-}
+const { serve, serveWith, clientOf } = fakeCluster(3);
 const range = json(200, { header: { revision: "4" }, kvs: [], count: "0" });
 
 /** Answers nothing but notes when the client's connection closed. */
@@ -55,8 +37,7 @@ describe("kept-alive connections", () => {
 
   it("drops an idle connection before the server's announced keep-alive timeout", async () => {
     // The server announces `timeout=2`; the client lets go of an idle socket after 1 s.
-    const s = await fakeServer([range], { keepAliveTimeoutMs: 2000 });
-    servers.push(s);
+    const s = await serveWith({ keepAliveTimeoutMs: 2000 }, range);
     const c = clientOf([s.url]);
     await c.get("k");
     await waitFor(() => s.closedConnections() === 1, "the idle connection closed", 5000);

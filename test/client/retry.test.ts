@@ -1,11 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { backoffDelayMs } from "../../src/client/backoff.js";
 import {
   AbortedError,
   type AttemptFailure,
   BadResponseError,
   ClientError,
-  ConclaveClient,
   DeadlineExceededError,
   mayRetry,
   NotLeaderError,
@@ -13,25 +12,9 @@ import {
   seededRandom,
 } from "../../src/client/index.js";
 import { freePort } from "../support/free-port.js";
-import { drop, type FakeServer, fakeServer, hang, json, ok } from "./fake-server.js";
+import { drop, fakeCluster, hang, json, ok } from "./fake-server.js";
 
-const servers: FakeServer[] = [];
-const clients: ConclaveClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(...script: Parameters<typeof fakeServer>[0]) {
-  const s = await fakeServer(script);
-  servers.push(s);
-  return s;
-}
-function clientOf(endpoints: string[], options: { timeoutMs?: number } = {}) {
-  const c = new ConclaveClient({ endpoints, random: seededRandom(1), ...options });
-  clients.push(c);
-  return c;
-}
+const { serve, clientOf } = fakeCluster(1);
 const deadPort = async () => `http://127.0.0.1:${await freePort()}`;
 
 describe("mayRetry", () => {
