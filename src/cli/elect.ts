@@ -15,6 +15,7 @@ import {
   conclaveLocks,
   EXIT,
   endpointsFrom,
+  parseOrExit,
   secondsFlag,
   terminationSignal,
   UsageError,
@@ -104,18 +105,8 @@ function snapshotEvent(snapshot: LeaderSnapshot<bigint> | undefined): Event {
 }
 
 export async function electCommand(argv: readonly string[]): Promise<number> {
-  let parsed: ElectArgs | "help";
-  try {
-    parsed = parseElectArgs(argv);
-  } catch (error) {
-    process.stderr.write(`conclave elect: ${(error as Error).message}\n\n${ELECT_USAGE}`);
-    return EXIT.usage;
-  }
-  if (parsed === "help") {
-    process.stdout.write(ELECT_USAGE);
-    return 0;
-  }
-  const args = parsed;
+  const args = parseOrExit("elect", ELECT_USAGE, () => parseElectArgs(argv));
+  if (typeof args === "number") return args;
   const locks = conclaveLocks(args.endpoints);
   const election = locks.election(args.name);
   const termination = terminationSignal();

@@ -81,3 +81,26 @@ export function terminationSignal(): {
     },
   };
 }
+
+/**
+ * Parses a lock command's arguments, or answers `--help` (exit 0) or a usage
+ * error (the problem and the usage, exit 2): a number is the exit code.
+ */
+export function parseOrExit<T>(
+  command: string,
+  usage: string,
+  parse: () => T | "help",
+): T | number {
+  let parsed: T | "help";
+  try {
+    parsed = parse();
+  } catch (error) {
+    process.stderr.write(`conclave ${command}: ${(error as Error).message}\n\n${usage}`);
+    return EXIT.usage;
+  }
+  if (parsed === "help") {
+    process.stdout.write(usage);
+    return 0;
+  }
+  return parsed;
+}

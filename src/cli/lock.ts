@@ -17,6 +17,7 @@ import {
   conclaveLocks,
   EXIT,
   endpointsFrom,
+  parseOrExit,
   secondsFlag,
   terminationSignal,
   UsageError,
@@ -96,18 +97,8 @@ function parseLockArgs(argv: readonly string[]): LockArgs | "help" {
 }
 
 export async function lockCommand(argv: readonly string[]): Promise<number> {
-  let parsed: LockArgs | "help";
-  try {
-    parsed = parseLockArgs(argv);
-  } catch (error) {
-    process.stderr.write(`conclave lock: ${(error as Error).message}\n\n${LOCK_USAGE}`);
-    return EXIT.usage;
-  }
-  if (parsed === "help") {
-    process.stdout.write(LOCK_USAGE);
-    return 0;
-  }
-  const args = parsed;
+  const args = parseOrExit("lock", LOCK_USAGE, () => parseLockArgs(argv));
+  if (typeof args === "number") return args;
   const locks = conclaveLocks(args.endpoints);
   const termination = terminationSignal();
   try {
