@@ -4,9 +4,11 @@
  * prints the client endpoints and the leader, and stops them all on Ctrl-C.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DataDirLockedError, type DirLock, lockDataDir } from "../raft/storage/index.js";
 import { formatInitialCluster, type InitialMember } from "../server/runtime/initial-cluster.js";
 
 export const START_USAGE = `Usage: conclave start [flags]
@@ -134,6 +136,25 @@ export async function start(argv: readonly string[]): Promise<number> {
     process.stdout.write(START_USAGE);
     return 0;
   }
+  // The launcher holds the parent directory too: a second `start` on it is refused
+  // before it spawns anything (each member also holds its own directory).
+  await mkdir(plan.dataDir, { recursive: true });
+  let lock: DirLock;
+  try {
+    lock = await lockDataDir(plan.dataDir);
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    process.stderr.write(`conclave start: ${err.message}\n`);
+    return 1;
+  }
+  try {
+    return await runCluster(plan);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runCluster(plan: StartPlan): Promise<number> {
   const { execArgv, main } = serveCommand();
   const initialCluster = formatInitialCluster(plan.members);
   const children: ChildProcess[] = [];

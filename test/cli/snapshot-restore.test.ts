@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import { encodeCommand, type KvResult, KvStore } from "../../src/kv/index.js";
 import { RaftNode } from "../../src/raft/node/index.js";
 import { WalStorage } from "../../src/raft/storage/index.js";
 import { MemoryNetwork } from "../../src/raft/transport/index.js";
+import { holdDataDirInChild } from "../raft/storage/fixtures/hold-data-dir-process.js";
 import { waitFor } from "../server/cluster.js";
 import { runCli } from "./run-cli.js";
 
@@ -154,5 +155,33 @@ describe("conclave snapshot restore", { timeout: 120_000 }, () => {
     ]);
     expect(stranger.code).toBe(2);
     expect(stranger.stderr).toContain("--name n9 is not a member of --initial-cluster");
+  });
+
+  it("refuses a data dir another process holds, naming it, and writes nothing there", async () => {
+    const file = join(root, "third.snap");
+    await sourceSnapshot(file);
+    const held = join(root, "held");
+    mkdirSync(held);
+    const holder = await holdDataDirInChild(held);
+    try {
+      const refused = await runCli([
+        "snapshot",
+        "restore",
+        file,
+        "--data-dir",
+        held,
+        "--name",
+        "n1",
+        "--initial-cluster",
+        cluster,
+      ]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(
+        `data directory ${held} is in use by another process (PID ${holder.pid})`,
+      );
+      expect(readdirSync(held)).toEqual(["LOCK"]);
+    } finally {
+      await holder.kill();
+    }
   });
 });

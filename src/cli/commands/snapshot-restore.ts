@@ -16,7 +16,12 @@ import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ConfState } from "../../raft/core/index.js";
 import { encodeNodeSnapshot } from "../../raft/node/snapshot-codec.js";
-import { WalStorage } from "../../raft/storage/index.js";
+import {
+  DataDirLockedError,
+  dataDirHolder,
+  LOCK_FILE,
+  WalStorage,
+} from "../../raft/storage/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
 import type { Flags } from "../args.js";
 import type { CommandDef } from "../command.js";
@@ -68,9 +73,10 @@ export interface RestoreReport {
   readonly keyCount: number;
 }
 
+/** A LOCK file alone is what a refused or finished tool leaves; nothing else may be there. */
 async function isEmptyOrMissing(dir: string): Promise<boolean> {
   try {
-    return (await readdir(dir)).length === 0;
+    return (await readdir(dir)).every((name) => name === LOCK_FILE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
     throw err;
@@ -84,6 +90,8 @@ export async function restoreSnapshot(
   const self = o.members.find((m) => m.name === o.name);
   if (self === undefined) fail(`--name ${o.name} is not a member of --initial-cluster`);
   const dataDir = resolve(o.dataDir);
+  const holder = await dataDirHolder(dataDir);
+  if (holder.held) fail(new DataDirLockedError(dataDir, holder.pid).message);
   if (!(await isEmptyOrMissing(dataDir))) fail(`--data-dir ${dataDir} is not empty`);
   // Read the whole file once before anything is written: a corrupt snapshot leaves no directory behind.
   const check = await checkSnapshotFile(o.file);
@@ -96,7 +104,12 @@ export async function restoreSnapshot(
     autoLeave: false,
   };
   const peers = new Map(o.members.map((m) => [m.id, m.peerAddress]));
-  const storage = await WalStorage.open(dataDir, { clusterId: o.clusterId, nodeId: self.id });
+  // mustBeNew: checked again under the directory's lock, so two restores cannot fill one directory.
+  const storage = await WalStorage.open(dataDir, {
+    clusterId: o.clusterId,
+    nodeId: self.id,
+    mustBeNew: true,
+  });
   try {
     const snapshot = await storage.receiveSnapshot(
       { index, term: 1, confState },

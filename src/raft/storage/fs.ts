@@ -1,3 +1,5 @@
+import type { DirLock } from "./dir-lock.js";
+
 /**
  * The few file-system operations the durable storage uses. Everything goes
  * through this interface so tests can substitute a file system that models
@@ -5,6 +7,11 @@
  * and injects faults at every write and sync point.
  */
 export interface StorageFs {
+  /**
+   * Takes the exclusive hold of a data directory for this process, or throws
+   * DataDirLockedError; released by the DirLock (or the process's death).
+   */
+  lockDir(dir: string): Promise<DirLock>;
   /** Creates `dir` and its parents; succeeds when it exists. */
   mkdirp(dir: string): Promise<void>;
   /** Names (not paths) of the entries of `dir`. */

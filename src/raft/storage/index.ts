@@ -1,5 +1,13 @@
 export { crc32c, crc32cUpdate } from "./crc32c.js";
 export {
+  DataDirLockedError,
+  DataDirNotEmptyError,
+  type DirLock,
+  dataDirHolder,
+  LOCK_FILE,
+  lockDataDir,
+} from "./dir-lock.js";
+export {
   DataDirMismatchError,
   StaleSnapshotError,
   StorageClosedError,

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { type DirLock, lockDataDir } from "./dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 
 class NodeWritableFile implements WritableFile {
@@ -54,6 +55,10 @@ class NodeReadableFile implements ReadableFile {
 
 /** The real file system (node:fs). */
 export class NodeStorageFs implements StorageFs {
+  lockDir(dir: string): Promise<DirLock> {
+    return lockDataDir(dir);
+  }
+
   async mkdirp(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
   }

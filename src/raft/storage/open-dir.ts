@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE } from "../core/types.js";
+import { DataDirNotEmptyError, type DirLock, LOCK_FILE } from "./dir-lock.js";
 import { StorageCorruptionError } from "./errors.js";
 import type { StorageFs, WritableFile } from "./fs.js";
 import { isNotFound } from "./fs.js";
@@ -21,6 +22,8 @@ export interface OpenedDataDir {
   readonly report: RecoveryReport;
   /** The newest segment, open for appending. */
   readonly lastSegment: WritableFile;
+  /** This process's hold of the directory; release it after closing the files. */
+  readonly lock: DirLock;
 }
 
 function isOurTempFile(name: string): boolean {
@@ -53,8 +56,8 @@ async function removeQuietly(fs: StorageFs, path: string): Promise<boolean> {
 }
 
 /**
- * Opens (creating when new) a data directory: checks its identity before
- * touching anything, initialises a new one, recovers the WAL, removes
+ * Opens (creating when new) a data directory: takes its lock before reading
+ * or removing anything, checks its identity before touching anything else, initialises a new one, recovers the WAL, removes
  * leftovers of interrupted operations.
  *
  * Creation order: the first base segment, then the identity file. So a
@@ -65,8 +68,26 @@ export async function openDataDir(
   fs: StorageFs,
   dir: string,
   identity: DataDirIdentity,
+  mustBeNew = false,
 ): Promise<OpenedDataDir> {
   await fs.mkdirp(dir);
+  const lock = await fs.lockDir(dir);
+  try {
+    if (mustBeNew && (await fs.readdir(dir)).some((name) => name !== LOCK_FILE)) {
+      throw new DataDirNotEmptyError(dir);
+    }
+    return { ...(await openLockedDataDir(fs, dir, identity)), lock };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function openLockedDataDir(
+  fs: StorageFs,
+  dir: string,
+  identity: DataDirIdentity,
+): Promise<Omit<OpenedDataDir, "lock">> {
   const identityPath = join(dir, IDENTITY_FILE);
   const stored = await readIdentity(fs, dir, identityPath);
   if (stored !== undefined) checkIdentity(dir, stored, identity);

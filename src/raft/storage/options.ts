@@ -22,6 +22,12 @@ export interface WalStorageOptions {
   readonly snapshotCatchUpEntries?: number;
   /** The file system; tests inject faults through it. Default: node:fs. */
   readonly fs?: StorageFs;
+  /**
+   * Refuse a directory that already holds anything (its LOCK file aside),
+   * checked while holding the lock: for tools that build a new member's
+   * directory, so two of them cannot fill one directory.
+   */
+  readonly mustBeNew?: boolean;
 }
 
 export type ResolvedWalOptions = Required<WalStorageOptions>;
@@ -64,5 +70,6 @@ export function resolveWalOptions(dir: string, options: WalStorageOptions): Reso
     segmentMaxBytes,
     snapshotCatchUpEntries,
     fs: options.fs ?? new NodeStorageFs(),
+    mustBeNew: options.mustBeNew ?? false,
   };
 }

@@ -3,6 +3,7 @@ import type { LogStorage } from "../core/storage.js";
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types.js";
 import { EMPTY_CONF_STATE } from "../core/types.js";
 import { ByteWriter } from "./codec.js";
+import type { DirLock } from "./dir-lock.js";
 import { StaleSnapshotError, StorageClosedError } from "./errors.js";
 import { FileBackedSnapshot } from "./file-snapshot.js";
 import type { LogWindow } from "./log-window.js";
@@ -77,6 +78,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     private readonly catchUpEntries: number,
     /** What open() found and repaired; log it. */
     readonly recovery: RecoveryReport,
+    private readonly lock: DirLock,
   ) {
     this.snapMeta = snapshot;
     this.latestSnap = snapshot;
@@ -84,15 +86,21 @@ export class WalStorage implements LogStorage, AsyncDisposable {
   }
 
   /**
-   * Opens the data directory `dir`, creating it when new. Throws
-   * DataDirMismatchError when it belongs to another cluster or node,
+   * Opens the data directory `dir`, creating it when new, and holds it until
+   * close(). Throws DataDirLockedError when another process (or another open
+   * WalStorage) holds it, DataDirMismatchError when it belongs to another cluster or node,
    * StorageCorruptionError (naming file and offset) when stored data is
    * damaged anywhere but in a torn tail. A torn tail is truncated and
    * reported in `recovery`.
    */
   static async open(dir: string, options: WalStorageOptions): Promise<WalStorage> {
     const o = resolveWalOptions(dir, options);
-    const opened = await openDataDir(o.fs, dir, { clusterId: o.clusterId, nodeId: o.nodeId });
+    const opened = await openDataDir(
+      o.fs,
+      dir,
+      { clusterId: o.clusterId, nodeId: o.nodeId },
+      o.mustBeNew,
+    );
     const r = opened.recovered;
     const writer = new WalWriter(
       o.fs,
@@ -115,6 +123,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       snapshots,
       o.snapshotCatchUpEntries,
       opened.report,
+      opened.lock,
     );
   }
 
@@ -420,8 +429,12 @@ export class WalStorage implements LogStorage, AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writer.close();
-    await this.snapshots.discardAllStaged();
+    try {
+      await this.writer.close();
+      await this.snapshots.discardAllStaged();
+    } finally {
+      await this.lock.release();
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

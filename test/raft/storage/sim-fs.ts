@@ -1,5 +1,6 @@
 import { dirname } from "node:path";
 import type { Random } from "../../../src/raft/core/prng.js";
+import { DataDirLockedError, type DirLock } from "../../../src/raft/storage/dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "../../../src/raft/storage/fs.js";
 
 /** Thrown by every operation from the crash point on: the process "died" there. */
@@ -81,6 +82,8 @@ export class SimFs implements StorageFs {
   private ops = 0;
   private crashedAt: number | undefined;
   private readonly options: SimFsOptions;
+  /** Directories held by an open storage; a crash ends the process and so its holds. */
+  private readonly held = new Set<string>();
 
   constructor(options: SimFsOptions = {}) {
     this.options = options;
@@ -114,6 +117,19 @@ export class SimFs implements StorageFs {
 
   private ensureDir(path: string): void {
     if (!this.dirs.has(dirname(path))) throw fsError("ENOENT", `no directory for ${path}`);
+  }
+
+  async lockDir(dir: string): Promise<DirLock> {
+    this.checkAlive();
+    if (this.held.has(dir)) throw new DataDirLockedError(dir, undefined);
+    this.held.add(dir);
+    let released = false;
+    return {
+      release: async () => {
+        if (!released && !this.crashed) this.held.delete(dir);
+        released = true;
+      },
+    };
   }
 
   async mkdirp(dir: string): Promise<void> {

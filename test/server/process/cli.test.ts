@@ -77,6 +77,21 @@ describe("conclave serve and start on the command line", () => {
       expect(out).toContain(`n1 (id 1)  ${url}`);
       const put = await post(url, "/v3/kv/put", { key: "YQ==", value: "Yg==" });
       expect(put.status).toBe(200);
+      const second = conclave([
+        "start",
+        "--nodes",
+        "1",
+        "--data-dir",
+        root.path,
+        "--client-port",
+        String(await freePort()),
+        "--peer-port",
+        String(await freePort()),
+      ]);
+      expect(second.status).toBe(1);
+      expect(second.stderr).toContain(
+        `data directory ${root.path} is in use by another process (PID ${child.pid})`,
+      );
       process.kill(child.pid!, "SIGINT");
       expect(await exited).toBe(0);
       await expect(fetch(`${url}/health`)).rejects.toThrow();
