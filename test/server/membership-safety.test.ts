@@ -1,9 +1,12 @@
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LearnerNotReadyError, UnsafeReconfigurationError } from "../../src/client/index.js";
 import { type KvResult, KvStore } from "../../src/kv/index.js";
 import { MessageType } from "../../src/raft/core/index.js";
 import { RaftNode } from "../../src/raft/node/index.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
+import { createServer } from "../../src/server/index.js";
 import { b64, type Member, waitFor } from "./cluster.js";
 import { type HttpCluster, startHttpCluster } from "./http-cluster.js";
 
@@ -215,5 +218,32 @@ describe("strict reconfiguration check over the HTTP API", { timeout: 30_000 }, 
     expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
     expect(await memberIds()).toEqual({ voters: ["1", "2", "3", "4"], learners: [] });
     await expectWriteCommits("after-promotion");
+  });
+});
+
+describe("with the check turned off", () => {
+  it("the server says so at warn level when it is built", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const loggerInstance = pino({ level: "warn" }, sink);
+    const app = createServer({
+      node: leader.node,
+      store: leader.store,
+      strictReconfigCheck: false,
+      loggerInstance,
+    });
+    await app.close();
+    const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: expect.stringContaining("strict reconfiguration check is OFF"),
+      }),
+    );
   });
 });
