@@ -64,8 +64,8 @@ export class TooManyLearnersError extends HttpApiError {
     super(
       409,
       "TOO_MANY_LEARNERS",
-      `member add refused: the cluster has ${learners} learners and allows at most ${maxLearners}; ` +
-        "promote or remove one first",
+      `member add refused: the cluster already holds ${learners} of at most ${maxLearners} ` +
+        "learners; promote or remove one first",
     );
     this.learners = learners;
     this.maxLearners = maxLearners;

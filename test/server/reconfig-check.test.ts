@@ -158,7 +158,7 @@ describe("learner capacity", () => {
     const full = () => checkLearnerCapacity(health([1, 2, 3], [2, 3], [4]), 1);
     expect(full).toThrow(TooManyLearnersError);
     expect(full).toThrow(
-      "member add refused: the cluster has 1 learners and allows at most 1; promote or remove one first",
+      "member add refused: the cluster already holds 1 of at most 1 learners; promote or remove one first",
     );
     expect(() => checkLearnerCapacity(health([1], [], []), 0)).toThrow(TooManyLearnersError);
   });
