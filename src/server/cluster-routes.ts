@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import { encodeMemberAttributes } from "../kv/index.js";
 import { parsePeerAddress } from "../raft/transport/index.js";
+import { ChangeLane } from "./change-lane.js";
 import {
   MemberExistsError,
   MemberNotFoundError,
@@ -88,6 +89,8 @@ export interface ReconfigOptions {
 }
 
 export const DEFAULT_MAX_LEARNERS = 1;
+/** Membership changes queued behind the one in progress; changes are rare, a crowd is abuse. */
+const MAX_WAITING_CHANGES = 8;
 
 export function registerClusterRoutes(
   app: FastifyInstance,
@@ -109,14 +112,8 @@ export function registerClusterRoutes(
         "cluster without a quorum it can reach, which only an offline restore repairs",
     );
   }
-  // One change at a time, checked against the configuration the previous one left:
-  // two adds checked together could each pass and together lose the quorum.
-  let lastChange: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(change: () => Promise<T>): Promise<T> => {
-    const run = lastChange.then(change, change);
-    lastChange = run.catch(() => undefined);
-    return run;
-  };
+  const lane = new ChangeLane(MAX_WAITING_CHANGES);
+  const oneAtATime = <T>(change: () => Promise<T>): Promise<T> => lane.run(change);
   const membersReply = async () => {
     // Wait until this node has applied what it just committed, so the answer shows the change.
     await kv.node.linearizableRead(timeout());
