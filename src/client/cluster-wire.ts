@@ -31,6 +31,11 @@ export interface MemberAddOptions {
   readonly id?: number;
   readonly name?: string;
   readonly clientURLs?: readonly string[];
+  /**
+   * Absent or true: the member joins as a learner (promote it once it has
+   * caught up). false: as a voter, which the cluster refuses with
+   * UnsafeReconfigurationError when it would leave too few connected voters.
+   */
   readonly isLearner?: boolean;
 }
 

@@ -96,6 +96,24 @@ export class LeaseLostError extends ClientError {
   }
 }
 
+/**
+ * A member add, promote or remove was refused because it would leave fewer
+ * connected voters than a quorum; the message names the numbers. Add the
+ * member as a learner, or repair or remove unreachable voters first.
+ */
+export class UnsafeReconfigurationError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("UNSAFE_RECONFIGURATION", message, status);
+  }
+}
+
+/** A promote named a learner the leader does not hear from, or one not yet caught up: retry later. */
+export class LearnerNotReadyError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("LEARNER_NOT_READY", message, status);
+  }
+}
+
 /** An error body as the server sends it. */
 export interface ErrorBodyJson {
   readonly code?: unknown;
@@ -121,6 +139,10 @@ export function errorFromServer(body: ErrorBodyJson, status: number | undefined)
       return new CompactedError(message, compactRevisionOf(body, message), status);
     case "KV_LEASE_NOT_FOUND":
       return new LeaseNotFoundError(message, status);
+    case "UNSAFE_RECONFIGURATION":
+      return new UnsafeReconfigurationError(message, status);
+    case "LEARNER_NOT_READY":
+      return new LearnerNotReadyError(message, status);
     case "OUTCOME_UNKNOWN":
       return new OutcomeUnknownError(message, status);
     default:

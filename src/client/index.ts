@@ -15,11 +15,13 @@ export {
   ClientError,
   CompactedError,
   DeadlineExceededError,
+  LearnerNotReadyError,
   LeaseLostError,
   LeaseNotFoundError,
   NotLeaderError,
   OutcomeUnknownError,
   UnavailableError,
+  UnsafeReconfigurationError,
 } from "./errors.js";
 export { KeyValue } from "./key-value.js";
 export type * from "./kv-types.js";

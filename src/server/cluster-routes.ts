@@ -1,7 +1,9 @@
 import { randomInt } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { InvalidArgumentError } from "../errors.js";
 import { encodeMemberAttributes } from "../kv/index.js";
 import { parsePeerAddress } from "../raft/transport/index.js";
+import { ChangeLane } from "./change-lane.js";
 import {
   MemberExistsError,
   MemberNotFoundError,
@@ -12,6 +14,12 @@ import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
 import type { ServerLimits } from "./options.js";
+import {
+  checkLearnerCapacity,
+  checkLearnerReady,
+  checkReconfiguration,
+  clusterHealth,
+} from "./reconfig-check.js";
 import { header, int64Schema, parseInt64 } from "./wire.js";
 
 export interface MemberJson {
@@ -72,12 +80,40 @@ function memberRole(kv: KvAccess, id: number): "voter" | "learner" | undefined {
   return undefined;
 }
 
+/** How this member guards membership changes it makes as leader. */
+export interface ReconfigOptions {
+  /** Refuse changes that would leave fewer connected voters than a quorum (default true). */
+  readonly strictReconfigCheck?: boolean;
+  /** Learners the configuration may hold at once (default 1, as etcd). */
+  readonly maxLearners?: number;
+}
+
+export const DEFAULT_MAX_LEARNERS = 1;
+/** Membership changes queued behind the one in progress; changes are rare, a crowd is abuse. */
+const MAX_WAITING_CHANGES = 8;
+
 export function registerClusterRoutes(
   app: FastifyInstance,
   kv: KvAccess,
   limits: ServerLimits,
+  reconfig: ReconfigOptions = {},
 ): void {
   const timeout = () => ({ timeoutMs: limits.requestTimeoutMs });
+  const strict = reconfig.strictReconfigCheck ?? true;
+  const maxLearners = reconfig.maxLearners ?? DEFAULT_MAX_LEARNERS;
+  if (!Number.isSafeInteger(maxLearners) || maxLearners < 0) {
+    throw new InvalidArgumentError(
+      `server option maxLearners must be a non-negative integer, got ${maxLearners}`,
+    );
+  }
+  if (!strict) {
+    app.log.warn(
+      "strict reconfiguration check is OFF: member add, promote and remove may leave the " +
+        "cluster without a quorum it can reach, which only an offline restore repairs",
+    );
+  }
+  const lane = new ChangeLane(MAX_WAITING_CHANGES);
+  const oneAtATime = <T>(change: () => Promise<T>): Promise<T> => lane.run(change);
   const membersReply = async () => {
     // Wait until this node has applied what it just committed, so the answer shows the change.
     await kv.node.linearizableRead(timeout());
@@ -138,24 +174,33 @@ export function registerClusterRoutes(
         throw new BadRequestError(`peerURLs[0] must be host:port, got ${JSON.stringify(peer)}`);
       }
       for (const [i, url] of (body.clientURLs ?? []).entries()) checkClientUrl(url, i);
-      let id = body.ID === undefined ? 0 : memberId(body.ID);
-      if (id !== 0 && memberRole(kv, id) !== undefined) throw new MemberExistsError(id);
-      while (id === 0 || memberRole(kv, id) !== undefined) {
-        id = randomInt(1, MAX_GENERATED_ID);
-      }
-      const attrs = {
-        id,
-        name: body.name ?? "",
-        peerUrls: [peer],
-        clientUrls: body.clientURLs ?? [],
-      };
-      // Attributes first: by the time the new member appears in the configuration, it has a name.
-      await kv.node.propose(encodeMemberAttributes(attrs), timeout());
-      if (body.isLearner === true) await kv.node.addLearner(id, peer, timeout());
-      else await kv.node.addVoter(id, peer, timeout());
-      const reply = await membersReply();
-      const member = reply.members.find((m) => m.ID === String(id));
-      return { ...reply, member };
+      const requestedId = body.ID === undefined ? 0 : memberId(body.ID);
+      // A voter only when asked for by name: a learner cannot cost the cluster its quorum.
+      const isLearner = body.isLearner !== false;
+      return oneAtATime(async () => {
+        requireLeader(kv.node, "member add");
+        let id = requestedId;
+        if (id !== 0 && memberRole(kv, id) !== undefined) throw new MemberExistsError(id);
+        while (id === 0 || memberRole(kv, id) !== undefined) {
+          id = randomInt(1, MAX_GENERATED_ID);
+        }
+        const health = clusterHealth(kv.node.status());
+        if (isLearner) checkLearnerCapacity(health, maxLearners);
+        else if (strict) checkReconfiguration(health, { kind: "addVoter", id });
+        const attrs = {
+          id,
+          name: body.name ?? "",
+          peerUrls: [peer],
+          clientUrls: body.clientURLs ?? [],
+        };
+        // Attributes first: by the time the new member appears in the configuration, it has a name.
+        await kv.node.propose(encodeMemberAttributes(attrs), timeout());
+        if (isLearner) await kv.node.addLearner(id, peer, timeout());
+        else await kv.node.addVoter(id, peer, timeout());
+        const reply = await membersReply();
+        const member = reply.members.find((m) => m.ID === String(id));
+        return { ...reply, member };
+      });
     },
   );
 
@@ -165,9 +210,13 @@ export function registerClusterRoutes(
     async (req) => {
       requireLeader(kv.node, "member remove");
       const id = memberId(req.body.ID);
-      if (memberRole(kv, id) === undefined) throw new MemberNotFoundError(id);
-      await kv.node.removeMember(id, timeout());
-      return membersReply();
+      return oneAtATime(async () => {
+        requireLeader(kv.node, "member remove");
+        if (memberRole(kv, id) === undefined) throw new MemberNotFoundError(id);
+        if (strict) checkReconfiguration(clusterHealth(kv.node.status()), { kind: "remove", id });
+        await kv.node.removeMember(id, timeout());
+        return membersReply();
+      });
     },
   );
 
@@ -177,17 +226,25 @@ export function registerClusterRoutes(
     async (req) => {
       requireLeader(kv.node, "member promote");
       const id = memberId(req.body.ID);
-      const role = memberRole(kv, id);
-      if (role === undefined) throw new MemberNotFoundError(id);
-      if (role === "voter") throw new MemberRoleError(`member ${id} is already a voter`);
-      const address =
-        kv.store.members.get(id)?.peerUrls[0] ??
-        kv.node.status().peers.find((p) => p.id === id)?.address;
-      if (address === undefined) {
-        throw new MemberRoleError(`member ${id} has no known peer address to promote it at`);
-      }
-      await kv.node.addVoter(id, address, timeout());
-      return membersReply();
+      return oneAtATime(async () => {
+        requireLeader(kv.node, "member promote");
+        const role = memberRole(kv, id);
+        if (role === undefined) throw new MemberNotFoundError(id);
+        if (role === "voter") throw new MemberRoleError(`member ${id} is already a voter`);
+        const status = kv.node.status();
+        const peer = status.peers.find((p) => p.id === id);
+        const address = kv.store.members.get(id)?.peerUrls[0] ?? peer?.address;
+        if (address === undefined) {
+          throw new MemberRoleError(`member ${id} has no known peer address to promote it at`);
+        }
+        checkLearnerReady(
+          { id, connected: peer?.connected ?? false, matchIndex: peer?.matchIndex ?? 0 },
+          status.commitIndex,
+        );
+        if (strict) checkReconfiguration(clusterHealth(status), { kind: "promote", id });
+        await kv.node.addVoter(id, address, timeout());
+        return membersReply();
+      });
     },
   );
 

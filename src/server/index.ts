@@ -14,6 +14,19 @@ export {
   type ServerMetricsOptions,
 } from "./metrics.js";
 export type { ServerLimits, ServerOptions } from "./options.js";
+export {
+  type ClusterHealth,
+  checkLearnerReady,
+  checkReconfiguration,
+  LEARNER_READY_PERCENT,
+  type MembershipChange,
+} from "./reconfig-check.js";
+export {
+  LearnerNotReadyError,
+  type QuorumCount,
+  TooManyLearnersError,
+  UnsafeReconfigurationError,
+} from "./reconfig-errors.js";
 export { createServer } from "./server.js";
 export { TooManyWatchersError, WatchRegistry } from "./watch-registry.js";
 export { watchRegistryOf } from "./watch-routes.js";

@@ -41,6 +41,10 @@ export interface ServerOptions {
   readonly metrics?: ServerMetrics;
   /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
   readonly leaseExpiry?: ServerLeaseExpiryOptions;
+  /** Refuse membership changes that would leave fewer connected voters than a quorum (default true). */
+  readonly strictReconfigCheck?: boolean;
+  /** Learners the configuration may hold at once; more member adds are refused (default 1). */
+  readonly maxLearners?: number;
 }
 
 export interface ServerLimits {

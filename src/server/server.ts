@@ -78,7 +78,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerKvRoutes(app, kv, limits);
   registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
-  registerClusterRoutes(app, kv, limits);
+  registerClusterRoutes(app, kv, limits, options);
   registerMaintenanceRoutes(app, kv, limits);
   registerMetricsRoute(app, metrics);
   const watches = registerWatchRoutes(app, kv, limits, options);

@@ -70,6 +70,55 @@ describe("conclave member, status, move-leader and snapshot against a cluster", 
     expect((await run(["member", "list", "--json"])).stdout).not.toContain(`"id":${member.id},`);
   });
 
+  it("adds learners by default; --voter is refused, naming the numbers, once it would cost the quorum", async () => {
+    const leader = await cluster.leader();
+    await waitFor(
+      () => leader.node.status().peers.every((p) => p.connected),
+      "the leader to hear from every member",
+    );
+    const learner = await run(["member", "add", "g1", "--peer-urls", "127.0.0.1:7191", "--json"]);
+    const added = JSON.parse(learner.stdout) as { member: { id: number; isLearner: boolean } };
+    expect(added.member.isLearner).toBe(true);
+    expect((await run(["member", "remove", String(added.member.id)])).code).toBe(0);
+
+    const both = await run([
+      "member",
+      "add",
+      "g",
+      "--peer-urls",
+      "127.0.0.1:7190",
+      "--voter",
+      "--learner",
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--voter and --learner exclude each other");
+
+    const voters: number[] = [];
+    for (const port of [7192, 7193]) {
+      const r = await run([
+        "member",
+        "add",
+        "g",
+        "--peer-urls",
+        `127.0.0.1:${port}`,
+        "--voter",
+        "--json",
+      ]);
+      expect(r.stderr).toBe("");
+      voters.push((JSON.parse(r.stdout) as { member: { id: number } }).member.id);
+    }
+    const refused = await run(["member", "add", "g4", "--peer-urls", "127.0.0.1:7194", "--voter"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^conclave: UNSAFE_RECONFIGURATION: adding voter \d+ refused: it would leave 3 connected of 6 voters, fewer than the quorum of 4;/,
+    );
+    for (const id of voters) expect((await run(["member", "remove", String(id)])).code).toBe(0);
+    const list = JSON.parse((await run(["member", "list", "--json"])).stdout) as {
+      members: { id: number }[];
+    };
+    expect(list.members.map((m) => m.id)).toEqual([1, 2, 3]);
+  });
+
   it("shows each endpoint's status, and exits 1 naming an endpoint that does not answer", async () => {
     const leader = await cluster.leader();
     const res = await cli(["status"]);

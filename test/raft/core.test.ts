@@ -218,6 +218,25 @@ describe("membership", () => {
     expect(net.status(leader).confState.voters).toEqual([1, 2, 3, 4]);
   });
 
+  it("the leader knows how many ticks ago each peer last answered; a silent new peer has none", () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    const [quiet, live] = others([1, 2, 3], leader) as [number, number];
+    net.change(leader, ConfChangeTransition.Auto, [ConfChangeType.AddLearner, 4]);
+    net.tick(leader, 1);
+    net.isolate(quiet);
+    net.tick(leader, 3);
+    const heard = new Map(net.status(leader).progress.map((p) => [p.id, p.ticksSinceHeard]));
+    expect(heard.get(leader)).toBe(0);
+    expect(heard.get(live)).toBe(0);
+    expect(heard.get(quiet)).toBe(3);
+    // Node 4 was never started: it counts as recently active for CheckQuorum, but was never heard.
+    expect(heard.get(4)).toBeUndefined();
+    net.heal();
+    net.tick(leader, 1);
+    expect(net.status(leader).progress.find((p) => p.id === quiet)?.ticksSinceHeard).toBe(0);
+  });
+
   it("joint consensus replaces the leader: it steps down and the new config elects a leader", () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();

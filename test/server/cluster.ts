@@ -20,6 +20,8 @@ export interface Member {
 
 export interface TestCluster {
   readonly members: Member[];
+  /** The network the members talk over; a test may start more nodes on it. */
+  readonly network: MemoryNetwork;
   leader(): Promise<Member>;
   followers(): Promise<Member[]>;
   stop(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startCluster(
   };
   return {
     members,
+    network: net,
     leader,
     async followers() {
       const l = await leader();

@@ -70,7 +70,8 @@ const add: CommandDef = {
   spec: {
     name: "member add",
     summary:
-      "Adds a member to the cluster's configuration. Start the new node afterwards with --join.",
+      "Adds a member to the cluster's configuration, as a learner unless --voter is given. " +
+      "Start the new node afterwards with --join.",
     args: [{ name: "NAME" }],
     options: {
       "peer-urls": {
@@ -83,9 +84,15 @@ const add: CommandDef = {
         valueName: "URL,...",
         description: "where clients reach it",
       },
-      learner: { type: "boolean", description: "add it as a non-voting learner" },
+      learner: { type: "boolean", description: "add it as a non-voting learner (the default)" },
+      voter: {
+        type: "boolean",
+        description: "add it as a voter; refused if that would leave too few connected voters",
+      },
     },
     details:
+      "A learner receives the log but does not vote; once it has caught up, make it a voter\n" +
+      "with `conclave member promote ID`.\n\n" +
       "Example:\n  conclave member add n4 --peer-urls 127.0.0.1:7386 --client-urls http://127.0.0.1:7385",
   },
   async run(ctx, [name = ""], flags) {
@@ -93,10 +100,12 @@ const add: CommandDef = {
     const fail = (m: string) => flags.fail(m);
     const peerURLs = urlList(peerText, "--peer-urls", fail);
     const clientText = flags.string("client-urls");
+    const voter = flags.bool("voter");
+    if (voter && flags.bool("learner")) fail("--voter and --learner exclude each other");
     const result = await ctx.client().memberAdd(peerURLs, {
       name,
       ...(clientText !== undefined && { clientURLs: urlList(clientText, "--client-urls", fail) }),
-      ...(flags.bool("learner") && { isLearner: true }),
+      isLearner: !voter,
       ...ctx.call,
     });
     if (ctx.out.json) {
@@ -106,7 +115,7 @@ const add: CommandDef = {
       });
       return 0;
     }
-    const role = result.member.isLearner ? "learner" : "member";
+    const role = result.member.isLearner ? "learner" : "voter";
     ctx.out.write(`Added ${role} ${result.member.id} (${name}) to the cluster\n\n`);
     printMembers(ctx.out, result);
     return 0;
@@ -157,7 +166,7 @@ export const memberGroup: CommandGroup = {
     ),
     changeCommand(
       "promote",
-      "Makes a learner a voting member.",
+      "Makes a learner a voting member, once it has caught up with the leader.",
       (id) => `Promoted member ${id} to a voting member`,
     ),
   ],

@@ -19,6 +19,13 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = true;
+  /**
+   * The leader's tick at which this peer last answered an append or heartbeat;
+   * undefined until it answers this leader. Unlike recentActive, which
+   * CheckQuorum clears each round and a new peer starts with, this says how
+   * long ago the peer was last seen alive.
+   */
+  lastHeardTick: number | undefined = undefined;
   /** In Probe: an append is outstanding, so wait for its answer (or a heartbeat response). */
   probeSent = false;
   readonly inflights: Inflights;

@@ -57,6 +57,8 @@ export interface PeerStatus {
   readonly state: ProgressState;
   readonly isLearner: boolean;
   readonly recentActive: boolean;
+  /** Leader ticks since this peer last answered; 0 for the leader itself, undefined if never. */
+  readonly ticksSinceHeard: number | undefined;
 }
 
 export interface RaftStatus {
@@ -320,6 +322,12 @@ export class RawNode {
               state: pr.state,
               isLearner: pr.isLearner,
               recentActive: pr.recentActive,
+              ticksSinceHeard:
+                id === r.id
+                  ? 0
+                  : pr.lastHeardTick === undefined
+                    ? undefined
+                    : r.leaderTick - pr.lastHeardTick,
             };
           })
         : [];

@@ -34,6 +34,7 @@ export function stepLeader(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.AppResp: {
       pr.recentActive = true;
+      pr.lastHeardTick = r.leaderTick;
       if (m.reject) {
         // Skip a whole divergent term at once using the follower's hint (5.3 optimisation).
         let probeFrom = m.rejectHint;
@@ -73,6 +74,7 @@ export function stepLeader(r: Raft, m: Message): void {
     }
     case MessageType.HeartbeatResp: {
       pr.recentActive = true;
+      pr.lastHeardTick = r.leaderTick;
       pr.probeSent = false;
       r.recordLeaseAck(m.from, m.index);
       // The peer is alive but the window is full: appends were probably lost.

@@ -99,6 +99,8 @@ export interface NodeStatus {
     address: string | undefined;
     matchIndex: number;
     lag: number;
+    /** The leader heard from it within an election timeout (false on followers). */
+    connected: boolean;
   }[];
 }
 
@@ -323,6 +325,9 @@ export class RaftNode<Result> {
           address: this.peers.get(p.id),
           matchIndex: p.match,
           lag: st.lastIndex - p.match,
+          connected:
+            p.ticksSinceHeard !== undefined &&
+            p.ticksSinceHeard * this.heartbeatMs <= this.electionTimeoutMs,
         })),
     };
   }

@@ -109,6 +109,8 @@ export async function serverOptions(
     maxWatchers: config.maxWatchers,
     maxWatchersPerAddress: config.maxWatchersPerAddress,
     requestTimeoutMs: config.requestTimeoutMs,
+    strictReconfigCheck: config.strictReconfigCheck,
+    maxLearners: config.maxLearners,
     ...(https !== undefined && { https }),
   };
 }

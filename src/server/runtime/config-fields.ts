@@ -43,6 +43,8 @@ export interface ServeSettings {
   maxTxnOps: number;
   maxWatchers: number;
   maxWatchersPerAddress: number;
+  strictReconfigCheck: boolean;
+  maxLearners: number;
   logLevel: LogLevel;
 }
 
@@ -248,6 +250,14 @@ export const FIELDS: readonly FieldSpec[] = [
     integer(1),
     "open watch streams per client address",
   ),
+  spec(
+    "strictReconfigCheck",
+    "strict-reconfig-check",
+    true,
+    bool,
+    "refuse member changes that would leave fewer connected voters than a quorum (false is unsafe)",
+  ),
+  spec("maxLearners", "max-learners", 1, integer(0), "learners the cluster may hold at once"),
   spec(
     "logLevel",
     "log-level",

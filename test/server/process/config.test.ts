@@ -122,6 +122,21 @@ describe("conclave serve configuration", () => {
     expect(join).toMatchObject({ field: "join", source: "environment CONCLAVE_JOIN" });
   });
 
+  it("checks membership changes strictly unless told not to, as etcd", () => {
+    expect(resolve([])).toMatchObject({ strictReconfigCheck: true, maxLearners: 1 });
+    expect(resolve(["--strict-reconfig-check", "false"]).strictReconfigCheck).toBe(false);
+    expect(resolve(["--strict-reconfig-check=false"]).strictReconfigCheck).toBe(false);
+    expect(resolve([], { CONCLAVE_STRICT_RECONFIG_CHECK: "0" }).strictReconfigCheck).toBe(false);
+    expect(resolve(["--max-learners", "3"]).maxLearners).toBe(3);
+    expect(failure(() => resolve(["--strict-reconfig-check", "off"]))).toMatchObject({
+      field: "strictReconfigCheck",
+      source: "flag --strict-reconfig-check",
+    });
+    expect(failure(() => resolve(["--max-learners=1.5"]))).toMatchObject({
+      field: "maxLearners",
+    });
+  });
+
   it("refuses settings that contradict each other", () => {
     expect(failure(() => resolve(["--heartbeat-ms", "500", "--election-ms", "500"])).field).toBe(
       "electionMs",
