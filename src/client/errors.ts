@@ -96,6 +96,38 @@ export class LeaseLostError extends ClientError {
   }
 }
 
+/** Auth is enabled and the call carried neither a token nor a client certificate. */
+export class AuthRequiredError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("AUTH_REQUIRED", message, status);
+  }
+}
+
+/**
+ * The token was refused: bad signature, expired, or issued before a change to
+ * its user. A client with a username and password has already authenticated
+ * again once before this reaches the caller.
+ */
+export class InvalidAuthTokenError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("INVALID_AUTH_TOKEN", message, status);
+  }
+}
+
+/** Wrong user name or password. */
+export class AuthFailedError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("AUTH_FAILED", message, status);
+  }
+}
+
+/** The authenticated user holds no role that allows this call on these keys. */
+export class PermissionDeniedError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("PERMISSION_DENIED", message, status);
+  }
+}
+
 /** An error body as the server sends it. */
 export interface ErrorBodyJson {
   readonly code?: unknown;
@@ -123,6 +155,14 @@ export function errorFromServer(body: ErrorBodyJson, status: number | undefined)
       return new LeaseNotFoundError(message, status);
     case "OUTCOME_UNKNOWN":
       return new OutcomeUnknownError(message, status);
+    case "AUTH_REQUIRED":
+      return new AuthRequiredError(message, status);
+    case "INVALID_AUTH_TOKEN":
+      return new InvalidAuthTokenError(message, status);
+    case "AUTH_FAILED":
+      return new AuthFailedError(message, status);
+    case "PERMISSION_DENIED":
+      return new PermissionDeniedError(message, status);
     default:
       return new ClientError(code, message, status);
   }
