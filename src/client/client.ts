@@ -48,6 +48,7 @@ import {
   leaseListResult,
   leaseTimeToLiveResult,
 } from "./lease-wire.js";
+import { warnIfPlaintextCredentials } from "./plaintext-warning.js";
 import type { CallKind } from "./retry-policy.js";
 import { type CallOptions, HttpTransport } from "./transport.js";
 import { type WatchOptions, WatchStream } from "./watch-stream.js";
@@ -114,6 +115,7 @@ export class ConclaveClient implements AsyncDisposable {
       ...(credentials !== undefined && { credentials }),
       ...(tls !== undefined && { tls }),
     });
+    if (credentials !== undefined) warnIfPlaintextCredentials(this.transport.pool.endpoints);
     this.auth = new AuthApi(this.transport);
   }
 

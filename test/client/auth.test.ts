@@ -163,3 +163,25 @@ describe("other credentials and typed errors", () => {
     expect(make({ tls: { cert: "PEM" } })).toThrow(/tls.cert and tls.key go together/);
   });
 });
+
+describe("credentials over plain http", () => {
+  it("warns once per endpoint of another host, never for https or loopback", async () => {
+    const emitted = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      const make = (endpoints: string[]) => new ConclaveClient({ endpoints, ...alice }).close();
+      await make(["http://127.0.0.1:2379", "http://localhost:2379", "http://[::1]:2379"]);
+      await make(["https://10.0.0.9:2379"]);
+      await new ConclaveClient({ endpoints: ["http://10.0.0.9:2379"] }).close();
+      expect(emitted).not.toHaveBeenCalled();
+      await make(["http://10.0.0.9:2379", "https://10.0.0.8:2379"]);
+      await make(["http://10.0.0.9:2379"]);
+      expect(emitted).toHaveBeenCalledTimes(1);
+      expect(emitted.mock.calls[0]).toEqual([
+        "credentials will be sent in plain text to http://10.0.0.9:2379: use https endpoints",
+        { code: "CONCLAVE_PLAINTEXT_CREDENTIALS" },
+      ]);
+    } finally {
+      emitted.mockRestore();
+    }
+  });
+});
