@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { describe, expect, it } from "vitest";
 import { parseCommand, UsageError } from "../../src/cli/args.js";
 import { runClientCommand } from "../../src/cli/client-commands.js";
@@ -10,6 +12,7 @@ import { connect } from "../../src/cli/connect.js";
 import type { PasswordPrompt } from "../../src/cli/connection-flags.js";
 import { clientConnectionOptions } from "../../src/cli/connection-flags.js";
 import { fakeAuthServers } from "../client/fake-auth-server.js";
+import { makeTlsFiles } from "../raft/transport/helpers.js";
 
 const serve = fakeAuthServers();
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -119,6 +122,64 @@ describe("connection flags", () => {
         },
       });
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("https endpoints", () => {
+  it("trusts --cacert and presents --cert/--key, from flags or the environment", async () => {
+    const files = makeTlsFiles();
+    const dir = mkdtempSync(join(tmpdir(), "conclave-cli-tls-"));
+    const path = (name: string, pem: Buffer) => {
+      writeFileSync(join(dir, name), pem);
+      return join(dir, name);
+    };
+    const ca = path("ca.pem", files.cert);
+    const cert = path("client.pem", files.otherCert);
+    const key = path("client.key", files.otherKey);
+    // A server with its own self-signed certificate that insists on the client's.
+    const clientNames: string[] = [];
+    const server = https.createServer(
+      { cert: files.cert, key: files.key, ca: [files.otherCert], requestCert: true },
+      (req, res) => {
+        const socket = req.socket as TLSSocket;
+        clientNames.push(String(socket.getPeerCertificate().subject.CN));
+        req.resume();
+        req.on("end", () => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ header: { revision: "3" }, kvs: [], count: "0" }));
+        });
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    const url = `https://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
+    try {
+      const flags = ["--endpoints", url, "--timeout", "500"];
+      const withFlags = await cli([
+        "get",
+        "k",
+        ...flags,
+        "--cacert",
+        ca,
+        "--cert",
+        cert,
+        "--key",
+        key,
+      ]);
+      expect(withFlags).toMatchObject({ code: 0, stderr: "" });
+      const fromEnv = await cli(["get", "k", ...flags], {
+        env: { CONCLAVE_CACERT: ca, CONCLAVE_CERT: cert, CONCLAVE_KEY: key },
+      });
+      expect(fromEnv).toMatchObject({ code: 0, stderr: "" });
+      expect(clientNames).toEqual(["conclave-other", "conclave-other"]);
+      const untrusted = await cli(["get", "k", ...flags, "--cert", cert, "--key", key]);
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toMatch(/^conclave: UNAVAILABLE: /);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
     }
   });
