@@ -62,9 +62,12 @@ export function secondsFlag(
 }
 
 /** The `--user`, `--cacert`, `--cert` and `--key` flags, for node:util's parseArgs. */
-export const CONNECTION_PARSE_OPTIONS = Object.fromEntries(
-  Object.keys(CONNECTION_OPTIONS).map((name) => [name, { type: "string" as const }]),
-);
+export const CONNECTION_PARSE_OPTIONS = {
+  user: { type: CONNECTION_OPTIONS.user.type },
+  cacert: { type: CONNECTION_OPTIONS.cacert.type },
+  cert: { type: CONNECTION_OPTIONS.cert.type },
+  key: { type: CONNECTION_OPTIONS.key.type },
+} as const;
 
 /** Usage lines of the connection flags, in the lock commands' layout. */
 export const CONNECTION_USAGE = `  --user NAME[:PASSWORD]
