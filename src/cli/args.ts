@@ -4,6 +4,7 @@
  * both the parser's input and the command's `--help` text.
  */
 import { parseArgs } from "node:util";
+import { CONNECTION_OPTIONS, type ConnectionFlags, resolveConnection } from "./connection-flags.js";
 
 export interface OptionSpec {
   readonly type: "string" | "boolean";
@@ -56,10 +57,11 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     description: `budget of each call in milliseconds, retries included (default ${DEFAULT_TIMEOUT_MS})`,
   },
   json: { type: "boolean", description: "machine output: one JSON document per result" },
+  ...CONNECTION_OPTIONS,
   help: { type: "boolean", short: "h", description: "show this command's help" },
 };
 
-export interface GlobalOptions {
+export interface GlobalOptions extends ConnectionFlags {
   readonly endpoints: readonly string[];
   readonly timeoutMs: number;
   readonly json: boolean;
@@ -292,5 +294,10 @@ export function resolveGlobals(
     timeoutText === undefined
       ? DEFAULT_TIMEOUT_MS
       : parseInteger(timeoutText, "--timeout", 1, 3_600_000, fail);
-  return { endpoints, timeoutMs, json: values["json"] === true };
+  return {
+    endpoints,
+    timeoutMs,
+    json: values["json"] === true,
+    ...resolveConnection(values, env, fail),
+  };
 }

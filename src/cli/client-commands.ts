@@ -7,14 +7,18 @@
 import { GLOBAL_OPTIONS, parseCommand, UsageError, usage, usageLine, wantsHelp } from "./args.js";
 import type { CliClient } from "./client-port.js";
 import type { CommandContext, CommandDef, CommandGroup } from "./command.js";
+import { authGroup } from "./commands/auth.js";
 import { delCommand, getCommand, putCommand } from "./commands/kv.js";
 import { leaseGroup } from "./commands/lease.js";
 import { memberGroup } from "./commands/member.js";
+import { roleGroup } from "./commands/role.js";
 import { snapshotRestoreCommand } from "./commands/snapshot-restore.js";
 import { snapshotSaveCommand } from "./commands/snapshot-save.js";
 import { moveLeaderCommand, statusCommand } from "./commands/status.js";
 import { txnCommand } from "./commands/txn.js";
+import { userGroup } from "./commands/user.js";
 import { watchCommand } from "./commands/watch.js";
+import { type ConnectionFlags, type PasswordPrompt, withPassword } from "./connection-flags.js";
 import { createOutput } from "./output.js";
 
 const snapshotGroup: CommandGroup = {
@@ -37,6 +41,9 @@ export const CLIENT_COMMANDS: ReadonlyMap<string, CommandDef | CommandGroup> = n
   ["status", statusCommand],
   ["move-leader", moveLeaderCommand],
   ["snapshot", snapshotGroup],
+  ["auth", authGroup],
+  ["user", userGroup],
+  ["role", roleGroup],
 ]);
 
 /** One line per command for the top-level help. */
@@ -63,9 +70,17 @@ export interface RunDeps {
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readStdin: () => Promise<string>;
-  readonly connect: (options: { endpoints: readonly string[]; timeoutMs: number }) => CliClient;
+  readonly connect: (options: ConnectOptions) => CliClient;
   /** Fires when the command should stop (SIGINT/SIGTERM). */
   readonly signal: AbortSignal;
+  /** Asks for a password at the terminal; absent when standard input is not a terminal. */
+  readonly promptPassword?: PasswordPrompt;
+}
+
+/** What a client command connects with. */
+export interface ConnectOptions extends ConnectionFlags {
+  readonly endpoints: readonly string[];
+  readonly timeoutMs: number;
 }
 
 /**
@@ -96,12 +111,21 @@ export function isClientCommand(argv: readonly string[]): boolean {
   return words[0] !== undefined && CLIENT_COMMANDS.has(words[0]);
 }
 
+/** What to do about an auth refusal, after the server's own message. */
+const AUTH_HINTS: Readonly<Record<string, string>> = {
+  AUTH_REQUIRED: "authentication is on: pass --user NAME (or set $CONCLAVE_USER)",
+  AUTH_FAILED: "check the user name and password",
+  INVALID_AUTH_TOKEN: "the token was refused even after authenticating again; try again",
+  PERMISSION_DENIED: "the user holds no role that allows this",
+};
+
 function describe(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   const message = typeof e?.message === "string" ? e.message : String(err);
   // Node's file system errors already start with their code.
   if (typeof e?.code !== "string" || message.startsWith(`${e.code}:`)) return message;
-  return `${e.code}: ${message}`;
+  const hint = Object.hasOwn(AUTH_HINTS, e.code) ? ` (${AUTH_HINTS[e.code]})` : "";
+  return `${e.code}: ${message}${hint}`;
 }
 
 export async function runClientCommand(argv: readonly string[], deps: RunDeps): Promise<number> {
@@ -138,16 +162,28 @@ export async function runClientCommand(argv: readonly string[], deps: RunDeps): 
       deps.stdout(usage(def.spec));
       return 0;
     }
+    const { globals } = parsed;
+    const fail = (message: string): never => {
+      throw new UsageError(message, usage(def.spec));
+    };
+    // Asked before the command runs, so a prompt never interleaves with its output.
+    const user =
+      def.offline === true
+        ? undefined
+        : await withPassword(globals.user, deps.promptPassword, fail);
     const ctx: CommandContext = {
-      out: createOutput(parsed.globals.json, deps.stdout),
-      globals: parsed.globals,
+      out: createOutput(globals.json, deps.stdout),
+      globals,
       signal: deps.signal,
       call: { signal: deps.signal },
       readStdin: deps.readStdin,
+      ...(deps.promptPassword !== undefined && { promptPassword: deps.promptPassword }),
       client: () => {
         client ??= deps.connect({
-          endpoints: parsed.globals.endpoints,
-          timeoutMs: parsed.globals.timeoutMs,
+          endpoints: globals.endpoints,
+          timeoutMs: globals.timeoutMs,
+          ...(user !== undefined && { user }),
+          ...(globals.tls !== undefined && { tls: globals.tls }),
         });
         return client;
       },

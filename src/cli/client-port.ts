@@ -9,9 +9,12 @@ import type {
   CallOptions,
   DeleteOptions,
   MemberAddOptions,
+  PermissionRange,
+  PermissionType,
   PutOptions,
   RangeRequest,
   TxnRequest,
+  UserAddOptions,
 } from "../client/index.js";
 
 // Request shapes are the SDK's own; results are structural views, so a unit
@@ -23,6 +26,8 @@ export type {
   CompareResult,
   DeleteOptions,
   MemberAddOptions,
+  PermissionRange,
+  PermissionType,
   PutOptions,
   RangeRequest,
   SortOrder,
@@ -141,8 +146,50 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A role's permission as the commands print it. */
+export interface PermissionView {
+  readonly type: PermissionType;
+  readonly key: Uint8Array;
+  readonly rangeEnd?: Uint8Array;
+}
+
+/** The part of `client.auth` the user, role and auth commands call. */
+export interface CliAuth {
+  enable(options?: CallOptions): Promise<unknown>;
+  disable(options?: CallOptions): Promise<unknown>;
+  status(
+    options?: CallOptions,
+  ): Promise<{ readonly enabled: boolean; readonly authRevision: number }>;
+  userAdd(name: string, options: UserAddOptions & CallOptions): Promise<unknown>;
+  userGet(name: string, options?: CallOptions): Promise<{ readonly roles: readonly string[] }>;
+  userList(options?: CallOptions): Promise<{ readonly users: readonly string[] }>;
+  userDelete(name: string, options?: CallOptions): Promise<unknown>;
+  userChangePassword(name: string, password: string, options?: CallOptions): Promise<unknown>;
+  userGrantRole(user: string, role: string, options?: CallOptions): Promise<unknown>;
+  userRevokeRole(user: string, role: string, options?: CallOptions): Promise<unknown>;
+  roleAdd(name: string, options?: CallOptions): Promise<unknown>;
+  roleGet(
+    role: string,
+    options?: CallOptions,
+  ): Promise<{ readonly permissions: readonly PermissionView[] }>;
+  roleList(options?: CallOptions): Promise<{ readonly roles: readonly string[] }>;
+  roleDelete(role: string, options?: CallOptions): Promise<unknown>;
+  roleGrantPermission(
+    role: string,
+    type: PermissionType,
+    range: PermissionRange,
+    options?: CallOptions,
+  ): Promise<unknown>;
+  roleRevokePermission(
+    role: string,
+    range: PermissionRange,
+    options?: CallOptions,
+  ): Promise<unknown>;
+}
+
 export interface CliClient {
   readonly endpoints: readonly string[];
+  readonly auth: CliAuth;
   range(request: RangeRequest & CallOptions): Promise<RangeResult>;
   put(key: Bytes, value: Bytes, options?: PutOptions & CallOptions): Promise<PutResult>;
   delete(key: Bytes, options?: DeleteOptions & CallOptions): Promise<DeleteResult>;

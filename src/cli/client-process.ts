@@ -4,6 +4,7 @@ import { clientCommandsHelp, isClientCommand, runClientCommand } from "./client-
 export { isClientCommand };
 
 import { connect } from "./connect.js";
+import { terminalPasswordPrompt } from "./password-prompt.js";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -12,7 +13,8 @@ async function readStdin(): Promise<string> {
 }
 
 export const CLIENT_HELP = `
-Client commands (conclave COMMAND --help for each; global flags --endpoints, --timeout, --json):
+Client commands (conclave COMMAND --help for each; global flags --endpoints, --timeout, --json,
+--user, --cacert, --cert, --key):
 ${clientCommandsHelp()}`;
 
 export async function runClientProcess(argv: readonly string[]): Promise<number> {
@@ -28,6 +30,7 @@ export async function runClientProcess(argv: readonly string[]): Promise<number>
       readStdin,
       connect,
       signal: stop.signal,
+      promptPassword: terminalPasswordPrompt(),
     });
   } finally {
     process.off("SIGINT", onSignal);

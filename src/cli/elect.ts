@@ -11,12 +11,18 @@ import {
   LockAbortedError,
   MAX_LEADER_VALUE_LENGTH,
 } from "../lock/index.js";
+import type { ConnectionFlags } from "./connection-flags.js";
 import {
+  CONNECTION_PARSE_OPTIONS,
+  CONNECTION_USAGE,
   conclaveLocks,
+  connectionFrom,
+  describeLockError,
   EXIT,
   endpointsFrom,
   parseOrExit,
   secondsFlag,
+  securityOrExit,
   terminationSignal,
   UsageError,
 } from "./lock-options.js";
@@ -37,7 +43,7 @@ Options:
   --ttl SECONDS        leadership lease, renewed every third of it (default 10)
   --endpoints URL,...  cluster members (default: $CONCLAVE_ENDPOINTS, else
                        the three members conclave start runs)
-  --json               print JSON lines
+${CONNECTION_USAGE}  --json               print JSON lines
   -h, --help           show this help
 
 Exit status: 0 after resigning on a signal; 2 bad usage; 122 leadership was
@@ -48,6 +54,7 @@ interface ElectArgs {
   readonly name: string;
   readonly value: string;
   readonly endpoints: string[];
+  readonly connection: ConnectionFlags;
   readonly ttlMs: number;
   readonly json: boolean;
 }
@@ -58,6 +65,7 @@ function parseElectArgs(argv: readonly string[]): ElectArgs | "help" {
     options: {
       ttl: { type: "string" },
       endpoints: { type: "string" },
+      ...CONNECTION_PARSE_OPTIONS,
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -75,6 +83,7 @@ function parseElectArgs(argv: readonly string[]): ElectArgs | "help" {
     name,
     value,
     endpoints: endpointsFrom(values.endpoints, process.env),
+    connection: connectionFrom(values, process.env),
     ttlMs: secondsFlag(values.ttl, "--ttl", 10_000, 1000, 2_147_483_647),
     json: values.json === true,
   };
@@ -107,7 +116,9 @@ function snapshotEvent(snapshot: LeaderSnapshot<bigint> | undefined): Event {
 export async function electCommand(argv: readonly string[]): Promise<number> {
   const args = parseOrExit("elect", ELECT_USAGE, () => parseElectArgs(argv));
   if (typeof args === "number") return args;
-  const locks = conclaveLocks(args.endpoints);
+  const security = await securityOrExit("elect", ELECT_USAGE, args.connection);
+  if (typeof security === "number") return security;
+  const locks = conclaveLocks(args.endpoints, security);
   const election = locks.election(args.name);
   const termination = terminationSignal();
   const stopObserving = new AbortController();
@@ -130,7 +141,7 @@ export async function electCommand(argv: readonly string[]): Promise<number> {
     }));
     if ("failed" in first) {
       if (first.failed instanceof LockAbortedError && termination.signal.aborted) return 0;
-      process.stderr.write(`conclave elect: ${(first.failed as Error).message}\n`);
+      process.stderr.write(`conclave elect: ${describeLockError(first.failed)}\n`);
       return EXIT.lockServiceFailed;
     }
     return await lead(first.handle, args, termination.signal, observeFailed);
@@ -170,7 +181,7 @@ async function lead(
     process.stderr.write(`conclave elect: lost leadership of "${args.name}": ${reason?.message}\n`);
     return EXIT.lockLost;
   }
-  process.stderr.write(`conclave elect: ${(ended.failed as Error).message}\n`);
+  process.stderr.write(`conclave elect: ${describeLockError(ended.failed)}\n`);
   await handle.resign().catch(() => {});
   return EXIT.lockServiceFailed;
 }

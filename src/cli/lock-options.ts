@@ -3,9 +3,17 @@
  * (flag, CONCLAVE_ENDPOINTS, or the local default), second-valued flags,
  * usage errors and the exit codes of lock outcomes.
  */
-import { ConclaveLockBackend } from "../lock/conclave/index.js";
+import { type ConclaveClientSecurity, ConclaveLockBackend } from "../lock/conclave/index.js";
 import { LockClient } from "../lock/index.js";
 import { parseEndpoints } from "./args.js";
+import {
+  CONNECTION_OPTIONS,
+  type ConnectionFlags,
+  clientConnectionOptions,
+  resolveConnection,
+  withPassword,
+} from "./connection-flags.js";
+import { terminalPasswordPrompt } from "./password-prompt.js";
 
 /** Exit codes of the lock commands (a command's own code passes through unchanged). */
 export const EXIT = {
@@ -53,9 +61,78 @@ export function secondsFlag(
   return ms;
 }
 
-/** A lock client on the conclave backend over `endpoints`. */
-export function conclaveLocks(endpoints: readonly string[]): LockClient<bigint> {
-  return new LockClient(new ConclaveLockBackend({ endpoints }));
+/** The `--user`, `--cacert`, `--cert` and `--key` flags, for node:util's parseArgs. */
+export const CONNECTION_PARSE_OPTIONS = {
+  user: { type: CONNECTION_OPTIONS.user.type },
+  cacert: { type: CONNECTION_OPTIONS.cacert.type },
+  cert: { type: CONNECTION_OPTIONS.cert.type },
+  key: { type: CONNECTION_OPTIONS.key.type },
+} as const;
+
+/** Usage lines of the connection flags, in the lock commands' layout. */
+export const CONNECTION_USAGE = `  --user NAME[:PASSWORD]
+                       authenticate as NAME (default: $CONCLAVE_USER); the
+                       password from $CONCLAVE_PASSWORD, else asked for at a
+                       terminal
+  --cacert FILE        trust these PEM CA certificates for https endpoints
+                       (default: $CONCLAVE_CACERT)
+  --cert FILE          present this PEM client certificate, with --key FILE
+                       (default: $CONCLAVE_CERT, $CONCLAVE_KEY)
+`;
+
+/** The connection flags of a lock command (or their environment variables). */
+export function connectionFrom(
+  values: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv,
+): ConnectionFlags {
+  return resolveConnection(values, env, (message) => {
+    throw new UsageError(message);
+  });
+}
+
+/**
+ * The SDK's TLS and credential options for a lock command: the password
+ * asked for at a terminal if it was not given, the TLS files read. A problem
+ * is printed with the usage and answered with its exit code.
+ */
+export async function securityOrExit(
+  command: string,
+  usage: string,
+  flags: ConnectionFlags,
+): Promise<ConclaveClientSecurity | number> {
+  try {
+    const user = await withPassword(flags.user, terminalPasswordPrompt(), (message) => {
+      throw new UsageError(message);
+    });
+    return clientConnectionOptions({ ...flags, ...(user !== undefined && { user }) });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`conclave ${command}: ${error.message}\n\n${usage}`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`conclave ${command}: ${(error as Error).message}\n`);
+    return EXIT.lockServiceFailed;
+  }
+}
+
+/** A lock client on the conclave backend over `endpoints`, connecting as `security` says. */
+export function conclaveLocks(
+  endpoints: readonly string[],
+  security: ConclaveClientSecurity = {},
+): LockClient<bigint> {
+  return new LockClient(new ConclaveLockBackend({ endpoints, ...security }));
+}
+
+/**
+ * A lock failure for people: the backend's message, and the server's code
+ * when a refusal caused it (AUTH_FAILED, PERMISSION_DENIED, ...), which the
+ * backend's own wording would otherwise hide.
+ */
+export function describeLockError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === "string" ? `${message} (${cause.code})` : message;
 }
 
 /** SIGINT/SIGTERM as an AbortSignal (and the signal's name), until `dispose`. */

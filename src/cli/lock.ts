@@ -13,12 +13,18 @@ import {
   LockTimeoutError,
   NotLockOwnerError,
 } from "../lock/index.js";
+import type { ConnectionFlags } from "./connection-flags.js";
 import {
+  CONNECTION_PARSE_OPTIONS,
+  CONNECTION_USAGE,
   conclaveLocks,
+  connectionFrom,
+  describeLockError,
   EXIT,
   endpointsFrom,
   parseOrExit,
   secondsFlag,
+  securityOrExit,
   terminationSignal,
   UsageError,
 } from "./lock-options.js";
@@ -39,7 +45,7 @@ Options:
                        (default 5)
   --endpoints URL,...  cluster members (default: $CONCLAVE_ENDPOINTS, else
                        the three members conclave start runs)
-  -h, --help           show this help
+${CONNECTION_USAGE}  -h, --help           show this help
 
 Exit status: the command's own (128+N if it died of signal N), or
   2    bad usage
@@ -53,6 +59,7 @@ interface LockArgs {
   readonly name: string;
   readonly command: readonly [string, ...string[]];
   readonly endpoints: string[];
+  readonly connection: ConnectionFlags;
   readonly ttlMs: number;
   readonly waitMs: number;
   readonly graceMs: number;
@@ -70,6 +77,7 @@ function parseLockArgs(argv: readonly string[]): LockArgs | "help" {
       wait: { type: "string" },
       grace: { type: "string" },
       endpoints: { type: "string" },
+      ...CONNECTION_PARSE_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -90,6 +98,7 @@ function parseLockArgs(argv: readonly string[]): LockArgs | "help" {
     name,
     command: [program, ...args],
     endpoints: endpointsFrom(values.endpoints, process.env),
+    connection: connectionFrom(values, process.env),
     ttlMs: secondsFlag(values.ttl, "--ttl", 30_000, 1000, MAX_SECONDS_MS),
     waitMs: secondsFlag(values.wait, "--wait", Number.POSITIVE_INFINITY, 0, MAX_SECONDS_MS),
     graceMs: secondsFlag(values.grace, "--grace", 5000, 0, 3_600_000),
@@ -99,7 +108,9 @@ function parseLockArgs(argv: readonly string[]): LockArgs | "help" {
 export async function lockCommand(argv: readonly string[]): Promise<number> {
   const args = parseOrExit("lock", LOCK_USAGE, () => parseLockArgs(argv));
   if (typeof args === "number") return args;
-  const locks = conclaveLocks(args.endpoints);
+  const security = await securityOrExit("lock", LOCK_USAGE, args.connection);
+  if (typeof security === "number") return security;
+  const locks = conclaveLocks(args.endpoints, security);
   const termination = terminationSignal();
   try {
     let lock: LockHandle<bigint>;
@@ -133,7 +144,7 @@ function acquireFailure(
   if (error instanceof LockAbortedError && received !== undefined) {
     return 128 + (constants.signals[received] ?? 0);
   }
-  process.stderr.write(`conclave lock: ${(error as Error).message}\n`);
+  process.stderr.write(`conclave lock: ${describeLockError(error)}\n`);
   return EXIT.lockServiceFailed;
 }
 

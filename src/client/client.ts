@@ -1,3 +1,5 @@
+import { AuthApi } from "./auth-api.js";
+import { credentialsFrom } from "./auth-token.js";
 import type { BackoffOptions, RandomSource } from "./backoff.js";
 import type { Bytes } from "./bytes.js";
 import {
@@ -12,6 +14,7 @@ import {
 } from "./cluster-wire.js";
 import { normalizeEndpoint } from "./endpoints.js";
 import { ClientError, UnavailableError } from "./errors.js";
+import { type TlsOptions, validateTls } from "./http-agents.js";
 import { asObject, headerRevision } from "./json-read.js";
 import type { KeyValue } from "./key-value.js";
 import type {
@@ -45,6 +48,7 @@ import {
   leaseListResult,
   leaseTimeToLiveResult,
 } from "./lease-wire.js";
+import { warnIfPlaintextCredentials } from "./plaintext-warning.js";
 import type { CallKind } from "./retry-policy.js";
 import { type CallOptions, HttpTransport } from "./transport.js";
 import { type WatchOptions, WatchStream } from "./watch-stream.js";
@@ -59,6 +63,16 @@ export interface ClientOptions {
   readonly backoff?: BackoffOptions;
   /** The largest JSON answer accepted; a bigger one is a BadResponseError. Default 64 MiB. */
   readonly maxResponseBytes?: number;
+  /** For https endpoints: a private CA to trust, and a client certificate to present. */
+  readonly tls?: TlsOptions;
+  /**
+   * Calls are made as this user: the client authenticates with `password`
+   * before its first call and again before the token expires.
+   */
+  readonly username?: string;
+  readonly password?: string;
+  /** A token obtained elsewhere, sent as is and never renewed; excludes username/password. */
+  readonly token?: string;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -75,6 +89,8 @@ interface Closable {
 export class ConclaveClient implements AsyncDisposable {
   private readonly transport: HttpTransport;
   private readonly open = new Set<Closable>();
+  /** Users, roles, permissions and turning auth on and off. */
+  readonly auth: AuthApi;
 
   constructor(options: ClientOptions) {
     const timeoutMs = options.timeoutMs ?? 5000;
@@ -88,13 +104,19 @@ export class ConclaveClient implements AsyncDisposable {
         `maxResponseBytes must be a positive integer, got ${maxResponseBytes}`,
       );
     }
+    const credentials = credentialsFrom(options);
+    const tls = validateTls(options.tls);
     this.transport = new HttpTransport({
       maxResponseBytes,
       endpoints: options.endpoints,
       timeoutMs,
       random: options.random ?? Math.random,
       backoff: options.backoff ?? {},
+      ...(credentials !== undefined && { credentials }),
+      ...(tls !== undefined && { tls }),
     });
+    if (credentials !== undefined) warnIfPlaintextCredentials(this.transport.pool.endpoints);
+    this.auth = new AuthApi(this.transport);
   }
 
   /** The configured endpoints, normalized. */

@@ -114,6 +114,38 @@ export class LearnerNotReadyError extends ClientError {
   }
 }
 
+/** Auth is enabled and the call carried neither a token nor a client certificate. */
+export class AuthRequiredError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("AUTH_REQUIRED", message, status);
+  }
+}
+
+/**
+ * The token was refused: bad signature, expired, or issued before a change to
+ * its user. A client with a username and password has already authenticated
+ * again once before this reaches the caller.
+ */
+export class InvalidAuthTokenError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("INVALID_AUTH_TOKEN", message, status);
+  }
+}
+
+/** Wrong user name or password. */
+export class AuthFailedError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("AUTH_FAILED", message, status);
+  }
+}
+
+/** The authenticated user holds no role that allows this call on these keys. */
+export class PermissionDeniedError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("PERMISSION_DENIED", message, status);
+  }
+}
+
 /** An error body as the server sends it. */
 export interface ErrorBodyJson {
   readonly code?: unknown;
@@ -139,12 +171,20 @@ export function errorFromServer(body: ErrorBodyJson, status: number | undefined)
       return new CompactedError(message, compactRevisionOf(body, message), status);
     case "KV_LEASE_NOT_FOUND":
       return new LeaseNotFoundError(message, status);
+    case "OUTCOME_UNKNOWN":
+      return new OutcomeUnknownError(message, status);
     case "UNSAFE_RECONFIGURATION":
       return new UnsafeReconfigurationError(message, status);
     case "LEARNER_NOT_READY":
       return new LearnerNotReadyError(message, status);
-    case "OUTCOME_UNKNOWN":
-      return new OutcomeUnknownError(message, status);
+    case "AUTH_REQUIRED":
+      return new AuthRequiredError(message, status);
+    case "INVALID_AUTH_TOKEN":
+      return new InvalidAuthTokenError(message, status);
+    case "AUTH_FAILED":
+      return new AuthFailedError(message, status);
+    case "PERMISSION_DENIED":
+      return new PermissionDeniedError(message, status);
     default:
       return new ClientError(code, message, status);
   }

@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { ClientError } from "./errors.js";
 import type { Origin } from "./http-request.js";
 
 /**
@@ -8,6 +9,33 @@ import type { Origin } from "./http-request.js";
  * by their own deadline.
  */
 const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+
+/** PEM text or bytes for https endpoints. */
+export interface TlsOptions {
+  /** Trusted CA certificates, instead of Node's bundled roots (for a private CA). */
+  readonly ca?: string | Buffer;
+  /** A client certificate, for a server that authenticates clients by certificate; needs `key`. */
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
+/** Checks TLS options once, where the client is made. */
+export function validateTls(tls: TlsOptions | undefined): TlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  if (typeof tls !== "object" || tls === null) {
+    throw new ClientError("INVALID_ARGUMENT", "tls must be an object { ca?, cert?, key? }");
+  }
+  for (const name of ["ca", "cert", "key"] as const) {
+    const value: unknown = tls[name];
+    if (value !== undefined && typeof value !== "string" && !Buffer.isBuffer(value)) {
+      throw new ClientError("INVALID_ARGUMENT", `tls.${name} must be PEM text or a Buffer`);
+    }
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new ClientError("INVALID_ARGUMENT", "tls.cert and tls.key go together");
+  }
+  return tls;
+}
 
 /**
  * A client's connections. Calls that are safe to repeat share kept-alive
@@ -20,6 +48,8 @@ const IDLE_SOCKET_TIMEOUT_MS = 60_000;
  */
 export class ClientAgents {
   private readonly agents = new Map<string, http.Agent>();
+
+  constructor(private readonly tls: TlsOptions = {}) {}
 
   /** The kept-alive pool for `origin`'s protocol. */
   pooled(origin: Origin): http.Agent {
@@ -48,7 +78,10 @@ export class ClientAgents {
         scheduling: "lifo" as const,
         ...(keepAlive && { timeout: IDLE_SOCKET_TIMEOUT_MS }),
       };
-      agent = protocol === "https:" ? new https.Agent(options) : new http.Agent(options);
+      agent =
+        protocol === "https:"
+          ? new https.Agent({ ...options, ...this.tls })
+          : new http.Agent(options);
       this.agents.set(name, agent);
     }
     return agent;

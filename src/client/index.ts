@@ -1,3 +1,16 @@
+export type { AuthApi } from "./auth-api.js";
+export type {
+  AuthChangeResult,
+  AuthStatus,
+  Permission,
+  PermissionRange,
+  PermissionType,
+  RoleGetResult,
+  RoleListResult,
+  UserAddOptions,
+  UserGetResult,
+  UserListResult,
+} from "./auth-wire.js";
 export { type BackoffOptions, type RandomSource, seededRandom } from "./backoff.js";
 export type { Bytes } from "./bytes.js";
 export { type ClientOptions, ConclaveClient } from "./client.js";
@@ -10,19 +23,24 @@ export type {
 } from "./cluster-wire.js";
 export {
   AbortedError,
+  AuthFailedError,
+  AuthRequiredError,
   BadResponseError,
   ClientClosedError,
   ClientError,
   CompactedError,
   DeadlineExceededError,
+  InvalidAuthTokenError,
   LearnerNotReadyError,
   LeaseLostError,
   LeaseNotFoundError,
   NotLeaderError,
   OutcomeUnknownError,
+  PermissionDeniedError,
   UnavailableError,
   UnsafeReconfigurationError,
 } from "./errors.js";
+export type { TlsOptions } from "./http-agents.js";
 export { KeyValue } from "./key-value.js";
 export type * from "./kv-types.js";
 export { LeaseKeeper, type LeaseKeeperOptions } from "./lease-keeper.js";

@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { type Credentials, TokenSource } from "./auth-token.js";
+import { authenticateJson, authenticateResult } from "./auth-wire.js";
 import { type BackoffOptions, backoffDelayMs, type RandomSource } from "./backoff.js";
 import { Deadline } from "./deadline.js";
 import { EndpointPool } from "./endpoints.js";
@@ -10,11 +12,12 @@ import {
   ClientError,
   DeadlineExceededError,
   errorFromServer,
+  InvalidAuthTokenError,
   NotLeaderError,
   OutcomeUnknownError,
   UnavailableError,
 } from "./errors.js";
-import { ClientAgents } from "./http-agents.js";
+import { ClientAgents, type TlsOptions } from "./http-agents.js";
 import { type Origin, parseOrigin, post, RequestFailedError, readBody } from "./http-request.js";
 import { type AttemptFailure, type CallKind, mayRetry } from "./retry-policy.js";
 
@@ -32,6 +35,9 @@ export interface TransportOptions {
   readonly backoff: BackoffOptions;
   /** The largest JSON answer (or error body) accepted; a bigger one is a BadResponseError. */
   readonly maxResponseBytes: number;
+  /** Who the calls are made as; anonymous when absent. */
+  readonly credentials?: Credentials;
+  readonly tls?: TlsOptions;
 }
 
 export interface RequestSpec {
@@ -42,6 +48,8 @@ export interface RequestSpec {
   readonly endpoint?: string;
   /** Start with the endpoint after this one (a stream that just dropped there). */
   readonly avoid?: string;
+  /** Sent without a token even when the client has credentials: authentication itself. */
+  readonly anonymous?: boolean;
 }
 
 /** An open streaming answer; `close()` ends its connection and releases the caller-signal link. */
@@ -81,12 +89,34 @@ type Attempt<T> = ({ ok: true; value: T } & Partial<Failed>) | ({ ok: false } & 
  */
 export class HttpTransport {
   readonly pool: EndpointPool;
-  private readonly agents = new ClientAgents();
+  private readonly agents: ClientAgents;
   private readonly origins = new Map<string, Origin>();
+  private readonly tokens: TokenSource | undefined;
   private closed = false;
 
   constructor(private readonly options: TransportOptions) {
     this.pool = new EndpointPool(options.endpoints);
+    this.agents = new ClientAgents(options.tls);
+    this.tokens =
+      options.credentials === undefined
+        ? undefined
+        : new TokenSource(options.credentials, (username, password) =>
+            this.authenticate(username, password),
+          );
+  }
+
+  /**
+   * Exchanges a name and password for a token. Repeating it only issues
+   * another token, so it is retried like a read, within the client's timeout.
+   */
+  async authenticate(
+    username: string,
+    password: string,
+    options: CallOptions = {},
+  ): Promise<string> {
+    const body = authenticateJson(username, password);
+    const spec = { path: "/v3/auth/authenticate", body, kind: "read" as const, anonymous: true };
+    return authenticateResult(await this.call(spec, options));
   }
 
   /** Later calls throw CLIENT_CLOSED; open requests and idle sockets are destroyed. */
@@ -166,12 +196,14 @@ export class HttpTransport {
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     let last: Failed | undefined;
     let staleRetries = 0;
+    let reauthenticated = false;
     for (let retry = 0; ; ) {
       if (this.closed) throw new ClientClosedError();
       if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last);
+      const token = spec.anonymous === true ? undefined : await this.tokens?.token(deadline);
       let outcome: Attempt<T>;
       try {
-        const attempt = { endpoint, body, idempotencyKey, ownConnection };
+        const attempt = { endpoint, body, idempotencyKey, ownConnection, token };
         outcome = await this.attempt(attempt, spec.path, deadline, consume);
       } catch (reason) {
         // A read cut off mid-attempt reports why the earlier attempts failed; a write
@@ -187,6 +219,17 @@ export class HttpTransport {
       }
       last = outcome;
       if (this.closed) throw new ClientClosedError();
+      // The server refused the token before doing anything: authenticate again, once,
+      // and send the call again at once (a write included: it was not applied).
+      if (
+        token !== undefined &&
+        !reauthenticated &&
+        outcome.error instanceof InvalidAuthTokenError &&
+        this.tokens?.refused(token) === true
+      ) {
+        reauthenticated = true;
+        continue;
+      }
       // A kept-alive socket the server had closed: send again at once on the same
       // endpoint (the pool just lost that socket), if the call is safe to repeat.
       if (
@@ -235,6 +278,7 @@ export class HttpTransport {
       body: string;
       idempotencyKey: string | undefined;
       ownConnection: boolean;
+      token: string | undefined;
     },
     path: string,
     deadline: Deadline,
@@ -244,6 +288,7 @@ export class HttpTransport {
     const origin = this.origin(endpoint);
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (attempt.idempotencyKey !== undefined) headers["idempotency-key"] = attempt.idempotencyKey;
+    if (attempt.token !== undefined) headers["authorization"] = attempt.token;
     let response: IncomingMessage;
     try {
       response = await post({

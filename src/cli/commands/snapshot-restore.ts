@@ -135,6 +135,7 @@ function required(flags: Flags, name: string): string {
 }
 
 export const snapshotRestoreCommand: CommandDef = {
+  offline: true,
   spec: {
     name: "snapshot restore",
     summary:

@@ -1,4 +1,4 @@
-import { ConclaveClient } from "../../client/index.js";
+import { type ClientOptions, ConclaveClient } from "../../client/index.js";
 import { InvalidArgumentError } from "../../errors.js";
 import type { Clock } from "../clock.js";
 import { DEFAULT_KEY_PREFIX, KeyspaceLockBackend } from "../keyspace/backend.js";
@@ -8,12 +8,25 @@ import { positiveInteger } from "../validate.js";
 import type { ConclaveKeyspaceClient } from "./client-port.js";
 import { ConclaveKeyspace } from "./keyspace.js";
 
+/** How the backend's own client connects: TLS, and a user's password or a token. */
+export type ConclaveClientSecurity = Pick<ClientOptions, "tls" | "username" | "password" | "token">;
+
+const SECURITY_OPTIONS = ["tls", "username", "password", "token"] as const;
+
 /** Where the backend's client comes from: handed in, or built from endpoints. */
 export type ConclaveConnection =
-  /** A client to use; not closed by the backend. */
-  | { readonly client: ConclaveKeyspaceClient; readonly endpoints?: undefined }
-  /** Base URLs of the cluster's members (`http://127.0.0.1:7379`); the backend owns the client. */
-  | { readonly endpoints: readonly string[]; readonly client?: undefined };
+  /** A client to use (already set up with its credentials); not closed by the backend. */
+  | ({ readonly client: ConclaveKeyspaceClient; readonly endpoints?: undefined } & {
+      readonly [K in keyof ConclaveClientSecurity]?: undefined;
+    })
+  /**
+   * Base URLs of the cluster's members (`http://127.0.0.1:7379`, or https with
+   * `tls`), and who to connect as; the backend owns the client.
+   */
+  | ({
+      readonly endpoints: readonly string[];
+      readonly client?: undefined;
+    } & ConclaveClientSecurity);
 
 export type ConclaveLockBackendOptions = ConclaveConnection & {
   /** Prefix of every key. Default "conclave/lock". */
@@ -59,9 +72,17 @@ export class ConclaveLockBackend extends KeyspaceLockBackend {
     positiveInteger(options.recheckIntervalMs ?? 5000, "recheckIntervalMs");
     const connection = validateConnection(options);
     const owned = connection.client === undefined;
+    // The SDK checks the TLS and credential options, before anything is opened.
     const client =
       connection.client ??
-      new ConclaveClient({ endpoints: connection.endpoints, timeoutMs: timeoutMs });
+      new ConclaveClient({
+        endpoints: connection.endpoints,
+        timeoutMs,
+        tls: connection.tls,
+        username: connection.username,
+        password: connection.password,
+        token: connection.token,
+      });
     super(new ConclaveKeyspace(client, timeoutMs, owned), {
       guarantees: CONCLAVE_GUARANTEES,
       keyPrefix: options.keyPrefix,
@@ -77,6 +98,12 @@ function validateConnection(options: ConclaveLockBackendOptions): ConclaveConnec
     throw new InvalidArgumentError("pass either client or endpoints, not both");
   }
   if (client !== undefined) {
+    const given = SECURITY_OPTIONS.filter((name) => options[name] !== undefined);
+    if (given.length > 0) {
+      throw new InvalidArgumentError(
+        `${given.join(", ")} go with endpoints; a client passed in brings its own`,
+      );
+    }
     if (typeof client !== "object" || client === null) {
       throw new InvalidArgumentError("client must be a ConclaveClient");
     }
@@ -91,5 +118,6 @@ function validateConnection(options: ConclaveLockBackendOptions): ConclaveConnec
       'endpoints must be a non-empty list of base URLs like "http://127.0.0.1:7379" (or pass client)',
     );
   }
-  return { endpoints: endpoints as string[] };
+  const { tls, username, password, token } = options;
+  return { endpoints: endpoints as string[], tls, username, password, token };
 }

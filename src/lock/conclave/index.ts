@@ -1,5 +1,6 @@
 export {
   CONCLAVE_GUARANTEES,
+  type ConclaveClientSecurity,
   type ConclaveConnection,
   ConclaveLockBackend,
   type ConclaveLockBackendOptions,
