@@ -61,6 +61,8 @@ export class InboundConnections {
   private readonly messageConnection = new Map<NodeId, FramedConnection>();
   private readonly pending: PendingHandshakes;
   private readonly log: TransportLogger;
+  /** Sockets closed to make room; their failing handshake is not counted again as a refusal. */
+  private readonly displacedKeys = new Set<string>();
   private activeSnapshots = 0;
   rejectedConnections = 0;
   closedOnBadFrame = 0;
@@ -127,10 +129,24 @@ export class InboundConnections {
   private admit(raw: Socket): void {
     const key = remoteKey(raw);
     const host = raw.remoteAddress ?? "";
-    this.pending.admit({ key, host, drop: (reason) => this.refuse(raw, reason) });
-    raw.once("close", () => this.pending.release(key));
+    this.pending.admit({ key, host, drop: (reason) => this.displace(raw, reason) });
+    raw.once("close", () => {
+      this.pending.release(key);
+      // After the failing handshake (a microtask away) has seen the mark.
+      setImmediate(() => this.displacedKeys.delete(key));
+    });
     raw.setNoDelay(true);
     raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+  }
+
+  /** Closes a pending connection that made room for a newer one (counted by PendingHandshakes). */
+  private displace(raw: Socket, reason: string): void {
+    this.displacedKeys.add(remoteKey(raw));
+    this.log.warn(
+      { node: this.ctx.options.nodeId, direction: "inbound", remote: remoteKey(raw), reason },
+      "closing unauthenticated peer connection",
+    );
+    raw.destroy();
   }
 
   private refuse(socket: Socket, reason: string): void {
@@ -167,7 +183,7 @@ export class InboundConnections {
       .then(
         ({ peerId, purpose }) => this.authenticated(conn, peerId, purpose),
         (err: unknown) => {
-          this.rejectedConnections++;
+          if (!this.displacedKeys.has(key)) this.rejectedConnections++;
           conn.close(err instanceof Error ? err : new Error(String(err)), false, true);
         },
       )

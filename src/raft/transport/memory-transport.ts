@@ -229,6 +229,7 @@ export class MemoryTransport extends TransportHandlers implements Transport {
       droppedNoHandler: this.droppedNoHandler,
       rejectedConnections: 0,
       droppedMisaddressed: 0,
+      displacedConnections: 0,
       closedOnBadFrame: 0,
       inboundConnections: 0,
       snapshotsReceived: this.snapshotsReceived,

@@ -252,6 +252,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
       droppedOversized: this.droppedOversized,
       droppedNoHandler: this.droppedNoHandler,
       rejectedConnections: this.inbound.rejectedConnections,
+      displacedConnections: this.inbound.displacedConnections,
       droppedMisaddressed: this.inbound.droppedMisaddressed,
       closedOnBadFrame: this.inbound.closedOnBadFrame,
       inboundConnections: this.inbound.count,
