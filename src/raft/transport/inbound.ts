@@ -94,8 +94,7 @@ export class InboundConnections {
     const o = this.ctx.options;
     if (o.tls === undefined) {
       return createNetServer({ noDelay: true }, (raw) => {
-        this.admit(raw);
-        this.accept(raw);
+        if (this.admit(raw)) this.accept(raw);
       });
     }
     const server = createTlsServer({
@@ -125,10 +124,17 @@ export class InboundConnections {
     return server;
   }
 
-  /** Counts a new TCP connection as pending; older pending ones may give way (PendingHandshakes). */
-  private admit(raw: Socket): void {
+  /**
+   * Counts a new TCP connection as pending; older pending ones may give way
+   * (PendingHandshakes). False for a socket already gone (no remote address).
+   */
+  private admit(raw: Socket): boolean {
+    const host = raw.remoteAddress;
+    if (host === undefined || raw.remotePort === undefined) {
+      raw.destroy();
+      return false;
+    }
     const key = remoteKey(raw);
-    const host = raw.remoteAddress ?? "";
     this.pending.admit({ key, host, drop: (reason) => this.displace(raw, reason) });
     raw.once("close", () => {
       this.pending.release(key);
@@ -137,6 +143,7 @@ export class InboundConnections {
     });
     raw.setNoDelay(true);
     raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    return true;
   }
 
   /** Closes a pending connection that made room for a newer one (counted by PendingHandshakes). */

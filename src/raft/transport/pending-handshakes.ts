@@ -54,6 +54,7 @@ export class PendingHandshakes {
 
   /** Counts a new connection, displacing older ones where a bound is reached. */
   admit(conn: PendingConnection): void {
+    this.release(conn.key); // a key is unique among live connections; never count one twice
     const hostSet = this.byHost.get(conn.host);
     if (hostSet !== undefined && hostSet.size >= this.limits.maxPerHost) {
       this.displaceOldest(hostSet, `more than ${this.limits.maxPerHost} from one host`);
