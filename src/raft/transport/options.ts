@@ -225,6 +225,12 @@ export function resolveTcpTransportOptions(o: TcpTransportOptions): ResolvedTcpT
   };
 }
 
+/** Whether only this machine can reach `host`: localhost, ::1 or 127.0.0.0/8. */
+export function isLoopbackHost(host: unknown): boolean {
+  if (typeof host !== "string") return false;
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** The HMAC key: the configured secret, or empty where TLS (or nothing, by choice) authenticates. */
 function resolveSecret(o: TcpTransportOptions): Buffer {
   if (o.unauthenticatedPeers !== undefined && typeof o.unauthenticatedPeers !== "boolean") {
@@ -234,6 +240,12 @@ function resolveSecret(o: TcpTransportOptions): Buffer {
     if (o.secret !== undefined || o.tls !== undefined) {
       throw new InvalidArgumentError(
         "transport option unauthenticatedPeers cannot be combined with a secret or tls",
+      );
+    }
+    const host = (o.listen as Partial<PeerAddress> | undefined)?.host;
+    if (!isLoopbackHost(host)) {
+      throw new InvalidArgumentError(
+        `transport option unauthenticatedPeers needs a loopback listen address, got ${String(host)}`,
       );
     }
     return Buffer.alloc(0);

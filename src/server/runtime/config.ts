@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parsePeerAddress } from "../../raft/transport/index.js";
+import { isLoopbackHost, parsePeerAddress } from "../../raft/transport/index.js";
 import { ClusterSecretError, readSecretFile, weakSecretProblem } from "./cluster-secret.js";
 import { ServeConfigError } from "./config-error.js";
 import { defaultSettings, FIELDS, type FieldSpec, type ServeSettings } from "./config-fields.js";
@@ -259,9 +259,6 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
   };
 }
 
-const isLoopback = (host: string): boolean =>
-  host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-
 /**
  * Peers must prove a strong secret or present certificates; running without
  * either is a development mode that has to be asked for by name, and only
@@ -299,7 +296,7 @@ function peerAuthentication(
         "cannot be combined with a cluster secret or peer TLS",
       );
     }
-    if (!isLoopback(parsePeerAddress(s.listenPeer).host)) {
+    if (!isLoopbackHost(parsePeerAddress(s.listenPeer).host)) {
       throw new ServeConfigError(
         "devUnauthenticatedPeers",
         from("devUnauthenticatedPeers"),

@@ -149,6 +149,15 @@ describe("TcpTransport: delivery", () => {
 
   it("refuses bad options with InvalidArgumentError", () => {
     expect(() => transport(1, { secret: "short" })).toThrow(/at least 32 bytes/);
+    expect(() => transport(1, { secret: undefined })).toThrow(/secret is required unless tls/);
+    expect(() => transport(1, { unauthenticatedPeers: true })).toThrow(/cannot be combined/);
+    expect(() =>
+      transport(1, {
+        secret: undefined,
+        unauthenticatedPeers: true,
+        listen: { host: "10.0.0.1", port: 0 },
+      }),
+    ).toThrow(/loopback/);
     expect(() => transport(1, { clusterId: "" })).toThrow(InvalidArgumentError);
     expect(() => transport(0)).toThrow(InvalidArgumentError);
     expect(() => transport(1, { maxFrameBytes: 10 })).toThrow(InvalidArgumentError);
@@ -433,6 +442,29 @@ describe("TcpTransport: hostile or broken frames from an authenticated peer", ()
 });
 
 describe("TcpTransport: handshake", () => {
+  it("runs unauthenticated only when asked, on loopback, and says so at construction", async () => {
+    const logger = new RecordingLogger();
+    const dev = (id: number) =>
+      transport(id, { secret: undefined, unauthenticatedPeers: true, logger });
+    const a = track(dev(1));
+    const b = track(dev(2));
+    expect(logger.find("NOT authenticated")).toHaveLength(2);
+    const got = await collect(b);
+    await b.start();
+    a.addPeer(2, b.address);
+    b.addPeer(1, { host: LOOPBACK, port: 1 });
+    await a.start();
+    a.send([heartbeat(1, 2, "dev")]);
+    await waitFor(() => got.length === 1, "delivery without a secret");
+    // A member with a secret does not mistake a secretless one for a peer.
+    const c = track(transport(3));
+    c.addPeer(2, b.address);
+    b.addPeer(3, { host: LOOPBACK, port: 1 });
+    await c.start();
+    await waitFor(() => logger.find("bad-proof").length > 0, "refusal of the mismatched member");
+    expect(got).toHaveLength(1);
+  });
+
   it.each([
     ["a wrong secret", { secret: "an entirely different secret, also 32+ bytes" }, "bad-proof"],
     ["a wrong cluster id", { clusterId: "other-cluster" }, "cluster-mismatch"],
