@@ -7,6 +7,7 @@
  * in flight so the send queue never overflows (drops are reported; they
  * should be zero). Prints a table, then one JSON line.
  */
+import { randomBytes } from "node:crypto";
 import { createServer, connect as netConnect } from "node:net";
 import type { Message } from "../src/raft/core/types.js";
 import { MessageType, message } from "../src/raft/core/types.js";
@@ -17,7 +18,7 @@ import { TcpTransport } from "../src/raft/transport/tcp-transport.js";
 import { makeTlsFiles } from "../test/raft/transport/helpers.js";
 
 const HOST = "127.0.0.1";
-const SECRET = "benchmark secret, not for production";
+const SECRET = randomBytes(32).toString("hex");
 
 interface Workload {
   readonly name: string;

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConclaveClient } from "../../src/client/index.js";
+import { loadOrCreateSecretFile } from "../../src/server/runtime/cluster-secret.js";
 import { freePort } from "../../test/support/free-port.js";
 import type { ProcessGroup } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
@@ -59,6 +60,10 @@ export async function startConclaveCluster(
   console.error(
     `  conclave servers run from ${command.from === "dist" ? "dist/ (built)" : "sources via tsx (npm run build first to run dist/)"}`,
   );
+  // A fresh secret per run, in a 0600 file as `conclave start` keeps one.
+  const secretFile = join(dataDir, "cluster-secret");
+  mkdirSync(dataDir, { recursive: true });
+  loadOrCreateSecretFile(secretFile);
   for (let i = 0; i < MEMBERS; i++) {
     const name = `c${i + 1}`;
     const dir = join(dataDir, name);
@@ -80,6 +85,7 @@ export async function startConclaveCluster(
         `--listen-peer=127.0.0.1:${peerPorts[i]}`,
         `--initial-cluster=${initialCluster}`,
         `--cluster-id=bench-kv-${process.pid}`,
+        `--cluster-secret-file=${secretFile}`,
         "--log-level=warn",
       ],
       join(dataDir, `${name}.log`),

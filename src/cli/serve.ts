@@ -29,6 +29,11 @@ ${rows.join("\n")}
 
 --initial-cluster lists founding members as name=id@peerHost:port[@clientUrl],
 comma-separated, e.g. n1=1@127.0.0.1:7380@http://127.0.0.1:7379,n2=2@127.0.0.1:7382@http://127.0.0.1:7381
+
+Peers prove a shared secret of at least 32 random bytes, e.g. from
+(umask 077; openssl rand -hex 32 > secret) and --cluster-secret-file secret,
+or authenticate by certificate with --peer-cert-file, --peer-key-file and
+--peer-ca-file. There is no default secret.
 `;
 }
 

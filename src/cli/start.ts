@@ -2,13 +2,15 @@
  * `conclave start`: a local cluster of `conclave serve` processes on
  * 127.0.0.1, data under <data-dir>/<name>. Waits until every member serves,
  * prints the client endpoints and the leader, and stops them all on Ctrl-C.
+ * The members share a random secret kept in <data-dir>/cluster-secret.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DataDirLockedError, type DirLock, lockDataDir } from "../raft/storage/index.js";
+import { ClusterSecretError, loadOrCreateSecretFile } from "../server/runtime/cluster-secret.js";
 import { formatInitialCluster, type InitialMember } from "../server/runtime/initial-cluster.js";
 
 export const START_USAGE = `Usage: conclave start [flags]
@@ -16,6 +18,8 @@ export const START_USAGE = `Usage: conclave start [flags]
 Runs a local cluster of conclave serve processes on 127.0.0.1 in the foreground.
 Member i (1-based) is named n<i>, has id i, client port <client-port> + 2(i-1)
 and peer port <peer-port> + 2(i-1). Ctrl-C stops every member gracefully.
+The members authenticate each other with a random secret that the first start
+writes to <data-dir>/cluster-secret (mode 0600) and later starts reuse.
 
   --nodes <n>           members, 1..9 (default 3)
   --data-dir <dir>      data root; member data in <dir>/<name> (default ./data)
@@ -28,6 +32,8 @@ and peer port <peer-port> + 2(i-1). Ctrl-C stops every member gracefully.
 /** Members that do not print their ready line within this long fail the start. */
 const READY_WITHIN_MS = 30_000;
 const LEADER_WITHIN_MS = 15_000;
+/** Beside the members' directories, in the data root. */
+const SECRET_FILE_NAME = "cluster-secret";
 
 class StartUsageError extends Error {}
 
@@ -136,9 +142,9 @@ export async function start(argv: readonly string[]): Promise<number> {
     process.stdout.write(START_USAGE);
     return 0;
   }
+  mkdirSync(plan.dataDir, { recursive: true, mode: 0o700 });
   // The launcher holds the parent directory too: a second `start` on it is refused
-  // before it spawns anything (each member also holds its own directory).
-  await mkdir(plan.dataDir, { recursive: true });
+  // before it touches the secret or spawns anything (each member also holds its own).
   let lock: DirLock;
   try {
     lock = await lockDataDir(plan.dataDir);
@@ -155,6 +161,19 @@ export async function start(argv: readonly string[]): Promise<number> {
 }
 
 async function runCluster(plan: StartPlan): Promise<number> {
+  const secretFile = join(plan.dataDir, SECRET_FILE_NAME);
+  try {
+    const { created } = loadOrCreateSecretFile(secretFile);
+    if (created) process.stdout.write(`conclave: new cluster secret in ${secretFile}\n`);
+  } catch (err) {
+    if (!(err instanceof ClusterSecretError)) throw err;
+    process.stderr.write(`conclave start: ${err.message}\n`);
+    return 1;
+  }
+  // The members read the secret from the file; it is never in argv or the environment.
+  const memberEnv: NodeJS.ProcessEnv = { ...process.env, CONCLAVE_CLUSTER_SECRET_FILE: secretFile };
+  delete memberEnv["CONCLAVE_CLUSTER_SECRET"];
+  delete memberEnv["CONCLAVE_DEV_UNAUTHENTICATED_PEERS"];
   const { execArgv, main } = serveCommand();
   const initialCluster = formatInitialCluster(plan.members);
   const children: ChildProcess[] = [];
@@ -181,7 +200,7 @@ async function runCluster(plan: StartPlan): Promise<number> {
         plan.logLevel,
       ],
       // The IPC channel closes if this process dies in any way; the member then stops itself.
-      { stdio: ["ignore", "pipe", "pipe", "ipc"] },
+      { stdio: ["ignore", "pipe", "pipe", "ipc"], env: memberEnv },
     );
     children.push(child);
     const prefix = (b: Buffer) =>

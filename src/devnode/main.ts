@@ -86,7 +86,11 @@ export function parseDevNodeArgs(argv: readonly string[]): DevNodeConfig {
   parsePeerAddress(peer);
   const client = values.client ?? "127.0.0.1:8001";
   parsePeerAddress(client);
-  const secret = values.secret ?? process.env.CONCLAVE_SECRET ?? "conclave-development-secret";
+  // No default: a secret everyone knows authenticates nobody.
+  const secret = values.secret ?? process.env.CONCLAVE_SECRET;
+  if (secret === undefined || secret === "") {
+    throw new InvalidArgumentError("a cluster secret is required (CONCLAVE_SECRET or --secret)");
+  }
   return {
     id,
     dataDir: values["data-dir"],

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { ConclaveError } from "../../errors.js";
-import { PeerProtocolError } from "./errors.js";
+import { HandshakeError, PeerProtocolError } from "./errors.js";
 import type { Frame } from "./frame.js";
 import { encodeFrame, encodeFrameHeader, FrameDecoder, type FrameKind } from "./frame.js";
 import type { TransportLogger } from "./logger.js";
@@ -173,6 +173,7 @@ export class FramedConnection {
         reason: reason.message,
         code:
           reason instanceof ConclaveError ? reason.code : (reason as NodeJS.ErrnoException).code,
+        ...(reason instanceof HandshakeError && { failure: reason.failure }),
       };
       if (orderly || this.quiet) this.logger.debug(fields, "closing peer connection");
       else this.logger.warn(fields, "closing peer connection");

@@ -6,10 +6,16 @@ import { FrameDecodeError, FrameTooLargeError } from "./errors.js";
  */
 export enum FrameKind {
   Hello = 1,
+  /** Protocol version 1 only (the acceptor proved first); never sent by version 2. */
   Challenge = 2,
   Proof = 3,
+  /** Protocol version 1 only. */
   Welcome = 4,
   Reject = 5,
+  /** The acceptor's nonce, before anyone has proven anything (version 2). */
+  ServerHello = 6,
+  /** The acceptor's proof, sent only after it verified the dialer's (version 2). */
+  ServerProof = 7,
   Message = 16,
   SnapshotBegin = 32,
   SnapshotChunk = 33,

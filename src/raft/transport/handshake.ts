@@ -9,16 +9,23 @@ import { packValue, unpackOne } from "./message-codec.js";
 
 /**
  * Mutual challenge–response authentication with a shared cluster secret
- * (docs/transport.md, "Handshake"). Each side sends a fresh 32-byte nonce and
- * proves knowledge of the secret with HMAC-SHA256 over a transcript binding
- * both nonces, the cluster id, both node ids, the connection's purpose and,
- * under TLS, the TLS session (an exported keying value). The secret itself
- * never crosses the wire, a recorded proof is useless for another connection,
- * and the two directions use different labels so a proof cannot be reflected.
+ * (docs/transport.md, "Handshake"). Both sides send a fresh 32-byte nonce
+ * before either proves anything; then the dialer proves knowledge of the
+ * secret, and only once that proof checks out does the acceptor prove its own.
+ * So a stranger who connects learns nothing derived from the secret, and a
+ * captured exchange holds proofs over nonces the attacker did not choose.
+ * Proofs are HMAC-SHA256 over a transcript binding both nonces, the cluster
+ * id, both node ids, the connection's purpose and, under TLS, the TLS session
+ * (an exported keying value); the two directions use different labels so a
+ * proof cannot be reflected. The secret itself never crosses the wire.
  */
 
 export const PROTOCOL_MAGIC = "conclave-raft";
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version 2 made the acceptor wait for the dialer's proof before sending its
+ * own; a version 1 peer is refused with a `version` failure naming both.
+ */
+export const PROTOCOL_VERSION = 2;
 export const NONCE_BYTES = 32;
 const PROOF_BYTES = 32;
 /** Frame limit before the peer is authenticated: handshake frames are tiny. */
@@ -33,6 +40,7 @@ export enum ConnectionPurpose {
 export interface HandshakeIdentity {
   readonly clusterId: string;
   readonly nodeId: NodeId;
+  /** Empty when peers are authenticated by mutual TLS alone, or not at all (development). */
   readonly secret: Uint8Array;
 }
 
@@ -88,10 +96,9 @@ function expectKind(frame: Frame, kind: FrameKind, what: string): unknown[] {
   if (frame.kind === FrameKind.Reject) {
     const v = safeUnpack(frame.body);
     const [failure, detail] = Array.isArray(v) ? v : [];
-    fail(
-      "rejected",
-      `peer refused the ${what}: ${typeof failure === "string" ? failure : "?"}: ${typeof detail === "string" ? detail : "?"}`,
-    );
+    const text = `peer refused the ${what}: ${typeof failure === "string" ? failure : "?"}: ${typeof detail === "string" ? detail : "?"}`;
+    // A peer of another protocol version says so; keep that failure name so the operator sees it.
+    fail(failure === "version" ? "version" : "rejected", text);
   }
   if (frame.kind !== kind)
     fail("protocol", `expected ${FrameKind[kind]}, got frame kind ${frame.kind}`);
@@ -123,9 +130,9 @@ function reject(conn: FramedConnection, err: HandshakeError): never {
 }
 
 /**
- * The dialing side. Resolves once the server has proven the secret and
- * accepted ours; throws HandshakeError otherwise. The caller closes the
- * connection on failure and applies its own timeout.
+ * The dialing side. Resolves once both sides have proven the secret; throws
+ * HandshakeError otherwise. The caller closes the connection on failure and
+ * applies its own timeout.
  */
 export async function clientHandshake(
   conn: FramedConnection,
@@ -147,10 +154,12 @@ export async function clientHandshake(
       clientNonce,
     ]),
   );
-  const challenge = expectKind(await conn.receive(), FrameKind.Challenge, "hello");
-  const [version, clusterId, gotServerId, serverNonce, serverProof] = challenge;
-  if (challenge.length !== 5 || !isNonce(serverNonce)) fail("protocol", "malformed challenge");
-  if (version !== PROTOCOL_VERSION) fail("version", `server speaks version ${String(version)}`);
+  const serverHello = expectKind(await conn.receive(), FrameKind.ServerHello, "hello");
+  const [version, clusterId, gotServerId, serverNonce] = serverHello;
+  if (version !== PROTOCOL_VERSION) {
+    fail("version", `server speaks version ${String(version)}, this node ${PROTOCOL_VERSION}`);
+  }
+  if (serverHello.length !== 4 || !isNonce(serverNonce)) fail("protocol", "malformed server hello");
   if (clusterId !== me.clusterId) {
     fail("cluster-mismatch", `server belongs to cluster ${JSON.stringify(clusterId)}`);
   }
@@ -169,24 +178,31 @@ export async function clientHandshake(
     serverNonce,
     channelBinding,
   };
-  if (!proofMatches(proof(me.secret, "server", transcript), serverProof)) {
+  conn.writeFrame(FrameKind.Proof, packValue([proof(me.secret, "client", transcript)]));
+  const serverProof = expectKind(await conn.receive(), FrameKind.ServerProof, "proof");
+  if (
+    serverProof.length !== 1 ||
+    !proofMatches(proof(me.secret, "server", transcript), serverProof[0])
+  ) {
     fail("bad-proof", `node ${serverId} did not prove the cluster secret`);
   }
-  conn.writeFrame(FrameKind.Proof, packValue([proof(me.secret, "client", transcript)]));
-  const welcome = expectKind(await conn.receive(), FrameKind.Welcome, "proof");
-  if (welcome.length !== 0) fail("protocol", "malformed welcome");
 }
 
 /**
- * The accepting side. `isKnownPeer` decides which node ids may connect.
- * Resolves with the authenticated client's id and purpose; on any failure
- * sends a Reject frame naming the reason and throws HandshakeError.
+ * The accepting side. `isKnownPeer` decides which node ids may connect;
+ * `onHello` learns which peer a connection claims to be, before it has
+ * proven it (the listener uses that to keep a flood of strangers from
+ * crowding out peers). Resolves with the authenticated client's id and
+ * purpose; on any failure sends a Reject frame naming the reason and throws
+ * HandshakeError. Nothing derived from the secret is sent before the client
+ * has proven it.
  */
 export async function serverHandshake(
   conn: FramedConnection,
   me: HandshakeIdentity,
   isKnownPeer: (id: NodeId) => boolean,
   channelBinding: Uint8Array,
+  onHello: (claimedPeerId: NodeId) => void = () => {},
 ): Promise<{ readonly peerId: NodeId; readonly purpose: ConnectionPurpose }> {
   let hello: Hello;
   try {
@@ -204,6 +220,7 @@ export async function serverHandshake(
     if (err instanceof HandshakeError && err.failure !== "protocol") reject(conn, err);
     throw err;
   }
+  onHello(hello.clientId);
   const serverNonce = randomBytes(NONCE_BYTES);
   const transcript: Transcript = {
     clusterId: me.clusterId,
@@ -215,31 +232,29 @@ export async function serverHandshake(
     channelBinding,
   };
   conn.writeFrame(
-    FrameKind.Challenge,
-    packValue([
-      PROTOCOL_VERSION,
-      me.clusterId,
-      me.nodeId,
-      serverNonce,
-      proof(me.secret, "server", transcript),
-    ]),
+    FrameKind.ServerHello,
+    packValue([PROTOCOL_VERSION, me.clusterId, me.nodeId, serverNonce]),
   );
-  const answer = expectKind(await conn.receive(), FrameKind.Proof, "challenge");
+  const answer = expectKind(await conn.receive(), FrameKind.Proof, "server hello");
   if (answer.length !== 1 || !proofMatches(proof(me.secret, "client", transcript), answer[0])) {
     reject(
       conn,
       new HandshakeError("bad-proof", `node ${hello.clientId} did not prove the cluster secret`),
     );
   }
-  conn.writeFrame(FrameKind.Welcome, packValue([]));
+  conn.writeFrame(FrameKind.ServerProof, packValue([proof(me.secret, "server", transcript)]));
   return { peerId: hello.clientId, purpose: hello.purpose };
 }
 
 function parseHello(frame: Frame): Hello {
   const v = expectKind(frame, FrameKind.Hello, "connection");
   const [magic, version, clusterId, clientId, serverId, purpose, nonce] = v;
-  if (v.length !== 7 || magic !== PROTOCOL_MAGIC) fail("protocol", "not a conclave raft hello");
-  if (version !== PROTOCOL_VERSION) fail("version", `client speaks version ${String(version)}`);
+  if (magic !== PROTOCOL_MAGIC) fail("protocol", "not a conclave raft hello");
+  // Checked before the shape, so a peer of another version hears why, whatever its hello holds.
+  if (version !== PROTOCOL_VERSION) {
+    fail("version", `client speaks version ${String(version)}, this node ${PROTOCOL_VERSION}`);
+  }
+  if (v.length !== 7) fail("protocol", "malformed hello");
   if (typeof clusterId !== "string" || Buffer.byteLength(clusterId) > MAX_CLUSTER_ID_BYTES) {
     fail("protocol", "malformed cluster id");
   }

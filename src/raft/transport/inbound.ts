@@ -16,7 +16,9 @@ import { ConnectionPurpose, HANDSHAKE_MAX_FRAME_BYTES, serverHandshake } from ".
 import type { TransportLogger } from "./logger.js";
 import { decodeMessage } from "./message-codec.js";
 import type { ResolvedTcpTransportOptions } from "./options.js";
+import { PendingHandshakes } from "./pending-handshakes.js";
 import { receiveSnapshot } from "./snapshot-receive.js";
+import { throttledLogger } from "./throttled-logger.js";
 import { channelBinding } from "./tls-context.js";
 import type { SnapshotHandler } from "./transport.js";
 
@@ -30,7 +32,11 @@ export interface InboundContext {
 }
 
 const KEEPALIVE_DELAY_MS = 10_000;
-const _MAX_ACK_REASON_CHARS = 200;
+/**
+ * Pending connections that may claim one peer id at once: a reconnecting peer
+ * needs one (two across a reconnect race); more only helps an impostor.
+ */
+const MAX_PENDING_PER_CLAIMED_PEER = 2;
 
 function isBadFrame(reason: Error | undefined): boolean {
   return (
@@ -45,21 +51,39 @@ function isBadFrame(reason: Error | undefined): boolean {
  * Everything that arrives at the listener: each connection is authenticated
  * (TLS first when configured, then the secret handshake) within the
  * handshake timeout, then carries either a peer's messages or one snapshot.
- * Until authenticated a connection may only send frames of at most 1 KiB.
+ * Until authenticated a connection may only send frames of at most 1 KiB,
+ * and PendingHandshakes bounds how many may wait. Every warning a remote can
+ * provoke goes through a throttled logger.
  */
 export class InboundConnections {
   private readonly open = new Set<FramedConnection>();
   private readonly byPeer = new Map<NodeId, Set<FramedConnection>>();
   private readonly messageConnection = new Map<NodeId, FramedConnection>();
-  /** Remote endpoints of connections not yet authenticated (unique among live TCP connections). */
-  private readonly pendingKeys = new Set<string>();
+  private readonly pending: PendingHandshakes;
+  private readonly log: TransportLogger;
+  /** Sockets closed to make room; their failing handshake is not counted again as a refusal. */
+  private readonly displacedKeys = new Set<string>();
   private activeSnapshots = 0;
   rejectedConnections = 0;
   closedOnBadFrame = 0;
+  /** Messages from an authenticated peer that spoke for another node or to another node. */
+  droppedMisaddressed = 0;
   snapshotsReceived = 0;
   snapshotsReceiveFailed = 0;
 
-  constructor(private readonly ctx: InboundContext) {}
+  constructor(private readonly ctx: InboundContext) {
+    this.log = throttledLogger(ctx.logger);
+    this.pending = new PendingHandshakes({
+      maxTotal: ctx.options.maxPendingHandshakes,
+      maxPerHost: ctx.options.maxPendingHandshakesPerHost,
+      maxPerClaimedPeer: MAX_PENDING_PER_CLAIMED_PEER,
+    });
+  }
+
+  /** Connections closed to make room for newer unauthenticated ones. */
+  get displacedConnections(): number {
+    return this.pending.displaced;
+  }
 
   get count(): number {
     return this.open.size;
@@ -94,31 +118,48 @@ export class InboundConnections {
       this.accept(socket);
     });
     server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
-      if (!this.pendingKeys.has(remoteKey(socket))) return; // already refused at admission
+      if (!this.pending.has(remoteKey(socket))) return; // already displaced or refused
       this.refuse(socket, `TLS handshake failed: ${err.message}`);
     });
     return server;
   }
 
-  /** Counts a new TCP connection as pending, or closes it when too many are. */
+  /**
+   * Counts a new TCP connection as pending; older pending ones may give way
+   * (PendingHandshakes). False for a socket already gone (no remote address).
+   */
   private admit(raw: Socket): boolean {
-    const o = this.ctx.options;
-    if (this.pendingKeys.size >= o.maxPendingHandshakes) {
-      this.refuse(raw, `more than ${o.maxPendingHandshakes} unauthenticated connections`);
+    const host = raw.remoteAddress;
+    if (host === undefined || raw.remotePort === undefined) {
+      raw.destroy();
       return false;
     }
     const key = remoteKey(raw);
-    this.pendingKeys.add(key);
-    raw.once("close", () => this.pendingKeys.delete(key));
+    this.pending.admit({ key, host, drop: (reason) => this.displace(raw, reason) });
+    raw.once("close", () => {
+      this.pending.release(key);
+      // After the failing handshake (a microtask away) has seen the mark.
+      setImmediate(() => this.displacedKeys.delete(key));
+    });
     raw.setNoDelay(true);
     raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     return true;
   }
 
+  /** Closes a pending connection that made room for a newer one (counted by PendingHandshakes). */
+  private displace(raw: Socket, reason: string): void {
+    this.displacedKeys.add(remoteKey(raw));
+    this.log.warn(
+      { node: this.ctx.options.nodeId, direction: "inbound", remote: remoteKey(raw), reason },
+      "closing unauthenticated peer connection",
+    );
+    raw.destroy();
+  }
+
   private refuse(socket: Socket, reason: string): void {
     this.rejectedConnections++;
-    this.pendingKeys.delete(remoteKey(socket));
-    this.ctx.logger.warn(
+    this.pending.release(remoteKey(socket));
+    this.log.warn(
       { node: this.ctx.options.nodeId, direction: "inbound", remote: remoteKey(socket), reason },
       "refusing peer connection",
     );
@@ -129,7 +170,7 @@ export class InboundConnections {
   private accept(socket: Socket): void {
     const o = this.ctx.options;
     const key = remoteKey(socket);
-    const conn = new FramedConnection(socket, HANDSHAKE_MAX_FRAME_BYTES, this.ctx.logger, {
+    const conn = new FramedConnection(socket, HANDSHAKE_MAX_FRAME_BYTES, this.log, {
       node: o.nodeId,
       direction: "inbound",
       remote: key,
@@ -144,16 +185,17 @@ export class InboundConnections {
       this.ctx.identity,
       (id) => this.ctx.isKnownPeer(id),
       channelBinding(socket),
+      (claimed) => this.pending.claim(key, claimed),
     )
       .then(
         ({ peerId, purpose }) => this.authenticated(conn, peerId, purpose),
         (err: unknown) => {
-          this.rejectedConnections++;
+          if (!this.displacedKeys.has(key)) this.rejectedConnections++;
           conn.close(err instanceof Error ? err : new Error(String(err)), false, true);
         },
       )
       .finally(() => {
-        this.pendingKeys.delete(key);
+        this.pending.release(key);
         clearTimeout(timer);
       });
   }
@@ -177,7 +219,7 @@ export class InboundConnections {
       const o = this.ctx.options;
       receiveSnapshot(conn, peerId, {
         selfId: o.nodeId,
-        logger: this.ctx.logger,
+        logger: this.log,
         receiveBufferBytes: o.snapshotReceiveBufferBytes,
         headerTimeoutMs: o.handshakeTimeoutMs,
         handler: () => this.ctx.snapshotHandler(),
@@ -208,7 +250,17 @@ export class InboundConnections {
         throw new PeerProtocolError(`unexpected frame kind ${frame.kind} on a message connection`);
       }
       const msg = decodeMessage(frame.body);
-      checkAddressing(msg, peerId, selfId);
+      const misaddressed = addressingProblem(msg, peerId, selfId, (id) => this.ctx.isKnownPeer(id));
+      if (misaddressed !== undefined) {
+        // Dropped, not fatal to the connection: the peer proved the secret, so this is a bug
+        // or a compromised member, and either way the core must never see the message.
+        this.droppedMisaddressed++;
+        this.log.warn(
+          { ...conn.logFields, type: msg.type, from: msg.from, to: msg.to, reason: misaddressed },
+          "dropped a misaddressed peer message",
+        );
+        return;
+      }
       if (msg.type === MessageType.Snap) {
         throw new PeerProtocolError("snap messages must be streamed on a snapshot connection");
       }
@@ -230,17 +282,20 @@ export class InboundConnections {
   }
 }
 
-/** The authenticated sender may only speak for itself, and only to us. */
-function checkAddressing(msg: Message, peerId: NodeId, selfId: NodeId): void {
-  if (msg.to !== selfId) {
-    throw new PeerProtocolError(`message addressed to node ${msg.to} arrived at node ${selfId}`);
+/** The authenticated sender may only speak for itself, and only to us; undefined when it does. */
+function addressingProblem(
+  msg: Message,
+  peerId: NodeId,
+  selfId: NodeId,
+  isKnownPeer: (id: NodeId) => boolean,
+): string | undefined {
+  if (msg.to !== selfId) return `message addressed to node ${msg.to} arrived at node ${selfId}`;
+  if (msg.from === peerId) return undefined;
+  // A follower forwards a leadership transfer with the transferee, a member, in `from`.
+  if (msg.type === MessageType.TransferLeader && (msg.from === selfId || isKnownPeer(msg.from))) {
+    return undefined;
   }
-  // A forwarded leadership transfer names the transferee in `from`.
-  if (msg.from !== peerId && msg.type !== MessageType.TransferLeader) {
-    throw new PeerProtocolError(
-      `node ${peerId} sent a message claiming to be from node ${msg.from}`,
-    );
-  }
+  return `node ${peerId} sent a message claiming to be from node ${msg.from}`;
 }
 
 function remoteKey(socket: Socket): string {

@@ -19,7 +19,7 @@ export { MemoryTransport } from "./memory-transport.js";
 export { decodeMessage, encodeMessage } from "./message-codec.js";
 export { validateMessage } from "./message-validate.js";
 export type { TcpTransportOptions, TransportTlsOptions } from "./options.js";
-export { MIN_SECRET_BYTES, parsePeerAddress } from "./options.js";
+export { isLoopbackHost, MIN_SECRET_BYTES, parsePeerAddress } from "./options.js";
 export { TcpTransport } from "./tcp-transport.js";
 export type {
   MessageHandler,

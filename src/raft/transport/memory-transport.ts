@@ -228,6 +228,8 @@ export class MemoryTransport extends TransportHandlers implements Transport {
       droppedOversized: 0,
       droppedNoHandler: this.droppedNoHandler,
       rejectedConnections: 0,
+      droppedMisaddressed: 0,
+      displacedConnections: 0,
       closedOnBadFrame: 0,
       inboundConnections: 0,
       snapshotsReceived: this.snapshotsReceived,

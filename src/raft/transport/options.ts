@@ -27,8 +27,17 @@ export interface TcpTransportOptions {
   readonly nodeId: NodeId;
   /** Both ends of every connection must agree on it. At most 256 UTF-8 bytes. */
   readonly clusterId: string;
-  /** Shared by every node of the cluster; at least 16 bytes. Never sent. */
-  readonly secret: string | Uint8Array;
+  /**
+   * Shared by every node of the cluster; at least 32 bytes. Never sent.
+   * Required unless `tls` is set (peers are then authenticated by their
+   * certificates alone) or `unauthenticatedPeers` is.
+   */
+  readonly secret?: string | Uint8Array;
+  /**
+   * Development only: run the handshake without any secret, so anyone who
+   * can reach the listener can speak for a peer. Needs no secret and no TLS.
+   */
+  readonly unauthenticatedPeers?: boolean;
   /** Where to listen; port 0 picks a free port (see TcpTransport.address). */
   readonly listen: PeerAddress;
   /** When set, every connection is TLS with mutual certificate verification. */
@@ -49,8 +58,14 @@ export interface TcpTransportOptions {
   readonly snapshotAckTimeoutMs?: number;
   /** Snapshots received at once; more are refused (the leader retries). Default 2. */
   readonly maxConcurrentSnapshotReceives?: number;
-  /** Unauthenticated incoming connections at once; more are closed at once. Default 64. */
+  /**
+   * Incoming connections not yet authenticated, in total. A new connection
+   * beyond it displaces the oldest one from the remote host holding the most,
+   * so a flood from one host cannot keep others out. Default 64.
+   */
   readonly maxPendingHandshakes?: number;
+  /** Incoming connections not yet authenticated from one remote host; the oldest gives way. Default 16. */
+  readonly maxPendingHandshakesPerHost?: number;
   readonly backoff?: Partial<BackoffOptions>;
   /** pino-compatible; default silent. */
   readonly logger?: TransportLogger;
@@ -61,7 +76,9 @@ export interface TcpTransportOptions {
 export interface ResolvedTcpTransportOptions {
   readonly nodeId: NodeId;
   readonly clusterId: string;
+  /** Empty when peers are authenticated by TLS alone, or not at all. */
   readonly secret: Buffer;
+  readonly unauthenticatedPeers: boolean;
   readonly listen: PeerAddress;
   readonly tls: TransportTlsOptions | undefined;
   readonly maxFrameBytes: number;
@@ -73,13 +90,14 @@ export interface ResolvedTcpTransportOptions {
   readonly snapshotAckTimeoutMs: number;
   readonly maxConcurrentSnapshotReceives: number;
   readonly maxPendingHandshakes: number;
+  readonly maxPendingHandshakesPerHost: number;
   readonly backoff: BackoffOptions;
   readonly logger: TransportLogger;
   readonly random: Random;
 }
 
 const MiB = 1024 * 1024;
-export const MIN_SECRET_BYTES = 16;
+export const MIN_SECRET_BYTES = 32;
 /** Frames never exceed what a u32 length can say, nor Node's Buffer limits. */
 const MAX_FRAME_BYTES_LIMIT = 1024 * MiB;
 
@@ -147,15 +165,7 @@ export function resolveTcpTransportOptions(o: TcpTransportOptions): ResolvedTcpT
       `transport option clusterId must be at most ${MAX_CLUSTER_ID_BYTES} bytes`,
     );
   }
-  let secret: Buffer;
-  if (typeof o.secret === "string") secret = Buffer.from(o.secret, "utf8");
-  else if (o.secret instanceof Uint8Array) secret = Buffer.from(o.secret);
-  else throw new InvalidArgumentError("transport option secret must be a string or Uint8Array");
-  if (secret.byteLength < MIN_SECRET_BYTES) {
-    throw new InvalidArgumentError(
-      `transport option secret must be at least ${MIN_SECRET_BYTES} bytes, got ${secret.byteLength}`,
-    );
-  }
+  const secret = resolveSecret(o);
   const maxFrameBytes = positiveInt(
     "maxFrameBytes",
     o.maxFrameBytes,
@@ -184,6 +194,7 @@ export function resolveTcpTransportOptions(o: TcpTransportOptions): ResolvedTcpT
     nodeId,
     clusterId: o.clusterId,
     secret,
+    unauthenticatedPeers: o.unauthenticatedPeers === true,
     listen: validateAddress(o.listen, "transport option listen"),
     tls: o.tls,
     maxFrameBytes,
@@ -203,8 +214,56 @@ export function resolveTcpTransportOptions(o: TcpTransportOptions): ResolvedTcpT
       2,
     ),
     maxPendingHandshakes: positiveInt("maxPendingHandshakes", o.maxPendingHandshakes, 64),
+    maxPendingHandshakesPerHost: positiveInt(
+      "maxPendingHandshakesPerHost",
+      o.maxPendingHandshakesPerHost,
+      16,
+    ),
     backoff: validateBackoff({ ...DEFAULT_BACKOFF, ...o.backoff }),
     logger: o.logger ?? silentLogger,
     random: o.random ?? mathRandom,
   };
+}
+
+/** Whether only this machine can reach `host`: localhost, ::1 or 127.0.0.0/8. */
+export function isLoopbackHost(host: unknown): boolean {
+  if (typeof host !== "string") return false;
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The HMAC key: the configured secret, or empty where TLS (or nothing, by choice) authenticates. */
+function resolveSecret(o: TcpTransportOptions): Buffer {
+  if (o.unauthenticatedPeers !== undefined && typeof o.unauthenticatedPeers !== "boolean") {
+    throw new InvalidArgumentError("transport option unauthenticatedPeers must be a boolean");
+  }
+  if (o.unauthenticatedPeers === true) {
+    if (o.secret !== undefined || o.tls !== undefined) {
+      throw new InvalidArgumentError(
+        "transport option unauthenticatedPeers cannot be combined with a secret or tls",
+      );
+    }
+    const host = (o.listen as Partial<PeerAddress> | undefined)?.host;
+    if (!isLoopbackHost(host)) {
+      throw new InvalidArgumentError(
+        `transport option unauthenticatedPeers needs a loopback listen address, got ${String(host)}`,
+      );
+    }
+    return Buffer.alloc(0);
+  }
+  if (o.secret === undefined) {
+    if (o.tls !== undefined) return Buffer.alloc(0);
+    throw new InvalidArgumentError(
+      "transport option secret is required unless tls authenticates peers",
+    );
+  }
+  let secret: Buffer;
+  if (typeof o.secret === "string") secret = Buffer.from(o.secret, "utf8");
+  else if (o.secret instanceof Uint8Array) secret = Buffer.from(o.secret);
+  else throw new InvalidArgumentError("transport option secret must be a string or Uint8Array");
+  if (secret.byteLength < MIN_SECRET_BYTES) {
+    throw new InvalidArgumentError(
+      `transport option secret must be at least ${MIN_SECRET_BYTES} bytes, got ${secret.byteLength}`,
+    );
+  }
+  return secret;
 }

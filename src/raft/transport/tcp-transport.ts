@@ -50,6 +50,12 @@ export class TcpTransport extends TransportHandlers implements Transport {
       nodeId: this.o.nodeId,
       secret: this.o.secret,
     };
+    if (this.o.unauthenticatedPeers) {
+      this.o.logger.warn(
+        { node: this.id },
+        "peer connections are NOT authenticated: anyone who reaches the peer port can act as a member",
+      );
+    }
     const secureContext: SecureContext | undefined =
       this.o.tls === undefined ? undefined : secureContextFor(this.o.tls);
     this.peerCtx = {
@@ -246,6 +252,8 @@ export class TcpTransport extends TransportHandlers implements Transport {
       droppedOversized: this.droppedOversized,
       droppedNoHandler: this.droppedNoHandler,
       rejectedConnections: this.inbound.rejectedConnections,
+      displacedConnections: this.inbound.displacedConnections,
+      droppedMisaddressed: this.inbound.droppedMisaddressed,
       closedOnBadFrame: this.inbound.closedOnBadFrame,
       inboundConnections: this.inbound.count,
       snapshotsReceived: this.inbound.snapshotsReceived,

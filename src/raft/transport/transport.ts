@@ -63,6 +63,10 @@ export interface TransportStats {
   readonly droppedNoHandler: number;
   /** Incoming connections whose handshake failed (or that never completed one). */
   readonly rejectedConnections: number;
+  /** Incoming unauthenticated connections closed to make room for newer ones (a flood, usually). */
+  readonly displacedConnections: number;
+  /** Incoming messages whose `from` was not the authenticated peer, or whose `to` was not this node. */
+  readonly droppedMisaddressed: number;
   /** Authenticated connections closed for a bad frame (undecodable, oversized, invalid, out of turn). */
   readonly closedOnBadFrame: number;
   /** Incoming connections open now, authenticated or not. */

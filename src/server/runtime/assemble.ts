@@ -52,7 +52,8 @@ export async function createTransport(
   return new TcpTransport({
     nodeId: config.nodeId,
     clusterId: config.clusterId,
-    secret: config.clusterSecret,
+    ...(config.clusterSecret !== undefined && { secret: config.clusterSecret }),
+    ...(config.peerAuth === "none" && { unauthenticatedPeers: true }),
     listen: parsePeerAddress(config.listenPeer),
     logger,
     ...(tls !== undefined && { tls }),

@@ -25,6 +25,8 @@ export interface ServeSettings {
   join: boolean;
   clusterId: string;
   clusterSecret: string | undefined;
+  clusterSecretFile: string | undefined;
+  devUnauthenticatedPeers: boolean;
   clientCertFile: string | undefined;
   clientKeyFile: string | undefined;
   clientCaFile: string | undefined;
@@ -181,9 +183,26 @@ export const FIELDS: readonly FieldSpec[] = [
     "cluster-secret",
     undefined,
     text,
-    "peer HMAC secret, >= 16 bytes (prefer the env variable)",
-    "a development secret, loopback only",
+    "peer secret, >= 32 bytes of real entropy (a flag shows in ps: prefer the file)",
+    "none: required unless peers use mutual TLS",
   ),
+  spec(
+    "clusterSecretFile",
+    "cluster-secret-file",
+    undefined,
+    text,
+    "file holding the peer secret; no group or world permissions (chmod 600)",
+  ),
+  {
+    ...spec(
+      "devUnauthenticatedPeers",
+      "dev-unauthenticated-peers",
+      false,
+      bool,
+      "DEVELOPMENT ONLY: peers are not authenticated; needs a loopback listen-peer",
+    ),
+    boolean: true,
+  },
   spec(
     "clientCertFile",
     "client-cert-file",

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parsePeerAddress } from "../../raft/transport/index.js";
+import { isLoopbackHost, parsePeerAddress } from "../../raft/transport/index.js";
+import { ClusterSecretError, readSecretFile, weakSecretProblem } from "./cluster-secret.js";
 import { ServeConfigError } from "./config-error.js";
 import { defaultSettings, FIELDS, type FieldSpec, type ServeSettings } from "./config-fields.js";
 import type { InitialMember } from "./initial-cluster.js";
@@ -15,9 +16,10 @@ export interface ServeConfig
   readonly advertiseClientUrl: string;
   readonly advertisePeer: string;
   readonly initialCluster: readonly InitialMember[];
-  readonly clusterSecret: string;
-  /** True when no secret was configured; allowed only with a loopback peer address. */
-  readonly developmentSecret: boolean;
+  /** Undefined when peers are authenticated by mutual TLS alone, or (development) not at all. */
+  readonly clusterSecret: string | undefined;
+  /** How peers prove they belong: the secret handshake, TLS certificates only, or nothing. */
+  readonly peerAuth: "secret" | "tls" | "none";
 }
 
 /** Bad command-line syntax (unknown flag, missing value): answered with usage, exit 2. */
@@ -35,19 +37,20 @@ export interface ParsedServeArgs {
   readonly config: ServeConfig | undefined;
 }
 
-const DEVELOPMENT_SECRET = "conclave-development-secret-loopback-only";
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
-
 type Layer = Partial<Record<keyof ServeSettings, unknown>>;
+/** Where each setting that is not a default came from, for errors that name it. */
+type Origins = Map<keyof ServeSettings, string>;
 
 function apply(
   target: ServeSettings,
   field: FieldSpec,
   value: string | number | boolean,
   source: string,
+  origins: Origins,
 ): void {
   try {
     (target as unknown as Record<string, unknown>)[field.key] = field.parse(value);
+    origins.set(field.key, source);
   } catch (err) {
     throw new ServeConfigError(field.key, source, (err as Error).message);
   }
@@ -98,6 +101,7 @@ export function resolveServeConfig(sources: ConfigSources): ParsedServeArgs {
   if (flags["help"] === true) return { help: true, config: undefined };
 
   const settings = defaultSettings();
+  const origins: Origins = new Map();
   const configPath = (flags["config"] as string | undefined) ?? sources.env["CONCLAVE_CONFIG"];
   if (configPath !== undefined && configPath !== "") {
     const file = readConfigFile(configPath, sources.readFile ?? ((p) => readFileSync(p, "utf8")));
@@ -111,19 +115,19 @@ export function resolveServeConfig(sources: ConfigSources): ParsedServeArgs {
           "must be a string, number or boolean",
         );
       }
-      apply(settings, field, value, `config file ${configPath}`);
+      apply(settings, field, value, `config file ${configPath}`, origins);
     }
   }
   for (const field of FIELDS) {
     const value = sources.env[field.env];
     if (value !== undefined && value !== "")
-      apply(settings, field, value, `environment ${field.env}`);
+      apply(settings, field, value, `environment ${field.env}`, origins);
   }
   for (const field of FIELDS) {
     const value = flags[field.flag];
-    if (value !== undefined) apply(settings, field, value, `flag --${field.flag}`);
+    if (value !== undefined) apply(settings, field, value, `flag --${field.flag}`, origins);
   }
-  return { help: false, config: finish(settings) };
+  return { help: false, config: finish(settings, origins) };
 }
 
 function isWildcard(hostPort: string): boolean {
@@ -132,7 +136,7 @@ function isWildcard(hostPort: string): boolean {
 }
 
 /** Fills derived defaults and checks settings against each other. */
-function finish(s: ServeSettings): ServeConfig {
+function finish(s: ServeSettings, origins: Origins): ServeConfig {
   const clientTls = s.clientCertFile !== undefined || s.clientKeyFile !== undefined;
   if (clientTls && (s.clientCertFile === undefined || s.clientKeyFile === undefined)) {
     throw new ServeConfigError(
@@ -241,18 +245,7 @@ function finish(s: ServeSettings): ServeConfig {
       `gives ${name} peer address ${mine.peerAddress}, but this member advertises ${advertisePeer}`,
     );
   }
-  const developmentSecret = s.clusterSecret === undefined;
-  if (developmentSecret && !LOOPBACK.has(parsePeerAddress(s.listenPeer).host)) {
-    throw new ServeConfigError(
-      "clusterSecret",
-      "settings",
-      "required when peers listen beyond loopback (set CONCLAVE_CLUSTER_SECRET)",
-    );
-  }
-  const clusterSecret = s.clusterSecret ?? DEVELOPMENT_SECRET;
-  if (Buffer.byteLength(clusterSecret) < 16) {
-    throw new ServeConfigError("clusterSecret", "settings", "must be at least 16 bytes");
-  }
+  const { clusterSecret, peerAuth } = peerAuthentication(s, origins, peerTls.length === 3);
   return {
     ...s,
     name,
@@ -262,6 +255,66 @@ function finish(s: ServeSettings): ServeConfig {
     advertisePeer,
     initialCluster,
     clusterSecret,
-    developmentSecret,
+    peerAuth,
   };
+}
+
+/**
+ * Peers must prove a strong secret or present certificates; running without
+ * either is a development mode that has to be asked for by name, and only
+ * where no other host can reach the peer port.
+ */
+function peerAuthentication(
+  s: ServeSettings,
+  origins: Origins,
+  peerTls: boolean,
+): Pick<ServeConfig, "clusterSecret" | "peerAuth"> {
+  const from = (key: keyof ServeSettings): string => origins.get(key) ?? "settings";
+  if (s.clusterSecret !== undefined && s.clusterSecretFile !== undefined) {
+    throw new ServeConfigError(
+      "clusterSecretFile",
+      from("clusterSecretFile"),
+      `set either clusterSecret (${from("clusterSecret")}) or clusterSecretFile, not both`,
+    );
+  }
+  let secret = s.clusterSecret;
+  let field: keyof ServeSettings = "clusterSecret";
+  if (s.clusterSecretFile !== undefined) {
+    field = "clusterSecretFile";
+    try {
+      secret = readSecretFile(s.clusterSecretFile);
+    } catch (err) {
+      if (!(err instanceof ClusterSecretError)) throw err;
+      throw new ServeConfigError(field, from(field), err.message);
+    }
+  }
+  if (s.devUnauthenticatedPeers) {
+    if (secret !== undefined || peerTls) {
+      throw new ServeConfigError(
+        "devUnauthenticatedPeers",
+        from("devUnauthenticatedPeers"),
+        "cannot be combined with a cluster secret or peer TLS",
+      );
+    }
+    if (!isLoopbackHost(parsePeerAddress(s.listenPeer).host)) {
+      throw new ServeConfigError(
+        "devUnauthenticatedPeers",
+        from("devUnauthenticatedPeers"),
+        `allowed only with a loopback listenPeer, got ${s.listenPeer} (${from("listenPeer")})`,
+      );
+    }
+    return { clusterSecret: undefined, peerAuth: "none" };
+  }
+  if (secret === undefined) {
+    if (peerTls) return { clusterSecret: undefined, peerAuth: "tls" };
+    throw new ServeConfigError(
+      "clusterSecret",
+      "settings",
+      "required: set clusterSecretFile (or CONCLAVE_CLUSTER_SECRET), or peer TLS " +
+        "(peerCertFile, peerKeyFile, peerCaFile); `conclave start` makes one for local clusters",
+    );
+  }
+  const problem = weakSecretProblem(secret);
+  if (problem !== undefined) throw new ServeConfigError(field, from(field), problem);
+  return { clusterSecret: secret, peerAuth: "secret" };
 }

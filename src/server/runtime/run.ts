@@ -39,8 +39,13 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     { level: config.logLevel, base: { name: config.name, id: config.nodeId } },
     pino.destination({ fd: 2, sync: true }),
   );
-  if (config.developmentSecret) {
-    log.info("no cluster secret configured: using the development secret (loopback peers only)");
+  if (config.peerAuth === "none") {
+    log.warn(
+      { listenPeer: config.listenPeer },
+      "--dev-unauthenticated-peers: peers are NOT authenticated; any local process can act as a member. Development only",
+    );
+  } else if (config.peerAuth === "tls") {
+    log.info("no cluster secret: peers are authenticated by their TLS certificates alone");
   }
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,8 @@ import { freePort } from "../../support/free-port.js";
 import { TcpProxy } from "../../support/tcp-proxy.js";
 
 const MAIN = new URL("../../../src/devnode/main.ts", import.meta.url).pathname;
+/** One random secret for the nodes this test file starts; handed over in the environment. */
+const CLUSTER_SECRET = randomBytes(32).toString("hex");
 
 export interface ClusterOptions {
   readonly size: number;
@@ -125,7 +128,10 @@ export class ProcessCluster {
       String(this.opts.catchUpEntries ?? 1000),
       ...(join ? ["--join"] : []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CONCLAVE_SECRET: CLUSTER_SECRET },
+    });
     m.proc = proc;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

@@ -12,7 +12,8 @@ import type { TcpTransportOptions } from "../../../src/raft/transport/options.js
 import { resolveTcpTransportOptions } from "../../../src/raft/transport/options.js";
 import { TcpTransport } from "../../../src/raft/transport/tcp-transport.js";
 
-export const SECRET = "correct horse battery staple 42";
+/** A test-only secret of the shape `conclave start` generates (32 bytes, hex). */
+export const SECRET = "5b0e3f4c9a2d71e8c6f1049b3ad27e5c8f60a1b4d93e7c2f05a8b6d1e4c97f3a";
 export const CLUSTER = "test-cluster";
 export const LOOPBACK = "127.0.0.1";
 

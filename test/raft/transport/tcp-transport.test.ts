@@ -148,7 +148,16 @@ describe("TcpTransport: delivery", () => {
   });
 
   it("refuses bad options with InvalidArgumentError", () => {
-    expect(() => transport(1, { secret: "short" })).toThrow(/at least 16 bytes/);
+    expect(() => transport(1, { secret: "short" })).toThrow(/at least 32 bytes/);
+    expect(() => transport(1, { secret: undefined })).toThrow(/secret is required unless tls/);
+    expect(() => transport(1, { unauthenticatedPeers: true })).toThrow(/cannot be combined/);
+    expect(() =>
+      transport(1, {
+        secret: undefined,
+        unauthenticatedPeers: true,
+        listen: { host: "10.0.0.1", port: 0 },
+      }),
+    ).toThrow(/loopback/);
     expect(() => transport(1, { clusterId: "" })).toThrow(InvalidArgumentError);
     expect(() => transport(0)).toThrow(InvalidArgumentError);
     expect(() => transport(1, { maxFrameBytes: 10 })).toThrow(InvalidArgumentError);
@@ -317,16 +326,6 @@ describe("TcpTransport: hostile or broken frames from an authenticated peer", ()
       "term must be a non-negative integer",
     ],
     [
-      "a message claiming another sender",
-      (c) => c.writeFrame(FrameKind.Message, encodeMessage(heartbeat(3, 2))),
-      "claiming to be from node 3",
-    ],
-    [
-      "a message for another node",
-      (c) => c.writeFrame(FrameKind.Message, encodeMessage(heartbeat(RAW, 3))),
-      "addressed to node 3",
-    ],
-    [
       "a handshake frame after the handshake",
       (c) => c.writeFrame(FrameKind.Hello, packValue([])),
       "unexpected frame kind 1",
@@ -366,6 +365,34 @@ describe("TcpTransport: hostile or broken frames from an authenticated peer", ()
       );
     });
   }
+
+  it("drops messages with a spoofed sender or another addressee, with one throttled warning", async () => {
+    const logger = new RecordingLogger();
+    const [, b] = (await tracked(3, (id) => (id === 2 ? { logger } : {}))) as [
+      TcpTransport,
+      TcpTransport,
+      TcpTransport,
+    ];
+    const got = await collect(b);
+    const raw = await rawToB(b, new RecordingLogger());
+    // The authenticated peer RAW speaks for node 3 (a configured peer) and to node 3.
+    for (let i = 0; i < 50; i++) {
+      raw.writeFrame(FrameKind.Message, encodeMessage(heartbeat(3, 2, `spoofed ${i}`)));
+      raw.writeFrame(FrameKind.Message, encodeMessage(heartbeat(RAW, 3, `elsewhere ${i}`)));
+    }
+    raw.writeFrame(FrameKind.Message, encodeMessage(heartbeat(RAW, 2, "genuine")));
+    await waitFor(() => got.length === 1, "the genuine message");
+    expect(got.map((m) => m.context)).toEqual(["genuine"]);
+    expect(b.stats().droppedMisaddressed).toBe(100);
+    expect(raw.isOpen).toBe(true);
+    // Both kinds carry the same peer, so one warning stands for all hundred.
+    const warnings = logger.lines.filter(
+      (l) => l.message === "dropped a misaddressed peer message",
+    );
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]?.fields["reason"])).toContain("claiming to be from node 3");
+    raw.close(undefined, true);
+  });
 
   it("keeps a forwarded leadership transfer whose sender field names the transferee", async () => {
     const [, b, c] = (await tracked(3)) as [TcpTransport, TcpTransport, TcpTransport];
@@ -415,8 +442,31 @@ describe("TcpTransport: hostile or broken frames from an authenticated peer", ()
 });
 
 describe("TcpTransport: handshake", () => {
+  it("runs unauthenticated only when asked, on loopback, and says so at construction", async () => {
+    const logger = new RecordingLogger();
+    const dev = (id: number) =>
+      transport(id, { secret: undefined, unauthenticatedPeers: true, logger });
+    const a = track(dev(1));
+    const b = track(dev(2));
+    expect(logger.find("NOT authenticated")).toHaveLength(2);
+    const got = await collect(b);
+    await b.start();
+    a.addPeer(2, b.address);
+    b.addPeer(1, { host: LOOPBACK, port: 1 });
+    await a.start();
+    a.send([heartbeat(1, 2, "dev")]);
+    await waitFor(() => got.length === 1, "delivery without a secret");
+    // A member with a secret does not mistake a secretless one for a peer.
+    const c = track(transport(3));
+    c.addPeer(2, b.address);
+    b.addPeer(3, { host: LOOPBACK, port: 1 });
+    await c.start();
+    await waitFor(() => logger.find("bad-proof").length > 0, "refusal of the mismatched member");
+    expect(got).toHaveLength(1);
+  });
+
   it.each([
-    ["a wrong secret", { secret: "an entirely different secret!" }, "bad-proof"],
+    ["a wrong secret", { secret: "an entirely different secret, also 32+ bytes" }, "bad-proof"],
     ["a wrong cluster id", { clusterId: "other-cluster" }, "cluster-mismatch"],
   ])("with %s the connection is refused and closed, nothing delivered", async (_, bad, failure) => {
     const logA = new RecordingLogger();
@@ -475,7 +525,7 @@ describe("TcpTransport: handshake", () => {
 
   it("never puts the secret on the wire, in success or failure", async () => {
     const { RecordingProxy } = await import("./helpers.js");
-    for (const clientSecret of [SECRET, "a wrong secret, also never sent"]) {
+    for (const clientSecret of [SECRET, "a wrong secret of 32 or more bytes, also never sent"]) {
       const b = track(transport(2));
       const got = await collect(b);
       b.addPeer(1, { host: LOOPBACK, port: 1 });

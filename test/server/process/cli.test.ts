@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../../support/free-port.js";
 import { eventually, post, tempRoot } from "./serve-process.js";
@@ -95,6 +97,18 @@ describe("conclave serve and start on the command line", () => {
       process.kill(child.pid!, "SIGINT");
       expect(await exited).toBe(0);
       await expect(fetch(`${url}/health`)).rejects.toThrow();
+      // The members shared a generated secret, kept private in the data root.
+      const secretPath = join(root.path, "cluster-secret");
+      expect(statSync(secretPath).mode & 0o777).toBe(0o600);
+      const secret = readFileSync(secretPath, "utf8");
+      expect(secret).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+      expect(out).toContain(`new cluster secret in ${secretPath}`);
+      // The next start reads that file rather than making another, and refuses it once others can read it.
+      chmodSync(secretPath, 0o644);
+      const again = conclave(["start", "--nodes", "1", "--data-dir", root.path]);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain(`${secretPath} is readable or writable by group or others`);
+      expect(readFileSync(secretPath, "utf8")).toBe(secret);
     } finally {
       if (child.exitCode === null) process.kill(child.pid!, "SIGKILL");
       root.remove();

@@ -7,6 +7,11 @@ import {
 import { ServeConfigError } from "../../../src/server/runtime/config-error.js";
 import { parseInitialCluster } from "../../../src/server/runtime/initial-cluster.js";
 
+/** Every member needs a strong secret; test/server/process/cluster-secret.test.ts covers its rules. */
+const SECRET_ENV = {
+  CONCLAVE_CLUSTER_SECRET: "9f2c7a51e08b4d36a1f5c9e2b7d04a68c3e1f59b2a7d6c08e4b1a3f9d5c7e260",
+};
+
 function resolve(
   argv: string[],
   env: Record<string, string> = {},
@@ -14,7 +19,7 @@ function resolve(
 ): ServeConfig {
   const parsed = resolveServeConfig({
     argv,
-    env,
+    env: { ...SECRET_ENV, ...env },
     readFile: (path) => {
       const text = files[path];
       if (text === undefined) throw new Error(`ENOENT: ${path}`);
@@ -49,7 +54,7 @@ describe("conclave serve configuration", () => {
       heartbeatMs: 100,
       electionMs: 1000,
       logLevel: "info",
-      developmentSecret: true,
+      peerAuth: "secret",
     });
     expect(c.initialCluster).toEqual([
       { name: "node1", id: 1, peerAddress: "127.0.0.1:7380", clientUrl: "http://127.0.0.1:7379" },
@@ -153,8 +158,6 @@ describe("conclave serve configuration", () => {
     expect(failure(() => resolve(["--initial-cluster", cluster, "--name", "b"])).field).toBe(
       "initialCluster",
     );
-    expect(failure(() => resolve(["--listen-peer", "10.0.0.1:7380"])).field).toBe("clusterSecret");
-    expect(failure(() => resolve(["--cluster-secret", "short"])).field).toBe("clusterSecret");
     expect(failure(() => resolve(["--client-cert-file", "c.pem"])).field).toBe("clientCertFile");
     expect(
       failure(() => resolve(["--peer-cert-file", "c.pem", "--peer-key-file", "k.pem"])).field,

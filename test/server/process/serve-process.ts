@@ -4,6 +4,7 @@
  * ready line, and signalled by PID only.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,11 @@ import { freePort } from "../../support/free-port.js";
 const MAIN = new URL("../../../src/cli/main.ts", import.meta.url).pathname;
 /** tsx compiles the sources on first start; a loaded 2-core machine needs slack. */
 const READY_WITHIN_MS = 60_000;
+/**
+ * The members one test file starts share this random secret, handed over in
+ * the environment; a test that passes CONCLAVE_CLUSTER_SECRET: "" runs without.
+ */
+const CLUSTER_SECRET = randomBytes(32).toString("hex");
 
 export interface MemberPlan {
   readonly name: string;
@@ -109,7 +115,7 @@ export class ServeProcess {
   static spawn(args: readonly string[], env: Record<string, string> = {}): ServeProcess {
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "serve", ...args], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...env },
+      env: { ...process.env, CONCLAVE_CLUSTER_SECRET: CLUSTER_SECRET, ...env },
     });
     return new ServeProcess(child);
   }
