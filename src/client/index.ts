@@ -15,6 +15,7 @@ export {
   ClientError,
   CompactedError,
   DeadlineExceededError,
+  IdempotencyKeyReusedError,
   LeaseLostError,
   LeaseNotFoundError,
   NotLeaderError,

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorFromServer, IdempotencyKeyReusedError } from "../../src/client/errors.js";
+import { b64 } from "./cluster.js";
+import { type SingleMember, startSingleMember } from "./single-member.js";
+
+let member: SingleMember;
+
+beforeAll(async () => {
+  member = await startSingleMember();
+});
+afterAll(async () => {
+  await member.stop();
+});
+
+async function post(url: string, payload: object, key?: string) {
+  const res = await member.app.inject({
+    method: "POST",
+    url,
+    payload,
+    headers: key === undefined ? {} : { "idempotency-key": key },
+  });
+  return { status: res.statusCode, body: res.json() };
+}
+
+const value = async (key: string) => {
+  const r = await post("/v3/kv/range", { key: b64(key) });
+  return r.body.kvs.map((kv: { value: string }) => Buffer.from(kv.value, "base64").toString());
+};
+
+describe("idempotency keys over HTTP", () => {
+  it("refuse a key reused for another request with 422 and apply nothing", async () => {
+    const first = await post("/v3/kv/put", { key: b64("ik/a"), value: b64("1") }, "reuse-1");
+    expect(first.status).toBe(200);
+    const revision = first.body.header.revision;
+    const reuses: [string, object][] = [
+      ["/v3/kv/put", { key: b64("ik/a"), value: b64("2") }],
+      ["/v3/kv/deleterange", { key: b64("ik/a") }],
+      ["/v3/lease/grant", { TTL: 60 }],
+      ["/v3/kv/txn", { success: [{ request_put: { key: b64("ik/b"), value: b64("x") } }] }],
+    ];
+    for (const [url, body] of reuses) {
+      const answer = await post(url, body, "reuse-1");
+      expect(answer.status, url).toBe(422);
+      expect(answer.body.code).toBe("IDEMPOTENCY_KEY_REUSED");
+      expect(answer.body.message).toContain("reuse-1");
+    }
+    expect(await value("ik/a")).toEqual(["1"]);
+    expect(await value("ik/b")).toEqual([]);
+    const leases = await post("/v3/lease/leases", {});
+    expect(leases.body.leases).toEqual([]);
+    const status = await post("/v3/maintenance/status", {});
+    expect(status.body.header.revision).toBe(revision);
+  });
+
+  it("answer the same request under the same key with its first answer, in its own shape", async () => {
+    await post("/v3/kv/put", { key: b64("ik/d"), value: b64("1") });
+    const del = await post("/v3/kv/deleterange", { key: b64("ik/d"), prev_kv: true }, "del-1");
+    expect(del.status).toBe(200);
+    expect(del.body.deleted).toBe("1");
+    const delRetry = await post("/v3/kv/deleterange", { key: b64("ik/d"), prev_kv: true }, "del-1");
+    expect(delRetry).toEqual(del);
+
+    const grant = await post("/v3/lease/grant", { TTL: 60 }, "grant-1");
+    expect(grant.status).toBe(200);
+    expect(grant.body.ID).toMatch(/^[1-9][0-9]*$/);
+    expect(grant.body.TTL).toBe("60");
+    expect(await post("/v3/lease/grant", { TTL: 60 }, "grant-1")).toEqual(grant);
+    const leases = await post("/v3/lease/leases", {});
+    expect(leases.body.leases).toEqual([{ ID: grant.body.ID }]);
+  });
+
+  it("reach the SDK as IdempotencyKeyReusedError", () => {
+    const err = errorFromServer({ code: "IDEMPOTENCY_KEY_REUSED", message: "reused" }, 422);
+    expect(err).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(err.status).toBe(422);
+  });
+});
