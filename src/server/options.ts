@@ -4,6 +4,7 @@ import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
 import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
+import { DEFAULT_MAX_REQUEST_DEPTH } from "./request-depth.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -14,6 +15,8 @@ export interface ServerOptions {
   readonly maxValueBytes?: number;
   /** Operations in one txn, nested txns' included. */
   readonly maxTxnOps?: number;
+  /** Deepest nesting of objects and arrays in a JSON body (default 64); deeper is REQUEST_TOO_DEEP. */
+  readonly maxRequestDepth?: number;
   /** Passed to every proposal and linearizable read. */
   readonly requestTimeoutMs?: number;
   /**
@@ -48,6 +51,7 @@ export interface ServerLimits {
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxTxnOps: number;
+  readonly maxRequestDepth: number;
   readonly requestTimeoutMs: number;
 }
 
@@ -57,6 +61,7 @@ export function resolveLimits(options: ServerOptions): ServerLimits {
     maxKeyBytes: options.maxKeyBytes ?? 4096,
     maxValueBytes: options.maxValueBytes ?? 1024 * 1024,
     maxTxnOps: options.maxTxnOps ?? 128,
+    maxRequestDepth: options.maxRequestDepth ?? DEFAULT_MAX_REQUEST_DEPTH,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
   };
   for (const [name, value] of Object.entries(limits)) {

@@ -12,6 +12,7 @@ import { createServerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
+import { addRequestDepthLimit } from "./request-depth.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
@@ -43,6 +44,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const metrics = options.metrics ?? createServerMetrics();
   metrics.bindSources({ node: options.node, store: options.store });
   addRequestMetrics(app, metrics);
+  addRequestDepthLimit(app, limits.maxRequestDepth);
   app.decorate("serverMetrics", metrics);
   const expiry = new LeaseExpiry(
     {
