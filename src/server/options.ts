@@ -15,6 +15,11 @@ export interface ServerOptions {
   readonly maxValueBytes?: number;
   /** Operations in one txn, nested txns' included. */
   readonly maxTxnOps?: number;
+  /**
+   * Host header names served besides loopback ones and the bound address
+   * (DNS-rebinding defence, see host-check.ts): exact names, `*.domain`, or `*`.
+   */
+  readonly allowedHosts?: readonly string[];
   /** Deepest nesting of objects and arrays in a JSON body (default 64); deeper is REQUEST_TOO_DEEP. */
   readonly maxRequestDepth?: number;
   /** Passed to every proposal and linearizable read. */

@@ -3,6 +3,7 @@ import { registerClusterRoutes } from "./cluster-routes.js";
 import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
+import { addHostCheck } from "./host-check.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { LeaseExpiry } from "./lease-expiry.js";
@@ -39,6 +40,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const leaderUrls = options.clientUrls ?? {
     get: (id: number) => options.store.members.clientUrl(id),
   };
+  addHostCheck(app, options.allowedHosts ?? []);
   // First, so every route added after it (here or by later code) is documented and counted.
   registerOpenApi(app);
   const metrics = options.metrics ?? createServerMetrics();

@@ -109,6 +109,7 @@ export async function serverOptions(
     maxWatchers: config.maxWatchers,
     maxWatchersPerAddress: config.maxWatchersPerAddress,
     requestTimeoutMs: config.requestTimeoutMs,
+    allowedHosts: [new URL(config.advertiseClientUrl).hostname, ...config.allowedHosts],
     ...(https !== undefined && { https }),
   };
 }

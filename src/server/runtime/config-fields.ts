@@ -43,6 +43,7 @@ export interface ServeSettings {
   maxTxnOps: number;
   maxWatchers: number;
   maxWatchersPerAddress: number;
+  allowedHosts: string[];
   logLevel: LogLevel;
 }
 
@@ -97,6 +98,22 @@ function url(value: Raw): string {
   const s = text(value);
   checkHttpUrl(s, "value");
   return s;
+}
+
+/** Host names for the DNS-rebinding check: names, `*.domain` or `*`, comma-separated. */
+function hostList(value: Raw): string[] {
+  const hosts = String(value)
+    .split(",")
+    .map((h) => h.trim())
+    .filter((h) => h !== "");
+  for (const h of hosts) {
+    if (!/^(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$/.test(h)) {
+      throw new Error(
+        `must be host names, *.domain or *, comma-separated, got ${JSON.stringify(h)}`,
+      );
+    }
+  }
+  return hosts;
 }
 
 function logLevel(value: Raw): LogLevel {
@@ -247,6 +264,14 @@ export const FIELDS: readonly FieldSpec[] = [
     1000,
     integer(1),
     "open watch streams per client address",
+  ),
+  spec(
+    "allowedHosts",
+    "allowed-hosts",
+    [],
+    hostList,
+    "Host header names served besides loopback ones and the advertised client URL's (DNS-rebinding defence): names, *.domain or *",
+    "none",
   ),
   spec(
     "logLevel",
