@@ -1,6 +1,7 @@
 export { type ErrorBody, errorReply } from "./error-reply.js";
 export { BadRequestError, HttpApiError, TooLargeError, TooManyOpsError } from "./errors.js";
 export { NotReadyError } from "./health-routes.js";
+export { HostNotAllowedError } from "./host-check.js";
 export {
   LeaseExpiry,
   type LeaseExpiryOptions,
@@ -14,6 +15,8 @@ export {
   type ServerMetricsOptions,
 } from "./metrics.js";
 export type { ServerLimits, ServerOptions } from "./options.js";
+export { RequestTooDeepError } from "./request-depth.js";
+export { type PeerExposure, securityWarnings } from "./security-warnings.js";
 export { createServer } from "./server.js";
 export { TooManyWatchersError, WatchRegistry } from "./watch-registry.js";
 export { watchRegistryOf } from "./watch-routes.js";

@@ -5,6 +5,7 @@ import type { RaftNode } from "../raft/node/index.js";
 import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "./request-depth.js";
+import type { PeerExposure } from "./security-warnings.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -20,6 +21,13 @@ export interface ServerOptions {
    * (DNS-rebinding defence, see host-check.ts): exact names, `*.domain`, or `*`.
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Whether client authentication is on in the cluster (a replicated flag);
+   * read whenever the security warnings are. Default: never.
+   */
+  readonly authEnabled?: () => boolean;
+  /** How the member's peer transport is exposed, for the security warnings; absent: not reported. */
+  readonly peerExposure?: PeerExposure;
   /** Deepest nesting of objects and arrays in a JSON body (default 64); deeper is REQUEST_TOO_DEEP. */
   readonly maxRequestDepth?: number;
   /** Passed to every proposal and linearizable read. */

@@ -14,6 +14,7 @@ import { registerOpenApi } from "./openapi.js";
 import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { addRequestDepthLimit } from "./request-depth.js";
+import { serverWarnings } from "./security-warnings.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
@@ -48,6 +49,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addRequestMetrics(app, metrics);
   addRequestDepthLimit(app, limits.maxRequestDepth);
   app.decorate("serverMetrics", metrics);
+  app.decorate("securityWarnings", serverWarnings(app, options));
   const expiry = new LeaseExpiry(
     {
       status: () => options.node.status(),

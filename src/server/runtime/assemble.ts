@@ -110,6 +110,11 @@ export async function serverOptions(
     maxWatchersPerAddress: config.maxWatchersPerAddress,
     requestTimeoutMs: config.requestTimeoutMs,
     allowedHosts: [new URL(config.advertiseClientUrl).hostname, ...config.allowedHosts],
+    peerExposure: {
+      listenHost: parsePeerAddress(config.listenPeer).host,
+      tls: config.peerCertFile !== undefined,
+      developmentSecret: config.developmentSecret,
+    },
     ...(https !== undefined && { https }),
   };
 }

@@ -39,9 +39,6 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     { level: config.logLevel, base: { name: config.name, id: config.nodeId } },
     pino.destination({ fd: 2, sync: true }),
   );
-  if (config.developmentSecret) {
-    log.info("no cluster secret configured: using the development secret (loopback peers only)");
-  }
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);
   log.info({ dataDir: config.dataDir, recovery: storage.recovery }, "storage opened");
@@ -89,6 +86,8 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     app = createServer(options);
     const listen = parsePeerAddress(config.listenClient);
     await app.listen({ host: listen.host, port: listen.port });
+    // Insecure modes are allowed when chosen, never silent.
+    for (const warning of app.securityWarnings()) log.warn({ insecure: true }, warning);
   } catch (err) {
     await stop();
     throw err;
