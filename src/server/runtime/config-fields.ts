@@ -270,7 +270,7 @@ export const FIELDS: readonly FieldSpec[] = [
     "allowed-hosts",
     [],
     hostList,
-    "Host header names served besides loopback ones and the advertised client URL's (DNS-rebinding defence): names, *.domain or *",
+    "extra Host names served (DNS rebinding); *.domain, *",
     "none",
   ),
   spec(
