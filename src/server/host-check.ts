@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import type { FastifyInstance } from "fastify";
+import { LogThrottle } from "../log-throttle.js";
 import { HttpApiError } from "./errors.js";
 
 /**
@@ -83,13 +84,25 @@ export function normaliseAllowedHosts(hosts: readonly string[]): string[] {
   return hosts.map((h) => (h === "*" || h.startsWith("*.") ? h.toLowerCase() : hostOfHeader(h)));
 }
 
-/** Checks every request's Host header first, before its body is read. */
+/**
+ * Checks every request's Host header first, before its body is read. A
+ * refusal is worth an operator's attention (a page on some user's browser is
+ * probing this member) but a page can repeat it at will: it is logged through
+ * a LogThrottle.
+ */
 export function addHostCheck(app: FastifyInstance, allowedHosts: readonly string[]): void {
   const allowed = normaliseAllowedHosts(allowedHosts);
+  const throttle = new LogThrottle(app.log);
   app.addHook("onRequest", async (req) => {
     const address = req.server.server.address();
     const bound = typeof address === "object" && address !== null ? address.address : undefined;
     const header = req.headers.host;
-    if (!hostAllowed(header, bound, allowed)) throw new HostNotAllowedError(header ?? "");
+    if (hostAllowed(header, bound, allowed)) return;
+    throttle.warn(
+      "host-not-allowed",
+      { host: (header ?? "").slice(0, 256), remoteAddress: req.socket.remoteAddress },
+      "refused a request whose Host names another host (DNS rebinding?)",
+    );
+    throw new HostNotAllowedError(header ?? "");
   });
 }

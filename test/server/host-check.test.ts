@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostAllowed, hostOfHeader } from "../../src/server/host-check.js";
 import { type SingleMember, startSingleMember } from "./single-member.js";
@@ -75,6 +76,32 @@ describe("Host header check on a loopback bind (DNS rebinding)", () => {
       "build.corp.example",
     ]) {
       expect((await getWithHost(host)).status, host).toBe(200);
+    }
+  });
+});
+
+describe("refused Host logging", () => {
+  it("logs a refusal once per interval however often a page repeats it", async () => {
+    const lines: string[] = [];
+    const logged = await startSingleMember({
+      loggerInstance: pino({ level: "warn" }, { write: (line: string) => lines.push(line) }),
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await logged.app.inject({
+          method: "GET",
+          url: "/health",
+          headers: { host: `rebound-${i}.example` },
+        });
+        expect(res.statusCode).toBe(403);
+      }
+      const warnings = lines
+        .map((l) => JSON.parse(l) as { msg?: string; host?: string })
+        .filter((l) => l.msg?.includes("DNS rebinding"));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.host).toBe("rebound-0.example");
+    } finally {
+      await logged.stop();
     }
   });
 });
