@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorFromServer, IdempotencyKeyReusedError } from "../../src/client/errors.js";
-import { b64 } from "./cluster.js";
+import { b64, startCluster, waitFor } from "./cluster.js";
 import { type SingleMember, startSingleMember } from "./single-member.js";
 
 let member: SingleMember;
@@ -73,5 +73,47 @@ describe("idempotency keys over HTTP", () => {
     const err = errorFromServer({ code: "IDEMPOTENCY_KEY_REUSED", message: "reused" }, 422);
     expect(err).toBeInstanceOf(IdempotencyKeyReusedError);
     expect(err.status).toBe(422);
+  });
+});
+
+describe("idempotency keys on a three-member cluster", () => {
+  it("leave every replica with the same state after a refused reuse", async () => {
+    const cluster = await startCluster();
+    try {
+      const leader = await cluster.leader();
+      const send = (url: string, payload: object) =>
+        leader.app.inject({ method: "POST", url, payload, headers: { "idempotency-key": "k" } });
+      expect((await send("/v3/kv/put", { key: b64("r/a"), value: b64("1") })).statusCode).toBe(200);
+      expect((await send("/v3/kv/put", { key: b64("r/a"), value: b64("2") })).statusCode).toBe(422);
+      expect((await send("/v3/kv/put", { key: b64("r/a"), value: b64("1") })).statusCode).toBe(200);
+      // A write after them, so every replica has applied all three once it shows.
+      const last = await leader.app.inject({
+        method: "POST",
+        url: "/v3/kv/put",
+        payload: { key: b64("r/z"), value: b64("end") },
+      });
+      const revision = Number(last.json().header.revision);
+      await waitFor(
+        () =>
+          cluster.members.every(
+            (m) =>
+              m.store.revision === revision &&
+              m.store.appliedIndex === cluster.members[0]!.store.appliedIndex,
+          ),
+        "every replica to apply the same entries",
+      );
+      const snapshots = await Promise.all(
+        cluster.members.map(async (m) => {
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of m.store.snapshot()) chunks.push(chunk);
+          return Buffer.concat(chunks).toString("base64");
+        }),
+      );
+      // Same history, leases and remembered requests (digests included) everywhere.
+      expect(new Set(snapshots).size).toBe(1);
+      expect(revision).toBe(3);
+    } finally {
+      await cluster.stop();
+    }
   });
 });
