@@ -23,7 +23,7 @@ import type { KvResult, WriteCommand } from "./types.js";
 export interface RequestWindow {
   /** Remembered requests at most (default 100,000). */
   readonly maxEntries: number;
-  /** Encoded result bytes remembered at most (default 32 MiB). */
+  /** Encoded result and command digest bytes remembered at most (default 32 MiB). */
   readonly maxBytes: number;
 }
 
