@@ -124,6 +124,7 @@ export interface EndpointStatusView {
   readonly revision: number;
   readonly compactRevision: number;
   readonly keyCount: number;
+  readonly warnings?: readonly string[];
 }
 
 export interface WatchEventView {

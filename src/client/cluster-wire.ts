@@ -51,6 +51,8 @@ export interface EndpointStatus {
   readonly isLearner: boolean;
   readonly compactRevision: number;
   readonly keyCount: number;
+  /** Insecure ways the member is served (plaintext, unauthenticated, ...); empty when none or unreported. */
+  readonly warnings: readonly string[];
 }
 
 function strings(value: unknown, what: string): string[] {
@@ -106,5 +108,6 @@ export function endpointStatus(value: unknown): EndpointStatus {
     isLearner: asBool(o["isLearner"], "status.isLearner"),
     compactRevision: int("compactRevision"),
     keyCount: int("keyCount"),
+    warnings: o["warnings"] === undefined ? [] : strings(o["warnings"], "status.warnings"),
   };
 }

@@ -41,6 +41,17 @@ export class LeaseNotFoundError extends ClientError {
   }
 }
 
+/**
+ * The `idempotency-key` sent with a write was already used for a different
+ * request; the server applied nothing. The SDK draws a fresh key per call, so
+ * this means a caller-supplied key was reused.
+ */
+export class IdempotencyKeyReusedError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("IDEMPOTENCY_KEY_REUSED", message, status);
+  }
+}
+
 /** The call's `timeoutMs` passed. For a write, it may or may not have taken effect. */
 export class DeadlineExceededError extends ClientError {
   constructor(timeoutMs: number) {
@@ -171,6 +182,8 @@ export function errorFromServer(body: ErrorBodyJson, status: number | undefined)
       return new CompactedError(message, compactRevisionOf(body, message), status);
     case "KV_LEASE_NOT_FOUND":
       return new LeaseNotFoundError(message, status);
+    case "IDEMPOTENCY_KEY_REUSED":
+      return new IdempotencyKeyReusedError(message, status);
     case "OUTCOME_UNKNOWN":
       return new OutcomeUnknownError(message, status);
     case "UNSAFE_RECONFIGURATION":

@@ -30,6 +30,7 @@ export {
   ClientError,
   CompactedError,
   DeadlineExceededError,
+  IdempotencyKeyReusedError,
   InvalidAuthTokenError,
   LearnerNotReadyError,
   LeaseLostError,

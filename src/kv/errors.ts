@@ -75,3 +75,17 @@ export class LeaseProvidedError extends KvError {
     super("KV_LEASE_PROVIDED", "put has ignoreLease set and also provides a lease");
   }
 }
+
+/**
+ * A request id (an HTTP `idempotency-key`) came back with a different command
+ * than the one first applied under it. Nothing is applied: answering the first
+ * command's result would tell the client its second write happened.
+ */
+export class IdempotencyKeyReusedError extends KvError {
+  constructor(id: string) {
+    super(
+      "IDEMPOTENCY_KEY_REUSED",
+      `request id ${JSON.stringify(id)} was already used for a different request; use a fresh id for each request`,
+    );
+  }
+}

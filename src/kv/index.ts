@@ -1,9 +1,11 @@
 export { compareBytes, prefixEnd, utf8 } from "./bytes.js";
 export { decodeCommand, encodeCommand } from "./codec.js";
+export { commandDigest } from "./command-digest.js";
 export {
   CompactedError,
   DuplicateKeyError,
   FutureRevisionError,
+  IdempotencyKeyReusedError,
   InvalidKvCommandError,
   KeyNotFoundError,
   KvError,

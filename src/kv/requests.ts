@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
-import { InvalidKvCommandError } from "./errors.js";
-import type { KvResult } from "./types.js";
+import { COMMAND_DIGEST_BYTES, sameDigest } from "./command-digest.js";
+import { IdempotencyKeyReusedError, InvalidKvCommandError } from "./errors.js";
+import type { KvResult, WriteCommand } from "./types.js";
 
 /**
  * The results of recently applied client requests, by request id, so a
@@ -14,11 +15,15 @@ import type { KvResult } from "./types.js";
  *
  * Refused requests are not remembered: they changed nothing, so applying a
  * retry afresh still has at most one effect.
+ *
+ * Each remembered result carries a digest of its command: an id sent again
+ * with a different command is refused (IdempotencyKeyReusedError) rather
+ * than answered with a result that belongs to another write.
  */
 export interface RequestWindow {
   /** Remembered requests at most (default 100,000). */
   readonly maxEntries: number;
-  /** Encoded result bytes remembered at most (default 32 MiB). */
+  /** Encoded result and command digest bytes remembered at most (default 32 MiB). */
   readonly maxBytes: number;
 }
 
@@ -32,8 +37,17 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
+interface Remembered {
+  readonly result: Uint8Array;
+  /** Undefined for an entry restored from a snapshot written before digests were kept. */
+  readonly digest: Uint8Array | undefined;
+}
+
+/** One remembered request in a snapshot: id, encoded result and, since digests exist, digest. */
+export type RequestEntry = [id: string, result: Uint8Array, digest?: Uint8Array];
+
 export class RequestLog {
-  private readonly results = new Map<string, Uint8Array>();
+  private readonly results = new Map<string, Remembered>();
   private bytes = 0;
 
   constructor(private readonly window: RequestWindow = DEFAULT_REQUEST_WINDOW) {
@@ -48,30 +62,48 @@ export class RequestLog {
     return this.results.size;
   }
 
-  /** The first result of this request, if it is still remembered. */
-  get(id: string): KvResult | undefined {
-    const encoded = this.results.get(id);
-    return encoded === undefined ? undefined : (plainBytes(packr.unpack(encoded)) as KvResult);
+  /**
+   * The first result of this request, if it is still remembered; throws
+   * IdempotencyKeyReusedError when the id was first used for another command.
+   * An entry without a digest (from an older snapshot) is trusted only for a
+   * command of the same type, which at least keeps the answer's shape right.
+   */
+  answer(id: string, command: WriteCommand, digest: Uint8Array): KvResult | undefined {
+    const first = this.results.get(id);
+    if (first === undefined) return undefined;
+    if (first.digest !== undefined && !sameDigest(first.digest, digest)) {
+      throw new IdempotencyKeyReusedError(id);
+    }
+    const result = plainBytes(packr.unpack(first.result)) as KvResult;
+    if (first.digest === undefined && result.type !== command.type) {
+      throw new IdempotencyKeyReusedError(id);
+    }
+    return result;
   }
 
-  remember(id: string, result: KvResult): void {
+  remember(id: string, digest: Uint8Array, result: KvResult): void {
     if (result.type === "error") return;
-    this.add(id, packr.pack(result));
+    this.add([id, packr.pack(result), digest]);
   }
 
   /** In the order they were remembered, for a snapshot. */
-  entries(): [string, Uint8Array][] {
-    return [...this.results];
+  entries(): RequestEntry[] {
+    return [...this.results].map(([id, r]) =>
+      r.digest === undefined ? [id, r.result] : [id, r.result, r.digest],
+    );
   }
 
   /** Adds an entry read back from a snapshot. */
-  add(id: string, encoded: Uint8Array): void {
+  add([id, result, digest]: RequestEntry): void {
     if (!REQUEST_ID_PATTERN.test(id)) {
       throw new InvalidKvCommandError(`request id ${JSON.stringify(id)} is not valid`);
     }
+    if (digest !== undefined && digest.byteLength !== COMMAND_DIGEST_BYTES) {
+      throw new InvalidKvCommandError(`request ${JSON.stringify(id)} has a malformed digest`);
+    }
     this.forget(id);
-    this.results.set(id, encoded);
-    this.bytes += encoded.byteLength;
+    this.results.set(id, { result, digest });
+    this.bytes += sizeOf({ result, digest });
     for (const [oldest, value] of this.results) {
       if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
       this.forget(oldest, value);
@@ -81,8 +113,12 @@ export class RequestLog {
   private forget(id: string, value = this.results.get(id)): void {
     if (value === undefined) return;
     this.results.delete(id);
-    this.bytes -= value.byteLength;
+    this.bytes -= sizeOf(value);
   }
+}
+
+function sizeOf(r: Remembered): number {
+  return r.result.byteLength + (r.digest?.byteLength ?? 0);
 }
 
 /** The decoder hands back Buffers; results carry plain Uint8Arrays, as the store's own do. */

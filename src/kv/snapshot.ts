@@ -3,6 +3,7 @@ import { type KeyString, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { InvalidKvCommandError } from "./errors.js";
 import { type MemberWire, parseMemberWire } from "./members.js";
 import type { KeyRecord } from "./mvcc.js";
+import type { RequestEntry } from "./requests.js";
 
 /**
  * Snapshot stream: frames of u32 length + MessagePack. Frame 1 is the header,
@@ -24,8 +25,8 @@ export interface SnapshotHeader {
 export interface SnapshotContents {
   readonly header: SnapshotHeader;
   readonly histories: [KeyString, KeyRecord[]][];
-  /** Remembered request results, oldest first: [request id, encoded result]. */
-  readonly requests: [string, Uint8Array][];
+  /** Remembered request results, oldest first: [request id, encoded result, command digest]. */
+  readonly requests: RequestEntry[];
 }
 
 const KEYS_PER_FRAME = 1024;
@@ -85,7 +86,7 @@ export async function decodeSnapshot(
 ): Promise<SnapshotContents | undefined> {
   let header: SnapshotHeader | undefined;
   const histories: [KeyString, KeyRecord[]][] = [];
-  const requests: [string, Uint8Array][] = [];
+  const requests: RequestEntry[] = [];
   let ended = false;
   for await (const value of frames(data)) {
     if (ended) fail("data after the trailer");
@@ -129,7 +130,11 @@ export async function decodeSnapshot(
       for (const entry of f["requests"] as unknown[]) {
         if (!Array.isArray(entry) || typeof entry[0] !== "string") fail("request entry");
         if (!(entry[1] instanceof Uint8Array)) fail("request result");
-        requests.push([entry[0], Uint8Array.from(entry[1])]);
+        // Snapshots written before digests were kept have none.
+        if (entry[2] === undefined) requests.push([entry[0], Uint8Array.from(entry[1])]);
+        else if (entry[2] instanceof Uint8Array) {
+          requests.push([entry[0], Uint8Array.from(entry[1]), Uint8Array.from(entry[2])]);
+        } else fail("request digest");
       }
     } else if (f["end"] !== undefined) {
       if (int(f["end"], "key count") !== histories.length) fail("key count mismatch");

@@ -1,6 +1,7 @@
 import type { StateMachine } from "../raft/node/ports.js";
 import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { decodeCommand } from "./codec.js";
+import { commandDigest } from "./command-digest.js";
 import { compareHolds } from "./compare.js";
 import {
   CompactedError,
@@ -235,7 +236,7 @@ export class KvStore implements StateMachine<KvResult> {
   async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
     const { header, histories, requests } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
     const requestLog = new RequestLog(this.requestWindow);
-    for (const [id, encoded] of requests) requestLog.add(id, encoded);
+    for (const entry of requests) requestLog.add(entry);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
     for (const [id, ttlMs] of header.leases) leases.grant(id, ttlMs);
@@ -301,10 +302,11 @@ export class KvStore implements StateMachine<KvResult> {
   private execute(command: KvCommand): KvResult {
     switch (command.type) {
       case "request": {
-        const first = this.requests.get(command.id);
+        const digest = commandDigest(command.command);
+        const first = this.requests.answer(command.id, command.command, digest);
         if (first !== undefined) return first;
         const result = this.execute(command.command);
-        this.requests.remember(command.id, result);
+        this.requests.remember(command.id, digest, result);
         return result;
       }
       case "range":

@@ -8,5 +8,7 @@ declare module "fastify" {
     leaseExpiry: LeaseExpiry;
     /** This server's metrics; the watch route reports its open streams through it. */
     serverMetrics: ServerMetrics;
+    /** Insecure ways this member is served right now (security-warnings.ts); empty when none. */
+    securityWarnings: () => string[];
   }
 }

@@ -2,6 +2,7 @@ import { ConclaveError } from "../errors.js";
 import {
   CompactedError,
   FutureRevisionError,
+  IdempotencyKeyReusedError,
   KeyNotFoundError,
   KvError,
   LeaseExistsError,
@@ -81,6 +82,7 @@ function conclaveStatus(err: ConclaveError): number {
   if (err instanceof LeaseNotFoundError || err instanceof KeyNotFoundError) return 404;
   if (err instanceof LeaseExistsError) return 409;
   if (err instanceof CompactedError || err instanceof FutureRevisionError) return 400;
+  if (err instanceof IdempotencyKeyReusedError) return 422;
   if (err instanceof KvError) return 400;
   if (err.code === "INVALID_ARGUMENT") return 400;
   // NODE_STOPPED, NODE_FAILED, PROPOSAL_DROPPED, TOO_MANY_UNCOMMITTED,

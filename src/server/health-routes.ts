@@ -44,6 +44,7 @@ export function registerHealthRoutes(app: FastifyInstance, kv: KvAccess): void {
       revision: kv.store.revision,
       compactRevision: kv.store.compactRevision,
       keyCount: kv.store.keyCount,
+      warnings: app.securityWarnings(),
     };
   });
 }

@@ -1,6 +1,7 @@
 export { type ErrorBody, errorReply } from "./error-reply.js";
 export { BadRequestError, HttpApiError, TooLargeError, TooManyOpsError } from "./errors.js";
 export { NotReadyError } from "./health-routes.js";
+export { HostNotAllowedError } from "./host-check.js";
 export {
   LeaseExpiry,
   type LeaseExpiryOptions,
@@ -27,6 +28,8 @@ export {
   TooManyLearnersError,
   UnsafeReconfigurationError,
 } from "./reconfig-errors.js";
+export { RequestTooDeepError } from "./request-depth.js";
+export { type PeerExposure, securityWarnings } from "./security-warnings.js";
 export { createServer } from "./server.js";
 export { TooManyWatchersError, WatchRegistry } from "./watch-registry.js";
 export { watchRegistryOf } from "./watch-routes.js";

@@ -48,6 +48,7 @@ export function registerMaintenanceRoutes(
       revision: String(store.revision),
       compactRevision: String(store.compactRevision),
       keyCount: String(store.keyCount),
+      warnings: app.securityWarnings(),
     };
   });
 

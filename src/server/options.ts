@@ -4,6 +4,8 @@ import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
 import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
+import { DEFAULT_MAX_REQUEST_DEPTH } from "./request-depth.js";
+import type { PeerExposure } from "./security-warnings.js";
 
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
@@ -14,6 +16,20 @@ export interface ServerOptions {
   readonly maxValueBytes?: number;
   /** Operations in one txn, nested txns' included. */
   readonly maxTxnOps?: number;
+  /**
+   * Host header names served besides loopback ones and the bound address
+   * (DNS-rebinding defence, see host-check.ts): exact names, `*.domain`, or `*`.
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * Whether client authentication is on in the cluster (a replicated flag);
+   * read whenever the security warnings are. Default: never.
+   */
+  readonly authEnabled?: () => boolean;
+  /** How the member's peer transport is exposed, for the security warnings; absent: not reported. */
+  readonly peerExposure?: PeerExposure;
+  /** Deepest nesting of objects and arrays in a JSON body (default 64); deeper is REQUEST_TOO_DEEP. */
+  readonly maxRequestDepth?: number;
   /** Passed to every proposal and linearizable read. */
   readonly requestTimeoutMs?: number;
   /**
@@ -52,6 +68,7 @@ export interface ServerLimits {
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxTxnOps: number;
+  readonly maxRequestDepth: number;
   readonly requestTimeoutMs: number;
 }
 
@@ -61,6 +78,7 @@ export function resolveLimits(options: ServerOptions): ServerLimits {
     maxKeyBytes: options.maxKeyBytes ?? 4096,
     maxValueBytes: options.maxValueBytes ?? 1024 * 1024,
     maxTxnOps: options.maxTxnOps ?? 128,
+    maxRequestDepth: options.maxRequestDepth ?? DEFAULT_MAX_REQUEST_DEPTH,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
   };
   for (const [name, value] of Object.entries(limits)) {

@@ -3,6 +3,7 @@ import { registerClusterRoutes } from "./cluster-routes.js";
 import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
+import { addHostCheck } from "./host-check.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { LeaseExpiry } from "./lease-expiry.js";
@@ -12,6 +13,8 @@ import { createServerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
+import { addRequestDepthLimit } from "./request-depth.js";
+import { serverWarnings } from "./security-warnings.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
@@ -38,12 +41,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const leaderUrls = options.clientUrls ?? {
     get: (id: number) => options.store.members.clientUrl(id),
   };
+  addHostCheck(app, options.allowedHosts ?? []);
   // First, so every route added after it (here or by later code) is documented and counted.
   registerOpenApi(app);
   const metrics = options.metrics ?? createServerMetrics();
   metrics.bindSources({ node: options.node, store: options.store });
   addRequestMetrics(app, metrics);
+  addRequestDepthLimit(app, limits.maxRequestDepth);
   app.decorate("serverMetrics", metrics);
+  app.decorate("securityWarnings", serverWarnings(app, options));
   const expiry = new LeaseExpiry(
     {
       status: () => options.node.status(),

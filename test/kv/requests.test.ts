@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
+  commandDigest,
+  IdempotencyKeyReusedError,
   type KvCommand,
   type KvResult,
   KvStore,
   type PutCommand,
   utf8,
 } from "../../src/kv/index.js";
+import { decodeSnapshot, encodeSnapshot } from "../../src/kv/snapshot.js";
 
 const put = (key: string, value: string): PutCommand => ({
   type: "put",
@@ -119,5 +122,85 @@ describe("request ids", () => {
     expect(refused(request("ok", request("inner", put("a", "1"))))).toBe("error");
     expect(refused({ type: "request", id: "ok", command: put("a", "1"), extra: 1 })).toBe("error");
     expect(store.revision).toBe(1);
+  });
+});
+
+describe("request ids bound to their command", () => {
+  const del = (key: string): KvCommand => ({ type: "deleteRange", key: utf8(key) });
+  const grant = (ttlMs: number): KvCommand => ({ type: "leaseGrant", ttlMs });
+
+  it("refuse an id reused with a different command and apply nothing", () => {
+    const store = new KvStore();
+    store.apply(1, request("k1", put("a", "1")));
+    const revision = store.revision;
+    for (const [i, other] of [put("a", "2"), put("b", "1"), del("a"), grant(5000)].entries()) {
+      const result = store.apply(2 + i, request("k1", other));
+      expect(result).toMatchObject({ type: "error", error: { code: "IDEMPOTENCY_KEY_REUSED" } });
+      expect(result).toMatchObject({ error: expect.any(IdempotencyKeyReusedError) });
+    }
+    expect(store.revision).toBe(revision);
+    expect(store.leaseCount).toBe(0);
+    expect(store.range({ key: utf8("a") }).kvs[0]?.value).toEqual(utf8("1"));
+    // The refusal is not remembered: the first command's retry still gets its answer.
+    expect(store.apply(9, request("k1", put("a", "1")))).toMatchObject({ type: "put", revision });
+  });
+
+  it("answer a retried delete and lease grant with their own first results", () => {
+    const store = new KvStore();
+    store.apply(1, put("a", "1"));
+    const deleted = store.apply(2, request("d", del("a")));
+    expect(deleted).toMatchObject({ type: "deleteRange", deleted: 1 });
+    expect(store.apply(3, request("d", del("a")))).toEqual(deleted);
+    const granted = store.apply(4, request("g", grant(5000)));
+    expect(granted).toMatchObject({ type: "leaseGrant", ttlMs: 5000 });
+    expect(store.apply(5, request("g", grant(5000)))).toEqual(granted);
+    expect(store.leaseCount).toBe(1);
+  });
+
+  it("digest the canonical command: field order does not matter, content does", () => {
+    const a = commandDigest({ type: "put", key: utf8("k"), value: utf8("v"), lease: 0 });
+    const reordered = commandDigest({ lease: 0, value: utf8("v"), key: utf8("k"), type: "put" });
+    const absentField = commandDigest({
+      type: "put",
+      key: utf8("k"),
+      value: utf8("v"),
+      lease: 0,
+      prevKv: undefined,
+    });
+    expect(reordered).toEqual(a);
+    expect(absentField).toEqual(a);
+    expect(commandDigest({ type: "put", key: utf8("k"), value: utf8("w"), lease: 0 })).not.toEqual(
+      a,
+    );
+  });
+
+  it("keep digests through a snapshot, so a restored replica refuses the same reuse", async () => {
+    const source = new KvStore();
+    source.apply(1, request("k", put("a", "1")));
+    const copy = new KvStore();
+    await copy.restore(replay(await bytesOf(source.snapshot())));
+    const reuse = request("k", put("a", "2"));
+    expect(copy.apply(2, reuse)).toEqual(source.apply(2, reuse));
+    expect(copy.apply(3, reuse)).toMatchObject({ error: { code: "IDEMPOTENCY_KEY_REUSED" } });
+    expect(copy.apply(4, request("k", put("a", "1")))).toMatchObject({ type: "put", revision: 2 });
+  });
+
+  it("load a snapshot from before digests and trust its entries for the same command type", async () => {
+    const source = new KvStore();
+    source.apply(1, request("p", put("a", "1")));
+    const decoded = await decodeSnapshot(replay(await bytesOf(source.snapshot())));
+    expect(decoded?.requests[0]).toHaveLength(3);
+    const legacy = {
+      ...decoded!,
+      requests: decoded!.requests.map(([id, result]): [string, Uint8Array] => [id, result]),
+    };
+    const copy = new KvStore();
+    await copy.restore(encodeSnapshot(legacy));
+    expect(copy.apply(2, request("p", put("a", "1")))).toMatchObject({ type: "put", revision: 2 });
+    // Without a digest, a command of another type cannot be told a retry: refused.
+    expect(copy.apply(3, request("p", del("a")))).toMatchObject({
+      error: { code: "IDEMPOTENCY_KEY_REUSED" },
+    });
+    expect(copy.range({ key: utf8("a") }).count).toBe(1);
   });
 });

@@ -73,6 +73,11 @@ export function printStatus(out: Output, reports: readonly EndpointReport[]): vo
       rows,
     ),
   );
+  // After the table, where they are not lost among the columns.
+  for (const r of reports) {
+    if (!("status" in r)) continue;
+    for (const warning of r.status.warnings ?? []) out.write(`WARNING ${r.endpoint}: ${warning}\n`);
+  }
 }
 
 export const statusCommand: CommandDef = {

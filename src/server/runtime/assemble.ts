@@ -112,6 +112,12 @@ export async function serverOptions(
     requestTimeoutMs: config.requestTimeoutMs,
     strictReconfigCheck: config.strictReconfigCheck,
     maxLearners: config.maxLearners,
+    allowedHosts: [new URL(config.advertiseClientUrl).hostname, ...config.allowedHosts],
+    peerExposure: {
+      listenHost: parsePeerAddress(config.listenPeer).host,
+      tls: config.peerCertFile !== undefined,
+      unauthenticated: config.peerAuth === "none",
+    },
     ...(https !== undefined && { https }),
   };
 }

@@ -47,6 +47,7 @@ export interface ServeSettings {
   maxWatchersPerAddress: number;
   strictReconfigCheck: boolean;
   maxLearners: number;
+  allowedHosts: string[];
   logLevel: LogLevel;
 }
 
@@ -101,6 +102,22 @@ function url(value: Raw): string {
   const s = text(value);
   checkHttpUrl(s, "value");
   return s;
+}
+
+/** Host names for the DNS-rebinding check: names, `*.domain` or `*`, comma-separated. */
+function hostList(value: Raw): string[] {
+  const hosts = String(value)
+    .split(",")
+    .map((h) => h.trim())
+    .filter((h) => h !== "");
+  for (const h of hosts) {
+    if (!/^(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$/.test(h)) {
+      throw new Error(
+        `must be host names, *.domain or *, comma-separated, got ${JSON.stringify(h)}`,
+      );
+    }
+  }
+  return hosts;
 }
 
 function logLevel(value: Raw): LogLevel {
@@ -277,6 +294,14 @@ export const FIELDS: readonly FieldSpec[] = [
     "refuse member changes that would leave fewer connected voters than a quorum (false is unsafe)",
   ),
   spec("maxLearners", "max-learners", 1, integer(0), "learners the cluster may hold at once"),
+  spec(
+    "allowedHosts",
+    "allowed-hosts",
+    [],
+    hostList,
+    "extra Host names served (DNS rebinding); *.domain, *",
+    "none",
+  ),
   spec(
     "logLevel",
     "log-level",

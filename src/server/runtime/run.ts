@@ -39,12 +39,8 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     { level: config.logLevel, base: { name: config.name, id: config.nodeId } },
     pino.destination({ fd: 2, sync: true }),
   );
-  if (config.peerAuth === "none") {
-    log.warn(
-      { listenPeer: config.listenPeer },
-      "--dev-unauthenticated-peers: peers are NOT authenticated; any local process can act as a member. Development only",
-    );
-  } else if (config.peerAuth === "tls") {
+  // An unauthenticated peer port is warned about with the other insecure modes, once serving.
+  if (config.peerAuth === "tls") {
     log.info("no cluster secret: peers are authenticated by their TLS certificates alone");
   }
   await mkdir(config.dataDir, { recursive: true });
@@ -94,6 +90,8 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     app = createServer(options);
     const listen = parsePeerAddress(config.listenClient);
     await app.listen({ host: listen.host, port: listen.port });
+    // Insecure modes are allowed when chosen, never silent.
+    for (const warning of app.securityWarnings()) log.warn({ insecure: true }, warning);
   } catch (err) {
     await stop();
     throw err;

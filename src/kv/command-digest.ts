@@ -1,0 +1,41 @@
+import { createHash } from "node:crypto";
+import { Packr } from "msgpackr";
+import type { WriteCommand } from "./types.js";
+
+/** Bytes of a command digest (SHA-256). */
+export const COMMAND_DIGEST_BYTES = 32;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/**
+ * A digest of a write command, remembered with its request id so a reuse of
+ * the id with another command is told apart from a retry. It hashes a
+ * canonical form (object fields sorted by name, absent fields left out), so
+ * two replicas, or two versions of this code that build the same command with
+ * fields in another order, agree on it.
+ */
+export function commandDigest(command: WriteCommand): Uint8Array {
+  const hash = createHash("sha256")
+    .update(packr.pack(canonical(command)))
+    .digest();
+  return new Uint8Array(hash.buffer, hash.byteOffset, hash.byteLength);
+}
+
+/** Commands are validated before they get here, so their nesting is bounded (MAX_TXN_DEPTH). */
+function canonical(value: unknown): unknown {
+  if (value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === "object" && value !== null) {
+    const fields = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return fields.map(([k, v]) => [k, canonical(v)]);
+  }
+  return value;
+}
+
+export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

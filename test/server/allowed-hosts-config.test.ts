@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import type { KvResult, KvStore } from "../../src/kv/index.js";
+import type { RaftNode } from "../../src/raft/node/index.js";
+import { serverOptions } from "../../src/server/runtime/assemble.js";
+import { resolveServeConfig, type ServeConfig } from "../../src/server/runtime/config.js";
+import { ServeConfigError } from "../../src/server/runtime/config-error.js";
+
+function resolve(argv: string[], env: Record<string, string> = {}): ServeConfig {
+  const parsed = resolveServeConfig({ argv, env });
+  if (parsed.config === undefined) throw new Error("expected a config");
+  return parsed.config;
+}
+
+const parts = {
+  node: {} as RaftNode<KvResult>,
+  store: {} as KvStore,
+  logger: {} as never,
+};
+
+describe("conclave serve Host and exposure settings", () => {
+  it("takes --allowed-hosts as a list and adds the advertised client URL's host", async () => {
+    const config = resolve(
+      [
+        "--allowed-hosts",
+        "api.example.com, *.corp.example",
+        "--advertise-client-url",
+        "http://m1.example:7379",
+      ],
+      { CONCLAVE_CLUSTER_SECRET: "a-secret-of-more-than-16-bytes" },
+    );
+    expect(config.allowedHosts).toEqual(["api.example.com", "*.corp.example"]);
+    const options = await serverOptions(config, parts);
+    expect(options.allowedHosts).toEqual(["m1.example", "api.example.com", "*.corp.example"]);
+    expect(options.peerExposure).toEqual({
+      listenHost: "127.0.0.1",
+      tls: false,
+      unauthenticated: false,
+    });
+    expect(resolve([]).allowedHosts).toEqual([]);
+  });
+
+  it("refuses a host list entry that is not a name, *.domain or *", () => {
+    for (const bad of ["http://x.example", "a b", "x.example/path"]) {
+      expect(() => resolve(["--allowed-hosts", bad]), bad).toThrow(ServeConfigError);
+    }
+    expect(() => resolve(["--allowed-hosts", "bad/"])).toThrow(/allowedHosts|allowed-hosts/);
+  });
+});
