@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { KvResult, KvStore } from "../../src/kv/index.js";
 import type { RaftNode } from "../../src/raft/node/index.js";
@@ -10,6 +11,8 @@ function resolve(argv: string[], env: Record<string, string> = {}): ServeConfig 
   if (parsed.config === undefined) throw new Error("expected a config");
   return parsed.config;
 }
+
+const SECRET = randomBytes(32).toString("hex");
 
 const parts = {
   node: {} as RaftNode<KvResult>,
@@ -26,7 +29,7 @@ describe("conclave serve Host and exposure settings", () => {
         "--advertise-client-url",
         "http://m1.example:7379",
       ],
-      { CONCLAVE_CLUSTER_SECRET: "a-secret-of-more-than-16-bytes" },
+      { CONCLAVE_CLUSTER_SECRET: SECRET },
     );
     expect(config.allowedHosts).toEqual(["api.example.com", "*.corp.example"]);
     const options = await serverOptions(config, parts);
@@ -36,7 +39,7 @@ describe("conclave serve Host and exposure settings", () => {
       tls: false,
       unauthenticated: false,
     });
-    expect(resolve([]).allowedHosts).toEqual([]);
+    expect(resolve([], { CONCLAVE_CLUSTER_SECRET: SECRET }).allowedHosts).toEqual([]);
   });
 
   it("refuses a host list entry that is not a name, *.domain or *", () => {
