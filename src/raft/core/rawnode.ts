@@ -59,6 +59,15 @@ export interface PeerStatus {
   readonly recentActive: boolean;
 }
 
+/** The node's own state without the per-peer detail: cheap enough to read for every message. */
+export interface BasicStatus {
+  readonly term: number;
+  readonly lead: NodeId;
+  readonly role: Role;
+  readonly commit: number;
+  readonly lastIndex: number;
+}
+
 export interface RaftStatus {
   readonly id: NodeId;
   readonly term: number;
@@ -305,6 +314,17 @@ export class RawNode {
         ],
       }),
     );
+  }
+
+  basicStatus(): BasicStatus {
+    const r = this.raft;
+    return {
+      term: r.term,
+      lead: r.lead,
+      role: r.role,
+      commit: r.log.committed,
+      lastIndex: r.log.lastIndex(),
+    };
   }
 
   status(): RaftStatus {
