@@ -61,6 +61,7 @@ export interface PeerStatus {
 
 /** The node's own state without the per-peer detail: cheap enough to read for every message. */
 export interface BasicStatus {
+  readonly id: NodeId;
   readonly term: number;
   readonly lead: NodeId;
   readonly role: Role;
@@ -319,6 +320,7 @@ export class RawNode {
   basicStatus(): BasicStatus {
     const r = this.raft;
     return {
+      id: r.id,
       term: r.term,
       lead: r.lead,
       role: r.role,

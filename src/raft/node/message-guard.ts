@@ -14,6 +14,8 @@ import {
  * cases apart by it.
  */
 export type PeerMessageRejection =
+  /** Not addressed to this node, or claiming to come from it. */
+  | "misaddressed"
   /** The term is more than MAX_TERM_JUMP above ours. */
   | "term-jump"
   /** Term 0 on a message that must carry one: it would skip every term check. */
@@ -22,7 +24,7 @@ export type PeerMessageRejection =
   | "unexpected-term"
   /** The message's log term is newer than its own term. */
   | "log-term-above-term"
-  /** Entries on a message type that carries none. */
+  /** Entries on a message type that carries none, or a proposal without any. */
   | "unexpected-entries"
   /** Append entries that do not follow on from `index` one by one. */
   | "entries-not-contiguous"
@@ -63,6 +65,11 @@ const FROM_LEADER: ReadonlySet<MessageType> = new Set([
  * splice into its log, a leader it would follow.
  */
 export function checkPeerMessage(m: Message, local: BasicStatus): PeerMessageProblem | undefined {
+  // An answer to a message "from" ourselves would be addressed to ourselves,
+  // which the core treats as a broken invariant.
+  if (m.to !== local.id || m.from === local.id) {
+    return problem("misaddressed", `${m.type} from node ${m.from} to node ${m.to}`);
+  }
   if (FORWARDED.has(m.type)) {
     if (m.term !== 0) return problem("unexpected-term", `${m.type} carries term ${m.term}`);
   } else if (m.term === 0) {
@@ -80,7 +87,9 @@ export function checkPeerMessage(m: Message, local: BasicStatus): PeerMessagePro
   if (m.type === MessageType.App) {
     const bad = checkAppendedEntries(m);
     if (bad !== undefined) return bad;
-  } else if (m.entries.length > 0 && m.type !== MessageType.Prop) {
+  } else if (m.type === MessageType.Prop) {
+    if (m.entries.length === 0) return problem("unexpected-entries", "a proposal without entries");
+  } else if (m.entries.length > 0) {
     return problem("unexpected-entries", `${m.type} carries ${m.entries.length} entries`);
   }
   if (m.type === MessageType.Snap && m.snapshot !== undefined) {

@@ -19,6 +19,7 @@ import {
 import { bytes, Net } from "../harness.js";
 
 const follower: BasicStatus = {
+  id: 1,
   term: 7,
   lead: 2,
   role: Role.Follower,
@@ -47,6 +48,24 @@ const snap = (index: number, term: number, msgTerm = 7): Message =>
   });
 
 const cases: Array<[string, Message, BasicStatus, PeerMessageRejection]> = [
+  [
+    "a message for another node",
+    message({ type: MessageType.Heartbeat, to: 3, from: 2, term: 7 }),
+    follower,
+    "misaddressed",
+  ],
+  [
+    "a message from this node itself",
+    message({ type: MessageType.Vote, to: 1, from: 1, term: 8 }),
+    follower,
+    "misaddressed",
+  ],
+  [
+    "a proposal without entries (the leader asserts it has some)",
+    message({ type: MessageType.Prop, to: 1, from: 3 }),
+    leader,
+    "unexpected-entries",
+  ],
   [
     "the 2^53-2 heartbeat",
     message({ type: MessageType.Heartbeat, to: 1, from: 3, term: 2 ** 53 - 2 }),
