@@ -126,4 +126,17 @@ describe("core under peer input out of range", () => {
     expect(() => raw.propose(bytes("x"))).toThrow(ProposalDroppedError);
     expect(raw.status().lastIndex).toBe(MAX_INDEX);
   });
+
+  it("a forwarded transfer reaching a node that knows no leader is dropped, not thrown", () => {
+    const { net, follower } = steady();
+    const raw = net.node(follower);
+    const other = IDS.find((id) => id !== follower && id !== net.leader())!;
+    // A newer term from a non-leader: a follower that knows no leader yet.
+    const term = raw.status().term + 1;
+    raw.step(message({ type: MessageType.AppResp, to: follower, from: other, term }));
+    expect(raw.status()).toMatchObject({ role: Role.Follower, lead: 0, term });
+    const forwarded = message({ type: MessageType.TransferLeader, to: follower, from: other });
+    // Before: NotLeaderError escaped step() and stopped the node.
+    expect(() => raw.step(forwarded)).not.toThrow();
+  });
 });

@@ -172,8 +172,13 @@ export class RawNode {
     ) {
       return; // a response from a peer that is not (or no longer) a member
     }
-    if (m.type === MessageType.Prop || m.type === MessageType.ReadIndex) {
-      // Forwarded requests: a refusal is the forwarder's problem, not ours to throw.
+    if (
+      m.type === MessageType.Prop ||
+      m.type === MessageType.ReadIndex ||
+      m.type === MessageType.TransferLeader
+    ) {
+      // Forwarded requests: a refusal (no leader known, a transfer under way)
+      // is the forwarder's problem, not ours to throw.
       try {
         r.step(m);
       } catch (err) {
