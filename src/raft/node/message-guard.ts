@@ -8,6 +8,7 @@ import {
   type NodeId,
   Role,
 } from "../core/index.js";
+import { TermCatchUp } from "./term-catch-up.js";
 
 /**
  * Why a peer's message was refused. Stable: logs, metrics and tests tell the
@@ -16,7 +17,7 @@ import {
 export type PeerMessageRejection =
   /** Not addressed to this node, or claiming to come from it. */
   | "misaddressed"
-  /** The term is more than MAX_TERM_JUMP above ours. */
+  /** The term is more than MAX_TERM_JUMP above ours (see term-catch-up.ts). */
   | "term-jump"
   /** Term 0 on a message that must carry one: it would skip every term check. */
   | "missing-term"
@@ -62,9 +63,15 @@ const FROM_LEADER: ReadonlySet<MessageType> = new Set([
  * transport has already checked its shape and absolute ranges. Everything
  * refused here is something no correct peer sends, and something the core
  * would otherwise trust: a term it would adopt and persist, entries it would
- * splice into its log, a leader it would follow.
+ * splice into its log, a leader it would follow. With `farTermAllowed` a
+ * term more than MAX_TERM_JUMP above ours is let through (the cluster has
+ * been there long enough, see TermCatchUp).
  */
-export function checkPeerMessage(m: Message, local: BasicStatus): PeerMessageProblem | undefined {
+export function checkPeerMessage(
+  m: Message,
+  local: BasicStatus,
+  farTermAllowed = false,
+): PeerMessageProblem | undefined {
   // An answer to a message "from" ourselves would be addressed to ourselves,
   // which the core treats as a broken invariant.
   if (m.to !== local.id || m.from === local.id) {
@@ -75,7 +82,7 @@ export function checkPeerMessage(m: Message, local: BasicStatus): PeerMessagePro
   } else if (m.term === 0) {
     return problem("missing-term", `${m.type} carries no term`);
   }
-  if (m.term > local.term + MAX_TERM_JUMP) {
+  if (m.term > local.term + MAX_TERM_JUMP && !farTermAllowed) {
     return problem(
       "term-jump",
       `term ${m.term} is more than ${MAX_TERM_JUMP} above this node's term ${local.term}`,
@@ -165,10 +172,21 @@ export class PeerMessageGuard {
   #rejected = 0;
   readonly #nodeId: NodeId;
   readonly #log: LogThrottle | undefined;
+  readonly #catchUp: TermCatchUp;
 
-  constructor(nodeId: NodeId, logger: WarnSink | undefined) {
+  /**
+   * `termCatchUpMs`: how long a peer must speak from more than MAX_TERM_JUMP
+   * ahead before this node follows it; `now` is a monotonic clock in ms.
+   */
+  constructor(
+    nodeId: NodeId,
+    logger: WarnSink | undefined,
+    termCatchUpMs: number,
+    now: () => number,
+  ) {
     this.#nodeId = nodeId;
     this.#log = logger === undefined ? undefined : new LogThrottle(logger);
+    this.#catchUp = new TermCatchUp(termCatchUpMs, now);
   }
 
   /** Peer messages refused since the node started. */
@@ -178,7 +196,13 @@ export class PeerMessageGuard {
 
   /** Returns the problem with `m`, having counted and logged it, or undefined to let it in. */
   check(m: Message, local: BasicStatus): PeerMessageProblem | undefined {
-    const found = checkPeerMessage(m, local);
+    let farTermAllowed = false;
+    if (m.term > local.term + MAX_TERM_JUMP) {
+      farTermAllowed = this.#catchUp.admits(m.from, m.term, local.term);
+    } else {
+      this.#catchUp.settled(m.from);
+    }
+    const found = checkPeerMessage(m, local, farTermAllowed);
     if (found === undefined) return undefined;
     this.#rejected++;
     this.#log?.warn(

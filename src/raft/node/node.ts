@@ -114,6 +114,12 @@ interface ProposalWaiter<Result> {
 }
 
 /**
+ * Election timeouts a peer must speak from more than MAX_TERM_JUMP terms
+ * ahead before this node follows it (see term-catch-up.ts).
+ */
+const TERM_CATCH_UP_ELECTIONS = 10;
+
+/**
  * Drives the Raft core with real time, durable storage and a transport:
  * the tick timer, the Ready loop in persist → send → apply order, proposal
  * and read waiters, membership, and automatic snapshots.
@@ -167,7 +173,12 @@ export class RaftNode<Result> {
     const snapIndex = opts.storage.snapshot().metadata.index;
     this.snapshotIndex = snapIndex;
     this.appliedIndex = snapIndex;
-    this.peerGuard = new PeerMessageGuard(opts.id, opts.logger);
+    this.peerGuard = new PeerMessageGuard(
+      opts.id,
+      opts.logger,
+      TERM_CATCH_UP_ELECTIONS * electionMs,
+      this.clock,
+    );
     this.raw = new RawNode({
       ...opts.raft,
       id: opts.id,

@@ -204,12 +204,48 @@ describe("checkPeerMessage", () => {
 describe("PeerMessageGuard", () => {
   it("counts every refusal and logs each reason per peer once per interval", () => {
     const lines: Array<Record<string, unknown>> = [];
-    const guard = new PeerMessageGuard(1, { warn: (fields) => lines.push(fields) });
+    const guard = new PeerMessageGuard(1, { warn: (fields) => lines.push(fields) }, 1000, () => 0);
     const lie = message({ type: MessageType.Heartbeat, to: 1, from: 3, term: 2 ** 53 - 2 });
     for (let i = 0; i < 1000; i++) expect(guard.check(lie, follower)?.reason).toBe("term-jump");
     expect(guard.check(app({}), follower)).toBeUndefined();
     expect(guard.rejected).toBe(1000);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ node: 1, peer: 3, reason: "term-jump", localTerm: 7 });
+  });
+});
+
+describe("following a cluster that moved more than one jump ahead", () => {
+  const far = (from: number, term: number) =>
+    message({ type: MessageType.Heartbeat, to: 1, from, term });
+  const local = { ...follower, lead: NO_NODE };
+
+  it("refuses a far term at first and follows it once the same peer has held it for the wait", () => {
+    let nowMs = 0;
+    const guard = new PeerMessageGuard(1, undefined, 1000, () => nowMs);
+    const term = local.term + MAX_TERM_JUMP + 3;
+    expect(guard.check(far(2, term), local)?.reason).toBe("term-jump");
+    nowMs = 999;
+    expect(guard.check(far(2, term), local)?.reason).toBe("term-jump");
+    // Another peer's run is its own.
+    expect(guard.check(far(3, term), local)?.reason).toBe("term-jump");
+    nowMs = 1000;
+    expect(guard.check(far(2, term + 1), local)).toBeUndefined();
+    expect(guard.rejected).toBe(3);
+  });
+
+  it("never follows a term more than two jumps ahead, and a term within the jump restarts the wait", () => {
+    let nowMs = 0;
+    const guard = new PeerMessageGuard(1, undefined, 1000, () => nowMs);
+    const tooFar = local.term + 2 * MAX_TERM_JUMP + 1;
+    for (nowMs = 0; nowMs <= 5000; nowMs += 500) {
+      expect(guard.check(far(2, tooFar), local)?.reason).toBe("term-jump");
+    }
+    const term = local.term + MAX_TERM_JUMP + 1;
+    nowMs = 10_000;
+    expect(guard.check(far(2, term), local)?.reason).toBe("term-jump");
+    nowMs = 10_600;
+    expect(guard.check(far(2, local.term), local)).toBeUndefined();
+    nowMs = 11_200;
+    expect(guard.check(far(2, term), local)?.reason).toBe("term-jump");
   });
 });
