@@ -8,7 +8,7 @@ import {
   type NodeId,
   Role,
 } from "../core/index.js";
-import { TermCatchUp } from "./term-catch-up.js";
+import { FREE_TERM_STEP, TermCatchUp } from "./term-catch-up.js";
 
 /**
  * Why a peer's message was refused. Stable: logs, metrics and tests tell the
@@ -17,7 +17,7 @@ import { TermCatchUp } from "./term-catch-up.js";
 export type PeerMessageRejection =
   /** Not addressed to this node, or claiming to come from it. */
   | "misaddressed"
-  /** The term is more than MAX_TERM_JUMP above ours (see term-catch-up.ts). */
+  /** The term is more than MAX_TERM_JUMP above ours, or a large move came too soon (see term-catch-up.ts). */
   | "term-jump"
   /** Term 0 on a message that must carry one: it would skip every term check. */
   | "missing-term"
@@ -64,8 +64,8 @@ const FROM_LEADER: ReadonlySet<MessageType> = new Set([
  * refused here is something no correct peer sends, and something the core
  * would otherwise trust: a term it would adopt and persist, entries it would
  * splice into its log, a leader it would follow. With `farTermAllowed` a
- * term more than MAX_TERM_JUMP above ours is let through (the cluster has
- * been there long enough, see TermCatchUp).
+ * term more than MAX_TERM_JUMP above ours is let through (TermCatchUp says
+ * the cluster has been there long enough).
  */
 export function checkPeerMessage(
   m: Message,
@@ -175,8 +175,9 @@ export class PeerMessageGuard {
   readonly #catchUp: TermCatchUp;
 
   /**
-   * `termCatchUpMs`: how long a peer must speak from more than MAX_TERM_JUMP
-   * ahead before this node follows it; `now` is a monotonic clock in ms.
+   * `termCatchUpMs`: the least time between two large term moves, and how
+   * long a peer must speak from more than MAX_TERM_JUMP ahead before this
+   * node follows it; `now` is a monotonic clock in ms.
    */
   constructor(
     nodeId: NodeId,
@@ -196,14 +197,17 @@ export class PeerMessageGuard {
 
   /** Returns the problem with `m`, having counted and logged it, or undefined to let it in. */
   check(m: Message, local: BasicStatus): PeerMessageProblem | undefined {
-    let farTermAllowed = false;
-    if (m.term > local.term + MAX_TERM_JUMP) {
-      farTermAllowed = this.#catchUp.admits(m.from, m.term, local.term);
-    } else {
-      this.#catchUp.settled(m.from);
+    const termAdmitted = this.#catchUp.admits(m.from, m.term, local.term);
+    const found = termAdmitted
+      ? checkPeerMessage(m, local, true)
+      : problem(
+          "term-jump",
+          `term ${m.term} is too far above this node's term ${local.term} to follow now`,
+        );
+    if (found === undefined) {
+      if (m.term > local.term + FREE_TERM_STEP) this.#catchUp.moved(m.from);
+      return undefined;
     }
-    const found = checkPeerMessage(m, local, farTermAllowed);
-    if (found === undefined) return undefined;
     this.#rejected++;
     this.#log?.warn(
       `${found.reason}:${m.from}`,

@@ -248,4 +248,20 @@ describe("following a cluster that moved more than one jump ahead", () => {
     nowMs = 11_200;
     expect(guard.check(far(2, term), local)?.reason).toBe("term-jump");
   });
+
+  it("allows one large term move per wait, whoever asks, so lies cannot race through the term space", () => {
+    let nowMs = 0;
+    const guard = new PeerMessageGuard(1, undefined, 1000, () => nowMs);
+    let term = local.term;
+    const large = () => term + MAX_TERM_JUMP - 1;
+    expect(guard.check(far(2, large()), local)).toBeUndefined();
+    term = large();
+    const moved = { ...local, term };
+    nowMs = 500;
+    expect(guard.check(far(3, large()), moved)?.reason).toBe("term-jump");
+    // Small steps, as real elections make, are never held back.
+    expect(guard.check(far(3, term + 2), moved)).toBeUndefined();
+    nowMs = 1000;
+    expect(guard.check(far(3, large()), moved)).toBeUndefined();
+  });
 });
