@@ -208,6 +208,21 @@ export class PeerMessageGuard {
       if (m.term > local.term + FREE_TERM_STEP) this.#catchUp.moved(m.from);
       return undefined;
     }
+    this.#refuse(m, local, found);
+    return found;
+  }
+
+  /**
+   * Checks again a message `check` let in, against state that moved on
+   * meanwhile (while a snapshot streamed in). Its term was judged already.
+   */
+  recheck(m: Message, local: BasicStatus): PeerMessageProblem | undefined {
+    const found = checkPeerMessage(m, local, true);
+    if (found !== undefined) this.#refuse(m, local, found);
+    return found;
+  }
+
+  #refuse(m: Message, local: BasicStatus, found: PeerMessageProblem): void {
     this.#rejected++;
     this.#log?.warn(
       `${found.reason}:${m.from}`,
@@ -222,6 +237,5 @@ export class PeerMessageGuard {
       },
       "refused an invalid message from a peer",
     );
-    return found;
   }
 }

@@ -114,8 +114,9 @@ interface ProposalWaiter<Result> {
 }
 
 /**
- * Election timeouts a peer must speak from more than MAX_TERM_JUMP terms
- * ahead before this node follows it (see term-catch-up.ts).
+ * Election timeouts between two large term moves, and that a peer must speak
+ * from more than MAX_TERM_JUMP terms ahead before this node follows it (see
+ * term-catch-up.ts).
  */
 const TERM_CATCH_UP_ELECTIONS = 10;
 
@@ -421,7 +422,7 @@ export class RaftNode<Result> {
     if (this.stopped || m.snapshot === undefined || !this.admit(m)) return;
     const snapshot = await this.opts.storage.receiveSnapshot(m.snapshot.metadata, data);
     // The node moved on while the bytes arrived (a new term, a new leader): check again.
-    if (this.stopped || !this.admit(m)) return;
+    if (this.stopped || this.peerGuard.recheck(m, this.raw.basicStatus()) !== undefined) return;
     this.guard(() => this.raw.step({ ...m, snapshot }));
   }
 
