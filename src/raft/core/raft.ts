@@ -12,6 +12,7 @@ import {
   SnapshotTemporarilyUnavailableError,
   UncommittedLimitError,
 } from "./errors.js";
+import { MAX_INDEX, MAX_TERM } from "./limits.js";
 import { RaftLog } from "./log.js";
 import { ProgressState } from "./progress.js";
 import { jointCommitted, VoteResult } from "./quorum.js";
@@ -372,6 +373,9 @@ export class Raft {
 
   campaign(kind: CampaignKind): void {
     if (!this.promotable()) return;
+    // At the ceiling a new term (or a leader's first entry) would leave the
+    // range peers accept: stay a follower rather than send what they refuse.
+    if (this.term >= MAX_TERM || this.log.lastIndex() >= MAX_INDEX) return;
     let voteType: MessageType;
     let term: number;
     if (kind === CampaignKind.PreElection) {
@@ -581,6 +585,9 @@ export class Raft {
         `leadership is being transferred to node ${this.leadTransferee}`,
       );
     }
+    if (this.log.lastIndex() + entries.length > MAX_INDEX) {
+      throw new ProposalDroppedError(`the log is at the largest index peers accept (${MAX_INDEX})`);
+    }
     entries.forEach((e, i) => {
       if (e.type !== EntryType.ConfChange) return;
       this.checkConfChangeProposal(decodeConfChange(e.data));
@@ -695,9 +702,19 @@ export class Raft {
       this.log.commitTo(meta.index);
       return false;
     }
+    // Built before the log changes: a configuration no leader could have
+    // produced refuses the snapshot instead of leaving the log replaced and
+    // the configuration old.
+    let config: ChangeResult;
+    try {
+      config = restoreConfig(this.tracker, cs, meta.index);
+    } catch (err) {
+      if (err instanceof InvalidConfChangeError) return false;
+      throw err;
+    }
     this.log.restore(snapshot);
     this.tracker.progress = new Map();
-    this.installConfig(restoreConfig(this.tracker, cs, this.log.lastIndex()));
+    this.installConfig(config);
     return true;
   }
 

@@ -61,6 +61,16 @@ export interface PeerStatus {
   readonly ticksSinceHeard: number | undefined;
 }
 
+/** The node's own state without the per-peer detail: cheap enough to read for every message. */
+export interface BasicStatus {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly lead: NodeId;
+  readonly role: Role;
+  readonly commit: number;
+  readonly lastIndex: number;
+}
+
 export interface RaftStatus {
   readonly id: NodeId;
   readonly term: number;
@@ -164,8 +174,13 @@ export class RawNode {
     ) {
       return; // a response from a peer that is not (or no longer) a member
     }
-    if (m.type === MessageType.Prop || m.type === MessageType.ReadIndex) {
-      // Forwarded requests: a refusal is the forwarder's problem, not ours to throw.
+    if (
+      m.type === MessageType.Prop ||
+      m.type === MessageType.ReadIndex ||
+      m.type === MessageType.TransferLeader
+    ) {
+      // Forwarded requests: a refusal (no leader known, a transfer under way)
+      // is the forwarder's problem, not ours to throw.
       try {
         r.step(m);
       } catch (err) {
@@ -307,6 +322,18 @@ export class RawNode {
         ],
       }),
     );
+  }
+
+  basicStatus(): BasicStatus {
+    const r = this.raft;
+    return {
+      id: r.id,
+      term: r.term,
+      lead: r.lead,
+      role: r.role,
+      commit: r.log.committed,
+      lastIndex: r.log.lastIndex(),
+    };
   }
 
   status(): RaftStatus {

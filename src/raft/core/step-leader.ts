@@ -45,6 +45,10 @@ export function stepLeader(r: Raft, m: Message): void {
         }
         return;
       }
+      // Our log only grows while we lead, so an acknowledgement beyond its end
+      // was never sent by a follower of this term: taking it as the peer's
+      // match would point replication past our log.
+      if (m.index > r.log.lastIndex()) return;
       const wasPaused = pr.isPaused();
       if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
         if (pr.state === ProgressState.Probe) {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { InvalidArgumentError } from "../../errors.js";
+import type { WarnSink } from "../../log-throttle.js";
 import {
   bootstrapLog,
   type ConfChange,
@@ -29,6 +30,7 @@ import {
   RaftAbortedError,
   RaftTimeoutError,
 } from "./errors.js";
+import { PeerMessageGuard } from "./message-guard.js";
 import { notify, type RaftNodeObserver } from "./observer.js";
 import type { NodeStorage, SnapshotSource, StateMachine, Transport } from "./ports.js";
 import {
@@ -75,6 +77,8 @@ export interface RaftNodeOptions<Result> {
   readonly onFatal?: (err: Error) => void;
   /** Hooks for metrics: persist and apply timings, leader changes, proposal outcomes. */
   readonly observer?: RaftNodeObserver;
+  /** Where refused peer messages are reported (rate-limited); silent when absent. */
+  readonly logger?: WarnSink;
 }
 
 export interface RequestOptions {
@@ -93,6 +97,8 @@ export interface NodeStatus {
   readonly snapshotIndex: number;
   /** Snapshots received from a leader and installed since this process started. */
   readonly snapshotsInstalled: number;
+  /** Peer messages refused as invalid since this process started (see message-guard.ts). */
+  readonly rejectedPeerMessages: number;
   readonly confState: ConfState;
   readonly peers: readonly {
     id: NodeId;
@@ -110,12 +116,20 @@ interface ProposalWaiter<Result> {
 }
 
 /**
+ * Election timeouts between two large term moves, and that a peer must speak
+ * from more than MAX_TERM_JUMP terms ahead before this node follows it (see
+ * term-catch-up.ts).
+ */
+const TERM_CATCH_UP_ELECTIONS = 10;
+
+/**
  * Drives the Raft core with real time, durable storage and a transport:
  * the tick timer, the Ready loop in persist → send → apply order, proposal
  * and read waiters, membership, and automatic snapshots.
  */
 export class RaftNode<Result> {
   private readonly raw: RawNode;
+  private readonly peerGuard: PeerMessageGuard;
   private readonly opts: RaftNodeOptions<Result>;
   private readonly heartbeatMs: number;
   private readonly clock: () => number;
@@ -162,6 +176,12 @@ export class RaftNode<Result> {
     const snapIndex = opts.storage.snapshot().metadata.index;
     this.snapshotIndex = snapIndex;
     this.appliedIndex = snapIndex;
+    this.peerGuard = new PeerMessageGuard(
+      opts.id,
+      opts.logger,
+      TERM_CATCH_UP_ELECTIONS * electionMs,
+      this.clock,
+    );
     this.raw = new RawNode({
       ...opts.raft,
       id: opts.id,
@@ -317,6 +337,7 @@ export class RaftNode<Result> {
       lastIndex: st.lastIndex,
       snapshotIndex: this.snapshotIndex,
       snapshotsInstalled: this.snapshotsInstalled,
+      rejectedPeerMessages: this.peerGuard.rejected,
       confState: st.confState,
       peers: st.progress
         .filter((p) => p.id !== st.id)
@@ -394,14 +415,26 @@ export class RaftNode<Result> {
   }
 
   private receive(m: Message): void {
+    if (this.stopped || !this.admit(m)) return;
     this.guard(() => this.raw.step(m));
   }
 
-  /** Stages a streamed snapshot in storage, then lets the core decide on it. */
+  /**
+   * Stages a streamed snapshot in storage, then lets the core decide on it.
+   * A refused one is never staged: the transport abandons the unread stream.
+   */
   private async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
-    if (this.stopped || m.snapshot === undefined) return;
+    if (this.stopped || m.snapshot === undefined || !this.admit(m)) return;
     const snapshot = await this.opts.storage.receiveSnapshot(m.snapshot.metadata, data);
+    // The node moved on while the bytes arrived (a new term, a new leader): check again.
+    if (this.stopped || this.peerGuard.recheck(m, this.raw.basicStatus()) !== undefined) return;
     this.guard(() => this.raw.step({ ...m, snapshot }));
+  }
+
+  /** Whether a peer's message may reach the core; a refused one is counted and logged. */
+  private admit(m: Message): boolean {
+    if (this.fatal !== undefined) return false;
+    return this.peerGuard.check(m, this.raw.basicStatus()) === undefined;
   }
 
   /** Tells the transport about peers added or removed since the last call. */

@@ -1,3 +1,4 @@
+import { MAX_INDEX, MAX_TERM } from "../core/limits.js";
 import type { ConfState, Entry, Message, Snapshot } from "../core/types.js";
 import { EntryType, isLocalMessage, MessageType } from "../core/types.js";
 import { InvalidMessageError } from "./errors.js";
@@ -6,8 +7,11 @@ import { InvalidMessageError } from "./errors.js";
  * Checks that a value has the exact shape of a Raft message that may cross
  * the network, and returns a fresh object holding only the known fields.
  * Anything else — a float where an integer belongs, an unknown or local-only
- * type, a missing snapshot on a snap message — throws InvalidMessageError
- * naming the field, so a malformed frame never reaches the core.
+ * type, a missing snapshot on a snap message, a term above MAX_TERM or an
+ * index above MAX_INDEX — throws InvalidMessageError naming the field, so a
+ * malformed frame never reaches the core. The ceilings keep every sum the
+ * core forms (term + 1, index + entries) an exact integer; checks against
+ * the receiver's own state are the node's (src/raft/node/message-guard.ts).
  *
  * `copyBytes` copies every byte array into its own right-sized Uint8Array:
  * decoded payloads would otherwise be views that keep a whole receive buffer
@@ -30,13 +34,13 @@ export function validateMessage(value: unknown, copyBytes: boolean): Message {
     type,
     to: nodeId(value["to"], "to"),
     from: nodeId(value["from"], "from"),
-    term: count(value["term"], "term"),
-    logTerm: count(value["logTerm"], "logTerm"),
-    index: count(value["index"], "index"),
+    term: count(value["term"], "term", MAX_TERM),
+    logTerm: count(value["logTerm"], "logTerm", MAX_TERM),
+    index: count(value["index"], "index", MAX_INDEX),
     entries: entries(value["entries"], copyBytes),
-    commit: count(value["commit"], "commit"),
+    commit: count(value["commit"], "commit", MAX_INDEX),
     reject: bool(value["reject"], "reject"),
-    rejectHint: count(value["rejectHint"], "rejectHint"),
+    rejectHint: count(value["rejectHint"], "rejectHint", MAX_INDEX),
     context: str(value["context"], "context"),
     ...(snapshot === undefined ? {} : { snapshot }),
   };
@@ -59,10 +63,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function count(v: unknown, path: string): number {
+function count(v: unknown, path: string, max: number): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
     throw new InvalidMessageError(path, `must be a non-negative integer, got ${describe(v)}`);
   }
+  if (v > max) throw new InvalidMessageError(path, `must be at most ${max}, got ${v}`);
   return v;
 }
 
@@ -105,8 +110,8 @@ function entries(v: unknown, copy: boolean): Entry[] {
       throw new InvalidMessageError(`${path}.type`, `is not a known entry type: ${describe(type)}`);
     }
     out[i] = {
-      term: count(e["term"], `${path}.term`),
-      index: count(e["index"], `${path}.index`),
+      term: count(e["term"], `${path}.term`, MAX_TERM),
+      index: count(e["index"], `${path}.index`, MAX_INDEX),
       type,
       data: bytes(e["data"], `${path}.data`, copy),
     };
@@ -138,8 +143,8 @@ function validateSnapshot(v: unknown, copy: boolean): Snapshot {
   if (!isRecord(meta)) throw new InvalidMessageError("snapshot.metadata", "is not an object");
   return {
     metadata: {
-      index: count(meta["index"], "snapshot.metadata.index"),
-      term: count(meta["term"], "snapshot.metadata.term"),
+      index: count(meta["index"], "snapshot.metadata.index", MAX_INDEX),
+      term: count(meta["term"], "snapshot.metadata.term", MAX_TERM),
       confState: validateConfState(meta["confState"]),
     },
     data: bytes(v["data"], "snapshot.data", copy),

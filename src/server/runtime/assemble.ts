@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import type { FastifyBaseLogger } from "fastify";
 import type { KvResult, KvStore } from "../../kv/index.js";
+import type { WarnSink } from "../../log-throttle.js";
 import type { RaftNode, RaftNodeOptions } from "../../raft/node/index.js";
 import { WalStorage } from "../../raft/storage/index.js";
 import {
@@ -67,6 +68,8 @@ export function nodeOptions(
     transport: TcpTransport;
     store: KvStore;
     onFatal: (err: Error) => void;
+    /** Where refused peer messages are reported, rate-limited. */
+    logger?: WarnSink;
   },
 ): RaftNodeOptions<KvResult> {
   return {
@@ -82,6 +85,7 @@ export function nodeOptions(
     snapshotEveryBytes: config.snapshotEveryBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     onFatal: parts.onFatal,
+    ...(parts.logger !== undefined && { logger: parts.logger }),
   };
 }
 

@@ -57,6 +57,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
       storage,
       transport,
       store,
+      logger: log.child({ component: "raft" }),
       onFatal: (err) => {
         log.fatal({ err }, "raft node stopped on a fatal error");
         reportFailure(EXIT_NODE_FAILED);

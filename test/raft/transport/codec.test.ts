@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../../src/errors.js";
+import { MAX_INDEX, MAX_TERM } from "../../../src/raft/core/limits.js";
 import type { Message } from "../../../src/raft/core/types.js";
 import { EntryType, MessageType, message } from "../../../src/raft/core/types.js";
 import {
@@ -82,7 +83,7 @@ describe("message codec", () => {
 
   it("round-trips arbitrary valid messages (seeded property)", () => {
     const id = fc.integer({ min: 1, max: 2 ** 31 });
-    const count = fc.maxSafeNat();
+    const count = fc.integer({ min: 0, max: MAX_INDEX });
     const entry = fc.record({
       term: count,
       index: count,
@@ -128,6 +129,22 @@ describe("message validation", () => {
     ["a float term", { term: 1.5 }, "term"],
     ["a negative index", { index: -1 }, "index"],
     ["an unsafe integer", { commit: 2 ** 53 }, "commit"],
+    ["a term above 2^52 (term + 1 must stay exact)", { term: MAX_TERM + 1 }, "term"],
+    ["a term of 2^53 - 2", { term: 2 ** 53 - 2 }, "term"],
+    ["a logTerm of MAX_SAFE_INTEGER", { logTerm: Number.MAX_SAFE_INTEGER }, "logTerm"],
+    ["an index above 2^52", { index: MAX_INDEX + 1 }, "index"],
+    ["a commit above 2^52", { commit: MAX_INDEX + 1 }, "commit"],
+    ["a rejectHint above 2^52", { rejectHint: 2 ** 53 - 2 }, "rejectHint"],
+    [
+      "an entry term above 2^52",
+      { entries: [{ term: MAX_TERM + 1, index: 1, type: 0, data: new Uint8Array(0) }] },
+      "entries[0].term",
+    ],
+    [
+      "an entry index above 2^52",
+      { entries: [{ term: 1, index: MAX_INDEX + 1, type: 0, data: new Uint8Array(0) }] },
+      "entries[0].index",
+    ],
     ["a string node id", { to: "2" }, "to"],
     ["node id 0", { from: 0 }, "from"],
     ["an unknown type", { type: "gossip" }, "type"],
@@ -166,6 +183,26 @@ describe("message validation", () => {
       expect((err as InvalidMessageError).code).toBe("INVALID_MESSAGE");
     });
   }
+
+  it("accepts terms and indexes up to 2^52 and refuses the snapshot metadata above it", () => {
+    const top = { term: MAX_TERM, logTerm: MAX_TERM, index: MAX_INDEX, commit: MAX_INDEX };
+    expect(validateMessage({ ...good, ...top }, false)).toMatchObject(top);
+    const snap = sampleMessages(1, 2).find((m) => m.type === MessageType.Snap) as Message;
+    const withMeta = (index: number, term: number) => ({
+      ...snap,
+      snapshot: { ...snap.snapshot, metadata: { ...snap.snapshot?.metadata, index, term } },
+    });
+    expect(validateMessage(withMeta(MAX_INDEX, MAX_TERM), false).snapshot?.metadata).toMatchObject({
+      index: MAX_INDEX,
+      term: MAX_TERM,
+    });
+    expect(() => validateMessage(withMeta(2 ** 53 - 2, 1), false)).toThrow(
+      /snapshot\.metadata\.index must be at most/,
+    );
+    expect(() => validateMessage(withMeta(1, MAX_TERM + 1), false)).toThrow(
+      /snapshot\.metadata\.term must be at most/,
+    );
+  });
 
   it("rejects a bad confState member", () => {
     const snap = sampleMessages(1, 2).find((m) => m.type === MessageType.Snap) as Message;

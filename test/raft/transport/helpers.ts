@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MAX_INDEX } from "../../../src/raft/core/limits.js";
 import type { Entry, Message } from "../../../src/raft/core/types.js";
 import { EntryType, MessageType, message } from "../../../src/raft/core/types.js";
 import type { FramedConnection } from "../../../src/raft/transport/connection.js";
@@ -168,7 +169,7 @@ export function sampleMessages(from: number, to: number): Message[] {
       to,
       from,
       term: 7,
-      index: 2 ** 53 - 1,
+      index: MAX_INDEX,
       context: "req-9",
     }),
   ];
