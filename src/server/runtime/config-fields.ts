@@ -43,6 +43,12 @@ export interface ServeSettings {
   maxTxnOps: number;
   maxWatchers: number;
   maxWatchersPerAddress: number;
+  maxClientConnections: number;
+  maxClientConnectionsPerHost: number;
+  headersTimeoutMs: number;
+  requestReceiveTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxRangeBytes: number;
   logLevel: LogLevel;
 }
 
@@ -247,6 +253,50 @@ export const FIELDS: readonly FieldSpec[] = [
     1000,
     integer(1),
     "open watch streams per client address",
+  ),
+  spec(
+    "maxClientConnections",
+    "max-client-connections",
+    0,
+    integer(0),
+    "open client connections (0 = what the fd limit leaves after a reserve)",
+    "from the fd limit",
+  ),
+  spec(
+    "maxClientConnectionsPerHost",
+    "max-client-connections-per-host",
+    0,
+    integer(0),
+    "open client connections per client host (0 = half the total)",
+    "half the total",
+  ),
+  spec(
+    "headersTimeoutMs",
+    "headers-timeout-ms",
+    10_000,
+    integer(1, 600_000),
+    "time a client has to send a request head",
+  ),
+  spec(
+    "requestReceiveTimeoutMs",
+    "request-receive-timeout-ms",
+    30_000,
+    integer(1, 3_600_000),
+    "time a client has to send a whole request (watch streams outlive it)",
+  ),
+  spec(
+    "keepAliveTimeoutMs",
+    "keep-alive-timeout-ms",
+    5000,
+    integer(1, 600_000),
+    "idle kept-alive client connections are closed after this",
+  ),
+  spec(
+    "maxRangeBytes",
+    "max-range-bytes",
+    4 * MiB,
+    integer(1),
+    "key and value bytes in one range answer; more are paged (more, next_key)",
   ),
   spec(
     "logLevel",
