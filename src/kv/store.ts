@@ -13,7 +13,7 @@ import {
 import { LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
-import { liveRecords, shapeRange } from "./range.js";
+import { collectRange, liveRecords, shapeRange } from "./range.js";
 import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
 import type {
@@ -167,15 +167,30 @@ export class KvStore implements StateMachine<KvResult> {
     }
   }
 
-  /** A local read (not linearizable by itself; see ReadIndex). Input is validated. */
-  range(request: Omit<RangeCommand, "type"> & { type?: "range" }): RangeResult {
-    return this.rangeValidated(validateCommand({ ...request, type: "range" }) as RangeCommand);
+  /**
+   * A local read (not linearizable by itself; see ReadIndex). Input is
+   * validated. With `maxBytes` the answer's key and value bytes stay within
+   * it: past it, `more` is set and `nextKey` says where to continue.
+   */
+  range(
+    request: Omit<RangeCommand, "type"> & { type?: "range" },
+    options: { readonly maxBytes?: number } = {},
+  ): RangeResult {
+    const maxBytes = options.maxBytes;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes <= 0)) {
+      throw new InvalidKvCommandError(`range maxBytes must be a positive integer, got ${maxBytes}`);
+    }
+    return this.rangeValidated(
+      validateCommand({ ...request, type: "range" }) as RangeCommand,
+      maxBytes,
+    );
   }
 
-  private rangeValidated(req: RangeCommand): RangeResult {
+  private rangeValidated(req: RangeCommand, maxBytes?: number): RangeResult {
     const revision = this.checkReadRevision(req.revision ?? 0, this.currentRevision);
-    const found = liveRecords(this.histories, keyInterval(req.key, req.rangeEnd), revision);
-    return { type: "range", revision: this.currentRevision, ...shapeRange(found, req) };
+    const iv = keyInterval(req.key, req.rangeEnd);
+    const shaped = collectRange(this.histories, iv, revision, req, maxBytes);
+    return { type: "range", revision: this.currentRevision, ...shaped };
   }
 
   leaseTimeToLive(id: number): LeaseInfo {
