@@ -22,12 +22,20 @@ export interface ClientConnectionOptions {
   readonly requestReceiveTimeoutMs?: number;
   /** An idle kept-alive connection is closed after this long. Default 5 s. */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * A connection on which nothing was read or written for this long is
+   * destroyed: a client that asked for a big answer and stopped reading would
+   * otherwise pin it in memory for good. Watch streams are never this idle
+   * (they send a keep-alive comment every few seconds). Default 120 s.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface ResolvedClientConnections extends ConnectionLimits {
   readonly headersTimeoutMs: number;
   readonly requestReceiveTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  readonly idleTimeoutMs: number;
   /** How often node:http looks for connections past their timeouts. */
   readonly checkIntervalMs: number;
 }
@@ -46,6 +54,7 @@ export function resolveClientConnections(
     headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
     requestReceiveTimeoutMs: options.requestReceiveTimeoutMs ?? 30_000,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 5_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
   };
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value <= 0) {

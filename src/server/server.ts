@@ -33,6 +33,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       : { https: { ...httpsOptions(options.https), ...timeouts } }),
     keepAliveTimeout: timeouts.keepAliveTimeout,
     requestTimeout: timeouts.requestTimeout,
+    connectionTimeout: connections.idleTimeoutMs,
     bodyLimit: limits.bodyLimitBytes,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",

@@ -98,6 +98,36 @@ describe("client connection limits", () => {
     expect(answer).toMatch(/^HTTP\/1.1 408/);
   });
 
+  it("destroys a connection whose client stopped reading a big answer", async () => {
+    member = await startSingleMember({
+      clientConnections: { idleTimeoutMs: 300 },
+      maxRangeBytes: 64 * 1024 * 1024,
+    });
+    const value = b64("x".repeat(1024 * 1024));
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${member.url}/v3/kv/put`, {
+        method: "POST",
+        // Closed after each put, so the only connection left is the stalled reader's.
+        headers: { "content-type": "application/json", connection: "close" },
+        body: JSON.stringify({ key: b64(`big/${i}`), value }),
+      });
+      expect(res.status).toBe(200);
+    }
+    // ~16 MiB of JSON: more than loopback's socket buffers hold, so writes stall.
+    const reader = await connect(member.port);
+    reader.pause();
+    const body = JSON.stringify({ key: b64("big/"), range_end: b64("big0") });
+    reader.write(
+      `POST /v3/kv/range HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await openConnections(member)) > 0) {
+      if (Date.now() > deadline) throw new Error("the stalled reader's connection stayed open");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(reader.bytesRead).toBeLessThan(12 * 1024 * 1024);
+  });
+
   it("keeps a watch stream open past the request receive timeout", async () => {
     member = await startSingleMember({
       clientConnections: { headersTimeoutMs: 100, requestReceiveTimeoutMs: 200 },

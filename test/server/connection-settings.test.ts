@@ -16,6 +16,7 @@ describe("serve settings for client connections and range answers", () => {
       headersTimeoutMs: 10_000,
       requestReceiveTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
+      idleTimeoutMs: 120_000,
     });
     expect(defaults.maxRangeBytes).toBe(4 * 1024 * 1024);
     const set = resolve(["--max-client-connections", "500", "--headers-timeout-ms", "2000"], {

@@ -95,6 +95,7 @@ export function clientConnectionSettings(config: ServeConfig): ClientConnectionO
     headersTimeoutMs: config.headersTimeoutMs,
     requestReceiveTimeoutMs: config.requestReceiveTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
   };
 }
 

@@ -48,6 +48,7 @@ export interface ServeSettings {
   headersTimeoutMs: number;
   requestReceiveTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  idleTimeoutMs: number;
   maxRangeBytes: number;
   logLevel: LogLevel;
 }
@@ -290,6 +291,13 @@ export const FIELDS: readonly FieldSpec[] = [
     5000,
     integer(1, 600_000),
     "idle kept-alive client connections are closed after this",
+  ),
+  spec(
+    "idleTimeoutMs",
+    "idle-timeout-ms",
+    120_000,
+    integer(1, 3_600_000),
+    "client connections with nothing read or written this long are closed",
   ),
   spec(
     "maxRangeBytes",
