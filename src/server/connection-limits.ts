@@ -23,27 +23,15 @@ export class ClientConnectionGate {
   readonly #limits: ConnectionLimits;
   readonly #warnings: LogThrottle;
   readonly #openByHost = new Map<string, number>();
-  #refused = 0;
 
   constructor(limits: ConnectionLimits, log: WarnSink) {
     this.#limits = limits;
     this.#warnings = new LogThrottle(log);
   }
 
-  /** Connections refused so far, by either cap. */
-  get refusedCount(): number {
-    return this.#refused;
-  }
-
-  /** Open connections counted under `host` (a clientIdentity key). */
-  openCount(host: string): number {
-    return this.#openByHost.get(host) ?? 0;
-  }
-
   attach(server: Server): void {
     server.maxConnections = this.#limits.maxConnections;
     server.on("drop", (info?: { remoteAddress?: string }) => {
-      this.#refused++;
       this.#warnings.warn(
         "client-connections-total",
         { remoteAddress: info?.remoteAddress, maxConnections: this.#limits.maxConnections },
@@ -58,7 +46,6 @@ export class ClientConnectionGate {
     const host = clientIdentity(undefined, socket.remoteAddress);
     const open = this.#openByHost.get(host) ?? 0;
     if (open >= this.#limits.maxConnectionsPerHost) {
-      this.#refused++;
       socket.destroy();
       this.#warnings.warn(
         "client-connections-per-host",
