@@ -4,6 +4,9 @@ import type { KeyValue, RangeCommand, SortTarget } from "./types.js";
 
 const EMPTY = new Uint8Array(0);
 
+/** A range answer's key and value bytes, unless configured otherwise: a few MiB. */
+export const DEFAULT_MAX_RANGE_BYTES = 4 * 1024 * 1024;
+
 /** Live keys in the interval as of `revision`, in key order. */
 export function liveRecords(
   histories: KeyHistories,

@@ -13,7 +13,7 @@ import {
 import { LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
-import { collectRange, liveRecords, shapeRange } from "./range.js";
+import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
 import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
 import type {
@@ -60,6 +60,8 @@ interface WriteBatch {
   readonly revision: number;
   sub: number;
   readonly events: PublishedEvent[];
+  /** Key and value bytes the ranges of this txn may still answer with. */
+  rangeBytesLeft: number;
 }
 
 /** The chosen branch of a txn, with the chosen branches of its nested txns. */
@@ -88,11 +90,29 @@ export class KvStore implements StateMachine<KvResult> {
    * retried writes; it is part of the replicated behaviour, so every replica
    * of a cluster must use the same.
    */
-  constructor(options: { readonly requestWindow?: RequestWindow } = {}) {
+  constructor(
+    options: {
+      readonly requestWindow?: RequestWindow;
+      /**
+       * Key and value bytes the ranges of one txn answer with in all (each
+       * range still answers at least one key); a range cut short says `more`
+       * and, in key order, `nextKey`. Every replica computes a txn's answer,
+       * so without it one txn could make each of them copy the whole store.
+       */
+      readonly maxTxnRangeBytes?: number;
+    } = {},
+  ) {
     this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
     this.requests = new RequestLog(this.requestWindow);
+    this.maxTxnRangeBytes = options.maxTxnRangeBytes ?? DEFAULT_MAX_RANGE_BYTES;
+    if (!Number.isSafeInteger(this.maxTxnRangeBytes) || this.maxTxnRangeBytes <= 0) {
+      throw new InvalidKvCommandError(
+        `maxTxnRangeBytes must be a positive integer, got ${this.maxTxnRangeBytes}`,
+      );
+    }
   }
   private readonly requestWindow: RequestWindow;
+  private readonly maxTxnRangeBytes: number;
   /** Member metadata (name, URLs) replicated through the log; see members.ts. */
   readonly members = new MemberTable();
   private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
@@ -435,8 +455,10 @@ export class KvStore implements StateMachine<KvResult> {
     if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
     // Ranges inside a txn see the txn's own earlier writes.
     const at = (op.revision ?? 0) === 0 ? batch.revision : op.revision!;
-    const found = liveRecords(this.histories, keyInterval(op.key, op.rangeEnd), at);
-    return { type: "range", revision: 0, ...shapeRange(found, op) };
+    const iv = keyInterval(op.key, op.rangeEnd);
+    const shaped = collectRange(this.histories, iv, at, op, Math.max(1, batch.rangeBytesLeft));
+    for (const kv of shaped.kvs) batch.rangeBytesLeft -= kv.key.byteLength + kv.value.byteLength;
+    return { type: "range", revision: 0, ...shaped };
   }
 
   private put(batch: WriteBatch, op: PutCommand): PutResult {
@@ -492,7 +514,12 @@ export class KvStore implements StateMachine<KvResult> {
   }
 
   private begin(): WriteBatch {
-    return { revision: this.currentRevision + 1, sub: 0, events: [] };
+    return {
+      revision: this.currentRevision + 1,
+      sub: 0,
+      events: [],
+      rangeBytesLeft: this.maxTxnRangeBytes,
+    };
   }
 
   /** A batch that wrote nothing leaves the revision alone, as etcd does. */

@@ -110,3 +110,25 @@ describe("range byte budget with continuation", () => {
     expect(() => store.range({ key: utf8("a") }, { maxBytes: 0 })).toThrow(/maxBytes/);
   });
 });
+
+describe("range byte budget inside a txn", () => {
+  it("shares one budget across the txn's ranges, each still answering at least one key", () => {
+    const store = new KvStore({ maxTxnRangeBytes: 3000 });
+    let index = 0;
+    for (let i = 0; i < 10; i++) {
+      const key = utf8(`t/${i}`);
+      store.apply(++index, { type: "put", key, value: new Uint8Array(1000) });
+    }
+    const range = { type: "range" as const, key: utf8("t/"), rangeEnd: utf8("t0") };
+    const result = store.apply(++index, { type: "txn", compare: [], success: [range, range] });
+    if (result.type !== "txn") throw new Error(`expected a txn result, got ${result.type}`);
+    const [first, second] = result.responses;
+    if (first?.type !== "range" || second?.type !== "range") throw new Error("expected ranges");
+    expect(first.kvs.map((kv) => text(kv.key))).toEqual(["t/0", "t/1"]);
+    expect(first.more).toBe(true);
+    expect(text(first.nextKey!)).toBe("t/2");
+    expect(first.count).toBe(10);
+    expect(second.kvs).toHaveLength(1);
+    expect(second.more).toBe(true);
+  });
+});

@@ -60,7 +60,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   const storage = await openStorage(config);
   log.info({ dataDir: config.dataDir, recovery: storage.recovery }, "storage opened");
   const transport = await createTransport(config, log.child({ component: "transport" }));
-  const store = new KvStore();
+  const store = new KvStore({ maxTxnRangeBytes: config.maxRangeBytes });
   let reportFailure: (code: number) => void = () => {};
   const failed = new Promise<number>((resolve) => {
     reportFailure = resolve;
