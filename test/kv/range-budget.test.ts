@@ -120,7 +120,12 @@ describe("range byte budget inside a txn", () => {
       store.apply(++index, { type: "put", key, value: new Uint8Array(1000) });
     }
     const range = { type: "range" as const, key: utf8("t/"), rangeEnd: utf8("t0") };
-    const result = store.apply(++index, { type: "txn", compare: [], success: [range, range] });
+    const result = store.apply(++index, {
+      type: "txn",
+      compare: [],
+      success: [range, range],
+      failure: [],
+    });
     if (result.type !== "txn") throw new Error(`expected a txn result, got ${result.type}`);
     const [first, second] = result.responses;
     if (first?.type !== "range" || second?.type !== "range") throw new Error("expected ranges");
