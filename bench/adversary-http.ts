@@ -80,19 +80,32 @@ await waitFor("the member to serve", 60_000, async () => {
   }
 });
 
+/** The member's snapshot index; retried, since a flood may hold every loopback slot a while. */
 async function snapshotIndex(): Promise<number> {
-  const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(5000) });
-  return ((await res.json()) as { snapshotIndex: number }).snapshotIndex;
+  let index = -1;
+  await waitFor("the member's status", 30_000, async () => {
+    try {
+      const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(5000) });
+      index = ((await res.json()) as { snapshotIndex: number }).snapshotIndex;
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return index;
 }
 
 // ---- 1. connection flood ------------------------------------------------------------
 
 let floodOpened = 0;
 let floodRunning = true;
+const floodSockets = new Set<net.Socket>();
 function openSlowClient(): void {
   if (!floodRunning) return;
   floodOpened++;
   const socket = net.connect({ port: clientPort, host: "127.0.0.1" });
+  floodSockets.add(socket);
+  socket.on("close", () => floodSockets.delete(socket));
   socket.on("error", () => {});
   socket.on("connect", () => socket.write("POST /v3/kv/put HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
   socket.resume();
@@ -114,6 +127,7 @@ for (let i = 0; performance.now() < floodEnds; i++) {
   }
 }
 floodRunning = false;
+for (const socket of floodSockets) socket.destroy();
 const alive = !member.hasExited();
 const snapshotsAfter = alive ? await snapshotIndex() : snapshotsBefore;
 const log = readFileSync(logPath, "utf8");
