@@ -50,6 +50,7 @@ export interface RangeResult {
   readonly kvs: readonly KeyValueView[];
   readonly more: boolean;
   readonly count: number;
+  readonly nextKey?: Uint8Array;
 }
 
 export interface PutResult {

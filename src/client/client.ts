@@ -49,6 +49,7 @@ import {
   leaseTimeToLiveResult,
 } from "./lease-wire.js";
 import { warnIfPlaintextCredentials } from "./plaintext-warning.js";
+import { rangePages, scanRange } from "./range-pages.js";
 import type { CallKind } from "./retry-policy.js";
 import { type CallOptions, HttpTransport } from "./transport.js";
 import { type WatchOptions, WatchStream } from "./watch-stream.js";
@@ -146,6 +147,19 @@ export class ConclaveClient implements AsyncDisposable {
 
   async range(request: RangeRequest & CallOptions): Promise<RangeResult> {
     return rangeResult(await this.call("/v3/kv/range", rangeJson(request), "read", request));
+  }
+
+  /**
+   * The range page by page, as the caller reads: each page within the
+   * server's answer byte budget, all at the first page's revision.
+   */
+  rangePages(request: RangeRequest & CallOptions): AsyncGenerator<RangeResult, void, undefined> {
+    return rangePages((r) => this.range({ ...request, ...r }), request);
+  }
+
+  /** Every key-value of the range in key order, fetched lazily page by page (see rangePages). */
+  scan(request: RangeRequest & CallOptions): AsyncGenerator<KeyValue, void, undefined> {
+    return scanRange((r) => this.range({ ...request, ...r }), request);
   }
 
   async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {

@@ -51,6 +51,7 @@ export type {
   LeaseListResult,
   LeaseTimeToLiveResult,
 } from "./lease-wire.js";
+export { type RangePage, rangePages, scanRange } from "./range-pages.js";
 export { type AttemptFailure, type CallKind, mayRetry } from "./retry-policy.js";
 export type { CallOptions } from "./transport.js";
 export type { WatchOptions, WatchStream } from "./watch-stream.js";

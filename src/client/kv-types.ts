@@ -29,9 +29,15 @@ export interface RangeRequest extends KeyRange {
 export interface RangeResult {
   readonly revision: number;
   readonly kvs: KeyValue[];
-  /** More keys matched than `limit` let through. */
+  /** More keys matched than `limit` or the server's answer byte budget let through. */
   readonly more: boolean;
   readonly count: number;
+  /**
+   * With `more`, in ascending key order: the first key left out. Ask again
+   * from it (same range end, `revision` pinned) for the next page, or let
+   * `client.rangePages` / `client.scan` do it.
+   */
+  readonly nextKey?: Uint8Array;
 }
 
 export interface PutOptions {

@@ -1,6 +1,14 @@
 import { type Bytes, prefixEnd, toBase64, toBytes } from "./bytes.js";
 import { ClientError } from "./errors.js";
-import { asArray, asBool, asInt, asObject, headerRevision, type Json } from "./json-read.js";
+import {
+  asArray,
+  asBool,
+  asBytes,
+  asInt,
+  asObject,
+  headerRevision,
+  type Json,
+} from "./json-read.js";
 import { KeyValue } from "./key-value.js";
 import type {
   Compare,
@@ -122,6 +130,7 @@ export function rangeResult(value: unknown, what = "range"): RangeResult {
     ),
     more: asBool(o["more"], `${what}.more`),
     count: asInt(o["count"], `${what}.count`),
+    ...(o["next_key"] !== undefined && { nextKey: asBytes(o["next_key"], `${what}.next_key`) }),
   };
 }
 

@@ -75,15 +75,25 @@ export class KeyHistories {
 
   /** Keys in the interval that have any retained history, in byte order. */
   keysIn(iv: KeyInterval): KeyString[] {
-    if (iv.end === undefined) return this.histories.has(iv.start) ? [iv.start] : [];
+    return [...this.scanKeys(iv)];
+  }
+
+  /**
+   * The same keys, one at a time, so a scan that stops early (a byte budget)
+   * costs what it read rather than the whole interval. Do not write to the
+   * histories while a scan is open.
+   */
+  *scanKeys(iv: KeyInterval): Generator<KeyString, void, undefined> {
+    if (iv.end === undefined) {
+      if (this.histories.has(iv.start)) yield iv.start;
+      return;
+    }
     const keys = this.sortedKeys();
-    const out: KeyString[] = [];
     for (let i = lowerBound(keys, iv.start); i < keys.length; i++) {
       const k = keys[i]!;
-      if (iv.end !== null && k >= iv.end) break;
-      out.push(k);
+      if (iv.end !== null && k >= iv.end) return;
+      yield k;
     }
-    return out;
   }
 
   /**

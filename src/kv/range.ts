@@ -4,6 +4,9 @@ import type { KeyValue, RangeCommand, SortTarget } from "./types.js";
 
 const EMPTY = new Uint8Array(0);
 
+/** A range answer's key and value bytes, unless configured otherwise: a few MiB. */
+export const DEFAULT_MAX_RANGE_BYTES = 4 * 1024 * 1024;
+
 /** Live keys in the interval as of `revision`, in key order. */
 export function liveRecords(
   histories: KeyHistories,
@@ -16,6 +19,76 @@ export function liveRecords(
     if (r !== undefined && !isTombstone(r)) out.push([key, r]);
   }
   return out;
+}
+
+type Shaped = { kvs: KeyValue[]; more: boolean; count: number; nextKey?: Uint8Array };
+
+/**
+ * A range as etcd answers it, with the answer's key and value bytes kept
+ * within `maxBytes` (always at least one key, so paging makes progress).
+ *
+ * In ascending key order — the order paging needs — keys are read one at a
+ * time and collection stops at the budget; the rest of the interval is only
+ * counted (`count` stays exact: a revision lookup per key, no copies), and
+ * `nextKey` says where the next page starts. Any other order must see every
+ * match before it can sort, so it is sorted as before and cut at the budget
+ * with no `nextKey`: the caller narrows the range or sets a limit.
+ */
+export function collectRange(
+  histories: KeyHistories,
+  iv: KeyInterval,
+  revision: number,
+  req: Omit<RangeCommand, "type" | "key">,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Shaped {
+  const target = req.sortTarget ?? "key";
+  const order = req.sortOrder ?? "ascend";
+  if (target !== "key" || order !== "ascend") {
+    return trimToBudget(shapeRange(liveRecords(histories, iv, revision), req), maxBytes);
+  }
+  const limit = req.limit ?? 0;
+  const kvs: KeyValue[] = [];
+  let count = 0;
+  let bytes = 0;
+  let nextKey: KeyString | undefined;
+  for (const key of histories.scanKeys(iv)) {
+    const r = recordAt(histories.history(key)!, revision);
+    if (r === undefined || isTombstone(r)) continue;
+    count++;
+    if (req.countOnly || nextKey !== undefined) continue;
+    const size = key.length + (req.keysOnly ? 0 : r.value.byteLength);
+    if ((limit > 0 && kvs.length >= limit) || (kvs.length > 0 && bytes + size > maxBytes)) {
+      nextKey = key;
+      continue;
+    }
+    bytes += size;
+    kvs.push(keyValue(key, r, req.keysOnly ?? false));
+  }
+  if (req.countOnly) return { kvs: [], more: false, count };
+  return nextKey === undefined
+    ? { kvs, more: false, count }
+    : { kvs, more: true, count, nextKey: toKeyBytes(nextKey) };
+}
+
+function trimToBudget(shaped: Shaped, maxBytes: number): Shaped {
+  let bytes = 0;
+  for (let i = 0; i < shaped.kvs.length; i++) {
+    const kv = shaped.kvs[i]!;
+    bytes += kv.key.byteLength + kv.value.byteLength;
+    if (i > 0 && bytes > maxBytes) return { ...shaped, kvs: shaped.kvs.slice(0, i), more: true };
+  }
+  return shaped;
+}
+
+function keyValue(key: KeyString, r: KeyRecord, keysOnly: boolean): KeyValue {
+  return {
+    key: toKeyBytes(key),
+    createRevision: r.createRevision,
+    modRevision: r.modRevision,
+    version: r.version,
+    value: keysOnly ? EMPTY : r.value,
+    lease: r.lease,
+  };
 }
 
 /** Applies sort, limit, keysOnly and countOnly, as etcd's range does. */
@@ -34,14 +107,7 @@ export function shapeRange(
   }
   const limit = req.limit ?? 0;
   const kept = limit > 0 && limit < count ? found.slice(0, limit) : found;
-  const kvs = kept.map(([key, r]) => ({
-    key: toKeyBytes(key),
-    createRevision: r.createRevision,
-    modRevision: r.modRevision,
-    version: r.version,
-    value: req.keysOnly ? EMPTY : r.value,
-    lease: r.lease,
-  }));
+  const kvs = kept.map(([key, r]) => keyValue(key, r, req.keysOnly ?? false));
   return { kvs, more: kept.length < count, count };
 }
 

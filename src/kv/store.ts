@@ -14,7 +14,7 @@ import {
 import { LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
-import { liveRecords, shapeRange } from "./range.js";
+import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
 import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
 import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
 import type {
@@ -61,6 +61,8 @@ interface WriteBatch {
   readonly revision: number;
   sub: number;
   readonly events: PublishedEvent[];
+  /** Key and value bytes the ranges of this txn may still answer with. */
+  rangeBytesLeft: number;
 }
 
 /** The chosen branch of a txn, with the chosen branches of its nested txns. */
@@ -89,11 +91,29 @@ export class KvStore implements StateMachine<KvResult> {
    * retried writes; it is part of the replicated behaviour, so every replica
    * of a cluster must use the same.
    */
-  constructor(options: { readonly requestWindow?: RequestWindow } = {}) {
+  constructor(
+    options: {
+      readonly requestWindow?: RequestWindow;
+      /**
+       * Key and value bytes the ranges of one txn answer with in all (each
+       * range still answers at least one key); a range cut short says `more`
+       * and, in key order, `nextKey`. Every replica computes a txn's answer,
+       * so without it one txn could make each of them copy the whole store.
+       */
+      readonly maxTxnRangeBytes?: number;
+    } = {},
+  ) {
     this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
     this.requests = new RequestLog(this.requestWindow);
+    this.maxTxnRangeBytes = options.maxTxnRangeBytes ?? DEFAULT_MAX_RANGE_BYTES;
+    if (!Number.isSafeInteger(this.maxTxnRangeBytes) || this.maxTxnRangeBytes <= 0) {
+      throw new InvalidKvCommandError(
+        `maxTxnRangeBytes must be a positive integer, got ${this.maxTxnRangeBytes}`,
+      );
+    }
   }
   private readonly requestWindow: RequestWindow;
+  private readonly maxTxnRangeBytes: number;
   /** Member metadata (name, URLs) replicated through the log; see members.ts. */
   readonly members = new MemberTable();
   private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
@@ -168,15 +188,30 @@ export class KvStore implements StateMachine<KvResult> {
     }
   }
 
-  /** A local read (not linearizable by itself; see ReadIndex). Input is validated. */
-  range(request: Omit<RangeCommand, "type"> & { type?: "range" }): RangeResult {
-    return this.rangeValidated(validateCommand({ ...request, type: "range" }) as RangeCommand);
+  /**
+   * A local read (not linearizable by itself; see ReadIndex). Input is
+   * validated. With `maxBytes` the answer's key and value bytes stay within
+   * it: past it, `more` is set and `nextKey` says where to continue.
+   */
+  range(
+    request: Omit<RangeCommand, "type"> & { type?: "range" },
+    options: { readonly maxBytes?: number } = {},
+  ): RangeResult {
+    const maxBytes = options.maxBytes;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes <= 0)) {
+      throw new InvalidKvCommandError(`range maxBytes must be a positive integer, got ${maxBytes}`);
+    }
+    return this.rangeValidated(
+      validateCommand({ ...request, type: "range" }) as RangeCommand,
+      maxBytes,
+    );
   }
 
-  private rangeValidated(req: RangeCommand): RangeResult {
+  private rangeValidated(req: RangeCommand, maxBytes?: number): RangeResult {
     const revision = this.checkReadRevision(req.revision ?? 0, this.currentRevision);
-    const found = liveRecords(this.histories, keyInterval(req.key, req.rangeEnd), revision);
-    return { type: "range", revision: this.currentRevision, ...shapeRange(found, req) };
+    const iv = keyInterval(req.key, req.rangeEnd);
+    const shaped = collectRange(this.histories, iv, revision, req, maxBytes);
+    return { type: "range", revision: this.currentRevision, ...shaped };
   }
 
   leaseTimeToLive(id: number): LeaseInfo {
@@ -422,8 +457,10 @@ export class KvStore implements StateMachine<KvResult> {
     if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
     // Ranges inside a txn see the txn's own earlier writes.
     const at = (op.revision ?? 0) === 0 ? batch.revision : op.revision!;
-    const found = liveRecords(this.histories, keyInterval(op.key, op.rangeEnd), at);
-    return { type: "range", revision: 0, ...shapeRange(found, op) };
+    const iv = keyInterval(op.key, op.rangeEnd);
+    const shaped = collectRange(this.histories, iv, at, op, Math.max(1, batch.rangeBytesLeft));
+    for (const kv of shaped.kvs) batch.rangeBytesLeft -= kv.key.byteLength + kv.value.byteLength;
+    return { type: "range", revision: 0, ...shaped };
   }
 
   private put(batch: WriteBatch, op: PutCommand): PutResult {
@@ -479,7 +516,12 @@ export class KvStore implements StateMachine<KvResult> {
   }
 
   private begin(): WriteBatch {
-    return { revision: this.currentRevision + 1, sub: 0, events: [] };
+    return {
+      revision: this.currentRevision + 1,
+      sub: 0,
+      events: [],
+      rangeBytesLeft: this.maxTxnRangeBytes,
+    };
   }
 
   /** A batch that wrote nothing leaves the revision alone, as etcd does. */

@@ -125,10 +125,15 @@ export interface RangeResult {
   readonly type: "range";
   readonly revision: number;
   readonly kvs: KeyValue[];
-  /** More keys matched than `limit` let through. */
+  /** More keys matched than `limit` or the byte budget let through. */
   readonly more: boolean;
   /** Keys matched before the limit. */
   readonly count: number;
+  /**
+   * Set when `more` and the answer is in ascending key order: the first key
+   * left out, where the next page starts (same range end, same revision).
+   */
+  readonly nextKey?: Uint8Array;
 }
 
 export interface PutResult {

@@ -31,7 +31,9 @@ export function registerKvRoutes(app: FastifyInstance, kv: KvAccess, limits: Ser
     { schema: { body: rangeBodySchema } },
     async (req) => {
       const command = rangeCommand(req.body, limits);
-      const result = await kv.read(req.body.serializable ?? false, (s) => s.range(command));
+      const result = await kv.read(req.body.serializable ?? false, (s) =>
+        s.range(command, { maxBytes: limits.maxRangeBytes }),
+      );
       return rangeJson(result);
     },
   );

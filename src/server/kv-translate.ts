@@ -13,6 +13,7 @@ import type {
   TxnOpResult,
   TxnResult,
 } from "../kv/index.js";
+import { encodeBase64 } from "./base64.js";
 import { TooManyOpsError } from "./errors.js";
 import type {
   CompareJson,
@@ -158,6 +159,8 @@ export function rangeJson(r: RangeResult) {
     kvs: r.kvs.map(keyValueJson),
     more: r.more,
     count: String(r.count),
+    // Not in etcd's answer: where the next page starts when a byte budget cut this one.
+    ...(r.nextKey !== undefined && { next_key: encodeBase64(r.nextKey) }),
   };
 }
 

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ClientConnectionOptions } from "./client-connections.js";
 import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "./request-depth.js";
@@ -55,6 +56,10 @@ export interface ServerOptions {
   readonly https?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** From createServerMetrics(), whose nodeObserver the node was started with; else a fresh registry. */
   readonly metrics?: ServerMetrics;
+  /** Connection caps and slow-client timeouts (defaults derive from the fd limit). */
+  readonly clientConnections?: ClientConnectionOptions;
+  /** Key and value bytes one range answer may carry; past it the answer says `more` and `next_key`. */
+  readonly maxRangeBytes?: number;
   /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
   readonly leaseExpiry?: ServerLeaseExpiryOptions;
   /** Refuse membership changes that would leave fewer connected voters than a quorum (default true). */
@@ -70,6 +75,7 @@ export interface ServerLimits {
   readonly maxTxnOps: number;
   readonly maxRequestDepth: number;
   readonly requestTimeoutMs: number;
+  readonly maxRangeBytes: number;
 }
 
 export function resolveLimits(options: ServerOptions): ServerLimits {
@@ -80,6 +86,7 @@ export function resolveLimits(options: ServerOptions): ServerLimits {
     maxTxnOps: options.maxTxnOps ?? 128,
     maxRequestDepth: options.maxRequestDepth ?? DEFAULT_MAX_REQUEST_DEPTH,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+    maxRangeBytes: options.maxRangeBytes ?? 4 * 1024 * 1024,
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0) {

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { httpTimeoutOptions, resolveClientConnections } from "./client-connections.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
+import { ClientConnectionGate } from "./connection-limits.js";
 import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
@@ -23,11 +25,18 @@ import { registerWatchRoutes } from "./watch-routes.js";
  */
 export function createServer(options: ServerOptions): FastifyInstance {
   const limits = resolveLimits(options);
+  const connections = resolveClientConnections(options.clientConnections);
+  const timeouts = httpTimeoutOptions(connections);
   const app = Fastify({
     ...(options.loggerInstance === undefined
       ? { logger: options.logger ?? false }
       : { loggerInstance: options.loggerInstance }),
-    ...(options.https !== undefined && { https: httpsOptions(options.https) }),
+    ...(options.https === undefined
+      ? { http: timeouts }
+      : { https: { ...httpsOptions(options.https), ...timeouts } }),
+    keepAliveTimeout: timeouts.keepAliveTimeout,
+    requestTimeout: timeouts.requestTimeout,
+    connectionTimeout: connections.idleTimeoutMs,
     bodyLimit: limits.bodyLimitBytes,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
@@ -36,6 +45,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
   }) as unknown as FastifyInstance;
+  new ClientConnectionGate(connections, app.log).attach(app.server);
   const kv = new KvAccess(options.node, options.store, limits);
   // Without a static map, leader URLs come from the member metadata replicated in the store.
   const leaderUrls = options.clientUrls ?? {

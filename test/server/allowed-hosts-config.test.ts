@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { KvResult, KvStore } from "../../src/kv/index.js";
 import type { RaftNode } from "../../src/raft/node/index.js";
+import { resolveClientConnections } from "../../src/server/client-connections.js";
 import { serverOptions } from "../../src/server/runtime/assemble.js";
 import { resolveServeConfig, type ServeConfig } from "../../src/server/runtime/config.js";
 import { ServeConfigError } from "../../src/server/runtime/config-error.js";
@@ -18,6 +19,7 @@ const parts = {
   node: {} as RaftNode<KvResult>,
   store: {} as KvStore,
   logger: {} as never,
+  clientConnections: resolveClientConnections(),
 };
 
 describe("conclave serve Host and exposure settings", () => {

@@ -5,7 +5,9 @@ import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../src/raft/transport/index.js";
 import type { ServerOptions } from "../../src/server/index.js";
 import { createServer } from "../../src/server/index.js";
+import { freePort } from "../support/free-port.js";
 import { waitFor } from "./cluster.js";
+import { closeNow } from "./http-cluster.js";
 
 export interface SingleMember {
   readonly node: RaftNode<KvResult>;
@@ -37,6 +39,30 @@ export async function startSingleMember(
     async stop() {
       await app.close();
       await node.stop();
+    },
+  };
+}
+
+export interface ListeningMember extends SingleMember {
+  readonly url: string;
+  readonly port: number;
+}
+
+/** A single member whose HTTP API listens on a free loopback port. */
+export async function startListeningMember(
+  serverOptions: Omit<ServerOptions, "node" | "store"> = {},
+): Promise<ListeningMember> {
+  const member = await startSingleMember(serverOptions);
+  const port = await freePort();
+  await member.app.listen({ host: "127.0.0.1", port });
+  return {
+    ...member,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      // Cut open streams at once: a test's watch must not hold the close.
+      await closeNow(member.app);
+      await member.node.stop();
     },
   };
 }

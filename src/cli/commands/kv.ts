@@ -10,6 +10,7 @@ import {
   putSpec,
   rangeRequest,
 } from "./kv-requests.js";
+import { isPageable, printRangePaged } from "./range-paged.js";
 
 export function printPut(out: Output, result: PutResult): void {
   if (out.json) {
@@ -71,6 +72,10 @@ export const getCommand: CommandDef = {
   spec: getSpec,
   async run(ctx, [key = ""], flags) {
     const request = rangeRequest(key, flags);
+    if (isPageable(request)) {
+      await printRangePaged(ctx.out, ctx.client(), request, ctx.call);
+      return 0;
+    }
     const result = await ctx.client().range({ ...request, ...ctx.call });
     printRange(ctx.out, result, request.keysOnly === true, request.countOnly === true);
     return 0;

@@ -14,6 +14,7 @@ import {
   TcpTransport,
   type TransportLogger,
 } from "../../raft/transport/index.js";
+import type { ClientConnectionOptions, ResolvedClientConnections } from "../client-connections.js";
 import type { ServerOptions } from "../options.js";
 import type { ServeConfig } from "./config.js";
 import { ServeConfigError } from "./config-error.js";
@@ -89,9 +90,28 @@ export function nodeOptions(
   };
 }
 
+/** The serve settings as client connection options; 0 means "derive from the fd limit". */
+export function clientConnectionSettings(config: ServeConfig): ClientConnectionOptions {
+  return {
+    ...(config.maxClientConnections > 0 && { maxConnections: config.maxClientConnections }),
+    ...(config.maxClientConnectionsPerHost > 0 && {
+      maxConnectionsPerHost: config.maxClientConnectionsPerHost,
+    }),
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestReceiveTimeoutMs: config.requestReceiveTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+  };
+}
+
 export async function serverOptions(
   config: ServeConfig,
-  parts: { node: RaftNode<KvResult>; store: KvStore; logger: FastifyBaseLogger },
+  parts: {
+    node: RaftNode<KvResult>;
+    store: KvStore;
+    logger: FastifyBaseLogger;
+    clientConnections: ResolvedClientConnections;
+  },
 ): Promise<ServerOptions> {
   const https =
     config.clientCertFile === undefined || config.clientKeyFile === undefined
@@ -122,6 +142,8 @@ export async function serverOptions(
       tls: config.peerCertFile !== undefined,
       unauthenticated: config.peerAuth === "none",
     },
+    maxRangeBytes: config.maxRangeBytes,
+    clientConnections: parts.clientConnections,
     ...(https !== undefined && { https }),
   };
 }

@@ -48,6 +48,13 @@ export interface ServeSettings {
   strictReconfigCheck: boolean;
   maxLearners: number;
   allowedHosts: string[];
+  maxClientConnections: number;
+  maxClientConnectionsPerHost: number;
+  headersTimeoutMs: number;
+  requestReceiveTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxRangeBytes: number;
   logLevel: LogLevel;
 }
 
@@ -301,6 +308,57 @@ export const FIELDS: readonly FieldSpec[] = [
     hostList,
     "extra Host names served (DNS rebinding); *.domain, *",
     "none",
+  ),
+  spec(
+    "maxClientConnections",
+    "max-client-connections",
+    0,
+    integer(0),
+    "open client connections (0 = what the fd limit leaves after a reserve)",
+    "from the fd limit",
+  ),
+  spec(
+    "maxClientConnectionsPerHost",
+    "max-client-connections-per-host",
+    0,
+    integer(0),
+    "open client connections per client host (0 = half the total)",
+    "half the total",
+  ),
+  spec(
+    "headersTimeoutMs",
+    "headers-timeout-ms",
+    10_000,
+    integer(1, 600_000),
+    "time a client has to send a request head",
+  ),
+  spec(
+    "requestReceiveTimeoutMs",
+    "request-receive-timeout-ms",
+    30_000,
+    integer(1, 3_600_000),
+    "time a client has to send a whole request (watch streams outlive it)",
+  ),
+  spec(
+    "keepAliveTimeoutMs",
+    "keep-alive-timeout-ms",
+    5000,
+    integer(1, 600_000),
+    "idle kept-alive client connections are closed after this",
+  ),
+  spec(
+    "idleTimeoutMs",
+    "idle-timeout-ms",
+    120_000,
+    integer(1, 3_600_000),
+    "client connections with nothing read or written this long are closed",
+  ),
+  spec(
+    "maxRangeBytes",
+    "max-range-bytes",
+    4 * MiB,
+    integer(1),
+    "key and value bytes in one range answer; more are paged (more, next_key)",
   ),
   spec(
     "logLevel",

@@ -167,6 +167,13 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
       `must exceed heartbeatMs (${s.heartbeatMs}), got ${s.electionMs}`,
     );
   }
+  if (s.headersTimeoutMs > s.requestReceiveTimeoutMs) {
+    throw new ServeConfigError(
+      "headersTimeoutMs",
+      "settings",
+      `must not exceed requestReceiveTimeoutMs (${s.requestReceiveTimeoutMs}), got ${s.headersTimeoutMs}`,
+    );
+  }
   if (s.advertiseClientUrl === undefined && isWildcard(s.listenClient)) {
     throw new ServeConfigError(
       "advertiseClientUrl",

@@ -6,9 +6,16 @@ import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
 import type { ServerOptions } from "../options.js";
 import { createServer } from "../server.js";
-import { createTransport, nodeOptions, openStorage, serverOptions } from "./assemble.js";
+import {
+  clientConnectionSettings,
+  createTransport,
+  nodeOptions,
+  openStorage,
+  serverOptions,
+} from "./assemble.js";
 import type { ServeConfig } from "./config.js";
 import { MemberPublisher } from "./member-publisher.js";
+import { chooseClientConnections, raiseOpenFileLimit } from "./open-file-limit.js";
 
 /** What the ready line reports; `start` and tests read it. */
 export interface ReadyInfo {
@@ -43,11 +50,18 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   if (config.peerAuth === "tls") {
     log.info("no cluster secret: peers are authenticated by their TLS certificates alone");
   }
+  // Before anything opens a file, so every later open (and the limits below) sees the raised limit.
+  const fdLimits = await raiseOpenFileLimit(log);
+  const clientConnections = chooseClientConnections(
+    clientConnectionSettings(config),
+    fdLimits,
+    log,
+  );
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);
   log.info({ dataDir: config.dataDir, recovery: storage.recovery }, "storage opened");
   const transport = await createTransport(config, log.child({ component: "transport" }));
-  const store = new KvStore();
+  const store = new KvStore({ maxTxnRangeBytes: config.maxRangeBytes });
   let reportFailure: (code: number) => void = () => {};
   const failed = new Promise<number>((resolve) => {
     reportFailure = resolve;
@@ -86,6 +100,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
       node,
       store,
       logger: log.child({ component: "http" }),
+      clientConnections,
     });
     https = options.https;
     app = createServer(options);

@@ -87,6 +87,7 @@ export class ServeProcess {
     member: MemberPlan,
     extraArgs: readonly string[] = [],
     env: Record<string, string> = {},
+    launcher: readonly string[] = [],
   ): Promise<ServeProcess> {
     const args = [
       "--name",
@@ -107,13 +108,19 @@ export class ServeProcess {
       "info",
       ...extraArgs,
     ];
-    const p = ServeProcess.spawn(args, env);
+    const p = ServeProcess.spawn(args, env, launcher);
     await p.ready();
     return p;
   }
 
-  static spawn(args: readonly string[], env: Record<string, string> = {}): ServeProcess {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "serve", ...args], {
+  /** `launcher` runs before node, e.g. `["prlimit", "--nofile=256:256", "--"]`. */
+  static spawn(
+    args: readonly string[],
+    env: Record<string, string> = {},
+    launcher: readonly string[] = [],
+  ): ServeProcess {
+    const command = [...launcher, process.execPath, "--import", "tsx", MAIN, "serve", ...args];
+    const child = spawn(command[0]!, command.slice(1), {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, CONCLAVE_CLUSTER_SECRET: CLUSTER_SECRET, ...env },
     });
