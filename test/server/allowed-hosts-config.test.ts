@@ -1,19 +1,12 @@
-import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { KvResult, KvStore } from "../../src/kv/index.js";
 import type { RaftNode } from "../../src/raft/node/index.js";
 import { resolveClientConnections } from "../../src/server/client-connections.js";
 import { serverOptions } from "../../src/server/runtime/assemble.js";
-import { resolveServeConfig, type ServeConfig } from "../../src/server/runtime/config.js";
 import { ServeConfigError } from "../../src/server/runtime/config-error.js";
+import { resolveTestConfig } from "./serve-config.js";
 
-function resolve(argv: string[], env: Record<string, string> = {}): ServeConfig {
-  const parsed = resolveServeConfig({ argv, env });
-  if (parsed.config === undefined) throw new Error("expected a config");
-  return parsed.config;
-}
-
-const SECRET = randomBytes(32).toString("hex");
+const resolve = resolveTestConfig;
 
 const parts = {
   node: {} as RaftNode<KvResult>,
@@ -24,15 +17,12 @@ const parts = {
 
 describe("conclave serve Host and exposure settings", () => {
   it("takes --allowed-hosts as a list and adds the advertised client URL's host", async () => {
-    const config = resolve(
-      [
-        "--allowed-hosts",
-        "api.example.com, *.corp.example",
-        "--advertise-client-url",
-        "http://m1.example:7379",
-      ],
-      { CONCLAVE_CLUSTER_SECRET: SECRET },
-    );
+    const config = resolve([
+      "--allowed-hosts",
+      "api.example.com, *.corp.example",
+      "--advertise-client-url",
+      "http://m1.example:7379",
+    ]);
     expect(config.allowedHosts).toEqual(["api.example.com", "*.corp.example"]);
     const options = await serverOptions(config, parts);
     expect(options.allowedHosts).toEqual(["m1.example", "api.example.com", "*.corp.example"]);
@@ -41,7 +31,7 @@ describe("conclave serve Host and exposure settings", () => {
       tls: false,
       unauthenticated: false,
     });
-    expect(resolve([], { CONCLAVE_CLUSTER_SECRET: SECRET }).allowedHosts).toEqual([]);
+    expect(resolve([], {}).allowedHosts).toEqual([]);
   });
 
   it("refuses a host list entry that is not a name, *.domain or *", () => {

@@ -1,13 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { clientConnectionSettings } from "../../src/server/runtime/assemble.js";
-import { resolveServeConfig, type ServeConfig } from "../../src/server/runtime/config.js";
 import { ServeConfigError } from "../../src/server/runtime/config-error.js";
+import { resolveTestConfig } from "./serve-config.js";
 
-function resolve(argv: string[], env: Record<string, string> = {}): ServeConfig {
-  const parsed = resolveServeConfig({ argv, env });
-  if (parsed.config === undefined) throw new Error("expected a config");
-  return parsed.config;
-}
+const resolve = resolveTestConfig;
 
 describe("serve settings for client connections and range answers", () => {
   it("derives connection caps from the fd limit unless set, and passes the timeouts", () => {

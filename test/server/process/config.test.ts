@@ -1,34 +1,10 @@
 import { describe, expect, it } from "vitest";
-import {
-  resolveServeConfig,
-  type ServeConfig,
-  UsageError,
-} from "../../../src/server/runtime/config.js";
+import { resolveServeConfig, UsageError } from "../../../src/server/runtime/config.js";
 import { ServeConfigError } from "../../../src/server/runtime/config-error.js";
 import { parseInitialCluster } from "../../../src/server/runtime/initial-cluster.js";
+import { resolveTestConfig } from "../serve-config.js";
 
-/** Every member needs a strong secret; test/server/process/cluster-secret.test.ts covers its rules. */
-const SECRET_ENV = {
-  CONCLAVE_CLUSTER_SECRET: "9f2c7a51e08b4d36a1f5c9e2b7d04a68c3e1f59b2a7d6c08e4b1a3f9d5c7e260",
-};
-
-function resolve(
-  argv: string[],
-  env: Record<string, string> = {},
-  files: Record<string, string> = {},
-): ServeConfig {
-  const parsed = resolveServeConfig({
-    argv,
-    env: { ...SECRET_ENV, ...env },
-    readFile: (path) => {
-      const text = files[path];
-      if (text === undefined) throw new Error(`ENOENT: ${path}`);
-      return text;
-    },
-  });
-  if (parsed.config === undefined) throw new Error("expected a config");
-  return parsed.config;
-}
+const resolve = resolveTestConfig;
 
 function failure(f: () => unknown): ServeConfigError {
   try {
