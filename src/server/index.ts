@@ -16,4 +16,4 @@ export {
 export type { ServerLimits, ServerOptions } from "./options.js";
 export { createServer } from "./server.js";
 export { TooManyWatchersError, WatchRegistry } from "./watch-registry.js";
-export { watchRegistryOf } from "./watch-routes.js";
+export { type WatchStats, watchRegistryOf, watchStatsOf } from "./watch-routes.js";

@@ -107,7 +107,9 @@ export async function serverOptions(
     maxValueBytes: config.maxValueBytes,
     maxTxnOps: config.maxTxnOps,
     maxWatchers: config.maxWatchers,
-    maxWatchersPerAddress: config.maxWatchersPerAddress,
+    maxWatchersPerClient: config.maxWatchersPerClient,
+    maxWatchBufferBytes: config.maxWatchBufferBytes,
+    maxWatchTotalBufferBytes: config.maxWatchTotalBufferBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     ...(https !== undefined && { https }),
   };

@@ -42,7 +42,9 @@ export interface ServeSettings {
   maxValueBytes: number;
   maxTxnOps: number;
   maxWatchers: number;
-  maxWatchersPerAddress: number;
+  maxWatchersPerClient: number;
+  maxWatchBufferBytes: number;
+  maxWatchTotalBufferBytes: number;
   logLevel: LogLevel;
 }
 
@@ -242,11 +244,25 @@ export const FIELDS: readonly FieldSpec[] = [
   spec("maxTxnOps", "max-txn-ops", 128, integer(1), "operations in one txn"),
   spec("maxWatchers", "max-watchers", 10_000, integer(1), "open watch streams in total"),
   spec(
-    "maxWatchersPerAddress",
-    "max-watchers-per-address",
+    "maxWatchersPerClient",
+    "max-watchers-per-client",
     1000,
     integer(1),
-    "open watch streams per client address",
+    "open watch streams per user, or per host for anonymous clients",
+  ),
+  spec(
+    "maxWatchBufferBytes",
+    "max-watch-buffer-bytes",
+    4 * MiB,
+    integer(1),
+    "bytes one watch stream may hold for a slow reader",
+  ),
+  spec(
+    "maxWatchTotalBufferBytes",
+    "max-watch-total-buffer-bytes",
+    64 * MiB,
+    integer(1),
+    "bytes all watch streams together may hold",
   ),
   spec(
     "logLevel",

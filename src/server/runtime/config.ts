@@ -163,6 +163,13 @@ function finish(s: ServeSettings): ServeConfig {
       `must exceed heartbeatMs (${s.heartbeatMs}), got ${s.electionMs}`,
     );
   }
+  if (s.maxWatchTotalBufferBytes < s.maxWatchBufferBytes) {
+    throw new ServeConfigError(
+      "maxWatchTotalBufferBytes",
+      "settings",
+      `must be at least maxWatchBufferBytes (${s.maxWatchBufferBytes}), got ${s.maxWatchTotalBufferBytes}`,
+    );
+  }
   if (s.advertiseClientUrl === undefined && isWildcard(s.listenClient)) {
     throw new ServeConfigError(
       "advertiseClientUrl",
