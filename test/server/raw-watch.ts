@@ -9,6 +9,8 @@ export interface RawWatch {
   readonly socket: net.Socket;
   /** Reads everything until the server closes the connection; fails after `timeoutMs`. */
   readToEnd(timeoutMs?: number): Promise<string>;
+  /** As readToEnd, keeping only the last `keepBytes` (for streams of many megabytes). */
+  readTail(keepBytes: number, timeoutMs?: number): Promise<string>;
 }
 
 export async function openRawWatch(
@@ -22,24 +24,38 @@ export async function openRawWatch(
   socket.write(
     `POST /v3/watch HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
   );
+  const read = async (keepBytes: number, timeoutMs: number): Promise<string> => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    socket.on("data", (c: Buffer) => {
+      chunks.push(c);
+      kept += c.byteLength;
+      while (kept - chunks[0]!.byteLength >= keepBytes) kept -= chunks.shift()!.byteLength;
+    });
+    const timer = setTimeout(
+      () => socket.destroy(new Error("the stream did not end in time")),
+      timeoutMs,
+    );
+    try {
+      if (!socket.destroyed) await once(socket, "close");
+    } finally {
+      clearTimeout(timer);
+    }
+    if (socket.errored !== null) throw socket.errored;
+    return Buffer.concat(chunks).toString();
+  };
   return {
     socket,
-    async readToEnd(timeoutMs = 10_000) {
-      const chunks: Buffer[] = [];
-      socket.on("data", (c: Buffer) => chunks.push(c));
-      const timer = setTimeout(
-        () => socket.destroy(new Error("the stream did not end in time")),
-        timeoutMs,
-      );
-      try {
-        if (!socket.destroyed) await once(socket, "close");
-      } finally {
-        clearTimeout(timer);
-      }
-      if (socket.errored !== null) throw socket.errored;
-      return Buffer.concat(chunks).toString();
-    },
+    readToEnd: (timeoutMs = 10_000) => read(Number.POSITIVE_INFINITY, timeoutMs),
+    readTail: (keepBytes, timeoutMs = 10_000) => read(keepBytes, timeoutMs),
   };
+}
+
+/** The code of the last `error` message in (the tail of) a stream, if any. */
+export function lastErrorCode(raw: string): string | undefined {
+  const errors = [...raw.matchAll(/event: error\ndata: (\{.*\})\n\n/g)];
+  const last = errors.at(-1)?.[1];
+  return last === undefined ? undefined : (JSON.parse(last) as { code: string }).code;
 }
 
 /** The SSE messages of a raw HTTP/1.1 chunked response, in order (chunk framing removed). */

@@ -110,6 +110,7 @@ export async function serverOptions(
     maxWatchersPerClient: config.maxWatchersPerClient,
     maxWatchBufferBytes: config.maxWatchBufferBytes,
     maxWatchTotalBufferBytes: config.maxWatchTotalBufferBytes,
+    watchEndGraceMs: config.watchEndGraceMs,
     requestTimeoutMs: config.requestTimeoutMs,
     ...(https !== undefined && { https }),
   };

@@ -45,6 +45,7 @@ export interface ServeSettings {
   maxWatchersPerClient: number;
   maxWatchBufferBytes: number;
   maxWatchTotalBufferBytes: number;
+  watchEndGraceMs: number;
   logLevel: LogLevel;
 }
 
@@ -263,6 +264,13 @@ export const FIELDS: readonly FieldSpec[] = [
     64 * MiB,
     integer(1),
     "bytes all watch streams together may hold",
+  ),
+  spec(
+    "watchEndGraceMs",
+    "watch-end-grace-ms",
+    5000,
+    integer(1, 600_000),
+    "time an ended watch stream's client has to read its last bytes",
   ),
   spec(
     "logLevel",
