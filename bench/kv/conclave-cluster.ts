@@ -43,6 +43,8 @@ export async function startConclaveCluster(
   group: ProcessGroup,
   dataDir: string,
   profileArgs: readonly string[],
+  /** Extra `conclave serve` flags for every member. */
+  serveArgs: readonly string[] = [],
 ): Promise<RunningCluster> {
   const clientPorts: number[] = [];
   const peerPorts: number[] = [];
@@ -81,6 +83,7 @@ export async function startConclaveCluster(
         `--initial-cluster=${initialCluster}`,
         `--cluster-id=bench-kv-${process.pid}`,
         "--log-level=warn",
+        ...serveArgs,
       ],
       join(dataDir, `${name}.log`),
     );
