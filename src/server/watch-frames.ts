@@ -41,6 +41,8 @@ export class WatchFrameEncoder {
   private nextSeq = 1;
   private encoded = 0;
 
+  constructor(private readonly onEventsEncoded: () => void = () => {}) {}
+
   /** `events` frames encoded so far (for tests and metrics): one per distinct event list. */
   get eventFramesEncoded(): number {
     return this.encoded;
@@ -61,6 +63,7 @@ export class WatchFrameEncoder {
     );
     this.shared.set(response.events, frame);
     this.encoded++;
+    this.onEventsEncoded();
     return frame;
   }
 

@@ -97,11 +97,13 @@ export function registerWatchRoutes(
 ): WatchRegistry {
   const watchLimits = resolveWatchLimits(options);
   const registry = new WatchRegistry(watchLimits);
-  const frames = new WatchFrameEncoder();
+  const metrics = app.serverMetrics;
+  const frames = new WatchFrameEncoder(() => metrics.watchFrameEncoded());
   const memory = new WatchMemory(watchLimits.maxWatchTotalBufferBytes);
   // Any client can make its streams be cut, as often as it likes.
   const warnings = new LogThrottle(app.log);
   let cutOverStreamBudget = 0;
+  metrics.setWatchBufferedBytes(() => memory.heldBytes);
   parts.set(app, {
     registry,
     stats: () => ({
@@ -136,6 +138,7 @@ export function registerWatchRoutes(
         onEnd: () => registry.remove(session),
         onTooSlow: (reason, heldBytes, maxBytes) => {
           if (reason === "stream") cutOverStreamBudget++;
+          metrics.watchStreamCut(reason);
           warnings.warn(
             `watch-too-slow-${reason}`,
             { client, heldBytes, maxBytes },

@@ -59,10 +59,14 @@ describe("watch streams share one encoding per revision", () => {
     for (const s of streams) expect((await s.next())?.event).toBe("created");
     await waitFor(() => leader.store.watcherCount === 12, "12 watchers registered");
     const before = statsOf(leader).eventFramesEncoded;
+    const encodedMetric = async () =>
+      Number(/^conclave_watch_frames_encoded_total (\d+)$/m.exec(await leader.metrics.text())?.[1]);
+    const metricBefore = await encodedMetric();
     expect((await post(url, "/v3/kv/put", { key: b64("enc"), value: b64("x") })).status).toBe(200);
     for (const s of streams) expect((await s.next())?.event).toBe("events");
     // One encoding with prev_kv, one without, for twelve streams.
     expect(statsOf(leader).eventFramesEncoded - before).toBe(2);
+    expect((await encodedMetric()) - metricBefore).toBe(2);
     for (const s of streams) s.close();
   });
 });
@@ -114,6 +118,8 @@ describe("slow watchers", () => {
       expect(revisions).toEqual(revisions.map((_, i) => revisions[0]! + i));
     }
     await waitFor(() => statsOf(leader).heldBytes === 0, "every stream's bytes freed");
+    const cuts = await leader.metrics.text();
+    expect(cuts).toMatch(/^conclave_watch_streams_cut_total\{budget="stream"\} 10$/m);
   });
 
   it("cuts the streams furthest behind when all together hold more than the total budget", async () => {
