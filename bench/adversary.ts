@@ -14,7 +14,7 @@
  * server started here is stopped by PID, also on error and SIGINT.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConclaveClient } from "../src/client/index.js";
 import { runFloodPhase } from "./adversary/flood-phase.js";
@@ -41,6 +41,8 @@ try {
 const dataDir = mkdtempSync(join(tmpdir(), "conclave-bench-adversary-"));
 const group = new ProcessGroup();
 const rounds: RoundResult[] = [];
+// Other work on the machine stretches every latency here; the load says how much there was.
+const loadAtStart = loadavg()[0]!;
 let failed = false;
 
 async function leaderIndex(endpoints: readonly string[]): Promise<number> {
@@ -104,12 +106,14 @@ try {
   else rmSync(dataDir, { recursive: true, force: true });
 }
 
+const loadAtEnd = loadavg()[0]!;
 if (rounds.length > 0) {
   console.log(
     `\nadversary: 3 members, ${options.watchers} stalled watchers + ${options.puts} x 1 MiB puts, ` +
       `watch budget ${options.watchBudgetBytes / 1024 / 1024} MiB + margin ${options.marginBytes / 1024 / 1024} MiB; ` +
       `flood of ${options.floodConnections} connections for ${options.floodMs / 1000} s; ` +
-      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}\n`,
+      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; ` +
+      `1-min load ${loadAtStart.toFixed(1)} at start, ${loadAtEnd.toFixed(1)} at end\n`,
   );
   printTable(rounds);
 }
@@ -117,6 +121,7 @@ console.log(
   JSON.stringify({
     bench: "adversary",
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    loadAverage1m: { start: loadAtStart, end: loadAtEnd },
     serversFrom: serverCommand().from,
     options,
     medians: rounds.length > 0 ? medians(rounds) : undefined,
