@@ -8,6 +8,7 @@ import type { Int64Json } from "./kv-schemas.js";
 import type { ServerLimits, ServerOptions } from "./options.js";
 import { WatchFrameEncoder } from "./watch-frames.js";
 import { WatchMemory } from "./watch-memory.js";
+import { WatchWritePacer } from "./watch-pacer.js";
 import { resolveWatchLimits, WatchRegistry } from "./watch-registry.js";
 import { WatchSession } from "./watch-session.js";
 import { bytesSchema, decodeKey, int64Schema, parseInt64 } from "./wire.js";
@@ -70,6 +71,9 @@ interface WatchParts {
 
 const parts = new WeakMap<FastifyInstance, WatchParts>();
 
+/** About 10 ms of kernel copies per event-loop turn on a common core. */
+const WRITE_BYTES_PER_TURN = 16 * 1024 * 1024;
+
 /** The open-watch registry of a server built by createServer (for metrics). */
 export function watchRegistryOf(app: FastifyInstance): WatchRegistry | undefined {
   return parts.get(app)?.registry;
@@ -100,6 +104,7 @@ export function registerWatchRoutes(
   const metrics = app.serverMetrics;
   const frames = new WatchFrameEncoder(() => metrics.watchFrameEncoded());
   const memory = new WatchMemory(watchLimits.maxWatchTotalBufferBytes);
+  const pacer = new WatchWritePacer(WRITE_BYTES_PER_TURN);
   // Any client can make its streams be cut, as often as it likes.
   const warnings = new LogThrottle(app.log);
   let cutOverStreamBudget = 0;
@@ -135,6 +140,7 @@ export function registerWatchRoutes(
         endGraceMs: watchLimits.watchEndGraceMs,
         frames,
         memory,
+        pacer,
         onEnd: () => registry.remove(session),
         onTooSlow: (reason, heldBytes, maxBytes) => {
           if (reason === "stream") cutOverStreamBudget++;

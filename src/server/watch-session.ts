@@ -8,6 +8,7 @@ import {
 } from "../kv/index.js";
 import type { WatchErrorJson, WatchFrame, WatchFrameEncoder } from "./watch-frames.js";
 import type { BudgetedStream, WatchMemory } from "./watch-memory.js";
+import type { PacedStream, WatchWritePacer } from "./watch-pacer.js";
 import type { ClosableStream } from "./watch-registry.js";
 
 export interface WatchSessionOptions {
@@ -20,6 +21,7 @@ export interface WatchSessionOptions {
   readonly endGraceMs: number;
   readonly frames: WatchFrameEncoder;
   readonly memory: WatchMemory;
+  readonly pacer: WatchWritePacer;
   /** Called once when the stream ends, however it ends. */
   readonly onEnd: () => void;
   /** Called when the stream is cut for reading too slowly (to log it). */
@@ -44,7 +46,7 @@ export const ERROR_FRAME_RESERVE_BYTES = 1024;
  * gets WATCH_TOO_SLOW right behind what its socket already holds, and has
  * `endGraceMs` to read it before the socket is destroyed.
  */
-export class WatchSession implements ClosableStream, BudgetedStream {
+export class WatchSession implements ClosableStream, BudgetedStream, PacedStream {
   private ended = false;
   /** Set once ended: what is still in the socket only waits to leave. */
   private draining = false;
@@ -64,7 +66,7 @@ export class WatchSession implements ClosableStream, BudgetedStream {
     res.on("close", () => this.closed());
     res.on("drain", () => {
       this.waitingForDrain = false;
-      this.pump();
+      this.options.pacer.schedule(this);
     });
   }
 
@@ -121,10 +123,13 @@ export class WatchSession implements ClosableStream, BudgetedStream {
   cutForTotalBudget(heldBytes: number, maxBytes: number): void {
     if (this.ended) return;
     this.options.onTooSlow("total", heldBytes, maxBytes);
-    this.endWith({
-      code: "WATCH_TOO_SLOW",
-      message: `the server's watch streams hold ${heldBytes} bytes, over its ${maxBytes}-byte budget, and this stream was among the furthest behind; resume from the last revision received + 1`,
-    });
+    this.endWith(
+      {
+        code: "WATCH_TOO_SLOW",
+        message: `the server's watch streams hold ${heldBytes} bytes, over its ${maxBytes}-byte budget, and this stream was among the furthest behind; resume from the last revision received + 1`,
+      },
+      "drop",
+    );
   }
 
   private deliver(r: WatchResponse): void {
@@ -143,28 +148,34 @@ export class WatchSession implements ClosableStream, BudgetedStream {
     // One frame larger than the budget still goes out on an empty stream.
     if (held > 0 && held + frame.byteLength + ERROR_FRAME_RESERVE_BYTES > max) {
       this.options.onTooSlow("stream", held, max);
-      this.endWith({
-        code: "WATCH_TOO_SLOW",
-        message: `the client read too slowly: ${held} bytes were still queued, the limit is ${max}; resume from the last revision received + 1`,
-      });
+      this.endWith(
+        {
+          code: "WATCH_TOO_SLOW",
+          message: `the client read too slowly: ${held} bytes were still queued, the limit is ${max}; resume from the last revision received + 1`,
+        },
+        "drop",
+      );
       return;
     }
     this.options.memory.hold(frame);
     this.queue.push(frame);
     this.queuedBytes += frame.byteLength;
-    this.pump();
+    if (!this.waitingForDrain) this.options.pacer.schedule(this);
     this.options.memory.enforce();
   }
 
   /** Moves queued frames to the socket while it takes them without buffering past its mark. */
-  private pump(): void {
+  pump(): number {
+    let written = 0;
     while (!this.ended && !this.waitingForDrain && this.queue.length > 0) {
       const frame = this.queue.shift()!;
       this.queuedBytes -= frame.byteLength;
       this.sent.push(frame);
+      written += frame.byteLength;
       const accepted = this.res.write(frame.bytes, () => this.settled(frame));
       if (!accepted) this.waitingForDrain = true;
     }
+    return written;
   }
 
   /** The socket is done with `frame` (written to the kernel); a frame is settled at most once. */
@@ -190,16 +201,26 @@ export class WatchSession implements ClosableStream, BudgetedStream {
   }
 
   /**
-   * Drops what is queued, writes the error right behind what the socket
-   * already holds, ends the response, and destroys the socket if the client
-   * has not read it all within the grace.
+   * Writes the error right behind what the socket already holds (and, unless
+   * `queued` is "drop", behind what is still queued), ends the response, and
+   * destroys the socket if the client has not read it all within the grace.
+   * A stream cut for being slow drops its queue: holding it is what the cut
+   * is for, and the client resumes from the last revision it received.
    */
-  private endWith(body: WatchErrorJson): void {
+  private endWith(body: WatchErrorJson, queued: "drop" | "send" = "send"): void {
     if (this.ended) return;
+    const writable = !this.res.destroyed && !this.res.writableEnded;
+    if (queued === "send" && writable) {
+      // Ending anyway: the socket takes the rest past its mark (within the stream's budget).
+      while (this.queue.length > 0) {
+        this.waitingForDrain = false;
+        this.pump();
+      }
+    }
     this.stop();
     for (const frame of this.sent) this.options.memory.markDraining(frame);
     this.draining = true;
-    if (this.res.destroyed || this.res.writableEnded) return;
+    if (!writable) return;
     this.res.end(this.options.frames.error(body).bytes);
     const timer = setTimeout(() => this.res.destroy(), this.options.endGraceMs);
     timer.unref();
@@ -221,6 +242,7 @@ export class WatchSession implements ClosableStream, BudgetedStream {
     for (const frame of this.queue) this.options.memory.release(frame, false);
     this.queue = [];
     this.queuedBytes = 0;
+    this.options.pacer.forget(this);
     this.options.memory.remove(this);
     this.options.onEnd();
   }
