@@ -210,6 +210,10 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
   private endWith(body: WatchErrorJson, queued: "drop" | "send" = "send"): void {
     if (this.ended) return;
     const writable = !this.res.destroyed && !this.res.writableEnded;
+    // What the socket takes now goes before the cut: a replay larger than the
+    // budget, queued in one go, still delivers something, so a client that
+    // resumes from what it received makes progress rather than looping.
+    if (writable) this.pump();
     if (queued === "send" && writable) {
       // Ending anyway: the socket takes the rest past its mark (within the stream's budget).
       while (this.queue.length > 0) {

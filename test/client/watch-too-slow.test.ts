@@ -36,4 +36,24 @@ describe("an SDK watch cut with WATCH_TOO_SLOW", () => {
     );
     await watch.return();
   });
+
+  it("catches up on a history larger than its stream budget, one cut stream at a time", async () => {
+    cluster = await startHttpCluster({ maxWatchBufferBytes: 1024 * 1024 });
+    const leader = await cluster.leader();
+    const client = cluster.client({ endpoints: [cluster.urlOf(leader.id)] });
+    const value = "v".repeat(512 * 1024);
+    const written: number[] = [];
+    for (let i = 0; i < 6; i++) written.push((await client.put("history", value)).revision);
+    // The replay of six ~700 kB revisions is queued at once: over the 1 MiB budget.
+    const watch = client.watch("history", { startRevision: written[0]! });
+    const seen: number[] = [];
+    while (seen.length < written.length) {
+      const batch = await watch.next();
+      if (batch.done === true) throw new Error("the watch ended");
+      seen.push(batch.value.revision);
+    }
+    expect(seen).toEqual(written);
+    expect(watchStatsOf(leader.app)!.cutOverStreamBudget).toBeGreaterThan(0);
+    await watch.return();
+  });
 });
