@@ -6,6 +6,7 @@ import {
   type WatchOptions,
   type WatchResponse,
 } from "../kv/index.js";
+import { FrameQueue } from "./watch-frame-queue.js";
 import type { WatchErrorJson, WatchFrame, WatchFrameEncoder } from "./watch-frames.js";
 import type { BudgetedStream, WatchMemory } from "./watch-memory.js";
 import type { PacedStream, WatchWritePacer } from "./watch-pacer.js";
@@ -52,8 +53,7 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
   private draining = false;
   private cancelWatcher: (() => void) | undefined;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
-  private queue: WatchFrame[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new FrameQueue();
   /** Frames handed to the socket whose write has not completed, oldest first. */
   private readonly sent: WatchFrame[] = [];
   private waitingForDrain = false;
@@ -112,12 +112,12 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
 
   /** Bytes this stream makes the server hold: its queue and its socket's writable buffer. */
   get heldBytes(): number {
-    return this.queuedBytes + this.res.writableLength;
+    return this.queue.byteLength + this.res.writableLength;
   }
 
   get oldestHeldSeq(): number | undefined {
     if (this.ended) return undefined;
-    return (this.sent[0] ?? this.queue[0])?.seq;
+    return (this.sent[0] ?? this.queue.peek())?.seq;
   }
 
   cutForTotalBudget(heldBytes: number, maxBytes: number): void {
@@ -159,7 +159,6 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
     }
     this.options.memory.hold(frame);
     this.queue.push(frame);
-    this.queuedBytes += frame.byteLength;
     if (!this.waitingForDrain) this.options.pacer.schedule(this);
     this.options.memory.enforce();
   }
@@ -169,7 +168,6 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
     let written = 0;
     while (!this.ended && !this.waitingForDrain && this.queue.length > 0) {
       const frame = this.queue.shift()!;
-      this.queuedBytes -= frame.byteLength;
       this.sent.push(frame);
       written += frame.byteLength;
       const accepted = this.res.write(frame.bytes, () => this.settled(frame));
@@ -243,9 +241,7 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
     this.ended = true;
     this.cancelWatcher?.();
     for (const t of this.timers) clearInterval(t);
-    for (const frame of this.queue) this.options.memory.release(frame, false);
-    this.queue = [];
-    this.queuedBytes = 0;
+    for (const frame of this.queue.takeAll()) this.options.memory.release(frame, false);
     this.options.pacer.forget(this);
     this.options.memory.remove(this);
     this.options.onEnd();
