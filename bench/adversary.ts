@@ -66,7 +66,7 @@ try {
     dir,
     [],
     [
-      `--max-watch-total-buffer-bytes=${options.watchBudgetBytes}`,
+      `--max-total-watch-bytes=${options.watchBudgetBytes}`,
       `--max-watchers-per-client=${options.watchers}`,
       // The sampled streams are read only once the puts are done.
       "--watch-end-grace-ms=60000",

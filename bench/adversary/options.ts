@@ -7,7 +7,7 @@ export interface AdversaryOptions {
   readonly watchers: number;
   /** 1 MiB puts per watch phase. */
   readonly puts: number;
-  /** `--max-watch-total-buffer-bytes` of every member. */
+  /** `--max-total-watch-bytes` of every member. */
   readonly watchBudgetBytes: number;
   /** What a member may grow beyond its watch budget: connections, the puts' own data, GC slack. */
   readonly marginBytes: number;

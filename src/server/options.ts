@@ -36,7 +36,7 @@ export interface ServerOptions {
    * Bytes all watch streams together may hold, a frame shared by many streams
    * counted once; over it, the streams furthest behind end with WATCH_TOO_SLOW.
    */
-  readonly maxWatchTotalBufferBytes?: number;
+  readonly maxTotalWatchBytes?: number;
   /** An ended watch stream's socket is destroyed if its client has not read the rest by then. */
   readonly watchEndGraceMs?: number;
   /** Idle watch streams get a `: ping` comment this often. */

@@ -6,7 +6,7 @@ export interface WatchLimits {
   readonly maxWatchers: number;
   readonly maxWatchersPerClient: number;
   readonly maxWatchBufferBytes: number;
-  readonly maxWatchTotalBufferBytes: number;
+  readonly maxTotalWatchBytes: number;
   readonly watchEndGraceMs: number;
   readonly watchKeepAliveMs: number;
   readonly watchProgressIntervalMs: number;
@@ -17,7 +17,7 @@ export function resolveWatchLimits(options: ServerOptions): WatchLimits {
     maxWatchers: options.maxWatchers ?? 10_000,
     maxWatchersPerClient: options.maxWatchersPerClient ?? 1000,
     maxWatchBufferBytes: options.maxWatchBufferBytes ?? 4 * 1024 * 1024,
-    maxWatchTotalBufferBytes: options.maxWatchTotalBufferBytes ?? 64 * 1024 * 1024,
+    maxTotalWatchBytes: options.maxTotalWatchBytes ?? 64 * 1024 * 1024,
     watchEndGraceMs: options.watchEndGraceMs ?? 5000,
     watchKeepAliveMs: options.watchKeepAliveMs ?? 5000,
     watchProgressIntervalMs: options.watchProgressIntervalMs ?? 5000,
@@ -29,9 +29,9 @@ export function resolveWatchLimits(options: ServerOptions): WatchLimits {
       );
     }
   }
-  if (limits.maxWatchTotalBufferBytes < limits.maxWatchBufferBytes) {
+  if (limits.maxTotalWatchBytes < limits.maxWatchBufferBytes) {
     throw new InvalidArgumentError(
-      `server option maxWatchTotalBufferBytes (${limits.maxWatchTotalBufferBytes}) must be at least maxWatchBufferBytes (${limits.maxWatchBufferBytes})`,
+      `server option maxTotalWatchBytes (${limits.maxTotalWatchBytes}) must be at least maxWatchBufferBytes (${limits.maxWatchBufferBytes})`,
     );
   }
   return limits;

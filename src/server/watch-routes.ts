@@ -103,7 +103,7 @@ export function registerWatchRoutes(
   const registry = new WatchRegistry(watchLimits);
   const metrics = app.serverMetrics;
   const frames = new WatchFrameEncoder(() => metrics.watchFrameEncoded());
-  const memory = new WatchMemory(watchLimits.maxWatchTotalBufferBytes);
+  const memory = new WatchMemory(watchLimits.maxTotalWatchBytes);
   const pacer = new WatchWritePacer(WRITE_BYTES_PER_TURN);
   // Any client can make its streams be cut, as often as it likes.
   const warnings = new LogThrottle(app.log);

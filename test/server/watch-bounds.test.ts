@@ -90,7 +90,7 @@ describe("slow watchers", () => {
     const maxWatchBufferBytes = 1024 * KiB;
     const { leader, url, port } = await start({
       maxWatchBufferBytes,
-      maxWatchTotalBufferBytes: 2 * maxWatchBufferBytes,
+      maxTotalWatchBytes: 2 * maxWatchBufferBytes,
       // Long enough for the test to read each stream once every one was cut.
       watchEndGraceMs: 60_000,
     });
@@ -125,7 +125,7 @@ describe("slow watchers", () => {
   it("cuts the streams furthest behind when all together hold more than the total budget", async () => {
     const { leader, url, port } = await start({
       maxWatchBufferBytes: 2 * 1024 * KiB,
-      maxWatchTotalBufferBytes: 2 * 1024 * KiB,
+      maxTotalWatchBytes: 2 * 1024 * KiB,
       bodyLimitBytes: 4 * 1024 * KiB,
       watchEndGraceMs: 60_000,
     });

@@ -109,7 +109,7 @@ export async function serverOptions(
     maxWatchers: config.maxWatchers,
     maxWatchersPerClient: config.maxWatchersPerClient,
     maxWatchBufferBytes: config.maxWatchBufferBytes,
-    maxWatchTotalBufferBytes: config.maxWatchTotalBufferBytes,
+    maxTotalWatchBytes: config.maxTotalWatchBytes,
     watchEndGraceMs: config.watchEndGraceMs,
     requestTimeoutMs: config.requestTimeoutMs,
     ...(https !== undefined && { https }),

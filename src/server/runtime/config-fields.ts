@@ -44,7 +44,7 @@ export interface ServeSettings {
   maxWatchers: number;
   maxWatchersPerClient: number;
   maxWatchBufferBytes: number;
-  maxWatchTotalBufferBytes: number;
+  maxTotalWatchBytes: number;
   watchEndGraceMs: number;
   logLevel: LogLevel;
 }
@@ -259,8 +259,8 @@ export const FIELDS: readonly FieldSpec[] = [
     "bytes one watch stream may hold for a slow reader",
   ),
   spec(
-    "maxWatchTotalBufferBytes",
-    "max-watch-total-buffer-bytes",
+    "maxTotalWatchBytes",
+    "max-total-watch-bytes",
     64 * MiB,
     integer(1),
     "bytes all watch streams together may hold",

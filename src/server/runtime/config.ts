@@ -163,11 +163,11 @@ function finish(s: ServeSettings): ServeConfig {
       `must exceed heartbeatMs (${s.heartbeatMs}), got ${s.electionMs}`,
     );
   }
-  if (s.maxWatchTotalBufferBytes < s.maxWatchBufferBytes) {
+  if (s.maxTotalWatchBytes < s.maxWatchBufferBytes) {
     throw new ServeConfigError(
-      "maxWatchTotalBufferBytes",
+      "maxTotalWatchBytes",
       "settings",
-      `must be at least maxWatchBufferBytes (${s.maxWatchBufferBytes}), got ${s.maxWatchTotalBufferBytes}`,
+      `must be at least maxWatchBufferBytes (${s.maxWatchBufferBytes}), got ${s.maxTotalWatchBytes}`,
     );
   }
   if (s.advertiseClientUrl === undefined && isWildcard(s.listenClient)) {

@@ -31,7 +31,7 @@ beforeAll(async () => {
     initialCluster([member]),
     "--max-watch-buffer-bytes",
     String(2 * MiB),
-    "--max-watch-total-buffer-bytes",
+    "--max-total-watch-bytes",
     String(16 * MiB),
     // The test reads every stream only once all were cut.
     "--watch-end-grace-ms",
