@@ -44,6 +44,8 @@ export async function startConclaveCluster(
   group: ProcessGroup,
   dataDir: string,
   profileArgs: readonly string[],
+  /** Extra `conclave serve` flags for every member. */
+  serveArgs: readonly string[] = [],
 ): Promise<RunningCluster> {
   const clientPorts: number[] = [];
   const peerPorts: number[] = [];
@@ -87,6 +89,7 @@ export async function startConclaveCluster(
         `--cluster-id=bench-kv-${process.pid}`,
         `--cluster-secret-file=${secretFile}`,
         "--log-level=warn",
+        ...serveArgs,
       ],
       join(dataDir, `${name}.log`),
     );

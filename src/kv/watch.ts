@@ -16,7 +16,11 @@ export interface WatchResponse {
   readonly watchId: number;
   /** The revision these events were written at, or the current one for a progress notice. */
   readonly revision: number;
-  readonly events: KvEvent[];
+  /**
+   * Frozen, and the same array for every watcher whose filter picked the same
+   * events of a live revision, so a consumer can encode it once for all of them.
+   */
+  readonly events: readonly KvEvent[];
   readonly progressNotify: boolean;
 }
 
@@ -26,6 +30,9 @@ export interface Watcher {
 }
 
 export type WatchCallback = (response: WatchResponse) => void;
+
+/** Event lists of one revision by the selection (prevKv or not, indexes picked) they hold. */
+type SharedSelections = Map<string, readonly KvEvent[]>;
 
 export interface WatchRegistration {
   readonly id: number;
@@ -77,30 +84,46 @@ export class WatchHub {
 
   /** Delivers the events of one revision to every interested watcher. */
   publish(revision: number, events: readonly (KvEvent & { keyString: string })[]): void {
-    for (const reg of [...this.watchers.values()]) this.deliver(reg, revision, events);
+    const selections: SharedSelections = new Map();
+    for (const reg of [...this.watchers.values()]) this.deliver(reg, revision, events, selections);
   }
 
+  /**
+   * `selections` collects the event lists built for one revision by the
+   * selection they hold, so watchers with the same pick share one list.
+   */
   deliver(
     reg: WatchRegistration,
     revision: number,
     events: readonly (KvEvent & { keyString: string })[],
+    selections: SharedSelections = new Map(),
   ): void {
     if (revision < reg.nextRevision || !this.watchers.has(reg.id)) return;
     reg.nextRevision = revision + 1;
     const { interval, options } = reg;
-    const picked: KvEvent[] = [];
-    for (const e of events) {
+    const picked: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
       if (e.type === "put" ? options.noPut : options.noDelete) continue;
       if (!inInterval(interval, e.keyString)) continue;
-      picked.push(
-        options.prevKv && e.prevKv !== undefined
-          ? { type: e.type, kv: e.kv, prevKv: e.prevKv }
-          : { type: e.type, kv: e.kv },
+      picked.push(i);
+    }
+    if (picked.length === 0) return;
+    const withPrevKv = options.prevKv === true;
+    const selection = `${withPrevKv ? "p" : "n"}${picked.join(",")}`;
+    let shared = selections.get(selection);
+    if (shared === undefined) {
+      shared = Object.freeze(
+        picked.map((i): KvEvent => {
+          const e = events[i]!;
+          return withPrevKv && e.prevKv !== undefined
+            ? { type: e.type, kv: e.kv, prevKv: e.prevKv }
+            : { type: e.type, kv: e.kv };
+        }),
       );
+      selections.set(selection, shared);
     }
-    if (picked.length > 0) {
-      this.call(reg, { watchId: reg.id, revision, events: picked, progressNotify: false });
-    }
+    this.call(reg, { watchId: reg.id, revision, events: shared, progressNotify: false });
   }
 
   progress(revision: number): void {

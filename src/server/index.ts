@@ -32,4 +32,4 @@ export { RequestTooDeepError } from "./request-depth.js";
 export { type PeerExposure, securityWarnings } from "./security-warnings.js";
 export { createServer } from "./server.js";
 export { TooManyWatchersError, WatchRegistry } from "./watch-registry.js";
-export { watchRegistryOf } from "./watch-routes.js";
+export { type WatchStats, watchRegistryOf, watchStatsOf } from "./watch-routes.js";

@@ -46,6 +46,9 @@ export class ServerMetrics {
   readonly nodeObserver: RaftNodeObserver;
   private sources: MetricsSources | undefined;
   private readActiveWatchers: (() => number) | undefined;
+  private readWatchBufferedBytes: (() => number) | undefined;
+  private readonly watchStreamsCut: Counter<"budget">;
+  private readonly watchFramesEncoded: Counter;
   private readonly httpRequests: Counter<"method" | "route" | "status_code">;
   private readonly httpDuration: Histogram<"method" | "route" | "status_code">;
   private readonly leasesExpired: Counter;
@@ -88,6 +91,23 @@ export class ServerMetrics {
     gauge("kv_leases", "Leases in the key space.", () => store()?.leaseCount);
     gauge("watchers_active", "Watch streams open on this server.", () => {
       return this.readActiveWatchers?.();
+    });
+    gauge(
+      "watch_buffered_bytes",
+      "Bytes watch streams hold for their readers (queued or in sockets), a shared frame once.",
+      () => this.readWatchBufferedBytes?.(),
+    );
+    this.watchStreamsCut = new Counter({
+      name: `${p}watch_streams_cut_total`,
+      help: "Watch streams ended with WATCH_TOO_SLOW, by the budget they were over (stream or total).",
+      labelNames: ["budget"] as const,
+      registers,
+    });
+    for (const budget of ["stream", "total"]) this.watchStreamsCut.inc({ budget }, 0);
+    this.watchFramesEncoded = new Counter({
+      name: `${p}watch_frames_encoded_total`,
+      help: "Watch event messages encoded: one per revision and distinct event set, however many streams send it.",
+      registers,
     });
 
     const leaderChanges = new Counter({
@@ -159,6 +179,19 @@ export class ServerMetrics {
   /** Makes `watchers_active` read `count` at each scrape (for the watch route). */
   setActiveWatchers(count: () => number): void {
     this.readActiveWatchers = count;
+  }
+
+  /** Makes `watch_buffered_bytes` read `bytes` at each scrape (for the watch route). */
+  setWatchBufferedBytes(bytes: () => number): void {
+    this.readWatchBufferedBytes = bytes;
+  }
+
+  watchStreamCut(budget: "stream" | "total"): void {
+    this.watchStreamsCut.inc({ budget });
+  }
+
+  watchFrameEncoded(): void {
+    this.watchFramesEncoded.inc();
   }
 
   /** `route` is the route pattern (never the raw URL, to bound the label's values). */

@@ -40,12 +40,22 @@ export interface ServerOptions {
   readonly clientUrls?: ReadonlyMap<number, string>;
   /** Open watch streams in total; more are refused with TOO_MANY_WATCHERS. */
   readonly maxWatchers?: number;
-  /** Open watch streams per remote address. */
-  readonly maxWatchersPerAddress?: number;
+  /**
+   * Open watch streams per client: per authenticated user, else per host
+   * (all of loopback is one host, an IPv6 client counts by its /64).
+   */
+  readonly maxWatchersPerClient?: number;
   /** fastify/pino logger; off by default. */
   readonly logger?: boolean;
-  /** Bytes a watch stream may hold for a slow reader before it ends with WATCH_TOO_SLOW. */
+  /** Bytes a watch stream may hold (queued + in its socket) before it ends with WATCH_TOO_SLOW. */
   readonly maxWatchBufferBytes?: number;
+  /**
+   * Bytes all watch streams together may hold, a frame shared by many streams
+   * counted once; over it, the streams furthest behind end with WATCH_TOO_SLOW.
+   */
+  readonly maxTotalWatchBytes?: number;
+  /** An ended watch stream's socket is destroyed if its client has not read the rest by then. */
+  readonly watchEndGraceMs?: number;
   /** Idle watch streams get a `: ping` comment this often. */
   readonly watchKeepAliveMs?: number;
   /** Streams that asked for progress_notify get a progress event this often. */

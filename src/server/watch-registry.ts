@@ -4,8 +4,10 @@ import type { ServerOptions } from "./options.js";
 
 export interface WatchLimits {
   readonly maxWatchers: number;
-  readonly maxWatchersPerAddress: number;
+  readonly maxWatchersPerClient: number;
   readonly maxWatchBufferBytes: number;
+  readonly maxTotalWatchBytes: number;
+  readonly watchEndGraceMs: number;
   readonly watchKeepAliveMs: number;
   readonly watchProgressIntervalMs: number;
 }
@@ -13,8 +15,10 @@ export interface WatchLimits {
 export function resolveWatchLimits(options: ServerOptions): WatchLimits {
   const limits: WatchLimits = {
     maxWatchers: options.maxWatchers ?? 10_000,
-    maxWatchersPerAddress: options.maxWatchersPerAddress ?? 1000,
+    maxWatchersPerClient: options.maxWatchersPerClient ?? 1000,
     maxWatchBufferBytes: options.maxWatchBufferBytes ?? 4 * 1024 * 1024,
+    maxTotalWatchBytes: options.maxTotalWatchBytes ?? 64 * 1024 * 1024,
+    watchEndGraceMs: options.watchEndGraceMs ?? 5000,
     watchKeepAliveMs: options.watchKeepAliveMs ?? 5000,
     watchProgressIntervalMs: options.watchProgressIntervalMs ?? 5000,
   };
@@ -24,6 +28,11 @@ export function resolveWatchLimits(options: ServerOptions): WatchLimits {
         `server option ${name} must be a positive integer, got ${value}`,
       );
     }
+  }
+  if (limits.maxTotalWatchBytes < limits.maxWatchBufferBytes) {
+    throw new InvalidArgumentError(
+      `server option maxTotalWatchBytes (${limits.maxTotalWatchBytes}) must be at least maxWatchBufferBytes (${limits.maxWatchBufferBytes})`,
+    );
   }
   return limits;
 }
@@ -48,16 +57,14 @@ export class WatchRegistry {
   private readonly streams = new Map<ClosableStream, string>();
   private readonly perClient = new Map<string, number>();
 
-  constructor(
-    private readonly limits: Pick<WatchLimits, "maxWatchers" | "maxWatchersPerAddress">,
-  ) {}
+  constructor(private readonly limits: Pick<WatchLimits, "maxWatchers" | "maxWatchersPerClient">) {}
 
   /** Open watch streams right now. */
   get activeCount(): number {
     return this.streams.size;
   }
 
-  /** Throws TooManyWatchersError when `client` (a remote address) or the server is at its limit. */
+  /** Throws TooManyWatchersError when `client` (a clientIdentity key) or the server is at its limit. */
   checkAdmission(client: string): void {
     if (this.streams.size >= this.limits.maxWatchers) {
       throw new TooManyWatchersError(
@@ -65,9 +72,9 @@ export class WatchRegistry {
       );
     }
     const mine = this.perClient.get(client) ?? 0;
-    if (mine >= this.limits.maxWatchersPerAddress) {
+    if (mine >= this.limits.maxWatchersPerClient) {
       throw new TooManyWatchersError(
-        `${client} has ${mine} open watches; the limit is ${this.limits.maxWatchersPerAddress}`,
+        `${client} has ${mine} open watches; the limit per client is ${this.limits.maxWatchersPerClient}`,
       );
     }
   }

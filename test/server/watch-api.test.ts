@@ -209,7 +209,7 @@ describe("POST /v3/watch", () => {
 
 describe("watch limits and shutdown", () => {
   it("refuses watchers over the per-client and total limits with 429", async () => {
-    const small = await startHttpCluster({ maxWatchersPerAddress: 2, maxWatchers: 3 });
+    const small = await startHttpCluster({ maxWatchersPerClient: 2, maxWatchers: 3 });
     try {
       const l = await small.leader();
       const base = small.urlOf(l.id);

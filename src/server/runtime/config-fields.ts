@@ -44,7 +44,10 @@ export interface ServeSettings {
   maxValueBytes: number;
   maxTxnOps: number;
   maxWatchers: number;
-  maxWatchersPerAddress: number;
+  maxWatchersPerClient: number;
+  maxWatchBufferBytes: number;
+  maxTotalWatchBytes: number;
+  watchEndGraceMs: number;
   strictReconfigCheck: boolean;
   maxLearners: number;
   allowedHosts: string[];
@@ -287,11 +290,32 @@ export const FIELDS: readonly FieldSpec[] = [
   spec("maxTxnOps", "max-txn-ops", 128, integer(1), "operations in one txn"),
   spec("maxWatchers", "max-watchers", 10_000, integer(1), "open watch streams in total"),
   spec(
-    "maxWatchersPerAddress",
-    "max-watchers-per-address",
+    "maxWatchersPerClient",
+    "max-watchers-per-client",
     1000,
     integer(1),
-    "open watch streams per client address",
+    "open watch streams per user, or per host for anonymous clients",
+  ),
+  spec(
+    "maxWatchBufferBytes",
+    "max-watch-buffer-bytes",
+    4 * MiB,
+    integer(1),
+    "bytes one watch stream may hold for a slow reader",
+  ),
+  spec(
+    "maxTotalWatchBytes",
+    "max-total-watch-bytes",
+    64 * MiB,
+    integer(1),
+    "bytes all watch streams together may hold",
+  ),
+  spec(
+    "watchEndGraceMs",
+    "watch-end-grace-ms",
+    5000,
+    integer(1, 600_000),
+    "time an ended watch stream's client has to read its last bytes",
   ),
   spec(
     "strictReconfigCheck",

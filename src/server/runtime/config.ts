@@ -174,6 +174,13 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
       `must not exceed requestReceiveTimeoutMs (${s.requestReceiveTimeoutMs}), got ${s.headersTimeoutMs}`,
     );
   }
+  if (s.maxTotalWatchBytes < s.maxWatchBufferBytes) {
+    throw new ServeConfigError(
+      "maxTotalWatchBytes",
+      "settings",
+      `must be at least maxWatchBufferBytes (${s.maxWatchBufferBytes}), got ${s.maxTotalWatchBytes}`,
+    );
+  }
   if (s.advertiseClientUrl === undefined && isWildcard(s.listenClient)) {
     throw new ServeConfigError(
       "advertiseClientUrl",

@@ -141,6 +141,11 @@ describe("conclave serve configuration", () => {
     expect(failure(() => resolve(["--listen-client", "0.0.0.0:7379"])).field).toBe(
       "advertiseClientUrl",
     );
+    expect(
+      failure(() =>
+        resolve(["--max-watch-buffer-bytes", "2048", "--max-total-watch-bytes", "1024"]),
+      ).field,
+    ).toBe("maxTotalWatchBytes");
   });
 
   it("serves https URLs when client TLS is set, and a joining member needs no own entry", () => {
