@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ServerAuthOptions } from "./auth-options.js";
 import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
 
@@ -41,6 +42,10 @@ export interface ServerOptions {
   readonly metrics?: ServerMetrics;
   /** Lease expiry loop: clock, check interval, takeover grace (default: the node's election timeout). */
   readonly leaseExpiry?: ServerLeaseExpiryOptions;
+  /** How long a token from /v3/auth/authenticate is valid (default 300,000: five minutes). */
+  readonly authTokenTtlMs?: number;
+  /** Password hashing cost, clock and member credentials; see auth-options.ts. */
+  readonly auth?: ServerAuthOptions;
 }
 
 export interface ServerLimits {

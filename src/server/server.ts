@@ -1,4 +1,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { addAuthHooks } from "./auth-hook.js";
+import { resolveAuthOptions } from "./auth-options.js";
+import { registerAuthRoutes } from "./auth-routes.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
 import "./decorations.js";
 import { errorReply } from "./error-reply.js";
@@ -12,6 +15,7 @@ import { createServerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
+import { routeAccessTable } from "./route-access.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
@@ -20,6 +24,7 @@ import { registerWatchRoutes } from "./watch-routes.js";
  */
 export function createServer(options: ServerOptions): FastifyInstance {
   const limits = resolveLimits(options);
+  const auth = resolveAuthOptions(options);
   const app = Fastify({
     ...(options.loggerInstance === undefined
       ? { logger: options.logger ?? false }
@@ -75,6 +80,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     }),
   );
 
+  // Before the routes: every route, whoever adds it, passes the identity and access checks.
+  addAuthHooks(app, kv, routeAccessTable(kv, limits), auth, options.https?.ca !== undefined);
+  registerAuthRoutes(app, kv, auth);
   registerKvRoutes(app, kv, limits);
   registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);

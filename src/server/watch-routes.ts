@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { WatchOptions } from "../kv/index.js";
 import { validateWatchOptions } from "../kv/validate.js";
+import { clientIdentity } from "./client-identity.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
 import type { ServerLimits, ServerOptions } from "./options.js";
@@ -76,7 +77,7 @@ export function registerWatchRoutes(
     { schema: { body: watchBodySchema } },
     async (req, reply) => {
       const watch = watchOptions(req.body, limits);
-      const client = req.socket.remoteAddress ?? "unknown";
+      const client = clientIdentity(req.authUser, req.socket.remoteAddress);
       // Refused with an ordinary JSON error while no byte of the stream is out.
       registry.checkAdmission(client);
       reply.hijack();
