@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { FastifyBaseLogger } from "fastify";
+import { memberTokenKey } from "../../auth/index.js";
 import type { KvResult, KvStore } from "../../kv/index.js";
 import type { RaftNode, RaftNodeOptions } from "../../raft/node/index.js";
 import { WalStorage } from "../../raft/storage/index.js";
@@ -109,6 +110,8 @@ export async function serverOptions(
     maxWatchers: config.maxWatchers,
     maxWatchersPerAddress: config.maxWatchersPerAddress,
     requestTimeoutMs: config.requestTimeoutMs,
+    authTokenTtlMs: config.authTokenTtlMs,
+    auth: { bcryptCost: config.bcryptCost, memberTokenKey: memberTokenKey(config.clusterSecret) },
     ...(https !== undefined && { https }),
   };
 }

@@ -43,6 +43,8 @@ export interface ServeSettings {
   maxTxnOps: number;
   maxWatchers: number;
   maxWatchersPerAddress: number;
+  authTokenTtlMs: number;
+  bcryptCost: number;
   logLevel: LogLevel;
 }
 
@@ -248,6 +250,14 @@ export const FIELDS: readonly FieldSpec[] = [
     integer(1),
     "open watch streams per client address",
   ),
+  spec(
+    "authTokenTtlMs",
+    "auth-token-ttl-ms",
+    300_000,
+    integer(1000, 7 * 24 * 3600 * 1000),
+    "how long a token from /v3/auth/authenticate is valid",
+  ),
+  spec("bcryptCost", "bcrypt-cost", 10, integer(4, 31), "bcrypt cost of password hashes"),
   spec(
     "logLevel",
     "log-level",

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { memberTokenKey } from "../../auth/index.js";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
@@ -114,6 +115,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     intervalMs: config.heartbeatMs * 2,
     timeoutMs: config.requestTimeoutMs,
     tls: https ?? {},
+    memberTokenKey: memberTokenKey(config.clusterSecret),
   });
   const info: ReadyInfo = {
     ready: true,
