@@ -64,6 +64,9 @@ export function addAuthHooks(
   options: ResolvedAuthOptions,
   tlsClientCa: boolean,
 ): void {
+  // Declared up front so every request object has the same shape.
+  app.decorateRequest("authUser", undefined);
+  app.decorateRequest("authMember", undefined);
   const accessOf = (req: FastifyRequest) => {
     const key = routeKey(req);
     return key === undefined ? undefined : table.get(key);

@@ -1,8 +1,10 @@
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routeAccessTable } from "../../src/server/route-access.js";
 import { enableAuth, ok, post, ROOT_PASSWORD, token } from "./auth-support.js";
 import { b64, type Member, startCluster, type TestCluster, text } from "./cluster.js";
 import { registeredRoutes } from "./routes.js";
+import { eventsOf, openWatch } from "./sse-client.js";
 
 let cluster: TestCluster;
 let leader: Member;
@@ -152,6 +154,28 @@ describe("key permissions", () => {
     expect(r).toMatchObject({ status: 403, body: { code: "PERMISSION_DENIED" } });
   });
 
+  it("streams a watch on a range the user may read", async () => {
+    await leader.app.listen({ host: "127.0.0.1", port: 0 });
+    const address = leader.app.server.address() as AddressInfo;
+    const reader = await token(leader, "reader", "reader-password");
+    const opened = await openWatch(
+      `http://127.0.0.1:${address.port}`,
+      { key: b64("a/"), range_end: b64("a0") },
+      { authorization: reader },
+    );
+    expect(opened.status).toBe(200);
+    const stream = opened.stream!;
+    try {
+      expect((await stream.next())?.event).toBe("created");
+      await ok(leader, "/v3/kv/put", { key: b64("a/w"), value: b64("1") }, rootToken);
+      let message = await stream.next();
+      while (message?.event !== "events") message = await stream.next();
+      expect(eventsOf(message).events.map((e) => text(e.kv.key))).toEqual(["a/w"]);
+    } finally {
+      stream.close();
+    }
+  });
+
   it("lets only root add members, take snapshots, compact or manage auth", async () => {
     const writer = await token(leader, "writer", "writer-password");
     for (const [url, body] of [
@@ -225,6 +249,14 @@ describe("tokens", () => {
       (await post(leader, "/v3/auth/authenticate", { name: "carol", password: "old-password" }))
         .status,
     ).toBe(401);
+  });
+
+  it("are invalid once their user's roles changed", async () => {
+    const writer = await token(leader, "writer", "writer-password");
+    await ok(leader, "/v3/auth/user/grant", { user: "writer", role: "reader-a" }, rootToken);
+    const r = await post(leader, "/v3/kv/range", { key: b64("a/x") }, writer);
+    expect(r).toMatchObject({ status: 401, body: { code: "INVALID_AUTH_TOKEN" } });
+    await ok(leader, "/v3/auth/user/revoke", { name: "writer", role: "reader-a" }, rootToken);
   });
 
   it("are invalid after the user is deleted, or auth is disabled and enabled again", async () => {
