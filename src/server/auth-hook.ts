@@ -1,6 +1,7 @@
 import type { TLSSocket } from "node:tls";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import {
+  AuthError,
   type AuthIdentity,
   AuthRequiredError,
   isRoot,
@@ -8,7 +9,9 @@ import {
   requireAccess,
   resolveIdentity,
 } from "../auth/index.js";
+import { LogThrottle } from "../log-throttle.js";
 import type { ResolvedAuthOptions } from "./auth-options.js";
+import { hostKey } from "./client-identity.js";
 import type { KvAccess } from "./kv-access.js";
 import type { RouteAccess } from "./route-access.js";
 
@@ -71,6 +74,20 @@ export function addAuthHooks(
     const key = routeKey(req);
     return key === undefined ? undefined : table.get(key);
   };
+
+  // Refused credentials are worth an operator's eye (guessing, a stale client), but anyone can
+  // send them as fast as they like: one line per kind and client host per interval.
+  const refusals = new LogThrottle(app.log);
+  app.addHook("onError", async (req, _reply, err) => {
+    if (!(err instanceof AuthError) || err.httpStatus !== 401 || err.code === "AUTH_REQUIRED")
+      return;
+    const client = hostKey(req.socket.remoteAddress);
+    refusals.warn(
+      `${err.code} ${client}`,
+      { code: err.code, client, route: routeKey(req) },
+      "refused client credentials",
+    );
+  });
 
   app.addHook("onRequest", async (req) => {
     const view = kv.store.auth;
