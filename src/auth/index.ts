@@ -9,6 +9,7 @@ export {
   PermissionDeniedError,
 } from "./errors.js";
 export { type AuthIdentity, type Credentials, resolveIdentity } from "./identity.js";
+export { PasswordGate, TooManyPasswordChecksError } from "./password-gate.js";
 export {
   DEFAULT_BCRYPT_COST,
   hashPassword,

@@ -13,6 +13,8 @@ export interface ServerAuthOptions {
    * member/update while auth is enabled. Absent: no member credentials.
    */
   readonly memberTokenKey?: Uint8Array;
+  /** bcrypt hashes and checks running at once; more are refused with 429 (default 4). */
+  readonly maxConcurrentPasswordChecks?: number;
 }
 
 export interface ResolvedAuthOptions {
@@ -20,6 +22,7 @@ export interface ResolvedAuthOptions {
   readonly bcryptCost: number;
   readonly nowMs: () => number;
   readonly memberTokenKey: Uint8Array | undefined;
+  readonly maxConcurrentPasswordChecks: number;
 }
 
 export function resolveAuthOptions(options: ServerOptions): ResolvedAuthOptions {
@@ -39,5 +42,17 @@ export function resolveAuthOptions(options: ServerOptions): ResolvedAuthOptions 
   if (key !== undefined && key.byteLength < 32) {
     throw new InvalidArgumentError("server option auth.memberTokenKey must be at least 32 bytes");
   }
-  return { tokenTtlMs, bcryptCost, nowMs: options.auth?.nowMs ?? Date.now, memberTokenKey: key };
+  const maxConcurrentPasswordChecks = options.auth?.maxConcurrentPasswordChecks ?? 4;
+  if (!Number.isSafeInteger(maxConcurrentPasswordChecks) || maxConcurrentPasswordChecks < 1) {
+    throw new InvalidArgumentError(
+      `server option auth.maxConcurrentPasswordChecks must be >= 1, got ${maxConcurrentPasswordChecks}`,
+    );
+  }
+  return {
+    tokenTtlMs,
+    bcryptCost,
+    nowMs: options.auth?.nowMs ?? Date.now,
+    memberTokenKey: key,
+    maxConcurrentPasswordChecks,
+  };
 }

@@ -4,6 +4,7 @@ import {
   AuthFailedError,
   AuthNotEnabledError,
   hashPassword,
+  PasswordGate,
   signUserToken,
   verifyPassword,
 } from "../auth/index.js";
@@ -91,28 +92,33 @@ export function registerAuthRoutes(
   const read = <T>(f: () => T) =>
     kv.read(false, () => ({ header: header(kv.store.revision), ...f() }));
   const view = () => kv.store.auth;
+  const gate = new PasswordGate(options.maxConcurrentPasswordChecks);
+  const hash = (password: string) => gate.run(() => hashPassword(password, options.bcryptCost));
+
+  const authenticate = async (name: string, password: string) => {
+    // After ReadIndex, so a password changed a moment ago on another member is the one checked.
+    await kv.read(false, () => undefined);
+    const auth = view();
+    const key = auth.signingKey;
+    if (!auth.enabled || key === undefined) throw new AuthNotEnabledError("authenticate");
+    const user = auth.user(name);
+    const ok = await verifyPassword(password, user?.passwordHash, options.bcryptCost);
+    if (!ok || user === undefined) throw new AuthFailedError();
+    // The revision seen before the check: a change during it leaves this token already stale.
+    const token = await signUserToken(
+      { user: user.name, revision: user.revision },
+      key,
+      options.nowMs(),
+      options.tokenTtlMs,
+    );
+    return { header: header(kv.store.revision), token };
+  };
 
   app.post<{ Body: { name: string; password: string } }>(
     "/v3/auth/authenticate",
     { schema: { body: body({ name, password }) } },
-    async (req) => {
-      // After ReadIndex, so a password changed a moment ago on another member is the one checked.
-      await kv.read(false, () => undefined);
-      const auth = view();
-      const key = auth.signingKey;
-      if (!auth.enabled || key === undefined) throw new AuthNotEnabledError("authenticate");
-      const user = auth.user(req.body.name);
-      const ok = await verifyPassword(req.body.password, user?.passwordHash, options.bcryptCost);
-      if (!ok || user === undefined) throw new AuthFailedError();
-      // The revision seen before the check: a change during it leaves this token already stale.
-      const token = await signUserToken(
-        { user: user.name, revision: user.revision },
-        key,
-        options.nowMs(),
-        options.tokenTtlMs,
-      );
-      return { header: header(kv.store.revision), token };
-    },
+    // The whole attempt holds a slot, its ReadIndex wait included: that is what a flood piles up.
+    async (req) => gate.run(() => authenticate(req.body.name, req.body.password)),
   );
 
   app.post("/v3/auth/enable", { schema: { body: emptyBody } }, async (req) =>
@@ -150,7 +156,7 @@ export function registerAuthRoutes(
       if (!noPassword && pw === "") {
         throw new BadRequestError("password is required unless options.no_password is set");
       }
-      const passwordHash = noPassword ? undefined : await hashPassword(pw, options.bcryptCost);
+      const passwordHash = noPassword ? undefined : await hash(pw);
       return change(
         passwordHash === undefined
           ? { kind: "userAdd", name: req.body.name }
@@ -186,7 +192,7 @@ export function registerAuthRoutes(
     { schema: { body: body({ name, password }) } },
     async (req) => {
       if (req.body.password === "") throw new BadRequestError("password must not be empty");
-      const passwordHash = await hashPassword(req.body.password, options.bcryptCost);
+      const passwordHash = await hash(req.body.password);
       return change({ kind: "userChangePassword", name: req.body.name, passwordHash }, req);
     },
   );

@@ -42,3 +42,29 @@ describe("refused credentials in the log", () => {
     expect(JSON.stringify(lines)).not.toContain("guess-");
   });
 });
+
+describe("password checks", () => {
+  it("refuses checks beyond the concurrent bound with 429 rather than queueing them", async () => {
+    const bounded = await startCluster({ auth: { bcryptCost: 8, maxConcurrentPasswordChecks: 1 } });
+    try {
+      const m = await bounded.leader();
+      await enableAuth(m);
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          post(m, "/v3/auth/authenticate", { name: "reader", password: "reader-password" }),
+        ),
+      );
+      const statuses = answers.map((a) => a.status).sort();
+      expect(statuses[0]).toBe(200);
+      expect(statuses.at(-1)).toBe(429);
+      expect(answers.find((a) => a.status === 429)?.body.code).toBe("TOO_MANY_AUTH_REQUESTS");
+      // Once the running check is done, the next one is served.
+      expect(
+        (await post(m, "/v3/auth/authenticate", { name: "reader", password: "reader-password" }))
+          .status,
+      ).toBe(200);
+    } finally {
+      await bounded.stop();
+    }
+  });
+});
