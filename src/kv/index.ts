@@ -1,4 +1,23 @@
-export { compareBytes, prefixEnd, utf8 } from "./bytes.js";
+export {
+  AuthManagementError,
+  AuthStateError,
+  NotGrantedError,
+  RoleExistsError,
+  RoleNotFoundError,
+  RootUserMissingError,
+  UserExistsError,
+  UserNotFoundError,
+} from "./auth-errors.js";
+export type * from "./auth-types.js";
+export { ROOT_ROLE, ROOT_USER } from "./auth-types.js";
+export {
+  compareBytes,
+  type KeyInterval,
+  keyInterval,
+  prefixEnd,
+  toKeyString,
+  utf8,
+} from "./bytes.js";
 export { decodeCommand, encodeCommand } from "./codec.js";
 export { commandDigest } from "./command-digest.js";
 export {

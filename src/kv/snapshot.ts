@@ -1,4 +1,5 @@
 import { Packr } from "msgpackr";
+import { type AuthWire, parseAuthWire } from "./auth-table.js";
 import { type KeyString, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { InvalidKvCommandError } from "./errors.js";
 import { type MemberWire, parseMemberWire } from "./members.js";
@@ -20,6 +21,8 @@ export interface SnapshotHeader {
   readonly leases: [number, number][];
   /** Member metadata; absent in snapshots written before it existed. */
   readonly members?: MemberWire[];
+  /** Users, roles and the enabled flag; absent in older snapshots (auth off, no users). */
+  readonly auth?: AuthWire;
 }
 
 export interface SnapshotContents {
@@ -96,9 +99,11 @@ export async function decodeSnapshot(
       const leases = f["leases"];
       if (!Array.isArray(leases)) fail("leases missing");
       const members = parseMemberWire(f["members"]);
+      const auth = parseAuthWire(f["auth"]);
       header = {
         v: 1,
         ...(members !== undefined && { members }),
+        ...(auth !== undefined && { auth }),
         revision: int(f["revision"], "revision"),
         compactRevision: int(f["compactRevision"], "compactRevision"),
         appliedIndex: int(f["appliedIndex"], "appliedIndex"),

@@ -1,4 +1,6 @@
 import type { StateMachine } from "../raft/node/ports.js";
+import { AuthTable } from "./auth-table.js";
+import type { AuthView } from "./auth-types.js";
 import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { decodeCommand } from "./codec.js";
 import { commandDigest } from "./command-digest.js";
@@ -116,6 +118,8 @@ export class KvStore implements StateMachine<KvResult> {
   private readonly maxTxnRangeBytes: number;
   /** Member metadata (name, URLs) replicated through the log; see members.ts. */
   readonly members = new MemberTable();
+  /** Users, roles and permissions replicated through the log; src/auth decides with them. */
+  readonly #auth = new AuthTable();
   private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
 
   get revision(): number {
@@ -132,6 +136,9 @@ export class KvStore implements StateMachine<KvResult> {
   }
   get leaseCount(): number {
     return this.leaseTable.size;
+  }
+  get auth(): AuthView {
+    return this.#auth;
   }
 
   /**
@@ -256,6 +263,7 @@ export class KvStore implements StateMachine<KvResult> {
         nextLeaseId: this.leaseTable.nextId,
         leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs]),
         members: this.members.toWire(),
+        auth: this.#auth.toWire(),
       },
       // Copied now so the stream shows this moment even if applies continue.
       histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
@@ -295,6 +303,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.compactedRevision = header.compactRevision;
     this.lastAppliedIndex = header.appliedIndex;
     this.members.restore(header.members);
+    this.#auth.restore(header.auth);
     for (const reg of this.hub.registrations()) {
       if (reg.nextRevision <= this.compactedRevision) {
         this.hub.remove(reg.id);
@@ -390,6 +399,10 @@ export class KvStore implements StateMachine<KvResult> {
         this.commit(batch);
         this.leaseApplied({ kind: "revoke", id: lease.id, ttlMs: lease.ttlMs });
         return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
+      }
+      case "auth": {
+        const authRevision = this.#auth.apply(command.action);
+        return { type: "auth", revision: this.currentRevision, authRevision };
       }
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);

@@ -1,3 +1,4 @@
+import type { AuthCommand, AuthResult } from "./auth-types.js";
 import type { KvError } from "./errors.js";
 import type { MemberAttributesResult } from "./members.js";
 
@@ -119,7 +120,8 @@ export type KvCommand =
   | CompactCommand
   | LeaseGrantCommand
   | LeaseRevokeCommand
-  | LeaseKeepAliveCommand;
+  | LeaseKeepAliveCommand
+  | AuthCommand;
 
 export interface RangeResult {
   readonly type: "range";
@@ -200,6 +202,7 @@ export type KvResult =
   | LeaseRevokeResult
   | LeaseKeepAliveResult
   | MemberAttributesResult
+  | AuthResult
   | KvFailure;
 
 export interface KvEvent {

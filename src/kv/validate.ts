@@ -1,3 +1,4 @@
+import { validateAuthCommand } from "./auth-validate.js";
 import { intervalsOverlap, type KeyInterval, keyInterval, toKeyString } from "./bytes.js";
 import {
   DuplicateKeyError,
@@ -207,6 +208,8 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
     case "leaseKeepAlive":
       onlyFields(f, ["type", "id"], what);
       return { type: f["type"], id: integer(f["id"], "id", what, 1) };
+    case "auth":
+      return validateAuthCommand(raw);
     default:
       throw new InvalidKvCommandError(`${what}.type ${JSON.stringify(f["type"])} is not known`);
   }

@@ -1,3 +1,4 @@
+import { authErrorStatus } from "../auth/index.js";
 import { ConclaveError } from "../errors.js";
 import {
   CompactedError,
@@ -78,6 +79,8 @@ export function errorReply(
 }
 
 function conclaveStatus(err: ConclaveError): number {
+  const auth = authErrorStatus(err);
+  if (auth !== undefined) return auth;
   if (err instanceof RaftTimeoutError) return 504;
   if (err instanceof LeaseNotFoundError || err instanceof KeyNotFoundError) return 404;
   if (err instanceof LeaseExistsError) return 409;

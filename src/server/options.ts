@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
 import type { KvResult, KvStore } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
+import type { ServerAuthOptions } from "./auth-options.js";
 import type { ClientConnectionOptions } from "./client-connections.js";
 import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
@@ -22,11 +23,6 @@ export interface ServerOptions {
    * (DNS-rebinding defence, see host-check.ts): exact names, `*.domain`, or `*`.
    */
   readonly allowedHosts?: readonly string[];
-  /**
-   * Whether client authentication is on in the cluster (a replicated flag);
-   * read whenever the security warnings are. Default: never.
-   */
-  readonly authEnabled?: () => boolean;
   /** How the member's peer transport is exposed, for the security warnings; absent: not reported. */
   readonly peerExposure?: PeerExposure;
   /** Deepest nesting of objects and arrays in a JSON body (default 64); deeper is REQUEST_TOO_DEEP. */
@@ -76,6 +72,10 @@ export interface ServerOptions {
   readonly strictReconfigCheck?: boolean;
   /** Learners the configuration may hold at once; more member adds are refused (default 1). */
   readonly maxLearners?: number;
+  /** How long a token from /v3/auth/authenticate is valid (default 300,000: five minutes). */
+  readonly authTokenTtlMs?: number;
+  /** Password hashing cost, clock and member credentials; see auth-options.ts. */
+  readonly auth?: ServerAuthOptions;
 }
 
 export interface ServerLimits {

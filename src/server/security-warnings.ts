@@ -67,12 +67,13 @@ export function securityWarnings(facts: ExposureFacts): string[] {
   return warnings;
 }
 
-/** The warnings of a server built by createServer, computed when asked (auth can be switched on later). */
+/** The warnings of a server built by createServer, computed when asked (auth is switched on and off through the log). */
 export function serverWarnings(
   app: FastifyInstance,
-  options: Pick<ServerOptions, "https" | "authEnabled" | "peerExposure">,
+  options: Pick<ServerOptions, "https" | "peerExposure"> & {
+    readonly store: { readonly auth: { readonly enabled: boolean } };
+  },
 ): () => string[] {
-  const authEnabled = options.authEnabled ?? (() => false);
   return () => {
     const address = app.server.address();
     return securityWarnings({
@@ -82,7 +83,7 @@ export function serverWarnings(
           : undefined,
       clientTls: options.https !== undefined,
       clientCertificates: options.https?.ca !== undefined,
-      authEnabled: authEnabled(),
+      authEnabled: options.store.auth.enabled,
       peer: options.peerExposure,
     });
   };

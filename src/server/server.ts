@@ -1,4 +1,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { addAuthHooks } from "./auth-hook.js";
+import { resolveAuthOptions } from "./auth-options.js";
+import { registerAuthRoutes } from "./auth-routes.js";
 import { httpTimeoutOptions, resolveClientConnections } from "./client-connections.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
 import { ClientConnectionGate } from "./connection-limits.js";
@@ -16,6 +19,7 @@ import { registerOpenApi } from "./openapi.js";
 import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { addRequestDepthLimit } from "./request-depth.js";
+import { routeAccessTable } from "./route-access.js";
 import { serverWarnings } from "./security-warnings.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
@@ -27,6 +31,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const limits = resolveLimits(options);
   const connections = resolveClientConnections(options.clientConnections);
   const timeouts = httpTimeoutOptions(connections);
+  const auth = resolveAuthOptions(options);
   const app = Fastify({
     ...(options.loggerInstance === undefined
       ? { logger: options.logger ?? false }
@@ -91,6 +96,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     }),
   );
 
+  // Before the routes: every route, whoever adds it, passes the identity and access checks.
+  addAuthHooks(app, kv, routeAccessTable(kv, limits), auth, options.https?.ca !== undefined);
+  registerAuthRoutes(app, kv, auth);
   registerKvRoutes(app, kv, limits);
   registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);

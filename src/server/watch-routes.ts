@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { WatchOptions } from "../kv/index.js";
 import { validateWatchOptions } from "../kv/validate.js";
 import { LogThrottle } from "../log-throttle.js";
@@ -84,11 +84,6 @@ export function watchStatsOf(app: FastifyInstance): WatchStats | undefined {
 }
 
 /** The user the auth hook authenticated the request as; undefined when anonymous. */
-function authUserOf(req: FastifyRequest): string | undefined {
-  const user: unknown = (req as { authUser?: unknown }).authUser;
-  return typeof user === "string" ? user : undefined;
-}
-
 /**
  * `POST /v3/watch`: a server-sent-event stream of this node's applied
  * changes. Watches are local: a follower serves them from its own state.
@@ -128,7 +123,7 @@ export function registerWatchRoutes(
     { schema: { body: watchBodySchema } },
     async (req, reply) => {
       const watch = watchOptions(req.body, limits);
-      const client = clientIdentity(authUserOf(req), req.socket.remoteAddress);
+      const client = clientIdentity(req.authUser, req.socket.remoteAddress);
       // Refused with an ordinary JSON error while no byte of the stream is out.
       registry.checkAdmission(client);
       reply.hijack();

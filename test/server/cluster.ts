@@ -13,6 +13,8 @@ export interface Member {
   readonly id: number;
   readonly node: RaftNode<KvResult>;
   readonly store: KvStore;
+  /** The node's log, for tests that inspect what was replicated. */
+  readonly storage: MemoryStorage;
   readonly app: FastifyInstance;
   /** This member's own metrics, wired into its node (observer) and its server. */
   readonly metrics: ServerMetrics;
@@ -48,9 +50,10 @@ export async function startCluster(
   for (const id of ids) {
     const store = new KvStore();
     const metrics = createServerMetrics();
+    const storage = new MemoryStorage();
     const node = await RaftNode.start<KvResult>({
       id,
-      storage: new MemoryStorage(),
+      storage,
       transport: net.transport(id),
       stateMachine: store,
       initialCluster,
@@ -61,7 +64,7 @@ export async function startCluster(
       observer: metrics.nodeObserver,
     });
     const app = createServer({ node, store, ...serverOptions, metrics });
-    members.push({ id, node, store, app, metrics });
+    members.push({ id, node, store, storage, app, metrics });
   }
   const leader = async () => {
     const m = await waitFor(

@@ -68,15 +68,20 @@ describe("serverWarnings", () => {
     const app = {
       server: { address: () => ({ address: "0.0.0.0", port: 7379, family: "IPv4" }) },
     } as unknown as FastifyInstance;
-    const warnings = serverWarnings(app, { authEnabled: () => enabled });
+    const store = {
+      auth: {
+        get enabled() {
+          return enabled;
+        },
+      },
+    };
+    const warnings = serverWarnings(app, { store });
     expect(warnings()).toEqual([
       expect.stringContaining("plaintext HTTP"),
       expect.stringContaining("unauthenticated"),
     ]);
     enabled = true;
     expect(warnings()).toEqual([expect.stringContaining("plaintext HTTP")]);
-    // Defaults to auth off: the safe assumption until the cluster says otherwise.
-    expect(serverWarnings(app, {})()).toHaveLength(2);
   });
 });
 

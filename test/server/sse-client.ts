@@ -12,11 +12,12 @@ export interface OpenWatch {
 export async function openWatch(
   baseUrl: string,
   body: unknown,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<{ status: number; json?: { code: string }; stream?: OpenWatch }> {
   const controller = new AbortController();
   const res = await fetch(`${baseUrl}/v3/watch`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...headers, "content-type": "application/json" },
     body: JSON.stringify(body),
     signal: controller.signal,
   });

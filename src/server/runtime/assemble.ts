@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { FastifyBaseLogger } from "fastify";
+import { memberTokenKey } from "../../auth/index.js";
 import type { KvResult, KvStore } from "../../kv/index.js";
 import type { WarnSink } from "../../log-throttle.js";
 import type { RaftNode, RaftNodeOptions } from "../../raft/node/index.js";
@@ -147,6 +148,17 @@ export async function serverOptions(
     },
     maxRangeBytes: config.maxRangeBytes,
     clientConnections: parts.clientConnections,
+    authTokenTtlMs: config.authTokenTtlMs,
+    auth: { bcryptCost: config.bcryptCost, memberTokenKey: memberCredentialKey(config) },
     ...(https !== undefined && { https }),
   };
+}
+
+/**
+ * The key a member signs its member/update credential with, derived from the
+ * cluster secret. With peer TLS and no secret there is none: while client auth
+ * is enabled, such members publish their attributes only when they lead.
+ */
+export function memberCredentialKey(config: ServeConfig): Uint8Array | undefined {
+  return config.clusterSecret === undefined ? undefined : memberTokenKey(config.clusterSecret);
 }

@@ -58,6 +58,8 @@ export interface ServeSettings {
   keepAliveTimeoutMs: number;
   idleTimeoutMs: number;
   maxRangeBytes: number;
+  authTokenTtlMs: number;
+  bcryptCost: number;
   logLevel: LogLevel;
 }
 
@@ -384,6 +386,14 @@ export const FIELDS: readonly FieldSpec[] = [
     integer(1),
     "key and value bytes in one range answer; more are paged (more, next_key)",
   ),
+  spec(
+    "authTokenTtlMs",
+    "auth-token-ttl-ms",
+    300_000,
+    integer(1000, 7 * 24 * 3600 * 1000),
+    "how long a token from /v3/auth/authenticate is valid",
+  ),
+  spec("bcryptCost", "bcrypt-cost", 10, integer(4, 31), "bcrypt cost of password hashes"),
   spec(
     "logLevel",
     "log-level",

@@ -1,3 +1,4 @@
+import { signMemberToken } from "../../auth/index.js";
 import {
   encodeMemberAttributes,
   type KvResult,
@@ -24,6 +25,13 @@ export interface PublisherOptions {
   readonly timeoutMs: number;
   /** For a follower's request to the leader's client API over https. */
   readonly tls: ClientTls;
+  /**
+   * Signs this member's credential for member/update (memberTokenKey of the
+   * cluster secret), so publishing keeps working while client auth is
+   * enabled: only a holder of the secret can produce it, and the leader lets
+   * it update nothing but this member's own attributes.
+   */
+  readonly memberTokenKey?: Uint8Array;
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.join("\n") === b.join("\n");
@@ -120,12 +128,18 @@ export class MemberPublisher {
     if (leaderUrl === undefined || store.members.get(self.id) === undefined) return;
     const body = { ID: String(self.id), name: self.name, clientURLs: self.clientUrls };
     try {
+      const key = this.#o.memberTokenKey;
+      const headers: Record<string, string> =
+        key === undefined
+          ? {}
+          : { authorization: `Member ${await signMemberToken(self.id, key, Date.now())}` };
       const reply = await postJson(
         leaderUrl,
         "/v3/cluster/member/update",
         body,
         this.#o.tls,
         this.#o.timeoutMs,
+        headers,
       );
       if (reply.status !== 200) throw new Error(`${reply.status} ${JSON.stringify(reply.body)}`);
       this.#o.log.info(

@@ -19,13 +19,14 @@ export function postJson(
   body: unknown,
   tls: ClientTls,
   timeoutMs: number,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<JsonReply> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, baseUrl);
     const https = url.protocol === "https:";
     const options = {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...headers, "content-type": "application/json" },
       timeout: timeoutMs,
       ...(https && tls),
     };

@@ -9,6 +9,7 @@ import { createServer } from "../server.js";
 import {
   clientConnectionSettings,
   createTransport,
+  memberCredentialKey,
   nodeOptions,
   openStorage,
   serverOptions,
@@ -124,6 +125,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     peerUrls: [m.peerAddress],
     clientUrls: m.clientUrl === undefined ? [] : [m.clientUrl],
   }));
+  const memberKey = memberCredentialKey(config);
   publisher = new MemberPublisher({
     node,
     store,
@@ -133,6 +135,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     intervalMs: config.heartbeatMs * 2,
     timeoutMs: config.requestTimeoutMs,
     tls: https ?? {},
+    ...(memberKey !== undefined && { memberTokenKey: memberKey }),
   });
   const info: ReadyInfo = {
     ready: true,
