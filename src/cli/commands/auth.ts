@@ -11,7 +11,6 @@ const enable: CommandDef = {
       "From then on every call needs a user (--user) or a client certificate,\n" +
       "and is allowed only what the user's roles grant.\n" +
       "Example:\n" +
-      "  conclave role add root\n" +
       "  conclave user add root --new-password-stdin < root-password.txt\n" +
       "  conclave user grant-role root root\n" +
       "  conclave auth enable",
