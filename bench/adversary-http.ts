@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConclaveClient, seededRandom } from "../src/client/index.js";
+import { loadOrCreateSecretFile } from "../src/server/runtime/cluster-secret.js";
 import { freePort } from "../test/support/free-port.js";
 import { serverCommand } from "./kv/conclave-cluster.js";
 import { rssBytes } from "./support/proc-stats.js";
@@ -49,6 +50,9 @@ const clientPort = await freePort();
 const peerPort = await freePort();
 const url = `http://127.0.0.1:${clientPort}`;
 const logPath = join(dir, "member.log");
+// A fresh secret per run, in a 0600 file as `conclave start` keeps one.
+const secretFile = join(dir, "cluster-secret");
+loadOrCreateSecretFile(secretFile);
 const command = serverCommand();
 const member = group.start(
   "conclave member",
@@ -63,6 +67,7 @@ const member = group.start(
     `--listen-client=127.0.0.1:${clientPort}`,
     `--listen-peer=127.0.0.1:${peerPort}`,
     "--snapshot-every-entries=100",
+    `--cluster-secret-file=${secretFile}`,
   ],
   logPath,
 );
