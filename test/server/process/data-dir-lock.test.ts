@@ -43,19 +43,7 @@ describe("a data directory held by a running member", () => {
     const leftover = join(member.dataDir, "wal-0000000000000099.tmp");
     writeFileSync(leftover, "partial");
     // The same settings, ports included: the directory must be refused before the ports are tried.
-    const second = ServeProcess.spawn([
-      "--name",
-      "n1",
-      "--node-id",
-      "1",
-      "--data-dir",
-      member.dataDir,
-      "--listen-client",
-      `127.0.0.1:${member.clientPort}`,
-      "--listen-peer",
-      member.peer,
-      ...cluster,
-    ]);
+    const second = ServeProcess.spawn(ServeProcess.args(member, cluster));
     started.push(second);
     expect(await second.exited).toBe(1);
     expect(second.output).toContain(

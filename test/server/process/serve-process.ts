@@ -89,7 +89,14 @@ export class ServeProcess {
     env: Record<string, string> = {},
     launcher: readonly string[] = [],
   ): Promise<ServeProcess> {
-    const args = [
+    const p = ServeProcess.spawn(ServeProcess.args(member, extraArgs), env, launcher);
+    await p.ready();
+    return p;
+  }
+
+  /** The flags `start` runs a member with: its name, id, data dir and ports, test timings. */
+  static args(member: MemberPlan, extraArgs: readonly string[] = []): string[] {
+    return [
       "--name",
       member.name,
       "--node-id",
@@ -108,9 +115,6 @@ export class ServeProcess {
       "info",
       ...extraArgs,
     ];
-    const p = ServeProcess.spawn(args, env, launcher);
-    await p.ready();
-    return p;
   }
 
   /** `launcher` runs before node, e.g. `["prlimit", "--nofile=256:256", "--"]`. */
