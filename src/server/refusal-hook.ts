@@ -6,25 +6,28 @@ import {
   isAuthRefusalCode,
   isMembershipRefusalCode,
 } from "./defence-metrics.js";
+import {
+  LearnerNotReadyError,
+  TooManyLearnersError,
+  UnsafeReconfigurationError,
+} from "./reconfig-errors.js";
 
-/** The numbers a refusal carries (quorum counts, learner progress), for the log line. */
-const REFUSAL_FIELDS = [
-  "voters",
-  "connected",
-  "quorum",
-  "matchIndex",
-  "requiredIndex",
-  "learners",
-  "maxLearners",
-] as const;
-
-function refusalNumbers(err: ConclaveError): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  const source = err as unknown as Record<string, unknown>;
-  for (const name of REFUSAL_FIELDS) {
-    if (source[name] !== undefined) fields[name] = source[name];
+/** The numbers a membership refusal was decided on, so the log line explains it. */
+function refusalNumbers(err: ConclaveError): Record<string, number | boolean> {
+  if (err instanceof UnsafeReconfigurationError) {
+    return { voters: err.voters, connected: err.connected, quorum: err.quorum };
   }
-  return fields;
+  if (err instanceof LearnerNotReadyError) {
+    return {
+      matchIndex: err.matchIndex,
+      requiredIndex: err.requiredIndex,
+      learnerConnected: err.connected,
+    };
+  }
+  if (err instanceof TooManyLearnersError) {
+    return { learners: err.learners, maxLearners: err.maxLearners };
+  }
+  return {};
 }
 
 /**
