@@ -9,6 +9,12 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerHost: number;
 }
 
+/** Which cap refused a client connection; a metric label, so a fixed set. */
+export type ConnectionRefusal = "member_cap" | "host_cap";
+
+/** Told of each refusal (for metrics); must be cheap, it runs on the accept path. */
+export type ConnectionRefusedListener = (reason: ConnectionRefusal) => void;
+
 /**
  * Caps open client connections so a flood cannot take the file descriptors
  * the WAL, snapshots and peers need, nor one host take every slot.
@@ -23,15 +29,28 @@ export class ClientConnectionGate {
   readonly #limits: ConnectionLimits;
   readonly #warnings: LogThrottle;
   readonly #openByHost = new Map<string, number>();
+  readonly #onRefused: ConnectionRefusedListener;
+  #open = 0;
 
-  constructor(limits: ConnectionLimits, log: WarnSink) {
+  constructor(
+    limits: ConnectionLimits,
+    log: WarnSink,
+    onRefused: ConnectionRefusedListener = () => {},
+  ) {
     this.#limits = limits;
     this.#warnings = new LogThrottle(log);
+    this.#onRefused = onRefused;
+  }
+
+  /** Client connections admitted and not yet closed. */
+  get openConnections(): number {
+    return this.#open;
   }
 
   attach(server: Server): void {
     server.maxConnections = this.#limits.maxConnections;
     server.on("drop", (info?: { remoteAddress?: string }) => {
+      this.#onRefused("member_cap");
       this.#warnings.warn(
         "client-connections-total",
         { remoteAddress: info?.remoteAddress, maxConnections: this.#limits.maxConnections },
@@ -47,6 +66,7 @@ export class ClientConnectionGate {
     const open = this.#openByHost.get(host) ?? 0;
     if (open >= this.#limits.maxConnectionsPerHost) {
       socket.destroy();
+      this.#onRefused("host_cap");
       this.#warnings.warn(
         "client-connections-per-host",
         { client: host, maxConnectionsPerHost: this.#limits.maxConnectionsPerHost },
@@ -55,7 +75,9 @@ export class ClientConnectionGate {
       return;
     }
     this.#openByHost.set(host, open + 1);
+    this.#open++;
     socket.once("close", () => {
+      this.#open--;
       const left = (this.#openByHost.get(host) ?? 1) - 1;
       if (left <= 0) this.#openByHost.delete(host);
       else this.#openByHost.set(host, left);

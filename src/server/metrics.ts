@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RaftNodeObserver } from "../raft/node/index.js";
+import { DefenceMetrics, type DefenceSources } from "./defence-metrics.js";
 
 /**
  * Prometheus metrics of one server: its node, its key space and its HTTP
@@ -9,7 +10,7 @@ import type { RaftNodeObserver } from "../raft/node/index.js";
 
 /** What the scrape-time gauges read; a RaftNode and a KvStore in production. */
 export interface MetricsSources {
-  readonly node: {
+  readonly node: DefenceSources & {
     status(): {
       readonly term: number;
       readonly role: string;
@@ -44,6 +45,8 @@ export class ServerMetrics {
   readonly registry = new Registry();
   /** Pass as RaftNodeOptions.observer so persist/apply timings and proposals are counted. */
   readonly nodeObserver: RaftNodeObserver;
+  /** Refused connections, peer messages, credentials and membership changes. */
+  readonly defences: DefenceMetrics;
   private sources: MetricsSources | undefined;
   private readActiveWatchers: (() => number) | undefined;
   private readWatchBufferedBytes: (() => number) | undefined;
@@ -150,6 +153,8 @@ export class ServerMetrics {
       onProposal: (outcome) => proposals.inc({ outcome }),
       onSnapshot: (kind) => snapshots.inc({ kind }),
     };
+
+    this.defences = new DefenceMetrics(this.registry, p, () => this.sources?.node);
 
     this.httpRequests = new Counter({
       name: `${p}http_requests_total`,

@@ -18,6 +18,7 @@ import { createServerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
 import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
+import { addRefusalHook } from "./refusal-hook.js";
 import { addRequestDepthLimit } from "./request-depth.js";
 import { routeAccessTable } from "./route-access.js";
 import { serverWarnings } from "./security-warnings.js";
@@ -50,7 +51,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
   }) as unknown as FastifyInstance;
-  new ClientConnectionGate(connections, app.log).attach(app.server);
+  const metrics = options.metrics ?? createServerMetrics();
+  const gate = new ClientConnectionGate(connections, app.log, (reason) =>
+    metrics.defences.connectionRefused(reason),
+  );
+  gate.attach(app.server);
+  metrics.defences.setOpenConnections(() => gate.openConnections);
   const kv = new KvAccess(options.node, options.store, limits);
   // Without a static map, leader URLs come from the member metadata replicated in the store.
   const leaderUrls = options.clientUrls ?? {
@@ -59,7 +65,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addHostCheck(app, options.allowedHosts ?? []);
   // First, so every route added after it (here or by later code) is documented and counted.
   registerOpenApi(app);
-  const metrics = options.metrics ?? createServerMetrics();
   metrics.bindSources({ node: options.node, store: options.store });
   addRequestMetrics(app, metrics);
   addRequestDepthLimit(app, limits.maxRequestDepth);
@@ -96,6 +101,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     }),
   );
 
+  addRefusalHook(app, metrics.defences);
   // Before the routes: every route, whoever adds it, passes the identity and access checks.
   addAuthHooks(app, kv, routeAccessTable(kv, limits), auth, options.https?.ca !== undefined);
   registerAuthRoutes(app, kv, auth);

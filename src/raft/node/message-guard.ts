@@ -170,6 +170,7 @@ function problem(reason: PeerMessageRejection, detail: string): PeerMessageProbl
  */
 export class PeerMessageGuard {
   #rejected = 0;
+  readonly #rejectedByReason = new Map<PeerMessageRejection, number>();
   readonly #nodeId: NodeId;
   readonly #log: LogThrottle | undefined;
   readonly #catchUp: TermCatchUp;
@@ -193,6 +194,11 @@ export class PeerMessageGuard {
   /** Peer messages refused since the node started. */
   get rejected(): number {
     return this.#rejected;
+  }
+
+  /** Peer messages refused since the node started, by reason (reasons never seen are absent). */
+  get rejectedByReason(): ReadonlyMap<PeerMessageRejection, number> {
+    return this.#rejectedByReason;
   }
 
   /** Returns the problem with `m`, having counted and logged it, or undefined to let it in. */
@@ -224,6 +230,7 @@ export class PeerMessageGuard {
 
   #refuse(m: Message, local: BasicStatus, found: PeerMessageProblem): void {
     this.#rejected++;
+    this.#rejectedByReason.set(found.reason, (this.#rejectedByReason.get(found.reason) ?? 0) + 1);
     this.#log?.warn(
       `${found.reason}:${m.from}`,
       {

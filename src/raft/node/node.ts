@@ -30,9 +30,15 @@ import {
   RaftAbortedError,
   RaftTimeoutError,
 } from "./errors.js";
-import { PeerMessageGuard } from "./message-guard.js";
+import { PeerMessageGuard, type PeerMessageRejection } from "./message-guard.js";
 import { notify, type RaftNodeObserver } from "./observer.js";
-import type { NodeStorage, SnapshotSource, StateMachine, Transport } from "./ports.js";
+import type {
+  NodeStorage,
+  SnapshotSource,
+  StateMachine,
+  Transport,
+  TransportStats,
+} from "./ports.js";
 import {
   decodeMemberContext,
   decodeNodeSnapshot,
@@ -323,6 +329,16 @@ export class RaftNode<Result> {
       }
       await new Promise((r) => setTimeout(r, this.heartbeatMs / 2));
     }
+  }
+
+  /** Peer messages the node refused since it started, by reason; for metrics. */
+  peerMessageRejections(): ReadonlyMap<PeerMessageRejection, number> {
+    return this.peerGuard.rejectedByReason;
+  }
+
+  /** The transport's counters (drops, displaced handshakes); for metrics. */
+  transportStats(): TransportStats {
+    return this.opts.transport.stats();
   }
 
   status(): NodeStatus {

@@ -1,5 +1,5 @@
 export type { NodeStorage, PersistUpdate, SnapshotSource } from "../storage/node-storage.js";
-export type { PeerAddress, Transport } from "../transport/transport.js";
+export type { PeerAddress, Transport, TransportStats } from "../transport/transport.js";
 
 /** The replicated application. `apply` must be deterministic: same entries, same state. */
 export interface StateMachine<Result> {

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { memberTokenKey } from "../../auth/index.js";
 import type { KvResult, KvStore } from "../../kv/index.js";
 import type { WarnSink } from "../../log-throttle.js";
-import type { RaftNode, RaftNodeOptions } from "../../raft/node/index.js";
+import type { RaftNode, RaftNodeObserver, RaftNodeOptions } from "../../raft/node/index.js";
 import { WalStorage } from "../../raft/storage/index.js";
 import {
   parsePeerAddress,
@@ -72,6 +72,8 @@ export function nodeOptions(
     onFatal: (err: Error) => void;
     /** Where refused peer messages are reported, rate-limited. */
     logger?: WarnSink;
+    /** The server metrics' node observer. */
+    observer?: RaftNodeObserver;
   },
 ): RaftNodeOptions<KvResult> {
   return {
@@ -88,6 +90,7 @@ export function nodeOptions(
     requestTimeoutMs: config.requestTimeoutMs,
     onFatal: parts.onFatal,
     ...(parts.logger !== undefined && { logger: parts.logger }),
+    ...(parts.observer !== undefined && { observer: parts.observer }),
   };
 }
 

@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
+import { createServerMetrics } from "../metrics.js";
 import type { ServerOptions } from "../options.js";
 import { createServer } from "../server.js";
 import {
@@ -67,8 +68,11 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   const failed = new Promise<number>((resolve) => {
     reportFailure = resolve;
   });
+  // Before the node, so its persist, apply and proposal timings are counted from the start.
+  const metrics = createServerMetrics();
   const node = await RaftNode.start(
     nodeOptions(config, {
+      observer: metrics.nodeObserver,
       storage,
       transport,
       store,
@@ -104,7 +108,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
       clientConnections,
     });
     https = options.https;
-    app = createServer(options);
+    app = createServer({ ...options, metrics });
     const listen = parsePeerAddress(config.listenClient);
     await app.listen({ host: listen.host, port: listen.port });
     // Insecure modes are allowed when chosen, never silent.
