@@ -1,14 +1,24 @@
+import { Writable } from "node:stream";
 import bcrypt from "bcryptjs";
+import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enableAuth, ROOT_PASSWORD } from "./auth-support.js";
 import { type Member, startCluster, type TestCluster } from "./cluster.js";
 
 const clock = { nowMs: 0 };
+const lines: Record<string, unknown>[] = [];
 let cluster: TestCluster;
 let leader: Member;
 
 beforeAll(async () => {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()));
+      done();
+    },
+  });
   cluster = await startCluster({
+    loggerInstance: pino({ level: "warn" }, sink),
     auth: {
       bcryptCost: 4,
       failureLimits: { maxFailures: 3, windowMs: 60_000, firstLockoutMs: 10_000 },
@@ -53,6 +63,14 @@ describe("failed authentications", () => {
     // Another loopback address is the same host.
     expect((await authenticate("reader", "x", "127.0.0.2")).status).toBe(429);
     expect(compare).not.toHaveBeenCalled();
+
+    // The lockout is logged, for the host and for the name, but not with the name tried.
+    const lockouts = lines.filter((l) => String(l["msg"]).startsWith("too many failed"));
+    expect(lockouts).toMatchObject([
+      { client: "loopback", lockoutMs: 10_000 },
+      { lockoutMs: 10_000 },
+    ]);
+    expect(JSON.stringify(lockouts)).not.toContain("root");
 
     clock.nowMs += 10_000;
     expect((await authenticate("root", ROOT_PASSWORD)).status).toBe(200);
