@@ -8,6 +8,14 @@ export {
   InvalidAuthTokenError,
   PermissionDeniedError,
 } from "./errors.js";
+export {
+  AuthFailureLimiter,
+  type AuthFailureLimits,
+  AuthLockedOutError,
+  DEFAULT_AUTH_FAILURE_LIMITS,
+  type Lockout,
+  validateAuthFailureLimits,
+} from "./failure-limiter.js";
 export { type AuthIdentity, type Credentials, resolveIdentity } from "./identity.js";
 export { PasswordGate, TooManyPasswordChecksError } from "./password-gate.js";
 export {

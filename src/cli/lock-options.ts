@@ -4,7 +4,7 @@
  * usage errors and the exit codes of lock outcomes.
  */
 import { type ConclaveClientSecurity, ConclaveLockBackend } from "../lock/conclave/index.js";
-import { LockClient } from "../lock/index.js";
+import { LockAccessDeniedError, LockClient } from "../lock/index.js";
 import { parseEndpoints } from "./args.js";
 import {
   CONNECTION_OPTIONS,
@@ -130,6 +130,9 @@ export function conclaveLocks(
  */
 export function describeLockError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof LockAccessDeniedError) {
+    return `${message} (check --user and its password, and that its roles grant readwrite on the lock keys (prefix conclave/lock/))`;
+  }
   const cause =
     error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   return typeof cause?.code === "string" ? `${message} (${cause.code})` : message;

@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import type { Deadline } from "./deadline.js";
-import { AuthFailedError, ClientError } from "./errors.js";
+import { AuthFailedError, ClientError, TooManyAuthRequestsError } from "./errors.js";
 
 /** How the client proves who it is: a user's password, or a token obtained elsewhere. */
 export type Credentials =
@@ -96,6 +96,8 @@ export function tokenSchedule(token: string, obtainedAtMs: number): Omit<HeldTok
 export class TokenSource {
   private held: HeldToken | undefined;
   private pending: Promise<HeldToken> | undefined;
+  /** Until then the server asked not to be sent another authentication. */
+  private notBeforeMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly credentials: Credentials,
@@ -135,6 +137,17 @@ export class TokenSource {
   }
 
   private refresh(credentials: Credentials & { kind: "password" }): Promise<HeldToken> {
+    // Every call of a busy client would otherwise send an authentication the server refuses.
+    const waitMs = this.notBeforeMs - this.nowMs();
+    if (this.pending === undefined && waitMs > 0) {
+      return Promise.reject(
+        new TooManyAuthRequestsError(
+          `the server refused authentications from this client for now; retry in ${Math.ceil(waitMs / 1000)} s`,
+          undefined,
+          waitMs,
+        ),
+      );
+    }
     this.pending ??= (async () => {
       try {
         const obtainedAtMs = this.nowMs();
@@ -142,6 +155,11 @@ export class TokenSource {
         const held = { value, ...tokenSchedule(value, obtainedAtMs) };
         this.held = held;
         return held;
+      } catch (error) {
+        if (error instanceof TooManyAuthRequestsError && error.retryAfterMs !== undefined) {
+          this.notBeforeMs = this.nowMs() + error.retryAfterMs;
+        }
+        throw error;
       } finally {
         this.pending = undefined;
       }

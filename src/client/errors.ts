@@ -157,6 +157,21 @@ export class PermissionDeniedError extends ClientError {
   }
 }
 
+/**
+ * The server refused to check a password now: this client host or user name
+ * failed to authenticate too often, or too many checks are running. Nothing
+ * was checked. `retryAfterMs` is the server's `retry-after`, undefined when it
+ * sent none; a client with a password sends no authentication before then and
+ * answers its calls with this error meanwhile.
+ */
+export class TooManyAuthRequestsError extends ClientError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, status?: number, retryAfterMs?: number) {
+    super("TOO_MANY_AUTH_REQUESTS", message, status);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 /** An error body as the server sends it. */
 export interface ErrorBodyJson {
   readonly code?: unknown;
@@ -167,7 +182,11 @@ export interface ErrorBodyJson {
 }
 
 /** Turns a server's `{ code, message, ... }` (a JSON reply or a watch error event) into its class. */
-export function errorFromServer(body: ErrorBodyJson, status: number | undefined): ClientError {
+export function errorFromServer(
+  body: ErrorBodyJson,
+  status: number | undefined,
+  retryAfter?: string,
+): ClientError {
   const code = typeof body.code === "string" ? body.code : "UNKNOWN";
   const message =
     typeof body.message === "string" ? body.message : `server answered ${status ?? "an error"}`;
@@ -198,6 +217,8 @@ export function errorFromServer(body: ErrorBodyJson, status: number | undefined)
       return new AuthFailedError(message, status);
     case "PERMISSION_DENIED":
       return new PermissionDeniedError(message, status);
+    case "TOO_MANY_AUTH_REQUESTS":
+      return new TooManyAuthRequestsError(message, status, retryAfterMsOf(retryAfter));
     default:
       return new ClientError(code, message, status);
   }
@@ -209,4 +230,10 @@ function compactRevisionOf(body: ErrorBodyJson, message: string): number {
   if (Number.isSafeInteger(fromField)) return fromField;
   const fromMessage = Number(/compaction point is (\d+)/.exec(message)?.[1] ?? Number.NaN);
   return Number.isSafeInteger(fromMessage) ? fromMessage : 0;
+}
+
+/** `retry-after` in delay-seconds (the only form the server sends); anything else is ignored. */
+function retryAfterMsOf(header: string | undefined): number | undefined {
+  if (header === undefined || !/^\d{1,9}$/.test(header.trim())) return undefined;
+  return Number(header.trim()) * 1000;
 }

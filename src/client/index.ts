@@ -38,6 +38,7 @@ export {
   NotLeaderError,
   OutcomeUnknownError,
   PermissionDeniedError,
+  TooManyAuthRequestsError,
   UnavailableError,
   UnsafeReconfigurationError,
 } from "./errors.js";

@@ -314,7 +314,8 @@ export class HttpTransport {
       if (status >= 200 && status < 300)
         return { ok: true, value: await consume(response, endpoint) };
       const text = (await readBody(response, this.options.maxResponseBytes)).toString("utf8");
-      const error = errorFromServer(errorBody(text), status);
+      const retryAfter = response.headers["retry-after"];
+      const error = errorFromServer(errorBody(text), status, retryAfter);
       return { ok: false, failure: { kind: "answered", status, code: error.code }, error };
     } catch (error) {
       deadline.throwIfDone();

@@ -8,6 +8,7 @@ import { ConclaveError } from "../errors.js";
  *   {@link LockAbortedError} (the caller gave up);
  * - expiry / ownership: {@link LockLostError}, {@link NotLockOwnerError};
  * - infrastructure: {@link BackendUnavailableError};
+ * - access: {@link LockAccessDeniedError} (the backend refused these credentials);
  * - capability: {@link UnsupportedByBackendError}; lifecycle: {@link LockClientClosedError}.
  *
  * Bad arguments raise `InvalidArgumentError` from `conclave/errors`.
@@ -79,6 +80,37 @@ export class BackendUnavailableError extends LockError {
       options,
     );
     this.backend = backend;
+  }
+}
+
+/**
+ * The backend refused this client access: no credentials, wrong ones, a
+ * token it no longer accepts, or a user without permission on the lock's
+ * keys. `serverCode` is the backend's own code (`PERMISSION_DENIED`,
+ * `AUTH_REQUIRED`, `AUTH_FAILED`, `INVALID_AUTH_TOKEN`). Waiting does not
+ * help, so the lock client does not retry it: fix the credentials or the
+ * user's roles.
+ */
+export class LockAccessDeniedError extends LockError {
+  readonly backend: string;
+  readonly serverCode: string;
+
+  constructor(
+    backend: string,
+    serverCode: string,
+    detail: string,
+    lockName?: string,
+    options?: ErrorOptions,
+  ) {
+    const what = lockName === undefined ? "" : ` to lock "${lockName}"`;
+    super(
+      "LOCK_ACCESS_DENIED",
+      `lock backend ${backend} refused access${what}: ${detail} (${serverCode})`,
+      lockName,
+      options,
+    );
+    this.backend = backend;
+    this.serverCode = serverCode;
   }
 }
 

@@ -16,6 +16,7 @@ export { atInstant, type Clock, ManualClock, sleep, systemClock } from "./clock.
 export {
   BackendUnavailableError,
   LockAbortedError,
+  LockAccessDeniedError,
   LockClientClosedError,
   LockError,
   LockLostError,

@@ -1,4 +1,10 @@
-import { DEFAULT_BCRYPT_COST, DEFAULT_TOKEN_TTL_MS } from "../auth/index.js";
+import {
+  type AuthFailureLimits,
+  DEFAULT_AUTH_FAILURE_LIMITS,
+  DEFAULT_BCRYPT_COST,
+  DEFAULT_TOKEN_TTL_MS,
+  validateAuthFailureLimits,
+} from "../auth/index.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { ServerOptions } from "./options.js";
 
@@ -15,6 +21,14 @@ export interface ServerAuthOptions {
   readonly memberTokenKey?: Uint8Array;
   /** bcrypt hashes and checks running at once; more are refused with 429 (default 4). */
   readonly maxConcurrentPasswordChecks?: number;
+  /**
+   * Failed authentications per client host and per user name before further
+   * attempts are refused with 429 (defaults: 5 in 60 s, lockouts from 10 s
+   * doubling to 300 s, 10,000 keys remembered).
+   */
+  readonly failureLimits?: Partial<AuthFailureLimits>;
+  /** The clock failures are counted by (default a monotonic one). */
+  readonly failureClockMs?: () => number;
 }
 
 export interface ResolvedAuthOptions {
@@ -23,6 +37,8 @@ export interface ResolvedAuthOptions {
   readonly nowMs: () => number;
   readonly memberTokenKey: Uint8Array | undefined;
   readonly maxConcurrentPasswordChecks: number;
+  readonly failureLimits: AuthFailureLimits;
+  readonly failureClockMs: () => number;
 }
 
 export function resolveAuthOptions(options: ServerOptions): ResolvedAuthOptions {
@@ -48,11 +64,15 @@ export function resolveAuthOptions(options: ServerOptions): ResolvedAuthOptions 
       `server option auth.maxConcurrentPasswordChecks must be >= 1, got ${maxConcurrentPasswordChecks}`,
     );
   }
+  const failureLimits = { ...DEFAULT_AUTH_FAILURE_LIMITS, ...options.auth?.failureLimits };
+  validateAuthFailureLimits(failureLimits, "server option auth.failureLimits");
   return {
     tokenTtlMs,
     bcryptCost,
     nowMs: options.auth?.nowMs ?? Date.now,
     memberTokenKey: key,
     maxConcurrentPasswordChecks,
+    failureLimits,
+    failureClockMs: options.auth?.failureClockMs ?? (() => performance.now()),
   };
 }

@@ -2,10 +2,13 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import {
   AuthFailedError,
+  AuthFailureLimiter,
+  AuthLockedOutError,
   AuthNotEnabledError,
   hashPassword,
   PasswordGate,
   signUserToken,
+  TooManyPasswordChecksError,
   verifyPassword,
 } from "../auth/index.js";
 import {
@@ -15,8 +18,10 @@ import {
   RoleNotFoundError,
   UserNotFoundError,
 } from "../kv/index.js";
+import { LogThrottle } from "../log-throttle.js";
 import type { ResolvedAuthOptions } from "./auth-options.js";
 import { decodeBase64, encodeBase64 } from "./base64.js";
+import { hostKey } from "./client-identity.js";
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import { header } from "./wire.js";
@@ -95,6 +100,9 @@ export function registerAuthRoutes(
   const gate = new PasswordGate(options.maxConcurrentPasswordChecks);
   const hash = (password: string) => gate.run(() => hashPassword(password, options.bcryptCost));
 
+  const failures = new AuthFailureLimiter(options.failureLimits, options.failureClockMs);
+  const lockoutLog = new LogThrottle(app.log);
+
   const authenticate = async (name: string, password: string) => {
     // After ReadIndex, so a password changed a moment ago on another member is the one checked.
     await kv.read(false, () => undefined);
@@ -117,8 +125,39 @@ export function registerAuthRoutes(
   app.post<{ Body: { name: string; password: string } }>(
     "/v3/auth/authenticate",
     { schema: { body: body({ name, password }) } },
-    // The whole attempt holds a slot, its ReadIndex wait included: that is what a flood piles up.
-    async (req) => gate.run(() => authenticate(req.body.name, req.body.password)),
+    async (req, reply) => {
+      const { name, password } = req.body;
+      const host = `host:${hostKey(req.socket.remoteAddress)}`;
+      const keys = [host, `user:${name}`];
+      try {
+        // Before the gate and any password work: a locked-out flood costs a lookup each.
+        failures.check(keys);
+        // The whole attempt holds a slot, its ReadIndex wait included: that is what a flood piles up.
+        const answer = await gate.run(() => authenticate(name, password));
+        failures.clear(host);
+        return answer;
+      } catch (error) {
+        if (error instanceof AuthFailedError) {
+          for (const { key, lockoutMs } of failures.failed(keys)) {
+            // One line per kind per interval: a guesser spraying names or hosts starts many.
+            // The name tried is not logged: it may be a password typed in the wrong field.
+            const fields = key === host ? { client: host.slice(5), lockoutMs } : { lockoutMs };
+            lockoutLog.warn(
+              key === host ? "lockout host" : "lockout user",
+              fields,
+              "too many failed authentications: refusing further attempts for a while",
+            );
+          }
+        }
+        if (error instanceof AuthLockedOutError) {
+          void reply.header("retry-after", String(Math.ceil(error.retryAfterMs / 1000)));
+        } else if (error instanceof TooManyPasswordChecksError) {
+          // A running check takes tens of milliseconds: a second is ample.
+          void reply.header("retry-after", "1");
+        }
+        throw error;
+      }
+    },
   );
 
   app.post("/v3/auth/enable", { schema: { body: emptyBody } }, async (req) =>

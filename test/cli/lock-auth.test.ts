@@ -14,7 +14,9 @@ describe("conclave lock and elect as a user", () => {
       { env: { CONCLAVE_PASSWORD: "wonderland" } },
     );
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^conclave lock: .*no write \(PERMISSION_DENIED\)/);
+    expect(r.stderr).toMatch(
+      /^conclave lock: lock backend conclave refused access to lock "jobs": no write \(PERMISSION_DENIED\) \(check --user/,
+    );
     expect(s.authentications().map((a) => a.body)).toEqual([
       { name: "alice", password: "wonderland" },
     ]);

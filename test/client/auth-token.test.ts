@@ -2,7 +2,11 @@ import { UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { TokenSource, tokenSchedule } from "../../src/client/auth-token.js";
 import { Deadline } from "../../src/client/deadline.js";
-import { AuthFailedError, UnavailableError } from "../../src/client/index.js";
+import {
+  AuthFailedError,
+  TooManyAuthRequestsError,
+  UnavailableError,
+} from "../../src/client/index.js";
 
 /** A JWT as the server issues one (the client never checks its signature). */
 function jwt(claims: { iat?: number; exp?: number }): string {
@@ -90,6 +94,24 @@ describe("TokenSource", () => {
     await withDeadline((d) => tokens.token(d));
     clock.nowMs += 90_000;
     await expect(withDeadline((d) => tokens.token(d))).rejects.toBeInstanceOf(AuthFailedError);
+  });
+
+  it("sends no authentication until the server's retry-after has passed", async () => {
+    const locked = async () => {
+      throw new TooManyAuthRequestsError("too many failed authentications", 429, 10_000);
+    };
+    const { tokens, clock, calls } = source([locked, async () => t1]);
+    await expect(withDeadline((d) => tokens.token(d))).rejects.toBeInstanceOf(
+      TooManyAuthRequestsError,
+    );
+    clock.nowMs += 9_000;
+    const early = await withDeadline((d) => tokens.token(d)).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(TooManyAuthRequestsError);
+    expect((early as TooManyAuthRequestsError).retryAfterMs).toBe(1_000);
+    expect(calls()).toBe(1);
+    clock.nowMs += 1_000;
+    expect(await withDeadline((d) => tokens.token(d))).toBe(t1);
+    expect(calls()).toBe(2);
   });
 
   it("forgets a refused token so the next call authenticates again", async () => {

@@ -6,7 +6,7 @@ import {
 } from "../../src/client/index.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { ConclaveLockBackend } from "../../src/lock/conclave/index.js";
-import { BackendUnavailableError, LockClient } from "../../src/lock/index.js";
+import { LockAccessDeniedError, LockClient } from "../../src/lock/index.js";
 import { fakeAuthServers } from "../client/fake-auth-server.js";
 
 const serve = fakeAuthServers();
@@ -31,7 +31,8 @@ describe("conclave lock backend: TLS and credentials", () => {
     const error = await acquireError(
       new ConclaveLockBackend({ endpoints: [s.url], username: "alice", password: "wonderland" }),
     );
-    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect(error).toBeInstanceOf(LockAccessDeniedError);
+    expect(error).toMatchObject({ serverCode: "PERMISSION_DENIED", lockName: "jobs" });
     expect((error as Error).cause).toBeInstanceOf(PermissionDeniedError);
     expect(s.authentications().map((r) => r.body)).toEqual([
       { name: "alice", password: "wonderland" },
@@ -45,6 +46,7 @@ describe("conclave lock backend: TLS and credentials", () => {
     const error = await acquireError(
       new ConclaveLockBackend({ endpoints: [s.url], token: "not-issued-here" }),
     );
+    expect(error).toMatchObject({ code: "LOCK_ACCESS_DENIED", serverCode: "INVALID_AUTH_TOKEN" });
     expect((error as Error).cause).toBeInstanceOf(InvalidAuthTokenError);
     expect(s.calls()[0]!.headers.authorization).toBe("not-issued-here");
     expect(s.authentications()).toHaveLength(0);

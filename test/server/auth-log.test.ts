@@ -17,7 +17,8 @@ beforeAll(async () => {
   });
   cluster = await startCluster({
     loggerInstance: pino({ level: "warn" }, sink),
-    auth: { bcryptCost: 4 },
+    // Guesses here are about the log; lockouts are shown in auth-lockout.test.ts.
+    auth: { bcryptCost: 4, failureLimits: { maxFailures: 1000 } },
   });
   leader = await cluster.leader();
   await enableAuth(leader);

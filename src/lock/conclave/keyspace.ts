@@ -8,6 +8,7 @@ import type {
   WatchedRange,
 } from "../keyspace/port.js";
 import { boundedCall } from "../sequenced/call.js";
+import { conclaveAccessRefusal } from "./access-refusal.js";
 import type {
   ClientCallOptions,
   ClientKeyValue,
@@ -21,8 +22,9 @@ const utf8 = new TextDecoder();
 /**
  * The lock keyspace over a Conclave cluster's HTTP API (through
  * ConclaveClient, which finds the leader and retries within each call's
- * budget). Each request is bounded by the operation timeout and fails only
- * with BackendUnavailableError; a lease the server no longer knows is an
+ * budget). Each request is bounded by the operation timeout and fails with
+ * LockAccessDeniedError when the server refuses the credentials or their
+ * permissions, else with BackendUnavailableError; a lease the server no longer knows is an
  * answer (TTL 0, not revoked), not an error.
  */
 export class ConclaveKeyspace implements LockKeyspace {
@@ -214,8 +216,12 @@ export class ConclaveKeyspace implements LockKeyspace {
   }
 
   #call<T>(lockName: string, request: (options: ClientCallOptions) => Promise<T>): Promise<T> {
-    return boundedCall("conclave", this.#timeoutMs, lockName, () =>
-      request({ timeoutMs: this.#timeoutMs }),
+    return boundedCall(
+      "conclave",
+      this.#timeoutMs,
+      lockName,
+      () => request({ timeoutMs: this.#timeoutMs }),
+      conclaveAccessRefusal,
     );
   }
 }

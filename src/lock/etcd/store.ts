@@ -1,6 +1,9 @@
 import {
   type Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
   EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
   type IKeyValue,
   type IRangeRequest,
   type IResponseOp,
@@ -26,7 +29,8 @@ interface CallOptions {
 /**
  * The lock keyspace over the npm `etcd3` client: each request bounded by the
  * operation timeout (also sent as the gRPC deadline, so a request to an
- * unreachable server does not linger) and failing only with
+ * unreachable server does not linger) and failing with LockAccessDeniedError
+ * when etcd refuses the credentials or their permissions, else with
  * BackendUnavailableError. "Not found" answers are results, not errors.
  */
 export class EtcdStore implements LockKeyspace {
@@ -277,10 +281,22 @@ export class EtcdStore implements LockKeyspace {
   }
 
   #call<T>(lockName: string, request: (options: CallOptions) => Promise<T>): Promise<T> {
-    return boundedCall("etcd", this.#timeoutMs, lockName, () =>
-      request({ deadline: Date.now() + this.#timeoutMs }),
+    return boundedCall(
+      "etcd",
+      this.#timeoutMs,
+      lockName,
+      () => request({ deadline: Date.now() + this.#timeoutMs }),
+      etcdAccessRefusal,
     );
   }
+}
+
+/** etcd's refusals of access, as the codes a Conclave server gives the same refusals. */
+export function etcdAccessRefusal(error: unknown): string | undefined {
+  if (error instanceof EtcdPermissionDeniedError) return "PERMISSION_DENIED";
+  if (error instanceof EtcdAuthenticationFailedError) return "AUTH_FAILED";
+  if (error instanceof EtcdInvalidAuthTokenError) return "INVALID_AUTH_TOKEN";
+  return undefined;
 }
 
 function rangeOfPrefix(prefix: string): IRangeRequest {

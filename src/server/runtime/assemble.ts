@@ -152,7 +152,15 @@ export async function serverOptions(
     maxRangeBytes: config.maxRangeBytes,
     clientConnections: parts.clientConnections,
     authTokenTtlMs: config.authTokenTtlMs,
-    auth: { bcryptCost: config.bcryptCost, memberTokenKey: memberCredentialKey(config) },
+    auth: {
+      bcryptCost: config.bcryptCost,
+      memberTokenKey: memberCredentialKey(config),
+      failureLimits: {
+        maxFailures: config.authFailureLimit,
+        windowMs: config.authFailureWindowMs,
+        maxLockoutMs: config.authLockoutMaxMs,
+      },
+    },
     ...(https !== undefined && { https }),
   };
 }

@@ -60,6 +60,9 @@ export interface ServeSettings {
   maxRangeBytes: number;
   authTokenTtlMs: number;
   bcryptCost: number;
+  authFailureLimit: number;
+  authFailureWindowMs: number;
+  authLockoutMaxMs: number;
   logLevel: LogLevel;
 }
 
@@ -394,6 +397,27 @@ export const FIELDS: readonly FieldSpec[] = [
     "how long a token from /v3/auth/authenticate is valid",
   ),
   spec("bcryptCost", "bcrypt-cost", 10, integer(4, 31), "bcrypt cost of password hashes"),
+  spec(
+    "authFailureLimit",
+    "auth-failure-limit",
+    5,
+    integer(1, 1_000_000),
+    "failed authentications per client host or user name before attempts are refused (429)",
+  ),
+  spec(
+    "authFailureWindowMs",
+    "auth-failure-window-ms",
+    60_000,
+    integer(1000, 24 * 3600 * 1000),
+    "the window failed authentications are counted in",
+  ),
+  spec(
+    "authLockoutMaxMs",
+    "auth-lockout-max-ms",
+    300_000,
+    integer(10_000, 24 * 3600 * 1000),
+    "longest lockout after repeated failures; lockouts start at 10 s and double",
+  ),
   spec(
     "logLevel",
     "log-level",

@@ -103,6 +103,24 @@ describe("conclave serve configuration", () => {
     expect(join).toMatchObject({ field: "join", source: "environment CONCLAVE_JOIN" });
   });
 
+  it("limits failed authentications by default, with flags to tune the limit", () => {
+    expect(resolve([])).toMatchObject({
+      authFailureLimit: 5,
+      authFailureWindowMs: 60_000,
+      authLockoutMaxMs: 300_000,
+    });
+    expect(
+      resolve(["--auth-failure-limit", "10"], { CONCLAVE_AUTH_LOCKOUT_MAX_MS: "60000" }),
+    ).toMatchObject({ authFailureLimit: 10, authLockoutMaxMs: 60_000 });
+    expect(failure(() => resolve(["--auth-failure-limit", "0"]))).toMatchObject({
+      field: "authFailureLimit",
+    });
+    // The first lockout is 10 s: a shorter longest one would contradict it.
+    expect(failure(() => resolve(["--auth-lockout-max-ms", "5000"]))).toMatchObject({
+      field: "authLockoutMaxMs",
+    });
+  });
+
   it("checks membership changes strictly unless told not to, as etcd", () => {
     expect(resolve([])).toMatchObject({ strictReconfigCheck: true, maxLearners: 1 });
     expect(resolve(["--strict-reconfig-check", "false"]).strictReconfigCheck).toBe(false);
