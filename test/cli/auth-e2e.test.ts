@@ -3,8 +3,6 @@
  * with auth enabled: the two halves of authentication meet here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runClientCommand } from "../../src/cli/client-commands.js";
-import { connect } from "../../src/cli/connect.js";
 import {
   AuthRequiredError,
   ConclaveClient,
@@ -12,52 +10,25 @@ import {
 } from "../../src/client/index.js";
 import { ConclaveLockBackend } from "../../src/lock/conclave/index.js";
 import { LockClient } from "../../src/lock/index.js";
-import { type HttpCluster, startHttpCluster } from "../server/http-cluster.js";
+import type { HttpCluster } from "../server/http-cluster.js";
+import { AS_ROOT, type AuthCluster, ROOT_PASSWORD, startAuthCluster } from "./auth-cluster.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const ROOT_PASSWORD = "root-password-for-the-test";
 const ALICE_PASSWORD = "alice-password-for-the-test";
+const asRoot = AS_ROOT;
 
 let cluster: HttpCluster;
-
-async function cli(args: string[], env: Record<string, string> = {}, stdin = "") {
-  let stdout = "";
-  let stderr = "";
-  const code = await runClientCommand([...args, "--endpoints", cluster.urls.join(",")], {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    env,
-    readStdin: async () => stdin,
-    connect,
-    signal: new AbortController().signal,
-  });
-  return { code, stdout, stderr };
-}
-
-const asRoot = { CONCLAVE_USER: "root", CONCLAVE_PASSWORD: ROOT_PASSWORD };
+let cli: AuthCluster["cli"];
 
 beforeAll(async () => {
-  cluster = await startHttpCluster({ auth: { bcryptCost: 4 } });
-  const steps: [string[], Record<string, string>, string][] = [
-    [["user", "add", "root", "--new-password-stdin"], {}, `${ROOT_PASSWORD}\n`],
-    [["user", "grant-role", "root", "root"], {}, ""],
-    [["auth", "enable"], {}, ""],
-    [["role", "add", "reader"], asRoot, ""],
-    [["role", "grant-permission", "reader", "read", "a/", "--prefix"], asRoot, ""],
-    [["role", "grant-permission", "reader", "readwrite", "conclave/lock/", "--prefix"], asRoot, ""],
-    [["user", "add", "alice", "--new-password-stdin"], asRoot, `${ALICE_PASSWORD}\n`],
-    [["user", "grant-role", "alice", "reader"], asRoot, ""],
-  ];
-  for (const [args, env, stdin] of steps) {
-    const r = await cli(args, env, stdin);
-    expect(r.stderr, args.join(" ")).toBe("");
-    expect(r.code, args.join(" ")).toBe(0);
-  }
+  ({ cluster, cli } = await startAuthCluster({ auth: { bcryptCost: 4 } }, [
+    [["role", "add", "reader"]],
+    [["role", "grant-permission", "reader", "read", "a/", "--prefix"]],
+    [["role", "grant-permission", "reader", "readwrite", "conclave/lock/", "--prefix"]],
+    [["user", "add", "alice", "--new-password-stdin"], `${ALICE_PASSWORD}\n`],
+    [["user", "grant-role", "alice", "reader"]],
+  ]));
 }, 60_000);
 
 afterAll(async () => {
