@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleValue } from "../metric-sample.js";
 import {
-  b64,
-  eventually,
   initialCluster,
   type MemberPlan,
   planMembers,
-  post,
   ServeProcess,
   tempRoot,
+  untilWritable,
 } from "./serve-process.js";
 
 const root = tempRoot();
@@ -27,14 +25,7 @@ afterAll(async () => {
 
 describe("conclave serve /metrics", () => {
   it("counts the node's own work and reads the defences' counters from its node and transport", async () => {
-    await eventually(
-      async () =>
-        (await post(member.clientUrl, "/v3/kv/put", { key: b64("k"), value: b64("v") })).status ===
-        200
-          ? true
-          : undefined,
-      "the member to take writes",
-    );
+    await untilWritable(member.clientUrl);
     const text = await (await fetch(`${member.clientUrl}/metrics`)).text();
     // The node was started with the metrics' observer: its persists and proposals are counted.
     expect(sampleValue(text, "conclave_raft_persist_duration_seconds_count")).toBeGreaterThan(0);

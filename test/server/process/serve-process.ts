@@ -206,3 +206,14 @@ export async function eventually<T>(
 }
 
 export const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+
+/** Waits until the member at `url` acknowledges a put (it has a leader and serves). */
+export async function untilWritable(url: string): Promise<void> {
+  await eventually(
+    async () =>
+      (await post(url, "/v3/kv/put", { key: b64("ready"), value: b64("1") })).status === 200
+        ? true
+        : undefined,
+    "the member to take writes",
+  );
+}

@@ -9,6 +9,7 @@ import {
   post,
   ServeProcess,
   tempRoot,
+  untilWritable,
 } from "./serve-process.js";
 
 const MiB = 1024 * 1024;
@@ -46,14 +47,7 @@ afterAll(async () => {
 
 describe("conclave serve with watchers that never read", () => {
   it("tells each WATCH_TOO_SLOW and cuts it, answering status and writes meanwhile", async () => {
-    await eventually(
-      async () =>
-        (await post(member.clientUrl, "/v3/kv/put", { key: b64("k"), value: b64("v") })).status ===
-        200
-          ? true
-          : undefined,
-      "the member to take writes",
-    );
+    await untilWritable(member.clientUrl);
     const watchers: RawWatch[] = [];
     for (let i = 0; i < WATCHERS; i++) {
       // Two source addresses, one host: both count under the loopback quota.
