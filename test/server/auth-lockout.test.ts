@@ -1,24 +1,17 @@
-import { Writable } from "node:stream";
 import bcrypt from "bcryptjs";
-import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { capturedLog } from "../support/captured-log.js";
 import { enableAuth, ROOT_PASSWORD } from "./auth-support.js";
 import { type Member, startCluster, type TestCluster } from "./cluster.js";
 
 const clock = { nowMs: 0 };
-const lines: Record<string, unknown>[] = [];
+const { logger, lines } = capturedLog();
 let cluster: TestCluster;
 let leader: Member;
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()));
-      done();
-    },
-  });
   cluster = await startCluster({
-    loggerInstance: pino({ level: "warn" }, sink),
+    loggerInstance: logger,
     auth: {
       bcryptCost: 4,
       failureLimits: { maxFailures: 3, windowMs: 60_000, firstLockoutMs: 10_000 },

@@ -1,22 +1,16 @@
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { capturedLog } from "../support/captured-log.js";
 import { enableAuth, post } from "./auth-support.js";
 import { type Member, startCluster, type TestCluster } from "./cluster.js";
 
-const lines: { msg: string; code?: string; suppressed?: number }[] = [];
+const { logger, lines: logged } = capturedLog();
+const lines = logged as { msg: string; code?: string; suppressed?: number }[];
 let cluster: TestCluster;
 let leader: Member;
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()));
-      done();
-    },
-  });
   cluster = await startCluster({
-    loggerInstance: pino({ level: "warn" }, sink),
+    loggerInstance: logger,
     // Guesses here are about the log; lockouts are shown in auth-lockout.test.ts.
     auth: { bcryptCost: 4, failureLimits: { maxFailures: 1000 } },
   });

@@ -1,8 +1,7 @@
 import { once } from "node:events";
 import net from "node:net";
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { capturedLog } from "../support/captured-log.js";
 import { enableAuth, post, token } from "./auth-support.js";
 import { b64, startCluster, type TestCluster } from "./cluster.js";
 import { sampleValue, scrapeMetrics, waitForSample } from "./metric-sample.js";
@@ -101,14 +100,8 @@ const MEMBERSHIP = "conclave_membership_changes_refused_total";
 
 describe("membership refusals", () => {
   it("are counted by code and logged once per code per interval with their numbers", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()));
-        done();
-      },
-    });
-    cluster = await startCluster({ loggerInstance: pino({ level: "warn" }, sink) });
+    const { logger, lines } = capturedLog();
+    cluster = await startCluster({ loggerInstance: logger });
     const leader = await cluster.leader();
     // An unreachable learner fills the one learner slot.
     const added = await post(leader, "/v3/cluster/member/add", { peerURLs: ["127.0.0.1:1"] });

@@ -1,5 +1,3 @@
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LearnerNotReadyError, UnsafeReconfigurationError } from "../../src/client/index.js";
 import { type KvResult, KvStore } from "../../src/kv/index.js";
@@ -7,6 +5,7 @@ import { MessageType } from "../../src/raft/core/index.js";
 import { RaftNode } from "../../src/raft/node/index.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { createServer } from "../../src/server/index.js";
+import { capturedLog } from "../support/captured-log.js";
 import { b64, type Member, waitFor } from "./cluster.js";
 import { type HttpCluster, startHttpCluster } from "./http-cluster.js";
 
@@ -230,14 +229,7 @@ describe("strict reconfiguration check over the HTTP API", { timeout: 30_000 }, 
 
 describe("with the check turned off", () => {
   it("the server says so at warn level when it is built", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const loggerInstance = pino({ level: "warn" }, sink);
+    const { logger: loggerInstance, lines } = capturedLog();
     const app = createServer({
       node: leader.node,
       store: leader.store,
@@ -245,8 +237,7 @@ describe("with the check turned off", () => {
       loggerInstance,
     });
     await app.close();
-    const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
-    expect(warnings).toContainEqual(
+    expect(lines).toContainEqual(
       expect.objectContaining({
         level: 40,
         msg: expect.stringContaining("strict reconfiguration check is OFF"),
