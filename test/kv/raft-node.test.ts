@@ -3,22 +3,13 @@ import { encodeCommand, type KvCommand, type KvResult, KvStore, utf8 } from "../
 import { RaftNode } from "../../src/raft/node/node.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../src/raft/transport/index.js";
+import { waitFor } from "../support/wait-for.js";
 import { text } from "./ops.js";
 
 const started: RaftNode<KvResult>[] = [];
 afterEach(async () => {
   await Promise.all(started.splice(0).map((n) => n.stop()));
 });
-
-async function waitFor<T>(f: () => T | undefined | false, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const address = (id: number) => `127.0.0.1:${7100 + id}`;
 
@@ -49,7 +40,11 @@ describe("KvStore under RaftNode", () => {
     const net = new MemoryNetwork();
     const stores = [new KvStore(), new KvStore(), new KvStore()];
     const nodes = await Promise.all(stores.map((s, i) => startNode(i + 1, net, s)));
-    const leader = await waitFor(() => nodes.find((n) => n.status().role === "leader"), "leader");
+    const leader = await waitFor(
+      () => nodes.find((n) => n.status().role === "leader"),
+      "leader",
+      10_000,
+    );
     const propose = (cmd: KvCommand) => leader.propose(encodeCommand(cmd));
 
     const grant = await propose({ type: "leaseGrant", ttlMs: 3000 });
@@ -65,10 +60,10 @@ describe("KvStore under RaftNode", () => {
     const n4 = await startNode(4, net, joiner, true);
     await leader.addLearner(4, address(4));
     const leaderStore = stores[nodes.indexOf(leader)]!;
-    await waitFor(() => joiner.revision === leaderStore.revision, "learner catches up");
+    await waitFor(() => joiner.revision === leaderStore.revision, "learner catches up", 10_000);
     expect(n4.status().snapshotsInstalled).toBeGreaterThan(0);
     for (const s of [...stores, joiner]) {
-      await waitFor(() => s.revision === leaderStore.revision, "replica catches up");
+      await waitFor(() => s.revision === leaderStore.revision, "replica catches up", 10_000);
       expect(dump(s)).toEqual(dump(leaderStore));
       expect(s.compactRevision).toBe(20);
       expect(s.leases().map((l) => l.keys.map(text))).toEqual(

@@ -5,6 +5,9 @@ import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../src/raft/transport/index.js";
 import type { ServerMetrics, ServerOptions } from "../../src/server/index.js";
 import { createServer, createServerMetrics } from "../../src/server/index.js";
+import { waitFor } from "../support/wait-for.js";
+
+export { waitFor };
 
 /** The test cluster's election timeout; etcd's default. */
 export const ELECTION_MS = 1000;
@@ -27,16 +30,6 @@ export interface TestCluster {
   leader(): Promise<Member>;
   followers(): Promise<Member[]>;
   stop(): Promise<void>;
-}
-
-export async function waitFor<T>(f: () => T | undefined | false, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Three RaftNodes over an in-memory network, each with its store and its HTTP API. */

@@ -17,6 +17,7 @@ import { MemoryStorage } from "../../../src/raft/storage/memory.js";
 import { InvalidMessageError } from "../../../src/raft/transport/errors.js";
 import { MemoryNetwork } from "../../../src/raft/transport/index.js";
 import { decodeMessage, encodeMessage } from "../../../src/raft/transport/message-codec.js";
+import { waitFor } from "../../support/wait-for.js";
 
 /**
  * A peer that passes the handshake but lies with numbers: well-formed
@@ -58,16 +59,6 @@ const running: RaftNode<number>[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((n) => n.stop()));
 });
-
-async function waitFor<T>(f: () => T | undefined | false, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 class Cluster {
   readonly members = new Map<NodeId, Member>();
@@ -123,7 +114,7 @@ class Cluster {
   async write(text: string): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const leader = await waitFor(() => this.leader(), "a leader");
+      const leader = await waitFor(() => this.leader(), "a leader", 10_000);
       try {
         await leader.propose(enc(text), { timeoutMs: 1000 });
         break;
@@ -134,6 +125,7 @@ class Cluster {
     await waitFor(
       () => IDS.every((id) => this.members.get(id)!.machine.items.includes(text)),
       `every replica applies ${text}`,
+      10_000,
     );
   }
 
@@ -335,11 +327,12 @@ describe("peer input with extreme numbers", () => {
     expect(c.node(1).status()).toMatchObject({ term, rejectedPeerMessages: 1 });
     // The next elections: cut the leader off until another takes over, twice.
     for (let round = 0; round < 2; round++) {
-      const old = await waitFor(() => c.leader(), "a leader");
+      const old = await waitFor(() => c.leader(), "a leader", 10_000);
       c.net.isolate(old.id);
       await waitFor(
         () => IDS.some((id) => id !== old.id && c.node(id).status().role === "leader"),
         "a new leader",
+        10_000,
       );
       c.net.heal();
     }
