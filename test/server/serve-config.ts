@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { resolveServeConfig, type ServeConfig } from "../../src/server/runtime/config.js";
+import { ServeConfigError } from "../../src/server/runtime/config-error.js";
 
 /** A strong random peer secret: every member needs one (test/server/process/cluster-secret.test.ts). */
 export const TEST_CLUSTER_SECRET = randomBytes(32).toString("hex");
@@ -21,4 +22,15 @@ export function resolveTestConfig(
   });
   if (parsed.config === undefined) throw new Error("expected a config");
   return parsed.config;
+}
+
+/** The ServeConfigError `f` throws; fails the test if it throws nothing or something else. */
+export function configFailure(f: () => unknown): ServeConfigError {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof ServeConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ServeConfigError");
 }

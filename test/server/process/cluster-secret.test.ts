@@ -10,7 +10,7 @@ import {
   weakSecretProblem,
 } from "../../../src/server/runtime/cluster-secret.js";
 import { resolveServeConfig, type ServeConfig } from "../../../src/server/runtime/config.js";
-import { ServeConfigError } from "../../../src/server/runtime/config-error.js";
+import { configFailure } from "../serve-config.js";
 
 const rng = new Xoshiro128(20_261_205);
 const randomBytes = (n: number): Buffer =>
@@ -39,15 +39,7 @@ function resolve(argv: string[], env: Record<string, string> = {}): ServeConfig 
   return parsed.config;
 }
 
-function failure(f: () => unknown): ServeConfigError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof ServeConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ServeConfigError");
-}
+const failure = configFailure;
 
 describe("cluster secret strength", () => {
   it.each([

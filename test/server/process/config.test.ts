@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { resolveServeConfig, UsageError } from "../../../src/server/runtime/config.js";
-import { ServeConfigError } from "../../../src/server/runtime/config-error.js";
 import { parseInitialCluster } from "../../../src/server/runtime/initial-cluster.js";
-import { resolveTestConfig } from "../serve-config.js";
+import { configFailure, resolveTestConfig } from "../serve-config.js";
 
 const resolve = resolveTestConfig;
 
-function failure(f: () => unknown): ServeConfigError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof ServeConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ServeConfigError");
-}
+const failure = configFailure;
 
 describe("conclave serve configuration", () => {
   it("has loopback defaults and derives name, data dir and a one-member cluster", () => {
