@@ -1,3 +1,5 @@
+export type { NodeEnv } from "./env.js";
+export { processEnv } from "./env.js";
 export * from "./errors.js";
 export type { PeerMessageRejection } from "./message-guard.js";
 export type { NodeStatus, RaftNodeOptions, RequestOptions } from "./node.js";

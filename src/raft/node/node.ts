@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { InvalidArgumentError } from "../../errors.js";
 import type { WarnSink } from "../../log-throttle.js";
 import {
@@ -23,6 +22,7 @@ import {
   Xoshiro128,
 } from "../core/index.js";
 import { parsePeerAddress } from "../transport/options.js";
+import { type NodeEnv, processEnv } from "./env.js";
 import {
   NodeFailedError,
   NodeStoppedError,
@@ -77,8 +77,11 @@ export interface RaftNodeOptions<Result> {
     RaftConfig,
     "id" | "storage" | "random" | "electionTicks" | "heartbeatTicks"
   >;
-  /** Monotonic clock in ms; ticks are derived from it so a paused process catches up. */
-  readonly clock?: () => number;
+  /**
+   * Clock, timers and randomness (default: the process's). Ticks are derived
+   * from the clock, so a paused process catches up on the ticks it missed.
+   */
+  readonly env?: NodeEnv;
   /** Called once if the node stops on a fatal error (storage failure, broken invariant). */
   readonly onFatal?: (err: Error) => void;
   /** Hooks for metrics: persist and apply timings, leader changes, proposal outcomes. */
@@ -138,7 +141,7 @@ export class RaftNode<Result> {
   private readonly peerGuard: PeerMessageGuard;
   private readonly opts: RaftNodeOptions<Result>;
   private readonly heartbeatMs: number;
-  private readonly clock: () => number;
+  private readonly env: NodeEnv;
   private readonly peers = new Map<NodeId, string>();
   /** What the transport was last told: peer id -> address. */
   private readonly transportPeers = new Map<NodeId, string>();
@@ -152,7 +155,7 @@ export class RaftNode<Result> {
   private readonly readBatches = new Map<string, string[]>();
   private readBatchCounter = 0;
   private readCounter = 0;
-  private readonly readNonce = randomBytes(6).toString("hex");
+  private readonly readNonce: string;
   private appliedIndex: number;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
@@ -160,7 +163,7 @@ export class RaftNode<Result> {
   private lastLeader: NodeId = 0;
   /** Entry bytes applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
-  private ticker: NodeJS.Timeout | undefined;
+  private cancelTick: (() => void) | undefined;
   private ticksDone = 0;
   private startedAt: number;
   private loop: Promise<void> | undefined;
@@ -177,8 +180,9 @@ export class RaftNode<Result> {
         `electionMs (${electionMs}) must exceed heartbeatMs (${this.heartbeatMs}) > 0`,
       );
     }
-    this.clock = opts.clock ?? (() => performance.now());
-    this.startedAt = this.clock();
+    this.env = opts.env ?? processEnv;
+    this.startedAt = this.env.clock.now();
+    this.readNonce = this.env.seed().toString(16);
     const snapIndex = opts.storage.snapshot().metadata.index;
     this.snapshotIndex = snapIndex;
     this.appliedIndex = snapIndex;
@@ -186,13 +190,13 @@ export class RaftNode<Result> {
       opts.id,
       opts.logger,
       TERM_CATCH_UP_ELECTIONS * electionMs,
-      this.clock,
+      () => this.env.clock.now(),
     );
     this.raw = new RawNode({
       ...opts.raft,
       id: opts.id,
       storage: opts.storage,
-      random: new Xoshiro128(randomBytes(4).readUInt32LE(0)),
+      random: new Xoshiro128(this.env.seed()),
       heartbeatTicks: 1,
       electionTicks: Math.max(2, Math.round(electionMs / this.heartbeatMs)),
     });
@@ -254,7 +258,7 @@ export class RaftNode<Result> {
       return Promise.reject(err);
     }
     const ctx = `${++this.readCounter}`;
-    const pending = new Pending<void>("read", timeoutMs, options.signal, () => {
+    const pending = new Pending<void>(this.env.clock, "read", timeoutMs, options.signal, () => {
       this.reads.delete(ctx);
       this.readPoints.delete(ctx);
     });
@@ -313,21 +317,28 @@ export class RaftNode<Result> {
     return this.changeMembership(single(ConfChangeType.RemoveNode, id), options);
   }
 
+  /** Starts an election now rather than at the election timeout (etcd's Node.Campaign). */
+  campaign(): void {
+    this.ensureRunning();
+    this.guard(() => this.raw.campaign());
+  }
+
   /** Hands leadership to `to`; resolves once this node sees `to` as leader. */
   async transferLeadership(to: NodeId, options: RequestOptions = {}): Promise<void> {
     this.ensureRunning();
     this.raw.transferLeadership(to);
     this.kick();
-    const deadline = this.clock() + this.timeout(options);
+    const clock = this.env.clock;
+    const deadline = clock.now() + this.timeout(options);
     while (this.raw.status().lead !== to) {
       this.ensureRunning();
       if (options.signal?.aborted) {
         throw new RaftAbortedError("leadership transfer", { cause: options.signal.reason });
       }
-      if (this.clock() > deadline) {
+      if (clock.now() > deadline) {
         throw new RaftTimeoutError(`leadership transfer to node ${to}`, this.timeout(options));
       }
-      await new Promise((r) => setTimeout(r, this.heartbeatMs / 2));
+      await new Promise<void>((r) => clock.setTimer(r, this.heartbeatMs / 2));
     }
   }
 
@@ -373,7 +384,7 @@ export class RaftNode<Result> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker !== undefined) clearTimeout(this.ticker);
+    this.cancelTick?.();
     await this.loop;
     this.failAll(new NodeStoppedError());
     await this.opts.transport.stop();
@@ -403,9 +414,15 @@ export class RaftNode<Result> {
         new NodeFailedError(`${what} was forwarded; RaftNode does not track forwarded proposals`),
       );
     }
-    const pending = new Pending<Result | ConfState>(what, timeoutMs, options.signal, () => {
-      if (this.proposals.get(pos.index)?.pending === pending) this.proposals.delete(pos.index);
-    });
+    const pending = new Pending<Result | ConfState>(
+      this.env.clock,
+      what,
+      timeoutMs,
+      options.signal,
+      () => {
+        if (this.proposals.get(pos.index)?.pending === pending) this.proposals.delete(pos.index);
+      },
+    );
     this.proposals.set(pos.index, { term: pos.term, pending });
     this.kick();
     const observer = this.opts.observer;
@@ -484,10 +501,10 @@ export class RaftNode<Result> {
 
   private scheduleTick(): void {
     if (this.stopped) return;
-    this.ticker = setTimeout(() => {
+    this.cancelTick = this.env.clock.setTimer(() => {
       // Derive ticks from the clock: after a pause (GC, SIGSTOP) the missed
       // ticks are delivered at once, so leases and timeouts stay honest.
-      const due = Math.floor((this.clock() - this.startedAt) / this.heartbeatMs);
+      const due = Math.floor((this.env.clock.now() - this.startedAt) / this.heartbeatMs);
       const n = Math.max(0, due - this.ticksDone);
       this.ticksDone = Math.max(this.ticksDone, due);
       this.guard(() => {
@@ -495,7 +512,6 @@ export class RaftNode<Result> {
       });
       this.scheduleTick();
     }, this.heartbeatMs / 2);
-    this.ticker.unref?.();
   }
 
   /** Makes sure the Ready loop runs. */
@@ -535,9 +551,9 @@ export class RaftNode<Result> {
     if (rd.softState !== undefined) this.onRoleChange(rd.softState.role, rd.softState.lead);
     // 1. persist (and fsync) before anything that depends on it leaves.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
-      const startedMs = performance.now();
+      const startedMs = this.env.clock.now();
       await this.opts.storage.save(rd);
-      notify(this.opts.observer, "onPersist", performance.now() - startedMs, rd.entries.length);
+      notify(this.opts.observer, "onPersist", this.env.clock.now() - startedMs, rd.entries.length);
     }
     // 2. speak (snapshots stream from storage on their own connection)
     const plain = rd.messages.filter((m) => m.type !== MessageType.Snap);
@@ -546,12 +562,12 @@ export class RaftNode<Result> {
     // 3. apply
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     if (rd.committedEntries.length > 0) {
-      const startedMs = performance.now();
+      const startedMs = this.env.clock.now();
       for (const e of rd.committedEntries) this.apply(e);
       notify(
         this.opts.observer,
         "onApply",
-        performance.now() - startedMs,
+        this.env.clock.now() - startedMs,
         rd.committedEntries.length,
       );
     }
@@ -695,7 +711,7 @@ export class RaftNode<Result> {
     if (this.fatal !== undefined) return;
     this.fatal = err;
     this.stopped = true;
-    if (this.ticker !== undefined) clearTimeout(this.ticker);
+    this.cancelTick?.();
     this.failAll(
       new NodeFailedError(`raft node ${this.opts.id} stopped: ${err.message}`, { cause: err }),
     );

@@ -1,3 +1,4 @@
+import type { Clock } from "../../clock.js";
 import { RaftAbortedError, RaftTimeoutError } from "./errors.js";
 
 /**
@@ -8,11 +9,12 @@ export class Pending<T> {
   readonly promise: Promise<T>;
   private resolveFn!: (v: T) => void;
   private rejectFn!: (e: Error) => void;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private cleanupSignal: (() => void) | undefined;
   settled = false;
 
   constructor(
+    clock: Clock,
     what: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
@@ -25,7 +27,10 @@ export class Pending<T> {
     const finish = onSettle;
     this.onSettle = finish;
     if (Number.isFinite(timeoutMs)) {
-      this.timer = setTimeout(() => this.reject(new RaftTimeoutError(what, timeoutMs)), timeoutMs);
+      this.cancelTimer = clock.setTimer(
+        () => this.reject(new RaftTimeoutError(what, timeoutMs)),
+        timeoutMs,
+      );
     }
     if (signal !== undefined) {
       const onAbort = (): void => this.reject(new RaftAbortedError(what, { cause: signal.reason }));
@@ -50,7 +55,7 @@ export class Pending<T> {
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.cleanupSignal?.();
     this.onSettle();
     return true;
