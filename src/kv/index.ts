@@ -35,12 +35,19 @@ export {
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
 export {
+  LeaseExpiry,
+  type LeaseExpiryOptions,
+  type LeaseExpirySources,
+  type ServerLeaseExpiryOptions,
+} from "./lease-expiry.js";
+export {
   encodeMemberAttributes,
   type MemberAttributes,
   type MemberAttributesResult,
   MemberTable,
   validateMemberAttributes,
 } from "./members.js";
+export { KvReplica } from "./replica.js";
 export {
   DEFAULT_REQUEST_WINDOW,
   REQUEST_ID_PATTERN,

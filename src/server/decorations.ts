@@ -1,4 +1,4 @@
-import type { LeaseExpiry } from "./lease-expiry.js";
+import type { LeaseExpiry } from "../kv/index.js";
 import type { ServerMetrics } from "./metrics.js";
 
 /** What createServer hangs on the fastify instance for routes added later (and for tests). */

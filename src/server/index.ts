@@ -3,12 +3,6 @@ export { BadRequestError, HttpApiError, TooLargeError, TooManyOpsError } from ".
 export { NotReadyError } from "./health-routes.js";
 export { HostNotAllowedError } from "./host-check.js";
 export {
-  LeaseExpiry,
-  type LeaseExpiryOptions,
-  type LeaseExpirySources,
-  type ServerLeaseExpiryOptions,
-} from "./lease-expiry.js";
-export {
   createServerMetrics,
   type MetricsSources,
   ServerMetrics,

@@ -1,6 +1,5 @@
 import {
-  encodeCommand,
-  type KvCommand,
+  KvReplica,
   type KvResult,
   type KvStore,
   REQUEST_ID_PATTERN,
@@ -32,38 +31,33 @@ export function requestIdOf(context: WriteContext | undefined): string | undefin
   return value;
 }
 
-/** The two ways a request reaches the key space: through the log, or a read of local state. */
+/**
+ * The server's view of the key space: the member's KvReplica, with the
+ * request id of a write taken from the HTTP request's idempotency header.
+ */
 export class KvAccess {
-  constructor(
-    readonly node: RaftNode<KvResult>,
-    readonly store: KvStore,
-    private readonly limits: ServerLimits,
-  ) {}
+  readonly replica: KvReplica;
 
-  /**
-   * Validates before proposing so a malformed command is refused here rather
-   * than taking a log slot; a command the store rejects at apply (a failed
-   * precondition) is thrown as its typed KvError. With an idempotency key the
-   * command is wrapped so the store applies it once however often it is retried.
-   */
-  async write<T extends Success["type"]>(
+  constructor(node: RaftNode<KvResult>, store: KvStore, limits: ServerLimits) {
+    this.replica = new KvReplica(node, store, limits.requestTimeoutMs);
+  }
+
+  get node(): RaftNode<KvResult> {
+    return this.replica.node;
+  }
+
+  get store(): KvStore {
+    return this.replica.store;
+  }
+
+  write<T extends Success["type"]>(
     command: WriteCommand & { type: T },
     context?: WriteContext,
   ): Promise<Extract<Success, { type: T }>> {
-    const id = requestIdOf(context);
-    const wrapped: KvCommand = id === undefined ? command : { type: "request", id, command };
-    const result = await this.node.propose(encodeCommand(wrapped), {
-      timeoutMs: this.limits.requestTimeoutMs,
-    });
-    if (result.type === "error") throw result.error;
-    return result as Extract<Success, { type: T }>;
+    return this.replica.write<T>(command, requestIdOf(context));
   }
 
-  /** Linearizable unless `serializable`: ReadIndex first, then the local store. */
-  async read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {
-    if (!serializable) {
-      await this.node.linearizableRead({ timeoutMs: this.limits.requestTimeoutMs });
-    }
-    return readLocal(this.store);
+  read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {
+    return this.replica.read(serializable, readLocal);
   }
 }

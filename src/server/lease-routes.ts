@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import type { LeaseInfo } from "../kv/index.js";
+import type { LeaseExpiry, LeaseInfo } from "../kv/index.js";
 import { NotLeaderError } from "../raft/core/index.js";
 import { encodeBase64 } from "./base64.js";
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
-import type { LeaseExpiry } from "./lease-expiry.js";
 import { header, int64Schema, parseInt64 } from "./wire.js";
 
 interface LeaseIdJson {

@@ -1,10 +1,9 @@
 import type { FastifyBaseLogger } from "fastify";
 import { InvalidArgumentError } from "../errors.js";
-import type { KvResult, KvStore } from "../kv/index.js";
+import type { KvResult, KvStore, ServerLeaseExpiryOptions } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
 import type { ServerAuthOptions } from "./auth-options.js";
 import type { ClientConnectionOptions } from "./client-connections.js";
-import type { ServerLeaseExpiryOptions } from "./lease-expiry.js";
 import type { ServerMetrics } from "./metrics.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "./request-depth.js";
 import type { PeerExposure } from "./security-warnings.js";

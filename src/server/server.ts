@@ -11,7 +11,6 @@ import { registerHealthRoutes } from "./health-routes.js";
 import { addHostCheck } from "./host-check.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
-import { LeaseExpiry } from "./lease-expiry.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
 import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { createServerMetrics } from "./metrics.js";
@@ -70,19 +69,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addRequestDepthLimit(app, limits.maxRequestDepth);
   app.decorate("serverMetrics", metrics);
   app.decorate("securityWarnings", serverWarnings(app, options));
-  const expiry = new LeaseExpiry(
-    {
-      status: () => options.node.status(),
-      leases: () => options.store.leases(),
-      onLeaseApplied: (listener) => options.store.onLeaseApplied(listener),
-      revoke: (id) => kv.write({ type: "leaseRevoke", id }),
-    },
-    {
-      ...options.leaseExpiry,
-      electionTimeoutMs: options.leaseExpiry?.electionTimeoutMs ?? options.node.electionTimeoutMs,
-      onExpired: () => metrics.leaseExpired(),
-    },
-  );
+  const expiry = kv.replica.leaseExpiry({
+    ...options.leaseExpiry,
+    onExpired: () => metrics.leaseExpired(),
+  });
   app.decorate("leaseExpiry", expiry);
   app.addHook("onReady", async () => expiry.start());
   app.addHook("onClose", async () => expiry.stop());

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.js";
 import {
   b64,
   ELECTION_MS,
@@ -15,7 +16,12 @@ let fakeMs = 0;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ leaseExpiry: { clock: () => fakeMs, checkIntervalMs: 20 } });
+  cluster = await startCluster({
+    leaseExpiry: {
+      clock: { now: () => fakeMs, setTimer: systemClock.setTimer },
+      checkIntervalMs: 20,
+    },
+  });
   // The expiry loop starts when the app is ready, as `listen` would make it.
   await Promise.all(cluster.members.map((m) => m.app.ready()));
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { KvStore } from "../../src/kv/index.js";
-import { LeaseExpiry } from "../../src/server/index.js";
+import { systemClock } from "../../src/clock.js";
+import { KvStore, LeaseExpiry } from "../../src/kv/index.js";
 
 const ELECTION_MS = 500;
 const key = (s: string) => new TextEncoder().encode(s);
@@ -27,7 +27,7 @@ function harness() {
       },
     },
     {
-      clock: () => st.nowMs,
+      clock: { now: () => st.nowMs, setTimer: systemClock.setTimer },
       electionTimeoutMs: ELECTION_MS,
       onExpired: (id) => expired.push(id),
     },

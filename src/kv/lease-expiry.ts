@@ -1,5 +1,8 @@
+import { type Clock, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
-import { type LeaseApplied, LeaseClock, LeaseNotFoundError } from "../kv/index.js";
+import { LeaseNotFoundError } from "./errors.js";
+import { LeaseClock } from "./lease-clock.js";
+import type { LeaseApplied } from "./store.js";
 
 /**
  * Lease expiry on the leader. The store keeps only TTLs; this loop keeps the
@@ -8,7 +11,7 @@ import { type LeaseApplied, LeaseClock, LeaseNotFoundError } from "../kv/index.j
  * the same log position. Followers track nothing and expire nothing.
  */
 
-/** What the loop reads and does; a RaftNode, a KvStore and a write path in production. */
+/** What the loop reads and does: a RaftNode, a KvStore and a write path (see KvReplica). */
 export interface LeaseExpirySources {
   /** This node's view of its role and term (RaftNode.status()). */
   status(): { readonly role: string; readonly term: number };
@@ -21,8 +24,8 @@ export interface LeaseExpirySources {
 }
 
 export interface LeaseExpiryOptions {
-  /** Monotonic milliseconds; performance.now by default. */
-  readonly clock?: () => number;
+  /** The leader's monotonic clock and the check timer; the process's by default. */
+  readonly clock?: Clock;
   /** Extra grace a new leader gives every lease it inherits (see takeoverDeadlineMs). */
   readonly electionTimeoutMs: number;
   /** How often the leader looks for expired leases; default 100 ms. */
@@ -33,7 +36,7 @@ export interface LeaseExpiryOptions {
 
 /** What createServer lets its caller set; the rest it wires itself. */
 export interface ServerLeaseExpiryOptions {
-  readonly clock?: () => number;
+  readonly clock?: Clock;
   /** Default: the node's configured election timeout. */
   readonly electionTimeoutMs?: number;
   readonly checkIntervalMs?: number;
@@ -42,7 +45,7 @@ export interface ServerLeaseExpiryOptions {
 const DEFAULT_CHECK_INTERVAL_MS = 100;
 
 export class LeaseExpiry {
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private readonly electionTimeoutMs: number;
   private readonly checkIntervalMs: number;
   /** Present only while this node is leader, for the term it was promoted in. */
@@ -50,7 +53,7 @@ export class LeaseExpiry {
   private term = 0;
   /** Revokes proposed and not yet settled: one proposal per lease at a time. */
   private readonly revoking = new Set<number>();
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private checksDone = 0;
 
@@ -58,7 +61,7 @@ export class LeaseExpiry {
     private readonly sources: LeaseExpirySources,
     private readonly options: LeaseExpiryOptions,
   ) {
-    this.clock = options.clock ?? (() => performance.now());
+    this.clock = options.clock ?? systemClock;
     this.electionTimeoutMs = options.electionTimeoutMs;
     this.checkIntervalMs = options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
     if (!Number.isFinite(this.checkIntervalMs) || this.checkIntervalMs <= 0) {
@@ -72,15 +75,20 @@ export class LeaseExpiry {
 
   /** Starts listening to applied lease changes and checking deadlines on a timer. */
   start(): void {
-    if (this.timer !== undefined) return;
+    if (this.cancelTimer !== undefined) return;
     this.unsubscribe = this.sources.onLeaseApplied((change) => this.applied(change));
-    this.timer = setInterval(() => void this.check(), this.checkIntervalMs);
-    this.timer.unref?.();
+    const every = (): void => {
+      this.cancelTimer = this.clock.setTimer(() => {
+        every();
+        void this.check();
+      }, this.checkIntervalMs);
+    };
+    every();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.deadlines = undefined;
@@ -105,7 +113,7 @@ export class LeaseExpiry {
    * undefined when this node is not the leader or does not know the lease.
    */
   remainingMs(id: number): number | undefined {
-    return this.sync()?.remainingMs(id, this.clock());
+    return this.sync()?.remainingMs(id, this.clock.now());
   }
 
   /** Leases whose deadline this leader tracks. */
@@ -121,7 +129,7 @@ export class LeaseExpiry {
     const deadlines = this.sync();
     const proposals: Promise<void>[] = [];
     if (deadlines !== undefined) {
-      for (const id of deadlines.expired(this.clock())) {
+      for (const id of deadlines.expired(this.clock.now())) {
         if (this.revoking.has(id)) continue;
         this.revoking.add(id);
         proposals.push(this.expire(id, deadlines));
@@ -153,7 +161,7 @@ export class LeaseExpiry {
     }
     if (this.deadlines === undefined || st.term !== this.term) {
       const deadlines = new LeaseClock(this.electionTimeoutMs);
-      deadlines.promote(this.clock(), this.sources.leases());
+      deadlines.promote(this.clock.now(), this.sources.leases());
       this.deadlines = deadlines;
       this.term = st.term;
     }
@@ -165,6 +173,6 @@ export class LeaseExpiry {
     const deadlines = this.deadlines;
     if (deadlines === undefined) return;
     if (change.kind === "revoke") deadlines.forget(change.id);
-    else deadlines.refresh(change.id, change.ttlMs, this.clock());
+    else deadlines.refresh(change.id, change.ttlMs, this.clock.now());
   }
 }
