@@ -54,7 +54,7 @@ const replay = (s: number, p: Profile): string =>
 
 if (seed !== undefined) {
   const profile = profileForSeed(seed, profiles);
-  const res = runSimulation({
+  const res = await runSimulation({
     seed,
     profile,
     ...(values.trace ? { trace: (l: string) => process.stdout.write(`${l}\n`) } : {}),
@@ -72,7 +72,7 @@ if (seed !== undefined) {
   const perProfile = new Map<string, { runs: number; failures: number; ops: number }>();
   for (let s = from; s < from + count; s++) {
     const profile = profileForSeed(s, profiles);
-    const res = runSimulation({ seed: s, profile });
+    const res = await runSimulation({ seed: s, profile });
     simulatedMs += res.simulatedMs;
     events += res.events;
     const agg = perProfile.get(profile.name) ?? { runs: 0, failures: 0, ops: 0 };

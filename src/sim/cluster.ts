@@ -1,12 +1,9 @@
-import { bootstrapLog } from "../raft/core/bootstrap.js";
-import type { RaftConfig } from "../raft/core/config.js";
 import { Xoshiro128 } from "../raft/core/prng.js";
-import type { ConfChange, Entry, Message, NodeId, ReadState } from "../raft/core/types.js";
+import type { NodeId } from "../raft/core/types.js";
 import { Role } from "../raft/core/types.js";
-import type { KvOutput } from "./kv.js";
+import { SimDisk } from "./disk.js";
+import { type MemberConfig, type MemberHooks, SimMember } from "./member.js";
 import { CALM_NETWORK, SimNetwork } from "./network.js";
-import type { NodeEnv } from "./node.js";
-import { SimNode } from "./node.js";
 import { SafetyChecker } from "./safety.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -14,77 +11,72 @@ export interface ClusterOptions {
   readonly seed: number;
   /** Founding voters. */
   readonly voters: readonly NodeId[];
-  readonly raft?: Omit<RaftConfig, "id" | "storage" | "random">;
-  /** Virtual milliseconds per tick (before skew). */
-  readonly tickMs?: number;
-  /** Maximum relative clock skew between nodes, e.g. 0.05 for ±5%. */
+  readonly member: MemberConfig;
+  /** Maximum relative clock skew between servers, e.g. 0.05 for ±5%. */
   readonly clockSkew?: number;
-  /** Disk write latency range in ms; [0, 0] writes synchronously. */
+  /** Disk write latency range in ms; [0, 0] writes at once. */
   readonly diskDelayMs?: readonly [number, number];
   readonly tornWrites?: boolean;
-  readonly snapshotEvery?: number;
   readonly trace?: (line: string) => void;
 }
 
+/** How often the per-node progress invariants are sampled, in virtual ms. */
+const SAMPLE_EVERY_MS = 10;
+
 /**
- * A whole cluster of real Raft cores with in-memory disks on a simulated
- * network, driven by one seeded scheduler. Every run is a pure function of
- * its options: replaying a seed replays the run event for event.
+ * A whole cluster of the shipped member stack (RaftNode + KvStore on
+ * simulated disks, clocks and network), driven by one seeded scheduler.
+ * Every run is a pure function of its options: replaying a seed replays the
+ * run event for event. Safety properties are checked as the run goes; the
+ * first violation stops it.
  */
 export class Cluster {
   readonly scheduler = new Scheduler();
   readonly random: Xoshiro128;
   readonly network: SimNetwork;
-  readonly nodes = new Map<NodeId, SimNode>();
+  readonly members = new Map<NodeId, SimMember>();
   readonly safety = new SafetyChecker();
-  /** Called for every applied entry (the workload resolves its requests here). */
-  applyHook: (node: SimNode, entry: Entry, output: KvOutput | undefined) => void = () => {};
-  readStateHook: (node: SimNode, rs: ReadState) => void = () => {};
-  private readonly env: NodeEnv;
+  /** The first safety violation seen, if any. */
+  violation: Error | undefined;
+  /** Called when any member applies a lease revoke (the lease checks listen). */
+  leaseRevokedHook: (id: number) => void = () => {};
   private readonly opts: ClusterOptions;
+  private readonly hooks: MemberHooks;
+  private readonly diskRandom: Xoshiro128;
+  /** A leader whose log is checked for completeness once its first write is durable. */
+  private readonly leaderToCheck = new Map<NodeId, number>();
+  private readonly founders: ReadonlyMap<NodeId, string>;
 
   constructor(opts: ClusterOptions) {
     this.opts = opts;
     this.random = new Xoshiro128(opts.seed);
-    const netRandom = this.random.fork();
-    this.network = new SimNetwork(this.scheduler, netRandom, (m) => this.deliver(m));
+    this.network = new SimNetwork(this.scheduler, this.random.fork(), (to, arrive) => {
+      const process = this.members.get(to)?.process;
+      if (process !== undefined) process.run(arrive);
+      else arrive(); // nobody there: the network drops it
+    });
     this.network.faults = CALM_NETWORK;
-    const diskRandom = this.random.fork();
-    const [dmin, dmax] = opts.diskDelayMs ?? [0, 0];
-    const trace = opts.trace ?? (() => {});
-    this.env = {
-      scheduler: this.scheduler,
-      random: this.random.fork(),
-      send: (m) => this.send(m),
-      diskDelayMs: () => (dmax <= 0 ? 0 : dmin + diskRandom.float() * (dmax - dmin)),
-      tornWrites: opts.tornWrites ?? false,
-      snapshotEvery: opts.snapshotEvery ?? 0,
-      onApply: (node, e, out) => {
-        this.safety.entryApplied(node.id, e);
-        this.applyHook(node, e, out);
-      },
-      onReadState: (node, rs) => this.readStateHook(node, rs),
-      onReady: (node, rd) => {
-        const st = node.raw!.status();
-        this.safety.progress(node.id, node.epoch, st.commit, st.applied);
-        if (rd.softState) {
-          trace(
-            `t=${this.now.toFixed(1)} n${node.id} ${rd.softState.role} term=${st.term} lead=${rd.softState.lead}`,
-          );
-          if (rd.softState.role === Role.Leader) {
-            this.safety.leaderElected(node.id, st.term);
-            this.safety.leaderLog(node.id, st.term, node.disk);
-          }
+    this.diskRandom = this.random.fork();
+    const trace = opts.trace;
+    this.hooks = {
+      applied: (m, e) => this.check(() => this.safety.entryApplied(m.id, e)),
+      leaderChange: (m, term, leader) => {
+        trace?.(`t=${this.now.toFixed(1)} n${m.id} sees leader ${leader} in term ${term}`);
+        if (leader === m.id) {
+          this.check(() => this.safety.leaderElected(m.id, term));
+          this.leaderToCheck.set(m.id, term);
         }
       },
-      trace: (line) => trace(`t=${this.now.toFixed(1)} ${line}`),
+      persisted: (m) => {
+        const term = this.leaderToCheck.get(m.id);
+        if (term === undefined) return;
+        this.leaderToCheck.delete(m.id);
+        this.check(() => this.safety.leaderLog(m.id, term, m.disk.durable));
+      },
+      leaseRevoked: (_m, id) => this.leaseRevokedHook(id),
     };
-    for (const id of opts.voters) {
-      const node = this.createNode(id);
-      const { entries, hardState } = bootstrapLog(opts.voters);
-      node.disk.append(entries);
-      node.disk.setHardState(hardState);
-    }
+    this.founders = new Map(opts.voters.map((id) => [id, addressOf(id)]));
+    for (const id of opts.voters) this.createMember(id);
   }
 
   get now(): number {
@@ -95,123 +87,137 @@ export class Cluster {
     this.opts.trace?.(`t=${this.now.toFixed(1)} ${line}`);
   }
 
-  private createNode(id: NodeId): SimNode {
-    const base = this.opts.tickMs ?? 10;
+  /** Runs `f`, keeping the first safety violation it throws. */
+  check(f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.violation ??= err as Error;
+    }
+  }
+
+  private createMember(id: NodeId): SimMember {
     const skew = this.opts.clockSkew ?? 0;
-    const tickMs = base * (1 + (this.random.float() * 2 - 1) * skew);
-    const node = new SimNode(id, this.env, this.opts.raft ?? {}, tickMs);
-    this.nodes.set(id, node);
-    return node;
+    const rate = 1 + (this.random.float() * 2 - 1) * skew;
+    const [dmin, dmax] = this.opts.diskDelayMs ?? [0, 0];
+    const diskRandom = this.diskRandom;
+    const disk = new SimDisk(
+      {
+        writeDelayMs: () => (dmax <= 0 ? 0 : dmin + diskRandom.float() * (dmax - dmin)),
+        tornWrites: this.opts.tornWrites ?? false,
+      },
+      this.random.fork(),
+    );
+    const member = new SimMember(
+      id,
+      addressOf(id),
+      disk,
+      rate,
+      this.scheduler,
+      this.network,
+      this.random.fork(),
+      this.opts.member,
+      this.hooks,
+    );
+    this.members.set(id, member);
+    return member;
   }
 
+  /** Starts every founding member, and the sampling of progress invariants. */
   start(): void {
-    for (const node of this.nodes.values()) if (!node.alive) node.start();
+    for (const m of this.members.values()) if (!m.alive) m.start(this.founders, false);
+    const sample = (): void => {
+      for (const m of this.members.values()) {
+        const up = m.up;
+        if (up === undefined || up.process.paused) continue;
+        const st = up.node.status();
+        this.check(() => this.safety.progress(m.id, m.epoch, st.commitIndex, st.appliedIndex));
+      }
+      this.scheduler.after(SAMPLE_EVERY_MS, sample);
+    };
+    this.scheduler.after(SAMPLE_EVERY_MS, sample);
   }
 
-  /** Adds an empty server (not yet a member) and starts it. */
-  addServer(id: NodeId): SimNode {
-    const node = this.createNode(id);
-    node.start();
-    return node;
+  /** Adds an empty server that joins the cluster (not yet a member: the leader must add it). */
+  addServer(id: NodeId): SimMember {
+    const member = this.createMember(id);
+    const known = new Map([...this.members.values()].map((m) => [m.id, m.address] as const));
+    member.start(known, true);
+    return member;
   }
 
-  node(id: NodeId): SimNode {
-    const n = this.nodes.get(id);
-    if (n === undefined) throw new Error(`no node ${id}`);
-    return n;
-  }
-
-  private send(m: Message): void {
-    this.network.send(m);
-  }
-
-  private deliver(m: Message): void {
-    const to = this.nodes.get(m.to);
-    if (to === undefined || !to.alive) return;
-    to.receive(m);
+  member(id: NodeId): SimMember {
+    const m = this.members.get(id);
+    if (m === undefined) throw new Error(`no member ${id}`);
+    return m;
   }
 
   crash(id: NodeId): void {
     this.trace(`n${id} crash`);
-    this.node(id).crash();
+    this.member(id).crash();
   }
 
   restart(id: NodeId): void {
     this.trace(`n${id} restart`);
-    this.node(id).start();
+    this.member(id).start(this.founders, false);
   }
 
   pause(id: NodeId, forMs: number): void {
-    this.trace(`n${id} pause ${forMs}ms`);
-    const node = this.node(id);
-    node.pause(this.now + forMs);
-    const epoch = node.epoch;
-    this.scheduler.after(forMs, () => {
-      if (node.epoch === epoch && node.pausedUntil <= this.now) node.resume();
-    });
+    this.trace(`n${id} pause ${Math.round(forMs)}ms`);
+    this.member(id).process?.pause(forMs);
   }
 
-  /** Runs for `ms` of virtual time. */
-  runFor(ms: number): void {
-    const until = this.now + ms;
-    while (this.scheduler.step(until)) {
-      /* run */
-    }
-    this.scheduler.now = Math.max(this.scheduler.now, until);
+  /** Runs for `ms` of virtual time; stops early on a safety violation. */
+  async runFor(ms: number): Promise<void> {
+    await this.scheduler.run(this.now + ms, () => this.violation !== undefined);
   }
 
-  /** Runs until `done()` holds (checked after every event) or `maxMs` passes; returns whether it held. */
-  runUntil(done: () => boolean, maxMs: number): boolean {
-    const until = this.now + maxMs;
-    if (done()) return true;
-    while (this.scheduler.step(until)) if (done()) return true;
+  /** Runs until `done()` holds, a violation, or `maxMs` passes; returns whether `done()` held. */
+  async runUntil(done: () => boolean, maxMs: number): Promise<boolean> {
+    await this.scheduler.run(this.now + maxMs, () => this.violation !== undefined || done());
     return done();
   }
 
-  /** The live leader with the highest term, if any. */
-  leader(): SimNode | undefined {
-    let best: SimNode | undefined;
+  /** The running, unpaused leader with the highest term, if any. */
+  leader(): SimMember | undefined {
+    let best: SimMember | undefined;
     let bestTerm = -1;
-    for (const n of this.nodes.values()) {
-      if (!n.alive || n.pausedUntil > this.now) continue;
-      const st = n.raw!.status();
+    for (const m of this.members.values()) {
+      const up = m.up;
+      if (up === undefined || up.process.paused) continue;
+      const st = up.node.status();
       if (st.role === Role.Leader && st.term > bestTerm) {
-        best = n;
+        best = m;
         bestTerm = st.term;
       }
     }
     return best;
   }
 
-  aliveIds(): NodeId[] {
-    return [...this.nodes.values()].filter((n) => n.alive).map((n) => n.id);
+  /** Members with a running process whose node has started. */
+  upIds(): NodeId[] {
+    return [...this.members.values()].filter((m) => m.up !== undefined).map((m) => m.id);
   }
 
-  /** Current voters as seen by the given (or the leading) node. */
-  members(viewer?: SimNode): { voters: NodeId[]; learners: NodeId[] } {
-    const n = viewer ?? this.leader() ?? [...this.nodes.values()].find((x) => x.alive);
-    if (n === undefined || !n.alive) return { voters: [], learners: [] };
-    const cs = n.raw!.status().confState;
+  /** Current voters and learners as seen by the given (or the leading) member. */
+  membership(viewer?: SimMember): { voters: NodeId[]; learners: NodeId[] } {
+    const m = viewer ?? this.leader() ?? [...this.members.values()].find((x) => x.up);
+    const up = m?.up;
+    if (up === undefined) return { voters: [], learners: [] };
+    const cs = up.node.status().confState;
     return {
       voters: [...new Set([...cs.voters, ...cs.votersOutgoing])].sort((a, b) => a - b),
       learners: [...cs.learners],
     };
   }
 
-  proposeConfChange(id: NodeId, cc: ConfChange): void {
-    const n = this.node(id);
-    n.raw!.proposeConfChange(cc);
-    n.pump();
-  }
-
-  transferLeadership(from: NodeId, to: NodeId): void {
-    const n = this.node(from);
-    n.raw!.transferLeadership(to);
-    n.pump();
-  }
-
   checkLogMatching(): void {
-    const disks = new Map([...this.nodes].map(([id, n]) => [id, n.disk] as const));
-    this.safety.logMatching(disks);
+    const disks = new Map([...this.members].map(([id, m]) => [id, m.disk.durable] as const));
+    this.check(() => this.safety.logMatching(disks));
   }
+}
+
+/** A peer address for the address book; the simulated network routes by id. */
+function addressOf(id: NodeId): string {
+  return `127.0.0.1:${7000 + id}`;
 }

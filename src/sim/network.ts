@@ -1,5 +1,6 @@
-import type { Xoshiro128 } from "../raft/core/prng.js";
+import type { Random } from "../raft/core/prng.js";
 import type { Message, NodeId } from "../raft/core/types.js";
+import { MemoryNetwork } from "../raft/transport/memory-network.js";
 import type { Scheduler } from "./scheduler.js";
 
 export interface NetworkFaults {
@@ -20,68 +21,53 @@ export const CALM_NETWORK: NetworkFaults = {
 };
 
 /**
- * The simulated network. Partitions are sets of blocked directed links, so
- * one-way partitions are expressible. A message is judged at send time and
- * again at delivery time (a link cut while it is in flight drops it).
+ * The simulated network: the project's MemoryNetwork (MemoryTransports,
+ * the real wire codec, one-way link cuts) with a link model on the
+ * scheduler — latency, jitter that reorders, loss, duplication. A message is
+ * judged when sent and again when it lands (a link cut while it is in
+ * flight drops it). `receiverGate` holds a message for a paused receiver.
  */
 export class SimNetwork {
   faults: NetworkFaults = CALM_NETWORK;
-  private readonly blocked = new Set<string>();
+  readonly memory: MemoryNetwork;
   sent = 0;
   dropped = 0;
 
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly random: Xoshiro128,
-    private readonly deliver: (m: Message) => void,
-  ) {}
-
-  private key(from: NodeId, to: NodeId): string {
-    return `${from}>${to}`;
+    private readonly random: Random,
+    private readonly receiverGate: (to: NodeId, arrive: () => void) => void,
+  ) {
+    this.memory = new MemoryNetwork({ carry: (m, arrive) => this.carry(m, arrive) });
   }
 
-  block(from: NodeId, to: NodeId): void {
-    this.blocked.add(this.key(from, to));
-  }
-
-  isBlocked(from: NodeId, to: NodeId): boolean {
-    return this.blocked.has(this.key(from, to));
-  }
-
-  /** Cuts every link between the two groups, both ways. */
-  partition(a: readonly NodeId[], b: readonly NodeId[]): void {
-    for (const x of a) {
-      for (const y of b) {
-        this.block(x, y);
-        this.block(y, x);
-      }
-    }
-  }
-
-  heal(): void {
-    this.blocked.clear();
-  }
-
-  get partitioned(): boolean {
-    return this.blocked.size > 0;
-  }
-
-  send(m: Message): void {
+  private carry(m: Message, arrive: () => void): void {
     this.sent++;
-    if (this.isBlocked(m.from, m.to) || this.random.float() < this.faults.lossRate) {
+    if (this.random.float() < this.faults.lossRate) {
       this.dropped++;
       return;
     }
     const copies = this.random.float() < this.faults.duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.faults.latencyMs + this.random.float() * this.faults.jitterMs;
-      this.scheduler.after(delay, () => {
-        if (this.isBlocked(m.from, m.to)) {
-          this.dropped++;
-          return;
-        }
-        this.deliver(m);
-      });
+      this.scheduler.after(delay, () => this.receiverGate(m.to, arrive));
     }
+  }
+
+  block(from: NodeId, to: NodeId): void {
+    this.memory.block(from, to);
+  }
+
+  isBlocked(from: NodeId, to: NodeId): boolean {
+    return this.memory.isBlocked(from, to);
+  }
+
+  /** Cuts every link between the two groups, both ways. */
+  partition(a: readonly NodeId[], b: readonly NodeId[]): void {
+    this.memory.partition(a, b);
+  }
+
+  heal(): void {
+    this.memory.heal();
   }
 }

@@ -1,18 +1,14 @@
 import { ReadOnlyOption } from "../raft/core/config.js";
-import {
-  ConfChangePendingError,
-  InvalidConfChangeError,
-  NotLeaderError,
-  ProposalDroppedError,
-} from "../raft/core/errors.js";
 import { Xoshiro128 } from "../raft/core/prng.js";
-import type { NodeId } from "../raft/core/types.js";
+import type { ConfChange, NodeId } from "../raft/core/types.js";
 import { ConfChangeTransition, ConfChangeType } from "../raft/core/types.js";
 import { Cluster } from "./cluster.js";
+import { checkLeases } from "./lease-checks.js";
 import { checkLinearizability, formatCheckResult } from "./lincheck/index.js";
-import { kvModel } from "./lincheck/kv-model.js";
+import { keyspaceModel } from "./lincheck/keyspace-model.js";
 import { CALM_NETWORK } from "./network.js";
 import type { FaultWeights, Profile } from "./profiles.js";
+import { checkRevisionOrder } from "./revision-order.js";
 import { Workload } from "./workload.js";
 
 export interface SimOptions {
@@ -29,76 +25,91 @@ export interface SimResult {
   readonly seed: number;
   readonly profile: string;
   readonly ok: boolean;
-  /** What failed: a safety property, linearizability or liveness. */
+  /** What failed: a safety property, linearizability, the lease checks or liveness. */
   readonly failure?: string;
   readonly simulatedMs: number;
   readonly events: number;
   readonly opsCompleted: number;
   readonly opsAbandoned: number;
+  readonly leases: number;
   readonly leaderChanges: number;
   readonly messages: number;
 }
 
 const TICK_MS = 10;
-const ELECTION_TICKS = 10;
+const ELECTION_MS = 100;
+const LEASE_TTL_MS = 300;
 
 /**
- * One seeded run: a cluster under a profile's faults with a client workload,
- * then faults heal and every property is checked. A pure function of
- * (seed, profile, durations): rerunning it replays the same events.
+ * One seeded run: a cluster of the shipped member stack under a profile's
+ * faults with a client workload, then faults heal and every property is
+ * checked. A pure function of (seed, profile, durations): rerunning it
+ * replays the same events.
  */
-export function runSimulation(opts: SimOptions): SimResult {
+export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const { seed, profile } = opts;
   const faultMs = opts.faultMs ?? 3000;
-  const livenessBoundMs = opts.livenessBoundMs ?? 8000;
+  const livenessBoundMs = opts.livenessBoundMs ?? 4000;
   const rng = new Xoshiro128(seed);
   const n = profile.nodes[0] + rng.int(profile.nodes[1] - profile.nodes[0] + 1);
   const voters = Array.from({ length: n }, (_, i) => i + 1);
+  const clockSkew = profile.clockSkew;
   const cluster = new Cluster({
     seed: rng.nextUint32(),
     voters,
-    tickMs: TICK_MS,
-    clockSkew: profile.clockSkew,
+    clockSkew,
     diskDelayMs: profile.diskDelayMs,
     tornWrites: profile.tornWrites,
-    snapshotEvery: profile.snapshotEvery,
-    raft: {
-      electionTicks: ELECTION_TICKS,
-      heartbeatTicks: 1,
-      maxSizePerMsgBytes: 4096,
-      maxInflightMsgs: 8,
-      readOnlyOption: profile.leaseReads ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
-      maxClockDriftRatio: 0.1,
-      checkQuorum: profile.checkQuorum,
-      preVote: profile.preVote,
+    member: {
+      heartbeatMs: TICK_MS,
+      electionMs: ELECTION_MS,
+      requestTimeoutMs: ELECTION_MS,
+      snapshotEveryEntries: profile.snapshotEvery,
+      leaseCheckMs: TICK_MS,
+      raft: {
+        maxSizePerMsgBytes: 4096,
+        maxInflightMsgs: 8,
+        readOnlyOption: profile.leaseReads ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
+        maxClockDriftRatio: 0.1,
+        checkQuorum: profile.checkQuorum,
+        preVote: profile.preVote,
+      },
     },
     ...(opts.trace ? { trace: opts.trace } : {}),
   });
   const workload = new Workload(cluster, rng.fork(), {
     clients: 4,
+    leaseClients: 2,
     keys: ["x", "y", "z"],
-    opsPerClient: 1_000_000,
-    attemptTimeoutMs: ELECTION_TICKS * TICK_MS,
-    opDeadlineMs: 12 * ELECTION_TICKS * TICK_MS,
+    attemptTimeoutMs: ELECTION_MS,
+    opDeadlineMs: 12 * ELECTION_MS,
     thinkMs: 10,
+    leaseTtlMs: LEASE_TTL_MS,
+    keepAliveEveryMs: LEASE_TTL_MS / 3,
   });
+  const revokedAt = new Map<number, number>();
+  cluster.leaseRevokedHook = (id) => {
+    if (!revokedAt.has(id)) revokedAt.set(id, cluster.now);
+  };
   let leaderChanges = 0;
   let lastLeader: NodeId | undefined;
-  const base = {
+  const finish = (failure?: string): SimResult => ({
     seed,
     profile: profile.name,
-  };
-  const finish = (failure?: string): SimResult => ({
-    ...base,
     ok: failure === undefined,
     ...(failure === undefined ? {} : { failure }),
     simulatedMs: Math.round(cluster.now),
     events: cluster.scheduler.eventsRun,
     opsCompleted: workload.completed,
     opsAbandoned: workload.abandoned.length,
+    leases: workload.leases.length,
     leaderChanges,
     messages: cluster.network.sent,
   });
+  const violated = (): string | undefined => {
+    const v = cluster.violation;
+    return v === undefined ? undefined : `${v.name}: ${v.message}`;
+  };
 
   try {
     cluster.network.faults = profile.network;
@@ -113,40 +124,53 @@ export function runSimulation(opts: SimOptions): SimResult {
         lastLeader = l;
       }
     };
-    for (let t = 0; t < faultMs; t += 50) {
-      cluster.runFor(50);
+    for (let t = 0; t < faultMs && cluster.violation === undefined; t += 50) {
+      await cluster.runFor(50);
       watchLeader();
     }
     // Heal everything: from here on the cluster must make progress.
     faults.stop();
     cluster.network.heal();
     cluster.network.faults = CALM_NETWORK;
-    for (const node of cluster.nodes.values()) {
-      if (!node.alive && !faults.retired.has(node.id)) cluster.restart(node.id);
-      node.resume();
+    for (const m of cluster.members.values()) {
+      if (!m.alive && !faults.retired.has(m.id)) cluster.restart(m.id);
+      m.process?.resume();
     }
     const healedAt = cluster.now;
     cluster.checkLogMatching();
     // Let operations started after healing run for a while, then stop issuing.
-    cluster.runFor(livenessBoundMs / 2);
+    await cluster.runFor(livenessBoundMs / 2);
     workload.stop();
-    const settled = cluster.runUntil(() => workload.idle, livenessBoundMs / 2);
+    const settled = await cluster.runUntil(() => workload.idle, livenessBoundMs / 2);
     watchLeader();
     cluster.checkLogMatching();
-    if (!settled)
+    const broken = violated();
+    if (broken !== undefined) return finish(broken);
+    if (!settled) {
       return finish(`liveness: operations still pending ${livenessBoundMs} ms after healing`);
-    const late = workload.abandoned.filter(
-      (a) => a.call >= healedAt + 2 * ELECTION_TICKS * TICK_MS,
-    );
+    }
+    const late = workload.abandoned.filter((a) => a.call >= healedAt + 2 * ELECTION_MS);
     if (late.length > 0) {
       return finish(
         `liveness: ${late.length} operation(s) started after healing were abandoned (first at t=${Math.round(late[0]!.call)})`,
       );
     }
-    if (cluster.leader() === undefined) return finish("liveness: no leader after healing");
-    const lin = checkLinearizability(kvModel, workload.history, { maxSteps: 2_000_000 });
-    if (lin.result === "illegal")
-      return finish(`linearizability: ${formatCheckResult(kvModel, lin)}`);
+    const leader = cluster.leader();
+    if (leader === undefined) return finish("liveness: no leader after healing");
+    const order = checkRevisionOrder(workload.revisions);
+    if (order !== undefined) return finish(`revision order: ${order}`);
+    const leaseProblem = checkLeases(workload.leases, revokedAt, {
+      now: cluster.now,
+      clockSkew,
+      // A new leader grants every lease an election timeout more; then one check interval.
+      expiryBoundMs: 2 * ELECTION_MS + 2 * TICK_MS,
+      liveLeases: new Set(leader.up!.store.leases().map((l) => l.id)),
+    });
+    if (leaseProblem !== undefined) return finish(`leases: ${leaseProblem}`);
+    const lin = checkLinearizability(keyspaceModel, workload.history, { maxSteps: 2_000_000 });
+    if (lin.result === "illegal") {
+      return finish(`linearizability: ${formatCheckResult(keyspaceModel, lin)}`);
+    }
     if (lin.result === "unknown") return finish(`linearizability check gave up: ${lin.reason}`);
     return finish();
   } catch (err) {
@@ -159,7 +183,7 @@ export function runSimulation(opts: SimOptions): SimResult {
 class FaultInjector {
   private stopped = false;
   private nextId: NodeId;
-  /** Nodes removed from the cluster and shut down for good. */
+  /** Members removed from the cluster and shut down for good. */
   readonly retired = new Set<NodeId>();
   private readonly weights: [keyof FaultWeights, number][];
 
@@ -205,12 +229,14 @@ class FaultInjector {
   }
 
   private live(): NodeId[] {
-    return this.cluster.aliveIds().filter((id) => !this.retired.has(id));
+    return [...this.cluster.members.values()]
+      .filter((m) => m.alive && !this.retired.has(m.id))
+      .map((m) => m.id);
   }
 
   private act(kind: keyof FaultWeights): void {
     const c = this.cluster;
-    const all = [...c.nodes.keys()].filter((id) => !this.retired.has(id));
+    const all = [...c.members.keys()].filter((id) => !this.retired.has(id));
     switch (kind) {
       case "crash": {
         const id = this.randomOf(this.live());
@@ -218,8 +244,7 @@ class FaultInjector {
         return;
       }
       case "restart": {
-        const dead = all.filter((id) => !c.node(id).alive);
-        const id = this.randomOf(dead);
+        const id = this.randomOf(all.filter((x) => !c.member(x).alive));
         if (id !== undefined) c.restart(id);
         return;
       }
@@ -263,10 +288,11 @@ class FaultInjector {
       }
       case "transfer": {
         const leader = c.leader();
-        const to = this.randomOf(c.members(leader).voters.filter((v) => v !== leader?.id));
-        if (leader !== undefined && to !== undefined) {
-          c.trace(`transfer ${leader.id} -> ${to}`);
-          this.tolerate(() => c.transferLeadership(leader.id, to));
+        const to = this.randomOf(c.membership(leader).voters.filter((v) => v !== leader?.id));
+        const node = leader?.up?.node;
+        if (node !== undefined && to !== undefined) {
+          c.trace(`transfer ${leader!.id} -> ${to}`);
+          node.transferLeadership(to, { timeoutMs: 200 }).catch(() => {});
         }
         return;
       }
@@ -280,51 +306,40 @@ class FaultInjector {
   private changeMembership(): void {
     const c = this.cluster;
     const leader = c.leader();
-    if (leader === undefined) return;
-    const { voters, learners } = c.members(leader);
+    const node = leader?.up?.node;
+    if (leader === undefined || node === undefined) return;
+    const { voters, learners } = c.membership(leader);
     const roll = this.rng.float();
+    const change = (what: string, cc: ConfChange): void => {
+      c.trace(what);
+      node.changeMembership(cc).catch(() => {});
+    };
+    const auto = (...changes: ConfChange["changes"]): ConfChange => ({
+      transition: ConfChangeTransition.Auto,
+      changes,
+    });
     if (learners.length > 0 && roll < 0.4) {
       const id = learners[0]!;
-      c.trace(`promote ${id}`);
-      this.tolerate(() =>
-        c.proposeConfChange(leader.id, {
-          transition: ConfChangeTransition.Auto,
-          changes: [{ type: ConfChangeType.AddNode, nodeId: id }],
-        }),
-      );
+      change(`promote ${id}`, auto({ type: ConfChangeType.AddNode, nodeId: id }));
     } else if (voters.length > 3 && roll < 0.6) {
       const id = this.randomOf(voters)!;
-      c.trace(`remove ${id}`);
-      this.tolerate(() =>
-        c.proposeConfChange(leader.id, {
-          transition: ConfChangeTransition.Auto,
-          changes: [{ type: ConfChangeType.RemoveNode, nodeId: id }],
-        }),
-      );
+      change(`remove ${id}`, auto({ type: ConfChangeType.RemoveNode, nodeId: id }));
       this.retireLater(id);
     } else if (learners.length === 0 && roll < 0.8) {
       const id = this.nextId++;
-      c.addServer(id);
+      const joining = c.addServer(id);
       c.trace(`add learner ${id}`);
-      this.tolerate(() =>
-        c.proposeConfChange(leader.id, {
-          transition: ConfChangeTransition.Auto,
-          changes: [{ type: ConfChangeType.AddLearner, nodeId: id }],
-        }),
-      );
+      node.addLearner(id, joining.address).catch(() => {});
     } else if (learners.length > 0) {
       // Replace the leader by a learner in one joint change.
       const incoming = learners[0]!;
-      c.trace(`joint: add ${incoming}, remove leader ${leader.id}`);
-      this.tolerate(() =>
-        c.proposeConfChange(leader.id, {
-          transition: ConfChangeTransition.JointImplicit,
-          changes: [
-            { type: ConfChangeType.AddNode, nodeId: incoming },
-            { type: ConfChangeType.RemoveNode, nodeId: leader.id },
-          ],
-        }),
-      );
+      change(`joint: add ${incoming}, remove leader ${leader.id}`, {
+        transition: ConfChangeTransition.JointImplicit,
+        changes: [
+          { type: ConfChangeType.AddNode, nodeId: incoming },
+          { type: ConfChangeType.RemoveNode, nodeId: leader.id },
+        ],
+      });
       this.retireLater(leader.id);
     }
   }
@@ -333,27 +348,12 @@ class FaultInjector {
   private retireLater(id: NodeId): void {
     this.cluster.scheduler.after(500, () => {
       const leader = this.cluster.leader();
-      if (leader === undefined || this.cluster.members(leader).voters.includes(id)) return;
-      if (this.cluster.members(leader).learners.includes(id)) return;
-      if (leader.raw!.status().confState.votersOutgoing.length > 0) return;
+      if (leader === undefined) return;
+      const { voters, learners } = this.cluster.membership(leader);
+      if (voters.includes(id) || learners.includes(id)) return;
+      if (leader.up!.node.status().confState.votersOutgoing.length > 0) return;
       this.retired.add(id);
-      if (this.cluster.node(id).alive) this.cluster.crash(id);
+      if (this.cluster.member(id).alive) this.cluster.crash(id);
     });
-  }
-
-  private tolerate(f: () => void): void {
-    try {
-      f();
-    } catch (err) {
-      if (
-        err instanceof NotLeaderError ||
-        err instanceof ConfChangePendingError ||
-        err instanceof InvalidConfChangeError ||
-        err instanceof ProposalDroppedError
-      ) {
-        return;
-      }
-      throw err;
-    }
   }
 }

@@ -1,6 +1,10 @@
 /**
  * A virtual clock and an event queue. Events at the same time run in the
- * order they were scheduled, so a run is a pure function of its seed.
+ * order they were scheduled, so a run is a pure function of its seed. The
+ * code under test is asynchronous (promises): `run` lets every promise
+ * chain an event starts settle before the next event, as a process's event
+ * loop drains its microtasks before the next I/O callback. Nothing else may
+ * schedule macrotasks while a run is in progress, or replay breaks.
  */
 export class Scheduler {
   now = 0;
@@ -14,6 +18,33 @@ export class Scheduler {
 
   after(delayMs: number, run: () => void): void {
     this.at(this.now + delayMs, run);
+  }
+
+  /** Like `after`, and returns a function that cancels the event. */
+  timer(delayMs: number, run: () => void): () => void {
+    let cancelled = false;
+    this.after(delayMs, () => {
+      if (!cancelled) run();
+    });
+    return () => {
+      cancelled = true;
+    };
+  }
+
+  /**
+   * Runs events up to virtual time `until` (or until `done()` holds, checked
+   * after every event) and returns whether `done()` held; time ends at
+   * `until` when it did not.
+   */
+  async run(until: number, done: () => boolean = () => false): Promise<boolean> {
+    await settle();
+    if (done()) return true;
+    while (this.step(until)) {
+      await settle();
+      if (done()) return true;
+    }
+    this.now = Math.max(this.now, until);
+    return done();
   }
 
   get pending(): number {
@@ -70,4 +101,9 @@ export class Scheduler {
       i = m;
     }
   }
+}
+
+/** Lets every pending promise callback run: setImmediate fires only once the microtask queue is empty. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,70 +1,85 @@
+import { KvError, type KvReplica, LeaseNotFoundError } from "../kv/index.js";
 import { NotLeaderError } from "../raft/core/errors.js";
 import type { Xoshiro128 } from "../raft/core/prng.js";
-import type { Entry, NodeId, ReadState } from "../raft/core/types.js";
-import { EntryType } from "../raft/core/types.js";
+import type { NodeId } from "../raft/core/types.js";
 import type { Cluster } from "./cluster.js";
-import type { KvInput, KvOutput } from "./kv.js";
-import { decodeCommand, encodeCommand } from "./kv.js";
-import { kvModel } from "./lincheck/kv-model.js";
+import type { KeyspaceInput, KeyspaceOutput, ObservedKey } from "./lincheck/keyspace-model.js";
+import { keyspaceModel } from "./lincheck/keyspace-model.js";
 import type { Operation } from "./lincheck/types.js";
-import type { SimNode } from "./node.js";
+import type { SimMember } from "./member.js";
 
 export interface WorkloadOptions {
   readonly clients: number;
+  /** Clients that hold a lease on a key of their own, keep it alive, then revoke it or let it expire. */
+  readonly leaseClients: number;
   readonly keys: readonly string[];
-  /** Operations each client issues before it stops. */
-  readonly opsPerClient: number;
-  /** One attempt (at one node) waits this long before retrying elsewhere. */
+  /** One attempt (at one member) waits this long before the client tries elsewhere. */
   readonly attemptTimeoutMs: number;
   /** An operation not done by then is abandoned: its outcome is unknown. */
   readonly opDeadlineMs: number;
   /** Pause between a client's operations. */
   readonly thinkMs: number;
+  readonly leaseTtlMs: number;
+  readonly keepAliveEveryMs: number;
 }
 
-interface PendingOp {
-  readonly seq: number;
-  readonly input: KvInput;
+/** A completed operation's revision, for the real-time order of revisions. */
+export interface RevisionSeen {
   readonly call: number;
-  attempt: number;
-  target: NodeId;
-  /** For reads: the read point granted, waiting for the target to apply it. */
-  readIndex?: number;
+  readonly ret: number;
+  readonly revision: number;
+  /** A write that created a revision (it must be above every revision seen before it was called). */
+  readonly wrote: boolean;
 }
+
+/** What a lease client did with one lease, for the lease checks. */
+export interface LeaseRecord {
+  readonly id: number;
+  readonly ttlMs: number;
+  /** Call times of the grant and of every keep-alive that was acknowledged. */
+  readonly acknowledged: number[];
+  /** The client asked for a revoke (its outcome aside): expiry rules no longer apply. */
+  revokeRequested: boolean;
+}
+
+type Output = KeyspaceOutput;
+type Outcome<T> = { readonly ok: T } | { readonly failed: Error } | undefined;
 
 class Client {
   seq = 0;
-  issued = 0;
   knownLeader: NodeId | undefined;
-  op: PendingOp | undefined;
+  /** The mod revision this client last saw per key (0: absent), for its compare-and-sets. */
+  readonly lastMod = new Map<string, number>();
   constructor(readonly id: number) {}
 }
 
 /**
- * Clients issuing put/get/cas/delete over a few keys, retrying through
- * leader changes with the same request id, and recording what they saw as a
- * history for the linearizability checker. Reads use ReadIndex.
+ * Clients of the shipped request envelope (KvReplica: the path the HTTP API
+ * takes): puts, linearizable gets, deletes, compare-and-sets as txns, and
+ * leases granted, kept alive, revoked or left to expire. Each write carries
+ * a request id kept across its retries, so a retry after a lost answer must
+ * be answered from the idempotency window, never applied twice. Everything
+ * seen is recorded for the linearizability checker and the lease checks.
  */
 export class Workload {
-  readonly history: Operation<KvInput, KvOutput>[] = [];
-  /** Operations abandoned at their deadline, with the time they were abandoned. */
-  readonly abandoned: { clientId: number; input: KvInput; call: number; at: number }[] = [];
-  private readonly clients: Client[] = [];
+  readonly history: Operation<KeyspaceInput, Output>[] = [];
+  readonly revisions: RevisionSeen[] = [];
+  readonly leases: LeaseRecord[] = [];
+  /** Operations abandoned at their deadline. */
+  readonly abandoned: { clientId: number; input: KeyspaceInput; call: number }[] = [];
   private stopped = false;
+  private running = 0;
 
   constructor(
     private readonly cluster: Cluster,
     private readonly random: Xoshiro128,
     private readonly opts: WorkloadOptions,
-  ) {
-    for (let i = 1; i <= opts.clients; i++) this.clients.push(new Client(i));
-    cluster.applyHook = (node, e, out) => this.onApply(node, e, out);
-    cluster.readStateHook = (node, rs) => this.onReadState(node, rs);
-  }
+  ) {}
 
   start(): void {
-    for (const c of this.clients) {
-      this.cluster.scheduler.after(this.random.float() * this.opts.thinkMs, () => this.next(c));
+    for (let i = 1; i <= this.opts.clients; i++) void this.track(this.kvClient(new Client(i)));
+    for (let i = 1; i <= this.opts.leaseClients; i++) {
+      void this.track(this.leaseClient(new Client(this.opts.clients + i)));
     }
   }
 
@@ -74,9 +89,7 @@ export class Workload {
   }
 
   get idle(): boolean {
-    return this.clients.every(
-      (c) => c.op === undefined && (this.stopped || c.issued >= this.opts.opsPerClient),
-    );
+    return this.running === 0;
   }
 
   get completed(): number {
@@ -87,166 +100,262 @@ export class Workload {
     return this.cluster.now;
   }
 
-  private next(c: Client): void {
-    if (this.stopped || c.issued >= this.opts.opsPerClient || c.op !== undefined) return;
-    c.issued++;
-    c.seq++;
-    const key = this.opts.keys[this.random.int(this.opts.keys.length)]!;
-    const value = `${c.id}.${c.seq}`;
-    const roll = this.random.float();
-    let input: KvInput;
-    if (roll < 0.4) input = { op: "get", key };
-    else if (roll < 0.7) input = { op: "put", key, value };
-    else if (roll < 0.85) {
-      // Expect a value some client plausibly wrote, or absence.
-      const expected = this.random.float() < 0.3 ? null : this.guessValue(key);
-      input = { op: "cas", key, expected, value };
-    } else input = { op: "delete", key };
-    c.op = { seq: c.seq, input, call: this.now, attempt: 0, target: 0 };
-    this.attempt(c);
-  }
-
-  private guessValue(key: string): string | null {
-    const leader = this.cluster.leader();
-    return leader?.kv.get(key) ?? null;
-  }
-
-  private pickTarget(c: Client): SimNode | undefined {
-    // Mostly go to the leader we know, sometimes anywhere: reads at a stale
-    // leader or a lagging follower must be caught by the checker.
-    const known = c.knownLeader === undefined ? undefined : this.cluster.nodes.get(c.knownLeader);
-    if (known?.alive && this.random.float() < 0.5) return known;
-    const alive = [...this.cluster.nodes.values()].filter((n) => n.alive);
-    if (alive.length === 0) return undefined;
-    return alive[this.random.int(alive.length)];
-  }
-
-  private attempt(c: Client): void {
-    const op = c.op;
-    if (op === undefined) return;
-    if (this.now - op.call >= this.opts.opDeadlineMs) {
-      this.abandon(c);
-      return;
-    }
-    op.attempt++;
-    op.readIndex = undefined;
-    const attempt = op.attempt;
-    const node = this.pickTarget(c);
-    if (node === undefined) {
-      this.retryLater(c, 20);
-      return;
-    }
-    op.target = node.id;
-    // A frozen process reads its socket only when it resumes.
-    if (node.pausedUntil > this.now) {
-      const at = node.pausedUntil + this.random.float() * 5;
-      this.cluster.scheduler.at(at, () => this.send(c, op, attempt, node));
-    } else {
-      this.send(c, op, attempt, node);
-    }
-    this.cluster.scheduler.after(this.opts.attemptTimeoutMs, () => {
-      if (c.op === op && op.attempt === attempt) {
-        c.knownLeader = undefined;
-        this.attempt(c);
-      }
-    });
-  }
-
-  private send(c: Client, op: PendingOp, attempt: number, node: SimNode): void {
-    if (c.op !== op || op.attempt !== attempt || !node.alive) return;
+  private async track(client: Promise<void>): Promise<void> {
+    this.running++;
     try {
-      if (op.input.op === "get") {
-        node.raw!.readIndex(this.readContext(c, op));
-      } else {
-        node.raw!.propose(encodeCommand({ client: c.id, seq: op.seq, input: op.input }));
-      }
-      node.pump();
-    } catch (err) {
-      if (err instanceof NotLeaderError) {
-        c.knownLeader = err.leaderHint === 0 ? undefined : err.leaderHint;
-        this.retryLater(c, err.leaderHint === 0 ? 10 + this.random.float() * 20 : 1);
-        return;
-      }
-      if (err instanceof Error && "code" in err) {
-        c.knownLeader = undefined;
-        this.retryLater(c, 10 + this.random.float() * 20);
-        return;
-      }
-      throw err;
+      await client;
+    } finally {
+      this.running--;
     }
   }
 
-  private retryLater(c: Client, ms: number): void {
-    const op = c.op;
-    const attempt = op?.attempt;
-    this.cluster.scheduler.after(ms, () => {
-      if (c.op === op && op?.attempt === attempt) this.attempt(c);
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.cluster.scheduler.after(ms, resolve));
+  }
+
+  private async kvClient(c: Client): Promise<void> {
+    while (!this.stopped) {
+      await this.sleep(this.random.float() * this.opts.thinkMs);
+      if (this.stopped) return;
+      const key = this.opts.keys[this.random.int(this.opts.keys.length)]!;
+      const value = `${c.id}.${++c.seq}`;
+      const roll = this.random.float();
+      if (roll < 0.35) await this.get(c, key);
+      else if (roll < 0.65) await this.put(c, key, value, 0);
+      else if (roll < 0.85) await this.cas(c, key, value);
+      else await this.remove(c, key);
+    }
+  }
+
+  private async leaseClient(c: Client): Promise<void> {
+    let n = 0;
+    while (!this.stopped) {
+      await this.sleep(this.random.float() * this.opts.thinkMs);
+      if (this.stopped) return;
+      const key = `lease-${c.id}-${++n}`;
+      const grantCall = this.now;
+      const granted = await this.call(c, `c${c.id}-g${n}`, (r, id) =>
+        r.write({ type: "leaseGrant", ttlMs: this.opts.leaseTtlMs }, id),
+      );
+      if (granted === undefined || "failed" in granted) continue;
+      const lease: LeaseRecord = {
+        id: granted.ok.id,
+        ttlMs: this.opts.leaseTtlMs,
+        acknowledged: [grantCall],
+        revokeRequested: false,
+      };
+      this.leases.push(lease);
+      c.seq++;
+      await this.put(c, key, `${c.id}.${n}`, lease.id);
+      const keepAlives = 1 + this.random.int(6);
+      let alive = true;
+      for (let k = 0; k < keepAlives && alive && !this.stopped; k++) {
+        await this.sleep(this.opts.keepAliveEveryMs);
+        const call = this.now;
+        const kept = await this.call(c, `c${c.id}-k${n}.${k}`, (r, id) =>
+          r.write({ type: "leaseKeepAlive", id: lease.id }, id),
+        );
+        if (kept !== undefined && "ok" in kept) lease.acknowledged.push(call);
+        if (kept !== undefined && "failed" in kept) alive = false;
+        if (this.random.float() < 0.5) await this.get(c, key);
+      }
+      if (alive && this.random.float() < 0.5) {
+        lease.revokeRequested = true;
+        await this.record(c, { op: "revoke", key }, `c${c.id}-r${n}`, async (r, id) => {
+          try {
+            const res = await r.write({ type: "leaseRevoke", id: lease.id }, id);
+            return { deleted: res.deletedKeys, revision: res.revision };
+          } catch (err) {
+            if (err instanceof LeaseNotFoundError) return { deleted: 0, revision: 0 };
+            throw err;
+          }
+        });
+      }
+      // Otherwise the client stops keeping it alive: the leader must expire it.
+    }
+  }
+
+  private async get(c: Client, key: string): Promise<void> {
+    await this.record(c, { op: "get", key }, undefined, async (r) => {
+      const res = await r.read(false, (store) => store.range({ key: bytes(key) }));
+      const kv = res.kvs[0];
+      const seen: ObservedKey | null =
+        kv === undefined
+          ? null
+          : {
+              value: text(kv.value),
+              version: kv.version,
+              createRevision: kv.createRevision,
+              modRevision: kv.modRevision,
+            };
+      c.lastMod.set(key, seen?.modRevision ?? 0);
+      return { output: { kv: seen }, revision: res.revision, wrote: false };
     });
   }
 
-  private readContext(c: Client, op: PendingOp): string {
-    return `${c.id}:${op.seq}:${op.attempt}`;
-  }
-
-  private complete(c: Client, output: KvOutput): void {
-    const op = c.op!;
-    this.history.push({ clientId: c.id, input: op.input, call: op.call, output, ret: this.now });
-    this.cluster.trace(
-      `client ${c.id} ${kvModel.describeOperation(op.input, output)} via n${op.target} (attempt ${op.attempt})`,
+  private async put(c: Client, key: string, value: string, lease: number): Promise<void> {
+    await this.record(
+      c,
+      { op: "put", key, value, leased: lease !== 0 },
+      `c${c.id}-${c.seq}-p`,
+      async (r, id) => {
+        const res = await r.write({ type: "put", key: bytes(key), value: bytes(value), lease }, id);
+        return { output: { revision: res.revision }, revision: res.revision, wrote: true };
+      },
     );
-    c.op = undefined;
-    this.cluster.scheduler.after(this.random.float() * this.opts.thinkMs, () => this.next(c));
   }
 
-  private abandon(c: Client): void {
-    const op = c.op!;
-    // A read that never returned had no effect: it constrains nothing. A write
-    // may or may not have happened: record it with an unknown outcome.
-    if (op.input.op !== "get")
-      this.history.push({ clientId: c.id, input: op.input, call: op.call });
-    this.abandoned.push({ clientId: c.id, input: op.input, call: op.call, at: this.now });
-    this.cluster.trace(
-      `client ${c.id} gave up on ${kvModel.describeOperation(op.input, undefined)}`,
+  private async remove(c: Client, key: string): Promise<void> {
+    await this.record(c, { op: "delete", key }, `c${c.id}-${c.seq}-d`, async (r, id) => {
+      const res = await r.write({ type: "deleteRange", key: bytes(key) }, id);
+      return {
+        output: { deleted: res.deleted, revision: res.revision },
+        revision: res.revision,
+        wrote: res.deleted > 0,
+      };
+    });
+  }
+
+  private async cas(c: Client, key: string, value: string): Promise<void> {
+    const expectedMod = c.lastMod.get(key) ?? 0;
+    await this.record(
+      c,
+      { op: "cas", key, expectedMod, value },
+      `c${c.id}-${c.seq}-c`,
+      async (r, id) => {
+        const res = await r.write(
+          {
+            type: "txn",
+            compare: [{ key: bytes(key), target: "mod", result: "equal", value: expectedMod }],
+            success: [{ type: "put", key: bytes(key), value: bytes(value) }],
+            failure: [],
+          },
+          id,
+        );
+        return {
+          output: { succeeded: res.succeeded, revision: res.revision },
+          revision: res.revision,
+          wrote: res.succeeded,
+        };
+      },
     );
-    c.op = undefined;
-    this.cluster.scheduler.after(this.random.float() * this.opts.thinkMs, () => this.next(c));
   }
 
-  private onApply(node: SimNode, e: Entry, output: KvOutput | undefined): void {
-    if (e.type === EntryType.Normal && e.data.byteLength > 0 && output !== undefined) {
-      const cmd = decodeCommand(e.data);
-      const c = this.clients[cmd.client - 1];
-      if (
-        c?.op !== undefined &&
-        c.op.seq === cmd.seq &&
-        c.op.target === node.id &&
-        c.op.input.op !== "get"
-      ) {
-        c.knownLeader = node.id;
-        this.complete(c, output);
+  /**
+   * Runs one operation to its end and records it: its output, or no output
+   * when it was abandoned (a write's effect is then unknown; an abandoned
+   * read constrains nothing and is left out). A write the store refused
+   * changed nothing and is left out too.
+   */
+  private async record(
+    c: Client,
+    input: KeyspaceInput,
+    requestId: string | undefined,
+    run: (
+      replica: KvReplica,
+      requestId: string | undefined,
+    ) => Promise<{ output: Output; revision: number; wrote: boolean } | Output>,
+  ): Promise<void> {
+    const call = this.now;
+    const outcome = await this.call(c, requestId, run);
+    if (outcome === undefined) {
+      if (input.op !== "get") this.history.push({ clientId: c.id, input, call });
+      this.abandoned.push({ clientId: c.id, input, call });
+      this.cluster.trace(
+        `client ${c.id} gave up on ${keyspaceModel.describeOperation(input, undefined)}`,
+      );
+      return;
+    }
+    if ("failed" in outcome) return;
+    const ret = this.now;
+    const result = outcome.ok;
+    const full = "output" in result ? result : { output: result, revision: 0, wrote: false };
+    this.history.push({ clientId: c.id, input, call, output: full.output, ret });
+    if (full.revision > 0) {
+      this.revisions.push({ call, ret, revision: full.revision, wrote: full.wrote });
+    }
+    this.cluster.trace(`client ${c.id} ${keyspaceModel.describeOperation(input, full.output)}`);
+  }
+
+  /**
+   * Tries `run` at one member after another until it answers, the store
+   * refuses it (a KvError: returned as `failed`), or the deadline passes
+   * (undefined). Retries keep the request id.
+   */
+  private async call<T>(
+    c: Client,
+    requestId: string | undefined,
+    run: (replica: KvReplica, requestId: string | undefined) => Promise<T>,
+  ): Promise<Outcome<T>> {
+    const deadline = this.now + this.opts.opDeadlineMs;
+    while (this.now < deadline) {
+      const member = this.pickTarget(c);
+      if (member === undefined) {
+        await this.sleep(20);
+        continue;
+      }
+      const answer = await this.attempt(member, (replica) => run(replica, requestId));
+      if (answer === undefined) {
+        c.knownLeader = undefined;
+        continue;
+      }
+      if ("ok" in answer) {
+        c.knownLeader = member.id;
+        return answer;
+      }
+      const err = answer.failed;
+      if (err instanceof KvError) return answer;
+      if (err instanceof NotLeaderError && err.leaderHint !== 0) {
+        c.knownLeader = err.leaderHint;
+        await this.sleep(1);
+      } else {
+        c.knownLeader = undefined;
+        await this.sleep(10 + this.random.float() * 20);
       }
     }
-    this.serveReads(node);
+    return undefined;
   }
 
-  private onReadState(node: SimNode, rs: ReadState): void {
-    const [client, seq, attempt] = rs.context.split(":").map(Number);
-    const c = this.clients[(client ?? 0) - 1];
-    const op = c?.op;
-    if (op === undefined || op.seq !== seq || op.attempt !== attempt || op.target !== node.id)
-      return;
-    op.readIndex = rs.index;
-    this.serveReads(node);
+  /**
+   * One attempt at one member: runs in its process (held while it is
+   * paused, lost if it dies), answered by the member or by the client's own
+   * timeout (undefined).
+   */
+  private attempt<T>(
+    member: SimMember,
+    run: (replica: KvReplica) => Promise<T>,
+  ): Promise<{ ok: T } | { failed: Error } | undefined> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (v: { ok: T } | { failed: Error } | undefined) => {
+        if (settled) return;
+        settled = true;
+        resolve(v);
+      };
+      this.cluster.scheduler.after(this.opts.attemptTimeoutMs, () => settle(undefined));
+      const up = member.up;
+      if (up === undefined) return settle(undefined);
+      up.process.run(() => {
+        run(up.replica).then(
+          (ok) => settle({ ok }),
+          (failed: Error) => settle({ failed }),
+        );
+      });
+    });
   }
 
-  /** Serves every read whose read point the node has applied. */
-  private serveReads(node: SimNode): void {
-    for (const c of this.clients) {
-      const op = c.op;
-      if (op?.input.op !== "get" || op.readIndex === undefined || op.target !== node.id) continue;
-      if (node.kv.appliedIndex < op.readIndex) continue;
-      c.knownLeader ??= node.raw?.status().lead || undefined;
-      this.complete(c, { value: node.kv.get(op.input.key) });
-    }
+  private pickTarget(c: Client): SimMember | undefined {
+    // Mostly the leader it knows, sometimes anyone: reads at a stale leader
+    // or a lagging follower must be caught by the checker.
+    const known = c.knownLeader === undefined ? undefined : this.cluster.members.get(c.knownLeader);
+    if (known?.up !== undefined && this.random.float() < 0.7) return known;
+    const up = [...this.cluster.members.values()].filter((m) => m.up !== undefined);
+    if (up.length === 0) return undefined;
+    return up[this.random.int(up.length)];
   }
 }
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const bytes = (s: string): Uint8Array => encoder.encode(s);
+const text = (b: Uint8Array): string => decoder.decode(b);

@@ -15,8 +15,8 @@ export function sweep(
     const profile = PROFILES.find((p) => p.name === name);
     if (profile === undefined) throw new Error(`unknown profile ${name}`);
     for (let seed = firstSeed; seed < firstSeed + seedsPerProfile; seed++) {
-      it(`${name} seed ${seed}`, () => {
-        const res = runSimulation({ seed, profile });
+      it(`${name} seed ${seed}`, async () => {
+        const res = await runSimulation({ seed, profile });
         const replay = `npm run sim -- --seed ${seed} --profile ${name} --trace`;
         expect(res.failure, `replay: ${replay}`).toBeUndefined();
         expect(res.ok).toBe(true);

@@ -17,6 +17,14 @@ export interface MemoryNetworkOptions {
   readonly random?: Random;
   /** Snapshot bytes buffered at a receiver before the sender waits. Default 1 MiB. */
   readonly snapshotBufferBytes?: number;
+  /**
+   * How a message travels, instead of the FIFO queue: called once per
+   * message sent, it calls `arrive` when the message lands — later, never,
+   * or more than once. The simulator passes its link model (latency, jitter,
+   * loss, duplication) here. Delivery-time checks (receiver running, link
+   * cut, filter) still apply at each arrival.
+   */
+  readonly carry?: (message: Message, arrive: () => void) => void;
 }
 
 /** Decides the fate of one message at delivery time: false drops it. */
@@ -43,6 +51,7 @@ export class MemoryNetwork {
   readonly maxInFlightPerNode: number;
   readonly snapshotBufferBytes: number;
   private readonly random: Random | undefined;
+  private readonly carry: MemoryNetworkOptions["carry"];
   private lossRateValue = 0;
   private filter: DeliveryFilter | undefined;
   delivered = 0;
@@ -53,12 +62,19 @@ export class MemoryNetwork {
     this.maxInFlightPerNode = options.maxInFlightPerNode ?? 4096;
     this.snapshotBufferBytes = options.snapshotBufferBytes ?? 1024 * 1024;
     this.random = options.random;
+    this.carry = options.carry;
   }
 
-  /** Creates the transport of node `id` on this network. */
+  /**
+   * Creates the transport of node `id` on this network. A node whose
+   * transport was stopped (a crashed process) may get a new one: the restart.
+   */
   transport(id: NodeId): MemoryTransport {
     validatePeerId(id, "node id");
-    if (this.nodes.has(id)) throw new InvalidArgumentError(`node ${id} already has a transport`);
+    const current = this.nodes.get(id);
+    if (current !== undefined && !current.stopped) {
+      throw new InvalidArgumentError(`node ${id} already has a transport`);
+    }
     const t = new MemoryTransport(id, this);
     this.nodes.set(id, t);
     return t;
@@ -132,19 +148,24 @@ export class MemoryNetwork {
     }
     const m = item.message;
     this.inFlightTo.set(m.to, (this.inFlightTo.get(m.to) ?? 1) - 1);
+    this.arrive(m);
+    return true;
+  }
+
+  /** A message lands at its receiver, unless the link or the receiver say otherwise. */
+  private arrive(m: Message): void {
     const target = this.nodes.get(m.to);
     const lossy = this.lossRateValue > 0 && (this.random as Random).float() < this.lossRateValue;
     if (target === undefined || !target.running || this.isBlocked(m.from, m.to) || lossy) {
       this.lost++;
-      return true;
+      return;
     }
     if (this.filter !== undefined && !this.filter(m)) {
       this.lost++;
-      return true;
+      return;
     }
     this.delivered++;
     target.receive(m);
-    return true;
   }
 
   /** Delivers until nothing is in flight (messages sent meanwhile included), at most `maxSteps`. */
@@ -158,6 +179,10 @@ export class MemoryNetwork {
   enqueue(m: Message): "queued" | "full" | "down" {
     const target = this.nodes.get(m.to);
     if (target === undefined || !target.running || this.isBlocked(m.from, m.to)) return "down";
+    if (this.carry !== undefined) {
+      this.carry(m, () => this.arrive(m));
+      return "queued";
+    }
     const inFlight = this.inFlightTo.get(m.to) ?? 0;
     if (inFlight >= this.maxInFlightPerNode) return "full";
     this.inFlightTo.set(m.to, inFlight + 1);

@@ -47,6 +47,10 @@ export class MemoryTransport extends TransportHandlers implements Transport {
     return this.state === "running";
   }
 
+  get stopped(): boolean {
+    return this.state === "stopped";
+  }
+
   async start(): Promise<void> {
     if (this.state !== "new")
       throw new InvalidArgumentError(`transport cannot start: it is ${this.state}`);
