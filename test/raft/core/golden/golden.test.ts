@@ -4,11 +4,13 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { GoldenHandler } from "./datadriven.js";
 import { describeGoldenFile, parseGoldenFile, rewriteGoldenFile } from "./datadriven.js";
+import { confChangeHandler } from "./handlers/confchange.js";
 import { quorumHandler } from "./handlers/quorum.js";
 
 /** A case file's topic is the part of its name before the first "-" or ".". */
 const HANDLERS: Record<string, () => GoldenHandler> = {
   quorum: quorumHandler,
+  confchange: confChangeHandler,
 };
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "testdata");

@@ -1,0 +1,36 @@
+import type { Progress } from "../../../../../src/raft/core/progress.js";
+import type { TrackerConfig } from "../../../../../src/raft/core/tracker.js";
+import type { Entry } from "../../../../../src/raft/core/types.js";
+import { idList } from "../args.js";
+
+export function showConfig(c: TrackerConfig): string {
+  const parts = [`voters=${idList(c.incoming)}`];
+  if (c.outgoing.size > 0) parts[0] += `&&${idList(c.outgoing)}`;
+  if (c.learners.size > 0) parts.push(`learners=${idList(c.learners)}`);
+  if (c.learnersNext.size > 0) parts.push(`learners-next=${idList(c.learnersNext)}`);
+  if (c.autoLeave) parts.push("auto-leave");
+  return parts.join(" ");
+}
+
+export function showProgress(pr: Progress): string {
+  const parts = [pr.state, `match=${pr.match}`, `next=${pr.next}`];
+  if (pr.pendingSnapshot !== 0) parts.push(`pending-snapshot=${pr.pendingSnapshot}`);
+  if (pr.probeSent) parts.push("probe-sent");
+  if (pr.inflights.count > 0) parts.push(`inflight=${pr.inflights.count}`);
+  if (pr.isLearner) parts.push("learner");
+  return parts.join(" ");
+}
+
+export function showProgressMap(progress: ReadonlyMap<number, Progress>): string[] {
+  return [...progress.keys()]
+    .sort((a, b) => a - b)
+    .map((id) => `${id}: ${showProgress(progress.get(id)!)}`);
+}
+
+/** Entries as `index/term`, with a payload's size where it has one. */
+export function showEntries(entries: readonly Entry[]): string {
+  if (entries.length === 0) return "(none)";
+  return entries
+    .map((e) => `${e.index}/${e.term}${e.data.byteLength > 0 ? `+${e.data.byteLength}b` : ""}`)
+    .join(" ");
+}
