@@ -5,12 +5,16 @@ import { describe, expect, it } from "vitest";
 import type { GoldenHandler } from "./datadriven.js";
 import { describeGoldenFile, parseGoldenFile, rewriteGoldenFile } from "./datadriven.js";
 import { confChangeHandler } from "./handlers/confchange.js";
+import { inflightsHandler } from "./handlers/inflights.js";
+import { progressHandler } from "./handlers/progress.js";
 import { quorumHandler } from "./handlers/quorum.js";
 
 /** A case file's topic is the part of its name before the first "-" or ".". */
 const HANDLERS: Record<string, () => GoldenHandler> = {
   quorum: quorumHandler,
   confchange: confChangeHandler,
+  progress: progressHandler,
+  inflights: inflightsHandler,
 };
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "testdata");
