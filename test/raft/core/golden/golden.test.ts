@@ -6,8 +6,10 @@ import type { GoldenHandler } from "./datadriven.js";
 import { describeGoldenFile, parseGoldenFile, rewriteGoldenFile } from "./datadriven.js";
 import { confChangeHandler } from "./handlers/confchange.js";
 import { inflightsHandler } from "./handlers/inflights.js";
+import { logHandler } from "./handlers/log.js";
 import { progressHandler } from "./handlers/progress.js";
 import { quorumHandler } from "./handlers/quorum.js";
+import { unstableHandler } from "./handlers/unstable.js";
 
 /** A case file's topic is the part of its name before the first "-" or ".". */
 const HANDLERS: Record<string, () => GoldenHandler> = {
@@ -15,6 +17,8 @@ const HANDLERS: Record<string, () => GoldenHandler> = {
   confchange: confChangeHandler,
   progress: progressHandler,
   inflights: inflightsHandler,
+  log: logHandler,
+  unstable: unstableHandler,
 };
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "testdata");

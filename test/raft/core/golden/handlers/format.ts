@@ -1,6 +1,11 @@
 import type { Progress } from "../../../../../src/raft/core/progress.js";
 import type { TrackerConfig } from "../../../../../src/raft/core/tracker.js";
-import type { Entry } from "../../../../../src/raft/core/types.js";
+import {
+  EMPTY_CONF_STATE,
+  type Entry,
+  EntryType,
+  type Snapshot,
+} from "../../../../../src/raft/core/types.js";
 import { idList } from "../args.js";
 
 export function showConfig(c: TrackerConfig): string {
@@ -33,4 +38,26 @@ export function showEntries(entries: readonly Entry[]): string {
   return entries
     .map((e) => `${e.index}/${e.term}${e.data.byteLength > 0 ? `+${e.data.byteLength}b` : ""}`)
     .join(" ");
+}
+
+/** Entries `from`, `from + 1`, ... with the given terms, each carrying `size` payload bytes. */
+export function makeEntries(
+  from: number,
+  terms: readonly (number | undefined)[],
+  size = 0,
+): Entry[] {
+  return terms.map((term, i) => ({
+    index: from + i,
+    term: term ?? 0,
+    type: EntryType.Normal,
+    data: new Uint8Array(size),
+  }));
+}
+
+export function makeSnapshot(index: number, term: number): Snapshot {
+  return { metadata: { index, term, confState: EMPTY_CONF_STATE }, data: new Uint8Array(0) };
+}
+
+export function showSnapshot(s: Snapshot | undefined): string {
+  return s === undefined ? "none" : `${s.metadata.index}/${s.metadata.term}`;
 }
