@@ -14,7 +14,7 @@ import {
   ConfChangeTransition,
   ConfChangeType,
 } from "../../../../../src/raft/core/types.js";
-import { Args } from "../args.js";
+import { Args, showIndex } from "../args.js";
 import type { GoldenCase, GoldenHandler } from "../datadriven.js";
 import { GoldenFormatError } from "../datadriven.js";
 import { showConfig, showProgressMap } from "./format.js";
@@ -39,6 +39,9 @@ const TRANSITIONS: Record<string, ConfChangeTransition> = {
  *   apply [transition=auto|implicit|explicit]           the core's choice of the three
  *   restore voters=() outgoing=() learners=() learners-next=() [auto-leave]
  *   show | reset                                        the live tracker; a fresh one
+ *   committed match=(id=index,...)                      set matches, then the quorum's index
+ *   votes votes=(id=y|n,...)                            a fresh election's tally
+ *   active self=id recent=(id,...)                      CheckQuorum over the live config
  *   validate                                            input: a JSON membership change
  *   decode                                              input: raw entry text
  *
@@ -91,6 +94,29 @@ export function confChangeHandler(): GoldenHandler {
       case "reset":
         tracker = new ProgressTracker(tracker.maxInflight, tracker.maxInflightBytes);
         break;
+      case "committed":
+        for (const [id, index] of pairs(c, args.list("match"))) {
+          const pr = tracker.progress.get(id);
+          if (pr === undefined)
+            throw new GoldenFormatError(`line ${c.line}: no progress for ${id}`);
+          pr.match = Number(index);
+          pr.next = Math.max(pr.next, pr.match + 1);
+        }
+        out = `committed=${showIndex(tracker.committed())}`;
+        break;
+      case "votes": {
+        tracker.resetVotes();
+        for (const [id, v] of pairs(c, args.list("votes"))) tracker.recordVote(id, v === "y");
+        const tally = tracker.tallyVotes();
+        out = `granted=${tally.granted} rejected=${tally.rejected} result=${tally.result}`;
+        break;
+      }
+      case "active": {
+        const recent = new Set(defined(args.ints("recent")));
+        for (const [id, pr] of tracker.progress) pr.recentActive = recent.has(id);
+        out = `quorum-active=${tracker.quorumActive(args.int("self"))}`;
+        break;
+      }
       case "validate":
         out = showChange(validateConfChange(JSON.parse(c.input.join("\n"))));
         break;
@@ -117,6 +143,16 @@ export function confChangeHandler(): GoldenHandler {
     const { joint, autoLeave } = jointMode(cc);
     return joint ? changer.enterJoint(autoLeave, cc.changes) : changer.simple(cc.changes);
   }
+}
+
+function pairs(c: GoldenCase, values: readonly string[]): [number, string][] {
+  return values.map((v) => {
+    const [id, value] = v.split("=");
+    if (id === undefined || value === undefined) {
+      throw new GoldenFormatError(`line ${c.line}: expected id=value, got ${v}`);
+    }
+    return [Number(id), value];
+  });
 }
 
 function defined(values: (number | undefined)[]): number[] {
