@@ -50,7 +50,8 @@ export class Changer {
     for (const id of config.learnersNext) {
       config.learners.add(id);
       const pr = progress.get(id);
-      if (pr !== undefined) pr.isLearner = true;
+      // Shared with the live tracker, which a dry run must leave as it is.
+      if (pr !== undefined) progress.set(id, cloneAs(pr, true));
     }
     config.learnersNext = new Set();
     for (const id of config.outgoing) {
