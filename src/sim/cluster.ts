@@ -44,7 +44,7 @@ export class Cluster {
   private readonly hooks: MemberHooks;
   private readonly diskRandom: Xoshiro128;
   /** A leader whose log is checked for completeness once its first write is durable. */
-  private readonly leaderToCheck = new Map<NodeId, number>();
+  private readonly leaderToCheck = new Map<NodeId, { term: number; epoch: number }>();
   private readonly founders: ReadonlyMap<NodeId, string>;
 
   constructor(opts: ClusterOptions) {
@@ -64,14 +64,16 @@ export class Cluster {
         trace?.(`t=${this.now.toFixed(1)} n${m.id} sees leader ${leader} in term ${term}`);
         if (leader === m.id) {
           this.check(() => this.safety.leaderElected(m.id, term));
-          this.leaderToCheck.set(m.id, term);
+          this.leaderToCheck.set(m.id, { term, epoch: m.epoch });
         }
       },
       persisted: (m) => {
-        const term = this.leaderToCheck.get(m.id);
-        if (term === undefined) return;
+        const pending = this.leaderToCheck.get(m.id);
+        if (pending === undefined) return;
         this.leaderToCheck.delete(m.id);
-        this.check(() => this.safety.leaderLog(m.id, term, m.disk.durable));
+        // A leader that crashed before its first write was durable is not checked.
+        if (pending.epoch !== m.epoch) return;
+        this.check(() => this.safety.leaderLog(m.id, pending.term, m.disk.durable));
       },
       leaseRevoked: (_m, id) => this.leaseRevokedHook(id),
     };
