@@ -15,6 +15,7 @@ import {
   NotLeaderError,
   type ProposalPosition,
   type RaftConfig,
+  type RaftStatus,
   RawNode,
   type Ready,
   Role,
@@ -721,6 +722,15 @@ export class RaftNode<Result> {
   private failAll(err: Error): void {
     for (const w of [...this.proposals.values()]) w.pending.reject(err);
     for (const p of [...this.reads.values()]) p.reject(err);
+  }
+
+  /**
+   * The core's own view (etcd's Node.Status): the vote, a leadership transfer
+   * in flight, and on a leader each peer's progress and how many ticks ago it
+   * last answered. For diagnostics and tests; `status()` is the summary.
+   */
+  raftStatus(): RaftStatus {
+    return this.raw.status();
   }
 }
 

@@ -55,10 +55,15 @@ export class MemoryNetwork {
     this.random = options.random;
   }
 
-  /** Creates the transport of node `id` on this network. */
+  /**
+   * Creates the transport of node `id` on this network. A node whose
+   * transport was stopped (it crashed, or shut down) may register a new one,
+   * as a restarted process binds its port again.
+   */
   transport(id: NodeId): MemoryTransport {
     validatePeerId(id, "node id");
-    if (this.nodes.has(id)) throw new InvalidArgumentError(`node ${id} already has a transport`);
+    if (this.nodes.get(id)?.stopped === false)
+      throw new InvalidArgumentError(`node ${id} already has a transport`);
     const t = new MemoryTransport(id, this);
     this.nodes.set(id, t);
     return t;

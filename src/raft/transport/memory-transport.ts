@@ -47,6 +47,11 @@ export class MemoryTransport extends TransportHandlers implements Transport {
     return this.state === "running";
   }
 
+  /** Stopped for good: the network lets a restarted node register a new transport. */
+  get stopped(): boolean {
+    return this.state === "stopped";
+  }
+
   async start(): Promise<void> {
     if (this.state !== "new")
       throw new InvalidArgumentError(`transport cannot start: it is ${this.state}`);
