@@ -1,37 +1,28 @@
 import { ManualClock } from "../../src/clock.js";
 import { Xoshiro128 } from "../../src/raft/core/prng.js";
 import type { RaftStatus } from "../../src/raft/core/rawnode.js";
-import type {
-  ConfChangeTransition,
+import {
+  type ConfChangeTransition,
   ConfChangeType,
-  ConfState,
-  Message,
-  NodeId,
+  type ConfState,
+  type Message,
+  type NodeId,
+  Role,
 } from "../../src/raft/core/types.js";
-import { ConfChangeType as ChangeType, Role } from "../../src/raft/core/types.js";
 import type { NodeEnv } from "../../src/raft/node/env.js";
 import { type NodeStatus, RaftNode, type RaftNodeOptions } from "../../src/raft/node/node.js";
-import type { StateMachine } from "../../src/raft/node/ports.js";
 import { encodeMemberContext } from "../../src/raft/node/snapshot-codec.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../src/raft/transport/memory-network.js";
 import type { MemoryTransport } from "../../src/raft/transport/memory-transport.js";
+import { bytes, type Position, RecordingMachine } from "./recording-machine.js";
 import { TappedTransport } from "./tapped-transport.js";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-export const bytes = (s: string): Uint8Array => enc.encode(s);
-export const text = (b: Uint8Array): string => dec.decode(b);
+export type { Position } from "./recording-machine.js";
+export { bytes, text } from "./recording-machine.js";
 
 /** One core tick of every node is one heartbeat interval of its clock. */
-export const HEARTBEAT_MS = 100;
-
-/** Where an entry was applied: the recording state machine's result for every proposal. */
-export interface Position {
-  readonly index: number;
-  readonly term: number;
-}
+const HEARTBEAT_MS = 100;
 
 /** Core options, plus the few node options the scenarios vary. */
 export type NetConfig = NonNullable<RaftNodeOptions<Position>["raft"]> & {
@@ -63,27 +54,6 @@ export class Outcome<T> {
 
 /** Tracks a request's promise so that a rejection nobody waits for is still handled. */
 export const track = <T>(promise: Promise<T>): Outcome<T> => new Outcome(promise);
-
-/** Records the payloads it applies; its snapshot is that record. */
-class RecordingMachine implements StateMachine<Position> {
-  records: string[] = [];
-
-  apply(e: { index: number; term: number; data: Uint8Array }): Position {
-    this.records.push(text(e.data));
-    return { index: e.index, term: e.term };
-  }
-
-  snapshot(): Uint8Array {
-    return bytes(JSON.stringify(this.records));
-  }
-
-  async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of data) chunks.push(chunk);
-    const all = Buffer.concat(chunks);
-    this.records = all.byteLength === 0 ? [] : (JSON.parse(text(all)) as string[]);
-  }
-}
 
 /** Whether a node's process still runs, and how it failed if it stopped on its own. */
 interface Life {
@@ -376,7 +346,7 @@ export class Net {
     transition: ConfChangeTransition,
     ...changes: [ConfChangeType, NodeId][]
   ): Promise<Outcome<ConfState>> {
-    const added = changes.find(([type]) => type !== ChangeType.RemoveNode);
+    const added = changes.find(([type]) => type !== ConfChangeType.RemoveNode);
     const outcome = track(
       this.node(id).changeMembership({
         transition,
