@@ -84,6 +84,11 @@ describe("proposals", () => {
     );
     await net.settle();
     expect(net.status(1)).toMatchObject({ role: Role.Follower, term: before.term });
+    // The core refuses them too, should anything hand it one.
+    const raw = new RawNode({ id: 1, storage: new MemoryStorage(), random: new Xoshiro128(1) });
+    expect(() => raw.step(message({ type: MessageType.Hup, to: 1, from: 2 }))).toThrow(
+      InvalidArgumentError,
+    );
   });
 });
 
