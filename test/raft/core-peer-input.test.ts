@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ProposalDroppedError } from "../../src/raft/core/errors.js";
+import { bootstrapLog } from "../../src/raft/core/bootstrap.js";
+import { NotLeaderError, ProposalDroppedError } from "../../src/raft/core/errors.js";
 import { MAX_INDEX, MAX_TERM } from "../../src/raft/core/limits.js";
 import { Xoshiro128 } from "../../src/raft/core/prng.js";
 import { RawNode } from "../../src/raft/core/rawnode.js";
@@ -13,14 +14,18 @@ import {
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { bytes, Net } from "./harness.js";
 
-/** The core on its own, fed peer messages a correct peer never sends. */
+/**
+ * Peer messages a correct peer never sends: over the transport to a running
+ * cluster (the real path, through the node's guard), and to the core on its
+ * own where the guard would hide what the core does with them.
+ */
 
 const IDS = [1, 2, 3];
 
-function steady(): { net: Net; leader: number; follower: number } {
-  const net = new Net(IDS);
-  const leader = net.electLeader();
-  net.propose(leader, "before");
+async function steady(): Promise<{ net: Net; leader: number; follower: number }> {
+  const net = await Net.create(IDS);
+  const leader = await net.electLeader();
+  await net.propose(leader, "before");
   const follower = IDS.find((id) => id !== leader)!;
   return { net, leader, follower };
 }
@@ -36,9 +41,24 @@ function nodeAt(index: number, term: number): RawNode {
   return new RawNode({ id: 1, storage: disk, random: new Xoshiro128(7) });
 }
 
+/** Node 1 leading voters 1 and 2, stepped by hand. */
+function leaderOfTwo(): RawNode {
+  const disk = new MemoryStorage();
+  const { entries, hardState } = bootstrapLog([1, 2]);
+  disk.append(entries);
+  disk.setHardState(hardState);
+  const raw = new RawNode({ id: 1, storage: disk, random: new Xoshiro128(7), preVote: false });
+  // The bootstrap configuration must be applied before the node may campaign.
+  raw.ready();
+  raw.advance();
+  raw.campaign();
+  raw.step(message({ type: MessageType.VoteResp, to: 1, from: 2, term: raw.status().term }));
+  return raw;
+}
+
 describe("core under peer input out of range", () => {
-  it("a leader ignores an acknowledgement beyond its own log and keeps replicating", () => {
-    const { net, leader, follower } = steady();
+  it("a leader refuses an acknowledgement beyond its own log and keeps replicating", async () => {
+    const { net, leader, follower } = await steady();
     const st = net.status(leader);
     const lie: Message = message({
       type: MessageType.AppResp,
@@ -47,18 +67,38 @@ describe("core under peer input out of range", () => {
       term: st.term,
       index: st.lastIndex + 1_000_000,
     });
-    // Before: the peer's match jumped past the log and the next append threw LogUnavailableError.
-    expect(() => net.node(leader).step(lie)).not.toThrow();
-    net.settle();
-    net.propose(leader, "after");
+    net.sendAs(lie);
+    await net.settle();
+    expect(net.node(leader).peerMessageRejections().get("ack-beyond-log")).toBe(1);
+    await net.propose(leader, "after");
     for (const id of IDS) expect(net.appliedData(id)).toEqual(["before", "after"]);
   });
 
-  it("a heartbeat or append committing far beyond the log commits only what the log holds", () => {
-    const { net, leader, follower } = steady();
+  it("the core on its own ignores an acknowledgement beyond its log", () => {
+    const raw = leaderOfTwo();
+    const st = raw.status();
+    expect(st.role).toBe(Role.Leader);
+    const lie = message({
+      type: MessageType.AppResp,
+      to: 1,
+      from: 2,
+      term: st.term,
+      index: st.lastIndex + 1_000_000,
+    });
+    // Before: the peer's match jumped past the log and the next append threw LogUnavailableError.
+    expect(() => raw.step(lie)).not.toThrow();
+    expect(() => raw.propose(bytes("after"))).not.toThrow();
+    const appends = raw.ready().messages.filter((m) => m.type === MessageType.App && m.to === 2);
+    expect(appends.length).toBeGreaterThan(0);
+    expect(raw.status().progress.find((p) => p.id === 2)?.match).toBeLessThanOrEqual(
+      raw.status().lastIndex,
+    );
+  });
+
+  it("a heartbeat or append committing far beyond the log commits only what the log holds", async () => {
+    const { net, leader, follower } = await steady();
     const st = net.status(follower);
-    const raw = net.node(follower);
-    raw.step(
+    net.sendAs(
       message({
         type: MessageType.Heartbeat,
         to: follower,
@@ -67,7 +107,7 @@ describe("core under peer input out of range", () => {
         commit: MAX_INDEX,
       }),
     );
-    raw.step(
+    net.sendAs(
       message({
         type: MessageType.App,
         to: follower,
@@ -78,17 +118,17 @@ describe("core under peer input out of range", () => {
         commit: MAX_INDEX,
       }),
     );
-    expect(raw.status().commit).toBe(st.lastIndex);
-    net.settle();
-    net.propose(leader, "after");
+    await net.settle();
+    expect(net.status(follower).commitIndex).toBe(st.lastIndex);
+    expect(net.status(follower).rejectedPeerMessages).toBe(0);
+    await net.propose(leader, "after");
     for (const id of IDS) expect(net.appliedData(id)).toEqual(["before", "after"]);
   });
 
-  it("a follower refuses a snapshot whose configuration no leader could produce, log untouched", () => {
-    const { net, leader, follower } = steady();
+  it("a follower refuses a snapshot whose configuration no leader could produce, log untouched", async () => {
+    const { net, leader, follower } = await steady();
     const st = net.status(follower);
-    const raw = net.node(follower);
-    raw.step(
+    net.sendAs(
       message({
         type: MessageType.Snap,
         to: follower,
@@ -105,9 +145,15 @@ describe("core under peer input out of range", () => {
         },
       }),
     );
-    expect(raw.status()).toMatchObject({ lastIndex: st.lastIndex, commit: st.commit });
-    net.settle();
-    net.propose(leader, "after");
+    await net.settle();
+    expect(net.status(follower)).toMatchObject({
+      lastIndex: st.lastIndex,
+      commitIndex: st.commitIndex,
+      snapshotIndex: 0,
+      snapshotsInstalled: 0,
+    });
+    expect(net.disk(follower).snapshot().metadata.index).toBe(0);
+    await net.propose(leader, "after");
     for (const id of IDS) expect(net.appliedData(id)).toEqual(["before", "after"]);
   });
 
@@ -127,16 +173,19 @@ describe("core under peer input out of range", () => {
     expect(raw.status().lastIndex).toBe(MAX_INDEX);
   });
 
-  it("a forwarded transfer reaching a node that knows no leader is dropped, not thrown", () => {
-    const { net, follower } = steady();
-    const raw = net.node(follower);
-    const other = IDS.find((id) => id !== follower && id !== net.leader())!;
+  it("a forwarded transfer reaching a node that knows no leader is dropped, not thrown", async () => {
+    const { net, leader, follower } = await steady();
+    const other = IDS.find((id) => id !== follower && id !== leader)!;
     // A newer term from a non-leader: a follower that knows no leader yet.
-    const term = raw.status().term + 1;
-    raw.step(message({ type: MessageType.AppResp, to: follower, from: other, term }));
-    expect(raw.status()).toMatchObject({ role: Role.Follower, lead: 0, term });
-    const forwarded = message({ type: MessageType.TransferLeader, to: follower, from: other });
-    // Before: NotLeaderError escaped step() and stopped the node.
-    expect(() => raw.step(forwarded)).not.toThrow();
+    const term = net.status(follower).term + 1;
+    net.sendAs(message({ type: MessageType.AppResp, to: follower, from: other, term }));
+    await net.settle();
+    expect(net.status(follower)).toMatchObject({ role: Role.Follower, leader: 0, term });
+    // Before: NotLeaderError escaped step() and stopped the node (settle throws if it fails).
+    net.sendAs(message({ type: MessageType.TransferLeader, to: follower, from: other }));
+    await net.settle();
+    expect(net.status(follower).rejectedPeerMessages).toBe(0);
+    // Still running: a request meets a follower without a leader, not a failed node.
+    await expect(net.node(follower).linearizableRead()).rejects.toThrow(NotLeaderError);
   });
 });

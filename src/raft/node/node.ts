@@ -15,6 +15,7 @@ import {
   NotLeaderError,
   type ProposalPosition,
   type RaftConfig,
+  type RaftStatus,
   RawNode,
   type Ready,
   Role,
@@ -143,6 +144,8 @@ export class RaftNode<Result> {
   private readonly heartbeatMs: number;
   private readonly env: NodeEnv;
   private readonly peers = new Map<NodeId, string>();
+  /** Nodes a membership change removed whose address is kept while a joint configuration has them. */
+  private readonly removedPeers = new Set<NodeId>();
   /** What the transport was last told: peer id -> address. */
   private readonly transportPeers = new Map<NodeId, string>();
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
@@ -668,13 +671,19 @@ export class RaftNode<Result> {
     const cc = decodeConfChange(e.data);
     const address = decodeMemberContext(cc.context);
     for (const ch of cc.changes) {
-      if (ch.type === ConfChangeType.RemoveNode) this.peers.delete(ch.nodeId);
-      else if (address !== undefined) this.peers.set(ch.nodeId, address);
+      // A node a joint change removes stays in the outgoing configuration, and
+      // may lead it, until the leave: forgetRemovedPeers drops it after that.
+      if (ch.type === ConfChangeType.RemoveNode) this.removedPeers.add(ch.nodeId);
+      else if (address !== undefined) {
+        this.removedPeers.delete(ch.nodeId);
+        this.peers.set(ch.nodeId, address);
+      }
     }
     this.syncPeers();
   }
 
   private afterAdvance(rd: Ready): void {
+    if (this.removedPeers.size > 0) this.forgetRemovedPeers();
     for (const e of rd.committedEntries) {
       if (e.type !== EntryType.ConfChange) continue;
       const w = this.proposals.get(e.index);
@@ -707,6 +716,23 @@ export class RaftNode<Result> {
     notify(this.opts.observer, "onSnapshot", "created", index);
   }
 
+  /** Drops the addresses of removed nodes once the applied configuration has neither half with them. */
+  private forgetRemovedPeers(): void {
+    const cs = this.raw.status().confState;
+    const members = new Set([
+      ...cs.voters,
+      ...cs.votersOutgoing,
+      ...cs.learners,
+      ...cs.learnersNext,
+    ]);
+    for (const id of [...this.removedPeers]) {
+      if (members.has(id)) continue;
+      this.removedPeers.delete(id);
+      this.peers.delete(id);
+    }
+    this.syncPeers();
+  }
+
   private fail(err: Error): void {
     if (this.fatal !== undefined) return;
     this.fatal = err;
@@ -721,6 +747,15 @@ export class RaftNode<Result> {
   private failAll(err: Error): void {
     for (const w of [...this.proposals.values()]) w.pending.reject(err);
     for (const p of [...this.reads.values()]) p.reject(err);
+  }
+
+  /**
+   * The core's own view (etcd's Node.Status): the vote, a leadership transfer
+   * in flight, and on a leader each peer's progress and how many ticks ago it
+   * last answered. For diagnostics and tests; `status()` is the summary.
+   */
+  raftStatus(): RaftStatus {
+    return this.raw.status();
   }
 }
 

@@ -67,14 +67,13 @@ export class MemoryNetwork {
 
   /**
    * Creates the transport of node `id` on this network. A node whose
-   * transport was stopped (a crashed process) may get a new one: the restart.
+   * transport was stopped (it crashed, or shut down) may register a new one,
+   * as a restarted process binds its port again.
    */
   transport(id: NodeId): MemoryTransport {
     validatePeerId(id, "node id");
-    const current = this.nodes.get(id);
-    if (current !== undefined && !current.stopped) {
+    if (this.nodes.get(id)?.stopped === false)
       throw new InvalidArgumentError(`node ${id} already has a transport`);
-    }
     const t = new MemoryTransport(id, this);
     this.nodes.set(id, t);
     return t;

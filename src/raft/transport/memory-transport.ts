@@ -47,6 +47,7 @@ export class MemoryTransport extends TransportHandlers implements Transport {
     return this.state === "running";
   }
 
+  /** Stopped for good: the network lets a restarted node register a new transport. */
   get stopped(): boolean {
     return this.state === "stopped";
   }

@@ -16,7 +16,7 @@ import {
   PeerMessageGuard,
   type PeerMessageRejection,
 } from "../../../src/raft/node/message-guard.js";
-import { bytes, Net } from "../harness.js";
+import { bytes, Net, track } from "../harness.js";
 
 const follower: BasicStatus = {
   id: 1,
@@ -161,36 +161,47 @@ describe("checkPeerMessage", () => {
   });
 
   it("refuses no message a correct cluster sends: elections, replication, forwarding, reads, transfer, snapshots", async () => {
-    const net = new Net([1, 2, 3], { forwardProposals: true });
+    const net = await Net.create([1, 2, 3], { forwardProposals: true, snapshotEveryEntries: 5 });
     const refused: string[] = [];
     const checked = new Set<MessageType>();
     net.filter = (m) => {
-      const receiver = net.members.get(m.to)?.raw;
-      if (receiver === undefined) return true;
-      const found = checkPeerMessage(m, receiver.basicStatus());
+      // The receiver's guard runs right after this, on the same state.
+      const st = net.status(m.to);
+      const local: BasicStatus = {
+        id: st.id,
+        term: st.term,
+        lead: st.leader,
+        role: st.role,
+        commit: st.commitIndex,
+        lastIndex: st.lastIndex,
+      };
+      const found = checkPeerMessage(m, local);
       checked.add(m.type);
       if (found !== undefined) refused.push(`${m.type} ${m.from}->${m.to}: ${found.detail}`);
       return true;
     };
-    const first = net.electLeader();
+    const first = await net.electLeader();
     const [a, b] = [1, 2, 3].filter((id) => id !== first) as [number, number];
-    for (let i = 0; i < 5; i++) net.propose(first, `p${i}`);
-    net.node(a).propose(bytes("forwarded"));
-    net.node(a).readIndex("read-1");
-    net.settle();
+    for (let i = 0; i < 5; i++) await net.propose(first, `p${i}`);
+    const forwarded = track(net.node(a).propose(bytes("forwarded")));
+    const read = track(net.node(a).linearizableRead());
+    await net.settle();
+    expect(read.state).toBe("resolved");
+    expect(forwarded.state).toBe("rejected"); // the node does not track what it forwards
     net.crash(b);
-    for (let i = 0; i < 5; i++) net.propose(first, `q${i}`);
-    const st = net.status(first);
-    await net.member(first).disk.createSnapshot(st.applied, st.confState, bytes("state"));
-    net.start(b);
-    net.tickAll(3);
-    net.node(b).transferLeadership(a);
-    net.settle();
-    net.tickAll(2);
+    for (let i = 0; i < 5; i++) await net.propose(first, `q${i}`);
+    // The log b lacks was compacted into a snapshot: b can only catch up from it.
+    expect(net.disk(first).snapshot().metadata.index).toBeGreaterThan(net.disk(b).lastIndex());
+    await net.start(b);
+    await net.tickAll(3);
+    expect(net.status(b).snapshotsInstalled).toBe(1);
+    track(net.node(b).transferLeadership(a));
+    await net.settle();
+    await net.tickAll(2);
     net.isolate(a);
-    net.tickAll(30);
+    await net.tickAll(30);
     net.heal();
-    net.tickAll(30);
+    await net.tickAll(30);
     expect(net.leader()).toBeDefined();
     expect([...checked].sort()).toEqual(
       Object.values(MessageType)
@@ -198,6 +209,7 @@ describe("checkPeerMessage", () => {
         .sort(),
     );
     expect(refused).toEqual([]);
+    for (const id of [1, 2, 3]) expect(net.rejectedPeerMessages(id)).toBe(0);
   });
 });
 

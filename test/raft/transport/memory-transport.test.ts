@@ -168,6 +168,21 @@ describe("MemoryNetwork, manual delivery", () => {
     expect(unreachable).toEqual([2]);
     expect(net.pending).toBe(0);
   });
+
+  it("a restarted node replaces its stopped transport; a running one cannot be replaced", async () => {
+    const net = new MemoryNetwork({ autoDeliver: false });
+    const ts = await nodes(net, [1, 2]);
+    expect(() => net.transport(2)).toThrow(InvalidArgumentError);
+    await ts.get(2)!.stop();
+    const again = net.transport(2);
+    expect(() => net.transport(2)).toThrow(InvalidArgumentError); // new, not yet started
+    again.addPeer(1, NOWHERE);
+    await again.start();
+    const got = inbox(again);
+    ts.get(1)!.send([hb(1, 2, "after restart")]);
+    net.flush();
+    expect(got.map((m) => m.context)).toEqual(["after restart"]);
+  });
 });
 
 describe("MemoryNetwork, automatic delivery", () => {
