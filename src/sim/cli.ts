@@ -1,16 +1,28 @@
 /**
- * `npm run sim -- --seeds N [--profile NAME] [--from S]` sweeps seeds across
- * fault profiles; `npm run sim -- --seed N [--profile NAME] --trace` replays
- * one seed and prints its event trace. Ends with one JSON summary line.
+ * `npm run sim -- --seeds N [--from S] [--profile NAME] [--jobs J] [--fault-ms MS]`
+ * sweeps seeds across fault profiles in J processes (default: one per CPU);
+ * `npm run sim -- --seed N [--profile NAME] --trace` replays one seed and
+ * prints its event trace. Ends with one JSON summary line naming what ran.
  */
+import { fork } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { Profile } from "./profiles.js";
 import { PROFILES, profileByName } from "./profiles.js";
 import { runSimulation } from "./run.js";
+import {
+  addSummary,
+  emptySummary,
+  profileForSeed,
+  replayCommand,
+  type SweepSummary,
+  sweepSeeds,
+} from "./sweep.js";
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run sim -- --seeds N [--from S] [--profile NAME]\n       npm run sim -- --seed N [--profile NAME] [--trace]\nprofiles: ${PROFILES.map((p) => p.name).join(", ")}\n`,
+    `${message}\nusage: npm run sim -- --seeds N [--from S] [--profile NAME] [--jobs J] [--fault-ms MS]\n       npm run sim -- --seed N [--profile NAME] [--trace]\nprofiles: ${PROFILES.map((p) => p.name).join(", ")}\n`,
   );
   process.exit(2);
 }
@@ -22,21 +34,27 @@ const { values } = parseArgs({
     from: { type: "string", default: "1" },
     profile: { type: "string" },
     trace: { type: "boolean", default: false },
+    jobs: { type: "string" },
+    "fault-ms": { type: "string" },
+    /** Internal: run every `stride`-th seed and print the summary for the parent. */
+    stride: { type: "string" },
+    worker: { type: "boolean", default: false },
   },
   strict: true,
 });
 
-function int(name: string, v: string | undefined): number | undefined {
+function int(name: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    usage(`--${name} must be a non-negative integer, got "${v}"`);
+  if (!Number.isSafeInteger(n) || n < min)
+    usage(`--${name} must be an integer >= ${min}, got "${v}"`);
   return n;
 }
 
 const seed = int("seed", values.seed);
-const seeds = int("seeds", values.seeds);
 const from = int("from", values.from) ?? 1;
+const faultMs = int("fault-ms", values["fault-ms"], 100);
+const durations = faultMs === undefined ? {} : { faultMs };
 let profiles: readonly Profile[] = PROFILES;
 if (values.profile !== undefined) {
   const p = profileByName(values.profile);
@@ -44,58 +62,99 @@ if (values.profile !== undefined) {
   profiles = [p];
 }
 
-/** Seed s runs under profile (s mod #profiles) unless one profile is named. */
-export function profileForSeed(s: number, list: readonly Profile[]): Profile {
-  return list[s % list.length]!;
-}
-
-const replay = (s: number, p: Profile): string =>
-  `npm run sim -- --seed ${s} --profile ${p.name} --trace`;
+const WHAT_RAN = {
+  node: "RaftNode",
+  stateMachine: "KvStore",
+  storage: "MemoryStorage",
+  transport: "MemoryTransport",
+};
 
 if (seed !== undefined) {
   const profile = profileForSeed(seed, profiles);
   const res = await runSimulation({
     seed,
     profile,
+    ...durations,
     ...(values.trace ? { trace: (l: string) => process.stdout.write(`${l}\n`) } : {}),
   });
   process.stdout.write(`${res.ok ? "PASS" : "FAIL"} seed ${seed} profile ${profile.name}\n`);
   if (!res.ok) process.stdout.write(`${res.failure}\n`);
-  process.stdout.write(`${JSON.stringify(res)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...res, ...WHAT_RAN })}\n`);
   process.exitCode = res.ok ? 0 : 1;
+} else if (values.worker) {
+  const summary = await sweepSeeds({
+    from,
+    count: int("seeds", values.seeds) ?? 0,
+    stride: int("stride", values.stride, 1) ?? 1,
+    profiles,
+    durations,
+  });
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
 } else {
-  const count = seeds ?? 100;
+  const count = int("seeds", values.seeds) ?? 100;
+  const jobs = Math.min(count, int("jobs", values.jobs, 1) ?? availableParallelism());
   const started = performance.now();
-  let failures = 0;
-  let simulatedMs = 0;
-  let events = 0;
-  const perProfile = new Map<string, { runs: number; failures: number; ops: number }>();
-  for (let s = from; s < from + count; s++) {
-    const profile = profileForSeed(s, profiles);
-    const res = await runSimulation({ seed: s, profile });
-    simulatedMs += res.simulatedMs;
-    events += res.events;
-    const agg = perProfile.get(profile.name) ?? { runs: 0, failures: 0, ops: 0 };
-    agg.runs++;
-    agg.ops += res.opsCompleted;
-    if (!res.ok) {
-      failures++;
-      agg.failures++;
-      process.stdout.write(
-        `FAIL seed ${s} profile ${profile.name}: ${res.failure?.split("\n")[0]}\n  replay: ${replay(s, profile)}\n`,
-      );
-    }
-    perProfile.set(profile.name, agg);
-  }
+  const total = emptySummary();
+  const workers = Array.from({ length: jobs }, (_, j) =>
+    runWorker(from + j, Math.ceil((count - j) / jobs), jobs).then((s) => addSummary(total, s)),
+  );
+  await Promise.all(workers);
   const wallMs = performance.now() - started;
-  process.stdout.write("\nprofile      runs  failures  ops completed\n");
-  for (const [name, a] of perProfile) {
+  total.failed.sort((a, b) => a.seed - b.seed);
+  for (const f of total.failed) {
     process.stdout.write(
-      `${name.padEnd(12)} ${String(a.runs).padStart(4)}  ${String(a.failures).padStart(8)}  ${String(a.ops).padStart(13)}\n`,
+      `FAIL seed ${f.seed} profile ${f.profile}: ${f.failure}\n  replay: ${replayCommand(f.seed, profileByName(f.profile)!)}\n`,
+    );
+  }
+  process.stdout.write("\nprofile      runs  failures  ops completed\n");
+  for (const [name, a] of Object.entries(total.perProfile)) {
+    process.stdout.write(
+      `${name.padEnd(12)} ${String(a.runs).padStart(5)}  ${String(a.failures).padStart(8)}  ${String(a.ops).padStart(13)}\n`,
     );
   }
   process.stdout.write(
-    `${JSON.stringify({ seedsRun: count, failures, simulatedMs, wallMs: Math.round(wallMs), eventsPerSecond: Math.round(events / (wallMs / 1000)) })}\n`,
+    `${JSON.stringify({
+      seedsRun: total.seedsRun,
+      failures: total.failures,
+      ...WHAT_RAN,
+      jobs,
+      wallMs: Math.round(wallMs),
+      seedsPerSecond: Number((total.seedsRun / (wallMs / 1000)).toFixed(2)),
+      simulatedMs: total.simulatedMs,
+      events: total.events,
+      opsCompleted: total.ops,
+      ...(faultMs === undefined ? {} : { faultMs }),
+    })}\n`,
   );
-  process.exitCode = failures === 0 ? 0 : 1;
+  process.exitCode = total.failures === 0 && total.seedsRun === count ? 0 : 1;
+}
+
+/** One process sweeping every `stride`-th seed from `first`; resolves with its summary. */
+function runWorker(first: number, count: number, stride: number): Promise<SweepSummary> {
+  const args = [
+    "--worker",
+    "--from",
+    String(first),
+    "--seeds",
+    String(count),
+    "--stride",
+    String(stride),
+  ];
+  if (values.profile !== undefined) args.push("--profile", values.profile);
+  if (faultMs !== undefined) args.push("--fault-ms", String(faultMs));
+  const child = fork(process.argv[1]!, args, { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    let last = "";
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      last = line;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      try {
+        resolve(JSON.parse(last) as SweepSummary);
+      } catch {
+        reject(new Error(`simulation worker for seeds ${first}+${stride}k exited with ${code}`));
+      }
+    });
+  });
 }
