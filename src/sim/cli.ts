@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- --seeds N [--from S] [--profile NAME] [--jobs J] [--fault-ms MS]`
+ * `npm run sim -- --seeds N [--from S] [--profile NAME] [--jobs J] [--fault-ms MS] [--liveness-ms MS]`
  * sweeps seeds across fault profiles in J processes (default: one per CPU);
  * `npm run sim -- --seed N [--profile NAME] --trace` replays one seed and
  * prints its event trace. Ends with one JSON summary line naming what ran.
@@ -22,7 +22,7 @@ import {
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: npm run sim -- --seeds N [--from S] [--profile NAME] [--jobs J] [--fault-ms MS]\n       npm run sim -- --seed N [--profile NAME] [--trace]\nprofiles: ${PROFILES.map((p) => p.name).join(", ")}\n`,
+    `${message}\nusage: npm run sim -- --seeds N [--from S] [--profile NAME] [--jobs J] [--fault-ms MS] [--liveness-ms MS]\n       npm run sim -- --seed N [--profile NAME] [--trace]\nprofiles: ${PROFILES.map((p) => p.name).join(", ")}\n`,
   );
   process.exit(2);
 }
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     trace: { type: "boolean", default: false },
     jobs: { type: "string" },
     "fault-ms": { type: "string" },
+    "liveness-ms": { type: "string" },
     /** Internal: run every `stride`-th seed and print the summary for the parent. */
     stride: { type: "string" },
     worker: { type: "boolean", default: false },
@@ -54,7 +55,11 @@ function int(name: string, v: string | undefined, min = 0): number | undefined {
 const seed = int("seed", values.seed);
 const from = int("from", values.from) ?? 1;
 const faultMs = int("fault-ms", values["fault-ms"], 100);
-const durations = faultMs === undefined ? {} : { faultMs };
+const livenessBoundMs = int("liveness-ms", values["liveness-ms"], 500);
+const durations = {
+  ...(faultMs === undefined ? {} : { faultMs }),
+  ...(livenessBoundMs === undefined ? {} : { livenessBoundMs }),
+};
 let profiles: readonly Profile[] = PROFILES;
 if (values.profile !== undefined) {
   const p = profileByName(values.profile);
@@ -123,7 +128,7 @@ if (seed !== undefined) {
       simulatedMs: total.simulatedMs,
       events: total.events,
       opsCompleted: total.ops,
-      ...(faultMs === undefined ? {} : { faultMs }),
+      ...durations,
     })}\n`,
   );
   process.exitCode = total.failures === 0 && total.seedsRun === count ? 0 : 1;
@@ -142,6 +147,7 @@ function runWorker(first: number, count: number, stride: number): Promise<SweepS
   ];
   if (values.profile !== undefined) args.push("--profile", values.profile);
   if (faultMs !== undefined) args.push("--fault-ms", String(faultMs));
+  if (livenessBoundMs !== undefined) args.push("--liveness-ms", String(livenessBoundMs));
   const child = fork(process.argv[1]!, args, { stdio: ["ignore", "pipe", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     let last = "";

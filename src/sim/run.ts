@@ -49,7 +49,7 @@ const LEASE_TTL_MS = 300;
 export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const { seed, profile } = opts;
   const faultMs = opts.faultMs ?? 3000;
-  const livenessBoundMs = opts.livenessBoundMs ?? 4000;
+  const livenessBoundMs = opts.livenessBoundMs ?? 3000;
   const rng = new Xoshiro128(seed);
   const n = profile.nodes[0] + rng.int(profile.nodes[1] - profile.nodes[0] + 1);
   const voters = Array.from({ length: n }, (_, i) => i + 1);

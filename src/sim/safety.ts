@@ -11,8 +11,8 @@ export class SafetyViolation extends Error {
   }
 }
 
-function digest(e: Entry): string {
-  return `${e.term}/${e.type}/${Buffer.from(e.data).toString("base64")}`;
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.term === b.term && a.type === b.type && Buffer.from(a.data).equals(b.data);
 }
 
 /**
@@ -22,7 +22,7 @@ function digest(e: Entry): string {
 export class SafetyChecker {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   /** Every entry any node has applied, by index: they must all agree. */
-  private readonly applied = new Map<number, { term: number; digest: string; node: NodeId }>();
+  private readonly applied = new Map<number, { entry: Entry; node: NodeId }>();
   private readonly lastCommit = new Map<string, number>();
   checks = 0;
 
@@ -42,14 +42,13 @@ export class SafetyChecker {
   /** State machine safety: no two nodes apply different entries at one index. */
   entryApplied(id: NodeId, e: Entry): void {
     this.checks++;
-    const d = digest(e);
     const prev = this.applied.get(e.index);
     if (prev === undefined) {
-      this.applied.set(e.index, { term: e.term, digest: d, node: id });
-    } else if (prev.digest !== d) {
+      this.applied.set(e.index, { entry: e, node: id });
+    } else if (!sameEntry(prev.entry, e)) {
       throw new SafetyViolation(
         "state machine safety",
-        `index ${e.index}: node ${prev.node} applied term ${prev.term}, node ${id} applied term ${e.term} (different entries)`,
+        `index ${e.index}: node ${prev.node} applied term ${prev.entry.term}, node ${id} applied term ${e.term} (different entries)`,
       );
     }
   }
@@ -88,10 +87,10 @@ export class SafetyChecker {
         );
       }
       const t = disk.term(index);
-      if (t !== e.term) {
+      if (t !== e.entry.term) {
         throw new SafetyViolation(
           "leader completeness",
-          `leader ${id} of term ${term} has term ${t} at committed index ${index}, expected ${e.term}`,
+          `leader ${id} of term ${term} has term ${t} at committed index ${index}, expected ${e.entry.term}`,
         );
       }
     }
@@ -115,7 +114,7 @@ export class SafetyChecker {
         const ea = a.entries(lo, k + 1, Number.MAX_SAFE_INTEGER);
         const eb = b.entries(lo, k + 1, Number.MAX_SAFE_INTEGER);
         for (let x = 0; x < ea.length; x++) {
-          if (digest(ea[x]!) !== digest(eb[x]!)) {
+          if (!sameEntry(ea[x]!, eb[x]!)) {
             throw new SafetyViolation(
               "log matching",
               `nodes ${ids[i]} and ${ids[j]} agree at index ${k} but differ at ${ea[x]!.index}`,
