@@ -157,6 +157,18 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     }
     const leader = cluster.leader();
     if (leader === undefined) return finish("liveness: no leader after healing");
+    const abandonedBefore = workload.abandoned.length;
+    const reading = workload.finalReads();
+    let readsDone = false;
+    void reading.then(() => {
+      readsDone = true;
+    });
+    if (!(await cluster.runUntil(() => readsDone, livenessBoundMs))) {
+      return finish("liveness: the final reads did not finish");
+    }
+    if (workload.abandoned.length > abandonedBefore) {
+      return finish("liveness: a final read was abandoned");
+    }
     const order = checkRevisionOrder(workload.revisions);
     if (order !== undefined) return finish(`revision order: ${order}`);
     const leaseProblem = checkLeases(workload.leases, revokedAt, {

@@ -175,6 +175,17 @@ export class Workload {
     }
   }
 
+  /**
+   * After the run, one more client reads every key any operation touched:
+   * each acknowledged write must still be there (or have been overwritten by
+   * a later one) after every crash, and the checker sees these reads last.
+   */
+  async finalReads(): Promise<void> {
+    const reader = new Client(this.opts.clients + this.opts.leaseClients + 1);
+    const keys = [...new Set(this.history.map((op) => op.input.key))].sort();
+    for (const key of keys) await this.get(reader, key);
+  }
+
   private async get(c: Client, key: string): Promise<void> {
     await this.record(c, { op: "get", key }, undefined, async (r) => {
       const res = await r.read(false, (store) => store.range({ key: bytes(key) }));
