@@ -33,7 +33,8 @@ export function addSummary(into: SweepSummary, more: SweepSummary): void {
   into.ops += more.ops;
   into.failed.push(...more.failed);
   for (const [name, p] of Object.entries(more.perProfile)) {
-    const agg = (into.perProfile[name] ??= { runs: 0, failures: 0, ops: 0 });
+    into.perProfile[name] ??= { runs: 0, failures: 0, ops: 0 };
+    const agg = into.perProfile[name];
     agg.runs += p.runs;
     agg.failures += p.failures;
     agg.ops += p.ops;
