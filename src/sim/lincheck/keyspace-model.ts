@@ -86,14 +86,18 @@ function remove(state: KeyspaceState, revision: number | undefined): StepResult<
 /**
  * A read must show the key's last write. Revisions written by a write of
  * unknown outcome (0) are unknown: its mod revision lies above the floor it
- * was written over, its create revision at or below the mod revision.
+ * was written over, its create revision equals the mod revision when that
+ * write created the key (version 1) and lies below it otherwise.
  */
 function matches(want: KeyState, floor: number, got: ObservedKey): boolean {
   const mod =
     want.modRevision === 0 ? got.modRevision > floor : got.modRevision === want.modRevision;
   const create =
     want.createRevision === 0
-      ? got.createRevision > 0 && got.createRevision <= got.modRevision
+      ? got.createRevision > 0 &&
+        (want.version === 1
+          ? got.createRevision === got.modRevision
+          : got.createRevision < got.modRevision)
       : got.createRevision === want.createRevision;
   return got.value === want.value && got.version === want.version && mod && create;
 }
@@ -137,7 +141,10 @@ function step(
       const holds =
         input.expectedMod === 0
           ? key === null
-          : key !== null && (key.modRevision === input.expectedMod || key.modRevision === 0);
+          : key !== null &&
+            (key.modRevision === input.expectedMod ||
+              // An unknown mod revision lies above the floor: an older one cannot match.
+              (key.modRevision === 0 && input.expectedMod > state.floor));
       if (output === undefined)
         return holds ? write(state, input.value, false, undefined) : { ok: true, next: state };
       const { succeeded, revision } = output as { succeeded: boolean; revision: number };
