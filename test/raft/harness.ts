@@ -13,6 +13,7 @@ import type { NodeEnv } from "../../src/raft/node/env.js";
 import { type NodeStatus, RaftNode, type RaftNodeOptions } from "../../src/raft/node/node.js";
 import { encodeMemberContext } from "../../src/raft/node/snapshot-codec.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
+import type { NodeStorage } from "../../src/raft/storage/node-storage.js";
 import { MemoryNetwork } from "../../src/raft/transport/memory-network.js";
 import type { MemoryTransport } from "../../src/raft/transport/memory-transport.js";
 import { bytes, type Position, RecordingMachine } from "./recording-machine.js";
@@ -30,7 +31,17 @@ export type NetConfig = NonNullable<RaftNodeOptions<Position>["raft"]> & {
   readonly electionTicks?: number;
   /** Every node snapshots after this many applied entries (default 0: never). */
   readonly snapshotEveryEntries?: number;
+  /** Where the nodes keep their state (default: one MemoryStorage per node, kept across crashes). */
+  readonly disks?: NodeDisks;
 };
+
+/** Durable storage for the net's nodes, in place of the default in-memory one. */
+export interface NodeDisks {
+  /** Opens the node's storage for a new run of its process, on what the last run left. */
+  open(id: NodeId): Promise<NodeStorage>;
+  /** The node's process died: whatever it had not synced is now lost. */
+  crash(id: NodeId): void;
+}
 
 /** A promise's outcome, readable synchronously once the network has settled. */
 export class Outcome<T> {
@@ -64,6 +75,7 @@ interface Life {
 /** One run of a node's process, from start to crash. */
 interface Incarnation {
   readonly node: RaftNode<Position>;
+  readonly storage: NodeStorage;
   readonly clock: ManualClock;
   readonly machine: RecordingMachine;
   readonly transport: MemoryTransport;
@@ -72,8 +84,11 @@ interface Incarnation {
 
 interface Member {
   readonly id: NodeId;
-  /** Survives crashes: everything a node persisted, and nothing else. */
-  readonly disk: MemoryStorage;
+  /**
+   * Survives crashes: everything a node persisted, and nothing else. Absent
+   * when the net's `disks` keep the nodes' state instead.
+   */
+  readonly disk: MemoryStorage | undefined;
   /** Seeds every incarnation's environment, so a run replays from the net's seed. */
   readonly random: Xoshiro128;
   /** Founding members bootstrap the log; the others join an existing cluster. */
@@ -125,7 +140,7 @@ export class Net {
     if (this.members.has(id)) throw new Error(`node ${id} exists`);
     this.members.set(id, {
       id,
-      disk: new MemoryStorage(),
+      disk: this.config.disks === undefined ? new MemoryStorage() : undefined,
       random: this.rng.fork(),
       founder,
       incarnations: [],
@@ -141,14 +156,15 @@ export class Net {
     const env: NodeEnv = { clock, seed: () => random.nextUint32() };
     const machine = new RecordingMachine();
     const transport = this.network.transport(id);
-    const { electionTicks = 10, snapshotEveryEntries = 0, ...raft } = this.config;
+    const { electionTicks = 10, snapshotEveryEntries = 0, disks, ...raft } = this.config;
+    const storage = m.disk ?? (await disks!.open(id));
     const peers = m.founder
       ? [...this.members.values()].filter((x) => x.founder)
       : [...this.members.values()];
     const life: Life = { alive: true, fatal: undefined };
     const node = await RaftNode.start<Position>({
       id,
-      storage: m.disk,
+      storage,
       transport: new TappedTransport(transport, {
         admit: (msg) => this.admit(life, msg),
         alive: () => life.alive,
@@ -166,21 +182,23 @@ export class Net {
         life.fatal = err;
       },
     });
-    m.incarnations.push({ node, clock, machine, transport, life });
+    m.incarnations.push({ node, storage, clock, machine, transport, life });
     await this.settle();
   }
 
   /**
    * Abandons the node's process: it hears nothing more, its clock never
    * moves again (so its timers never fire) and its transport goes down.
-   * Its storage keeps what was persisted. The node is not stopped: a
-   * crash flushes nothing.
+   * Its storage keeps what was persisted (the net's `disks` are told, to
+   * drop what was not synced). The node is not stopped: a crash flushes
+   * nothing.
    */
   crash(id: NodeId): void {
     const inc = this.current(id);
     if (inc === undefined) return;
     inc.life.alive = false;
     void inc.transport.stop();
+    this.config.disks?.crash(id);
   }
 
   private member(id: NodeId): Member {
@@ -210,9 +228,18 @@ export class Net {
     return inc.node;
   }
 
-  /** The node's storage, which survives its crashes. */
+  /** The node's storage, which survives its crashes (only without the net's `disks`). */
   disk(id: NodeId): MemoryStorage {
-    return this.member(id).disk;
+    const disk = this.member(id).disk;
+    if (disk === undefined) throw new Error(`node ${id} keeps its state on the net's disks`);
+    return disk;
+  }
+
+  /** The storage the node's current run opened (its last run's, when it is down). */
+  storage(id: NodeId): NodeStorage {
+    const inc = this.member(id).incarnations.at(-1);
+    if (inc === undefined) throw new Error(`node ${id} never started`);
+    return inc.storage;
   }
 
   status(id: NodeId): NodeStatus {
