@@ -184,6 +184,11 @@ export class ServeCluster {
     return this.#plan(id);
   }
 
+  /** What member `id`'s current (or last) process printed so far. */
+  output(id: number): string {
+    return this.member(id).proc?.output ?? "";
+  }
+
   isRunning(id: number): boolean {
     const c = this.member(id).proc?.child;
     return c !== undefined && c.exitCode === null && c.signalCode === null;
