@@ -6,7 +6,7 @@
  * check or unfinished run, 2 on bad flags.
  */
 import { parseArgs } from "node:util";
-import { runOnce } from "./run.js";
+import { runOnce, runsInProgress } from "./run.js";
 import { failed, summarize } from "./summary.js";
 
 const USAGE = "usage: npm run nemesis -- --runs N --seconds S [--members 3|5] [--seed X]";
@@ -78,6 +78,16 @@ async function main(): Promise<number> {
   const summary = summarize({ runs, members, seconds, seed }, reports, failedRuns);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return failed(summary) ? 1 : 0;
+}
+
+// Interrupted: end the member processes by PID, remove temp dirs, unmount, then go.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping the run in progress\n`);
+    void Promise.all([...runsInProgress].map((cleanUp) => cleanUp())).finally(() =>
+      process.exit(130),
+    );
+  });
 }
 
 process.exitCode = await main();

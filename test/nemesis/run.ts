@@ -47,6 +47,12 @@ const CHECK_TIMEOUT_MS = 120_000;
 /** The client id of the final reads in the history. */
 const FINAL_READER = 0;
 
+/**
+ * How to end each run in progress at once: the CLI calls these when it is
+ * interrupted, so no member process, temp dir or mount outlives it.
+ */
+export const runsInProgress = new Set<() => Promise<void>>();
+
 async function finalReads(
   client: ConclaveClient,
   history: HistoryRecorder,
@@ -82,6 +88,13 @@ export async function runOnce(o: RunOptions): Promise<RunReport> {
       typeof tmpfs !== "string" && id === tmpfsMember ? tmpfs.dataDir : undefined,
   });
   const clients: ConclaveClient[] = [];
+  const cleanUp = async (): Promise<void> => {
+    runsInProgress.delete(cleanUp);
+    await Promise.all(clients.map((c) => c.close()));
+    await cluster.destroy();
+    if (typeof tmpfs !== "string") tmpfs.unmount();
+  };
+  runsInProgress.add(cleanUp);
   try {
     await cluster.start();
     await cluster.waitFor(() => cluster.leader(), "a leader", 30_000);
@@ -161,8 +174,6 @@ export async function runOnce(o: RunOptions): Promise<RunReport> {
     log(`run failed; member logs:\n${cluster.logs().slice(-8000)}`);
     throw err;
   } finally {
-    await Promise.all(clients.map((c) => c.close()));
-    await cluster.destroy();
-    if (typeof tmpfs !== "string") tmpfs.unmount();
+    await cleanUp();
   }
 }
