@@ -29,6 +29,8 @@ interface Link {
   readonly from: number | undefined;
   /** Unpiped while held, so a drain event cannot resume a held socket. */
   flowing: boolean;
+  /** The bytes read to name the dialer, forwarded once the link first flows. */
+  head: Buffer | undefined;
 }
 
 /** The dialer's node id from a complete Hello frame at the start of `head`, if it is one. */
@@ -131,6 +133,8 @@ export class PeerLinkProxy {
       link.upstream.pause();
       link.flowing = false;
     } else if (mode === undefined && !link.flowing) {
+      if (link.head !== undefined) link.upstream.write(link.head);
+      link.head = undefined;
       link.client.pipe(link.upstream);
       link.upstream.pipe(link.client);
       link.flowing = true;
@@ -161,7 +165,7 @@ export class PeerLinkProxy {
       return;
     }
     const upstream = net.connect(this.#targetPort, "127.0.0.1");
-    const link: Link = { client, upstream, from, flowing: false };
+    const link: Link = { client, upstream, from, flowing: false, head };
     upstream.on("error", () => {});
     for (const socket of [client, upstream]) {
       socket.on("close", () => {
@@ -171,7 +175,6 @@ export class PeerLinkProxy {
       });
     }
     this.#links.add(link);
-    upstream.write(head);
     this.#applyTo(link);
   }
 }
