@@ -1,18 +1,18 @@
 /**
- * `npm run bench -- raft-node`: 3 node processes on 127.0.0.1 (WAL with
- * fsync, TCP transport), 256-byte values written through the HTTP API of the
- * leader. For 1, 16, 64 and 256 writes in flight: committed proposals/s and
+ * `npm run bench -- raft-node`: 3 `conclave serve` processes on 127.0.0.1
+ * (WAL with fsync, TCP transport), 256-byte values written through the HTTP
+ * API of the leader. For 1, 16, 64 and 256 writes in flight: committed proposals/s and
  * p50/p99 latency, and CPU seconds per 1,000 commits summed over the three
  * processes; then the time from kill -9 of the leader to the first commit
  * under a new leader. Printed beside the raft-core ceiling; last line JSON.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { ProcessCluster } from "../test/raft/process/harness.js";
+import { ServeCluster } from "../test/server/process/serve-cluster.js";
 
 const LEVELS = [1, 16, 64, 256] as const;
 const SECONDS_PER_LEVEL = Number(process.env.RAFT_NODE_BENCH_SECONDS ?? 4);
-const VALUE = "x".repeat(256);
+const VALUE_B64 = Buffer.from("x".repeat(256)).toString("base64");
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -25,7 +25,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const c = new ProcessCluster({ size: 3, heartbeatMs: 100, electionMs: 1000 });
+  const c = new ServeCluster({ size: 3, heartbeatMs: 100, electionMs: 1000 });
   const rows: {
     inFlight: number;
     commitsPerSec: number;
@@ -37,8 +37,8 @@ async function main(): Promise<void> {
   try {
     await c.start();
     const leader = await c.waitFor(() => c.leader(), "a leader", 30_000);
-    const port = c.members.get(leader)!.clientPort;
-    const pids = c.ids.map((id) => c.members.get(id)!.proc!.pid!);
+    const url = c.member(leader).clientUrl;
+    const pids = c.ids.map((id) => c.pid(id)!);
     let seq = 0;
     for (const inFlight of LEVELS) {
       const latencies: number[] = [];
@@ -49,13 +49,12 @@ async function main(): Promise<void> {
         while (performance.now() < until) {
           const s = ++seq;
           const t0 = performance.now();
-          const res = await fetch(
-            `http://127.0.0.1:${port}/kv/bench-${s % 1000}?client=7&seq=${s}`,
-            {
-              method: "PUT",
-              body: VALUE,
-            },
-          );
+          const key = Buffer.from(`bench-${s % 1000}`).toString("base64");
+          const res = await fetch(`${url}/v3/kv/put`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ key, value: VALUE_B64 }),
+          });
           await res.arrayBuffer();
           if (res.status === 200) latencies.push(performance.now() - t0);
         }
@@ -74,8 +73,15 @@ async function main(): Promise<void> {
     }
     await c.kill(leader);
     const killedAt = performance.now();
-    if (await c.put("after-kill", "1", 30_000))
+    const client = c.client(c.ids.filter((id) => id !== leader));
+    try {
+      await client.put("after-kill", "1", { timeoutMs: 30_000 });
       failoverMs = Math.round(performance.now() - killedAt);
+    } catch {
+      // failoverMs stays NaN: no commit within the bound
+    } finally {
+      await client.close();
+    }
   } finally {
     await c.destroy();
   }
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
   };
 
   console.log(
-    "raft node: 3 processes on 127.0.0.1, WAL with fsync, TCP, 256-byte values via HTTP PUT to the leader\n",
+    "raft node: 3 conclave serve processes on 127.0.0.1, WAL with fsync, TCP, 256-byte values via HTTP put to the leader\n",
   );
   console.log("in flight   commits/s   p50 ms   p99 ms   CPU s per 1000 commits (3 processes)");
   for (const r of rows) {
