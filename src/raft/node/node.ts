@@ -172,6 +172,8 @@ export class RaftNode<Result> {
   private loop: Promise<void> | undefined;
   private loopAgain = false;
   private stopped = false;
+  /** stop() ran: transport stopped, storage closed (a fatal error stops the node but closes nothing). */
+  private closed = false;
   private fatal: Error | undefined;
 
   private constructor(opts: RaftNodeOptions<Result>) {
@@ -385,13 +387,19 @@ export class RaftNode<Result> {
 
   /** Flushes what is in progress, settles every pending request and closes transport and storage. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    if (this.closed) return;
+    this.closed = true;
     this.stopped = true;
     this.cancelTick?.();
     await this.loop;
     this.failAll(new NodeStoppedError());
     await this.opts.transport.stop();
-    await this.opts.storage.close();
+    try {
+      await this.opts.storage.close();
+    } catch (err) {
+      // Storage that already failed the node may fail to close too; that is not news.
+      if (this.fatal === undefined) throw err;
+    }
   }
 
   // ---- internals -------------------------------------------------------------

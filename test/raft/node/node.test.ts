@@ -241,3 +241,42 @@ describe("RaftNode", () => {
     expect(sm.items).toEqual(["p0", "p1", "p2", "p3", "p4"]);
   });
 });
+
+describe("a node stopped by a fatal storage error", () => {
+  it("still stops its transport and closes its storage on stop(), so the process can exit", async () => {
+    const net = new MemoryNetwork();
+    const storage = new MemoryStorage();
+    let closed = 0;
+    let full = false;
+    const failing = Object.assign(Object.create(storage) as MemoryStorage, {
+      save: async (update: Parameters<MemoryStorage["save"]>[0]) => {
+        if (full) throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+        return storage.save(update);
+      },
+      close: async () => {
+        closed++;
+        throw new Error("cannot flush: no space left on device");
+      },
+    });
+    const fatal: Error[] = [];
+    const transport = net.transport(1);
+    const node = await RaftNode.start({
+      id: 1,
+      storage: failing,
+      transport,
+      stateMachine: new ListMachine(),
+      initialCluster: new Map([[1, "127.0.0.1:7001"]]),
+      heartbeatMs: 5,
+      electionMs: 50,
+      onFatal: (err) => fatal.push(err),
+    });
+    full = true;
+    // Its first write after this (the election's hard state) fails the node.
+    await waitFor(() => fatal.length === 1, "the fatal storage error");
+    await expect(node.propose(enc("x"))).rejects.toThrow(/no space left/);
+    expect(transport.running).toBe(true);
+    await node.stop();
+    expect(transport.stopped).toBe(true);
+    expect(closed).toBe(1);
+  });
+});
