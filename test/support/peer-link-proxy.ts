@@ -13,6 +13,7 @@
 import net from "node:net";
 import { FrameKind } from "../../src/raft/transport/frame.js";
 import { unpackOne } from "../../src/raft/transport/message-codec.js";
+import { listenOnLoopback, portOf } from "./loopback-server.js";
 
 /** A Hello is tiny; a first frame larger than this is not one and is passed through unnamed. */
 const MAX_HELLO_BYTES = 1024;
@@ -67,17 +68,12 @@ export class PeerLinkProxy {
     const server = net.createServer();
     const proxy = new PeerLinkProxy(server, targetPort);
     server.on("connection", (client) => proxy.#accept(client));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
+    await listenOnLoopback(server);
     return proxy;
   }
 
   get port(): number {
-    const address = this.#server.address();
-    if (address === null || typeof address === "string") throw new Error("proxy is not listening");
-    return address.port;
+    return portOf(this.#server);
   }
 
   get address(): string {

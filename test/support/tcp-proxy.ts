@@ -5,6 +5,7 @@
  * one-way cut stops only one direction.
  */
 import net from "node:net";
+import { listenOnLoopback, portOf } from "./loopback-server.js";
 
 export class TcpProxy {
   readonly #server: net.Server;
@@ -20,17 +21,12 @@ export class TcpProxy {
     const server = net.createServer();
     const proxy = new TcpProxy(server);
     server.on("connection", (client) => proxy.#accept(client, targetPort, targetHost));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
+    await listenOnLoopback(server);
     return proxy;
   }
 
   get port(): number {
-    const address = this.#server.address();
-    if (address === null || typeof address === "string") throw new Error("proxy is not listening");
-    return address.port;
+    return portOf(this.#server);
   }
 
   #cutInbound = false;

@@ -4,6 +4,7 @@
  * the connection. Later connections pass normally.
  */
 import net from "node:net";
+import { listenOnLoopback, portOf } from "../../support/loopback-server.js";
 
 export class ReplyDroppingProxy {
   readonly #server: net.Server;
@@ -19,17 +20,12 @@ export class ReplyDroppingProxy {
     const server = net.createServer();
     const proxy = new ReplyDroppingProxy(server);
     server.on("connection", (client) => proxy.#accept(client, targetPort));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
+    await listenOnLoopback(server);
     return proxy;
   }
 
   get port(): number {
-    const address = this.#server.address();
-    if (address === null || typeof address === "string") throw new Error("proxy is not listening");
-    return address.port;
+    return portOf(this.#server);
   }
 
   /** Connections dropped so far. */
