@@ -36,6 +36,8 @@ export class Cluster {
   readonly network: SimNetwork;
   readonly members = new Map<NodeId, SimMember>();
   readonly safety = new SafetyChecker();
+  /** Snapshots members took of their own state, and installed from a leader. */
+  readonly snapshots = { created: 0, installed: 0 };
   /** The first safety violation seen, if any. */
   violation: Error | undefined;
   /** Called when any member applies a lease revoke (the lease checks listen). */
@@ -76,6 +78,9 @@ export class Cluster {
         this.check(() => this.safety.leaderLog(m.id, pending.term, m.disk.durable));
       },
       leaseRevoked: (_m, id) => this.leaseRevokedHook(id),
+      snapshot: (_m, kind) => {
+        this.snapshots[kind]++;
+      },
     };
     this.founders = new Map(opts.voters.map((id) => [id, addressOf(id)]));
     for (const id of opts.voters) this.createMember(id);

@@ -1,7 +1,7 @@
 import { KvReplica, type KvResult, KvStore, type LeaseExpiry } from "../kv/index.js";
 import type { Xoshiro128 } from "../raft/core/prng.js";
 import { type Entry, EntryType, type NodeId } from "../raft/core/types.js";
-import { RaftNode, type RaftNodeOptions } from "../raft/node/index.js";
+import { RaftNode, type RaftNodeOptions, type SnapshotKind } from "../raft/node/index.js";
 import type { StateMachine } from "../raft/node/ports.js";
 import type { SimDisk } from "./disk.js";
 import type { SimNetwork } from "./network.js";
@@ -25,6 +25,7 @@ export interface MemberHooks {
   leaderChange(member: SimMember, term: number, leader: NodeId): void;
   persisted(member: SimMember): void;
   leaseRevoked(member: SimMember, id: number): void;
+  snapshot(member: SimMember, kind: SnapshotKind): void;
 }
 
 /** What runs in one incarnation of the member's process. */
@@ -110,6 +111,9 @@ export class SimMember {
       observer: {
         onLeaderChange: (term, leader) => {
           if (this.epoch === epoch) this.hooks.leaderChange(this, term, leader);
+        },
+        onSnapshot: (kind) => {
+          if (this.epoch === epoch) this.hooks.snapshot(this, kind);
         },
       },
     }).then((node) => {

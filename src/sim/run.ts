@@ -34,6 +34,8 @@ export interface SimResult {
   readonly leases: number;
   readonly leaderChanges: number;
   readonly messages: number;
+  readonly snapshotsCreated: number;
+  readonly snapshotsInstalled: number;
 }
 
 const TICK_MS = 10;
@@ -105,6 +107,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     leases: workload.leases.length,
     leaderChanges,
     messages: cluster.network.sent,
+    snapshotsCreated: cluster.snapshots.created,
+    snapshotsInstalled: cluster.snapshots.installed,
   });
   const violated = (): string | undefined => {
     const v = cluster.violation;
