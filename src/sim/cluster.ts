@@ -81,6 +81,9 @@ export class Cluster {
       snapshot: (_m, kind) => {
         this.snapshots[kind]++;
       },
+      fatal: (m, err) => {
+        this.violation ??= new Error(`member ${m.id} stopped: ${err.stack ?? err.message}`);
+      },
     };
     this.founders = new Map(opts.voters.map((id) => [id, addressOf(id)]));
     for (const id of opts.voters) this.createMember(id);

@@ -26,6 +26,8 @@ export interface MemberHooks {
   persisted(member: SimMember): void;
   leaseRevoked(member: SimMember, id: number): void;
   snapshot(member: SimMember, kind: SnapshotKind): void;
+  /** The node stopped on an error (a broken invariant, storage it could not read): a failed run. */
+  fatal(member: SimMember, err: Error): void;
 }
 
 /** What runs in one incarnation of the member's process. */
@@ -108,6 +110,9 @@ export class SimMember {
       snapshotEveryBytes: 0,
       raft: this.config.raft,
       env: { clock: process.clock, seed: () => seeds.nextUint32() },
+      onFatal: (err) => {
+        if (this.epoch === epoch) this.hooks.fatal(this, err);
+      },
       observer: {
         onLeaderChange: (term, leader) => {
           if (this.epoch === epoch) this.hooks.leaderChange(this, term, leader);
@@ -116,21 +121,26 @@ export class SimMember {
           if (this.epoch === epoch) this.hooks.snapshot(this, kind);
         },
       },
-    }).then((node) => {
-      if (this.epoch !== epoch || !process.alive) return;
-      const replica = new KvReplica(node, store, this.config.requestTimeoutMs);
-      const expiry = replica.leaseExpiry({
-        clock: process.clock,
-        checkIntervalMs: this.config.leaseCheckMs,
-      });
-      expiry.start();
-      store.onLeaseApplied((change) => {
-        if (change.kind === "revoke" && this.epoch === epoch)
-          this.hooks.leaseRevoked(this, change.id);
-      });
-      this.starting = undefined;
-      this.current = { process, node, store, replica, expiry };
-    });
+    }).then(
+      (node) => {
+        if (this.epoch !== epoch || !process.alive) return;
+        const replica = new KvReplica(node, store, this.config.requestTimeoutMs);
+        const expiry = replica.leaseExpiry({
+          clock: process.clock,
+          checkIntervalMs: this.config.leaseCheckMs,
+        });
+        expiry.start();
+        store.onLeaseApplied((change) => {
+          if (change.kind === "revoke" && this.epoch === epoch)
+            this.hooks.leaseRevoked(this, change.id);
+        });
+        this.starting = undefined;
+        this.current = { process, node, store, replica, expiry };
+      },
+      (err: Error) => {
+        if (this.epoch === epoch) this.hooks.fatal(this, err);
+      },
+    );
   }
 
   /** kill -9: the process stops where it is; what its disk had not made durable is lost. */
