@@ -49,6 +49,17 @@ export class LeaseNotFoundError extends KvError {
   }
 }
 
+/**
+ * An expiry revoke lost the race with a keep-alive: the lease was renewed
+ * after the leader decided it had expired, so it lives on (and the client
+ * that was told so keeps its full TTL).
+ */
+export class LeaseRenewedError extends KvError {
+  constructor(id: number) {
+    super("KV_LEASE_RENEWED", `lease ${id} was renewed after its expiry was decided; not revoked`);
+  }
+}
+
 export class LeaseExistsError extends KvError {
   constructor(id: number) {
     super("KV_LEASE_EXISTS", `lease ${id} already exists`);

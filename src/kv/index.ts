@@ -31,6 +31,7 @@ export {
   LeaseExistsError,
   LeaseNotFoundError,
   LeaseProvidedError,
+  LeaseRenewedError,
   ValueProvidedError,
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";

@@ -28,10 +28,19 @@ export function expiredLeases(nowMs: number, deadlinesMs: ReadonlyMap<number, nu
   return out.sort((a, b) => a - b);
 }
 
+/** A lease as the leader's clock tracks it. */
+export interface TrackedLease {
+  readonly id: number;
+  readonly ttlMs: number;
+  /** Keep-alives applied so far; the expiry revoke is conditional on it. */
+  readonly renewals?: number;
+}
+
 /** The leader's view of lease deadlines. Feed it from applied results and keepalives. */
 export class LeaseClock {
   private readonly deadlinesMs = new Map<number, number>();
   private readonly ttlsMs = new Map<number, number>();
+  private readonly renewalsSeen = new Map<number, number>();
 
   constructor(private readonly electionTimeoutMs: number) {
     if (!Number.isFinite(electionTimeoutMs) || electionTimeoutMs < 0) {
@@ -40,18 +49,21 @@ export class LeaseClock {
   }
 
   /** On becoming leader: every known lease gets a fresh TTL plus an election timeout. */
-  promote(nowMs: number, leases: Iterable<{ readonly id: number; readonly ttlMs: number }>): void {
+  promote(nowMs: number, leases: Iterable<TrackedLease>): void {
     this.deadlinesMs.clear();
     this.ttlsMs.clear();
-    for (const { id, ttlMs } of leases) {
+    this.renewalsSeen.clear();
+    for (const { id, ttlMs, renewals } of leases) {
       this.ttlsMs.set(id, ttlMs);
+      this.renewalsSeen.set(id, renewals ?? 0);
       this.deadlinesMs.set(id, takeoverDeadlineMs(nowMs, ttlMs, this.electionTimeoutMs));
     }
   }
 
   /** A grant or keepalive was applied: the lease lives a full TTL from now. */
-  refresh(id: number, ttlMs: number, nowMs: number): void {
+  refresh(id: number, ttlMs: number, nowMs: number, renewals = 0): void {
     this.ttlsMs.set(id, ttlMs);
+    this.renewalsSeen.set(id, renewals);
     this.deadlinesMs.set(id, nowMs + ttlMs);
   }
 
@@ -59,6 +71,12 @@ export class LeaseClock {
   forget(id: number): void {
     this.deadlinesMs.delete(id);
     this.ttlsMs.delete(id);
+    this.renewalsSeen.delete(id);
+  }
+
+  /** Keep-alives this leader had seen applied for the lease (0 when untracked). */
+  renewals(id: number): number {
+    return this.renewalsSeen.get(id) ?? 0;
   }
 
   /** Milliseconds left, or undefined if the lease is not tracked. Never negative. */

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
-import { LeaseNotFoundError } from "./errors.js";
-import { LeaseClock } from "./lease-clock.js";
+import { LeaseNotFoundError, LeaseRenewedError } from "./errors.js";
+import { LeaseClock, type TrackedLease } from "./lease-clock.js";
 import type { LeaseApplied } from "./store.js";
 
 /**
@@ -15,12 +15,15 @@ import type { LeaseApplied } from "./store.js";
 export interface LeaseExpirySources {
   /** This node's view of its role and term (RaftNode.status()). */
   status(): { readonly role: string; readonly term: number };
-  /** Every lease in the store; read once on each promotion to leader. */
-  leases(): Iterable<{ readonly id: number; readonly ttlMs: number }>;
+  /** Every lease in the store (KvStore.leaseRenewals); read once on each promotion to leader. */
+  leases(): Iterable<TrackedLease>;
   /** KvStore.onLeaseApplied: grants, keepalives and revokes as they are applied. */
   onLeaseApplied(listener: (change: LeaseApplied) => void): () => void;
-  /** Proposes a revoke through the log; settles once it was applied (or failed). */
-  revoke(id: number): Promise<unknown>;
+  /**
+   * Proposes a revoke through the log, conditional on the lease having had
+   * `ifRenewals` keep-alives; settles once it was applied (or failed).
+   */
+  revoke(id: number, ifRenewals: number): Promise<unknown>;
 }
 
 export interface LeaseExpiryOptions {
@@ -141,12 +144,14 @@ export class LeaseExpiry {
 
   private async expire(id: number, deadlines: LeaseClock): Promise<void> {
     try {
-      await this.sources.revoke(id);
+      await this.sources.revoke(id, deadlines.renewals(id));
       this.options.onExpired?.(id);
     } catch (err) {
-      // Already revoked by someone else: nothing left to expire. Any other
-      // failure (lost leadership, timeout) is retried on a later check.
+      // Already revoked by someone else: nothing left to expire. Renewed
+      // meanwhile: the keep-alive's apply already set a new deadline. Any
+      // other failure (lost leadership, timeout) is retried on a later check.
       if (err instanceof LeaseNotFoundError) deadlines.forget(id);
+      else if (err instanceof LeaseRenewedError) return;
     } finally {
       this.revoking.delete(id);
     }
@@ -173,6 +178,6 @@ export class LeaseExpiry {
     const deadlines = this.deadlines;
     if (deadlines === undefined) return;
     if (change.kind === "revoke") deadlines.forget(change.id);
-    else deadlines.refresh(change.id, change.ttlMs, this.clock.now());
+    else deadlines.refresh(change.id, change.ttlMs, this.clock.now(), change.renewals);
   }
 }

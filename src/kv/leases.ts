@@ -5,6 +5,8 @@ export interface LeaseEntry {
   readonly id: number;
   readonly ttlMs: number;
   readonly keys: Set<KeyString>;
+  /** Keep-alives applied since the grant: an expiry revoke names the count it saw. */
+  renewals: number;
 }
 
 /**
@@ -41,10 +43,10 @@ export class LeaseTable {
     return id;
   }
 
-  grant(requestedId: number, ttlMs: number): LeaseEntry {
+  grant(requestedId: number, ttlMs: number, renewals = 0): LeaseEntry {
     const id = this.planGrant(requestedId);
     if (requestedId === 0) this.nextId = id + 1;
-    const lease = { id, ttlMs, keys: new Set<KeyString>() };
+    const lease = { id, ttlMs, keys: new Set<KeyString>(), renewals };
     this.leases.set(id, lease);
     return lease;
   }

@@ -58,9 +58,9 @@ export class KvReplica {
     return new LeaseExpiry(
       {
         status: () => this.node.status(),
-        leases: () => this.store.leases(),
+        leases: () => this.store.leaseRenewals(),
         onLeaseApplied: (listener) => this.store.onLeaseApplied(listener),
-        revoke: (id) => this.write({ type: "leaseRevoke", id }),
+        revoke: (id, ifRenewals) => this.write({ type: "leaseRevoke", id, ifRenewals }),
       },
       { ...options, electionTimeoutMs: options.electionTimeoutMs ?? this.node.electionTimeoutMs },
     );

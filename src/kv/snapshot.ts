@@ -17,8 +17,11 @@ export interface SnapshotHeader {
   readonly compactRevision: number;
   readonly appliedIndex: number;
   readonly nextLeaseId: number;
-  /** [id, ttlMs] pairs; attached keys are rebuilt from the key records. */
-  readonly leases: [number, number][];
+  /**
+   * [id, ttlMs, renewals]; attached keys are rebuilt from the key records.
+   * Snapshots written before renewals were counted hold pairs (renewals 0).
+   */
+  readonly leases: [number, number, number?][];
   /** Member metadata; absent in snapshots written before it existed. */
   readonly members?: MemberWire[];
   /** Users, roles and the enabled flag; absent in older snapshots (auth off, no users). */
@@ -110,7 +113,12 @@ export async function decodeSnapshot(
         nextLeaseId: int(f["nextLeaseId"], "nextLeaseId"),
         leases: leases.map((l: unknown) => {
           if (!Array.isArray(l)) fail("lease entry");
-          return [int(l[0], "lease id"), int(l[1], "lease ttl")] as [number, number];
+          const renewals = l[2] === undefined ? 0 : int(l[2], "lease renewals");
+          return [int(l[0], "lease id"), int(l[1], "lease ttl"), renewals] as [
+            number,
+            number,
+            number,
+          ];
         }),
       };
     } else if (Array.isArray(f["keys"])) {

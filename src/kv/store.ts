@@ -12,6 +12,7 @@ import {
   KeyNotFoundError,
   KvError,
   LeaseNotFoundError,
+  LeaseRenewedError,
 } from "./errors.js";
 import { LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
@@ -57,6 +58,8 @@ export interface LeaseApplied {
   readonly kind: "grant" | "keepalive" | "revoke";
   readonly id: number;
   readonly ttlMs: number;
+  /** Keep-alives applied to the lease so far. */
+  readonly renewals: number;
 }
 
 interface WriteBatch {
@@ -227,6 +230,11 @@ export class KvStore implements StateMachine<KvResult> {
     return { id, ttlMs: lease.ttlMs, keys: [...lease.keys].sort().map(toKeyBytes) };
   }
 
+  /** Each lease's id, TTL and keep-alives applied so far: what the leader's expiry loop tracks. */
+  leaseRenewals(): { id: number; ttlMs: number; renewals: number }[] {
+    return this.leaseTable.all().map((l) => ({ id: l.id, ttlMs: l.ttlMs, renewals: l.renewals }));
+  }
+
   leases(): LeaseInfo[] {
     return this.leaseTable.all().map((l) => this.leaseTimeToLive(l.id));
   }
@@ -261,7 +269,7 @@ export class KvStore implements StateMachine<KvResult> {
         compactRevision: this.compactedRevision,
         appliedIndex: this.lastAppliedIndex,
         nextLeaseId: this.leaseTable.nextId,
-        leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs]),
+        leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
         members: this.members.toWire(),
         auth: this.#auth.toWire(),
       },
@@ -282,7 +290,7 @@ export class KvStore implements StateMachine<KvResult> {
     for (const entry of requests) requestLog.add(entry);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
-    for (const [id, ttlMs] of header.leases) leases.grant(id, ttlMs);
+    for (const [id, ttlMs, renewals] of header.leases) leases.grant(id, ttlMs, renewals ?? 0);
     leases.nextId = header.nextLeaseId;
     for (const [key, records] of histories) {
       for (const r of records) keys.append(key, r);
@@ -383,7 +391,7 @@ export class KvStore implements StateMachine<KvResult> {
       }
       case "leaseGrant": {
         const lease = this.leaseTable.grant(command.id ?? 0, command.ttlMs);
-        this.leaseApplied({ kind: "grant", id: lease.id, ttlMs: lease.ttlMs });
+        this.leaseApplied({ kind: "grant", id: lease.id, ttlMs: lease.ttlMs, renewals: 0 });
         return {
           type: "leaseGrant",
           revision: this.currentRevision,
@@ -393,11 +401,19 @@ export class KvStore implements StateMachine<KvResult> {
       }
       case "leaseRevoke": {
         const lease = this.leaseTable.require(command.id);
+        if (command.ifRenewals !== undefined && command.ifRenewals !== lease.renewals) {
+          throw new LeaseRenewedError(lease.id);
+        }
         const batch = this.begin();
         for (const key of [...lease.keys].sort()) this.deleteKey(batch, key);
         this.leaseTable.remove(command.id);
         this.commit(batch);
-        this.leaseApplied({ kind: "revoke", id: lease.id, ttlMs: lease.ttlMs });
+        this.leaseApplied({
+          kind: "revoke",
+          id: lease.id,
+          ttlMs: lease.ttlMs,
+          renewals: lease.renewals,
+        });
         return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
       }
       case "auth": {
@@ -406,7 +422,13 @@ export class KvStore implements StateMachine<KvResult> {
       }
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);
-        this.leaseApplied({ kind: "keepalive", id: lease.id, ttlMs: lease.ttlMs });
+        lease.renewals++;
+        this.leaseApplied({
+          kind: "keepalive",
+          id: lease.id,
+          ttlMs: lease.ttlMs,
+          renewals: lease.renewals,
+        });
         return {
           type: "leaseKeepAlive",
           revision: this.currentRevision,

@@ -90,6 +90,14 @@ export interface LeaseGrantCommand {
 export interface LeaseRevokeCommand {
   readonly type: "leaseRevoke";
   readonly id: number;
+  /**
+   * Revoke only if the lease has had exactly this many keep-alives applied
+   * (LeaseRenewedError otherwise). The leader's expiry loop sets it to the
+   * count it had seen when the deadline passed, so a keep-alive already in
+   * the log ahead of the revoke keeps the lease alive: a client is never
+   * told "renewed" just before the lease is deleted.
+   */
+  readonly ifRenewals?: number;
 }
 
 /** Confirms the lease still exists; the leader's LeaseClock records the refresh when it applies. */

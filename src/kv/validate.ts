@@ -205,9 +205,15 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
         ttlMs: integer(f["ttlMs"], "ttlMs", what, 1),
       });
     case "leaseRevoke":
+      onlyFields(f, ["type", "id", "ifRenewals"], what);
+      return strip({
+        type: "leaseRevoke",
+        id: integer(f["id"], "id", what, 1),
+        ifRenewals: optionalInteger(f, "ifRenewals", what),
+      });
     case "leaseKeepAlive":
       onlyFields(f, ["type", "id"], what);
-      return { type: f["type"], id: integer(f["id"], "id", what, 1) };
+      return { type: "leaseKeepAlive", id: integer(f["id"], "id", what, 1) };
     case "auth":
       return validateAuthCommand(raw);
     default:

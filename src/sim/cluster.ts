@@ -93,6 +93,11 @@ export class Cluster {
     return this.scheduler.now;
   }
 
+  /** Whether a trace is being written (so callers can skip building lines nobody reads). */
+  get tracing(): boolean {
+    return this.opts.trace !== undefined;
+  }
+
   trace(line: string): void {
     this.opts.trace?.(`t=${this.now.toFixed(1)} ${line}`);
   }

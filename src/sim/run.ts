@@ -32,6 +32,8 @@ export interface SimResult {
   readonly opsCompleted: number;
   readonly opsAbandoned: number;
   readonly leases: number;
+  /** Keep-alives acknowledged, over all leases. */
+  readonly keepAlives: number;
   readonly leaderChanges: number;
   readonly messages: number;
   readonly snapshotsCreated: number;
@@ -105,6 +107,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     opsCompleted: workload.completed,
     opsAbandoned: workload.abandoned.length,
     leases: workload.leases.length,
+    keepAlives: workload.leases.reduce((n, l) => n + l.acknowledged.length - 1, 0),
     leaderChanges,
     messages: cluster.network.sent,
     snapshotsCreated: cluster.snapshots.created,

@@ -152,7 +152,7 @@ export class Workload {
       for (let k = 0; k < keepAlives && alive && !this.stopped; k++) {
         await this.sleep(this.opts.keepAliveEveryMs);
         const call = this.now;
-        const kept = await this.call(c, `c${c.id}-k${n}.${k}`, (r, id) =>
+        const kept = await this.call(c, `c${c.id}-k${n}-${k}`, (r, id) =>
           r.write({ type: "leaseKeepAlive", id: lease.id }, id),
         );
         if (kept !== undefined && "ok" in kept) lease.acknowledged.push(call);
@@ -272,9 +272,11 @@ export class Workload {
     if (outcome === undefined) {
       if (input.op !== "get") this.history.push({ clientId: c.id, input, call });
       this.abandoned.push({ clientId: c.id, input, call });
-      this.cluster.trace(
-        `client ${c.id} gave up on ${keyspaceModel.describeOperation(input, undefined)}`,
-      );
+      if (this.cluster.tracing) {
+        this.cluster.trace(
+          `client ${c.id} gave up on ${keyspaceModel.describeOperation(input, undefined)}`,
+        );
+      }
       return;
     }
     if ("failed" in outcome) return;
@@ -285,7 +287,9 @@ export class Workload {
     if (full.revision > 0) {
       this.revisions.push({ call, ret, revision: full.revision, wrote: full.wrote });
     }
-    this.cluster.trace(`client ${c.id} ${keyspaceModel.describeOperation(input, full.output)}`);
+    if (this.cluster.tracing) {
+      this.cluster.trace(`client ${c.id} ${keyspaceModel.describeOperation(input, full.output)}`);
+    }
   }
 
   /**
@@ -315,7 +319,15 @@ export class Workload {
         return answer;
       }
       const err = answer.failed;
-      if (err instanceof KvError) return answer;
+      // A lease that expired is the one refusal the workload provokes; any
+      // other (a malformed request, an idempotency key reused) is a bug.
+      if (err instanceof LeaseNotFoundError) return answer;
+      if (err instanceof KvError) {
+        this.cluster.violation ??= new Error(
+          `a client request was refused: ${err.name}: ${err.message}`,
+        );
+        return answer;
+      }
       if (err instanceof NotLeaderError && err.leaderHint !== 0) {
         c.knownLeader = err.leaderHint;
         await this.sleep(1);

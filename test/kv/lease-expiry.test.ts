@@ -13,15 +13,18 @@ function harness() {
   const revokes: number[] = [];
   const expired: number[] = [];
   let failRevokes = false;
+  const aheadInLog: Parameters<KvStore["apply"]>[1][] = [];
   const expiry = new LeaseExpiry(
     {
       status: () => ({ role: st.role, term: st.term }),
       leases: () => store.leases(),
       onLeaseApplied: (l) => store.onLeaseApplied(l),
-      revoke: async (id) => {
+      revoke: async (id, ifRenewals) => {
         revokes.push(id);
         if (failRevokes) throw new Error("proposal timed out");
-        const r = store.apply(++index, { type: "leaseRevoke", id });
+        // Entries already in the log ahead of the revoke apply first.
+        for (const command of aheadInLog.splice(0)) store.apply(++index, command);
+        const r = store.apply(++index, { type: "leaseRevoke", id, ifRenewals });
         if (r.type === "error") throw r.error;
         return r;
       },
@@ -52,6 +55,7 @@ function harness() {
     failRevokes: (v: boolean) => {
       failRevokes = v;
     },
+    aheadInLog,
   };
 }
 
@@ -102,6 +106,29 @@ describe("LeaseExpiry", () => {
     h.st.nowMs = 1800;
     await h.expiry.check();
     expect(h.alive(1)).toBe(false);
+  });
+
+  it("keeps a lease whose keep-alive was in the log ahead of the expiry revoke", async () => {
+    const h = harness();
+    h.st.role = "leader";
+    h.expiry.isLeading();
+    h.grant(1, 1000);
+    h.apply({ type: "put", key: key("lock"), value: key("holder"), lease: 1 });
+    // The deadline passes while a keep-alive is proposed but not yet applied
+    // (a partition healing): the revoke is decided behind it in the log.
+    h.aheadInLog.push({ type: "leaseKeepAlive", id: 1 });
+    h.st.nowMs = 1000;
+    await h.expiry.check();
+    expect(h.revokes).toEqual([1]);
+    expect(h.alive(1)).toBe(true);
+    expect(h.store.range({ key: key("lock") }).kvs).toHaveLength(1);
+    expect(h.expired).toEqual([]);
+    // The keep-alive gave it a full TTL from when it was applied.
+    expect(h.expiry.remainingMs(1)).toBe(1000);
+    h.st.nowMs = 2000;
+    await h.expiry.check();
+    expect(h.alive(1)).toBe(false);
+    expect(h.expired).toEqual([1]);
   });
 
   it("gives inherited leases TTL plus an election timeout after a takeover", async () => {

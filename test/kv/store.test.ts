@@ -14,6 +14,7 @@ import {
   LeaseExistsError,
   LeaseNotFoundError,
   LeaseProvidedError,
+  LeaseRenewedError,
   prefixEnd,
   utf8,
   ValueProvidedError,
@@ -346,6 +347,44 @@ describe("leases", () => {
     expect(h.keys("a", Uint8Array.of(0))).toEqual(["b=2", "c=1"]);
     expect(() => h.store.leaseTimeToLive(1)).toThrow(LeaseNotFoundError);
     expect(failure(h.run({ type: "leaseKeepAlive", id: 1 }))).toBeInstanceOf(LeaseNotFoundError);
+  });
+});
+
+describe("expiry revokes are conditional on the renewals the leader saw", () => {
+  it("refuses a revoke decided before a keep-alive that applied first, and keeps the keys", () => {
+    const h = new Harness();
+    ok(h.run({ type: "leaseGrant", id: 1, ttlMs: 1000 }), "leaseGrant");
+    h.put("lock", "holder", { lease: 1 });
+    ok(h.run({ type: "leaseKeepAlive", id: 1 }), "leaseKeepAlive");
+    const revision = h.store.revision;
+    expect(failure(h.run({ type: "leaseRevoke", id: 1, ifRenewals: 0 }))).toBeInstanceOf(
+      LeaseRenewedError,
+    );
+    expect(h.store.revision).toBe(revision);
+    expect(h.keys("lock")).toEqual(["lock=holder"]);
+    expect(
+      ok(h.run({ type: "leaseRevoke", id: 1, ifRenewals: 1 }), "leaseRevoke").deletedKeys,
+    ).toBe(1);
+    expect(h.keys("lock")).toEqual([]);
+  });
+
+  it("carries the renewal count through a snapshot, so every replica decides alike", async () => {
+    const h = new Harness();
+    ok(h.run({ type: "leaseGrant", id: 3, ttlMs: 1000 }), "leaseGrant");
+    for (let i = 0; i < 2; i++) ok(h.run({ type: "leaseKeepAlive", id: 3 }), "leaseKeepAlive");
+    const chunks: Uint8Array[] = [];
+    for await (const c of h.store.snapshot()) chunks.push(c);
+    const copy = new KvStore();
+    await copy.restore(
+      (async function* () {
+        yield* chunks;
+      })(),
+    );
+    expect(copy.leaseRenewals()).toEqual([{ id: 3, ttlMs: 1000, renewals: 2 }]);
+    expect(failure(copy.apply(100, { type: "leaseRevoke", id: 3, ifRenewals: 1 }))).toBeInstanceOf(
+      LeaseRenewedError,
+    );
+    ok(copy.apply(101, { type: "leaseRevoke", id: 3, ifRenewals: 2 }), "leaseRevoke");
   });
 });
 
