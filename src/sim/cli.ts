@@ -108,7 +108,7 @@ if (seed !== undefined) {
   total.failed.sort((a, b) => a.seed - b.seed);
   for (const f of total.failed) {
     process.stdout.write(
-      `FAIL seed ${f.seed} profile ${f.profile}: ${f.failure}\n  replay: ${replayCommand(f.seed, profileByName(f.profile)!)}\n`,
+      `FAIL seed ${f.seed} profile ${f.profile}: ${f.failure}\n  replay: ${replayCommand(f.seed, profileByName(f.profile)!, durations)}\n`,
     );
   }
   process.stdout.write("\nprofile      runs  failures  ops completed\n");

@@ -46,8 +46,15 @@ export function profileForSeed(s: number, list: readonly Profile[]): Profile {
   return list[s % list.length]!;
 }
 
-export function replayCommand(seed: number, profile: Profile): string {
-  return `npm run sim -- --seed ${seed} --profile ${profile.name} --trace`;
+export function replayCommand(
+  seed: number,
+  profile: Profile,
+  durations: Pick<SimOptions, "faultMs" | "livenessBoundMs"> = {},
+): string {
+  const faults = durations.faultMs === undefined ? "" : ` --fault-ms ${durations.faultMs}`;
+  const liveness =
+    durations.livenessBoundMs === undefined ? "" : ` --liveness-ms ${durations.livenessBoundMs}`;
+  return `npm run sim -- --seed ${seed} --profile ${profile.name}${faults}${liveness} --trace`;
 }
 
 /**
