@@ -46,7 +46,10 @@ export class Cluster {
   private readonly hooks: MemberHooks;
   private readonly diskRandom: Xoshiro128;
   /** A leader whose log is checked for completeness once its first write is durable. */
-  private readonly leaderToCheck = new Map<NodeId, { term: number; epoch: number }>();
+  private readonly leaderToCheck = new Map<
+    NodeId,
+    { term: number; epoch: number; knownCommitted: number }
+  >();
   private readonly founders: ReadonlyMap<NodeId, string>;
 
   constructor(opts: ClusterOptions) {
@@ -66,7 +69,11 @@ export class Cluster {
         trace?.(`t=${this.now.toFixed(1)} n${m.id} sees leader ${leader} in term ${term}`);
         if (leader === m.id) {
           this.check(() => this.safety.leaderElected(m.id, term));
-          this.leaderToCheck.set(m.id, { term, epoch: m.epoch });
+          this.leaderToCheck.set(m.id, {
+            term,
+            epoch: m.epoch,
+            knownCommitted: this.safety.highestApplied,
+          });
         }
       },
       persisted: (m) => {
@@ -75,7 +82,10 @@ export class Cluster {
         this.leaderToCheck.delete(m.id);
         // A leader that crashed before its first write was durable is not checked.
         if (pending.epoch !== m.epoch) return;
-        this.check(() => this.safety.leaderLog(m.id, pending.term, m.disk.durable));
+        // Checked once its log is durable, against what was committed when it won.
+        this.check(() =>
+          this.safety.leaderLog(m.id, pending.term, m.disk.durable, pending.knownCommitted),
+        );
       },
       leaseRevoked: (_m, id) => this.leaseRevokedHook(id),
       snapshot: (_m, kind) => {

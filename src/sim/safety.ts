@@ -73,13 +73,24 @@ export class SafetyChecker {
     this.lastCommit.set(key, commit);
   }
 
-  /** Leader completeness: a new leader's log holds every entry known committed. */
-  leaderLog(id: NodeId, term: number, disk: MemoryStorage): void {
+  /** The highest index any node has applied so far. */
+  get highestApplied(): number {
+    let highest = 0;
+    for (const index of this.applied.keys()) if (index > highest) highest = index;
+    return highest;
+  }
+
+  /**
+   * Leader completeness: a new leader's log holds every entry known
+   * committed when it was elected (those applied up to `knownAtElection`;
+   * by default every entry applied so far).
+   */
+  leaderLog(id: NodeId, term: number, disk: MemoryStorage, knownAtElection = Infinity): void {
     this.checks++;
     const first = disk.firstIndex();
     const last = disk.lastIndex();
     for (const [index, e] of this.applied) {
-      if (index < first) continue; // covered by the leader's snapshot
+      if (index < first || index > knownAtElection) continue; // in its snapshot, or committed later
       if (index > last) {
         throw new SafetyViolation(
           "leader completeness",
