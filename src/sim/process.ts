@@ -61,9 +61,11 @@ export class SimProcess {
   }
 
   /**
-   * Resumes: what was held runs again, in an order that races with new
-   * input (socket buffers are drained while new requests arrive); timers
-   * that fell due meanwhile fire first, as a resumed process finds them due.
+   * Resumes: what was held — overdue timers, finished writes, input read
+   * from sockets — runs again in an order that races with new input. A
+   * process woken from SIGSTOP may read its sockets before its overdue
+   * timers fire, so RaftNode must not act on stale time when input arrives
+   * first (it catches up its ticks on every input).
    */
   resume(): void {
     if (this.state !== "paused") return;

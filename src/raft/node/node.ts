@@ -293,6 +293,7 @@ export class RaftNode<Result> {
     // matching a new one with the same counter.
     const batch = `${this.opts.id}:${this.readNonce}:${++this.readBatchCounter}`;
     this.readBatches.set(batch, members);
+    this.catchUpTicks();
     try {
       this.raw.readIndex(batch);
     } catch (err) {
@@ -460,7 +461,10 @@ export class RaftNode<Result> {
 
   private receive(m: Message): void {
     if (this.stopped || !this.admit(m)) return;
-    this.guard(() => this.raw.step(m));
+    this.guard(() => {
+      this.catchUpTicks();
+      this.raw.step(m);
+    });
   }
 
   /**
@@ -513,16 +517,24 @@ export class RaftNode<Result> {
   private scheduleTick(): void {
     if (this.stopped) return;
     this.cancelTick = this.env.clock.setTimer(() => {
-      // Derive ticks from the clock: after a pause (GC, SIGSTOP) the missed
-      // ticks are delivered at once, so leases and timeouts stay honest.
-      const due = Math.floor((this.env.clock.now() - this.startedAt) / this.heartbeatMs);
-      const n = Math.max(0, due - this.ticksDone);
-      this.ticksDone = Math.max(this.ticksDone, due);
-      this.guard(() => {
-        for (let i = 0; i < n; i++) this.raw.tick();
-      });
+      this.guard(() => this.catchUpTicks());
       this.scheduleTick();
     }, this.heartbeatMs / 2);
+  }
+
+  /**
+   * Delivers every tick the clock says is due. Ticks are derived from the
+   * clock, not counted from timer callbacks: after a pause (GC, SIGSTOP) the
+   * missed ticks arrive at once. The timer calls this, and so does every
+   * input that depends on time (a peer message, a read), because a resumed
+   * process may read its sockets before its overdue timers fire: a leader
+   * frozen past its lease must not answer a lease read first.
+   */
+  private catchUpTicks(): void {
+    const due = Math.floor((this.env.clock.now() - this.startedAt) / this.heartbeatMs);
+    const n = Math.max(0, due - this.ticksDone);
+    this.ticksDone = Math.max(this.ticksDone, due);
+    for (let i = 0; i < n; i++) this.raw.tick();
   }
 
   /** Makes sure the Ready loop runs. */
