@@ -21,8 +21,8 @@ export interface DiskFaults {
  * A server's disk: `durable` is what survives a crash (it outlives every
  * process incarnation). A write becomes durable, and its promise resolves,
  * only after its latency has passed in a running process; a crash before
- * that loses it, or with torn writes keeps a prefix of it, in the order a
- * log writer issues records (snapshot, entries, hard state).
+ * that loses it, or with torn writes keeps a prefix of it, in the order the
+ * WAL issues records (snapshot with its base hard state, entries, hard state).
  */
 export class SimDisk {
   readonly durable = new MemoryStorage();
@@ -52,7 +52,12 @@ export class SimDisk {
     const r = this.random;
     if (update.snapshot !== undefined) {
       if (r.float() < 0.5) return;
+      // As the WAL installs it: the snapshot's base records the hard state as
+      // it was, with commit raised to the snapshot's index (it is committed).
+      const index = update.snapshot.metadata.index;
+      const before = this.durable.hardState();
       this.durable.applySnapshot(update.snapshot);
+      this.durable.setHardState({ ...before, commit: Math.max(before.commit, index) });
     }
     const entries = update.entries ?? [];
     const kept = r.int(entries.length + 1);
