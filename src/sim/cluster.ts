@@ -21,7 +21,7 @@ export interface ClusterOptions {
 }
 
 /** How often the per-node progress invariants are sampled, in virtual ms. */
-const SAMPLE_EVERY_MS = 25;
+const SAMPLE_EVERY_MS = 50;
 
 /**
  * A whole cluster of the shipped member stack (RaftNode + KvStore on

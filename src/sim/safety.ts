@@ -12,7 +12,7 @@ export class SafetyViolation extends Error {
 }
 
 function sameEntry(a: Entry, b: Entry): boolean {
-  return a.term === b.term && a.type === b.type && Buffer.from(a.data).equals(b.data);
+  return a.term === b.term && a.type === b.type && Buffer.compare(a.data, b.data) === 0;
 }
 
 /**

@@ -6,10 +6,17 @@
  * loop drains its microtasks before the next I/O callback. Nothing else may
  * schedule macrotasks while a run is in progress, or replay breaks.
  */
+interface SimEvent {
+  readonly at: number;
+  readonly seq: number;
+  readonly run: () => void;
+  cancelled?: boolean;
+}
+
 export class Scheduler {
   now = 0;
   private seq = 0;
-  private heap: { at: number; seq: number; run: () => void }[] = [];
+  private heap: SimEvent[] = [];
   eventsRun = 0;
 
   at(time: number, run: () => void): void {
@@ -20,14 +27,12 @@ export class Scheduler {
     this.at(this.now + delayMs, run);
   }
 
-  /** Like `after`, and returns a function that cancels the event. */
+  /** Like `after`, and returns a function that cancels the event (it is then skipped, not run). */
   timer(delayMs: number, run: () => void): () => void {
-    let cancelled = false;
-    this.after(delayMs, () => {
-      if (!cancelled) run();
-    });
+    const event: SimEvent = { at: this.now + Math.max(0, delayMs), seq: this.seq++, run };
+    this.push(event);
     return () => {
-      cancelled = true;
+      event.cancelled = true;
     };
   }
 
@@ -51,15 +56,18 @@ export class Scheduler {
     return this.heap.length;
   }
 
-  /** Runs the next event; false when none is left or the next is past `until`. */
+  /** Runs the next event that was not cancelled; false when none is left before `until`. */
   step(until: number): boolean {
-    const top = this.heap[0];
-    if (top === undefined || top.at > until) return false;
-    this.pop();
-    this.now = top.at;
-    this.eventsRun++;
-    top.run();
-    return true;
+    for (;;) {
+      const top = this.heap[0];
+      if (top === undefined || top.at > until) return false;
+      this.pop();
+      if (top.cancelled === true) continue;
+      this.now = top.at;
+      this.eventsRun++;
+      top.run();
+      return true;
+    }
   }
 
   private less(a: number, b: number): boolean {
@@ -74,7 +82,7 @@ export class Scheduler {
     this.heap[b] = t;
   }
 
-  private push(e: { at: number; seq: number; run: () => void }): void {
+  private push(e: SimEvent): void {
     this.heap.push(e);
     let i = this.heap.length - 1;
     while (i > 0) {

@@ -350,12 +350,16 @@ export class Workload {
   ): Promise<{ ok: T } | { failed: Error } | undefined> {
     return new Promise((resolve) => {
       let settled = false;
+      let cancelTimeout = () => {};
       const settle = (v: { ok: T } | { failed: Error } | undefined) => {
         if (settled) return;
         settled = true;
+        cancelTimeout();
         resolve(v);
       };
-      this.cluster.scheduler.after(this.opts.attemptTimeoutMs, () => settle(undefined));
+      cancelTimeout = this.cluster.scheduler.timer(this.opts.attemptTimeoutMs, () =>
+        settle(undefined),
+      );
       const up = member.up;
       if (up === undefined) return settle(undefined);
       up.process.run(() => {
