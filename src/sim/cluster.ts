@@ -72,7 +72,7 @@ export class Cluster {
           this.leaderToCheck.set(m.id, {
             term,
             epoch: m.epoch,
-            knownCommitted: this.safety.highestApplied,
+            knownCommitted: this.highestCommitted(),
           });
         }
       },
@@ -82,7 +82,8 @@ export class Cluster {
         this.leaderToCheck.delete(m.id);
         // A leader that crashed before its first write was durable is not checked.
         if (pending.epoch !== m.epoch) return;
-        // Checked once its log is durable, against what was committed when it won.
+        // Checked once its log is durable, against what was committed when it
+        // won (entries applied by then, of those committed up to that point).
         this.check(() =>
           this.safety.leaderLog(m.id, pending.term, m.disk.durable, pending.knownCommitted),
         );
@@ -146,6 +147,16 @@ export class Cluster {
     );
     this.members.set(id, member);
     return member;
+  }
+
+  /** The highest index any running member knows to be committed (commit is prefix-closed). */
+  private highestCommitted(): number {
+    let highest = this.safety.highestApplied;
+    for (const m of this.members.values()) {
+      const up = m.up;
+      if (up !== undefined) highest = Math.max(highest, up.node.status().commitIndex);
+    }
+    return highest;
   }
 
   /** Starts every founding member, and the sampling of progress invariants. */

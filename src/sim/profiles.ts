@@ -3,6 +3,8 @@ import type { NetworkFaults } from "./network.js";
 /** Relative weights of the fault actions a profile injects while faults are on. */
 export interface FaultWeights {
   readonly crash: number;
+  /** Every running member at once (a power loss), all restarted a little later. */
+  readonly crashAll: number;
   readonly restart: number;
   readonly partition: number;
   /** Cut the current leader off from everyone else. */
@@ -76,7 +78,7 @@ export const PROFILES: readonly Profile[] = [
     ...base,
     name: "crashes",
     description: "crashes losing unsynced writes, torn writes, slow disks, restarts, pauses",
-    faults: { crash: 3, restart: 4, pause: 1 },
+    faults: { crash: 3, crashAll: 1, restart: 4, pause: 1 },
     diskDelayMs: [0, 15],
     tornWrites: true,
   },
@@ -104,6 +106,7 @@ export const PROFILES: readonly Profile[] = [
     description: "everything at once",
     faults: {
       crash: 2,
+      crashAll: 1,
       restart: 3,
       partition: 2,
       isolateLeader: 1,

@@ -262,6 +262,15 @@ class FaultInjector {
         if (id !== undefined) c.crash(id);
         return;
       }
+      case "crashAll": {
+        const down = this.live();
+        c.trace(`power loss: ${down.join(",")}`);
+        for (const id of down) c.crash(id);
+        c.scheduler.after(20 + this.rng.float() * 180, () => {
+          for (const id of down) if (!this.retired.has(id) && !c.member(id).alive) c.restart(id);
+        });
+        return;
+      }
       case "restart": {
         const id = this.randomOf(all.filter((x) => !c.member(x).alive));
         if (id !== undefined) c.restart(id);

@@ -82,8 +82,9 @@ export class SafetyChecker {
 
   /**
    * Leader completeness: a new leader's log holds every entry known
-   * committed when it was elected (those applied up to `knownAtElection`;
-   * by default every entry applied so far).
+   * committed when it was elected: those at or below `knownAtElection` (the
+   * highest commit index any member knew then; by default everything) that
+   * some member has applied, which tells their term.
    */
   leaderLog(id: NodeId, term: number, disk: MemoryStorage, knownAtElection = Infinity): void {
     this.checks++;

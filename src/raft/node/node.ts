@@ -210,7 +210,12 @@ export class RaftNode<Result> {
   /** Opens the node on its storage (bootstrapping a founding member's empty log) and starts it. */
   static async start<Result>(opts: RaftNodeOptions<Result>): Promise<RaftNode<Result>> {
     const { storage, initialCluster, id } = opts;
-    const fresh = storage.lastIndex() === 0 && storage.initialState().hardState.term === 0;
+    // A hard state that never got a term means this node has promised nothing
+    // to anyone: its log is empty, or holds a bootstrap (or a joiner's first
+    // entries) that a crash cut short before the hard state was written.
+    // Starting over is safe, and without it such a node never campaigns.
+    const fresh =
+      storage.initialState().hardState.term === 0 && storage.snapshot().metadata.index === 0;
     if (fresh && initialCluster?.has(id) && opts.join !== true) {
       const { entries, hardState } = bootstrapLog([...initialCluster.keys()], (member) =>
         encodeMemberContext(initialCluster.get(member)!),
