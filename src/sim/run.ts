@@ -43,6 +43,7 @@ export interface SimResult {
 const TICK_MS = 10;
 const ELECTION_MS = 100;
 const LEASE_TTL_MS = 300;
+const LEADER_WATCH_MS = 25;
 
 /**
  * One seeded run: a cluster of the shipped member stack under a profile's
@@ -97,6 +98,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   };
   let leaderChanges = 0;
   let lastLeader: NodeId | undefined;
+  /** When the leader seen last was first seen (no earlier than it took over). */
+  let leaderSince = 0;
   const finish = (failure?: string): SimResult => ({
     seed,
     profile: profile.name,
@@ -129,12 +132,12 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       if (l !== undefined && l !== lastLeader) {
         leaderChanges++;
         lastLeader = l;
+        leaderSince = cluster.now;
       }
+      cluster.scheduler.after(LEADER_WATCH_MS, watchLeader);
     };
-    for (let t = 0; t < faultMs && cluster.violation === undefined; t += 50) {
-      await cluster.runFor(50);
-      watchLeader();
-    }
+    watchLeader();
+    await cluster.runFor(faultMs);
     // Heal everything: from here on the cluster must make progress.
     faults.stop();
     cluster.network.heal();
@@ -149,7 +152,6 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     await cluster.runFor(livenessBoundMs / 2);
     workload.stop();
     const settled = await cluster.runUntil(() => workload.idle, livenessBoundMs / 2);
-    watchLeader();
     cluster.checkLogMatching();
     const broken = violated();
     if (broken !== undefined) return finish(broken);
@@ -181,8 +183,10 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     const leaseProblem = checkLeases(workload.leases, revokedAt, {
       now: cluster.now,
       clockSkew,
-      // A new leader grants every lease an election timeout more; then one check interval.
-      expiryBoundMs: 2 * ELECTION_MS + 2 * TICK_MS,
+      leaderSince,
+      takeoverGraceMs: ELECTION_MS,
+      // A check interval, the revoke's trip through the log, and the watch's granularity.
+      expiryBoundMs: ELECTION_MS + LEADER_WATCH_MS + 2 * TICK_MS,
       liveLeases: new Set(leader.up!.store.leases().map((l) => l.id)),
     });
     if (leaseProblem !== undefined) return finish(`leases: ${leaseProblem}`);

@@ -17,6 +17,8 @@ const lease = (revokeRequested = false): LeaseRecord => ({
 const ctx = (now: number, live: number[] = []): LeaseCheckContext => ({
   now,
   clockSkew: 0.1,
+  leaderSince: 0,
+  takeoverGraceMs: 100,
   expiryBoundMs: 200,
   liveLeases: new Set(live),
 });
@@ -65,6 +67,13 @@ describe("checkLeases: liveness", () => {
 
   it("accepts a lease gone by its due time", () => {
     expect(checkLeases([lease()], revoked(1500), ctx(1900))).toBeUndefined();
+  });
+
+  it("counts from a later takeover: a new leader grants a TTL and its grace", () => {
+    // Leader since t=1000: due by 1000 + (1000 + 100) * 1.1 + 200 = t=2410.
+    const late = { ...ctx(2400, [1]), leaderSince: 1000 };
+    expect(checkLeases([lease()], new Map(), late)).toBeUndefined();
+    expect(checkLeases([lease()], new Map(), { ...late, now: 2420 })).toContain("past t=2410.0");
   });
 
   it("checks every lease, not only the first", () => {
