@@ -98,6 +98,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   };
   let leaderChanges = 0;
   let lastLeader: NodeId | undefined;
+  let lastTerm = 0;
   /** When the leader seen last was first seen (no earlier than it took over). */
   let leaderSince = 0;
   const finish = (failure?: string): SimResult => ({
@@ -128,10 +129,13 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     const faults = new FaultInjector(cluster, rng.fork(), profile, voters.length);
     faults.schedule(faultMs);
     const watchLeader = (): void => {
-      const l = cluster.leader()?.id;
-      if (l !== undefined && l !== lastLeader) {
-        leaderChanges++;
+      const leader = cluster.leader();
+      const l = leader?.id;
+      const term = leader?.up?.node.status().term ?? 0;
+      if (l !== undefined && l !== lastLeader) leaderChanges++;
+      if (l !== undefined && (l !== lastLeader || term !== lastTerm)) {
         lastLeader = l;
+        lastTerm = term;
         leaderSince = cluster.now;
       }
       cluster.scheduler.after(LEADER_WATCH_MS, watchLeader);
