@@ -12,7 +12,6 @@ import {
   type Message,
   MessageType,
   type NodeId,
-  NotLeaderError,
   type ProposalPosition,
   type RaftConfig,
   type RaftStatus,
@@ -40,6 +39,7 @@ import type {
   Transport,
   TransportStats,
 } from "./ports.js";
+import { ReadBatches } from "./read-batches.js";
 import {
   decodeMemberContext,
   decodeNodeSnapshot,
@@ -149,16 +149,7 @@ export class RaftNode<Result> {
   /** What the transport was last told: peer id -> address. */
   private readonly transportPeers = new Map<NodeId, string>();
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
-  private readonly reads = new Map<string, Pending<void>>();
-  /** Read index granted per read context, waiting for apply to catch up. */
-  private readonly readPoints = new Map<string, number>();
-  /** Reads waiting for the next ReadIndex batch. */
-  private queuedReads: string[] = [];
-  /** ReadIndex requests in flight: batch context -> the reads it serves. */
-  private readonly readBatches = new Map<string, string[]>();
-  private readBatchCounter = 0;
-  private readCounter = 0;
-  private readonly readNonce: string;
+  private readonly reads: ReadBatches;
   private appliedIndex: number;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
@@ -187,7 +178,7 @@ export class RaftNode<Result> {
     }
     this.env = opts.env ?? processEnv;
     this.startedAt = this.env.clock.now();
-    this.readNonce = this.env.seed().toString(16);
+    this.reads = new ReadBatches(this.env.clock, `${opts.id}:${this.env.seed().toString(16)}`);
     const snapIndex = opts.storage.snapshot().metadata.index;
     this.snapshotIndex = snapIndex;
     this.appliedIndex = snapIndex;
@@ -267,44 +258,7 @@ export class RaftNode<Result> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const ctx = `${++this.readCounter}`;
-    const pending = new Pending<void>(this.env.clock, "read", timeoutMs, options.signal, () => {
-      this.reads.delete(ctx);
-      this.readPoints.delete(ctx);
-    });
-    this.reads.set(ctx, pending);
-    this.queuedReads.push(ctx);
-    // Kicked from a microtask so that reads issued in the same turn share a batch.
-    if (this.queuedReads.length === 1) queueMicrotask(() => this.kick());
-    return pending.promise;
-  }
-
-  /**
-   * Asks for one read point for every read queued since the last batch: a
-   * ReadIndex costs the leader a heartbeat round, so reads arriving together
-   * share one (as etcd's server coalesces its linearizable reads).
-   */
-  private issueQueuedReads(): void {
-    if (this.queuedReads.length === 0) return;
-    const members = this.queuedReads.filter((ctx) => this.reads.has(ctx));
-    this.queuedReads = [];
-    // A batch the leader never answered (it stepped down, the request was
-    // lost) is forgotten once every read it served has settled.
-    for (const [batch, waiting] of this.readBatches) {
-      if (!waiting.some((ctx) => this.reads.has(ctx))) this.readBatches.delete(batch);
-    }
-    if (members.length === 0) return;
-    // The nonce keeps a late answer to a batch sent before a restart from
-    // matching a new one with the same counter.
-    const batch = `${this.opts.id}:${this.readNonce}:${++this.readBatchCounter}`;
-    this.readBatches.set(batch, members);
-    this.catchUpTicks();
-    try {
-      this.raw.readIndex(batch);
-    } catch (err) {
-      this.readBatches.delete(batch);
-      for (const ctx of members) this.reads.get(ctx)?.reject(err as Error);
-    }
+    return this.reads.add(timeoutMs, options.signal, () => this.kick());
   }
 
   /** Proposes a membership change; resolves with the configuration once applied here. */
@@ -562,7 +516,10 @@ export class RaftNode<Result> {
     try {
       for (;;) {
         if (this.fatal !== undefined) break;
-        this.issueQueuedReads();
+        this.reads.issue((context) => {
+          this.catchUpTicks();
+          this.raw.readIndex(context);
+        });
         if (!this.raw.hasReady()) break;
         const rd = this.raw.ready();
         await this.handleReady(rd);
@@ -599,13 +556,7 @@ export class RaftNode<Result> {
         rd.committedEntries.length,
       );
     }
-    for (const rs of rd.readStates) {
-      const members = this.readBatches.get(rs.context);
-      this.readBatches.delete(rs.context);
-      for (const ctx of members ?? []) {
-        if (this.reads.has(ctx)) this.readPoints.set(ctx, rs.index);
-      }
-    }
+    this.reads.granted(rd.readStates);
   }
 
   /**
@@ -620,9 +571,7 @@ export class RaftNode<Result> {
     const wasLeader = this.lastRole === Role.Leader;
     this.lastRole = role;
     if (!wasLeader || role === Role.Leader) return;
-    for (const [ctx, pending] of [...this.reads]) {
-      if (!this.readPoints.has(ctx)) pending.reject(new NotLeaderError(lead, "read"));
-    }
+    this.reads.leadershipLost(lead);
   }
 
   private async installSnapshot(snap: Snapshot): Promise<void> {
@@ -721,9 +670,7 @@ export class RaftNode<Result> {
           ),
         );
     }
-    for (const [ctx, index] of this.readPoints) {
-      if (this.appliedIndex >= index) this.reads.get(ctx)?.resolve();
-    }
+    this.reads.applied(this.appliedIndex);
   }
 
   private async maybeSnapshot(): Promise<void> {
@@ -771,7 +718,7 @@ export class RaftNode<Result> {
 
   private failAll(err: Error): void {
     for (const w of [...this.proposals.values()]) w.pending.reject(err);
-    for (const p of [...this.reads.values()]) p.reject(err);
+    this.reads.failAll(err);
   }
 
   /**
