@@ -45,6 +45,7 @@ export class SafetyChecker {
     const prev = this.applied.get(e.index);
     if (prev === undefined) {
       this.applied.set(e.index, { entry: e, node: id });
+      if (e.index > this.highestApplied) this.highestApplied = e.index;
     } else if (!sameEntry(prev.entry, e)) {
       throw new SafetyViolation(
         "state machine safety",
@@ -74,11 +75,7 @@ export class SafetyChecker {
   }
 
   /** The highest index any node has applied so far. */
-  get highestApplied(): number {
-    let highest = 0;
-    for (const index of this.applied.keys()) if (index > highest) highest = index;
-    return highest;
-  }
+  highestApplied = 0;
 
   /**
    * Leader completeness: a new leader's log holds every entry known

@@ -164,10 +164,16 @@ export class Workload {
         await this.record(c, { op: "revoke", key }, `c${c.id}-r${n}`, async (r, id) => {
           try {
             const res = await r.write({ type: "leaseRevoke", id: lease.id }, id);
-            return { deleted: res.deletedKeys, revision: res.revision };
+            // Revokes stay out of the revision-order check (revision 0).
+            return {
+              output: { deleted: res.deletedKeys, revision: res.revision },
+              revision: 0,
+              wrote: false,
+            };
           } catch (err) {
-            if (err instanceof LeaseNotFoundError) return { deleted: 0, revision: 0 };
-            throw err;
+            if (!(err instanceof LeaseNotFoundError)) throw err;
+            // Expired before the revoke: nothing deleted.
+            return { output: { deleted: 0, revision: 0 }, revision: 0, wrote: false };
           }
         });
       }
@@ -265,7 +271,7 @@ export class Workload {
     run: (
       replica: KvReplica,
       requestId: string | undefined,
-    ) => Promise<{ output: Output; revision: number; wrote: boolean } | Output>,
+    ) => Promise<{ output: Output; revision: number; wrote: boolean }>,
   ): Promise<void> {
     const call = this.now;
     const outcome = await this.call(c, requestId, run);
@@ -281,8 +287,7 @@ export class Workload {
     }
     if ("failed" in outcome) return;
     const ret = this.now;
-    const result = outcome.ok;
-    const full = "output" in result ? result : { output: result, revision: 0, wrote: false };
+    const full = outcome.ok;
     this.history.push({ clientId: c.id, input, call, output: full.output, ret });
     if (full.revision > 0) {
       this.revisions.push({ call, ret, revision: full.revision, wrote: full.wrote });

@@ -5,6 +5,7 @@ import { RaftNode } from "../../../src/raft/node/node.js";
 import type { StateMachine } from "../../../src/raft/node/ports.js";
 import { MemoryStorage } from "../../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../../src/raft/transport/index.js";
+import { waitFor } from "../../support/wait-for.js";
 
 /** A counter-plus-log state machine: every entry appends its text and returns the new length. */
 class ListMachine implements StateMachine<number> {
@@ -56,16 +57,6 @@ async function cluster(
     started.push(node);
   }
   return { net, nodes, machines, storages };
-}
-
-async function waitFor<T>(f: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const leaderOf = (nodes: Map<number, RaftNode<number>>) =>
