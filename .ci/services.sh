@@ -61,17 +61,24 @@ install_missing_packages() {
   log "installed ${missing[*]} in $(( $(now_ms) - started )) ms"
 }
 
+# Sends $2 (printf format) to 127.0.0.1:$1 and prints the reply. Bounded: a
+# server that accepts the connection while it is still starting may never
+# answer nor close it, and a health probe must not wait for it forever.
+ask_port() {
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "$2" >&3 && cat <&3' ask_port "$1" "$2" 2>/dev/null
+}
+
 # GET /health on etcd's client port; true once the member serves requests.
 etcd_healthy() {
   local reply
-  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /health HTTP/1.0\r\n\r\n' >&3 && cat <&3) 2>/dev/null) || return 1
+  reply=$(ask_port "$1" 'GET /health HTTP/1.0\r\n\r\n') || return 1
   [[ $reply == *'"health":"true"'* ]]
 }
 
 # ZooKeeper's four-letter "ruok" command (whitelisted in the config below).
 zookeeper_healthy() {
   local reply
-  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf ruok >&3 && cat <&3) 2>/dev/null) || return 1
+  reply=$(ask_port "$1" ruok) || return 1
   [ "$reply" = imok ]
 }
 
