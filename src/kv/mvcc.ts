@@ -98,9 +98,10 @@ export class KeyHistories {
 
   /**
    * Drops every record superseded at or before `revision`, and deletion
-   * markers at or before it, as etcd's compaction does.
+   * markers at or before it, as etcd's compaction does. Returns what it dropped.
    */
-  compact(revision: number): void {
+  compact(revision: number): KeyRecord[] {
+    const dropped: KeyRecord[] = [];
     let removed = false;
     for (const [key, h] of this.histories) {
       let keepFrom = 0;
@@ -110,9 +111,10 @@ export class KeyHistories {
       if (keepFrom === 0) continue;
       if (keepFrom >= h.length) {
         this.histories.delete(key);
+        dropped.push(...h);
         removed = true;
       } else {
-        h.splice(0, keepFrom);
+        dropped.push(...h.splice(0, keepFrom));
       }
     }
     if (removed) {
@@ -120,6 +122,7 @@ export class KeyHistories {
       this.sorted = this.sorted.filter(live);
       this.pending = this.pending.filter(live);
     }
+    return dropped;
   }
 
   entries(): IterableIterator<[KeyString, readonly KeyRecord[]]> {

@@ -46,9 +46,17 @@ interface Remembered {
 /** One remembered request in a snapshot: id, encoded result and, since digests exist, digest. */
 export type RequestEntry = [id: string, result: Uint8Array, digest?: Uint8Array];
 
+/** Where the log's changes are kept as they happen (the store's backend). */
+export interface RequestSink {
+  put(seq: number, entry: RequestEntry): void;
+  remove(id: string): void;
+}
+
 export class RequestLog {
   private readonly results = new Map<string, Remembered>();
   private bytes = 0;
+  private nextSeq = 1;
+  private sink: RequestSink | undefined;
 
   constructor(private readonly window: RequestWindow = DEFAULT_REQUEST_WINDOW) {
     for (const [name, v] of Object.entries(window)) {
@@ -60,6 +68,11 @@ export class RequestLog {
 
   get size(): number {
     return this.results.size;
+  }
+
+  /** From now on every entry added or forgotten is also told to `sink`. */
+  attach(sink: RequestSink): void {
+    this.sink = sink;
   }
 
   /**
@@ -104,6 +117,8 @@ export class RequestLog {
     this.forget(id);
     this.results.set(id, { result, digest });
     this.bytes += sizeOf({ result, digest });
+    const seq = this.nextSeq++;
+    this.sink?.put(seq, digest === undefined ? [id, result] : [id, result, digest]);
     for (const [oldest, value] of this.results) {
       if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
       this.forget(oldest, value);
@@ -114,6 +129,7 @@ export class RequestLog {
     if (value === undefined) return;
     this.results.delete(id);
     this.bytes -= sizeOf(value);
+    this.sink?.remove(id);
   }
 }
 

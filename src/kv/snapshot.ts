@@ -30,12 +30,14 @@ export interface SnapshotHeader {
 
 export interface SnapshotContents {
   readonly header: SnapshotHeader;
-  readonly histories: [KeyString, KeyRecord[]][];
+  readonly histories: Iterable<[KeyString, readonly KeyRecord[]]>;
   /** Remembered request results, oldest first: [request id, encoded result, command digest]. */
   readonly requests: RequestEntry[];
 }
 
 const KEYS_PER_FRAME = 1024;
+/** A frame closes once its values pass this many bytes, so big values never make one huge frame. */
+const FRAME_VALUE_BYTES = 1024 * 1024;
 const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -49,32 +51,35 @@ function frame(value: unknown): Uint8Array {
   return out;
 }
 
+/**
+ * Encodes lazily, a frame at a time: `histories` is read as the stream is,
+ * so a store can hand over a view that stays cheap while it is read.
+ */
 export async function* encodeSnapshot(contents: SnapshotContents): AsyncGenerator<Uint8Array> {
   yield frame(contents.header);
-  const { histories } = contents;
-  for (let i = 0; i < histories.length; i += KEYS_PER_FRAME) {
-    const batch = histories
-      .slice(i, i + KEYS_PER_FRAME)
-      .map(([key, h]) => [
-        toKeyBytes(key),
-        h.map(
-          (r): WireRecord => [
-            r.modRevision,
-            r.subRevision,
-            r.createRevision,
-            r.version,
-            r.value,
-            r.lease,
-          ],
-        ),
-      ]);
-    yield frame({ keys: batch });
+  let keys = 0;
+  let batch: [Uint8Array, WireRecord[]][] = [];
+  let batchBytes = 0;
+  for (const [key, h] of contents.histories) {
+    keys++;
+    const records = h.map((r): WireRecord => {
+      const value = r.value;
+      batchBytes += value.byteLength;
+      return [r.modRevision, r.subRevision, r.createRevision, r.version, value, r.lease];
+    });
+    batch.push([toKeyBytes(key), records]);
+    if (batch.length >= KEYS_PER_FRAME || batchBytes >= FRAME_VALUE_BYTES) {
+      yield frame({ keys: batch });
+      batch = [];
+      batchBytes = 0;
+    }
   }
+  if (batch.length > 0) yield frame({ keys: batch });
   const { requests } = contents;
   for (let i = 0; i < requests.length; i += KEYS_PER_FRAME) {
     yield frame({ requests: requests.slice(i, i + KEYS_PER_FRAME) });
   }
-  yield frame({ end: histories.length });
+  yield frame({ end: keys });
 }
 
 function fail(what: string): never {
@@ -84,6 +89,46 @@ function fail(what: string): never {
 function int(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(`${what} is not a count`);
   return v;
+}
+
+/** The header frame (also what a backend keeps as the store's tables), checked. */
+export function parseSnapshotHeader(value: unknown): SnapshotHeader {
+  if (typeof value !== "object" || value === null) fail("header is not an object");
+  const f = value as Record<string, unknown>;
+  if (f["v"] !== 1) fail("unknown header version");
+  const leases = f["leases"];
+  if (!Array.isArray(leases)) fail("leases missing");
+  const members = parseMemberWire(f["members"]);
+  const auth = parseAuthWire(f["auth"]);
+  return {
+    v: 1,
+    ...(members !== undefined && { members }),
+    ...(auth !== undefined && { auth }),
+    revision: int(f["revision"], "revision"),
+    compactRevision: int(f["compactRevision"], "compactRevision"),
+    appliedIndex: int(f["appliedIndex"], "appliedIndex"),
+    nextLeaseId: int(f["nextLeaseId"], "nextLeaseId"),
+    leases: leases.map((l: unknown) => {
+      if (!Array.isArray(l)) fail("lease entry");
+      const renewals = l[2] === undefined ? 0 : int(l[2], "lease renewals");
+      return [int(l[0], "lease id"), int(l[1], "lease ttl"), renewals] as [number, number, number];
+    }),
+  };
+}
+
+/** The header as bytes, for a backend's tables. */
+export function packSnapshotHeader(header: SnapshotHeader): Uint8Array {
+  return packr.pack(header);
+}
+
+export function unpackSnapshotHeader(bytes: Uint8Array): SnapshotHeader {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch {
+    fail("tables are not MessagePack");
+  }
+  return parseSnapshotHeader(value);
 }
 
 /** Reads a snapshot stream; an empty stream (a node that never had state) reads as undefined. */
@@ -98,29 +143,7 @@ export async function decodeSnapshot(
     if (ended) fail("data after the trailer");
     const f = value as Record<string, unknown>;
     if (header === undefined) {
-      if (f["v"] !== 1) fail("unknown header version");
-      const leases = f["leases"];
-      if (!Array.isArray(leases)) fail("leases missing");
-      const members = parseMemberWire(f["members"]);
-      const auth = parseAuthWire(f["auth"]);
-      header = {
-        v: 1,
-        ...(members !== undefined && { members }),
-        ...(auth !== undefined && { auth }),
-        revision: int(f["revision"], "revision"),
-        compactRevision: int(f["compactRevision"], "compactRevision"),
-        appliedIndex: int(f["appliedIndex"], "appliedIndex"),
-        nextLeaseId: int(f["nextLeaseId"], "nextLeaseId"),
-        leases: leases.map((l: unknown) => {
-          if (!Array.isArray(l)) fail("lease entry");
-          const renewals = l[2] === undefined ? 0 : int(l[2], "lease renewals");
-          return [int(l[0], "lease id"), int(l[1], "lease ttl"), renewals] as [
-            number,
-            number,
-            number,
-          ];
-        }),
-      };
+      header = parseSnapshotHeader(f);
     } else if (Array.isArray(f["keys"])) {
       for (const entry of f["keys"] as unknown[]) {
         if (!Array.isArray(entry) || !(entry[0] instanceof Uint8Array) || !Array.isArray(entry[1]))
@@ -162,23 +185,38 @@ export async function decodeSnapshot(
 }
 
 async function* frames(data: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
-  let buf = Buffer.alloc(0);
+  // Chunks are kept in a list and joined once a whole frame is there, so a
+  // big frame arriving in small chunks costs its size, not its size squared.
+  let chunks: Buffer[] = [];
+  let buffered = 0;
+  let need = 4;
+  let frameLength: number | undefined;
   for await (const chunk of data) {
-    buf = buf.byteLength === 0 ? Buffer.from(chunk) : Buffer.concat([buf, chunk]);
-    while (buf.byteLength >= 4) {
-      const len = buf.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES) fail(`frame of ${len} bytes`);
-      if (buf.byteLength < 4 + len) break;
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    buffered += chunk.byteLength;
+    while (buffered >= need) {
+      let buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+      if (frameLength === undefined) {
+        frameLength = buf.readUInt32BE(0);
+        if (frameLength > MAX_FRAME_BYTES) fail(`frame of ${frameLength} bytes`);
+        need = 4 + frameLength;
+        chunks = [buf];
+        if (buffered < need) break;
+      }
       let value: unknown;
       try {
-        value = packr.unpack(buf.subarray(4, 4 + len));
+        value = packr.unpack(buf.subarray(4, 4 + frameLength));
       } catch {
         fail("frame is not MessagePack");
       }
       if (typeof value !== "object" || value === null) fail("frame is not an object");
       yield value;
-      buf = buf.subarray(4 + len);
+      buf = buf.subarray(4 + frameLength);
+      chunks = buf.byteLength > 0 ? [buf] : [];
+      buffered = buf.byteLength;
+      frameLength = undefined;
+      need = 4;
     }
   }
-  if (buf.byteLength > 0) fail("trailing partial frame");
+  if (buffered > 0) fail("trailing partial frame");
 }

@@ -1,6 +1,8 @@
 import type { StateMachine } from "../raft/node/ports.js";
 import { AuthTable } from "./auth-table.js";
 import type { AuthView } from "./auth-types.js";
+import type { MvccBackend } from "./backend/backend.js";
+import { MemoryBackend } from "./backend/memory.js";
 import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { decodeCommand } from "./codec.js";
 import { commandDigest } from "./command-digest.js";
@@ -18,8 +20,20 @@ import { LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
-import { DEFAULT_REQUEST_WINDOW, RequestLog, type RequestWindow } from "./requests.js";
-import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot.js";
+import {
+  DEFAULT_REQUEST_WINDOW,
+  type RequestEntry,
+  RequestLog,
+  type RequestWindow,
+} from "./requests.js";
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  packSnapshotHeader,
+  type SnapshotContents,
+  type SnapshotHeader,
+  unpackSnapshotHeader,
+} from "./snapshot.js";
 import type {
   DeleteRangeCommand,
   DeleteRangeResult,
@@ -52,6 +66,15 @@ const EMPTY_SNAPSHOT: SnapshotContents = {
 };
 
 type PublishedEvent = KvEvent & { keyString: KeyString };
+
+/** Commands that change only keys and revisions; every other one also changes the tables. */
+const KEY_COMMANDS: ReadonlySet<KvCommand["type"]> = new Set([
+  "put",
+  "deleteRange",
+  "txn",
+  "range",
+  "compact",
+]);
 
 /** A lease change that `apply` just made, for the leader's expiry clock. */
 export interface LeaseApplied {
@@ -106,17 +129,31 @@ export class KvStore implements StateMachine<KvResult> {
        * so without it one txn could make each of them copy the whole store.
        */
       readonly maxTxnRangeBytes?: number;
+      /**
+       * Where records, tables and the applied index are kept (in memory by
+       * default). A backend that holds a previous state is loaded from.
+       */
+      readonly backend?: MvccBackend;
     } = {},
   ) {
     this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
     this.requests = new RequestLog(this.requestWindow);
+    this.backend = options.backend ?? new MemoryBackend();
     this.maxTxnRangeBytes = options.maxTxnRangeBytes ?? DEFAULT_MAX_RANGE_BYTES;
     if (!Number.isSafeInteger(this.maxTxnRangeBytes) || this.maxTxnRangeBytes <= 0) {
       throw new InvalidKvCommandError(
         `maxTxnRangeBytes must be a positive integer, got ${this.maxTxnRangeBytes}`,
       );
     }
+    this.load();
   }
+  private readonly backend: MvccBackend;
+  /** Set by any applied command that changed leases, members, auth or other tables. */
+  private tablesDirty = false;
+  /** Snapshot streams being read: compaction waits for them to end. */
+  private openViews = 0;
+  /** The revision a compaction applied while a view was open has yet to drop records to. */
+  private deferredCompaction = 0;
   private readonly requestWindow: RequestWindow;
   private readonly maxTxnRangeBytes: number;
   /** Member metadata (name, URLs) replicated through the log; see members.ts. */
@@ -136,6 +173,10 @@ export class KvStore implements StateMachine<KvResult> {
   }
   get keyCount(): number {
     return this.histories.size;
+  }
+  /** Bytes the backend occupies: what a space quota is checked against. */
+  get sizeBytes(): number {
+    return this.backend.sizeBytes();
   }
   get leaseCount(): number {
     return this.leaseTable.size;
@@ -182,7 +223,30 @@ export class KvStore implements StateMachine<KvResult> {
     const index = typeof indexOrEntry === "number" ? indexOrEntry : indexOrEntry.index;
     if (index > this.lastAppliedIndex) this.lastAppliedIndex = index;
     try {
+      return this.applyCommand(indexOrEntry, command);
+    } finally {
+      this.persist();
+    }
+  }
+
+  /**
+   * The node applied an entry that carries nothing for the store (a new
+   * leader's empty entry, a membership change): counted so the applied index
+   * a backend keeps is the node's, and a restart skips the entry too.
+   */
+  advance(index: number): void {
+    if (index <= this.lastAppliedIndex) return;
+    this.lastAppliedIndex = index;
+    this.persist();
+  }
+
+  private applyCommand(
+    indexOrEntry: number | { readonly index: number; readonly data: Uint8Array },
+    command?: KvCommand,
+  ): KvResult {
+    try {
       if (typeof indexOrEntry !== "number" && isMemberCommand(indexOrEntry.data)) {
+        this.tablesDirty = true;
         this.members.set(decodeMemberCommand(indexOrEntry.data));
         return { type: "memberAttributes", revision: this.currentRevision };
       }
@@ -260,23 +324,99 @@ export class KvStore implements StateMachine<KvResult> {
     this.hub.progress(this.currentRevision);
   }
 
-  /** The whole store (history since the compaction point, leases) as a byte stream. */
+  /**
+   * The whole store (history since the compaction point, leases) as a byte
+   * stream, as of this call: applies may go on while it is read, and
+   * compaction waits until it was read to its end (or closed with `return`).
+   */
   snapshot(): AsyncIterable<Uint8Array> {
-    return encodeSnapshot({
-      header: {
-        v: 1,
-        revision: this.currentRevision,
-        compactRevision: this.compactedRevision,
-        appliedIndex: this.lastAppliedIndex,
-        nextLeaseId: this.leaseTable.nextId,
-        leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
-        members: this.members.toWire(),
-        auth: this.#auth.toWire(),
+    const revision = this.currentRevision;
+    const histories = this.histories;
+    const header = this.header();
+    const requests = this.requests.entries();
+    this.openViews++;
+    let open = true;
+    const close = (): void => {
+      if (!open) return;
+      open = false;
+      this.openViews--;
+      if (this.openViews === 0 && this.deferredCompaction > 0) this.compactRecords();
+    };
+    function* recordsUpTo(): Generator<[KeyString, readonly KeyRecord[]]> {
+      try {
+        for (const [key, h] of histories.entries()) {
+          let n = h.length;
+          while (n > 0 && h[n - 1]!.modRevision > revision) n--;
+          if (n > 0) yield [key, n === h.length ? h.slice() : h.slice(0, n)];
+        }
+      } finally {
+        close();
+      }
+    }
+    const stream = encodeSnapshot({ header, histories: recordsUpTo(), requests });
+    return {
+      [Symbol.asyncIterator]: () => {
+        const it = stream[Symbol.asyncIterator]();
+        return {
+          next: () => it.next(),
+          return: async (value?: unknown) => {
+            close();
+            return it.return(value as undefined);
+          },
+        };
       },
-      // Copied now so the stream shows this moment even if applies continue.
-      histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
-      requests: this.requests.entries(),
+    };
+  }
+
+  private header(): SnapshotHeader {
+    return {
+      v: 1,
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+      appliedIndex: this.lastAppliedIndex,
+      nextLeaseId: this.leaseTable.nextId,
+      leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
+      members: this.members.toWire(),
+      auth: this.#auth.toWire(),
+    };
+  }
+
+  /** Rebuilds the store from what the backend kept, if it kept anything. */
+  private load(): void {
+    const state = this.backend.load();
+    if (state !== undefined) {
+      const header =
+        state.tables === undefined ? EMPTY_SNAPSHOT.header : unpackSnapshotHeader(state.tables);
+      this.install(
+        { ...header, ...state.meta },
+        state.records,
+        state.requests.map(([, entry]) => entry),
+      );
+    }
+    this.requests.attach({
+      put: (seq, entry) => this.backend.putRequest(seq, entry),
+      remove: (id) => this.backend.removeRequest(id),
     });
+  }
+
+  /** Commits what the last apply changed to the backend, with the applied index. */
+  private persist(): void {
+    if (this.tablesDirty) {
+      this.tablesDirty = false;
+      this.backend.putTables(packSnapshotHeader(this.header()));
+    }
+    this.backend.commit({
+      appliedIndex: this.lastAppliedIndex,
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+    });
+  }
+
+  /** Drops compacted records from the index and the backend, once no snapshot view needs them. */
+  private compactRecords(): void {
+    const revision = this.deferredCompaction;
+    this.deferredCompaction = 0;
+    this.backend.removeRecords(this.histories.compact(revision));
   }
 
   /**
@@ -286,32 +426,17 @@ export class KvStore implements StateMachine<KvResult> {
    */
   async restore(data: AsyncIterable<Uint8Array>): Promise<void> {
     const { header, histories, requests } = (await decodeSnapshot(data)) ?? EMPTY_SNAPSHOT;
-    const requestLog = new RequestLog(this.requestWindow);
-    for (const entry of requests) requestLog.add(entry);
-    const keys = new KeyHistories();
-    const leases = new LeaseTable();
-    for (const [id, ttlMs, renewals] of header.leases) leases.grant(id, ttlMs, renewals ?? 0);
-    leases.nextId = header.nextLeaseId;
-    for (const [key, records] of histories) {
-      for (const r of records) keys.append(key, r);
-      const last = records[records.length - 1]!;
-      if (!isTombstone(last) && last.lease !== 0) {
-        if (leases.get(last.lease) === undefined) {
-          throw new InvalidKvCommandError(
-            `kv snapshot is corrupt: key uses unknown lease ${last.lease}`,
-          );
-        }
-        leases.attach(key, last.lease);
-      }
-    }
-    this.histories = keys;
-    this.leaseTable = leases;
-    this.requests = requestLog;
-    this.currentRevision = header.revision;
-    this.compactedRevision = header.compactRevision;
-    this.lastAppliedIndex = header.appliedIndex;
-    this.members.restore(header.members);
-    this.#auth.restore(header.auth);
+    this.backend.clear();
+    this.install(
+      header,
+      (function* () {
+        for (const [key, records] of histories) for (const r of records) yield [key, r];
+      })(),
+      requests,
+      this.backend,
+    );
+    this.tablesDirty = true;
+    this.persist();
     for (const reg of this.hub.registrations()) {
       if (reg.nextRevision <= this.compactedRevision) {
         this.hub.remove(reg.id);
@@ -320,6 +445,53 @@ export class KvStore implements StateMachine<KvResult> {
         this.replay(reg, reg.nextRevision);
       }
     }
+  }
+
+  /**
+   * Replaces the state with `header` and `records` (each key's in revision
+   * order). With `into`, records and requests are also written to that backend.
+   */
+  private install(
+    header: SnapshotHeader,
+    records: Iterable<[KeyString, KeyRecord]>,
+    requests: Iterable<RequestEntry>,
+    into?: MvccBackend,
+  ): void {
+    const requestLog = new RequestLog(this.requestWindow);
+    if (into !== undefined) {
+      requestLog.attach({
+        put: (seq, entry) => into.putRequest(seq, entry),
+        remove: (id) => into.removeRequest(id),
+      });
+    }
+    for (const entry of requests) requestLog.add(entry);
+    const keys = new KeyHistories();
+    const leases = new LeaseTable();
+    for (const [id, ttlMs, renewals] of header.leases) leases.grant(id, ttlMs, renewals ?? 0);
+    leases.nextId = header.nextLeaseId;
+    const last = new Map<KeyString, KeyRecord>();
+    for (const [key, record] of records) {
+      keys.append(key, into === undefined ? record : into.putRecord(key, record));
+      last.set(key, record);
+    }
+    for (const [key, r] of last) {
+      if (isTombstone(r) || r.lease === 0) continue;
+      if (leases.get(r.lease) === undefined) {
+        throw new InvalidKvCommandError(
+          `kv snapshot is corrupt: key uses unknown lease ${r.lease}`,
+        );
+      }
+      leases.attach(key, r.lease);
+    }
+    this.histories = keys;
+    this.leaseTable = leases;
+    this.requests = requestLog;
+    this.currentRevision = header.revision;
+    this.compactedRevision = header.compactRevision;
+    this.lastAppliedIndex = header.appliedIndex;
+    this.deferredCompaction = 0;
+    this.members.restore(header.members);
+    this.#auth.restore(header.auth);
   }
 
   get watcherCount(): number {
@@ -352,6 +524,7 @@ export class KvStore implements StateMachine<KvResult> {
   }
 
   private execute(command: KvCommand): KvResult {
+    if (!KEY_COMMANDS.has(command.type) && command.type !== "request") this.tablesDirty = true;
     switch (command.type) {
       case "request": {
         const digest = commandDigest(command.command);
@@ -385,8 +558,10 @@ export class KvStore implements StateMachine<KvResult> {
         if (command.revision > this.currentRevision) {
           throw new FutureRevisionError(command.revision, this.currentRevision);
         }
-        this.histories.compact(command.revision);
         this.compactedRevision = command.revision;
+        // Records at or below it are no longer read; a snapshot being streamed may still need them.
+        this.deferredCompaction = command.revision;
+        if (this.openViews === 0) this.compactRecords();
         return { type: "compact", revision: this.currentRevision };
       }
       case "leaseGrant": {
@@ -511,7 +686,7 @@ export class KvStore implements StateMachine<KvResult> {
       value: ownedCopy(value),
       lease,
     };
-    this.histories.append(key, record);
+    this.histories.append(key, this.backend.putRecord(key, record));
     if (prev !== undefined && prev.lease !== lease) this.leaseTable.detach(key, prev.lease);
     this.leaseTable.attach(key, lease);
     const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
@@ -536,7 +711,7 @@ export class KvStore implements StateMachine<KvResult> {
     const prev = this.current(key);
     if (prev === undefined) return undefined;
     const record = tombstone(batch.revision, batch.sub++);
-    this.histories.append(key, record);
+    this.histories.append(key, this.backend.putRecord(key, record));
     this.leaseTable.detach(key, prev.lease);
     const prevKv = toKeyValue(key, prev);
     batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });

@@ -123,8 +123,10 @@ function prefixEndString(key: string): string {
 }
 
 /** Runs ops on a fresh store and model side by side, asserting each accept/reject agrees. */
-export function runBoth(ops: readonly ModelOp[]): { store: KvStore; model: KvModel } {
-  const store = new KvStore();
+export function runBoth(
+  ops: readonly ModelOp[],
+  store = new KvStore(),
+): { store: KvStore; model: KvModel } {
   const model = new KvModel();
   ops.forEach((op, i) => {
     const cmd = toCommand(op, model);

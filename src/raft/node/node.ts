@@ -151,6 +151,8 @@ export class RaftNode<Result> {
   private readonly proposals = new Map<number, ProposalWaiter<Result>>();
   private readonly reads: ReadBatches;
   private appliedIndex: number;
+  /** Entries at or below it were already in the state machine's own durable state at start. */
+  private stateMachineIndex = 0;
   private snapshotIndex: number;
   private snapshotsInstalled = 0;
   private lastRole: Role = Role.Follower;
@@ -214,7 +216,17 @@ export class RaftNode<Result> {
       await storage.save({ entries, hardState });
     }
     const node = new RaftNode(opts);
-    if (node.snapshotIndex > 0) await node.restoreFromStorage();
+    const kept = opts.stateMachine.appliedIndex ?? 0;
+    if (kept > storage.lastIndex()) {
+      throw new NodeFailedError(
+        `the state machine holds entries up to ${kept} but the log ends at ${storage.lastIndex()}: the data dir mixes two histories`,
+      );
+    }
+    if (kept >= node.snapshotIndex && kept > 0) {
+      node.stateMachineIndex = kept;
+      // Only the address book: the state machine is newer than the snapshot.
+      if (node.snapshotIndex > 0) await node.restoreFromStorage(false);
+    } else if (node.snapshotIndex > 0) await node.restoreFromStorage();
     if (fresh && opts.join === true && initialCluster !== undefined) {
       for (const [member, address] of initialCluster) node.peers.set(member, address);
     }
@@ -588,11 +600,11 @@ export class RaftNode<Result> {
   }
 
   /** Replaces the state machine and the address book with the latest stored snapshot, streamed. */
-  private async restoreFromStorage(): Promise<void> {
+  private async restoreFromStorage(withStateMachine = true): Promise<void> {
     const source = await this.opts.storage.openSnapshot();
     try {
       const { peers, app } = await decodeNodeSnapshot(source.chunks());
-      await this.opts.stateMachine.restore(app);
+      if (withStateMachine) await this.opts.stateMachine.restore(app);
       this.peers.clear();
       for (const [id, addr] of peers) this.peers.set(id, addr);
     } finally {
@@ -625,12 +637,15 @@ export class RaftNode<Result> {
     const waiter = this.proposals.get(e.index);
     if (e.type === EntryType.ConfChange) {
       this.trackAddresses(e);
+      this.opts.stateMachine.advance?.(e.index);
       // Resolved after advance(), once the core has applied the change.
       return;
     }
     let result: Result | undefined;
     this.bytesSinceSnapshot += e.data.byteLength;
+    if (e.index <= this.stateMachineIndex) return;
     if (e.data.byteLength > 0) result = this.opts.stateMachine.apply(e);
+    else this.opts.stateMachine.advance?.(e.index);
     if (waiter === undefined) return;
     if (waiter.term === e.term) waiter.pending.resolve(result as Result);
     else

@@ -15,4 +15,16 @@ export interface StateMachine<Result> {
   snapshot(): Uint8Array | AsyncIterable<Uint8Array>;
   /** Replaces the whole state from a snapshot's bytes, streamed. */
   restore(data: AsyncIterable<Uint8Array>): void | Promise<void>;
+  /**
+   * For a state machine that keeps its own durable state (a disk backend):
+   * the last entry index it holds when the node starts. The node then skips
+   * restoring a snapshot that is not newer, and does not apply those entries
+   * again; only the log after it is replayed.
+   */
+  readonly appliedIndex?: number;
+  /**
+   * Told of each applied entry that carries nothing for it (a new leader's
+   * empty entry, a membership change), so the applied index it keeps is the node's.
+   */
+  advance?(index: number): void;
 }

@@ -58,6 +58,7 @@ export interface ServeSettings {
   keepAliveTimeoutMs: number;
   idleTimeoutMs: number;
   maxRangeBytes: number;
+  kvBackend: KvBackendKind;
   authTokenTtlMs: number;
   bcryptCost: number;
   authFailureLimit: number;
@@ -133,6 +134,16 @@ function hostList(value: Raw): string[] {
     }
   }
   return hosts;
+}
+
+export const KV_BACKENDS = ["lmdb", "memory"] as const;
+export type KvBackendKind = (typeof KV_BACKENDS)[number];
+
+function kvBackend(value: Raw): KvBackendKind {
+  if (typeof value === "string" && (KV_BACKENDS as readonly string[]).includes(value)) {
+    return value as KvBackendKind;
+  }
+  throw new Error(`must be one of ${KV_BACKENDS.join(", ")}, got ${JSON.stringify(value)}`);
 }
 
 function logLevel(value: Raw): LogLevel {
@@ -388,6 +399,13 @@ export const FIELDS: readonly FieldSpec[] = [
     4 * MiB,
     integer(1),
     "key and value bytes in one range answer; more are paged (more, next_key)",
+  ),
+  spec(
+    "kvBackend",
+    "kv-backend",
+    "lmdb",
+    kvBackend,
+    "where the key space lives: lmdb (on disk in <data-dir>/kv; a restart replays only the log tail) or memory (rebuilt from the snapshot and log on each start)",
   ),
   spec(
     "authTokenTtlMs",

@@ -1,6 +1,9 @@
 import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { LmdbBackend } from "../../kv/backend/lmdb.js";
+import { MemoryBackend } from "../../kv/backend/memory.js";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
@@ -63,7 +66,10 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   const storage = await openStorage(config);
   log.info({ dataDir: config.dataDir, recovery: storage.recovery }, "storage opened");
   const transport = await createTransport(config, log.child({ component: "transport" }));
-  const store = new KvStore({ maxTxnRangeBytes: config.maxRangeBytes });
+  const backend =
+    config.kvBackend === "lmdb" ? new LmdbBackend(join(config.dataDir, "kv")) : new MemoryBackend();
+  const store = new KvStore({ maxTxnRangeBytes: config.maxRangeBytes, backend });
+  log.info({ kvBackend: backend.kind, appliedIndex: store.appliedIndex }, "key space opened");
   let reportFailure: (code: number) => void = () => {};
   const failed = new Promise<number>((resolve) => {
     reportFailure = resolve;
@@ -96,6 +102,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
         clearTimeout(cut);
       }
       await node.stop();
+      await backend.close();
       log.info("stopped");
     })();
     return stopping;

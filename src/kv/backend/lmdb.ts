@@ -1,0 +1,208 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { type Database, open, type RootDatabase } from "lmdb";
+import type { KeyString } from "../bytes.js";
+import { InvalidKvCommandError } from "../errors.js";
+import type { KeyRecord } from "../mvcc.js";
+import type { RequestEntry } from "../requests.js";
+import type { BackendMeta, LoadedState, MvccBackend } from "./backend.js";
+import {
+  decodeRecordHead,
+  decodeRecordValue,
+  encodeRecord,
+  parseRevisionKey,
+  revisionKey,
+} from "./record-codec.js";
+
+const META_KEY = "meta";
+const TABLES_KEY = "tables";
+/** How long a measured file size is reused; the quota check asks on every write. */
+const SIZE_CACHE_MS = 1000;
+
+/**
+ * The key space on disk, in LMDB (one memory-mapped B+tree file; readers never
+ * block the writer). Records are keyed by revision; the key index is rebuilt
+ * in memory on open from one ordered scan, as etcd rebuilds its tree index.
+ *
+ * lmdb-js commits asynchronously, batching every write issued in the same
+ * turn of the event loop into one transaction, in issue order. A commit's
+ * `meta` is written after its data, so any state a crash leaves holds all the
+ * data up to its applied index (and maybe some of the next, which `load`
+ * trims). Until its transaction lands, a staged value is read from memory.
+ */
+export class LmdbBackend implements MvccBackend {
+  readonly kind = "lmdb" as const;
+  private readonly root: RootDatabase;
+  private readonly records: Database<Buffer, Buffer>;
+  private readonly requests: Database<[number, ...RequestEntry], string>;
+  /** Values written but maybe not yet committed, by revision key. */
+  private readonly pending = new Map<string, Uint8Array>();
+  private staged: (() => Promise<boolean>)[] = [];
+  /** The values the staged writes carry, dropped from `pending` once their commit lands. */
+  private stagedValues: [string, Uint8Array][] = [];
+  private clearStaged = false;
+  private lastCommit: Promise<unknown> = Promise.resolve();
+  private failure: Error | undefined;
+  private sizeCache = { atMs: -Infinity, bytes: 0 };
+
+  constructor(private readonly path: string) {
+    this.root = open({ path, maxDbs: 4, compression: false });
+    this.records = this.root.openDB({ name: "records", keyEncoding: "binary", encoding: "binary" });
+    this.requests = this.root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
+  }
+
+  load(): LoadedState | undefined {
+    const meta = this.root.get(META_KEY) as BackendMeta | undefined;
+    if (meta === undefined) return undefined;
+    const records: [KeyString, KeyRecord][] = [];
+    const beyond: Buffer[] = [];
+    for (const { key, value } of this.records.getRange({})) {
+      const [modRevision, subRevision] = parseRevisionKey(key);
+      if (modRevision > meta.revision) {
+        beyond.push(key);
+        continue;
+      }
+      const head = decodeRecordHead(value);
+      records.push([head.key, this.storedRecord(head, modRevision, subRevision)]);
+    }
+    // Written by an apply whose meta did not land: the log applies it again.
+    for (const key of beyond) void this.records.remove(key);
+    const requests: (readonly [number, RequestEntry])[] = [];
+    for (const { value } of this.requests.getRange({})) {
+      const [seq, ...entry] = value;
+      requests.push([seq, entry.map(plain) as RequestEntry]);
+    }
+    requests.sort(([a], [b]) => a - b);
+    const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
+    return { meta, tables: tables === undefined ? undefined : plain(tables), records, requests };
+  }
+
+  putRecord(key: KeyString, record: KeyRecord): KeyRecord {
+    const rk = revisionKey(record.modRevision, record.subRevision);
+    const bytes = encodeRecord(key, record, record.value);
+    const pendingKey = rk.toString("latin1");
+    this.pending.set(pendingKey, record.value);
+    this.stagedValues.push([pendingKey, record.value]);
+    this.staged.push(() => this.records.put(rk, bytes));
+    return this.storedRecord(record, record.modRevision, record.subRevision);
+  }
+
+  removeRecords(records: Iterable<KeyRecord>): void {
+    for (const r of records) {
+      const rk = revisionKey(r.modRevision, r.subRevision);
+      this.staged.push(() => this.records.remove(rk));
+    }
+  }
+
+  putTables(tables: Uint8Array): void {
+    this.staged.push(() => this.root.put(TABLES_KEY, tables));
+  }
+
+  putRequest(seq: number, entry: RequestEntry): void {
+    this.staged.push(() => this.requests.put(entry[0], [seq, ...entry]));
+  }
+
+  removeRequest(id: string): void {
+    this.staged.push(() => this.requests.remove(id));
+  }
+
+  commit(meta: BackendMeta): void {
+    if (this.failure !== undefined) throw this.failure;
+    const writes = this.staged;
+    this.staged = [];
+    if (this.clearStaged) {
+      this.clearStaged = false;
+      void this.records.clearAsync();
+      void this.requests.clearAsync();
+      void this.root.remove(TABLES_KEY);
+    }
+    for (const write of writes) void write();
+    const landed = this.root.put(META_KEY, { ...meta });
+    const values = this.stagedValues;
+    this.stagedValues = [];
+    this.lastCommit = landed.then(
+      () => {
+        for (const [k, v] of values) if (this.pending.get(k) === v) this.pending.delete(k);
+      },
+      (err: unknown) => {
+        this.failure = new InvalidKvCommandError(`kv backend write failed: ${String(err)}`);
+      },
+    );
+  }
+
+  clear(): void {
+    this.staged = [];
+    this.stagedValues = [];
+    this.pending.clear();
+    this.clearStaged = true;
+  }
+
+  sizeBytes(): number {
+    const now = Date.now();
+    if (now - this.sizeCache.atMs >= SIZE_CACHE_MS) {
+      this.sizeCache = { atMs: now, bytes: statSync(join(this.path, "data.mdb")).size };
+    }
+    return this.sizeCache.bytes;
+  }
+
+  async flushed(): Promise<void> {
+    await this.lastCommit;
+    await this.root.flushed;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async close(): Promise<void> {
+    await this.lastCommit;
+    await this.root.close();
+  }
+
+  /** A record's value: staged in memory until its commit lands, then from the file. */
+  value(modRevision: number, subRevision: number): Uint8Array {
+    const rk = revisionKey(modRevision, subRevision);
+    const staged = this.pending.get(rk.toString("latin1"));
+    if (staged !== undefined) return staged;
+    const bytes = this.records.get(rk);
+    if (bytes === undefined) {
+      throw new InvalidKvCommandError(
+        `kv backend has no record at revision ${modRevision}.${subRevision}: it was compacted or replaced`,
+      );
+    }
+    return decodeRecordValue(bytes);
+  }
+
+  private storedRecord(
+    fields: { createRevision: number; version: number; lease: number },
+    modRevision: number,
+    subRevision: number,
+  ): KeyRecord {
+    return new StoredRecord(
+      modRevision,
+      subRevision,
+      fields.createRevision,
+      fields.version,
+      fields.lease,
+      this,
+    );
+  }
+}
+
+/** A record of the key index whose value stays in the backend until read. */
+class StoredRecord implements KeyRecord {
+  constructor(
+    readonly modRevision: number,
+    readonly subRevision: number,
+    readonly createRevision: number,
+    readonly version: number,
+    readonly lease: number,
+    private readonly backend: LmdbBackend,
+  ) {}
+
+  get value(): Uint8Array {
+    return this.backend.value(this.modRevision, this.subRevision);
+  }
+}
+
+/** msgpack hands back Buffers; the store's bytes are plain Uint8Arrays. */
+function plain<T>(v: T): T {
+  return (v instanceof Uint8Array ? new Uint8Array(v) : v) as T;
+}

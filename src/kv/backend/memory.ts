@@ -1,0 +1,116 @@
+import type { KeyString } from "../bytes.js";
+import type { KeyRecord } from "../mvcc.js";
+import type { RequestEntry } from "../requests.js";
+import type { BackendMeta, LoadedState, MvccBackend } from "./backend.js";
+
+/** Bytes a record costs beyond its key and value, for the size estimate. */
+const RECORD_OVERHEAD_BYTES = 64;
+
+/**
+ * The backend of the simulator and of unit tests: records stay in the key
+ * index (values included), and a commit only marks what a reopening would
+ * see. Nothing survives the process.
+ */
+export class MemoryBackend implements MvccBackend {
+  readonly kind = "memory" as const;
+  private committed: Committed | undefined;
+  private staged: Staged = emptyStage();
+  private bytes = 0;
+
+  load(): LoadedState | undefined {
+    const c = this.committed;
+    if (c === undefined) return undefined;
+    const records = [...c.records.values()].filter(([, r]) => r.modRevision <= c.meta.revision);
+    records.sort(([, a], [, b]) => a.modRevision - b.modRevision || a.subRevision - b.subRevision);
+    return {
+      meta: c.meta,
+      tables: c.tables,
+      records,
+      requests: [...c.requests.values()].sort(([a], [b]) => a - b),
+    };
+  }
+
+  putRecord(key: KeyString, record: KeyRecord): KeyRecord {
+    this.staged.ops.push({ put: [key, record] });
+    this.bytes += key.length + record.value.byteLength + RECORD_OVERHEAD_BYTES;
+    return record;
+  }
+
+  removeRecords(records: Iterable<KeyRecord>): void {
+    for (const r of records) this.staged.ops.push({ remove: revisionKey(r) });
+  }
+
+  putTables(tables: Uint8Array): void {
+    this.staged.tables = tables;
+  }
+
+  putRequest(seq: number, entry: RequestEntry): void {
+    this.staged.requests.push({ put: [seq, entry] });
+  }
+
+  removeRequest(id: string): void {
+    this.staged.requests.push({ remove: id });
+  }
+
+  commit(meta: BackendMeta): void {
+    // Staged operations reach the committed maps only here, in place: what a
+    // reopening sees changes a whole commit at a time.
+    const base =
+      this.staged.cleared || this.committed === undefined
+        ? { records: new Map(), requests: new Map(), tables: undefined }
+        : this.committed;
+    const { records, requests } = base;
+    for (const op of this.staged.ops) {
+      if ("put" in op) records.set(revisionKey(op.put[1]), op.put);
+      else {
+        const gone = records.get(op.remove);
+        if (gone === undefined) continue;
+        this.bytes -= gone[0].length + gone[1].value.byteLength + RECORD_OVERHEAD_BYTES;
+        records.delete(op.remove);
+      }
+    }
+    for (const op of this.staged.requests) {
+      if ("put" in op) {
+        requests.delete(op.put[1][0]);
+        requests.set(op.put[1][0], op.put);
+      } else requests.delete(op.remove);
+    }
+    this.committed = { meta, tables: this.staged.tables ?? base.tables, records, requests };
+    this.staged = emptyStage();
+  }
+
+  clear(): void {
+    this.staged = { ...emptyStage(), cleared: true };
+    this.bytes = 0;
+  }
+
+  sizeBytes(): number {
+    return this.bytes;
+  }
+
+  async flushed(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+interface Committed {
+  readonly meta: BackendMeta;
+  readonly tables: Uint8Array | undefined;
+  readonly records: Map<string, [KeyString, KeyRecord]>;
+  readonly requests: Map<string, readonly [number, RequestEntry]>;
+}
+
+interface Staged {
+  ops: ({ put: [KeyString, KeyRecord] } | { remove: string })[];
+  requests: ({ put: readonly [number, RequestEntry] } | { remove: string })[];
+  tables: Uint8Array | undefined;
+  cleared: boolean;
+}
+
+function emptyStage(): Staged {
+  return { ops: [], requests: [], tables: undefined, cleared: false };
+}
+
+function revisionKey(r: KeyRecord): string {
+  return `${r.modRevision}:${r.subRevision}`;
+}

@@ -1,0 +1,246 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import type { MvccBackend } from "../../src/kv/backend/backend.js";
+import { LmdbBackend } from "../../src/kv/backend/lmdb.js";
+import { MemoryBackend } from "../../src/kv/backend/memory.js";
+import { type KvCommand, KvStore } from "../../src/kv/index.js";
+import type { KeyRecord } from "../../src/kv/mvcc.js";
+import { applyToModel, expectSameRanges, opArb, runBoth, text, toCommand } from "./ops.js";
+
+const SEED = 4242;
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A backend and how to get it back as a restarted process would. */
+interface Opened {
+  readonly backend: MvccBackend;
+  reopen(): Promise<MvccBackend>;
+}
+
+const kinds: [string, () => Opened][] = [
+  [
+    "memory",
+    () => {
+      // In memory, "reopening" reads the same object's last commit.
+      const backend = new MemoryBackend();
+      return { backend, reopen: async () => backend };
+    },
+  ],
+  [
+    "lmdb",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
+      dirs.push(dir);
+      let backend: MvccBackend = new LmdbBackend(dir);
+      return {
+        get backend() {
+          return backend;
+        },
+        reopen: async () => {
+          await backend.close();
+          backend = new LmdbBackend(dir);
+          return backend;
+        },
+      };
+    },
+  ],
+];
+
+function record(modRevision: number, subRevision: number, value: string, version = 1): KeyRecord {
+  return {
+    modRevision,
+    subRevision,
+    createRevision: modRevision,
+    version,
+    value: new Uint8Array(Buffer.from(value)),
+    lease: 0,
+  };
+}
+
+const meta = (revision: number, appliedIndex = revision) => ({
+  appliedIndex,
+  revision,
+  compactRevision: 0,
+});
+
+describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
+  it("an empty backend loads nothing", async () => {
+    const o = open();
+    expect(o.backend.load()).toBeUndefined();
+    expect((await o.reopen()).load()).toBeUndefined();
+  });
+
+  it("a commit is loaded whole after a reopen: records in revision order, tables, requests oldest first", async () => {
+    const o = open();
+    const b = o.backend;
+    b.putRecord("b", record(2, 0, "two"));
+    b.putRecord("a", record(2, 1, "two-a"));
+    b.putRecord("a", record(3, 0, "three", 2));
+    b.putTables(new Uint8Array([7, 7]));
+    b.putRequest(2, ["second", new Uint8Array([2])]);
+    b.putRequest(1, ["first", new Uint8Array([1]), new Uint8Array(32)]);
+    b.commit(meta(3, 9));
+    const loaded = (await o.reopen()).load()!;
+    expect(loaded.meta).toEqual(meta(3, 9));
+    expect([...loaded.tables!]).toEqual([7, 7]);
+    const records = [...loaded.records].map(([k, r]) => [
+      k,
+      r.modRevision,
+      r.subRevision,
+      r.version,
+      text(r.value),
+    ]);
+    expect(records).toEqual([
+      ["b", 2, 0, 1, "two"],
+      ["a", 2, 1, 1, "two-a"],
+      ["a", 3, 0, 2, "three"],
+    ]);
+    expect(loaded.requests.map(([seq, [id]]) => [seq, id])).toEqual([
+      [1, "first"],
+      [2, "second"],
+    ]);
+    expect(loaded.requests[0]![1][2]).toHaveLength(32);
+  });
+
+  it("a record reads its value at once, before and after its commit lands", async () => {
+    const o = open();
+    const kept = o.backend.putRecord("k", record(2, 0, "v"));
+    expect(text(kept.value)).toBe("v");
+    o.backend.commit(meta(2));
+    await o.backend.flushed();
+    expect(text(kept.value)).toBe("v");
+  });
+
+  it("what was staged after the last commit is not loaded", async () => {
+    const o = open();
+    o.backend.putRecord("k", record(2, 0, "kept"));
+    o.backend.commit(meta(2));
+    o.backend.putRecord("k", record(3, 0, "lost", 2));
+    o.backend.putTables(new Uint8Array([1]));
+    const loaded = (await o.reopen()).load()!;
+    expect(loaded.meta.revision).toBe(2);
+    expect([...loaded.records].map(([, r]) => text(r.value))).toEqual(["kept"]);
+    expect(loaded.tables).toBeUndefined();
+  });
+
+  it("removed records and requests are gone after their commit", async () => {
+    const o = open();
+    const old = record(2, 0, "old");
+    o.backend.putRecord("k", old);
+    o.backend.putRecord("k", record(3, 0, "new", 2));
+    o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
+    o.backend.commit(meta(3));
+    o.backend.removeRecords([old]);
+    o.backend.removeRequest("r1");
+    o.backend.commit(meta(3, 4));
+    const loaded = (await o.reopen()).load()!;
+    expect([...loaded.records].map(([, r]) => text(r.value))).toEqual(["new"]);
+    expect(loaded.requests).toEqual([]);
+    expect(loaded.meta.appliedIndex).toBe(4);
+  });
+
+  it("clear drops everything before it; the next commit holds only what came after", async () => {
+    const o = open();
+    o.backend.putRecord("k", record(2, 0, "before"));
+    o.backend.putTables(new Uint8Array([1]));
+    o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
+    o.backend.commit(meta(2));
+    o.backend.clear();
+    o.backend.putRecord("j", record(5, 0, "after"));
+    o.backend.commit(meta(5, 50));
+    const loaded = (await o.reopen()).load()!;
+    expect([...loaded.records].map(([k, r]) => [k, text(r.value)])).toEqual([["j", "after"]]);
+    expect(loaded.tables).toBeUndefined();
+    expect(loaded.requests).toEqual([]);
+    expect(loaded.meta).toEqual(meta(5, 50));
+  });
+
+  it("counts its size in bytes", async () => {
+    const o = open();
+    for (let i = 0; i < 200; i++) o.backend.putRecord(`k${i}`, record(2 + i, 0, "x".repeat(1000)));
+    o.backend.commit(meta(201));
+    await o.backend.flushed();
+    const reopened = await o.reopen();
+    expect(reopened.sizeBytes()).toBeGreaterThan(200 * 1000);
+  });
+});
+
+describe.each(kinds)("the key space over a backend, reopened: %s", (_name, open) => {
+  it("a reopened store answers every range at every retained revision as before, then evolves identically", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(opArb, { maxLength: 30 }),
+        fc.array(opArb, { maxLength: 10 }),
+        async (before, after) => {
+          const o = open();
+          const { store, model } = runBoth(before, new KvStore({ backend: o.backend }));
+          const reference = runBoth(before).store;
+          const reopened = new KvStore({ backend: await o.reopen() });
+          expect(reopened.revision).toBe(store.revision);
+          expect(reopened.compactRevision).toBe(store.compactRevision);
+          expect(reopened.appliedIndex).toBe(store.appliedIndex);
+          expectSameRanges(reopened, model);
+          expect(reopened.leases().map((l) => [l.id, l.keys.map(text)])).toEqual(
+            reference.leases().map((l) => [l.id, l.keys.map(text)]),
+          );
+          after.forEach((op, i) => {
+            const cmd: KvCommand | undefined = toCommand(op, model);
+            applyToModel(op, model);
+            if (cmd === undefined) return;
+            expect(reopened.apply(1000 + i, cmd)).toEqual(reference.apply(1000 + i, cmd));
+          });
+          expectSameRanges(reopened, model);
+        },
+      ),
+      { seed: SEED, numRuns: 40 },
+    );
+  });
+
+  it("remembers retried requests across a reopen, and the applied index of an empty entry", async () => {
+    const o = open();
+    const store = new KvStore({ backend: o.backend });
+    const put: KvCommand = { type: "put", key: Buffer.from("k"), value: Buffer.from("v") };
+    const first = store.apply(1, { type: "request", id: "req-1", command: put });
+    store.advance(2);
+    const reopened = new KvStore({ backend: await o.reopen() });
+    expect(reopened.appliedIndex).toBe(2);
+    expect(reopened.apply(3, { type: "request", id: "req-1", command: put })).toEqual(first);
+    expect(reopened.revision).toBe(2);
+  });
+
+  it("a snapshot read while writes and a compaction go on shows the moment it was taken", async () => {
+    const o = open();
+    const store = new KvStore({ backend: o.backend });
+    for (let i = 0; i < 50; i++) {
+      store.apply(i + 1, {
+        type: "put",
+        key: Buffer.from(`k${i % 5}`),
+        value: Buffer.from(`${i}`),
+      });
+    }
+    const at = store.revision;
+    const stream = store.snapshot()[Symbol.asyncIterator]();
+    const chunks: Uint8Array[] = [];
+    const first = await stream.next();
+    chunks.push(first.value as Uint8Array);
+    store.apply(100, { type: "put", key: Buffer.from("later"), value: Buffer.from("x") });
+    store.apply(101, { type: "compact", revision: store.revision });
+    for (let n = await stream.next(); !n.done; n = await stream.next()) chunks.push(n.value);
+    const restored = new KvStore();
+    await restored.restore(
+      (async function* () {
+        yield* chunks;
+      })(),
+    );
+    expect(restored.revision).toBe(at);
+    const all = restored.range({ key: Buffer.from("k"), rangeEnd: Buffer.from("l"), revision: 2 });
+    expect(all.kvs.map((kv) => text(kv.value))).toEqual(["0"]);
+    // The compaction took effect once the view closed.
+    expect(() => store.range({ key: Buffer.from("k0"), revision: 2 })).toThrow();
+  });
+});
