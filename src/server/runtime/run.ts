@@ -69,7 +69,8 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     reportFailure = resolve;
   });
   // Before the node, so its persist, apply and proposal timings are counted from the start.
-  const metrics = createServerMetrics();
+  // A member process samples its event loop: a stall (a snapshot, a GC pause) shows on /metrics.
+  const metrics = createServerMetrics({ eventLoopDelay: true });
   const node = await RaftNode.start(
     nodeOptions(config, {
       observer: metrics.nodeObserver,
@@ -96,6 +97,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
         clearTimeout(cut);
       }
       await node.stop();
+      metrics.close();
       log.info("stopped");
     })();
     return stopping;
