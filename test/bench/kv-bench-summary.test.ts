@@ -77,9 +77,11 @@ function scaled(scale: number, overrides: Record<string, number> = {}): RoundSam
   for (const t of TARGETS) etcd[t.figure] = 10;
   etcd[FIGURE.rssKeys] = 100_000;
   etcd[FIGURE.bigKeys] = 1_000_000;
+  etcd[FIGURE.leaseCount] = 10_000;
   const conclave = Object.fromEntries(Object.entries(etcd).map(([k, v]) => [k, v * scale]));
   conclave[FIGURE.rssKeys] = 100_000;
   conclave[FIGURE.bigKeys] = 1_000_000;
+  conclave[FIGURE.leaseCount] = 10_000;
   conclave[FIGURE.leaseEntriesPerKeepAlive] = 0;
   conclave[FIGURE.snapshotLoopDelayMs] = 20;
   conclave[FIGURE.snapshotLeaderChanges] = 0;
@@ -136,14 +138,19 @@ describe("kv bench targets", () => {
     expect(byName(fine, "leases: log entries per keep-alive").met).toBe(true);
     expect(byName(fine, "snapshot: worst event-loop delay").met).toBe(true);
     expect(byName(fine, "RSS per member, 1M keys")).toMatchObject({ ratio: 0.5, met: true });
+    expect(byName(fine, "leases: leader CPU")).toMatchObject({ ratio: 0.5, met: true });
   });
 
-  it("calls a passing key-space ratio inconclusive when Conclave held fewer keys", () => {
+  it("calls a passing ratio inconclusive when Conclave held fewer keys or leases", () => {
     const fewer = scaled(0.5, { [FIGURE.bigKeys]: 600_000 });
     const checks = checkTargets(summarizeAll([fewer], {}));
     expect(byName(checks, "RSS per member, 1M keys").met).toBeNull();
     expect(byName(checks, "restart to serving, 1M keys").met).toBeNull();
     expect(byName(checks, "RSS per member, 100k keys").met).toBe(true);
+    const fewerLeases = scaled(0.5, { [FIGURE.leaseCount]: 5 });
+    expect(
+      byName(checkTargets(summarizeAll([fewerLeases], {})), "leases: leader CPU").met,
+    ).toBeNull();
     // A miss with fewer keys is still a miss.
     const worse = checkTargets(summarizeAll([scaled(3, { [FIGURE.bigKeys]: 600_000 })], {}));
     expect(byName(worse, "RSS per member, 1M keys").met).toBe(false);
