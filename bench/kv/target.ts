@@ -31,7 +31,10 @@ export interface KvTarget {
   readonly endpoints: readonly string[];
   /** One data dir per member, in member order. */
   readonly dataDirs: readonly string[];
-  /** The /metrics counter that counts WAL fsyncs (or persist batches, each an fsync). */
+  /**
+   * The /metrics counter of WAL fsyncs: etcd's exactly; Conclave's counts
+   * persisted batches, an upper bound (a commit-index-only save skips the fsync).
+   */
   readonly fsyncMetric: string;
   put(key: string, value: Uint8Array): Promise<void>;
   /** A linearizable read of one key. */
