@@ -1,23 +1,27 @@
 /**
  * `npm run bench -- kv [--quick] [...]`: a 3-node Conclave cluster (`conclave
- * serve` processes, our SDK) against a private 3-member etcd 3.4 cluster (npm
- * etcd3 client), same load from this process, fsync on for both, one system
- * at a time. Puts of 256-byte values over 10,000 keys at 1/16/64/256 in
- * flight, linearizable gets at 64, watch events/s to 10 watchers, RSS per
- * node after 100,000 keys; ops/s, p50/p99, server CPU per 1,000 ops. Prints
- * a table, the targets, then one JSON line. Every server started here is
- * stopped by PID, also on error and SIGINT. `--help` lists the flags.
- * The in-process state machine bench is `kv-store`.
+ * serve` from the built dist/, our SDK) against a private 3-member etcd 3.4
+ * cluster (npm etcd3 client), both up at once, fsync on for both, same load
+ * from this process. The phases interleave system by system (etcd put x1,
+ * Conclave put x1, etcd put x16, ...) and the round repeats `--rounds` times,
+ * alternating which system goes first; each figure is reported as each
+ * system's median and the median of the per-round Conclave/etcd ratios with
+ * their spread. After the rounds, once per system: RSS after 100,000 keys,
+ * then 1,000,000 keys (RSS, data dir, restart to serving), then 1 MiB values
+ * (worst event-loop delay, leader changes). Prints a table, the targets,
+ * then one JSON line. Every server started here is stopped by PID, also on
+ * error and SIGINT. `--help` lists the flags.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { serverCommand, startConclaveCluster } from "./kv/conclave-cluster.js";
+import { BUILT_SERVER, prepareServerBuild, startConclaveCluster } from "./kv/conclave-cluster.js";
 import { startEtcdCluster } from "./kv/etcd-cluster.js";
 import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
-import { runPhases, type SystemResult } from "./kv/phases.js";
-import { buildRows, checkTargets, jsonLine, printTable } from "./kv/report.js";
+import { jsonLine, printTable, summarizeAll } from "./kv/report.js";
+import { type InterleavedResult, runInterleaved } from "./kv/rounds.js";
 import type { RunningCluster } from "./kv/target.js";
+import { checkTargets } from "./kv/targets.js";
 import { ProcessGroup } from "./support/processes.js";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -35,9 +39,9 @@ try {
 
 const dataDir = mkdtempSync(join(tmpdir(), "conclave-bench-kv-"));
 const group = new ProcessGroup();
-const results = new Map<SystemName, SystemResult>();
+const clusters = new Map<SystemName, RunningCluster>();
 // The process group stops the servers on a signal and exits; this removes
-// their data as well (unless kept) and quiets the phase that was cut short.
+// their data as well (unless kept).
 let interrupted = false;
 const onSignal = () => {
   interrupted = true;
@@ -48,54 +52,63 @@ process.once("exit", () => {
   if (interrupted && !options.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function start(name: SystemName): Promise<RunningCluster> {
-  const dir = join(dataDir, name);
-  if (name === "etcd") return startEtcdCluster(group, dir);
-  return startConclaveCluster(group, dir, options.profileArgs);
-}
-
 let failed = false;
+let result: InterleavedResult | undefined;
 try {
+  if (options.systems.includes("conclave")) prepareServerBuild(options.build);
   for (const name of options.systems) {
-    console.error(`${name}: starting 3 nodes`);
-    const cluster = await start(name);
-    try {
-      results.set(name, await runPhases(cluster.target, options));
-    } finally {
-      await cluster.target.close().catch(() => undefined);
-      await cluster.stop();
-    }
+    console.error(`${name}: starting 3 members`);
+    const dir = join(dataDir, name);
+    clusters.set(
+      name,
+      name === "etcd"
+        ? await startEtcdCluster(group, dir)
+        : await startConclaveCluster(group, dir, options.profileArgs, [], BUILT_SERVER),
+    );
   }
+  result = await runInterleaved(clusters, options);
+  failed = result.failures.length > 0;
 } catch (err) {
   failed = true;
   if (!interrupted) {
     console.error(`bench kv failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
   }
 } finally {
+  for (const cluster of clusters.values()) {
+    await cluster.target.close().catch(() => undefined);
+    await cluster.stop();
+  }
   await group[Symbol.asyncDispose]();
   if (options.keepDataDir || failed) console.error(`data dir (logs, profiles): ${dataDir}`);
   else rmSync(dataDir, { recursive: true, force: true });
 }
 
-const etcd = results.get("etcd");
-const conclave = results.get("conclave");
-const checks = checkTargets(etcd, conclave);
-if (results.size > 0) {
+const summaries = result === undefined ? [] : summarizeAll(result.rounds, result.once);
+const checks = checkTargets(summaries);
+if (result !== undefined) {
   console.log(
-    `\nkv: 3 nodes each, ${options.valueBytes}-byte values, ${options.keySpace} keys, ` +
+    `\nkv: 3 members each, both up at once, phases interleaved, ${options.rounds} round(s); ` +
+      `${options.valueBytes}-byte values, ${options.keySpace} keys, ` +
       `${options.opsPerPhase} ops or ${options.phaseTimeMs / 1000} s per phase; ` +
-      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}\n`,
+      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; ` +
+      `load average ${result.loadAverages.map((l) => l.toFixed(1)).join(" → ")}\n`,
   );
-  printTable(buildRows(etcd, conclave), checks);
+  printTable(summaries, checks);
+  for (const f of result.failures) {
+    console.log(`failed: round ${f.round}, ${f.system} ${f.phase}: ${f.error}`);
+  }
 }
 console.log(
   jsonLine({
     bench: "kv",
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-    conclaveServersFrom: options.systems.includes("conclave") ? serverCommand().from : undefined,
+    conclaveServersFrom: options.systems.includes("conclave") ? "dist" : undefined,
     options,
-    etcd,
-    conclave,
+    loadAverages: result?.loadAverages,
+    rounds: result?.rounds,
+    once: result?.once,
+    figures: summaries,
+    failures: result?.failures,
     targets: checks,
   }),
 );

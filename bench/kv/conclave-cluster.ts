@@ -1,31 +1,67 @@
 /**
- * A 3-node Conclave cluster of `conclave serve` processes on free loopback
- * ports with their own data dirs (the WAL always fsyncs), and the
- * ConclaveClient target that loads it.
+ * A 3-node Conclave cluster of `conclave serve` processes, run from the built
+ * `dist/` as installed servers run, on free loopback ports with their own
+ * data dirs (the WAL always fsyncs), and the ConclaveClient target that loads it.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConclaveClient } from "../../src/client/index.js";
+import {
+  type CallOptions,
+  ConclaveClient,
+  type LeaseKeepAliveResult,
+} from "../../src/client/index.js";
 import { loadOrCreateSecretFile } from "../../src/server/runtime/cluster-secret.js";
 import { freePort } from "../../test/support/free-port.js";
 import type { ProcessGroup } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
-import type { KvTarget, RunningCluster, Watching } from "./target.js";
+import { getText, numberField } from "./member-http.js";
+import type { KvTarget, MemberStatus, RunningCluster, Watching } from "./target.js";
 
 const MEMBERS = 3;
 const START_TIMEOUT_MS = 30_000;
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const BUILT_CLI = join(REPO, "dist", "cli", "main.js");
 
 /**
- * How a server process is started: the compiled CLI when `npm run build` is
- * newer than every source file (as installed servers run), else the sources
- * through tsx, whose loader thread adds some memory to each process.
+ * Builds dist/ (`npm run build`) when asked, then checks it is there. A
+ * dist/ older than the sources is used as it is, with a warning: the caller
+ * asked not to build.
  */
-export function serverCommand(): { readonly from: "dist" | "tsx"; readonly args: string[] } {
-  const built = join(REPO, "dist", "cli", "main.js");
-  if (existsSync(built) && statSync(built).mtimeMs > newestSourceMtimeMs(join(REPO, "src"))) {
-    return { from: "dist", args: [built] };
+export function prepareServerBuild(build: boolean): void {
+  if (build) {
+    console.error("npm run build (Conclave servers run from dist/)");
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO, stdio: "inherit" });
+  }
+  if (!existsSync(BUILT_CLI)) {
+    throw new Error(`${BUILT_CLI} is missing: run npm run build (or drop --no-build)`);
+  }
+  if (statSync(BUILT_CLI).mtimeMs < newestSourceMtimeMs(join(REPO, "src"))) {
+    console.error("warning: dist/ is older than src/: the servers run the last build");
+  }
+}
+
+export interface ServerCommand {
+  readonly from: "dist" | "tsx";
+  /** Node arguments that run the CLI (before `serve` and its flags). */
+  readonly args: readonly string[];
+}
+
+/** The built CLI: what the kv bench runs, after prepareServerBuild. */
+export const BUILT_SERVER: ServerCommand = { from: "dist", args: [BUILT_CLI] };
+
+/**
+ * For the benches that do not build first: the compiled CLI when dist/ is
+ * newer than every source file, else the sources through tsx, whose loader
+ * thread adds some memory to each process.
+ */
+export function serverCommand(): ServerCommand {
+  if (
+    existsSync(BUILT_CLI) &&
+    statSync(BUILT_CLI).mtimeMs > newestSourceMtimeMs(join(REPO, "src"))
+  ) {
+    return BUILT_SERVER;
   }
   return { from: "tsx", args: ["--import", "tsx", join(REPO, "src", "cli", "main.ts")] };
 }
@@ -46,7 +82,11 @@ export async function startConclaveCluster(
   profileArgs: readonly string[],
   /** Extra `conclave serve` flags for every member. */
   serveArgs: readonly string[] = [],
+  command: ServerCommand = serverCommand(),
 ): Promise<RunningCluster> {
+  console.error(
+    `  conclave servers run from ${command.from === "dist" ? "dist/ (built)" : "sources via tsx (npm run build first to run dist/)"}`,
+  );
   const clientPorts: number[] = [];
   const peerPorts: number[] = [];
   for (let i = 0; i < MEMBERS; i++) {
@@ -57,19 +97,15 @@ export async function startConclaveCluster(
   const initialCluster = endpoints
     .map((e, i) => `c${i + 1}=${i + 1}@127.0.0.1:${peerPorts[i]}@${e}`)
     .join(",");
-  const pids: number[] = [];
-  const command = serverCommand();
-  console.error(
-    `  conclave servers run from ${command.from === "dist" ? "dist/ (built)" : "sources via tsx (npm run build first to run dist/)"}`,
-  );
   // A fresh secret per run, in a 0600 file as `conclave start` keeps one.
   const secretFile = join(dataDir, "cluster-secret");
   mkdirSync(dataDir, { recursive: true });
   loadOrCreateSecretFile(secretFile);
-  for (let i = 0; i < MEMBERS; i++) {
+  const dataDirs = endpoints.map((_, i) => join(dataDir, `c${i + 1}`));
+  const pids: number[] = [];
+  const launch = (i: number) => {
     const name = `c${i + 1}`;
-    const dir = join(dataDir, name);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dataDirs[i]!, { recursive: true });
     // Node options first: CPU profiles (file names carry the PID, see the log) when asked.
     const nodeArgs =
       profileArgs.length > 0 ? [...profileArgs, `--cpu-prof-dir=${join(dataDir, "profiles")}`] : [];
@@ -82,7 +118,7 @@ export async function startConclaveCluster(
         "serve",
         `--name=${name}`,
         `--node-id=${i + 1}`,
-        `--data-dir=${dir}`,
+        `--data-dir=${dataDirs[i]}`,
         `--listen-client=127.0.0.1:${clientPorts[i]}`,
         `--listen-peer=127.0.0.1:${peerPorts[i]}`,
         `--initial-cluster=${initialCluster}`,
@@ -93,9 +129,13 @@ export async function startConclaveCluster(
       ],
       join(dataDir, `${name}.log`),
     );
-    pids.push(started.pid);
-  }
-  const stop = () => group.stop(pids);
+    pids[i] = started.pid;
+  };
+  const startAgain = () => {
+    for (let i = 0; i < MEMBERS; i++) launch(i);
+  };
+  const stop = () => group.stop([...pids]);
+  startAgain();
   try {
     await waitFor("conclave nodes ready", START_TIMEOUT_MS, async () => {
       const answers = await Promise.all(endpoints.map((e) => ready(e)));
@@ -105,7 +145,7 @@ export async function startConclaveCluster(
     await stop();
     throw err;
   }
-  return { target: conclaveTarget(endpoints, pids), endpoints, stop };
+  return { target: conclaveTarget(endpoints, pids, dataDirs), endpoints, stop, startAgain };
 }
 
 async function ready(endpoint: string): Promise<boolean> {
@@ -123,12 +163,33 @@ function rotate<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-function conclaveTarget(endpoints: readonly string[], pids: readonly number[]): KvTarget {
-  const client = new ConclaveClient({ endpoints: [...endpoints] });
+/** The SDK as applications use it, counting the keep-alives its lease keepers get answered. */
+class CountingClient extends ConclaveClient {
+  keepAlivesAnswered = 0;
+
+  override async leaseKeepAliveOnce(
+    id: number,
+    options?: CallOptions,
+  ): Promise<LeaseKeepAliveResult> {
+    const answer = await super.leaseKeepAliveOnce(id, options);
+    this.keepAlivesAnswered++;
+    return answer;
+  }
+}
+
+function conclaveTarget(
+  endpoints: readonly string[],
+  pids: readonly number[],
+  dataDirs: readonly string[],
+): KvTarget {
+  const client = new CountingClient({ endpoints: [...endpoints] });
   const watchClients: ConclaveClient[] = [];
   return {
     name: "conclave",
     pids,
+    endpoints,
+    dataDirs,
+    fsyncMetric: "conclave_raft_persist_duration_seconds_count",
     async put(key, value) {
       await client.put(key, value);
     },
@@ -154,6 +215,28 @@ function conclaveTarget(endpoints: readonly string[], pids: readonly number[]): 
         },
       };
     },
+    async keptLease(ttlSeconds) {
+      const keeper = await client.lease(ttlSeconds);
+      return {
+        async revoke() {
+          await keeper.revoke();
+        },
+        close: () => keeper.close(),
+      };
+    },
+    keepAlivesAnswered: () => client.keepAlivesAnswered,
+    async memberStatus(index, timeoutMs): Promise<MemberStatus> {
+      const body = JSON.parse(await getText(`${endpoints[index]}/status`, timeoutMs)) as Record<
+        string,
+        unknown
+      >;
+      return {
+        term: numberField(body["term"]),
+        isLeader: body["role"] === "leader",
+        appliedIndex: numberField(body["appliedIndex"]),
+      };
+    },
+    metricsText: (index, timeoutMs) => getText(`${endpoints[index]}/metrics`, timeoutMs),
     async close() {
       await Promise.all([client.close(), ...watchClients.map((c) => c.close())]);
     },

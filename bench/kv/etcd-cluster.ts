@@ -10,7 +10,8 @@ import { Etcd3 } from "etcd3";
 import { freePort } from "../../test/support/free-port.js";
 import type { ProcessGroup } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
-import type { KvTarget, RunningCluster, Watching } from "./target.js";
+import { getText, numberField, postJson } from "./member-http.js";
+import type { KvTarget, MemberStatus, RunningCluster, Watching } from "./target.js";
 
 const MEMBERS = 3;
 const START_TIMEOUT_MS = 30_000;
@@ -54,22 +55,23 @@ export async function startEtcdCluster(
   const names = clientPorts.map((_, i) => `e${i + 1}`);
   const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i]}`).join(",");
   const endpoints = clientPorts.map((p) => `http://127.0.0.1:${p}`);
+  const dataDirs = names.map((n) => join(dataDir, n));
   const pids: number[] = [];
-  for (let i = 0; i < MEMBERS; i++) {
-    const dir = join(dataDir, names[i]!);
-    mkdirSync(dir, { recursive: true });
+  const launch = (i: number) => {
+    mkdirSync(dataDirs[i]!, { recursive: true });
     const peerUrl = `http://127.0.0.1:${peerPorts[i]}`;
     const started = group.start(
       `etcd ${names[i]}`,
       binary,
       [
         `--name=${names[i]}`,
-        `--data-dir=${dir}`,
+        `--data-dir=${dataDirs[i]}`,
         `--listen-client-urls=${endpoints[i]}`,
         `--advertise-client-urls=${endpoints[i]}`,
         `--listen-peer-urls=${peerUrl}`,
         `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=${initialCluster}`,
+        // On a restart etcd reads its membership from the data dir and ignores this.
         "--initial-cluster-state=new",
         `--initial-cluster-token=bench-kv-${process.pid}`,
         "--logger=zap",
@@ -77,9 +79,13 @@ export async function startEtcdCluster(
       ],
       join(dataDir, `${names[i]}.log`),
     );
-    pids.push(started.pid);
-  }
-  const stop = () => group.stop(pids);
+    pids[i] = started.pid;
+  };
+  const startAgain = () => {
+    for (let i = 0; i < MEMBERS; i++) launch(i);
+  };
+  const stop = () => group.stop([...pids]);
+  startAgain();
   try {
     await waitFor("etcd members healthy", START_TIMEOUT_MS, async () => {
       const answers = await Promise.all(endpoints.map((e) => healthy(e)));
@@ -89,7 +95,7 @@ export async function startEtcdCluster(
     await stop();
     throw err;
   }
-  return { target: etcdTarget(endpoints, pids), endpoints, stop };
+  return { target: etcdTarget(endpoints, pids, dataDirs), endpoints, stop, startAgain };
 }
 
 async function healthy(endpoint: string): Promise<boolean> {
@@ -102,13 +108,21 @@ async function healthy(endpoint: string): Promise<boolean> {
   }
 }
 
-function etcdTarget(endpoints: readonly string[], pids: readonly number[]): KvTarget {
+function etcdTarget(
+  endpoints: readonly string[],
+  pids: readonly number[],
+  dataDirs: readonly string[],
+): KvTarget {
   // The etcd3 client spreads calls over every host, as it is normally used.
   const client = new Etcd3({ hosts: [...endpoints] });
   const watchClients: Etcd3[] = [];
+  let keepAlivesAnswered = 0;
   return {
     name: "etcd",
     pids,
+    endpoints,
+    dataDirs,
+    fsyncMetric: "etcd_disk_wal_fsync_duration_seconds_count",
     async put(key, value) {
       await client.put(key).value(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     },
@@ -127,6 +141,35 @@ function etcdTarget(endpoints: readonly string[], pids: readonly number[]): KvTa
         },
       };
     },
+    async keptLease(ttlSeconds) {
+      // etcd3's own loop: a keep-alive stream per lease, one request every TTL/3.
+      const lease = client.lease(ttlSeconds);
+      lease.on("keepaliveSucceeded", () => {
+        keepAlivesAnswered++;
+      });
+      await lease.grant();
+      return {
+        async revoke() {
+          await lease.revoke();
+        },
+        close: () => lease.release(),
+      };
+    },
+    keepAlivesAnswered: () => keepAlivesAnswered,
+    async memberStatus(index, timeoutMs): Promise<MemberStatus> {
+      // The gRPC gateway: header fields in snake_case, the rest in camelCase, uint64 as strings.
+      const body = (await postJson(`${endpoints[index]}/v3/maintenance/status`, {}, timeoutMs)) as {
+        header?: { member_id?: unknown };
+        leader?: unknown;
+      } & Record<string, unknown>;
+      const memberId = body.header?.member_id;
+      return {
+        term: numberField(body["raftTerm"]),
+        isLeader: memberId !== undefined && String(memberId) === String(body.leader),
+        appliedIndex: numberField(body["raftAppliedIndex"]),
+      };
+    },
+    metricsText: (index, timeoutMs) => getText(`${endpoints[index]}/metrics`, timeoutMs),
     async close() {
       for (const c of watchClients) c.close();
       client.close();

@@ -1,32 +1,28 @@
 /**
- * The measured phases, run in order against one started cluster: puts at each
- * in-flight level, linearizable gets, watch fan-out, then RSS after filling
- * the key space. Each phase is bounded by count and time.
+ * The phases of one round, each run on one system at a time: a warm-up, puts
+ * at each in-flight level, linearizable gets, watch fan-out and kept-alive
+ * leases. The round runner alternates the systems phase by phase. Each phase
+ * is bounded by count and time.
  */
-import { loadavg } from "node:os";
-import { rssBytes } from "../support/proc-stats.js";
+import { FIGURE } from "./figures.js";
+import { leasePhase } from "./lease-phase.js";
 import { type LoadResult, runLoad } from "./load.js";
-import type { KvBenchOptions, SystemName } from "./options.js";
+import type { KvBenchOptions } from "./options.js";
+import type { RoundFigures } from "./stats.js";
 import type { KvTarget } from "./target.js";
-import { failedWatch, type WatchResult, watchPhase } from "./watch-phase.js";
+import { watchPhase } from "./watch-phase.js";
 
-export interface SystemResult {
-  readonly name: SystemName;
-  readonly puts: ReadonlyArray<{ readonly inFlight: number; readonly result: LoadResult }>;
-  readonly gets: LoadResult;
-  readonly watch: WatchResult;
-  readonly rss: {
-    readonly keys: number;
-    readonly fillErrors: number;
-    readonly perNodeBytes: number[];
-  };
-  /** 1-minute load average of the machine before and after: other work skews every figure. */
-  readonly loadAverage: readonly [number, number];
+export interface Phase {
+  readonly name: string;
+  /** Runs on one system and returns the figures it measured (none for a warm-up). */
+  run(target: KvTarget): Promise<RoundFigures>;
 }
 
 const WARMUP_OPS = 500;
+const VALUE_SEED = 20_261_127;
 
-function seededBytes(length: number, seed: number): Uint8Array {
+/** Deterministic bytes (a seeded mulberry32 stream): values that do not compress to nothing. */
+export function seededBytes(length: number, seed: number): Uint8Array {
   let a = seed;
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) {
@@ -40,7 +36,7 @@ function seededBytes(length: number, seed: number): Uint8Array {
 
 export const dataKey = (i: number) => `bench/k/${String(i).padStart(7, "0")}`;
 
-function log(name: string, what: string, r: LoadResult): void {
+export function logLoad(name: string, what: string, r: LoadResult): void {
   const errors = r.errors > 0 ? `, ${r.errors} errors (first: ${r.firstError})` : "";
   console.error(
     `  ${name} ${what}: ${r.ops} ops in ${(r.elapsedMs / 1000).toFixed(1)} s, ` +
@@ -48,62 +44,77 @@ function log(name: string, what: string, r: LoadResult): void {
   );
 }
 
-export async function runPhases(target: KvTarget, options: KvBenchOptions): Promise<SystemResult> {
-  const loadBefore = loadavg()[0]!;
-  const value = seededBytes(options.valueBytes, 20_261_127);
-  const base = { serverPids: target.pids, maxMs: options.phaseTimeMs };
-  const putOp = (offset: number) => (i: number) =>
+export function roundPhases(options: KvBenchOptions): Phase[] {
+  const value = seededBytes(options.valueBytes, VALUE_SEED);
+  const base = (target: KvTarget) => ({ serverPids: target.pids, maxMs: options.phaseTimeMs });
+  const putOp = (target: KvTarget, offset: number) => (i: number) =>
     target.put(dataKey((offset + i) % options.keySpace), value);
-
-  await runLoad({ ...base, inFlight: 16, maxOps: WARMUP_OPS, op: putOp(0) });
-
-  const puts: Array<{ inFlight: number; result: LoadResult }> = [];
+  const phases: Phase[] = [
+    {
+      name: "warm-up",
+      async run(target) {
+        await runLoad({ ...base(target), inFlight: 16, maxOps: WARMUP_OPS, op: putOp(target, 0) });
+        return {};
+      },
+    },
+  ];
   for (const [n, inFlight] of options.putInFlight.entries()) {
-    const result = await runLoad({
-      ...base,
-      inFlight,
-      maxOps: options.opsPerPhase,
-      op: putOp(n * 1_009),
+    phases.push({
+      name: `put x${inFlight}`,
+      async run(target) {
+        const r = await runLoad({
+          ...base(target),
+          inFlight,
+          maxOps: options.opsPerPhase,
+          op: putOp(target, n * 1_009),
+        });
+        logLoad(target.name, `put x${inFlight}`, r);
+        return {
+          [FIGURE.putOps(inFlight)]: r.opsPerSecond,
+          [FIGURE.putP50(inFlight)]: r.p50Ms,
+          [FIGURE.putP99(inFlight)]: r.p99Ms,
+          [FIGURE.putCpu(inFlight)]: r.serverCpuSecondsPer1kOps,
+          [FIGURE.putClientCpu(inFlight)]: r.clientCpuSecondsPer1kOps,
+        };
+      },
     });
-    log(target.name, `put x${inFlight}`, result);
-    puts.push({ inFlight, result });
   }
-
-  const gets = await runLoad({
-    ...base,
-    inFlight: options.getInFlight,
-    maxOps: options.opsPerPhase,
-    op: (i) => target.get(dataKey(i % options.keySpace)),
-  });
-  log(target.name, `get x${options.getInFlight}`, gets);
-
-  // A system without working watches still gets its other figures.
-  const watch = await watchPhase(target, options, value).catch(
-    (err: unknown): WatchResult => failedWatch(options.watchers, err),
+  phases.push(
+    {
+      name: `get x${options.getInFlight}`,
+      async run(target) {
+        const r = await runLoad({
+          ...base(target),
+          inFlight: options.getInFlight,
+          maxOps: options.opsPerPhase,
+          op: (i) => target.get(dataKey(i % options.keySpace)),
+        });
+        logLoad(target.name, `get x${options.getInFlight}`, r);
+        return {
+          [FIGURE.getOps]: r.opsPerSecond,
+          [FIGURE.getP50]: r.p50Ms,
+          [FIGURE.getP99]: r.p99Ms,
+          [FIGURE.getCpu]: r.serverCpuSecondsPer1kOps,
+          [FIGURE.getClientCpu]: r.clientCpuSecondsPer1kOps,
+        };
+      },
+    },
+    {
+      name: "watch",
+      async run(target) {
+        const w = await watchPhase(target, options, value);
+        console.error(
+          `  ${target.name} watch: ${w.delivered}/${w.expected} events to ${w.watchers} ` +
+            `watchers, ${Math.round(w.eventsPerSecond)} events/s`,
+        );
+        return {
+          [FIGURE.watchEventsPerS]: w.eventsPerSecond,
+          [FIGURE.watchDeliveredShare]: w.delivered / w.expected,
+          [FIGURE.watchCpu]: w.serverCpuSecondsPer1kEvents,
+        };
+      },
+    },
+    { name: "leases", run: (target) => leasePhase(target, options) },
   );
-  console.error(
-    `  ${target.name} watch: ${watch.delivered}/${watch.expected} events to ${watch.watchers} ` +
-      `watchers, ${Math.round(watch.eventsPerSecond)} events/s${watch.error ? ` (${watch.error})` : ""}`,
-  );
-
-  // Fill keys keySpace..rssKeys-1 so the bench/k/ space holds rssKeys keys.
-  const fillCount = Math.max(0, options.rssKeys - options.keySpace);
-  const fill = await runLoad({
-    ...base,
-    inFlight: 256,
-    maxOps: fillCount,
-    // Filling is the slowest step; it gets more time so both systems reach the same key count.
-    maxMs: options.phaseTimeMs * 12,
-    op: (i) => target.put(dataKey(options.keySpace + i), value),
-  });
-  if (fillCount > 0) log(target.name, "fill", fill);
-  const perNodeBytes = target.pids.map((pid) => rssBytes(pid));
-  return {
-    name: target.name,
-    puts,
-    gets,
-    watch,
-    rss: { keys: options.keySpace + fill.ops, fillErrors: fill.errors, perNodeBytes },
-    loadAverage: [loadBefore, loadavg()[0]!],
-  };
+  return phases;
 }

@@ -19,23 +19,6 @@ export interface WatchResult {
   readonly writerOpsPerSecond: number;
   /** Server CPU per 1,000 delivered events (writer's puts included). */
   readonly serverCpuSecondsPer1kEvents: number;
-  /** Set when the phase could not run; the figures are then NaN. */
-  readonly error?: string;
-}
-
-export function failedWatch(watchers: number, err: unknown): WatchResult {
-  const nan = Number.NaN;
-  return {
-    watchers,
-    puts: 0,
-    expected: nan,
-    delivered: 0,
-    elapsedMs: nan,
-    eventsPerSecond: nan,
-    writerOpsPerSecond: nan,
-    serverCpuSecondsPer1kEvents: nan,
-    error: err instanceof Error ? err.message : String(err),
-  };
 }
 
 const PREFIX = "bench/w/";

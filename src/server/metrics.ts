@@ -1,3 +1,4 @@
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RaftNodeObserver } from "../raft/node/index.js";
 import { DefenceMetrics, type DefenceSources } from "./defence-metrics.js";
@@ -30,6 +31,12 @@ export interface MetricsSources {
 export interface ServerMetricsOptions {
   /** Prefix of every metric name; default `conclave_`. */
   readonly prefix?: string;
+  /**
+   * Sample this process's event-loop delay for `event_loop_delay_max_seconds`
+   * (the member process turns it on; the figure is the whole process's, so
+   * nodes sharing a process all show the same stalls). Off by default.
+   */
+  readonly eventLoopDelay?: boolean;
 }
 
 /** Seconds; persist (fsync) and apply are usually sub-millisecond to tens of ms. */
@@ -37,6 +44,9 @@ const STORAGE_BUCKETS_S = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 ];
 const HTTP_BUCKETS_S = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Sampling period of the event-loop delay monitor; delays shorter than this are not seen. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /** The route label of a request that matched no route: one series, not one per URL. */
 export const UNMATCHED_ROUTE = "unmatched";
@@ -55,6 +65,7 @@ export class ServerMetrics {
   private readonly httpRequests: Counter<"method" | "route" | "status_code">;
   private readonly httpDuration: Histogram<"method" | "route" | "status_code">;
   private readonly leasesExpired: Counter;
+  private readonly loopDelay: IntervalHistogram | undefined;
 
   constructor(options: ServerMetricsOptions = {}) {
     const p = options.prefix ?? "conclave_";
@@ -100,6 +111,22 @@ export class ServerMetrics {
       "Bytes watch streams hold for their readers (queued or in sockets), a shared frame once.",
       () => this.readWatchBufferedBytes?.(),
     );
+    if (options.eventLoopDelay === true) {
+      const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+      loopDelay.enable();
+      this.loopDelay = loopDelay;
+      // The worst stall between two scrapes: a snapshot or a GC pause that
+      // blocks for a second shows even when the scrapes are a minute apart.
+      gauge(
+        "event_loop_delay_max_seconds",
+        "Longest event-loop delay of this process since the previous scrape.",
+        () => {
+          const maxNs = loopDelay.max;
+          loopDelay.reset();
+          return maxNs / 1e9;
+        },
+      );
+    }
     this.watchStreamsCut = new Counter({
       name: `${p}watch_streams_cut_total`,
       help: "Watch streams ended with WATCH_TOO_SLOW, by the budget they were over (stream or total).",
@@ -208,6 +235,11 @@ export class ServerMetrics {
 
   leaseExpired(): void {
     this.leasesExpired.inc();
+  }
+
+  /** Stops sampling the event loop (the server's close). */
+  close(): void {
+    this.loopDelay?.disable();
   }
 
   /** The Prometheus text exposition of every metric. */

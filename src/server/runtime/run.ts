@@ -75,7 +75,8 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     reportFailure = resolve;
   });
   // Before the node, so its persist, apply and proposal timings are counted from the start.
-  const metrics = createServerMetrics();
+  // A member process samples its event loop: a stall (a snapshot, a GC pause) shows on /metrics.
+  const metrics = createServerMetrics({ eventLoopDelay: true });
   const node = await RaftNode.start(
     nodeOptions(config, {
       observer: metrics.nodeObserver,
@@ -103,6 +104,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
       }
       await node.stop();
       await backend.close();
+      metrics.close();
       log.info("stopped");
     })();
     return stopping;
