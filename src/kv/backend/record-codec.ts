@@ -19,7 +19,7 @@ export function revisionKey(modRevision: number, subRevision: number): Buffer {
 
 export function parseRevisionKey(key: Uint8Array): [modRevision: number, subRevision: number] {
   if (key.byteLength !== 12) corrupt("a record key is not 12 bytes");
-  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const b = asBuffer(key);
   return [b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4), b.readUInt32BE(8)];
 }
 
@@ -42,7 +42,7 @@ export function encodeRecord(key: KeyString, fields: RecordFields, value: Uint8A
 
 /** The key and the fields, without copying the value. */
 export function decodeRecordHead(bytes: Uint8Array): RecordFields & { key: KeyString } {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const b = asBuffer(bytes);
   if (b.byteLength < HEADER_BYTES) corrupt("a record is shorter than its header");
   const keyLength = b.readUInt32BE(24);
   if (b.byteLength < HEADER_BYTES + keyLength) corrupt("a record is shorter than its key");
@@ -59,8 +59,15 @@ export function decodeRecordHead(bytes: Uint8Array): RecordFields & { key: KeySt
 
 /** The value's bytes, copied out of the backend's buffer. */
 export function decodeRecordValue(bytes: Uint8Array): Uint8Array {
-  const keyLength = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(24);
+  const keyLength = asBuffer(bytes).readUInt32BE(24);
   return Uint8Array.prototype.slice.call(bytes, HEADER_BYTES + keyLength);
+}
+
+/** LMDB hands back Buffers already; wrapping costs an allocation per record on a full scan. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function corrupt(what: string): never {
