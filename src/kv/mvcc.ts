@@ -14,6 +14,18 @@ export interface KeyRecord {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * What one retained record is counted as besides its key and value bytes:
+ * its revisions, version, lease and key-index entry. An estimate in the
+ * spirit of etcd's quota cost, not a measure of this process's heap.
+ */
+export const RECORD_OVERHEAD_BYTES = 64;
+
+/** One record's share of `KeyHistories.sizeBytes`. */
+export function recordSizeBytes(key: KeyString, r: KeyRecord): number {
+  return key.length + r.value.byteLength + RECORD_OVERHEAD_BYTES;
+}
+
 export function isTombstone(r: KeyRecord): boolean {
   return r.version === 0;
 }
@@ -54,9 +66,15 @@ export class KeyHistories {
   private readonly histories = new Map<KeyString, KeyRecord[]>();
   private sorted: KeyString[] = [];
   private pending: KeyString[] = [];
+  private retainedBytes = 0;
 
   get size(): number {
     return this.histories.size;
+  }
+
+  /** Key, value and overhead bytes of every retained record (see recordSizeBytes). */
+  get sizeBytes(): number {
+    return this.retainedBytes;
   }
 
   history(key: KeyString): readonly KeyRecord[] | undefined {
@@ -64,6 +82,7 @@ export class KeyHistories {
   }
 
   append(key: KeyString, record: KeyRecord): void {
+    this.retainedBytes += recordSizeBytes(key, record);
     const h = this.histories.get(key);
     if (h === undefined) {
       this.histories.set(key, [record]);
@@ -108,6 +127,9 @@ export class KeyHistories {
       const head = h[keepFrom]!;
       if (head.modRevision <= revision && isTombstone(head)) keepFrom++;
       if (keepFrom === 0) continue;
+      for (let i = 0; i < keepFrom; i++) {
+        this.retainedBytes -= recordSizeBytes(key, h[i]!);
+      }
       if (keepFrom >= h.length) {
         this.histories.delete(key);
         removed = true;
@@ -131,6 +153,7 @@ export class KeyHistories {
   }
 
   clear(): void {
+    this.retainedBytes = 0;
     this.histories.clear();
     this.sorted = [];
     this.pending = [];

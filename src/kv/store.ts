@@ -1,4 +1,5 @@
 import type { StateMachine } from "../raft/node/ports.js";
+import { AlarmTable } from "./alarms.js";
 import { AuthTable } from "./auth-table.js";
 import type { AuthView } from "./auth-types.js";
 import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
@@ -123,6 +124,8 @@ export class KvStore implements StateMachine<KvResult> {
   readonly members = new MemberTable();
   /** Users, roles and permissions replicated through the log; src/auth decides with them. */
   readonly #auth = new AuthTable();
+  /** Raised alarms (NOSPACE refuses writes that take space); see alarms.ts. */
+  readonly #alarms = new AlarmTable();
   private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
 
   get revision(): number {
@@ -142,6 +145,13 @@ export class KvStore implements StateMachine<KvResult> {
   }
   get auth(): AuthView {
     return this.#auth;
+  }
+  /** Bytes the retained history takes, as the backend quota counts them. */
+  get sizeBytes(): number {
+    return this.histories.sizeBytes;
+  }
+  get alarms(): Pick<AlarmTable, "list" | "has"> {
+    return this.#alarms;
   }
 
   /**
@@ -272,6 +282,7 @@ export class KvStore implements StateMachine<KvResult> {
         leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
         members: this.members.toWire(),
         auth: this.#auth.toWire(),
+        alarms: this.#alarms.toWire(),
       },
       // Copied now so the stream shows this moment even if applies continue.
       histories: [...this.histories.entries()].map(([k, h]) => [k, h.slice()]),
@@ -312,6 +323,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.lastAppliedIndex = header.appliedIndex;
     this.members.restore(header.members);
     this.#auth.restore(header.auth);
+    this.#alarms.restore(header.alarms);
     for (const reg of this.hub.registrations()) {
       if (reg.nextRevision <= this.compactedRevision) {
         this.hub.remove(reg.id);
@@ -352,6 +364,7 @@ export class KvStore implements StateMachine<KvResult> {
   }
 
   private execute(command: KvCommand): KvResult {
+    this.#alarms.check(command);
     switch (command.type) {
       case "request": {
         const digest = commandDigest(command.command);
@@ -416,6 +429,12 @@ export class KvStore implements StateMachine<KvResult> {
         });
         return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
       }
+      case "alarm":
+        return {
+          type: "alarm",
+          revision: this.currentRevision,
+          alarms: this.#alarms.apply(command),
+        };
       case "auth": {
         const authRevision = this.#auth.apply(command.action);
         return { type: "auth", revision: this.currentRevision, authRevision };
