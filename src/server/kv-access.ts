@@ -1,9 +1,12 @@
 import {
+  exceedsQuota,
   KvReplica,
   type KvResult,
   type KvStore,
+  NoSpaceError,
   REQUEST_ID_PATTERN,
   type WriteCommand,
+  writeCostBytes,
 } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
 import { BadRequestError } from "./errors.js";
@@ -37,9 +40,11 @@ export function requestIdOf(context: WriteContext | undefined): string | undefin
  */
 export class KvAccess {
   readonly replica: KvReplica;
+  private readonly quotaBackendBytes: number;
 
   constructor(node: RaftNode<KvResult>, store: KvStore, limits: ServerLimits) {
     this.replica = new KvReplica(node, store, limits.requestTimeoutMs);
+    this.quotaBackendBytes = limits.quotaBackendBytes;
   }
 
   get node(): RaftNode<KvResult> {
@@ -50,11 +55,37 @@ export class KvAccess {
     return this.replica.store;
   }
 
-  write<T extends Success["type"]>(
+  async write<T extends Success["type"]>(
     command: WriteCommand & { type: T },
     context?: WriteContext,
   ): Promise<Extract<Success, { type: T }>> {
-    return this.replica.write<T>(command, requestIdOf(context));
+    const requestId = requestIdOf(context);
+    await this.checkQuota(command);
+    return this.replica.write<T>(command, requestId);
+  }
+
+  /**
+   * etcd's quota check, made before proposing: a write that would take the
+   * store past the quota raises this member's NOSPACE alarm through the log
+   * (so every replica then refuses writes that take space) and is refused.
+   * If the alarm cannot be proposed here (a follower), that error is the
+   * answer, so the client retries on the leader, which raises it.
+   */
+  private async checkQuota(command: WriteCommand): Promise<void> {
+    const costBytes = writeCostBytes(command);
+    const usedBytes = this.store.sizeBytes;
+    if (!exceedsQuota(usedBytes, costBytes, this.quotaBackendBytes)) return;
+    if (!this.store.alarms.has("NOSPACE")) {
+      await this.replica.write({
+        type: "alarm",
+        action: "activate",
+        memberId: this.node.id,
+        alarm: "NOSPACE",
+      });
+    }
+    throw new NoSpaceError(
+      `${usedBytes} bytes used, this write needs ${costBytes} more, the quota is ${this.quotaBackendBytes}`,
+    );
   }
 
   read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {
