@@ -7,6 +7,7 @@
 import { GLOBAL_OPTIONS, parseCommand, UsageError, usage, usageLine, wantsHelp } from "./args.js";
 import type { CliClient } from "./client-port.js";
 import type { CommandContext, CommandDef, CommandGroup } from "./command.js";
+import { alarmGroup } from "./commands/alarm.js";
 import { authGroup } from "./commands/auth.js";
 import { delCommand, getCommand, putCommand } from "./commands/kv.js";
 import { leaseGroup } from "./commands/lease.js";
@@ -41,6 +42,7 @@ export const CLIENT_COMMANDS: ReadonlyMap<string, CommandDef | CommandGroup> = n
   ["status", statusCommand],
   ["move-leader", moveLeaderCommand],
   ["snapshot", snapshotGroup],
+  ["alarm", alarmGroup],
   ["auth", authGroup],
   ["user", userGroup],
   ["role", roleGroup],
