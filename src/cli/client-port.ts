@@ -220,6 +220,7 @@ export interface CliClient {
   status(endpoint?: string, options?: CallOptions): Promise<EndpointStatusView>;
   moveLeader(targetId: number, options?: CallOptions): Promise<void>;
   snapshot(options?: CallOptions): AsyncIterable<Uint8Array>;
+  compact(revision: number, options?: CallOptions): Promise<unknown>;
   alarms(options?: CallOptions): Promise<readonly AlarmView[]>;
   disarmAlarm(target?: AlarmView, options?: CallOptions): Promise<readonly AlarmView[]>;
   close(): Promise<void>;
