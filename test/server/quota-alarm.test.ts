@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { RECORD_OVERHEAD_BYTES, REVISION_COMPACTION_INTERVAL_MS } from "../../src/kv/index.js";
-import { b64, waitFor } from "./cluster.js";
+import { b64, type Member, startCluster, waitFor } from "./cluster.js";
 import { type SingleMember, startSingleMember } from "./single-member.js";
 
 /** Room for exactly three 100-byte values under 2-byte keys, and not a fourth. */
@@ -117,6 +117,39 @@ describe("auto-compaction on the server", () => {
       await waitFor(() => m.store.compactRevision === 4, "the auto-compaction to apply");
     } finally {
       await m.stop();
+    }
+  });
+});
+
+describe("the NOSPACE alarm in a cluster", () => {
+  it("a follower sends an over-quota write to the leader, which raises the alarm every replica applies", async () => {
+    const cluster = await startCluster({ quotaBackendBytes: RECORD_BYTES });
+    try {
+      const leader = await cluster.leader();
+      const [follower] = await cluster.followers();
+      const putOn = async (m: Member, key: string) => {
+        const res = await m.app.inject({
+          method: "POST",
+          url: "/v3/kv/put",
+          payload: { key: b64(key), value: b64("v".repeat(100)) },
+        });
+        return { status: res.statusCode, body: res.json() };
+      };
+      expect((await putOn(leader, "k1")).status).toBe(200);
+      await waitFor(() => follower!.store.sizeBytes === RECORD_BYTES, "k1 on the follower");
+      // The follower, past the quota too, cannot propose the alarm: it answers NOT_LEADER and raises nothing.
+      const redirected = await putOn(follower!, "k2");
+      expect(redirected).toMatchObject({ status: 421, body: { code: "NOT_LEADER" } });
+      expect(leader.store.alarms.list()).toEqual([]);
+      expect((await putOn(leader, "k2")).status).toBe(507);
+      const raised = [{ memberId: leader.id, alarm: "NOSPACE" }];
+      await waitFor(
+        () => cluster.members.every((m) => m.store.alarms.list().length === 1),
+        "every replica to apply the alarm",
+      );
+      for (const m of cluster.members) expect(m.store.alarms.list()).toEqual(raised);
+    } finally {
+      await cluster.stop();
     }
   });
 });
