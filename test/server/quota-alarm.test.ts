@@ -35,6 +35,9 @@ describe("backend quota and the NOSPACE alarm", () => {
     expect(refused.body).toMatchObject({ code: "KV_NOSPACE" });
     expect(refused.body.message).toMatch(/^database space exceeded/);
     expect(await alarms()).toEqual([{ memberID: "1", alarm: "NOSPACE" }]);
+    const metrics = (await member.app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toMatch(/^conclave_kv_nospace_alarm 1$/m);
+    expect(metrics).toContain(`conclave_kv_size_bytes ${3 * RECORD_BYTES}\n`);
 
     // While raised, what takes space is refused by every replica's apply, even a small write.
     const small = await post("/v3/kv/put", { key: b64("s"), value: b64("") });
