@@ -60,7 +60,12 @@ export class KvAccess {
     context?: WriteContext,
   ): Promise<Extract<Success, { type: T }>> {
     const requestId = requestIdOf(context);
-    await this.checkQuota(command);
+    const refusal = await this.quotaRefusal(command);
+    // With a request id the log decides: a retry of a write that was applied
+    // before the alarm is answered with its first result, anything else is
+    // refused at apply (the alarm is raised by now). Telling such a client
+    // "refused" here would be wrong about a write that happened.
+    if (refusal !== undefined && requestId === undefined) throw refusal;
     return this.replica.write<T>(command, requestId);
   }
 
@@ -68,22 +73,22 @@ export class KvAccess {
    * etcd's quota check, made before proposing: a write that would take the
    * store past the quota raises this member's NOSPACE alarm through the log
    * (so every replica then refuses writes that take space) and is refused.
-   * If the alarm cannot be proposed here (a follower), that error is the
-   * answer, so the client retries on the leader, which raises it.
+   * If the alarm cannot be proposed here (a follower), that error is thrown,
+   * so the client retries on the leader, which raises it.
    */
-  private async checkQuota(command: WriteCommand): Promise<void> {
+  private async quotaRefusal(command: WriteCommand): Promise<NoSpaceError | undefined> {
     const costBytes = writeCostBytes(command);
+    if (costBytes === 0) return undefined;
+    if (this.store.alarms.has("NOSPACE")) return new NoSpaceError("a NOSPACE alarm is raised");
     const usedBytes = this.store.sizeBytes;
-    if (!exceedsQuota(usedBytes, costBytes, this.quotaBackendBytes)) return;
-    if (!this.store.alarms.has("NOSPACE")) {
-      await this.replica.write({
-        type: "alarm",
-        action: "activate",
-        memberId: this.node.id,
-        alarm: "NOSPACE",
-      });
-    }
-    throw new NoSpaceError(
+    if (!exceedsQuota(usedBytes, costBytes, this.quotaBackendBytes)) return undefined;
+    await this.replica.write({
+      type: "alarm",
+      action: "activate",
+      memberId: this.node.id,
+      alarm: "NOSPACE",
+    });
+    return new NoSpaceError(
       `${usedBytes} bytes used, this write needs ${costBytes} more, the quota is ${this.quotaBackendBytes}`,
     );
   }

@@ -23,11 +23,23 @@ async function post(url: string, payload: unknown) {
 }
 
 const put = (key: string) => post("/v3/kv/put", { key: b64(key), value: b64("v".repeat(100)) });
+/** A put carrying an idempotency key, as the SDK sends every write. */
+async function keyedPut(key: string, requestId: string) {
+  const res = await member.app.inject({
+    method: "POST",
+    url: "/v3/kv/put",
+    headers: { "idempotency-key": requestId },
+    payload: { key: b64(key), value: b64("v".repeat(100)) },
+  });
+  return { status: res.statusCode, body: res.json() };
+}
 const alarms = async () => (await post("/v3/maintenance/alarm", { action: "GET" })).body.alarms;
 
 describe("backend quota and the NOSPACE alarm", () => {
   it("refuses the write that would pass the quota, raises NOSPACE, and recovers after compaction and disarm", async () => {
-    for (const key of ["k1", "k2", "k3"]) expect((await put(key)).status).toBe(200);
+    const first = await keyedPut("k1", "put-k1");
+    expect(first.status).toBe(200);
+    for (const key of ["k2", "k3"]) expect((await put(key)).status).toBe(200);
     expect(await alarms()).toEqual([]);
 
     const refused = await put("k4");
@@ -47,6 +59,13 @@ describe("backend quota and the NOSPACE alarm", () => {
       success: [{ request_put: { key: b64("t"), value: b64("1") } }],
     });
     expect(txn.status).toBe(507);
+    // A retry of a write applied before the alarm is answered with its first result,
+    // a new write under an idempotency key is refused like any other.
+    expect(await keyedPut("k1", "put-k1")).toEqual(first);
+    expect(await keyedPut("k9", "put-k9")).toMatchObject({
+      status: 507,
+      body: { code: "KV_NOSPACE" },
+    });
 
     // Reads, deletes and compaction still work, and compaction gives the space back.
     const range = await post("/v3/kv/range", { key: b64("k1") });
