@@ -7,7 +7,9 @@
 import { GLOBAL_OPTIONS, parseCommand, UsageError, usage, usageLine, wantsHelp } from "./args.js";
 import type { CliClient } from "./client-port.js";
 import type { CommandContext, CommandDef, CommandGroup } from "./command.js";
+import { alarmGroup } from "./commands/alarm.js";
 import { authGroup } from "./commands/auth.js";
+import { compactionCommand } from "./commands/compaction.js";
 import { delCommand, getCommand, putCommand } from "./commands/kv.js";
 import { leaseGroup } from "./commands/lease.js";
 import { memberGroup } from "./commands/member.js";
@@ -41,6 +43,8 @@ export const CLIENT_COMMANDS: ReadonlyMap<string, CommandDef | CommandGroup> = n
   ["status", statusCommand],
   ["move-leader", moveLeaderCommand],
   ["snapshot", snapshotGroup],
+  ["compaction", compactionCommand],
+  ["alarm", alarmGroup],
   ["auth", authGroup],
   ["user", userGroup],
   ["role", roleGroup],

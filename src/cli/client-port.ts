@@ -5,6 +5,7 @@
  */
 
 import type {
+  Alarm,
   Bytes,
   CallOptions,
   DeleteOptions,
@@ -20,6 +21,7 @@ import type {
 // Request shapes are the SDK's own; results are structural views, so a unit
 // test can answer with plain objects.
 export type {
+  AlarmType,
   Bytes,
   CallOptions,
   Compare,
@@ -148,6 +150,9 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One raised alarm: which member raised it and its kind. */
+export type AlarmView = Alarm;
+
 /** A role's permission as the commands print it. */
 export interface PermissionView {
   readonly type: PermissionType;
@@ -215,5 +220,8 @@ export interface CliClient {
   status(endpoint?: string, options?: CallOptions): Promise<EndpointStatusView>;
   moveLeader(targetId: number, options?: CallOptions): Promise<void>;
   snapshot(options?: CallOptions): AsyncIterable<Uint8Array>;
+  compact(revision: number, options?: CallOptions): Promise<unknown>;
+  alarms(options?: CallOptions): Promise<readonly AlarmView[]>;
+  disarmAlarm(target?: AlarmView, options?: CallOptions): Promise<readonly AlarmView[]>;
   close(): Promise<void>;
 }

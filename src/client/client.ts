@@ -1,3 +1,4 @@
+import { type Alarm, type AlarmType, alarmJson, alarmsResult } from "./alarm-wire.js";
 import { AuthApi } from "./auth-api.js";
 import { credentialsFrom } from "./auth-token.js";
 import type { BackoffOptions, RandomSource } from "./backoff.js";
@@ -298,6 +299,34 @@ export class ConclaveClient implements AsyncDisposable {
       "write",
       options,
     );
+  }
+
+  /** Raised alarms, of one kind when `alarm` is given (etcdctl alarm list). */
+  async alarms(options: { alarm?: AlarmType } & CallOptions = {}): Promise<Alarm[]> {
+    const body = alarmJson("GET", options.alarm === undefined ? {} : { alarm: options.alarm });
+    return alarmsResult(await this.call("/v3/maintenance/alarm", body, "read", options));
+  }
+
+  /**
+   * Clears one member's alarm, or with no target every raised alarm (etcdctl
+   * alarm disarm); resolves to the alarms that were cleared. Clear NOSPACE
+   * after compacting: while the store is still past its quota, the next
+   * write raises it again.
+   */
+  async disarmAlarm(target?: Alarm, options: CallOptions = {}): Promise<Alarm[]> {
+    const targets = target === undefined ? await this.alarms(options) : [target];
+    const cleared: Alarm[] = [];
+    for (const t of targets) {
+      // Clearing an alarm twice clears it once: safe to repeat.
+      const answer = await this.call(
+        "/v3/maintenance/alarm",
+        alarmJson("DEACTIVATE", t),
+        "idempotent",
+        options,
+      );
+      cleared.push(...alarmsResult(answer, "alarm disarm"));
+    }
+    return cleared;
   }
 
   /**

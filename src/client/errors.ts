@@ -52,6 +52,17 @@ export class IdempotencyKeyReusedError extends ClientError {
   }
 }
 
+/**
+ * A write that takes space was refused: the cluster's NOSPACE alarm is raised
+ * or the write would pass the backend quota. Reads, deletes and compaction
+ * still work; compact, then disarm the alarm (ConclaveClient.disarmAlarm).
+ */
+export class NoSpaceError extends ClientError {
+  constructor(message: string, status?: number) {
+    super("KV_NOSPACE", message, status);
+  }
+}
+
 /** The call's `timeoutMs` passed. For a write, it may or may not have taken effect. */
 export class DeadlineExceededError extends ClientError {
   constructor(timeoutMs: number) {
@@ -203,6 +214,8 @@ export function errorFromServer(
       return new LeaseNotFoundError(message, status);
     case "IDEMPOTENCY_KEY_REUSED":
       return new IdempotencyKeyReusedError(message, status);
+    case "KV_NOSPACE":
+      return new NoSpaceError(message, status);
     case "OUTCOME_UNKNOWN":
       return new OutcomeUnknownError(message, status);
     case "UNSAFE_RECONFIGURATION":

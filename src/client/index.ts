@@ -1,3 +1,4 @@
+export type { Alarm, AlarmType } from "./alarm-wire.js";
 export type { AuthApi } from "./auth-api.js";
 export type {
   AuthChangeResult,
@@ -35,6 +36,7 @@ export {
   LearnerNotReadyError,
   LeaseLostError,
   LeaseNotFoundError,
+  NoSpaceError,
   NotLeaderError,
   OutcomeUnknownError,
   PermissionDeniedError,

@@ -100,3 +100,18 @@ export class IdempotencyKeyReusedError extends KvError {
     );
   }
 }
+
+/**
+ * A write that takes space was refused because a NOSPACE alarm is raised, or
+ * because it would take the store past its quota (which raises the alarm).
+ * Reads, deletes, lease revokes and compaction still work; after compacting,
+ * disarm the alarm (`conclave alarm disarm`). The message is etcd's.
+ */
+export class NoSpaceError extends KvError {
+  constructor(detail?: string) {
+    super(
+      "KV_NOSPACE",
+      detail === undefined ? "database space exceeded" : `database space exceeded: ${detail}`,
+    );
+  }
+}

@@ -1,3 +1,4 @@
+export { ALARM_TYPES, AlarmTable } from "./alarms.js";
 export {
   AuthManagementError,
   AuthStateError,
@@ -10,6 +11,14 @@ export {
 } from "./auth-errors.js";
 export type * from "./auth-types.js";
 export { ROOT_ROLE, ROOT_USER } from "./auth-types.js";
+export {
+  AutoCompaction,
+  type AutoCompactionOptions,
+  type AutoCompactionPolicy,
+  type AutoCompactionSources,
+  REVISION_COMPACTION_INTERVAL_MS,
+  replicaCompactionSources,
+} from "./auto-compaction.js";
 export {
   compareBytes,
   type KeyInterval,
@@ -32,6 +41,7 @@ export {
   LeaseNotFoundError,
   LeaseProvidedError,
   LeaseRenewedError,
+  NoSpaceError,
   ValueProvidedError,
 } from "./errors.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
@@ -48,6 +58,14 @@ export {
   MemberTable,
   validateMemberAttributes,
 } from "./members.js";
+export { RECORD_OVERHEAD_BYTES } from "./mvcc.js";
+export {
+  DEFAULT_QUOTA_BACKEND_BYTES,
+  exceedsQuota,
+  LEASE_OVERHEAD_BYTES,
+  resolveQuotaBytes,
+  writeCostBytes,
+} from "./quota.js";
 export { KvReplica } from "./replica.js";
 export {
   DEFAULT_REQUEST_WINDOW,

@@ -14,6 +14,18 @@ export interface KeyRecord {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * What one retained record is counted as besides its key and value bytes:
+ * its revisions, version, lease and key-index entry. An estimate in the
+ * spirit of etcd's quota cost, not a measure of this process's heap.
+ */
+export const RECORD_OVERHEAD_BYTES = 64;
+
+/** One record's share of a backend's size estimate and of a write's quota cost. */
+export function recordSizeBytes(key: KeyString, r: KeyRecord): number {
+  return key.length + r.value.byteLength + RECORD_OVERHEAD_BYTES;
+}
+
 export function isTombstone(r: KeyRecord): boolean {
   return r.version === 0;
 }

@@ -1,4 +1,5 @@
 import { Packr } from "msgpackr";
+import { type AlarmWire, parseAlarmWire } from "./alarms.js";
 import { type AuthWire, parseAuthWire } from "./auth-table.js";
 import { type KeyString, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { InvalidKvCommandError } from "./errors.js";
@@ -26,6 +27,8 @@ export interface SnapshotHeader {
   readonly members?: MemberWire[];
   /** Users, roles and the enabled flag; absent in older snapshots (auth off, no users). */
   readonly auth?: AuthWire;
+  /** Raised alarms; absent in snapshots written before alarms existed (none raised). */
+  readonly alarms?: AlarmWire[];
 }
 
 export interface SnapshotContents {
@@ -100,8 +103,10 @@ export function parseSnapshotHeader(value: unknown): SnapshotHeader {
   if (!Array.isArray(leases)) fail("leases missing");
   const members = parseMemberWire(f["members"]);
   const auth = parseAuthWire(f["auth"]);
+  const alarms = parseAlarmWire(f["alarms"]);
   return {
     v: 1,
+    ...(alarms !== undefined && { alarms }),
     ...(members !== undefined && { members }),
     ...(auth !== undefined && { auth }),
     revision: int(f["revision"], "revision"),

@@ -1,4 +1,5 @@
 import type { StateMachine } from "../raft/node/ports.js";
+import { AlarmTable } from "./alarms.js";
 import { AuthTable } from "./auth-table.js";
 import type { AuthView } from "./auth-types.js";
 import type { MvccBackend } from "./backend/backend.js";
@@ -160,6 +161,8 @@ export class KvStore implements StateMachine<KvResult> {
   readonly members = new MemberTable();
   /** Users, roles and permissions replicated through the log; src/auth decides with them. */
   readonly #auth = new AuthTable();
+  /** Raised alarms (NOSPACE refuses writes that take space); see alarms.ts. */
+  readonly #alarms = new AlarmTable();
   private readonly leaseListeners = new Set<(change: LeaseApplied) => void>();
 
   get revision(): number {
@@ -183,6 +186,9 @@ export class KvStore implements StateMachine<KvResult> {
   }
   get auth(): AuthView {
     return this.#auth;
+  }
+  get alarms(): Pick<AlarmTable, "list" | "has"> {
+    return this.#alarms;
   }
 
   /**
@@ -378,6 +384,7 @@ export class KvStore implements StateMachine<KvResult> {
       leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
       members: this.members.toWire(),
       auth: this.#auth.toWire(),
+      alarms: this.#alarms.toWire(),
     };
   }
 
@@ -492,6 +499,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.deferredCompaction = 0;
     this.members.restore(header.members);
     this.#auth.restore(header.auth);
+    this.#alarms.restore(header.alarms);
   }
 
   get watcherCount(): number {
@@ -525,6 +533,7 @@ export class KvStore implements StateMachine<KvResult> {
 
   private execute(command: KvCommand): KvResult {
     if (!KEY_COMMANDS.has(command.type) && command.type !== "request") this.tablesDirty = true;
+    this.#alarms.check(command);
     switch (command.type) {
       case "request": {
         const digest = commandDigest(command.command);
@@ -591,6 +600,12 @@ export class KvStore implements StateMachine<KvResult> {
         });
         return { type: "leaseRevoke", revision: this.currentRevision, deletedKeys: batch.sub };
       }
+      case "alarm":
+        return {
+          type: "alarm",
+          revision: this.currentRevision,
+          alarms: this.#alarms.apply(command),
+        };
       case "auth": {
         const authRevision = this.#auth.apply(command.action);
         return { type: "auth", revision: this.currentRevision, authRevision };

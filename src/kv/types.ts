@@ -106,6 +106,27 @@ export interface LeaseKeepAliveCommand {
   readonly id: number;
 }
 
+export type AlarmType = "NOSPACE" | "CORRUPT";
+
+/** One raised alarm: which member raised it and what kind it is (etcd's AlarmMember). */
+export interface AlarmMember {
+  readonly memberId: number;
+  readonly alarm: AlarmType;
+}
+
+/**
+ * Raises, clears or lists alarms. Alarms are replicated state: while any
+ * member's NOSPACE alarm is raised every replica refuses writes that take
+ * space (see alarms.ts). `get` filters by `alarm` when given; activate and
+ * deactivate need both fields. None of them changes the revision.
+ */
+export interface AlarmCommand {
+  readonly type: "alarm";
+  readonly action: "activate" | "deactivate" | "get";
+  readonly memberId?: number;
+  readonly alarm?: AlarmType;
+}
+
 /**
  * A client write carrying the client's request id: applied once, and a retry
  * with the same id is answered with the first result (see RequestLog).
@@ -129,6 +150,7 @@ export type KvCommand =
   | LeaseGrantCommand
   | LeaseRevokeCommand
   | LeaseKeepAliveCommand
+  | AlarmCommand
   | AuthCommand;
 
 export interface RangeResult {
@@ -193,6 +215,16 @@ export interface LeaseKeepAliveResult {
   readonly ttlMs: number;
 }
 
+/**
+ * activate: the alarm if it was newly raised; deactivate: the alarm if it was
+ * raised; get: every raised alarm that matches.
+ */
+export interface AlarmResult {
+  readonly type: "alarm";
+  readonly revision: number;
+  readonly alarms: AlarmMember[];
+}
+
 /** A command that was rejected; the store is unchanged. */
 export interface KvFailure {
   readonly type: "error";
@@ -209,6 +241,7 @@ export type KvResult =
   | LeaseGrantResult
   | LeaseRevokeResult
   | LeaseKeepAliveResult
+  | AlarmResult
   | MemberAttributesResult
   | AuthResult
   | KvFailure;

@@ -1,3 +1,4 @@
+import { ALARM_TYPES } from "./alarms.js";
 import { validateAuthCommand } from "./auth-validate.js";
 import { intervalsOverlap, type KeyInterval, keyInterval, toKeyString } from "./bytes.js";
 import {
@@ -214,6 +215,21 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
     case "leaseKeepAlive":
       onlyFields(f, ["type", "id"], what);
       return { type: "leaseKeepAlive", id: integer(f["id"], "id", what, 1) };
+    case "alarm": {
+      onlyFields(f, ["type", "action", "memberId", "alarm"], what);
+      const action = oneOf(f, "action", what, ["activate", "deactivate", "get"] as const);
+      if (action === undefined) throw new InvalidKvCommandError(`${what}.action is required`);
+      const cmd = strip({
+        type: "alarm" as const,
+        action,
+        memberId: optionalInteger(f, "memberId", what, 1),
+        alarm: oneOf(f, "alarm", what, ALARM_TYPES),
+      });
+      if (action !== "get" && (cmd.memberId === undefined || cmd.alarm === undefined)) {
+        throw new InvalidKvCommandError(`${what}: alarm ${action} needs memberId and alarm`);
+      }
+      return cmd;
+    }
     case "auth":
       return validateAuthCommand(raw);
     default:

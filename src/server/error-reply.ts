@@ -8,6 +8,7 @@ import {
   KvError,
   LeaseExistsError,
   LeaseNotFoundError,
+  NoSpaceError,
 } from "../kv/index.js";
 import { NotLeaderError } from "../raft/core/index.js";
 import { RaftTimeoutError } from "../raft/node/index.js";
@@ -86,6 +87,8 @@ function conclaveStatus(err: ConclaveError): number {
   if (err instanceof LeaseExistsError) return 409;
   if (err instanceof CompactedError || err instanceof FutureRevisionError) return 400;
   if (err instanceof IdempotencyKeyReusedError) return 422;
+  // Insufficient Storage: not a transient 503, so clients do not retry into the alarm.
+  if (err instanceof NoSpaceError) return 507;
   if (err instanceof KvError) return 400;
   if (err.code === "INVALID_ARGUMENT") return 400;
   // NODE_STOPPED, NODE_FAILED, PROPOSAL_DROPPED, TOO_MANY_UNCOMMITTED,

@@ -1,9 +1,12 @@
 import {
+  exceedsQuota,
   KvReplica,
   type KvResult,
   type KvStore,
+  NoSpaceError,
   REQUEST_ID_PATTERN,
   type WriteCommand,
+  writeCostBytes,
 } from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
 import { BadRequestError } from "./errors.js";
@@ -37,9 +40,11 @@ export function requestIdOf(context: WriteContext | undefined): string | undefin
  */
 export class KvAccess {
   readonly replica: KvReplica;
+  private readonly quotaBackendBytes: number;
 
   constructor(node: RaftNode<KvResult>, store: KvStore, limits: ServerLimits) {
     this.replica = new KvReplica(node, store, limits.requestTimeoutMs);
+    this.quotaBackendBytes = limits.quotaBackendBytes;
   }
 
   get node(): RaftNode<KvResult> {
@@ -50,11 +55,42 @@ export class KvAccess {
     return this.replica.store;
   }
 
-  write<T extends Success["type"]>(
+  async write<T extends Success["type"]>(
     command: WriteCommand & { type: T },
     context?: WriteContext,
   ): Promise<Extract<Success, { type: T }>> {
-    return this.replica.write<T>(command, requestIdOf(context));
+    const requestId = requestIdOf(context);
+    const refusal = await this.quotaRefusal(command);
+    // With a request id the log decides: a retry of a write that was applied
+    // before the alarm is answered with its first result, anything else is
+    // refused at apply (the alarm is raised by now). Telling such a client
+    // "refused" here would be wrong about a write that happened.
+    if (refusal !== undefined && requestId === undefined) throw refusal;
+    return this.replica.write<T>(command, requestId);
+  }
+
+  /**
+   * etcd's quota check, made before proposing: a write that would take the
+   * store past the quota raises this member's NOSPACE alarm through the log
+   * (so every replica then refuses writes that take space) and is refused.
+   * If the alarm cannot be proposed here (a follower), that error is thrown,
+   * so the client retries on the leader, which raises it.
+   */
+  private async quotaRefusal(command: WriteCommand): Promise<NoSpaceError | undefined> {
+    const costBytes = writeCostBytes(command);
+    if (costBytes === 0) return undefined;
+    if (this.store.alarms.has("NOSPACE")) return new NoSpaceError("a NOSPACE alarm is raised");
+    const usedBytes = this.store.sizeBytes;
+    if (!exceedsQuota(usedBytes, costBytes, this.quotaBackendBytes)) return undefined;
+    await this.replica.write({
+      type: "alarm",
+      action: "activate",
+      memberId: this.node.id,
+      alarm: "NOSPACE",
+    });
+    return new NoSpaceError(
+      `${usedBytes} bytes used, this write needs ${costBytes} more, the quota is ${this.quotaBackendBytes}`,
+    );
   }
 
   read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import type { AlarmMember, AlarmType } from "../kv/index.js";
 import { MemberNotFoundError, MemberRoleError, requireLeader } from "./cluster-errors.js";
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
@@ -13,6 +14,44 @@ const emptyBody = {
   properties: {},
   additionalProperties: false,
 } as const;
+
+/** etcd's AlarmRequest enums: the gateway takes either the name or the number. */
+const ALARM_ACTIONS = ["GET", "ACTIVATE", "DEACTIVATE"] as const;
+const ALARM_KINDS = ["NONE", "NOSPACE", "CORRUPT"] as const;
+
+function enumSchema(names: readonly string[]) {
+  return {
+    anyOf: [
+      { type: "string", enum: names },
+      { type: "integer", minimum: 0, maximum: names.length - 1 },
+    ],
+  } as const;
+}
+
+interface AlarmRequestJson {
+  action?: string | number;
+  memberID?: Int64Json;
+  alarm?: string | number;
+}
+
+const alarmBody = {
+  type: ["object", "null"],
+  properties: {
+    action: enumSchema(ALARM_ACTIONS),
+    memberID: int64Schema,
+    alarm: enumSchema(ALARM_KINDS),
+  },
+  additionalProperties: false,
+} as const;
+
+function enumName<T extends string>(names: readonly T[], value: string | number | undefined): T {
+  // The schema admits only names and in-range numbers; absent is the zero value, as in proto3.
+  return typeof value === "number" ? names[value]! : ((value as T | undefined) ?? names[0]!);
+}
+
+function alarmsJson(alarms: readonly AlarmMember[]) {
+  return alarms.map((a) => ({ memberID: String(a.memberId), alarm: a.alarm }));
+}
 
 /** src/server and dist/server are both two levels below the package root. */
 function packageVersion(): string {
@@ -48,6 +87,8 @@ export function registerMaintenanceRoutes(
       revision: String(store.revision),
       compactRevision: String(store.compactRevision),
       keyCount: String(store.keyCount),
+      // etcd's dbSize; here the store's size as the quota counts it.
+      dbSize: String(store.sizeBytes),
       warnings: app.securityWarnings(),
     };
   });
@@ -77,6 +118,40 @@ export function registerMaintenanceRoutes(
         await kv.node.transferLeadership(target, { timeoutMs: limits.requestTimeoutMs });
       }
       return { header: header(kv.store.revision) };
+    },
+  );
+
+  // etcd's Alarm call: GET lists raised alarms (alarm NONE: every kind), ACTIVATE and
+  // DEACTIVATE raise or clear one member's alarm through the log.
+  app.post<{ Body: AlarmRequestJson | null }>(
+    "/v3/maintenance/alarm",
+    { schema: { body: alarmBody } },
+    async (req) => {
+      const body = req.body ?? {};
+      const action = enumName(ALARM_ACTIONS, body.action);
+      const kind = enumName(ALARM_KINDS, body.alarm);
+      const alarm: AlarmType | undefined = kind === "NONE" ? undefined : kind;
+      if (action === "GET") {
+        const [alarms, revision] = await kv.read(false, (s): [AlarmMember[], number] => [
+          s.alarms.list(alarm),
+          s.revision,
+        ]);
+        return { header: header(revision), alarms: alarmsJson(alarms) };
+      }
+      const memberId = parseInt64(body.memberID, "memberID");
+      if (memberId === 0) throw new BadRequestError(`${action} needs memberID, a member id`);
+      if (alarm === undefined)
+        throw new BadRequestError(`${action} needs alarm NOSPACE or CORRUPT`);
+      const result = await kv.write(
+        {
+          type: "alarm",
+          action: action === "ACTIVATE" ? "activate" : "deactivate",
+          memberId,
+          alarm,
+        },
+        req,
+      );
+      return { header: header(result.revision), alarms: alarmsJson(result.alarms) };
     },
   );
 

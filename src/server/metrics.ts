@@ -25,6 +25,8 @@ export interface MetricsSources {
     readonly compactRevision: number;
     readonly keyCount: number;
     readonly leaseCount: number;
+    readonly sizeBytes: number;
+    readonly alarms: { has(alarm: "NOSPACE"): boolean };
   };
 }
 
@@ -103,6 +105,13 @@ export class ServerMetrics {
     });
     gauge("kv_keys", "Keys with history in the key space.", () => store()?.keyCount);
     gauge("kv_leases", "Leases in the key space.", () => store()?.leaseCount);
+    gauge("kv_size_bytes", "Size of the key space as the backend quota counts it.", () => {
+      return store()?.sizeBytes;
+    });
+    gauge("kv_nospace_alarm", "1 while a NOSPACE alarm refuses writes, else 0.", () => {
+      const s = store();
+      return s === undefined ? undefined : s.alarms.has("NOSPACE") ? 1 : 0;
+    });
     gauge("watchers_active", "Watch streams open on this server.", () => {
       return this.readActiveWatchers?.();
     });

@@ -1,6 +1,13 @@
 import type { FastifyBaseLogger } from "fastify";
+import type { Clock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
-import type { KvResult, KvStore, ServerLeaseExpiryOptions } from "../kv/index.js";
+import {
+  type AutoCompactionPolicy,
+  type KvResult,
+  type KvStore,
+  resolveQuotaBytes,
+  type ServerLeaseExpiryOptions,
+} from "../kv/index.js";
 import type { RaftNode } from "../raft/node/index.js";
 import type { ServerAuthOptions } from "./auth-options.js";
 import type { ClientConnectionOptions } from "./client-connections.js";
@@ -75,6 +82,14 @@ export interface ServerOptions {
   readonly authTokenTtlMs?: number;
   /** Password hashing cost, clock and member credentials; see auth-options.ts. */
   readonly auth?: ServerAuthOptions;
+  /**
+   * Bytes the store may hold (KvStore.sizeBytes); a write that would go past
+   * it raises the NOSPACE alarm and is refused with KV_NOSPACE. 0 or absent:
+   * 2 GiB, etcd's default.
+   */
+  readonly quotaBackendBytes?: number;
+  /** Compact history automatically on the leader (see auto-compaction.ts); absent: never. */
+  readonly autoCompaction?: AutoCompactionPolicy & { readonly clock?: Clock };
 }
 
 export interface ServerLimits {
@@ -85,6 +100,7 @@ export interface ServerLimits {
   readonly maxRequestDepth: number;
   readonly requestTimeoutMs: number;
   readonly maxRangeBytes: number;
+  readonly quotaBackendBytes: number;
 }
 
 export function resolveLimits(options: ServerOptions): ServerLimits {
@@ -96,6 +112,7 @@ export function resolveLimits(options: ServerOptions): ServerLimits {
     maxRequestDepth: options.maxRequestDepth ?? DEFAULT_MAX_REQUEST_DEPTH,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
     maxRangeBytes: options.maxRangeBytes ?? 4 * 1024 * 1024,
+    quotaBackendBytes: resolveQuotaBytes(options.quotaBackendBytes),
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0) {

@@ -98,6 +98,8 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
     ["POST /v3/maintenance/status", AUTHENTICATED],
     ["POST /v3/maintenance/transfer-leadership", ROOT],
     ["POST /v3/maintenance/snapshot", ROOT],
+    // Raising or clearing an alarm starts or stops every write in the cluster.
+    ["POST /v3/maintenance/alarm", ROOT],
     ["POST /v3/auth/authenticate", OPEN],
     ["POST /v3/auth/status", OPEN],
     ["POST /v3/auth/enable", ROOT],

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from "fastify";
+import { AutoCompaction, replicaCompactionSources } from "../kv/index.js";
 import { addAuthHooks } from "./auth-hook.js";
 import { resolveAuthOptions } from "./auth-options.js";
 import { registerAuthRoutes } from "./auth-routes.js";
@@ -76,10 +77,20 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.decorate("leaseExpiry", expiry);
   app.addHook("onReady", async () => expiry.start());
   app.addHook("onClose", async () => expiry.stop());
+  if (options.autoCompaction !== undefined) {
+    const { clock, ...policy } = options.autoCompaction;
+    const compaction = new AutoCompaction(replicaCompactionSources(kv.replica), {
+      policy,
+      ...(clock !== undefined && { clock }),
+      onError: (err) => app.log.warn({ err }, "auto-compaction failed; retrying later"),
+    });
+    app.addHook("onReady", async () => compaction.start());
+    app.addHook("onClose", async () => compaction.stop());
+  }
 
   app.setErrorHandler((err, req, reply) => {
     const { statusCode, body } = errorReply(err, leaderUrls);
-    if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504) {
+    if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504 && statusCode !== 507) {
       req.log.error({ err }, "request failed");
     }
     return reply.status(statusCode).send(body);

@@ -32,6 +32,7 @@ describe("auth on every route", () => {
       requestTimeoutMs: 1,
       maxRequestDepth: 1,
       maxRangeBytes: 1,
+      quotaBackendBytes: 1,
     });
     const missing = registeredRoutes(leader.app)
       .filter((r) => r.method !== "HEAD")
@@ -178,7 +179,7 @@ describe("key permissions", () => {
     }
   });
 
-  it("lets only root add members, take snapshots, compact or manage auth", async () => {
+  it("lets only root add members, take snapshots, compact, raise alarms or manage auth", async () => {
     const writer = await token(leader, "writer", "writer-password");
     for (const [url, body] of [
       ["/v3/cluster/member/add", { peerURLs: ["127.0.0.1:1"] }],
@@ -186,6 +187,8 @@ describe("key permissions", () => {
       ["/v3/maintenance/snapshot", {}],
       ["/v3/maintenance/transfer-leadership", { targetID: "2" }],
       ["/v3/kv/compaction", { revision: "1" }],
+      ["/v3/maintenance/alarm", { action: "GET" }],
+      ["/v3/maintenance/alarm", { action: "ACTIVATE", memberID: "1", alarm: "NOSPACE" }],
       ["/v3/auth/user/list", {}],
       ["/v3/auth/user/add", { name: "mallory", password: "x" }],
       ["/v3/auth/disable", {}],

@@ -137,12 +137,31 @@ export class LmdbBackend implements MvccBackend {
     this.clearStaged = true;
   }
 
+  /**
+   * Pages in use by the data, the tables and the requests. Not the file's
+   * size: LMDB reuses the pages compaction frees but never shrinks its file,
+   * and a quota on the file could not be cleared without copying it.
+   */
   sizeBytes(): number {
     const now = Date.now();
     if (now - this.sizeCache.atMs >= SIZE_CACHE_MS) {
-      this.sizeCache = { atMs: now, bytes: statSync(join(this.path, "data.mdb")).size };
+      let bytes = 0;
+      for (const db of [this.root, this.records, this.requests]) {
+        const s = db.getStats() as Record<string, number>;
+        bytes +=
+          ((s["treeBranchPageCount"] ?? 0) +
+            (s["treeLeafPageCount"] ?? 0) +
+            (s["overflowPages"] ?? 0)) *
+          (s["pageSize"] ?? 4096);
+      }
+      this.sizeCache = { atMs: now, bytes };
     }
     return this.sizeCache.bytes;
+  }
+
+  /** The database file's size on disk, free pages included. */
+  fileSizeBytes(): number {
+    return statSync(join(this.path, "data.mdb")).size;
   }
 
   async flushed(): Promise<void> {

@@ -1,10 +1,7 @@
 import type { KeyString } from "../bytes.js";
-import type { KeyRecord } from "../mvcc.js";
+import { type KeyRecord, recordSizeBytes } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
 import type { BackendMeta, LoadedState, MvccBackend } from "./backend.js";
-
-/** Bytes a record costs beyond its key and value, for the size estimate. */
-const RECORD_OVERHEAD_BYTES = 64;
 
 /**
  * The backend of the simulator and of unit tests: records stay in the key
@@ -32,7 +29,7 @@ export class MemoryBackend implements MvccBackend {
 
   putRecord(key: KeyString, record: KeyRecord): KeyRecord {
     this.staged.ops.push({ put: [key, record] });
-    this.bytes += key.length + record.value.byteLength + RECORD_OVERHEAD_BYTES;
+    this.bytes += recordSizeBytes(key, record);
     return record;
   }
 
@@ -65,7 +62,7 @@ export class MemoryBackend implements MvccBackend {
       else {
         const gone = records.get(op.remove);
         if (gone === undefined) continue;
-        this.bytes -= gone[0].length + gone[1].value.byteLength + RECORD_OVERHEAD_BYTES;
+        this.bytes -= recordSizeBytes(gone[0], gone[1]);
         records.delete(op.remove);
       }
     }

@@ -150,6 +150,8 @@ export async function serverOptions(
       unauthenticated: config.peerAuth === "none",
     },
     maxRangeBytes: config.maxRangeBytes,
+    quotaBackendBytes: config.quotaBackendBytes,
+    ...(config.autoCompaction !== undefined && { autoCompaction: config.autoCompaction }),
     clientConnections: parts.clientConnections,
     authTokenTtlMs: config.authTokenTtlMs,
     auth: {

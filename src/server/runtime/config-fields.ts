@@ -64,6 +64,10 @@ export interface ServeSettings {
   authFailureLimit: number;
   authFailureWindowMs: number;
   authLockoutMaxMs: number;
+  quotaBackendBytes: number;
+  autoCompactionMode: "periodic" | "revision";
+  /** Interpreted by the mode (see auto-compaction-config.ts); "0" is off. */
+  autoCompactionRetention: string;
   logLevel: LogLevel;
 }
 
@@ -435,6 +439,40 @@ export const FIELDS: readonly FieldSpec[] = [
     300_000,
     integer(10_000, 24 * 3600 * 1000),
     "longest lockout after repeated failures; lockouts start at 10 s and double",
+  ),
+  spec(
+    "quotaBackendBytes",
+    "quota-backend-bytes",
+    0,
+    integer(0),
+    "bytes the key space may hold before writes are refused and a NOSPACE alarm is raised (0 = 2 GiB)",
+    "0: 2 GiB",
+  ),
+  spec(
+    "autoCompactionMode",
+    "auto-compaction-mode",
+    "periodic",
+    (v) => {
+      if (v === "periodic" || v === "revision") return v;
+      throw new Error(`must be periodic or revision, got ${JSON.stringify(v)}`);
+    },
+    "periodic: keep a duration of history; revision: keep a number of revisions",
+  ),
+  spec(
+    "autoCompactionRetention",
+    "auto-compaction-retention",
+    "0",
+    (v) => {
+      const s = String(v);
+      if (!/^([0-9]{1,12}|([0-9]{1,12}(ms|s|m|h))+)$/.test(s)) {
+        throw new Error(
+          `must be a count or a duration such as 30m or 1h, got ${JSON.stringify(v)}`,
+        );
+      }
+      return s;
+    },
+    "history auto-compaction keeps: periodic, a duration (5m, 1h; a bare number is hours); revision, a count",
+    "0: off",
   ),
   spec(
     "logLevel",

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { AutoCompactionPolicy } from "../../kv/index.js";
 import { isLoopbackHost, parsePeerAddress } from "../../raft/transport/index.js";
+import { autoCompactionPolicy } from "./auto-compaction-config.js";
 import { ClusterSecretError, readSecretFile, weakSecretProblem } from "./cluster-secret.js";
 import { ServeConfigError } from "./config-error.js";
 import { defaultSettings, FIELDS, type FieldSpec, type ServeSettings } from "./config-fields.js";
@@ -20,6 +22,8 @@ export interface ServeConfig
   readonly clusterSecret: string | undefined;
   /** How peers prove they belong: the secret handshake, TLS certificates only, or nothing. */
   readonly peerAuth: "secret" | "tls" | "none";
+  /** From autoCompactionMode and autoCompactionRetention; undefined: off. */
+  readonly autoCompaction: AutoCompactionPolicy | undefined;
 }
 
 /** Bad command-line syntax (unknown flag, missing value): answered with usage, exit 2. */
@@ -260,6 +264,11 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
     );
   }
   const { clusterSecret, peerAuth } = peerAuthentication(s, origins, peerTls.length === 3);
+  const autoCompaction = autoCompactionPolicy(
+    s.autoCompactionMode,
+    s.autoCompactionRetention,
+    origins.get("autoCompactionRetention") ?? "settings",
+  );
   return {
     ...s,
     name,
@@ -270,6 +279,7 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
     initialCluster,
     clusterSecret,
     peerAuth,
+    autoCompaction,
   };
 }
 
