@@ -476,12 +476,11 @@ export class KvStore implements StateMachine<KvResult> {
     const leases = new LeaseTable();
     for (const [id, ttlMs, renewals] of header.leases) leases.grant(id, ttlMs, renewals ?? 0);
     leases.nextId = header.nextLeaseId;
-    const last = new Map<KeyString, KeyRecord>();
     for (const [key, record] of records) {
       keys.append(key, into === undefined ? record : into.putRecord(key, record));
-      last.set(key, record);
     }
-    for (const [key, r] of last) {
+    for (const [key, h] of keys.entries()) {
+      const r = h[h.length - 1]!;
       if (isTombstone(r) || r.lease === 0) continue;
       if (leases.get(r.lease) === undefined) {
         throw new InvalidKvCommandError(

@@ -16,7 +16,12 @@ import {
 
 const META_KEY = "meta";
 const TABLES_KEY = "tables";
-/** How long a measured file size is reused; the quota check asks on every write. */
+/**
+ * Address space reserved for the file (not disk: the file grows as pages are
+ * written). Above the largest quota anyone should run with (etcd suggests 8 GiB).
+ */
+const MAP_BYTES = 64 * 1024 ** 3;
+/** How long a measured size is reused; the quota check asks on every write. */
 const SIZE_CACHE_MS = 1000;
 
 /**
@@ -46,7 +51,9 @@ export class LmdbBackend implements MvccBackend {
   private sizeCache = { atMs: -Infinity, bytes: 0 };
 
   constructor(private readonly path: string) {
-    this.root = open({ path, maxDbs: 4, compression: false });
+    // A map reserved once: growing it remaps the file, and each old mapping
+    // stays resident while anything still points into it.
+    this.root = open({ path, maxDbs: 4, compression: false, mapSize: MAP_BYTES });
     this.records = this.root.openDB({ name: "records", keyEncoding: "binary", encoding: "binary" });
     this.requests = this.root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
   }
@@ -54,19 +61,6 @@ export class LmdbBackend implements MvccBackend {
   load(): LoadedState | undefined {
     const meta = this.root.get(META_KEY) as BackendMeta | undefined;
     if (meta === undefined) return undefined;
-    const records: [KeyString, KeyRecord][] = [];
-    const beyond: Buffer[] = [];
-    for (const { key, value } of this.records.getRange({})) {
-      const [modRevision, subRevision] = parseRevisionKey(key);
-      if (modRevision > meta.revision) {
-        beyond.push(key);
-        continue;
-      }
-      const head = decodeRecordHead(value);
-      records.push([head.key, this.storedRecord(head, modRevision, subRevision)]);
-    }
-    // Written by an apply whose meta did not land: the log applies it again.
-    for (const key of beyond) void this.records.remove(key);
     const requests: (readonly [number, RequestEntry])[] = [];
     for (const { value } of this.requests.getRange({})) {
       const [seq, ...entry] = value;
@@ -74,7 +68,28 @@ export class LmdbBackend implements MvccBackend {
     }
     requests.sort(([a], [b]) => a - b);
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
-    return { meta, tables: tables === undefined ? undefined : plain(tables), records, requests };
+    return {
+      meta,
+      tables: tables === undefined ? undefined : plain(tables),
+      records: this.scanRecords(meta.revision),
+      requests,
+    };
+  }
+
+  /** One ordered pass over the records, read as the store rebuilds its index. */
+  private *scanRecords(revision: number): Generator<[KeyString, KeyRecord]> {
+    const beyond: Buffer[] = [];
+    for (const { key, value } of this.records.getRange({})) {
+      const [modRevision, subRevision] = parseRevisionKey(key);
+      if (modRevision > revision) {
+        beyond.push(key);
+        continue;
+      }
+      const head = decodeRecordHead(value);
+      yield [head.key, this.storedRecord(head, modRevision, subRevision)];
+    }
+    // Written by an apply whose meta did not land: the log applies it again.
+    for (const key of beyond) void this.records.remove(key);
   }
 
   putRecord(key: KeyString, record: KeyRecord): KeyRecord {

@@ -46,15 +46,23 @@ export function decodeRecordHead(bytes: Uint8Array): RecordFields & { key: KeySt
   if (b.byteLength < HEADER_BYTES) corrupt("a record is shorter than its header");
   const keyLength = b.readUInt32BE(24);
   if (b.byteLength < HEADER_BYTES + keyLength) corrupt("a record is shorter than its key");
-  const fields = {
-    createRevision: b.readDoubleBE(0),
-    version: b.readDoubleBE(8),
-    lease: b.readDoubleBE(16),
-  };
-  for (const [name, v] of Object.entries(fields)) {
-    if (!Number.isSafeInteger(v) || v < 0) corrupt(`a record's ${name} is ${v}`);
+  const createRevision = b.readDoubleBE(0);
+  const version = b.readDoubleBE(8);
+  const lease = b.readDoubleBE(16);
+  // One check for all three: every field is a non-negative safe integer.
+  if (!(isCount(createRevision) && isCount(version) && isCount(lease))) {
+    corrupt(`a record's fields are ${createRevision}, ${version}, ${lease}`);
   }
-  return { ...fields, key: b.toString("latin1", HEADER_BYTES, HEADER_BYTES + keyLength) };
+  return {
+    createRevision,
+    version,
+    lease,
+    key: b.toString("latin1", HEADER_BYTES, HEADER_BYTES + keyLength),
+  };
+}
+
+function isCount(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
 }
 
 /** The value's bytes, copied out of the backend's buffer. */
