@@ -279,9 +279,9 @@ export const FIELDS: readonly FieldSpec[] = [
   spec(
     "snapshotEveryEntries",
     "snapshot-every-entries",
-    10_000,
+    100_000,
     integer(0),
-    "snapshot after this many applied entries (0 = never)",
+    "snapshot after this many applied entries (0 = never); a snapshot copies the whole key space, so as etcd's --snapshot-count it is rare",
   ),
   spec(
     "snapshotEveryBytes",
