@@ -5,10 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { CLIENT_HELP, isClientCommand, runClientProcess } from "./client-process.js";
-import { electCommand } from "./elect.js";
-import { lockCommand } from "./lock.js";
-import { serve } from "./serve.js";
-import { start } from "./start.js";
+
+// Each command loads its own modules when it runs: `serve` never pays for the
+// lock backends' drivers, and a restarted member serves sooner.
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
 
@@ -45,9 +44,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command = "help", ...rest] = argv;
   switch (command) {
     case "serve":
-      return serve(rest);
+      return (await import("./serve.js")).serve(rest);
     case "start":
-      return start(rest);
+      return (await import("./start.js")).start(rest);
     case "help":
     case "--help":
     case "-h":
@@ -59,9 +58,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     case "lock":
-      return lockCommand(rest);
+      return (await import("./lock.js")).lockCommand(rest);
     case "elect":
-      return electCommand(rest);
+      return (await import("./elect.js")).electCommand(rest);
     default:
       process.stderr.write(`conclave: unknown command "${command}"\n\n${HELP}`);
       return 2;
