@@ -279,7 +279,10 @@ export class RawNode {
     this.outstanding = undefined;
     const r = this.raft;
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry) r.log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry) {
+      r.log.stableTo(lastEntry.index, lastEntry.term);
+      r.acceptStable(lastEntry.index, lastEntry.term);
+    }
     if (rd.snapshot) {
       r.log.stableSnapTo(rd.snapshot.metadata.index);
       if (rd.snapshot.metadata.index > r.log.applied) r.log.applied = rd.snapshot.metadata.index;
