@@ -811,16 +811,38 @@ function replicatesLog(m: Message): boolean {
   return m.type === MessageType.App || m.type === MessageType.Heartbeat;
 }
 
-/** Passes `source` through, failing at the next chunk once `signal` fires. */
+/**
+ * Passes `source` through; once `signal` fires it fails at once, even while
+ * waiting for the source's next chunk (a stalled state machine stream must
+ * not hold up a stopping node), and releases the source.
+ */
 async function* abortable(
   source: AsyncIterable<Uint8Array>,
   signal: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    if (signal.aborted) throw new SnapshotAbortedError();
-    yield chunk;
+  const it = source[Symbol.asyncIterator]();
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new SnapshotAbortedError());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // observed through the race below
+  let done = false;
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next.done) {
+        done = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    // Not awaited: a source stalled inside next() would hold this up too.
+    if (!done) void it.return?.()?.catch(() => {});
   }
-  if (signal.aborted) throw new SnapshotAbortedError();
 }
 
 function single(type: ConfChangeType, nodeId: NodeId, address?: string): ConfChange {
