@@ -136,7 +136,8 @@ const TERM_CATCH_UP_ELECTIONS = 10;
 
 /**
  * Drives the Raft core with real time, durable storage and a transport:
- * the tick timer, the Ready loop in persist → send → apply order, proposal
+ * the tick timer, the Ready loop (a leader's appends sent while it persists,
+ * everything else after; apply last), proposal
  * and read waiters, membership, and automatic snapshots.
  */
 export class RaftNode<Result> {
