@@ -1,5 +1,4 @@
 import { Packr } from "msgpackr";
-import { invariant } from "../core/errors.js";
 import type { Entry, Message } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { FrameDecodeError, InvalidMessageError } from "./errors.js";
@@ -98,15 +97,6 @@ function concatParts(parts: readonly Uint8Array[], offset: number): Uint8Array {
 function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[] {
   const code = CODE_BY_TYPE.get(m.type);
   if (code === undefined) throw new InvalidMessageError("type", `${m.type} cannot be sent`);
-  if (m.entries.length > 0) {
-    invariant(m.snapshot === undefined, "a message with entries carries no snapshot");
-    const entries = encodedBatches.get(m.entries);
-    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]);
-    // The 6-element array header becomes the 12-element message's header.
-    head[0] = fixArray(MESSAGE_FIELDS);
-    const tail = packr.pack([m.commit, m.reject, m.rejectHint, m.context, null]);
-    return [head, entries, tail.subarray(1)];
-  }
   const s = m.snapshot;
   const snapshot =
     s === undefined
@@ -121,6 +111,14 @@ function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[]
           s.metadata.confState.autoLeave,
           omitSnapshotData ? EMPTY_BYTES : s.data,
         ];
+  if (m.entries.length > 0) {
+    const entries = encodedBatches.get(m.entries);
+    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]);
+    // The 6-element array header becomes the 12-element message's header.
+    head[0] = fixArray(MESSAGE_FIELDS);
+    const tail = packr.pack([m.commit, m.reject, m.rejectHint, m.context, snapshot]);
+    return [head, entries, tail.subarray(1)];
+  }
   return [
     packr.pack([
       code,
