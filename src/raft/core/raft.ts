@@ -138,6 +138,10 @@ export class Raft {
     const last = this.log.lastIndex();
     for (const [id, pr] of this.tracker.progress) {
       const fresh = this.tracker.newProgress(last + 1, pr.isLearner);
+      // The leader's own log may hold entries still being written; counting
+      // them is harmless here: they are of older terms, which never commit by
+      // counting replicas (5.4.2), and a quorum for an entry of this term needs
+      // a higher match than this from the leader (see acceptStable).
       if (id === this.id) fresh.match = last;
       this.tracker.progress.set(id, fresh);
     }
@@ -428,10 +432,30 @@ export class Raft {
       data: e.data,
     }));
     if (!this.increaseUncommitted(stamped)) return false;
-    const newLast = this.log.append(stamped);
-    this.tracker.progress.get(this.id)?.maybeUpdate(newLast);
-    this.maybeCommit();
+    this.log.append(stamped);
+    // No self-acknowledgement here: the leader writes its log in parallel with
+    // replicating it (thesis 10.2.1), so its own copy counts toward a quorum
+    // only once it is durable (see acceptStable, called on advance).
     return true;
+  }
+
+  /**
+   * The application persisted the log up to `index` (of `term`): a leader
+   * counts its own copy toward the commit quorum from now on (etcd's
+   * self-addressed MsgAppResp, delivered after the storage write). Counting it
+   * at append time would let a leader and one follower commit an entry that a
+   * leader crash before its fsync leaves on a minority.
+   */
+  acceptStable(index: number, term: number): void {
+    if (this.role !== Role.Leader) return;
+    // Replaced while it was written (a new term's log): not ours to count.
+    if (!this.log.matchTerm(index, term)) return;
+    const pr = this.tracker.progress.get(this.id);
+    if (pr === undefined || !pr.maybeUpdate(index)) return;
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      this.bcastAppend();
+    }
   }
 
   private increaseUncommitted(entries: readonly Entry[]): boolean {

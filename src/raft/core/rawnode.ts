@@ -35,7 +35,10 @@ export interface SoftState {
  * Everything the application must do after the core changed state, in this
  * order: persist `hardState`, `entries` and `snapshot` (fsync when
  * `mustSync`), then send `messages`, then apply `committedEntries`, then call
- * `advance()`. Sending before persisting breaks Raft's safety. After a
+ * `advance()`. Sending before persisting breaks Raft's safety, with one
+ * exception: a leader's App and Heartbeat messages may leave while its save
+ * runs, unless the Ready changes term or vote (thesis 10.2.1; the leader's
+ * own copy counts toward a commit only at advance()). After a
  * snapshot message has been sent (or has failed), call `reportSnapshot`: the
  * leader sends that follower nothing else until then.
  */
@@ -279,7 +282,10 @@ export class RawNode {
     this.outstanding = undefined;
     const r = this.raft;
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry) r.log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry) {
+      r.log.stableTo(lastEntry.index, lastEntry.term);
+      r.acceptStable(lastEntry.index, lastEntry.term);
+    }
     if (rd.snapshot) {
       r.log.stableSnapTo(rd.snapshot.metadata.index);
       if (rd.snapshot.metadata.index > r.log.applied) r.log.applied = rd.snapshot.metadata.index;

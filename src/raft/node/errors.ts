@@ -40,3 +40,10 @@ export class NodeFailedError extends ConclaveError {
     super("NODE_FAILED", message, options);
   }
 }
+
+/** A snapshot the node was writing was abandoned: it is stopping, or a leader's newer one arrived. */
+export class SnapshotAbortedError extends ConclaveError {
+  constructor() {
+    super("SNAPSHOT_ABORTED", "the snapshot being written was abandoned");
+  }
+}

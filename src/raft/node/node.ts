@@ -21,6 +21,7 @@ import {
   type Snapshot,
   Xoshiro128,
 } from "../core/index.js";
+import { StaleSnapshotError } from "../storage/errors.js";
 import { parsePeerAddress } from "../transport/options.js";
 import { type NodeEnv, processEnv } from "./env.js";
 import {
@@ -29,6 +30,7 @@ import {
   ProposalOutcomeUnknownError,
   RaftAbortedError,
   RaftTimeoutError,
+  SnapshotAbortedError,
 } from "./errors.js";
 import { PeerMessageGuard, type PeerMessageRejection } from "./message-guard.js";
 import { notify, type RaftNodeObserver } from "./observer.js";
@@ -134,7 +136,8 @@ const TERM_CATCH_UP_ELECTIONS = 10;
 
 /**
  * Drives the Raft core with real time, durable storage and a transport:
- * the tick timer, the Ready loop in persist → send → apply order, proposal
+ * the tick timer, the Ready loop (a leader's appends sent while it persists,
+ * everything else after; apply last), proposal
  * and read waiters, membership, and automatic snapshots.
  */
 export class RaftNode<Result> {
@@ -159,6 +162,13 @@ export class RaftNode<Result> {
   private lastLeader: NodeId = 0;
   /** Entry bytes applied since the last snapshot. */
   private bytesSinceSnapshot = 0;
+  /** The snapshot being written in the background (at most one), and how to abort it. */
+  private snapshotting:
+    | { readonly done: Promise<void>; readonly abort: AbortController }
+    | undefined;
+  /** Term and vote on stable storage: a Ready that changes them must persist before it speaks. */
+  private savedTerm: number;
+  private savedVote: NodeId;
   private cancelTick: (() => void) | undefined;
   private ticksDone = 0;
   private startedAt: number;
@@ -182,6 +192,9 @@ export class RaftNode<Result> {
     this.startedAt = this.env.clock.now();
     this.reads = new ReadBatches(this.env.clock, `${opts.id}:${this.env.seed().toString(16)}`);
     const snapIndex = opts.storage.snapshot().metadata.index;
+    const { hardState } = opts.storage.initialState();
+    this.savedTerm = hardState.term;
+    this.savedVote = hardState.vote;
     this.snapshotIndex = snapIndex;
     this.appliedIndex = snapIndex;
     this.peerGuard = new PeerMessageGuard(
@@ -364,6 +377,9 @@ export class RaftNode<Result> {
     this.stopped = true;
     this.cancelTick?.();
     await this.loop;
+    // A snapshot still being written is abandoned: storage discards its
+    // partial file, and the log it would have compacted is still there.
+    await this.abortSnapshot();
     this.failAll(new NodeStoppedError());
     await this.opts.transport.stop();
     try {
@@ -537,7 +553,7 @@ export class RaftNode<Result> {
         await this.handleReady(rd);
         this.raw.advance();
         this.afterAdvance(rd);
-        await this.maybeSnapshot();
+        this.maybeSnapshot();
       }
     } catch (err) {
       this.fail(err as Error);
@@ -546,17 +562,30 @@ export class RaftNode<Result> {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onRoleChange(rd.softState.role, rd.softState.lead);
-    // 1. persist (and fsync) before anything that depends on it leaves.
+    // 1. A leader's appends and heartbeats leave before its own write is
+    // durable (thesis 10.2.1): they depend on nothing this Ready persists,
+    // and the core counts the leader's copy toward a commit only after
+    // advance(). Not when this Ready moves the term or the vote: a vote
+    // request, or a leader's first messages in a term, must not outrun it.
+    const early = this.keepsTermAndVote(rd) ? rd.messages.filter(replicatesLog) : [];
+    if (early.length > 0) this.opts.transport.send(early);
+    // 2. persist (and fsync) before anything else that depends on it leaves.
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       const startedMs = this.env.clock.now();
       await this.opts.storage.save(rd);
+      if (rd.hardState !== undefined) {
+        this.savedTerm = rd.hardState.term;
+        this.savedVote = rd.hardState.vote;
+      }
       notify(this.opts.observer, "onPersist", this.env.clock.now() - startedMs, rd.entries.length);
     }
-    // 2. speak (snapshots stream from storage on their own connection)
-    const plain = rd.messages.filter((m) => m.type !== MessageType.Snap);
+    // 3. speak (snapshots stream from storage on their own connection)
+    const plain = rd.messages.filter(
+      (m) => m.type !== MessageType.Snap && (early.length === 0 || !replicatesLog(m)),
+    );
     if (plain.length > 0) this.opts.transport.send(plain);
     for (const m of rd.messages) if (m.type === MessageType.Snap) void this.streamSnapshot(m);
-    // 3. apply
+    // 4. apply: only what is durable here (the save above covered this Ready's entries)
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     if (rd.committedEntries.length > 0) {
       const startedMs = this.env.clock.now();
@@ -586,7 +615,15 @@ export class RaftNode<Result> {
     this.reads.leadershipLost(lead);
   }
 
+  /** Whether a Ready leaves the stored term and vote as they are. */
+  private keepsTermAndVote(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return hs === undefined || (hs.term === this.savedTerm && hs.vote === this.savedVote);
+  }
+
   private async installSnapshot(snap: Snapshot): Promise<void> {
+    // A snapshot of our own still being written is older than the leader's: drop it.
+    this.snapshotting?.abort.abort();
     await this.restoreFromStorage();
     this.snapshotsInstalled++;
     notify(this.opts.observer, "onSnapshot", "installed", snap.metadata.index);
@@ -688,19 +725,57 @@ export class RaftNode<Result> {
     this.reads.applied(this.appliedIndex);
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Starts a snapshot when one is due, in the background: the state machine's
+   * stream is a point-in-time view as of this call, so the Ready loop keeps
+   * persisting, sending and applying while storage writes it (and compacts
+   * the log once it is durable). One at a time.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting !== undefined || this.stopped) return;
     const everyEntries = this.opts.snapshotEveryEntries ?? 10_000;
     const everyBytes = this.opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
     const dueByEntries = everyEntries > 0 && this.appliedIndex - this.snapshotIndex >= everyEntries;
     const dueByBytes = everyBytes > 0 && this.bytesSinceSnapshot >= everyBytes;
     if (!dueByEntries && !dueByBytes) return;
     const index = this.appliedIndex;
-    // The Ready loop waits here, so nothing is applied while the stream is read.
-    const data = encodeNodeSnapshot(this.peers, this.opts.stateMachine.snapshot());
-    await this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
-    this.snapshotIndex = index;
-    this.bytesSinceSnapshot = 0;
-    notify(this.opts.observer, "onSnapshot", "created", index);
+    const bytesCovered = this.bytesSinceSnapshot;
+    const abort = new AbortController();
+    // Everything the snapshot holds is taken now, as of `index`.
+    const data = abortable(
+      encodeNodeSnapshot(new Map(this.peers), this.opts.stateMachine.snapshot()),
+      abort.signal,
+    );
+    const write = this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
+    const done = write.then(
+      () => {
+        if (abort.signal.aborted || index <= this.snapshotIndex) return;
+        this.snapshotIndex = index;
+        this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - bytesCovered);
+        notify(this.opts.observer, "onSnapshot", "created", index);
+      },
+      (err: unknown) => {
+        // Aborted, or overtaken by a leader's snapshot installed meanwhile:
+        // nothing is lost, the log is still whole. Anything else is fatal.
+        if (abort.signal.aborted || err instanceof StaleSnapshotError) return;
+        this.fail(err as Error);
+      },
+    );
+    const task = {
+      abort,
+      done: done.finally(() => {
+        if (this.snapshotting === task) this.snapshotting = undefined;
+      }),
+    };
+    this.snapshotting = task;
+  }
+
+  /** Abandons the snapshot being written, if any, and waits until storage let go of it. */
+  private async abortSnapshot(): Promise<void> {
+    const task = this.snapshotting;
+    if (task === undefined) return;
+    task.abort.abort();
+    await task.done;
   }
 
   /** Drops the addresses of removed nodes once the applied configuration has neither half with them. */
@@ -725,6 +800,7 @@ export class RaftNode<Result> {
     this.fatal = err;
     this.stopped = true;
     this.cancelTick?.();
+    this.snapshotting?.abort.abort();
     this.failAll(
       new NodeFailedError(`raft node ${this.opts.id} stopped: ${err.message}`, { cause: err }),
     );
@@ -743,6 +819,45 @@ export class RaftNode<Result> {
    */
   raftStatus(): RaftStatus {
     return this.raw.status();
+  }
+}
+
+/** A leader's log replication traffic: what may leave before its own write is durable. */
+function replicatesLog(m: Message): boolean {
+  return m.type === MessageType.App || m.type === MessageType.Heartbeat;
+}
+
+/**
+ * Passes `source` through; once `signal` fires it fails at once, even while
+ * waiting for the source's next chunk (a stalled state machine stream must
+ * not hold up a stopping node), and releases the source.
+ */
+async function* abortable(
+  source: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new SnapshotAbortedError());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // observed through the race below
+  let done = false;
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next.done) {
+        done = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    // Not awaited: a source stalled inside next() would hold this up too.
+    if (!done) void it.return?.()?.catch(() => {});
   }
 }
 

@@ -9,8 +9,11 @@ export interface StateMachine<Result> {
     readonly data: Uint8Array;
   }): Result;
   /**
-   * The whole state as of the last applied entry: bytes, or a stream the node
-   * reads to its end before it applies anything else.
+   * The whole state as of the last applied entry, at the moment of the call:
+   * bytes, or a stream that keeps showing that moment while the node goes on
+   * applying later entries (it is read in the background, see maybeSnapshot).
+   * The node may stop reading it early (`return()` on its iterator) when the
+   * snapshot is abandoned.
    */
   snapshot(): Uint8Array | AsyncIterable<Uint8Array>;
   /** Replaces the whole state from a snapshot's bytes, streamed. */

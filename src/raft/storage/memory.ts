@@ -12,6 +12,7 @@ import {
 } from "../core/index.js";
 import { limitSize } from "../core/log.js";
 import { EntryType } from "../core/types.js";
+import { StaleSnapshotError } from "./errors.js";
 import type { NodeStorage, PersistUpdate, SnapshotSource } from "./node-storage.js";
 
 const EMPTY_SNAPSHOT: Snapshot = {
@@ -103,25 +104,29 @@ export class MemoryStorage implements NodeStorage {
 
   /**
    * Records a snapshot of the application state at `index` (<= applied) and
-   * discards the log up to it. Completes synchronously (the promise is for
-   * the NodeStorage interface).
+   * discards the log up to it. Bytes are taken at once; a stream is gathered
+   * first, while saves may go on. Rejects with StaleSnapshotError when a
+   * newer snapshot was installed meanwhile.
    */
   async createSnapshot(
     index: number,
     confState: ConfState,
     data: Uint8Array | AsyncIterable<Uint8Array>,
   ): Promise<Snapshot> {
-    // Bytes are taken at once (synchronously); a stream is gathered first.
-    const bytes = data instanceof Uint8Array ? data : await collect(data);
-    invariant(
-      index > this.snap.metadata.index,
-      () => `snapshot ${index} is not newer than ${this.snap.metadata.index}`,
-    );
+    if (index <= this.snap.metadata.index)
+      throw new StaleSnapshotError(index, this.snap.metadata.index);
     invariant(
       index <= this.lastIndex(),
       () => `snapshot ${index} beyond last index ${this.lastIndex()}`,
     );
-    this.snap = { metadata: { index, term: this.term(index), confState }, data: bytes };
+    // The term as of the call: saves go on while a stream is gathered.
+    const term = this.term(index);
+    const bytes = data instanceof Uint8Array ? data : await collect(data);
+    // A leader's newer snapshot may have been installed meanwhile (as WalStorage).
+    if (index <= this.snap.metadata.index)
+      throw new StaleSnapshotError(index, this.snap.metadata.index);
+    invariant(this.term(index) === term, () => `entry ${index} changed term while snapshotting`);
+    this.snap = { metadata: { index, term, confState }, data: bytes };
     this.compact(index);
     return this.snap;
   }

@@ -28,6 +28,8 @@ const HEADER_FIXED_BYTES = 20;
 const FOOTER_BYTES = 16;
 const MAX_METADATA_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** The most bytes checksummed and written in one step while writing a snapshot. */
+const WRITE_SLICE_BYTES = 1024 * 1024;
 
 const SNAPSHOT_NAME = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
@@ -218,10 +220,14 @@ export async function writeSnapshotTemp(
       if (!(chunk instanceof Uint8Array)) {
         throw new TypeError("snapshot data must be Uint8Array chunks");
       }
-      if (chunk.length === 0) continue;
-      crc = crc32cUpdate(crc, chunk);
-      length += chunk.length;
-      await file.append(chunk);
+      // A huge chunk is checksummed and written in slices, each an await:
+      // the node's Ready loop runs between them (no multi-MB synchronous work).
+      for (let at = 0; at < chunk.length; at += WRITE_SLICE_BYTES) {
+        const slice = chunk.subarray(at, Math.min(chunk.length, at + WRITE_SLICE_BYTES));
+        crc = crc32cUpdate(crc, slice);
+        length += slice.length;
+        await file.append(slice);
+      }
     }
     await file.append(encodeFooter(length, crc));
     await file.datasync();

@@ -2,6 +2,7 @@ import { Packr } from "msgpackr";
 import type { Entry, Message } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { FrameDecodeError, InvalidMessageError } from "./errors.js";
+import { FRAME_HEADER_BYTES, type FrameKind } from "./frame.js";
 import { validateMessage } from "./message-validate.js";
 
 /**
@@ -54,13 +55,48 @@ export function hasWireCode(type: MessageType): boolean {
  * the snapshot travels without its bytes (they are streamed separately).
  */
 export function encodeMessage(m: Message, omitSnapshotData = false): Uint8Array {
+  const parts = encodeMessageParts(m, omitSnapshotData);
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  return concatParts(parts, 0);
+}
+
+/**
+ * A frame of `kind` carrying the encoded message, written in one copy: what
+ * a transport queues. Equal to encodeFrame(kind, encodeMessage(m)).
+ */
+export function encodeMessageFrame(kind: FrameKind, m: Message): Uint8Array {
+  const parts = encodeMessageParts(m, false);
+  const frame = concatParts(parts, FRAME_HEADER_BYTES);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  view.setUint32(0, frame.byteLength - FRAME_HEADER_BYTES + 1);
+  frame[FRAME_HEADER_BYTES - 1] = kind;
+  return frame;
+}
+
+/** Copies the parts after `offset` free bytes into one new array. */
+function concatParts(parts: readonly Uint8Array[], offset: number): Uint8Array {
+  let total = offset;
+  for (const p of parts) total += p.byteLength;
+  const out = new Uint8Array(total);
+  let at = offset;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The message's bytes in parts, each valid until the next pack (views of
+ * msgpackr's shared buffer). A message without entries is one pack; with
+ * entries it is three parts whose concatenation is the same bytes as
+ * packing the whole 12-field array, so the entries, the bulk of an append,
+ * are packed once per batch: a leader sends one batch to every follower (see
+ * EncodedBatches).
+ */
+function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[] {
   const code = CODE_BY_TYPE.get(m.type);
   if (code === undefined) throw new InvalidMessageError("type", `${m.type} cannot be sent`);
-  const entries = new Array<unknown>(m.entries.length);
-  for (let i = 0; i < m.entries.length; i++) {
-    const e = m.entries[i] as Entry;
-    entries[i] = [e.term, e.index, e.type, e.data];
-  }
   const s = m.snapshot;
   const snapshot =
     s === undefined
@@ -75,21 +111,83 @@ export function encodeMessage(m: Message, omitSnapshotData = false): Uint8Array 
           s.metadata.confState.autoLeave,
           omitSnapshotData ? EMPTY_BYTES : s.data,
         ];
-  return packr.pack([
-    code,
-    m.to,
-    m.from,
-    m.term,
-    m.logTerm,
-    m.index,
-    entries,
-    m.commit,
-    m.reject,
-    m.rejectHint,
-    m.context,
-    snapshot,
-  ]);
+  if (m.entries.length > 0) {
+    const entries = encodedBatches.get(m.entries);
+    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]);
+    // The 6-element array header becomes the 12-element message's header.
+    head[0] = fixArray(MESSAGE_FIELDS);
+    const tail = packr.pack([m.commit, m.reject, m.rejectHint, m.context, snapshot]);
+    return [head, entries, tail.subarray(1)];
+  }
+  return [
+    packr.pack([
+      code,
+      m.to,
+      m.from,
+      m.term,
+      m.logTerm,
+      m.index,
+      [],
+      m.commit,
+      m.reject,
+      m.rejectHint,
+      m.context,
+      snapshot,
+    ]),
+  ];
 }
+
+/** MessagePack's one-byte header of an array of n <= 15 elements. */
+const fixArray = (n: number): number => 0x90 | n;
+
+/**
+ * The encodings of the last few entry batches. A batch is recognised by its
+ * length and its first and last entries (index, term and the very payload
+ * object): a slice of one log with those is the same slice. Keyed by
+ * identity of the payloads rather than by the entry objects because the
+ * transport validates (and so rebuilds) each message it sends.
+ */
+class EncodedBatches {
+  private readonly slots: {
+    first: Entry;
+    last: Entry;
+    length: number;
+    bytes: Uint8Array;
+  }[] = [];
+  private next = 0;
+
+  constructor(private readonly size: number) {}
+
+  get(entries: readonly Entry[]): Uint8Array {
+    const first = entries[0] as Entry;
+    const last = entries[entries.length - 1] as Entry;
+    for (const slot of this.slots) {
+      if (
+        slot.length === entries.length &&
+        sameEntry(slot.first, first) &&
+        sameEntry(slot.last, last)
+      ) {
+        return slot.bytes;
+      }
+    }
+    const tuples = new Array<unknown>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      tuples[i] = [e.term, e.index, e.type, e.data];
+    }
+    // Copied out of msgpackr's shared buffer, which later packs reuse.
+    const bytes = new Uint8Array(packr.pack(tuples));
+    this.slots[this.next] = { first, last, length: entries.length, bytes };
+    this.next = (this.next + 1) % this.size;
+    return bytes;
+  }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.data === b.data && a.index === b.index && a.term === b.term && a.type === b.type;
+}
+
+const encodedBatches = new EncodedBatches(8);
 
 /**
  * Decodes and validates one message. Throws FrameDecodeError when the bytes

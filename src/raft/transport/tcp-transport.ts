@@ -4,11 +4,11 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { TransportListenError } from "./errors.js";
-import { encodeFrame, FrameKind } from "./frame.js";
+import { FRAME_HEADER_BYTES, FrameKind } from "./frame.js";
 import { TransportHandlers } from "./handlers.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { InboundConnections } from "./inbound.js";
-import { encodeMessage } from "./message-codec.js";
+import { encodeMessageFrame } from "./message-codec.js";
 import { validateMessage } from "./message-validate.js";
 import type { ResolvedTcpTransportOptions, TcpTransportOptions } from "./options.js";
 import { resolveTcpTransportOptions, validateAddress, validatePeerId } from "./options.js";
@@ -143,22 +143,23 @@ export class TcpTransport extends TransportHandlers implements Transport {
         unreachable.add(m.to);
         continue;
       }
-      const body = encodeMessage(m);
-      if (body.byteLength + 1 > this.o.maxFrameBytes) {
+      const frame = encodeMessageFrame(FrameKind.Message, m);
+      const bodyBytes = frame.byteLength - FRAME_HEADER_BYTES;
+      if (bodyBytes + 1 > this.o.maxFrameBytes) {
         this.droppedOversized++;
         this.o.logger.warn(
           {
             node: this.id,
             peer: m.to,
             type: m.type,
-            bytes: body.byteLength,
+            bytes: bodyBytes,
             maxFrameBytes: this.o.maxFrameBytes,
           },
           "dropped message larger than maxFrameBytes",
         );
         continue;
       }
-      if (peer.enqueue(encodeFrame(FrameKind.Message, body)) === "queued") touched.add(peer);
+      if (peer.enqueue(frame) === "queued") touched.add(peer);
       else unreachable.add(m.to);
     }
     for (const peer of touched) peer.flush();

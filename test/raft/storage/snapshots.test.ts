@@ -237,3 +237,66 @@ describe("WalStorage: snapshots", () => {
     await s.close();
   });
 });
+
+describe("WalStorage: a snapshot written while the log moves on", () => {
+  /** A stream that yields `data` only once `release` is called. */
+  function heldStream(data: Uint8Array): {
+    stream: AsyncGenerator<Uint8Array>;
+    release: () => void;
+  } {
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    async function* stream(): AsyncGenerator<Uint8Array> {
+      await held;
+      yield data;
+    }
+    return { stream: stream(), release };
+  }
+
+  it("saves and opening the current snapshot proceed while it is written; compaction follows", async () => {
+    const fs = new SimFs();
+    const s = await open(fs);
+    await s.save({ entries: entries(1, 10, 1), hardState: { term: 1, vote: 0, commit: 10 } });
+    const { stream, release } = heldStream(text.encode("state at 8"));
+    const creating = s.createSnapshot(8, CONF, stream);
+    // The log moves on, durably, while the snapshot waits for its data.
+    await s.save({ entries: entries(11, 20, 2), hardState: { term: 2, vote: 0, commit: 20 } });
+    const current = await s.openSnapshot();
+    expect(current.metadata.index).toBe(0);
+    await current.close();
+    expect(s.firstIndex()).toBe(1);
+
+    release();
+    expect((await creating).index).toBe(8);
+    expect(s.firstIndex()).toBe(9);
+    expect(s.lastIndex()).toBe(20);
+    await s.close();
+    const reopened = await open(fs);
+    expect(reopened.snapshotMetadata().index).toBe(8);
+    expect(reopened.lastIndex()).toBe(20);
+    expect(reopened.term(20)).toBe(2);
+    await reopened.close();
+  });
+
+  it("a leader's snapshot installed meanwhile wins: the local one is refused as stale", async () => {
+    const fs = new SimFs();
+    const s = await open(fs);
+    await s.save({ entries: entries(1, 10, 1), hardState: { term: 1, vote: 0, commit: 10 } });
+    const { stream, release } = heldStream(text.encode("local at 8"));
+    const creating = s.createSnapshot(8, CONF, stream);
+    const leaderSnap = {
+      metadata: { index: 30, term: 3, confState: CONF },
+      data: text.encode("leader"),
+    };
+    await s.save({ snapshot: leaderSnap, hardState: { term: 3, vote: 0, commit: 30 } });
+    release();
+    await expect(creating).rejects.toBeInstanceOf(StaleSnapshotError);
+    expect(s.snapshotMetadata().index).toBe(30);
+    expect(s.firstIndex()).toBe(31);
+    // No temporary file is left behind.
+    expect(names(fs).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    await s.close();
+  });
+});

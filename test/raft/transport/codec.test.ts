@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import { MAX_INDEX, MAX_TERM } from "../../../src/raft/core/limits.js";
@@ -312,5 +313,59 @@ describe("peer addresses", () => {
     for (const bad of ["", "host", "host:", ":80", "host:99999", "::1:80"]) {
       expect(() => parsePeerAddress(bad)).toThrow(InvalidArgumentError);
     }
+  });
+});
+
+describe("append batches encoded once for every follower", () => {
+  // The wire format as a single pack of the 12-field array (docs/transport.md).
+  const reference = new Packr({
+    useRecords: false,
+    mapsAsObjects: true,
+    moreTypes: false,
+    int64AsType: "number",
+  });
+  const whole = (m: Message): Uint8Array =>
+    reference.pack([
+      2,
+      m.to,
+      m.from,
+      m.term,
+      m.logTerm,
+      m.index,
+      m.entries.map((e) => [e.term, e.index, e.type, e.data]),
+      m.commit,
+      m.reject,
+      m.rejectHint,
+      m.context,
+      null,
+    ]);
+  const entry = (index: number, term: number, text: string) => ({
+    term,
+    index,
+    type: EntryType.Normal,
+    data: new TextEncoder().encode(text),
+  });
+  const app = (to: number, entries: Message["entries"], commit: number): Message =>
+    message({ type: MessageType.App, to, from: 1, term: 3, logTerm: 3, index: 9, entries, commit });
+
+  it("sends each follower the same bytes a whole-message pack gives, with its own header", () => {
+    const batch = [entry(10, 3, "a"), entry(11, 3, "b".repeat(300)), entry(12, 3, "")];
+    for (const m of [app(2, batch, 10), app(3, batch.slice(), 11), app(4, [...batch], 12)]) {
+      const bytes = encodeMessage(validateMessage(m, false));
+      expect(Buffer.from(bytes).equals(Buffer.from(whole(m)))).toBe(true);
+      expect(decodeMessage(bytes)).toEqual(m);
+    }
+  });
+
+  it("a batch whose entries were replaced is encoded afresh", () => {
+    const before = [entry(20, 3, "x"), entry(21, 3, "y")];
+    encodeMessage(app(2, before, 0));
+    // Same indexes, a new leader's entries: never the cached bytes.
+    const after = [entry(20, 3, "x"), entry(21, 4, "z")];
+    expect(decodeMessage(encodeMessage(app(2, after, 0))).entries).toEqual(after);
+    const sameTermNewData = [before[0]!, entry(21, 3, "w")];
+    expect(decodeMessage(encodeMessage(app(2, sameTermNewData, 0))).entries).toEqual(
+      sameTermNewData,
+    );
   });
 });
