@@ -7,6 +7,11 @@ export interface LeaseEntry {
   readonly keys: Set<KeyString>;
   /** Keep-alives applied since the grant: an expiry revoke names the count it saw. */
   renewals: number;
+  /**
+   * The remaining TTL the leader last checkpointed through the log, below
+   * ttlMs; absent after a grant or once a checkpoint cleared it.
+   */
+  remainingMs?: number;
 }
 
 /**
@@ -49,6 +54,14 @@ export class LeaseTable {
     const lease = { id, ttlMs, keys: new Set<KeyString>(), renewals };
     this.leases.set(id, lease);
     return lease;
+  }
+
+  /** Records a checkpointed remaining TTL; one at or above the TTL clears it. Unknown ids are ignored. */
+  checkpoint(id: number, remainingMs: number): void {
+    const lease = this.leases.get(id);
+    if (lease === undefined) return;
+    if (remainingMs >= lease.ttlMs) delete lease.remainingMs;
+    else lease.remainingMs = remainingMs;
   }
 
   remove(id: number): void {

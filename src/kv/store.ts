@@ -14,7 +14,7 @@ import {
   LeaseNotFoundError,
   LeaseRenewedError,
 } from "./errors.js";
-import { LeaseTable } from "./leases.js";
+import { type LeaseEntry, LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
@@ -60,6 +60,19 @@ export interface LeaseApplied {
   readonly ttlMs: number;
   /** Keep-alives applied to the lease so far. */
   readonly renewals: number;
+}
+
+/** A lease as replicated: see KvStore.leaseRenewals. */
+export interface LeaseState {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly renewals: number;
+  readonly remainingMs?: number;
+}
+
+function leaseState(l: LeaseEntry): LeaseState {
+  const { id, ttlMs, renewals, remainingMs } = l;
+  return remainingMs === undefined ? { id, ttlMs, renewals } : { id, ttlMs, renewals, remainingMs };
 }
 
 interface WriteBatch {
@@ -230,9 +243,18 @@ export class KvStore implements StateMachine<KvResult> {
     return { id, ttlMs: lease.ttlMs, keys: [...lease.keys].sort().map(toKeyBytes) };
   }
 
-  /** Each lease's id, TTL and keep-alives applied so far: what the leader's expiry loop tracks. */
-  leaseRenewals(): { id: number; ttlMs: number; renewals: number }[] {
-    return this.leaseTable.all().map((l) => ({ id: l.id, ttlMs: l.ttlMs, renewals: l.renewals }));
+  /**
+   * Each lease's id, TTL, legacy keep-alives applied so far and checkpointed
+   * remaining TTL (when one is set): what a new leader's expiry loop starts from.
+   */
+  leaseRenewals(): LeaseState[] {
+    return this.leaseTable.all().map(leaseState);
+  }
+
+  /** One lease's replicated state (see leaseRenewals); undefined when it does not exist. */
+  leaseState(id: number): LeaseState | undefined {
+    const lease = this.leaseTable.get(id);
+    return lease === undefined ? undefined : leaseState(lease);
   }
 
   leases(): LeaseInfo[] {
@@ -269,7 +291,13 @@ export class KvStore implements StateMachine<KvResult> {
         compactRevision: this.compactedRevision,
         appliedIndex: this.lastAppliedIndex,
         nextLeaseId: this.leaseTable.nextId,
-        leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
+        leases: this.leaseTable
+          .all()
+          .map((l) =>
+            l.remainingMs === undefined
+              ? [l.id, l.ttlMs, l.renewals]
+              : [l.id, l.ttlMs, l.renewals, l.remainingMs],
+          ),
         members: this.members.toWire(),
         auth: this.#auth.toWire(),
       },
@@ -290,7 +318,10 @@ export class KvStore implements StateMachine<KvResult> {
     for (const entry of requests) requestLog.add(entry);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
-    for (const [id, ttlMs, renewals] of header.leases) leases.grant(id, ttlMs, renewals ?? 0);
+    for (const [id, ttlMs, renewals, remainingMs] of header.leases) {
+      leases.grant(id, ttlMs, renewals ?? 0);
+      if (remainingMs !== undefined) leases.checkpoint(id, remainingMs);
+    }
     leases.nextId = header.nextLeaseId;
     for (const [key, records] of histories) {
       for (const r of records) keys.append(key, r);
@@ -419,6 +450,12 @@ export class KvStore implements StateMachine<KvResult> {
       case "auth": {
         const authRevision = this.#auth.apply(command.action);
         return { type: "auth", revision: this.currentRevision, authRevision };
+      }
+      case "leaseCheckpoint": {
+        for (const [id, remainingMs] of command.checkpoints) {
+          this.leaseTable.checkpoint(id, remainingMs);
+        }
+        return { type: "leaseCheckpoint", revision: this.currentRevision };
       }
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);

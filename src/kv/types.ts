@@ -100,10 +100,29 @@ export interface LeaseRevokeCommand {
   readonly ifRenewals?: number;
 }
 
-/** Confirms the lease still exists; the leader's LeaseClock records the refresh when it applies. */
+/**
+ * Legacy: keep-alives used to go through the log. The leader now renews in
+ * its own memory (LeaseExpiry.keepAlive) and never proposes this; an entry
+ * already in a WAL still applies as it always did (counts a renewal, which
+ * an older `leaseRevoke { ifRenewals }` may name) so replay gives the same state.
+ */
 export interface LeaseKeepAliveCommand {
   readonly type: "leaseKeepAlive";
   readonly id: number;
+}
+
+/** One lease's remaining TTL as the leader saw it: [lease id, remaining ms]. */
+export type LeaseCheckpoint = readonly [id: number, remainingMs: number];
+
+/**
+ * Records remaining TTLs so a new leader does not give every lease a full
+ * TTL again (etcd's lease checkpoints). A remainingMs at or above the
+ * lease's TTL clears its checkpoint: the leader renewed it. Unknown ids are
+ * skipped (revoked since the leader wrote the entry).
+ */
+export interface LeaseCheckpointCommand {
+  readonly type: "leaseCheckpoint";
+  readonly checkpoints: readonly LeaseCheckpoint[];
 }
 
 /**
@@ -129,6 +148,7 @@ export type KvCommand =
   | LeaseGrantCommand
   | LeaseRevokeCommand
   | LeaseKeepAliveCommand
+  | LeaseCheckpointCommand
   | AuthCommand;
 
 export interface RangeResult {
@@ -193,6 +213,11 @@ export interface LeaseKeepAliveResult {
   readonly ttlMs: number;
 }
 
+export interface LeaseCheckpointResult {
+  readonly type: "leaseCheckpoint";
+  readonly revision: number;
+}
+
 /** A command that was rejected; the store is unchanged. */
 export interface KvFailure {
   readonly type: "error";
@@ -209,6 +234,7 @@ export type KvResult =
   | LeaseGrantResult
   | LeaseRevokeResult
   | LeaseKeepAliveResult
+  | LeaseCheckpointResult
   | MemberAttributesResult
   | AuthResult
   | KvFailure;

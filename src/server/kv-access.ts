@@ -2,6 +2,7 @@ import {
   KvReplica,
   type KvResult,
   type KvStore,
+  type LeaseKeepAliveResult,
   REQUEST_ID_PATTERN,
   type WriteCommand,
 } from "../kv/index.js";
@@ -55,6 +56,11 @@ export class KvAccess {
     context?: WriteContext,
   ): Promise<Extract<Success, { type: T }>> {
     return this.replica.write<T>(command, requestIdOf(context));
+  }
+
+  /** Renews a lease on the leader without a log entry (KvReplica.keepAlive). */
+  keepAlive(id: number): Promise<LeaseKeepAliveResult> {
+    return this.replica.keepAlive(id);
   }
 
   read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {
