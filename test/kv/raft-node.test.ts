@@ -92,7 +92,11 @@ describe("lease keep-alives through KvReplica", () => {
     const { id } = await first.write({ type: "leaseGrant", ttlMs: 60_000 });
     const before = first.node.status();
     for (let i = 0; i < 3; i++) {
-      expect(await first.keepAlive(id)).toMatchObject({ type: "leaseKeepAlive", id, ttlMs: 60_000 });
+      expect(await first.keepAlive(id)).toMatchObject({
+        type: "leaseKeepAlive",
+        id,
+        ttlMs: 60_000,
+      });
     }
     const after = first.node.status();
     expect([after.lastIndex, after.commitIndex]).toEqual([before.lastIndex, before.commitIndex]);
