@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
-import { NotLeaderError } from "../raft/core/errors.js";
+import { invariant, NotLeaderError } from "../raft/core/errors.js";
 import { LeaseNotFoundError, LeaseRenewedError } from "./errors.js";
 import { DEFAULT_CHECKPOINT_INTERVAL_MS, LeaseCheckpoints } from "./lease-checkpoints.js";
 import { LeaseClock, type TrackedLease } from "./lease-clock.js";
@@ -155,11 +155,13 @@ export class LeaseExpiry {
 
   /**
    * Renews a lease on the leader, in memory: no log entry (but see
-   * LeaseCheckpoints.afterRenewal). Leadership is confirmed first, after
-   * the call, so a deposed leader that has not noticed yet cannot renew a
-   * lease its successor may expire (etcd fixed the same bug). Throws NotLeaderError on a follower, and LeaseNotFoundError for a
-   * lease that does not exist or that this leader already decided to
-   * expire: a client is never told "renewed" about a lease about to go.
+   * LeaseCheckpoints.afterRenewal). Leadership is confirmed first, by a
+   * ReadIndex issued after the call, so a deposed leader that has not
+   * noticed yet cannot renew a lease its successor may expire (etcd fixed
+   * the same bug). Throws NotLeaderError on a follower, and
+   * LeaseNotFoundError for a lease that does not exist or that this leader
+   * already decided to expire: a client is never told "renewed" about a
+   * lease about to go.
    */
   async keepAlive(id: number): Promise<{ readonly id: number; readonly ttlMs: number }> {
     const term = this.leadingTerm("lease keepalive");
@@ -169,8 +171,8 @@ export class LeaseExpiry {
     if (this.leadingTerm("lease keepalive") !== term) {
       throw new NotLeaderError(this.sources.status().leader ?? 0, "lease keepalive");
     }
-    const deadlines = this.deadlines!;
-    const checkpoints = this.checkpoints!;
+    const { deadlines, checkpoints } = this;
+    invariant(deadlines !== undefined && checkpoints !== undefined, "a leader tracks its leases");
     const lease = this.sources.lease(id);
     const nowMs = this.clock.now();
     if (lease === undefined || this.revoking.has(id) || deadlines.remainingMs(id, nowMs) === 0) {
