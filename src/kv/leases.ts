@@ -14,6 +14,14 @@ export interface LeaseEntry {
   remainingMs?: number;
 }
 
+/** A lease as a new leader starts from it: see KvStore.leaseRenewals. */
+export interface LeaseState {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly renewals: number;
+  readonly remainingMs?: number;
+}
+
 /**
  * Replicated lease state: ids, granted TTLs and attached keys. No time lives
  * here; the leader decides expiry (see LeaseClock) and proposes a revoke.
@@ -35,6 +43,23 @@ export class LeaseTable {
     const lease = this.leases.get(id);
     if (lease === undefined) throw new LeaseNotFoundError(id);
     return lease;
+  }
+
+  /** The lease's TTL, legacy renewals and checkpointed remaining TTL; undefined when unknown. */
+  state(id: number): LeaseState | undefined {
+    const lease = this.leases.get(id);
+    if (lease === undefined) return undefined;
+    const { ttlMs, renewals, remainingMs } = lease;
+    return remainingMs === undefined
+      ? { id, ttlMs, renewals }
+      : { id, ttlMs, renewals, remainingMs };
+  }
+
+  /** Every lease's state, in id order. */
+  states(): LeaseState[] {
+    return this.all().map(({ id, ttlMs, renewals, remainingMs }) =>
+      remainingMs === undefined ? { id, ttlMs, renewals } : { id, ttlMs, renewals, remainingMs },
+    );
   }
 
   /** Validates a grant without changing anything; returns the id it would use. */

@@ -14,7 +14,7 @@ import {
   LeaseNotFoundError,
   LeaseRenewedError,
 } from "./errors.js";
-import { type LeaseEntry, LeaseTable } from "./leases.js";
+import { type LeaseState, LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
@@ -60,19 +60,6 @@ export interface LeaseApplied {
   readonly ttlMs: number;
   /** Keep-alives applied to the lease so far. */
   readonly renewals: number;
-}
-
-/** A lease as replicated: see KvStore.leaseRenewals. */
-export interface LeaseState {
-  readonly id: number;
-  readonly ttlMs: number;
-  readonly renewals: number;
-  readonly remainingMs?: number;
-}
-
-function leaseState(l: LeaseEntry): LeaseState {
-  const { id, ttlMs, renewals, remainingMs } = l;
-  return remainingMs === undefined ? { id, ttlMs, renewals } : { id, ttlMs, renewals, remainingMs };
 }
 
 interface WriteBatch {
@@ -248,13 +235,12 @@ export class KvStore implements StateMachine<KvResult> {
    * remaining TTL (when one is set): what a new leader's expiry loop starts from.
    */
   leaseRenewals(): LeaseState[] {
-    return this.leaseTable.all().map(leaseState);
+    return this.leaseTable.states();
   }
 
   /** One lease's replicated state (see leaseRenewals); undefined when it does not exist. */
   leaseState(id: number): LeaseState | undefined {
-    const lease = this.leaseTable.get(id);
-    return lease === undefined ? undefined : leaseState(lease);
+    return this.leaseTable.state(id);
   }
 
   leases(): LeaseInfo[] {
