@@ -78,6 +78,14 @@ export class LeaseExpiry {
   /** This term's checkpoints; present exactly when `deadlines` is. */
   private checkpoints: LeaseCheckpoints | undefined;
   private term = 0;
+  /**
+   * The term in which this leader has applied everything committed before
+   * its term (a ReadIndex in the term succeeded). Until then its deadlines
+   * are provisional: it may not yet have applied a checkpoint, or the clear
+   * that followed one, and it neither expires nor checkpoints anything.
+   */
+  private caughtUpTerm = 0;
+  private catchingUp: { readonly term: number; readonly done: Promise<void> } | undefined;
   /** Revokes proposed and not yet settled: one proposal per lease at a time. */
   private readonly revoking = new Set<number>();
   private cancelTimer: (() => void) | undefined;
@@ -171,6 +179,7 @@ export class LeaseExpiry {
     if (this.leadingTerm("lease keepalive") !== term) {
       throw new NotLeaderError(this.sources.status().leader ?? 0, "lease keepalive");
     }
+    this.caughtUp(term);
     const { deadlines, checkpoints } = this;
     invariant(deadlines !== undefined && checkpoints !== undefined, "a leader tracks its leases");
     const lease = this.sources.lease(id);
@@ -190,7 +199,12 @@ export class LeaseExpiry {
    * proposals settled.
    */
   async check(): Promise<void> {
-    const deadlines = this.sync();
+    let deadlines = this.sync();
+    if (deadlines !== undefined && this.caughtUpTerm !== this.term) {
+      await this.catchUp(this.term);
+      deadlines = this.sync();
+      if (this.caughtUpTerm !== this.term) deadlines = undefined;
+    }
     const proposals: Promise<void>[] = [];
     if (deadlines !== undefined) {
       const nowMs = this.clock.now();
@@ -208,6 +222,35 @@ export class LeaseExpiry {
     }
     this.checksDone++;
     await Promise.all(proposals);
+  }
+
+  /** One ReadIndex per term at a time; a failed one is retried by a later check. */
+  private catchUp(term: number): Promise<void> {
+    if (this.catchingUp?.term !== term) {
+      const done = this.sources.confirmLeadership().then(
+        () => this.caughtUp(term),
+        () => {},
+      );
+      const attempt = { term, done };
+      this.catchingUp = attempt;
+      void done.finally(() => {
+        if (this.catchingUp === attempt) this.catchingUp = undefined;
+      });
+    }
+    return this.catchingUp!.done;
+  }
+
+  /**
+   * A ReadIndex confirmed in `term` has returned: everything committed
+   * before this term is applied, so promote again from the store, now
+   * complete (the provisional deadlines may have counted from a checkpoint
+   * whose clear was not yet applied). No renewal, revoke or checkpoint of
+   * this term happened before, so nothing of the provisional clock is lost.
+   */
+  private caughtUp(term: number): void {
+    if (this.caughtUpTerm === term || this.sync() === undefined || this.term !== term) return;
+    this.promote(term);
+    this.caughtUpTerm = term;
   }
 
   /** The term this node leads in; NotLeaderError when it does not lead. */
@@ -241,19 +284,22 @@ export class LeaseExpiry {
       this.checkpoints = undefined;
       return undefined;
     }
-    if (this.deadlines === undefined || st.term !== this.term) {
-      const nowMs = this.clock.now();
-      const deadlines = new LeaseClock(this.electionTimeoutMs);
-      deadlines.promote(nowMs, this.sources.leases());
-      this.deadlines = deadlines;
-      this.checkpoints = new LeaseCheckpoints(
-        (checkpoints) => this.sources.checkpoint(checkpoints),
-        this.checkpointIntervalMs,
-        nowMs,
-      );
-      this.term = st.term;
-    }
+    if (this.deadlines === undefined || st.term !== this.term) this.promote(st.term);
     return this.deadlines;
+  }
+
+  /** Every lease from the store gets its takeover deadline (see takeoverDeadlineMs). */
+  private promote(term: number): void {
+    const nowMs = this.clock.now();
+    const deadlines = new LeaseClock(this.electionTimeoutMs);
+    deadlines.promote(nowMs, this.sources.leases());
+    this.deadlines = deadlines;
+    this.checkpoints = new LeaseCheckpoints(
+      (checkpoints) => this.sources.checkpoint(checkpoints),
+      this.checkpointIntervalMs,
+      nowMs,
+    );
+    this.term = term;
   }
 
   private applied(change: LeaseApplied): void {

@@ -92,6 +92,12 @@ function harness(options: Partial<LeaseExpiryOptions> = {}) {
     onConfirm: (fn: () => Promise<void>) => {
       confirm = fn;
     },
+    /** Leader (in `term`), and caught up: a check's ReadIndex returned. */
+    lead: async (term = st.term) => {
+      st.role = "leader";
+      st.term = term;
+      await expiry.check();
+    },
   };
 }
 
@@ -114,6 +120,7 @@ describe("LeaseExpiry", () => {
     const h = harness();
     h.st.role = "leader";
     expect(h.expiry.isLeading()).toBe(true);
+    await h.expiry.check(); // caught up: its ReadIndex returned
     h.st.nowMs = 100;
     h.grant(7, 1000);
     h.apply({ type: "put", key: key("k"), value: key("v"), lease: 7 });
@@ -133,8 +140,7 @@ describe("LeaseExpiry", () => {
 
   it("counts a legacy keep-alive entry as a fresh TTL from the moment it is applied", async () => {
     const h = harness();
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 1000);
     h.st.nowMs = 800;
     h.apply({ type: "leaseKeepAlive", id: 1 });
@@ -149,8 +155,7 @@ describe("LeaseExpiry", () => {
 
   it("keeps a lease whose keep-alive was in the log ahead of the expiry revoke", async () => {
     const h = harness();
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 1000);
     h.apply({ type: "put", key: key("lock"), value: key("holder"), lease: 1 });
     // The deadline passes while a keep-alive is proposed but not yet applied
@@ -178,6 +183,7 @@ describe("LeaseExpiry", () => {
     h.st.role = "leader";
     h.st.term = 2;
     expect(h.expiry.remainingMs(1)).toBe(1000 + ELECTION_MS);
+    await h.expiry.check();
     h.st.nowMs = 10_000 + 1000 + ELECTION_MS - 1;
     await h.expiry.check();
     expect(h.revokes).toEqual([]);
@@ -189,8 +195,7 @@ describe("LeaseExpiry", () => {
 
   it("stops expiring when leadership is lost, and starts over in a later term", async () => {
     const h = harness();
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 1000);
     h.st.role = "follower";
     h.st.nowMs = 5000;
@@ -209,8 +214,7 @@ describe("LeaseExpiry", () => {
 
   it("forgets a lease another revoke removed, and retries a revoke that failed", async () => {
     const h = harness();
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 1000);
     h.grant(2, 1000);
     h.apply({ type: "leaseRevoke", id: 2 });
@@ -231,8 +235,7 @@ describe("LeaseExpiry", () => {
   it("treats a revoke of an already-gone lease as done", async () => {
     const h = harness();
     h.grant(3, 1000);
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     expect(h.expiry.trackedCount).toBe(1);
     // Gone without a revoke being applied: a snapshot restore replaces the leases.
     await h.store.restore(new KvStore().snapshot());
@@ -269,8 +272,7 @@ describe("LeaseExpiry", () => {
 describe("LeaseExpiry keep-alives in the leader's memory", () => {
   it("renews a lease on the leader without a log entry", async () => {
     const h = harness();
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 1000);
     const applied = h.store.appliedIndex;
     h.st.nowMs = 800;
@@ -308,8 +310,7 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
 
   it("does not renew when the term changed during the ReadIndex", async () => {
     const h = harness();
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 1000);
     h.onConfirm(async () => {
       h.st.term = 2;
@@ -319,8 +320,7 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
 
   it("checkpoints long leases, and a new leader starts from the checkpointed TTL", async () => {
     const h = harness({ checkpointIntervalMs: 1000 });
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 5000);
     h.grant(2, 800); // no longer than the interval: never checkpointed
     h.st.nowMs = 999;
@@ -337,6 +337,7 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
     h.st.term = 2;
     h.st.nowMs = 3000;
     expect(h.expiry.remainingMs(1)).toBe(4000 + ELECTION_MS);
+    await h.expiry.check();
     h.st.nowMs = 3000 + 4000 + ELECTION_MS;
     await h.expiry.check();
     expect(h.alive(1)).toBe(false);
@@ -344,8 +345,7 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
 
   it("clears a checkpoint before acknowledging a renewal, with one entry for a turn's renewals", async () => {
     const h = harness({ checkpointIntervalMs: 1000 });
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 5000);
     h.grant(2, 5000);
     h.st.nowMs = 1000;
@@ -374,8 +374,7 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
 
   it("answers a renewal only after a clear ordered behind a checkpoint still in flight", async () => {
     const h = harness({ checkpointIntervalMs: 1000 });
-    h.st.role = "leader";
-    h.expiry.isLeading();
+    await h.lead();
     h.grant(1, 5000);
     h.holdCheckpoints(true);
     h.st.nowMs = 1000;
@@ -399,11 +398,31 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
     const h = harness();
     h.grant(1, 5000);
     h.apply({ type: "leaseCheckpoint", checkpoints: [[1, 200]] });
-    h.st.role = "leader";
-    h.st.term = 2;
+    await h.lead(2);
     expect(h.expiry.remainingMs(1)).toBe(200 + ELECTION_MS);
     await h.expiry.keepAlive(1);
     expect(h.checkpointEntries).toEqual([[[1, 5000]]]);
     expect(h.store.leaseState(1)?.remainingMs).toBeUndefined();
+  });
+
+  it("expires nothing until caught up, then starts from what the whole log says", async () => {
+    const h = harness();
+    h.grant(1, 5000);
+    h.apply({ type: "leaseCheckpoint", checkpoints: [[1, 200]] });
+    // Leader of term 2, but its ReadIndex has not returned: the clear an
+    // earlier leader committed after that checkpoint is not applied here yet.
+    let caughtUp!: () => void;
+    h.onConfirm(() => new Promise((resolve) => (caughtUp = resolve)));
+    h.st.role = "leader";
+    h.st.term = 2;
+    h.st.nowMs = 1000;
+    expect(h.expiry.remainingMs(1)).toBe(200 + ELECTION_MS); // provisional
+    h.st.nowMs = 2000; // past the provisional deadline
+    const checked = h.expiry.check();
+    h.apply({ type: "leaseCheckpoint", checkpoints: [[1, 5000]] });
+    caughtUp();
+    await checked;
+    expect(h.revokes).toEqual([]);
+    expect(h.expiry.remainingMs(1)).toBe(5000 + ELECTION_MS);
   });
 });

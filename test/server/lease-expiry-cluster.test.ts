@@ -101,6 +101,8 @@ describe("lease expiry in a cluster", () => {
     const [target] = await cluster.followers();
     await leader.node.transferLeadership(target!.id);
     await waitFor(() => target!.app.leaseExpiry.isLeading(), "the new leader's expiry loop");
+    // Its first check confirms leadership (a ReadIndex) and promotes from the caught-up store.
+    await checksPass(target!);
 
     // The old leader's deadline (takeoverMs + 1000) is not the one that counts now.
     fakeMs = takeoverMs + 1000 + ELECTION_MS - 1;
