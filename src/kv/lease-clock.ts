@@ -9,16 +9,18 @@ import { InvalidArgumentError } from "../errors.js";
 
 /**
  * A leader that has just taken over does not know when the old leader last
- * saw a keepalive, so it gives every lease a full TTL plus one election
- * timeout (the longest a client may have been unable to reach any leader)
- * before it may expire it. Same rule as etcd's lessor promotion.
+ * renewed a lease, so it gives every lease its checkpointed remaining TTL
+ * (a full TTL when none was checkpointed since the last renewal) plus one
+ * election timeout (the longest a client may have been unable to reach any
+ * leader) before it may expire it. Same rule as etcd's lessor promotion.
  */
 export function takeoverDeadlineMs(
   nowMs: number,
   ttlMs: number,
   electionTimeoutMs: number,
+  checkpointedMs?: number,
 ): number {
-  return nowMs + ttlMs + electionTimeoutMs;
+  return nowMs + Math.min(ttlMs, checkpointedMs ?? ttlMs) + electionTimeoutMs;
 }
 
 /** Ids whose deadline is at or before nowMs, in id order. */
@@ -32,8 +34,10 @@ export function expiredLeases(nowMs: number, deadlinesMs: ReadonlyMap<number, nu
 export interface TrackedLease {
   readonly id: number;
   readonly ttlMs: number;
-  /** Keep-alives applied so far; the expiry revoke is conditional on it. */
+  /** Legacy keep-alives applied so far; the expiry revoke is conditional on it. */
   readonly renewals?: number;
+  /** The remaining TTL last checkpointed through the log, if any. */
+  readonly remainingMs?: number;
 }
 
 /** The leader's view of lease deadlines. Feed it from applied results and keepalives. */
@@ -53,14 +57,17 @@ export class LeaseClock {
     this.deadlinesMs.clear();
     this.ttlsMs.clear();
     this.renewalsSeen.clear();
-    for (const { id, ttlMs, renewals } of leases) {
+    for (const { id, ttlMs, renewals, remainingMs } of leases) {
       this.ttlsMs.set(id, ttlMs);
       this.renewalsSeen.set(id, renewals ?? 0);
-      this.deadlinesMs.set(id, takeoverDeadlineMs(nowMs, ttlMs, this.electionTimeoutMs));
+      this.deadlinesMs.set(
+        id,
+        takeoverDeadlineMs(nowMs, ttlMs, this.electionTimeoutMs, remainingMs),
+      );
     }
   }
 
-  /** A grant or keepalive was applied: the lease lives a full TTL from now. */
+  /** A grant was applied or a keep-alive renewed it: the lease lives a full TTL from now. */
   refresh(id: number, ttlMs: number, nowMs: number, renewals = 0): void {
     this.ttlsMs.set(id, ttlMs);
     this.renewalsSeen.set(id, renewals);
@@ -83,6 +90,18 @@ export class LeaseClock {
   remainingMs(id: number, nowMs: number): number | undefined {
     const deadline = this.deadlinesMs.get(id);
     return deadline === undefined ? undefined : Math.max(0, deadline - nowMs);
+  }
+
+  /** The lease's TTL, or undefined if the lease is not tracked. */
+  ttlMs(id: number): number | undefined {
+    return this.ttlsMs.get(id);
+  }
+
+  /** Every tracked lease with its TTL and milliseconds left (never negative). */
+  *remaining(nowMs: number): Generator<{ id: number; ttlMs: number; remainingMs: number }> {
+    for (const [id, deadlineMs] of this.deadlinesMs) {
+      yield { id, ttlMs: this.ttlsMs.get(id)!, remainingMs: Math.max(0, deadlineMs - nowMs) };
+    }
   }
 
   /** How many leases have a deadline. */

@@ -7,6 +7,19 @@ export interface LeaseEntry {
   readonly keys: Set<KeyString>;
   /** Keep-alives applied since the grant: an expiry revoke names the count it saw. */
   renewals: number;
+  /**
+   * The remaining TTL the leader last checkpointed through the log, below
+   * ttlMs; absent after a grant or once a checkpoint cleared it.
+   */
+  remainingMs?: number;
+}
+
+/** A lease as a new leader starts from it: see KvStore.leaseRenewals. */
+export interface LeaseState {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly renewals: number;
+  readonly remainingMs?: number;
 }
 
 /**
@@ -32,6 +45,23 @@ export class LeaseTable {
     return lease;
   }
 
+  /** The lease's TTL, legacy renewals and checkpointed remaining TTL; undefined when unknown. */
+  state(id: number): LeaseState | undefined {
+    const lease = this.leases.get(id);
+    if (lease === undefined) return undefined;
+    const { ttlMs, renewals, remainingMs } = lease;
+    return remainingMs === undefined
+      ? { id, ttlMs, renewals }
+      : { id, ttlMs, renewals, remainingMs };
+  }
+
+  /** Every lease's state, in id order. */
+  states(): LeaseState[] {
+    return this.all().map(({ id, ttlMs, renewals, remainingMs }) =>
+      remainingMs === undefined ? { id, ttlMs, renewals } : { id, ttlMs, renewals, remainingMs },
+    );
+  }
+
   /** Validates a grant without changing anything; returns the id it would use. */
   planGrant(requestedId: number): number {
     if (requestedId !== 0) {
@@ -49,6 +79,14 @@ export class LeaseTable {
     const lease = { id, ttlMs, keys: new Set<KeyString>(), renewals };
     this.leases.set(id, lease);
     return lease;
+  }
+
+  /** Records a checkpointed remaining TTL; one at or above the TTL clears it. Unknown ids are ignored. */
+  checkpoint(id: number, remainingMs: number): void {
+    const lease = this.leases.get(id);
+    if (lease === undefined) return;
+    if (remainingMs >= lease.ttlMs) delete lease.remainingMs;
+    else lease.remainingMs = remainingMs;
   }
 
   remove(id: number): void {

@@ -1,8 +1,9 @@
+import { invariant } from "../raft/core/errors.js";
 import type { RaftNode } from "../raft/node/index.js";
 import { encodeCommand } from "./codec.js";
 import { LeaseExpiry, type LeaseExpiryOptions } from "./lease-expiry.js";
 import type { KvStore } from "./store.js";
-import type { KvCommand, KvResult, WriteCommand } from "./types.js";
+import type { KvCommand, KvResult, LeaseKeepAliveResult, WriteCommand } from "./types.js";
 
 type Success = Exclude<KvResult, { type: "error" }>;
 
@@ -14,6 +15,9 @@ type Success = Exclude<KvResult, { type: "error" }>;
  * ids, typed errors, linearizable reads) is the one that serves clients.
  */
 export class KvReplica {
+  /** The expiry loop made by leaseExpiry(): it holds the leader's lease deadlines. */
+  private expiry: LeaseExpiry | undefined;
+
   constructor(
     readonly node: RaftNode<KvResult>,
     readonly store: KvStore,
@@ -46,23 +50,39 @@ export class KvReplica {
   }
 
   /**
-   * The leader-side lease expiry loop for this replica (not started): it
-   * proposes `leaseRevoke` through `write` once a lease's deadline passes on
-   * the leader's clock.
+   * Renews a lease in the leader's memory: a ReadIndex, no log entry (see
+   * LeaseExpiry.keepAlive). NotLeaderError on a follower, as for writes.
+   * Needs the expiry loop made by leaseExpiry().
+   */
+  async keepAlive(id: number): Promise<LeaseKeepAliveResult> {
+    invariant(this.expiry !== undefined, "keepAlive needs the replica's lease expiry loop");
+    const { ttlMs } = await this.expiry.keepAlive(id);
+    return { type: "leaseKeepAlive", revision: this.store.revision, id, ttlMs };
+  }
+
+  /**
+   * The leader-side lease loop for this replica (not started): it proposes
+   * `leaseRevoke` through `write` once a lease's deadline passes on the
+   * leader's clock, and `leaseCheckpoint` for remaining TTLs. keepAlive
+   * renews through the loop made last.
    */
   leaseExpiry(
     options: Omit<LeaseExpiryOptions, "electionTimeoutMs"> & {
       readonly electionTimeoutMs?: number;
     },
   ): LeaseExpiry {
-    return new LeaseExpiry(
+    this.expiry = new LeaseExpiry(
       {
         status: () => this.node.status(),
         leases: () => this.store.leaseRenewals(),
+        lease: (id) => this.store.leaseState(id),
+        confirmLeadership: () => this.node.linearizableRead({ timeoutMs: this.requestTimeoutMs }),
+        checkpoint: (checkpoints) => this.write({ type: "leaseCheckpoint", checkpoints }),
         onLeaseApplied: (listener) => this.store.onLeaseApplied(listener),
         revoke: (id, ifRenewals) => this.write({ type: "leaseRevoke", id, ifRenewals }),
       },
       { ...options, electionTimeoutMs: options.electionTimeoutMs ?? this.node.electionTimeoutMs },
     );
+    return this.expiry;
   }
 }

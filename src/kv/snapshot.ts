@@ -19,10 +19,11 @@ export interface SnapshotHeader {
   readonly appliedIndex: number;
   readonly nextLeaseId: number;
   /**
-   * [id, ttlMs, renewals]; attached keys are rebuilt from the key records.
-   * Snapshots written before renewals were counted hold pairs (renewals 0).
+   * [id, ttlMs, renewals, checkpointed remainingMs?]; attached keys are
+   * rebuilt from the key records. Snapshots written before renewals were
+   * counted hold pairs (renewals 0), before checkpoints triples.
    */
-  readonly leases: [number, number, number?][];
+  readonly leases: [number, number, number?, number?][];
   /** Member metadata; absent in snapshots written before it existed. */
   readonly members?: MemberWire[];
   /** Users, roles and the enabled flag; absent in older snapshots (auth off, no users). */
@@ -116,7 +117,13 @@ export function parseSnapshotHeader(value: unknown): SnapshotHeader {
     leases: leases.map((l: unknown) => {
       if (!Array.isArray(l)) fail("lease entry");
       const renewals = l[2] === undefined ? 0 : int(l[2], "lease renewals");
-      return [int(l[0], "lease id"), int(l[1], "lease ttl"), renewals] as [number, number, number];
+      const entry: [number, number, number, number?] = [
+        int(l[0], "lease id"),
+        int(l[1], "lease ttl"),
+        renewals,
+      ];
+      if (l[3] !== undefined && l[3] !== null) entry.push(int(l[3], "lease remaining ttl"));
+      return entry;
     }),
   };
 }

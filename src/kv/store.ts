@@ -17,7 +17,7 @@ import {
   LeaseNotFoundError,
   LeaseRenewedError,
 } from "./errors.js";
-import { LeaseTable } from "./leases.js";
+import { type LeaseState, LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
 import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
 import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
@@ -300,9 +300,17 @@ export class KvStore implements StateMachine<KvResult> {
     return { id, ttlMs: lease.ttlMs, keys: [...lease.keys].sort().map(toKeyBytes) };
   }
 
-  /** Each lease's id, TTL and keep-alives applied so far: what the leader's expiry loop tracks. */
-  leaseRenewals(): { id: number; ttlMs: number; renewals: number }[] {
-    return this.leaseTable.all().map((l) => ({ id: l.id, ttlMs: l.ttlMs, renewals: l.renewals }));
+  /**
+   * Each lease's id, TTL, legacy keep-alives applied so far and checkpointed
+   * remaining TTL (when one is set): what a new leader's expiry loop starts from.
+   */
+  leaseRenewals(): LeaseState[] {
+    return this.leaseTable.states();
+  }
+
+  /** One lease's replicated state (see leaseRenewals); undefined when it does not exist. */
+  leaseState(id: number): LeaseState | undefined {
+    return this.leaseTable.state(id);
   }
 
   leases(): LeaseInfo[] {
@@ -381,7 +389,13 @@ export class KvStore implements StateMachine<KvResult> {
       compactRevision: this.compactedRevision,
       appliedIndex: this.lastAppliedIndex,
       nextLeaseId: this.leaseTable.nextId,
-      leases: this.leaseTable.all().map((l) => [l.id, l.ttlMs, l.renewals]),
+      leases: this.leaseTable
+        .all()
+        .map((l) =>
+          l.remainingMs === undefined
+            ? [l.id, l.ttlMs, l.renewals]
+            : [l.id, l.ttlMs, l.renewals, l.remainingMs],
+        ),
       members: this.members.toWire(),
       auth: this.#auth.toWire(),
       alarms: this.#alarms.toWire(),
@@ -474,7 +488,10 @@ export class KvStore implements StateMachine<KvResult> {
     for (const entry of requests) requestLog.add(entry);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
-    for (const [id, ttlMs, renewals] of header.leases) leases.grant(id, ttlMs, renewals ?? 0);
+    for (const [id, ttlMs, renewals, remainingMs] of header.leases) {
+      leases.grant(id, ttlMs, renewals ?? 0);
+      if (remainingMs !== undefined) leases.checkpoint(id, remainingMs);
+    }
     leases.nextId = header.nextLeaseId;
     for (const [key, record] of records) {
       keys.append(key, into === undefined ? record : into.putRecord(key, record));
@@ -608,6 +625,12 @@ export class KvStore implements StateMachine<KvResult> {
       case "auth": {
         const authRevision = this.#auth.apply(command.action);
         return { type: "auth", revision: this.currentRevision, authRevision };
+      }
+      case "leaseCheckpoint": {
+        for (const [id, remainingMs] of command.checkpoints) {
+          this.leaseTable.checkpoint(id, remainingMs);
+        }
+        return { type: "leaseCheckpoint", revision: this.currentRevision };
       }
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);

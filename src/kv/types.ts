@@ -100,7 +100,12 @@ export interface LeaseRevokeCommand {
   readonly ifRenewals?: number;
 }
 
-/** Confirms the lease still exists; the leader's LeaseClock records the refresh when it applies. */
+/**
+ * Legacy: keep-alives used to go through the log. The leader now renews in
+ * its own memory (LeaseExpiry.keepAlive) and never proposes this; an entry
+ * already in a WAL still applies as it always did (counts a renewal, which
+ * an older `leaseRevoke { ifRenewals }` may name) so replay gives the same state.
+ */
 export interface LeaseKeepAliveCommand {
   readonly type: "leaseKeepAlive";
   readonly id: number;
@@ -127,6 +132,20 @@ export interface AlarmCommand {
   readonly alarm?: AlarmType;
 }
 
+/** One lease's remaining TTL as the leader saw it: [lease id, remaining ms]. */
+export type LeaseCheckpoint = readonly [id: number, remainingMs: number];
+
+/**
+ * Records remaining TTLs so a new leader does not give every lease a full
+ * TTL again (etcd's lease checkpoints). A remainingMs at or above the
+ * lease's TTL clears its checkpoint: the leader renewed it. Unknown ids are
+ * skipped (revoked since the leader wrote the entry).
+ */
+export interface LeaseCheckpointCommand {
+  readonly type: "leaseCheckpoint";
+  readonly checkpoints: readonly LeaseCheckpoint[];
+}
+
 /**
  * A client write carrying the client's request id: applied once, and a retry
  * with the same id is answered with the first result (see RequestLog).
@@ -151,6 +170,7 @@ export type KvCommand =
   | LeaseRevokeCommand
   | LeaseKeepAliveCommand
   | AlarmCommand
+  | LeaseCheckpointCommand
   | AuthCommand;
 
 export interface RangeResult {
@@ -225,6 +245,11 @@ export interface AlarmResult {
   readonly alarms: AlarmMember[];
 }
 
+export interface LeaseCheckpointResult {
+  readonly type: "leaseCheckpoint";
+  readonly revision: number;
+}
+
 /** A command that was rejected; the store is unchanged. */
 export interface KvFailure {
   readonly type: "error";
@@ -242,6 +267,7 @@ export type KvResult =
   | LeaseRevokeResult
   | LeaseKeepAliveResult
   | AlarmResult
+  | LeaseCheckpointResult
   | MemberAttributesResult
   | AuthResult
   | KvFailure;

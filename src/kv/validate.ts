@@ -7,8 +7,9 @@ import {
   LeaseProvidedError,
   ValueProvidedError,
 } from "./errors.js";
+import { MAX_CHECKPOINTS_PER_ENTRY } from "./lease-checkpoints.js";
 import { REQUEST_ID_PATTERN } from "./requests.js";
-import type { Compare, KvCommand, TxnCommand, TxnOp } from "./types.js";
+import type { Compare, KvCommand, LeaseCheckpoint, TxnCommand, TxnOp } from "./types.js";
 
 const MAX_TXN_DEPTH = 16;
 const MAX_TXN_OPS = 10_000;
@@ -229,6 +230,23 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
         throw new InvalidKvCommandError(`${what}: alarm ${action} needs memberId and alarm`);
       }
       return cmd;
+    }
+    case "leaseCheckpoint": {
+      onlyFields(f, ["type", "checkpoints"], what);
+      const list = f["checkpoints"];
+      if (!Array.isArray(list) || list.length === 0 || list.length > MAX_CHECKPOINTS_PER_ENTRY) {
+        throw new InvalidKvCommandError(
+          `${what}.checkpoints must be an array of 1 to ${MAX_CHECKPOINTS_PER_ENTRY} [id, remainingMs] pairs`,
+        );
+      }
+      const checkpoints = list.map((c: unknown, i): LeaseCheckpoint => {
+        const at = `${what}.checkpoints[${i}]`;
+        if (!Array.isArray(c) || c.length !== 2) {
+          throw new InvalidKvCommandError(`${at} must be an [id, remainingMs] pair`);
+        }
+        return [integer(c[0], "id", at, 1), integer(c[1], "remainingMs", at, 0)];
+      });
+      return { type: "leaseCheckpoint", checkpoints };
     }
     case "auth":
       return validateAuthCommand(raw);

@@ -3,6 +3,7 @@ import {
   KvReplica,
   type KvResult,
   type KvStore,
+  type LeaseKeepAliveResult,
   NoSpaceError,
   REQUEST_ID_PATTERN,
   type WriteCommand,
@@ -91,6 +92,11 @@ export class KvAccess {
     return new NoSpaceError(
       `${usedBytes} bytes used, this write needs ${costBytes} more, the quota is ${this.quotaBackendBytes}`,
     );
+  }
+
+  /** Renews a lease on the leader without a log entry (KvReplica.keepAlive). */
+  keepAlive(id: number): Promise<LeaseKeepAliveResult> {
+    return this.replica.keepAlive(id);
   }
 
   read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {

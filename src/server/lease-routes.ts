@@ -66,7 +66,8 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess, expiry: 
     "/v3/lease/keepalive",
     { schema: { body: idBody } },
     async (req) => {
-      const r = await kv.write({ type: "leaseKeepAlive", id: leaseId(req.body.ID) }, req);
+      // Renewed in the leader's memory: a ReadIndex, no log entry.
+      const r = await kv.keepAlive(leaseId(req.body.ID));
       const ttl = String(ttlSeconds(r.ttlMs));
       return { result: { header: header(r.revision), ID: String(r.id), TTL: ttl } };
     },

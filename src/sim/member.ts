@@ -16,6 +16,8 @@ export interface MemberConfig {
   /** Take a snapshot every this many applied entries (0 = never). */
   readonly snapshotEveryEntries: number;
   readonly leaseCheckMs: number;
+  /** The leader's lease checkpoint interval (LeaseExpiry's checkpointIntervalMs). */
+  readonly leaseCheckpointMs?: number;
   readonly raft: NonNullable<RaftNodeOptions<KvResult>["raft"]>;
 }
 
@@ -128,6 +130,9 @@ export class SimMember {
         const expiry = replica.leaseExpiry({
           clock: process.clock,
           checkIntervalMs: this.config.leaseCheckMs,
+          ...(this.config.leaseCheckpointMs !== undefined && {
+            checkpointIntervalMs: this.config.leaseCheckpointMs,
+          }),
         });
         expiry.start();
         store.onLeaseApplied((change) => {

@@ -42,8 +42,10 @@ export interface SimResult {
 
 const TICK_MS = 10;
 const ELECTION_MS = 100;
-const LEASE_TTL_MS = 300;
+const LEASE_TTL_MS = 600;
 const LEADER_WATCH_MS = 25;
+/** Below the lease TTL, so leases are checkpointed and renewals after a checkpoint clear it. */
+const LEASE_CHECKPOINT_MS = 70;
 
 /**
  * One seeded run: a cluster of the shipped member stack under a profile's
@@ -71,6 +73,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       requestTimeoutMs: ELECTION_MS,
       snapshotEveryEntries: profile.snapshotEvery,
       leaseCheckMs: TICK_MS,
+      leaseCheckpointMs: LEASE_CHECKPOINT_MS,
       raft: {
         maxSizePerMsgBytes: 4096,
         maxInflightMsgs: 8,

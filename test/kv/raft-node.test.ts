@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeCommand, type KvCommand, type KvResult, KvStore, utf8 } from "../../src/kv/index.js";
+import {
+  encodeCommand,
+  type KvCommand,
+  KvReplica,
+  type KvResult,
+  KvStore,
+  utf8,
+} from "../../src/kv/index.js";
 import { RaftNode } from "../../src/raft/node/node.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { MemoryNetwork } from "../../src/raft/transport/index.js";
@@ -70,5 +77,44 @@ describe("KvStore under RaftNode", () => {
         leaderStore.leases().map((l) => l.keys.map(text)),
       );
     }
+  });
+});
+
+describe("lease keep-alives through KvReplica", () => {
+  it("renew on the leader without a log entry, and a deposed leader that has not noticed refuses", async () => {
+    const net = new MemoryNetwork();
+    const stores = [new KvStore(), new KvStore(), new KvStore()];
+    const nodes = await Promise.all(stores.map((s, i) => startNode(i + 1, net, s)));
+    const replicas = nodes.map((n, i) => new KvReplica(n, stores[i]!, 300));
+    const loops = replicas.map((r) => r.leaseExpiry({}));
+    const leaderOf = () => replicas.find((r) => r.node.status().role === "leader");
+    const first = await waitFor(leaderOf, "leader", 10_000);
+    const { id } = await first.write({ type: "leaseGrant", ttlMs: 60_000 });
+    const before = first.node.status();
+    for (let i = 0; i < 3; i++) {
+      expect(await first.keepAlive(id)).toMatchObject({
+        type: "leaseKeepAlive",
+        id,
+        ttlMs: 60_000,
+      });
+    }
+    const after = first.node.status();
+    expect([after.lastIndex, after.commitIndex]).toEqual([before.lastIndex, before.commitIndex]);
+
+    // Cut off, it still believes it leads until its check-quorum notices;
+    // its ReadIndex cannot be confirmed, so it must not renew.
+    net.isolate(first.node.id);
+    const refused = await first.keepAlive(id).then(
+      () => "renewed",
+      (e: Error) => e.name,
+    );
+    expect(refused).not.toBe("renewed");
+    const second = await waitFor(
+      () => replicas.find((r) => r !== first && r.node.status().role === "leader"),
+      "a new leader",
+      10_000,
+    );
+    expect(await second.keepAlive(id)).toMatchObject({ id, ttlMs: 60_000 });
+    for (const loop of loops) loop.stop();
   });
 });

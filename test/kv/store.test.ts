@@ -20,6 +20,7 @@ import {
   ValueProvidedError,
   validateCommand,
 } from "../../src/kv/index.js";
+import { encodeSnapshot } from "../../src/kv/snapshot.js";
 import { text } from "./ops.js";
 
 const b = utf8;
@@ -445,5 +446,83 @@ describe("local reads validate their input", () => {
     );
     expect(() => store.leaseTimeToLive(0)).toThrow(InvalidKvCommandError);
     expect(store.watcherCount).toBe(0);
+  });
+});
+
+describe("lease checkpoints", () => {
+  it("keeps a checkpointed remaining TTL until a grant, a clear or a revoke", () => {
+    const h = new Harness();
+    ok(h.run({ type: "leaseGrant", id: 1, ttlMs: 5000 }), "leaseGrant");
+    ok(h.run({ type: "leaseGrant", id: 2, ttlMs: 5000 }), "leaseGrant");
+    const revision = h.store.revision;
+    ok(
+      h.run({
+        type: "leaseCheckpoint",
+        checkpoints: [
+          [1, 1200],
+          [2, 4000],
+          [9, 10], // revoked since: skipped
+        ],
+      }),
+      "leaseCheckpoint",
+    );
+    expect(h.store.revision).toBe(revision);
+    expect(h.store.leaseRenewals()).toEqual([
+      { id: 1, ttlMs: 5000, renewals: 0, remainingMs: 1200 },
+      { id: 2, ttlMs: 5000, renewals: 0, remainingMs: 4000 },
+    ]);
+    // A full TTL clears it: the leader renewed the lease.
+    ok(h.run({ type: "leaseCheckpoint", checkpoints: [[2, 5000]] }), "leaseCheckpoint");
+    expect(h.store.leaseState(2)).toEqual({ id: 2, ttlMs: 5000, renewals: 0 });
+    ok(h.run({ type: "leaseRevoke", id: 1 }), "leaseRevoke");
+    ok(h.run({ type: "leaseGrant", id: 1, ttlMs: 5000 }), "leaseGrant");
+    expect(h.store.leaseState(1)).toEqual({ id: 1, ttlMs: 5000, renewals: 0 });
+  });
+
+  it("carries checkpoints through a snapshot and still reads older lease tuples", async () => {
+    const h = new Harness();
+    ok(h.run({ type: "leaseGrant", id: 4, ttlMs: 5000 }), "leaseGrant");
+    ok(h.run({ type: "leaseCheckpoint", checkpoints: [[4, 700]] }), "leaseCheckpoint");
+    const copy = new KvStore();
+    await copy.restore(h.store.snapshot());
+    expect(copy.leaseState(4)).toEqual({ id: 4, ttlMs: 5000, renewals: 0, remainingMs: 700 });
+
+    const old = new KvStore();
+    await old.restore(
+      encodeSnapshot({
+        header: {
+          v: 1,
+          revision: 1,
+          compactRevision: 0,
+          appliedIndex: 7,
+          nextLeaseId: 3,
+          leases: [
+            [1, 1000],
+            [2, 2000, 3],
+          ],
+        },
+        histories: [],
+        requests: [],
+      }),
+    );
+    expect(old.leaseRenewals()).toEqual([
+      { id: 1, ttlMs: 1000, renewals: 0 },
+      { id: 2, ttlMs: 2000, renewals: 3 },
+    ]);
+  });
+
+  it("validates checkpoint entries at the boundary", () => {
+    const good: KvCommand = { type: "leaseCheckpoint", checkpoints: [[1, 0]] };
+    expect(decodeCommand(encodeCommand(good))).toEqual(good);
+    for (const bad of [
+      { type: "leaseCheckpoint", checkpoints: [] },
+      { type: "leaseCheckpoint", checkpoints: [[0, 5]] },
+      { type: "leaseCheckpoint", checkpoints: [[1, -1]] },
+      { type: "leaseCheckpoint", checkpoints: [[1, 2, 3]] },
+      { type: "leaseCheckpoint", checkpoints: Array.from({ length: 1001 }, (_, i) => [i + 1, 1]) },
+      { type: "leaseCheckpoint", checkpoints: [[1, 1]], extra: 1 },
+    ]) {
+      expect(() => validateCommand(bad)).toThrow(InvalidKvCommandError);
+    }
   });
 });

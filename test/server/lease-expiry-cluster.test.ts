@@ -101,6 +101,8 @@ describe("lease expiry in a cluster", () => {
     const [target] = await cluster.followers();
     await leader.node.transferLeadership(target!.id);
     await waitFor(() => target!.app.leaseExpiry.isLeading(), "the new leader's expiry loop");
+    // Its first check confirms leadership (a ReadIndex) and promotes from the caught-up store.
+    await checksPass(target!);
 
     // The old leader's deadline (takeoverMs + 1000) is not the one that counts now.
     fakeMs = takeoverMs + 1000 + ELECTION_MS - 1;
@@ -123,6 +125,34 @@ describe("lease expiry in a cluster", () => {
       () => cluster.members.every((m) => !keyOn(m, "take/a") && !leaseOn(m, 201)),
       "lease 201 expired by the new leader on every node",
     );
+  });
+});
+
+describe("keep-alives renewed in the leader's memory", () => {
+  it("adds no log entry on any node, and a follower sends the client to the leader", async () => {
+    const leader = await cluster.leader();
+    await waitFor(() => leader.app.leaseExpiry.isLeading(), "the leader's expiry loop");
+    await grantWithKey(leader, 301, "mem/a");
+    const indexes = () =>
+      cluster.members.map((m) => {
+        const st = m.node.status();
+        return [st.lastIndex, st.commitIndex, st.appliedIndex];
+      });
+    await waitFor(() => new Set(indexes().map((i) => i.join())).size === 1, "every node caught up");
+    const before = indexes();
+    for (let i = 0; i < 5; i++) {
+      const ka = await post(leader, "/v3/lease/keepalive", { ID: 301 });
+      expect(ka.status).toBe(200);
+      expect(ka.body).toMatchObject({ result: { ID: "301", TTL: "1" } });
+    }
+    expect(indexes()).toEqual(before);
+    const follower = (await cluster.followers())[0]!;
+    const onFollower = await post(follower, "/v3/lease/keepalive", { ID: 301 });
+    expect(onFollower.status).toBe(421);
+    expect(onFollower.body).toMatchObject({ code: "NOT_LEADER", leader: leader.id });
+    const unknown = await post(leader, "/v3/lease/keepalive", { ID: 399 });
+    expect(unknown.body).toMatchObject({ code: "KV_LEASE_NOT_FOUND" });
+    await post(leader, "/v3/lease/revoke", { ID: 301 });
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkLeases, type LeaseCheckContext } from "../../src/sim/lease-checks.js";
+import { PROFILES } from "../../src/sim/profiles.js";
+import { runSimulation } from "../../src/sim/run.js";
 import type { LeaseRecord } from "../../src/sim/workload.js";
 
 /**
@@ -79,5 +81,17 @@ describe("checkLeases: liveness", () => {
   it("checks every lease, not only the first", () => {
     const other: LeaseRecord = { id: 2, ttlMs: 100, acknowledged: [0], revokeRequested: false };
     expect(checkLeases([lease(), other], new Map(), ctx(1700, [1, 2]))).toContain("lease 2");
+  });
+});
+
+describe("lease checkpoints in the simulator", () => {
+  it("membership seed 93 (a renewal acknowledged while a stale checkpoint was the last in the log) passes", async () => {
+    // With LeaseCheckpoints.afterRenewal never clearing, this seed's new
+    // leader counted down an older checkpoint and revoked a renewed lease.
+    const profile = PROFILES.find((p) => p.name === "membership")!;
+    const res = await runSimulation({ seed: 93, profile });
+    expect(res.failure).toBeUndefined();
+    expect(res.keepAlives).toBeGreaterThan(0);
+    expect(res.leaderChanges).toBeGreaterThan(1);
   });
 });
