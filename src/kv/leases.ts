@@ -31,6 +31,21 @@ export class LeaseTable {
   /** Next id to try when a grant lets the store choose. */
   nextId = 1;
 
+  /** Ids granted, revoked or changed since the last takeChanged(): the rows a backend rewrites. */
+  private readonly changed = new Set<number>();
+
+  /** Marks a lease whose row changed outside this table's own methods (legacy renewals). */
+  markChanged(id: number): void {
+    this.changed.add(id);
+  }
+
+  /** The ids changed since the last call, once each. */
+  takeChanged(): number[] {
+    const ids = [...this.changed];
+    this.changed.clear();
+    return ids;
+  }
+
   get size(): number {
     return this.leases.size;
   }
@@ -75,6 +90,7 @@ export class LeaseTable {
 
   grant(requestedId: number, ttlMs: number, renewals = 0): LeaseEntry {
     const id = this.planGrant(requestedId);
+    this.changed.add(id);
     if (requestedId === 0) this.nextId = id + 1;
     const lease = { id, ttlMs, keys: new Set<KeyString>(), renewals };
     this.leases.set(id, lease);
@@ -83,6 +99,7 @@ export class LeaseTable {
 
   /** Records a checkpointed remaining TTL; one at or above the TTL clears it. Unknown ids are ignored. */
   checkpoint(id: number, remainingMs: number): void {
+    this.changed.add(id);
     const lease = this.leases.get(id);
     if (lease === undefined) return;
     if (remainingMs >= lease.ttlMs) delete lease.remainingMs;
@@ -90,6 +107,7 @@ export class LeaseTable {
   }
 
   remove(id: number): void {
+    this.changed.add(id);
     this.leases.delete(id);
   }
 

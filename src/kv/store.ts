@@ -2,7 +2,7 @@ import type { StateMachine } from "../raft/node/ports.js";
 import { AlarmTable } from "./alarms.js";
 import { AuthTable } from "./auth-table.js";
 import type { AuthView } from "./auth-types.js";
-import type { MvccBackend } from "./backend/backend.js";
+import type { LeaseRow, MvccBackend } from "./backend/backend.js";
 import { MemoryBackend } from "./backend/memory.js";
 import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
 import { decodeCommand } from "./codec.js";
@@ -409,7 +409,7 @@ export class KvStore implements StateMachine<KvResult> {
       const header =
         state.tables === undefined ? EMPTY_SNAPSHOT.header : unpackSnapshotHeader(state.tables);
       this.install(
-        { ...header, ...state.meta },
+        { ...header, ...state.meta, leases: [...state.leases] },
         state.records,
         state.requests.map(([, entry]) => entry),
       );
@@ -424,7 +424,13 @@ export class KvStore implements StateMachine<KvResult> {
   private persist(): void {
     if (this.tablesDirty) {
       this.tablesDirty = false;
-      this.backend.putTables(packSnapshotHeader(this.header()));
+      // Leases are kept one row each (below), so a grant does not rewrite them all.
+      this.backend.putTables(packSnapshotHeader({ ...this.header(), leases: [] }));
+    }
+    for (const id of this.leaseTable.takeChanged()) {
+      const lease = this.leaseTable.state(id);
+      if (lease === undefined) this.backend.removeLease(id);
+      else this.backend.putLease(leaseRow(lease));
     }
     this.backend.commit({
       appliedIndex: this.lastAppliedIndex,
@@ -493,6 +499,8 @@ export class KvStore implements StateMachine<KvResult> {
       if (remainingMs !== undefined) leases.checkpoint(id, remainingMs);
     }
     leases.nextId = header.nextLeaseId;
+    // Rows to write only when restoring into a backend; a load read them from it.
+    if (into === undefined) leases.takeChanged();
     for (const [key, record] of records) {
       keys.append(key, into === undefined ? record : into.putRecord(key, record));
     }
@@ -635,6 +643,7 @@ export class KvStore implements StateMachine<KvResult> {
       case "leaseKeepAlive": {
         const lease = this.leaseTable.require(command.id);
         lease.renewals++;
+        this.leaseTable.markChanged(lease.id);
         this.leaseApplied({
           kind: "keepalive",
           id: lease.id,
@@ -793,6 +802,17 @@ function eventFor(
   return prevKv === undefined
     ? { ...base, sub: r.subRevision }
     : { ...base, prevKv, sub: r.subRevision };
+}
+
+function leaseRow(l: {
+  readonly id: number;
+  readonly ttlMs: number;
+  readonly renewals: number;
+  readonly remainingMs?: number;
+}): LeaseRow {
+  return l.remainingMs === undefined
+    ? [l.id, l.ttlMs, l.renewals]
+    : [l.id, l.ttlMs, l.renewals, l.remainingMs];
 }
 
 function withRevision(result: TxnResult, revision: number): TxnResult {

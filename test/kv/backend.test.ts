@@ -82,6 +82,10 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     b.putRecord("a", record(2, 1, "two-a"));
     b.putRecord("a", record(3, 0, "three", 2));
     b.putTables(new Uint8Array([7, 7]));
+    b.putLease([9, 5000, 0]);
+    b.putLease([3, 1000, 2, 400]);
+    b.putLease([4, 1000, 0]);
+    b.removeLease(4);
     b.putRequest(2, ["second", new Uint8Array([2])]);
     b.putRequest(1, ["first", new Uint8Array([1]), new Uint8Array(32)]);
     b.commit(meta(3, 9));
@@ -103,6 +107,10 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     expect(loaded.requests.map(([seq, [id]]) => [seq, id])).toEqual([
       [1, "first"],
       [2, "second"],
+    ]);
+    expect(loaded.leases).toEqual([
+      [3, 1000, 2, 400],
+      [9, 5000, 0],
     ]);
     expect(loaded.requests[0]![1][2]).toHaveLength(32);
   });
@@ -149,6 +157,7 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     o.backend.putRecord("k", record(2, 0, "before"));
     o.backend.putTables(new Uint8Array([1]));
     o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
+    o.backend.putLease([1, 1000, 0]);
     o.backend.commit(meta(2));
     o.backend.clear();
     o.backend.putRecord("j", record(5, 0, "after"));
@@ -157,6 +166,7 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     expect([...loaded.records].map(([k, r]) => [k, text(r.value)])).toEqual([["j", "after"]]);
     expect(loaded.tables).toBeUndefined();
     expect(loaded.requests).toEqual([]);
+    expect(loaded.leases).toEqual([]);
     expect(loaded.meta).toEqual(meta(5, 50));
   });
 

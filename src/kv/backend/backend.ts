@@ -28,6 +28,9 @@ export interface MvccBackend {
   removeRecords(records: Iterable<KeyRecord>): void;
   /** Stages the store's small tables (leases, members, auth, ...), encoded. */
   putTables(tables: Uint8Array): void;
+  /** Stages one lease's row (id, TTL, renewals, checkpointed remaining TTL). */
+  putLease(row: LeaseRow): void;
+  removeLease(id: number): void;
   /** Stages a remembered request result; a later `seq` is a younger entry. */
   putRequest(seq: number, entry: RequestEntry): void;
   removeRequest(id: string): void;
@@ -42,6 +45,9 @@ export interface MvccBackend {
   close(): Promise<void>;
 }
 
+/** A lease as a backend keeps it: one row per lease, so a grant writes one row, not all. */
+export type LeaseRow = [id: number, ttlMs: number, renewals: number, remainingMs?: number];
+
 /** What each commit records beside the data. */
 export interface BackendMeta {
   readonly appliedIndex: number;
@@ -55,6 +61,8 @@ export interface LoadedState {
   readonly tables: Uint8Array | undefined;
   /** Every retained record at or below `meta.revision`, in revision order. */
   readonly records: Iterable<[KeyString, KeyRecord]>;
+  /** Every lease's row, in id order. */
+  readonly leases: readonly LeaseRow[];
   /** Remembered requests, oldest first, with their sequence numbers. */
   readonly requests: readonly (readonly [seq: number, entry: RequestEntry])[];
 }

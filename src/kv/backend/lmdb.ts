@@ -5,7 +5,7 @@ import type { KeyString } from "../bytes.js";
 import { InvalidKvCommandError } from "../errors.js";
 import type { KeyRecord } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
-import type { BackendMeta, LoadedState, MvccBackend } from "./backend.js";
+import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
 import {
   decodeRecordHead,
   decodeRecordValue,
@@ -40,6 +40,7 @@ export class LmdbBackend implements MvccBackend {
   private readonly root: RootDatabase;
   private readonly records: Database<Buffer, Buffer>;
   private readonly requests: Database<[number, ...RequestEntry], string>;
+  private readonly leases: Database<LeaseRow, number>;
   /** Values written but maybe not yet committed, by revision key. */
   private readonly pending = new Map<string, Uint8Array>();
   private staged: (() => Promise<boolean>)[] = [];
@@ -56,6 +57,7 @@ export class LmdbBackend implements MvccBackend {
     this.root = open({ path, maxDbs: 4, compression: false, mapSize: MAP_BYTES });
     this.records = this.root.openDB({ name: "records", keyEncoding: "binary", encoding: "binary" });
     this.requests = this.root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
+    this.leases = this.root.openDB({ name: "leases", keyEncoding: "ordered-binary" });
   }
 
   load(): LoadedState | undefined {
@@ -68,7 +70,10 @@ export class LmdbBackend implements MvccBackend {
     }
     requests.sort(([a], [b]) => a - b);
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
+    const leases: LeaseRow[] = [];
+    for (const { value } of this.leases.getRange({})) leases.push(value);
     return {
+      leases,
       meta,
       tables: tables === undefined ? undefined : plain(tables),
       records: this.scanRecords(meta.revision),
@@ -113,6 +118,14 @@ export class LmdbBackend implements MvccBackend {
     this.staged.push(() => this.root.put(TABLES_KEY, tables));
   }
 
+  putLease(row: LeaseRow): void {
+    this.staged.push(() => this.leases.put(row[0], row));
+  }
+
+  removeLease(id: number): void {
+    this.staged.push(() => this.leases.remove(id));
+  }
+
   putRequest(seq: number, entry: RequestEntry): void {
     this.staged.push(() => this.requests.put(entry[0], [seq, ...entry]));
   }
@@ -129,6 +142,7 @@ export class LmdbBackend implements MvccBackend {
       this.clearStaged = false;
       void this.records.clearAsync();
       void this.requests.clearAsync();
+      void this.leases.clearAsync();
       void this.root.remove(TABLES_KEY);
     }
     for (const write of writes) void write();
@@ -161,7 +175,7 @@ export class LmdbBackend implements MvccBackend {
     const now = Date.now();
     if (now - this.sizeCache.atMs >= SIZE_CACHE_MS) {
       let bytes = 0;
-      for (const db of [this.root, this.records, this.requests]) {
+      for (const db of [this.root, this.records, this.requests, this.leases]) {
         const s = db.getStats() as Record<string, number>;
         bytes +=
           ((s["treeBranchPageCount"] ?? 0) +

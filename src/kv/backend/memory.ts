@@ -1,7 +1,7 @@
 import type { KeyString } from "../bytes.js";
 import { type KeyRecord, recordSizeBytes } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
-import type { BackendMeta, LoadedState, MvccBackend } from "./backend.js";
+import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
 
 /**
  * The backend of the simulator and of unit tests: records stay in the key
@@ -24,6 +24,7 @@ export class MemoryBackend implements MvccBackend {
       tables: c.tables,
       records,
       requests: [...c.requests.values()].sort(([a], [b]) => a - b),
+      leases: [...c.leases.values()].sort(([a], [b]) => a - b),
     };
   }
 
@@ -41,6 +42,14 @@ export class MemoryBackend implements MvccBackend {
     this.staged.tables = tables;
   }
 
+  putLease(row: LeaseRow): void {
+    this.staged.leases.push({ put: row });
+  }
+
+  removeLease(id: number): void {
+    this.staged.leases.push({ remove: id });
+  }
+
   putRequest(seq: number, entry: RequestEntry): void {
     this.staged.requests.push({ put: [seq, entry] });
   }
@@ -54,9 +63,9 @@ export class MemoryBackend implements MvccBackend {
     // reopening sees changes a whole commit at a time.
     const base =
       this.staged.cleared || this.committed === undefined
-        ? { records: new Map(), requests: new Map(), tables: undefined }
+        ? { records: new Map(), requests: new Map(), leases: new Map(), tables: undefined }
         : this.committed;
-    const { records, requests } = base;
+    const { records, requests, leases } = base;
     for (const op of this.staged.ops) {
       if ("put" in op) records.set(revisionKey(op.put[1]), op.put);
       else {
@@ -72,7 +81,11 @@ export class MemoryBackend implements MvccBackend {
         requests.set(op.put[1][0], op.put);
       } else requests.delete(op.remove);
     }
-    this.committed = { meta, tables: this.staged.tables ?? base.tables, records, requests };
+    for (const op of this.staged.leases) {
+      if ("put" in op) leases.set(op.put[0], op.put);
+      else leases.delete(op.remove);
+    }
+    this.committed = { meta, tables: this.staged.tables ?? base.tables, records, requests, leases };
     this.staged = emptyStage();
   }
 
@@ -95,17 +108,19 @@ interface Committed {
   readonly tables: Uint8Array | undefined;
   readonly records: Map<string, [KeyString, KeyRecord]>;
   readonly requests: Map<string, readonly [number, RequestEntry]>;
+  readonly leases: Map<number, LeaseRow>;
 }
 
 interface Staged {
   ops: ({ put: [KeyString, KeyRecord] } | { remove: string })[];
   requests: ({ put: readonly [number, RequestEntry] } | { remove: string })[];
+  leases: ({ put: LeaseRow } | { remove: number })[];
   tables: Uint8Array | undefined;
   cleared: boolean;
 }
 
 function emptyStage(): Staged {
-  return { ops: [], requests: [], tables: undefined, cleared: false };
+  return { ops: [], requests: [], leases: [], tables: undefined, cleared: false };
 }
 
 function revisionKey(r: KeyRecord): string {
