@@ -22,6 +22,22 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Runs `fn` every `intervalMs` (re-armed before each run, so a slow or
+ * throwing `fn` does not stop the loop) until the returned function is called.
+ */
+export function repeatEvery(clock: Clock, intervalMs: number, fn: () => void): () => void {
+  let cancel = () => {};
+  const arm = (): void => {
+    cancel = clock.setTimer(() => {
+      arm();
+      fn();
+    }, intervalMs);
+  };
+  arm();
+  return () => cancel();
+}
+
 /** Node clamps larger delays to 1 ms; callers that need longer waits re-arm. */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 

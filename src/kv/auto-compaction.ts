@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, repeatEvery, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
 import { CompactedError } from "./errors.js";
 import type { KvReplica } from "./replica.js";
@@ -95,13 +95,7 @@ export class AutoCompaction {
     this.lastSuccessMs = nowMs;
     this.compactedOnce = false;
     this.samples = [{ atMs: nowMs, revision: this.sources.revision() }];
-    const every = (): void => {
-      this.cancelTimer = this.clock.setTimer(() => {
-        every();
-        void this.tick();
-      }, this.tickMs);
-    };
-    every();
+    this.cancelTimer = repeatEvery(this.clock, this.tickMs, () => void this.tick());
   }
 
   stop(): void {

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, repeatEvery, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
 import { invariant, NotLeaderError } from "../raft/core/errors.js";
 import { LeaseNotFoundError, LeaseRenewedError } from "./errors.js";
@@ -116,13 +116,7 @@ export class LeaseExpiry {
   start(): void {
     if (this.cancelTimer !== undefined) return;
     this.unsubscribe = this.sources.onLeaseApplied((change) => this.applied(change));
-    const every = (): void => {
-      this.cancelTimer = this.clock.setTimer(() => {
-        every();
-        void this.check();
-      }, this.checkIntervalMs);
-    };
-    every();
+    this.cancelTimer = repeatEvery(this.clock, this.checkIntervalMs, () => void this.check());
   }
 
   stop(): void {

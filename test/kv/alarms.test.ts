@@ -11,6 +11,7 @@ import {
   writeCostBytes,
 } from "../../src/kv/index.js";
 import { encodeSnapshot } from "../../src/kv/snapshot.js";
+import { roundTrip } from "./ops.js";
 
 const b = utf8;
 
@@ -29,18 +30,6 @@ function harness() {
     return r.error;
   };
   return { store, apply, ok, refused };
-}
-
-async function roundTrip(store: KvStore): Promise<KvStore> {
-  const chunks: Uint8Array[] = [];
-  for await (const c of store.snapshot()) chunks.push(c);
-  const copy = new KvStore();
-  await copy.restore(
-    (async function* () {
-      yield* chunks;
-    })(),
-  );
-  return copy;
 }
 
 const raise = { type: "alarm", action: "activate", memberId: 2, alarm: "NOSPACE" } as const;

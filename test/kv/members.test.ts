@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeCommand, encodeMemberAttributes, KvStore, utf8 } from "../../src/kv/index.js";
+import { roundTrip } from "./ops.js";
 
 const n1 = {
   id: 1,
@@ -7,18 +8,6 @@ const n1 = {
   peerUrls: ["127.0.0.1:2380"],
   clientUrls: ["http://127.0.0.1:2379"],
 };
-
-async function roundTrip(store: KvStore): Promise<KvStore> {
-  const chunks: Uint8Array[] = [];
-  for await (const c of store.snapshot()) chunks.push(c);
-  const copy = new KvStore();
-  await copy.restore(
-    (async function* () {
-      yield* chunks;
-    })(),
-  );
-  return copy;
-}
 
 describe("member attributes in the key-space state machine", () => {
   it("applies attributes without changing the revision, and replaces them", () => {

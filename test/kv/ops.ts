@@ -179,3 +179,16 @@ export function expectSameRanges(store: KvStore, model: KvModel): void {
     }
   }
 }
+
+/** The store copied through its snapshot stream into a fresh store. */
+export async function roundTrip(store: KvStore): Promise<KvStore> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of store.snapshot()) chunks.push(c);
+  const copy = new KvStore();
+  await copy.restore(
+    (async function* () {
+      yield* chunks;
+    })(),
+  );
+  return copy;
+}
