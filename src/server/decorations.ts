@@ -1,5 +1,7 @@
 import type { LeaseExpiry } from "../kv/index.js";
+import type { KvAccess } from "./kv-access.js";
 import type { ServerMetrics } from "./metrics.js";
+import type { ServerLimits } from "./options.js";
 
 /** What createServer hangs on the fastify instance for routes added later (and for tests). */
 declare module "fastify" {
@@ -8,6 +10,10 @@ declare module "fastify" {
     leaseExpiry: LeaseExpiry;
     /** This server's metrics; the watch route reports its open streams through it. */
     serverMetrics: ServerMetrics;
+    /** The key space as the routes reach it (the gRPC API's streams use it directly). */
+    kvAccess: KvAccess;
+    /** The limits every request is held to. */
+    serverLimits: ServerLimits;
     /** Insecure ways this member is served right now (security-warnings.ts); empty when none. */
     securityWarnings: () => string[];
   }

@@ -18,6 +18,8 @@ import type { PeerExposure } from "./security-warnings.js";
 export interface ServerOptions {
   readonly node: RaftNode<KvResult>;
   readonly store: KvStore;
+  /** The cluster's id (as in the data dir): its hash is the cluster_id of response headers. */
+  readonly clusterId?: string;
   /** Largest accepted request body; base64 makes a value ~4/3 its size on the wire. */
   readonly bodyLimitBytes?: number;
   readonly maxKeyBytes?: number;

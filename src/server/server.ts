@@ -20,6 +20,7 @@ import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { addRefusalHook } from "./refusal-hook.js";
 import { addRequestDepthLimit } from "./request-depth.js";
+import { addResponseHeaderIdentity } from "./response-header.js";
 import { routeAccessTable } from "./route-access.js";
 import { serverWarnings } from "./security-warnings.js";
 import { registerWatchRoutes } from "./watch-routes.js";
@@ -67,8 +68,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerOpenApi(app);
   metrics.bindSources({ node: options.node, store: options.store });
   addRequestMetrics(app, metrics);
+  addResponseHeaderIdentity(app, options.node, options.clusterId);
   addRequestDepthLimit(app, limits.maxRequestDepth);
   app.decorate("serverMetrics", metrics);
+  app.decorate("kvAccess", kv);
+  app.decorate("serverLimits", limits);
   app.decorate("securityWarnings", serverWarnings(app, options));
   const expiry = kv.replica.leaseExpiry({
     ...options.leaseExpiry,

@@ -130,6 +130,7 @@ export async function serverOptions(
   return {
     node: parts.node,
     store: parts.store,
+    clusterId: config.clusterId,
     loggerInstance: parts.logger,
     bodyLimitBytes: config.bodyLimitBytes,
     maxKeyBytes: config.maxKeyBytes,

@@ -19,6 +19,7 @@ export interface ServeSettings {
   dataDir: string | undefined;
   listenClient: string;
   listenPeer: string;
+  listenGrpc: string | undefined;
   advertiseClientUrl: string | undefined;
   advertisePeer: string | undefined;
   initialCluster: InitialMember[] | undefined;
@@ -184,6 +185,14 @@ export const FIELDS: readonly FieldSpec[] = [
   spec("dataDir", "data-dir", undefined, text, "WAL and snapshots", "data/<name>"),
   spec("listenClient", "listen-client", "127.0.0.1:7379", address, "client API host:port"),
   spec("listenPeer", "listen-peer", "127.0.0.1:7380", address, "peer transport host:port"),
+  spec(
+    "listenGrpc",
+    "listen-grpc",
+    undefined,
+    address,
+    "etcd v3 gRPC API host:port (TLS and auth as the client API)",
+    "off",
+  ),
   spec(
     "advertiseClientUrl",
     "advertise-client-url",

@@ -7,6 +7,7 @@ import { MemoryBackend } from "../../kv/backend/memory.js";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
+import { GrpcApi } from "../grpc/grpc-server.js";
 import { createServerMetrics } from "../metrics.js";
 import type { ServerOptions } from "../options.js";
 import { createServer } from "../server.js";
@@ -91,12 +92,14 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     }),
   );
   let app: FastifyInstance | undefined;
+  let grpc: GrpcApi | undefined;
   let publisher: MemberPublisher | undefined;
   let stopping: Promise<void> | undefined;
   let https: ServerOptions["https"];
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       publisher?.stop();
+      await grpc?.close();
       if (app !== undefined) {
         const cut = setTimeout(() => app?.server.closeAllConnections?.(), CLOSE_GRACE_MS);
         await app.close();
@@ -120,6 +123,16 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     app = createServer({ ...options, metrics });
     const listen = parsePeerAddress(config.listenClient);
     await app.listen({ host: listen.host, port: listen.port });
+    if (config.listenGrpc !== undefined) {
+      const at = parsePeerAddress(config.listenGrpc);
+      grpc = await GrpcApi.listen(app, {
+        host: at.host,
+        port: at.port,
+        ...(options.https !== undefined && { tls: options.https }),
+        closeGraceMs: CLOSE_GRACE_MS,
+      });
+      log.info({ listenGrpc: `${at.host}:${grpc.port}` }, "etcd gRPC API listening");
+    }
     // Insecure modes are allowed when chosen, never silent.
     for (const warning of app.securityWarnings()) log.warn({ insecure: true }, warning);
   } catch (err) {

@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import type { KvResult } from "../kv/index.js";
+import type { RaftNode } from "../raft/node/index.js";
+
+/**
+ * etcd's cluster_id is a 64-bit number; Conclave's cluster id is a name.
+ * The number is the name's SHA-256, first 8 bytes, as a decimal string: the
+ * same on every member, stable across restarts.
+ */
+export function numericClusterId(clusterId: string): string {
+  return createHash("sha256").update(clusterId).digest().readBigUInt64BE(0).toString();
+}
+
+/**
+ * Fills in who answered on every response header: etcd's ResponseHeader
+ * carries cluster_id, member_id and raft_term beside the revision, and
+ * clients use them (etcdctl prints them; a client pinned to one cluster
+ * checks cluster_id). Routes set the revision; this adds the rest once, for
+ * the HTTP API and the gRPC API that answers through it.
+ */
+export function addResponseHeaderIdentity(
+  app: FastifyInstance,
+  node: RaftNode<KvResult>,
+  clusterId: string | undefined,
+): void {
+  const cluster = clusterId === undefined ? undefined : numericClusterId(clusterId);
+  const member = String(node.id);
+  app.addHook("preSerialization", async (_req, _reply, payload: unknown) => {
+    if (typeof payload !== "object" || payload === null) return payload;
+    const header = (payload as { header?: unknown }).header;
+    if (typeof header !== "object" || header === null || Array.isArray(header)) return payload;
+    const { revision, ...rest } = header as Record<string, unknown>;
+    (payload as { header: unknown }).header = {
+      ...(cluster !== undefined && { cluster_id: cluster }),
+      member_id: member,
+      ...(revision !== undefined && { revision }),
+      raft_term: String(node.status().term),
+      ...rest,
+    };
+    return payload;
+  });
+}
