@@ -128,6 +128,15 @@ describe("a follower forwards what only the leader can do", () => {
     expect(range.kvs[0].mod_revision).toBe(first.header.revision);
   });
 
+  it("serves the SDK's writes on the follower it knows, without a redirect", async () => {
+    const c = cluster.client({ endpoints: [cluster.urlOf(follower.id)] });
+    await c.put("fw/sdk", "s");
+    expect(c.preferredEndpoint).toBe(cluster.urlOf(follower.id));
+    expect(
+      (await cluster.client({ endpoints: [cluster.urlOf(leader.id)] }).get("fw/sdk"))?.valueString,
+    ).toBe("s");
+  });
+
   it("forwards a request injected in-process (as the gRPC API dispatches them)", async () => {
     const res = await follower.app.inject({
       method: "POST",
