@@ -104,7 +104,13 @@ export class LeaderClient {
       );
       req.on("socket", (socket) => {
         if (!socket.connecting) connected = true;
-        else socket.once("connect", () => (connected = true));
+        // Over TLS the request is written only after the handshake: a refused
+        // certificate means nothing was sent.
+        else
+          socket.once(
+            "encrypted" in socket ? "secureConnect" : "connect",
+            () => (connected = true),
+          );
       });
       req.on("error", (err) =>
         fail(
