@@ -171,6 +171,28 @@ describe("a follower forwards what only the leader can do", () => {
     expect(r.body.code).toBe("KV_LEASE_NOT_FOUND");
   });
 
+  it("raises and clears an alarm through followers", async () => {
+    const raised = await ok(follower, "/v3/maintenance/alarm", {
+      action: "ACTIVATE",
+      memberID: String(follower.id),
+      alarm: "NOSPACE",
+    });
+    expect(raised.alarms).toEqual([{ memberID: String(follower.id), alarm: "NOSPACE" }]);
+    await waitFor(
+      () => cluster.members.every((m) => m.store.alarms.has("NOSPACE")),
+      "the alarm on every member",
+    );
+    await ok(other, "/v3/maintenance/alarm", {
+      action: "DEACTIVATE",
+      memberID: String(follower.id),
+      alarm: "NOSPACE",
+    });
+    await waitFor(
+      () => cluster.members.every((m) => !m.store.alarms.has("NOSPACE")),
+      "the alarm cleared on every member",
+    );
+  });
+
   it("counts forwarded requests by outcome", async () => {
     const metrics = await scrapeMetrics(follower.app);
     expect(
@@ -180,6 +202,19 @@ describe("a follower forwards what only the leader can do", () => {
     expect(
       sampleValue(onLeader, "conclave_leader_forwards_total", { outcome: "relayed" }),
     ).toBeUndefined();
+  });
+});
+
+describe("leadership transfer through a follower", () => {
+  it("moves leadership to the member named", async () => {
+    await ok(other, "/v3/maintenance/transfer-leadership", { targetID: String(follower.id) });
+    await waitFor(
+      () => cluster.members.every((m) => m.node.status().leader === follower.id),
+      "every member following the new leader",
+    );
+    // The old leader is a follower now, and forwards in turn.
+    const put = await ok(leader, "/v3/kv/put", { key: b64("fw/after"), value: b64("t") });
+    expect(await valueEverywhere("fw/after", Number(put.header.revision))).toEqual(["t", "t", "t"]);
   });
 });
 
