@@ -12,6 +12,7 @@ import {
 import { LogThrottle } from "../log-throttle.js";
 import type { ResolvedAuthOptions } from "./auth-options.js";
 import { hostKey } from "./client-identity.js";
+import { actingIdentity } from "./forward-identity.js";
 import type { KvAccess } from "./kv-access.js";
 import type { RouteAccess } from "./route-access.js";
 
@@ -94,12 +95,14 @@ export function addAuthHooks(
     // An unmatched URL is left to the not-found handler: it reveals nothing.
     if (!view.enabled || req.routeOptions.url === undefined) return;
     if (accessOf(req)?.kind === "open") return;
-    const identity: AuthIdentity | undefined = await resolveIdentity(
+    const proven: AuthIdentity | undefined = await resolveIdentity(
       view,
       { authorization: header(req), certificateCn: tlsClientCa ? certificateCn(req) : undefined },
       options.nowMs(),
       options.memberTokenKey,
     );
+    // A member forwarding for a user acts as that user (forward-identity.ts).
+    const identity = actingIdentity(view, proven, req.headers);
     if (identity === undefined) throw new AuthRequiredError();
     if (identity.kind === "user") req.authUser = identity.name;
     else req.authMember = identity.id;

@@ -67,6 +67,7 @@ export class ServerMetrics {
   private readonly httpRequests: Counter<"method" | "route" | "status_code">;
   private readonly httpDuration: Histogram<"method" | "route" | "status_code">;
   private readonly leasesExpired: Counter;
+  private readonly leaderForwards: Counter<"outcome">;
   private readonly loopDelay: IntervalHistogram | undefined;
 
   constructor(options: ServerMetricsOptions = {}) {
@@ -210,6 +211,12 @@ export class ServerMetrics {
       help: "Leases this node revoked because their TTL passed while it led.",
       registers,
     });
+    this.leaderForwards = new Counter({
+      name: `${p}leader_forwards_total`,
+      help: "Requests a follower sent on to the leader, by outcome (see leader-forward.ts).",
+      labelNames: ["outcome"] as const,
+      registers,
+    });
   }
 
   /** Points the scrape-time gauges at a node and store (createServer does this). */
@@ -244,6 +251,11 @@ export class ServerMetrics {
 
   leaseExpired(): void {
     this.leasesExpired.inc();
+  }
+
+  /** One request this follower tried to forward to the leader, and what came of it. */
+  leaderForward(outcome: string): void {
+    this.leaderForwards.inc({ outcome });
   }
 
   /** Stops sampling the event loop (the server's close). */

@@ -42,6 +42,11 @@ export interface ServerOptions {
    * Default: the client URLs members published through the log (store.members).
    */
   readonly clientUrls?: ReadonlyMap<number, string>;
+  /**
+   * Requests a follower forwards to the leader at once (default 1024); more
+   * are refused with TOO_MANY_FORWARDS. 0: followers answer NOT_LEADER instead.
+   */
+  readonly maxLeaderForwards?: number;
   /** Open watch streams in total; more are refused with TOO_MANY_WATCHERS. */
   readonly maxWatchers?: number;
   /**

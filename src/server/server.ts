@@ -12,6 +12,13 @@ import { registerHealthRoutes } from "./health-routes.js";
 import { addHostCheck } from "./host-check.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { LeaderClient } from "./leader-client.js";
+import {
+  addLeaderForwarding,
+  LeaderForwarder,
+  relayAnswer,
+  resolveMaxLeaderForwards,
+} from "./leader-forward.js";
 import { registerLeaseRoutes } from "./lease-routes.js";
 import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { createServerMetrics } from "./metrics.js";
@@ -92,10 +99,35 @@ export function createServer(options: ServerOptions): FastifyInstance {
     app.addHook("onClose", async () => compaction.stop());
   }
 
-  app.setErrorHandler((err, req, reply) => {
-    const { statusCode, body } = errorReply(err, leaderUrls);
+  // A follower sends what only the leader can do on to it (leader-forward.ts).
+  const maxLeaderForwards = resolveMaxLeaderForwards(options.maxLeaderForwards);
+  const leaderClient = new LeaderClient({
+    tls: options.https ?? {},
+    maxSockets: Math.max(1, maxLeaderForwards),
+    maxAnswerBytes: 2 * limits.maxRangeBytes + limits.bodyLimitBytes,
+  });
+  const forwarder = new LeaderForwarder({
+    node: options.node,
+    leaderUrls,
+    client: leaderClient,
+    signer: { selfId: options.node.id, memberTokenKey: auth.memberTokenKey, nowMs: auth.nowMs },
+    timeoutMs: limits.requestTimeoutMs,
+    maxInFlight: maxLeaderForwards,
+    onOutcome: (outcome) => metrics.leaderForward(outcome),
+  });
+  addLeaderForwarding(app, forwarder, leaderClient);
+
+  app.setErrorHandler(async (err, req, reply) => {
+    let failure: unknown = err;
+    try {
+      const answer = await forwarder.tryForward(err, req);
+      if (answer !== undefined) return relayAnswer(reply, answer);
+    } catch (forwardErr) {
+      failure = forwardErr;
+    }
+    const { statusCode, body } = errorReply(failure, leaderUrls);
     if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504 && statusCode !== 507) {
-      req.log.error({ err }, "request failed");
+      req.log.error({ err: failure }, "request failed");
     }
     return reply.status(statusCode).send(body);
   });

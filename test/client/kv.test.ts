@@ -7,7 +7,9 @@ let cluster: HttpCluster;
 let client: ConclaveClient;
 
 beforeAll(async () => {
-  cluster = await startHttpCluster();
+  // Followers answer NOT_LEADER rather than forward, so the SDK's own redirect
+  // (leaderUrl) is what runs here; test/server/leader-forward.test.ts covers forwarding.
+  cluster = await startHttpCluster({ maxLeaderForwards: 0 });
   await cluster.leader();
   client = cluster.client();
 });
