@@ -38,7 +38,8 @@ wait_port 5432 postgresql
 
 # etcd and ZooKeeper (tests of the etcd and ZooKeeper lock backends): Debian's
 # packages, started here as plain background processes (no systemd) with their
-# own data dirs and logs.
+# own data dirs and logs. etcd's clients (etcdctl 3.4, Python's etcd3 and
+# etcd3gw) drive the tests of Conclave's etcd-compatible API.
 CONSENSUS_STATE_DIR=/var/lib/conclave-ci
 CONSENSUS_LOG_DIR=/var/log/conclave-ci
 ZOOKEEPER_JAR=/usr/share/java/zookeeper.jar
@@ -50,6 +51,9 @@ install_missing_packages() {
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   [ -f "$ZOOKEEPER_JAR" ] || missing+=(zookeeper)
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+  command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  [ -d /usr/lib/python3/dist-packages/etcd3 ] || missing+=(python3-etcd3)
+  [ -d /usr/lib/python3/dist-packages/etcd3gw ] || missing+=(python3-etcd3gw)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   if [ "$(id -u)" -ne 0 ]; then
     log "ERROR: missing ${missing[*]}; run this script as root to install them"; return 1

@@ -16,8 +16,9 @@ import { formatInitialCluster, type InitialMember } from "../server/runtime/init
 export const START_USAGE = `Usage: conclave start [flags]
 
 Runs a local cluster of conclave serve processes on 127.0.0.1 in the foreground.
-Member i (1-based) is named n<i>, has id i, client port <client-port> + 2(i-1)
-and peer port <peer-port> + 2(i-1). Ctrl-C stops every member gracefully.
+Member i (1-based) is named n<i>, has id i, client port <client-port> + 2(i-1),
+peer port <peer-port> + 2(i-1) and etcd gRPC port <grpc-port> + 2(i-1) (etcd's
+clients: etcdctl --endpoints=127.0.0.1:7479). Ctrl-C stops every member gracefully.
 The members authenticate each other with a random secret that the first start
 writes to <data-dir>/cluster-secret (mode 0600) and later starts reuse.
 
@@ -25,6 +26,7 @@ writes to <data-dir>/cluster-secret (mode 0600) and later starts reuse.
   --data-dir <dir>      data root; member data in <dir>/<name> (default ./data)
   --client-port <port>  first member's client API port (default 7379)
   --peer-port <port>    first member's peer port (default 7380)
+  --grpc-port <port>    first member's etcd gRPC API port (default 7479; 0: off)
   --log-level <level>   members' log level (default warn)
   -h, --help            show this help
 `;
@@ -38,7 +40,11 @@ const SECRET_FILE_NAME = "cluster-secret";
 class StartUsageError extends Error {}
 
 interface StartPlan {
-  readonly members: (InitialMember & { clientPort: number; peerPort: number })[];
+  readonly members: (InitialMember & {
+    clientPort: number;
+    peerPort: number;
+    grpcPort: number | undefined;
+  })[];
   readonly dataDir: string;
   readonly logLevel: string;
 }
@@ -60,6 +66,7 @@ export function planStart(argv: readonly string[]): StartPlan | "help" {
         "data-dir": { type: "string", default: "data" },
         "client-port": { type: "string", default: "7379" },
         "peer-port": { type: "string", default: "7380" },
+        "grpc-port": { type: "string", default: "7479" },
         "log-level": { type: "string", default: "warn" },
         help: { type: "boolean", short: "h" },
       },
@@ -75,22 +82,26 @@ export function planStart(argv: readonly string[]): StartPlan | "help" {
   if (!(n >= 1 && n <= 9)) throw new StartUsageError(`--nodes must be 1..9, got "${nodesText}"`);
   const clientBase = port(values["client-port"] as string, "client-port");
   const peerBase = port(values["peer-port"] as string, "peer-port");
+  const grpcBase =
+    values["grpc-port"] === "0" ? undefined : port(values["grpc-port"] as string, "grpc-port");
   const members = Array.from({ length: n }, (_, i) => {
     const clientPort = clientBase + 2 * i;
     const peerPort = peerBase + 2 * i;
+    const grpcPort = grpcBase === undefined ? undefined : grpcBase + 2 * i;
     return {
       name: `n${i + 1}`,
       id: i + 1,
       clientPort,
       peerPort,
+      grpcPort,
       peerAddress: `127.0.0.1:${peerPort}`,
       clientUrl: `http://127.0.0.1:${clientPort}`,
     };
   });
-  const ports = members.flatMap((m) => [m.clientPort, m.peerPort]);
+  const ports = members.flatMap((m) => [m.clientPort, m.peerPort, m.grpcPort ?? []].flat());
   if (ports.some((p) => p > 65_535) || new Set(ports).size !== ports.length) {
     throw new StartUsageError(
-      "--client-port and --peer-port give overlapping or out-of-range ports",
+      "--client-port, --peer-port and --grpc-port give overlapping or out-of-range ports",
     );
   }
   return {
@@ -198,6 +209,7 @@ async function runCluster(plan: StartPlan): Promise<number> {
         initialCluster,
         "--log-level",
         plan.logLevel,
+        ...(m.grpcPort === undefined ? [] : ["--listen-grpc", `127.0.0.1:${m.grpcPort}`]),
       ],
       // The IPC channel closes if this process dies in any way; the member then stops itself.
       { stdio: ["ignore", "pipe", "pipe", "ipc"], env: memberEnv },
@@ -269,7 +281,14 @@ async function runCluster(plan: StartPlan): Promise<number> {
   const urls = plan.members.map((m) => m.clientUrl as string);
   process.stdout.write(
     `conclave: ${plan.members.length} members serving, data in ${plan.dataDir}\n` +
-      plan.members.map((m) => `  ${m.name} (id ${m.id})  ${m.clientUrl}\n`).join(""),
+      plan.members
+        .map(
+          (m) =>
+            `  ${m.name} (id ${m.id})  ${m.clientUrl}` +
+            (m.grpcPort === undefined ? "" : `  etcd gRPC 127.0.0.1:${m.grpcPort}`) +
+            "\n",
+        )
+        .join(""),
   );
   const leader = stopping ? undefined : await findLeader(urls);
   process.stdout.write(

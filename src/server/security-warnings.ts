@@ -28,6 +28,8 @@ export interface ExposureFacts {
   /** Client authentication (users, tokens) is enabled in the cluster. */
   readonly authEnabled: boolean;
   readonly peer: PeerExposure | undefined;
+  /** What the client address serves: the HTTP client API (default) or etcd's gRPC API. */
+  readonly clientProtocol?: "HTTP" | "gRPC";
 }
 
 const beyondLoopback = (host: string) => !isLoopbackHost(host.toLowerCase());
@@ -42,14 +44,16 @@ export function securityWarnings(facts: ExposureFacts): string[] {
   const client = facts.clientAddress;
   if (client !== undefined && beyondLoopback(client.host)) {
     const where = hostPort(client.host, client.port);
+    const protocol = facts.clientProtocol ?? "HTTP";
+    const api = protocol === "HTTP" ? "client API" : "etcd gRPC API";
     if (!facts.clientTls) {
       warnings.push(
-        `client API on ${where} serves plaintext HTTP beyond loopback: requests, answers and credentials cross the network readable and alterable; set clientCertFile and clientKeyFile`,
+        `${api} on ${where} serves plaintext ${protocol} beyond loopback: requests, answers and credentials cross the network readable and alterable; set clientCertFile and clientKeyFile`,
       );
     }
     if (!facts.authEnabled && !facts.clientCertificates) {
       warnings.push(
-        `client API on ${where} serves unauthenticated clients beyond loopback: anyone who reaches it can read and write every key, add and remove members and download snapshots; enable auth or set clientCaFile`,
+        `${api} on ${where} serves unauthenticated clients beyond loopback: anyone who reaches it can read and write every key, add and remove members and download snapshots; enable auth or set clientCaFile`,
       );
     }
   }

@@ -10,6 +10,7 @@ import { parsePeerAddress } from "../../raft/transport/index.js";
 import { GrpcApi } from "../grpc/grpc-server.js";
 import { createServerMetrics } from "../metrics.js";
 import type { ServerOptions } from "../options.js";
+import { securityWarnings } from "../security-warnings.js";
 import { createServer } from "../server.js";
 import {
   clientConnectionSettings,
@@ -132,6 +133,15 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
         closeGraceMs: CLOSE_GRACE_MS,
       });
       log.info({ listenGrpc: `${at.host}:${grpc.port}` }, "etcd gRPC API listening");
+      const grpcWarnings = securityWarnings({
+        clientAddress: { host: at.host, port: grpc.port },
+        clientTls: options.https !== undefined,
+        clientCertificates: options.https?.ca !== undefined,
+        authEnabled: store.auth.enabled,
+        peer: undefined,
+        clientProtocol: "gRPC",
+      });
+      for (const warning of grpcWarnings) log.warn({ insecure: true }, warning);
     }
     // Insecure modes are allowed when chosen, never silent.
     for (const warning of app.securityWarnings()) log.warn({ insecure: true }, warning);

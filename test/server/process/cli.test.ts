@@ -43,6 +43,7 @@ describe("conclave serve and start on the command line", () => {
     const root = tempRoot();
     const clientPort = await freePort();
     const peerPort = await freePort();
+    const grpcPort = await freePort();
     const child = spawn(
       process.execPath,
       [
@@ -58,6 +59,8 @@ describe("conclave serve and start on the command line", () => {
         String(clientPort),
         "--peer-port",
         String(peerPort),
+        "--grpc-port",
+        String(grpcPort),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -79,6 +82,14 @@ describe("conclave serve and start on the command line", () => {
       expect(out).toContain(`n1 (id 1)  ${url}`);
       const put = await post(url, "/v3/kv/put", { key: "YQ==", value: "Yg==" });
       expect(put.status).toBe(200);
+      // etcd's own client reads it through the member's etcd gRPC API.
+      expect(out).toContain(`etcd gRPC 127.0.0.1:${grpcPort}`);
+      const etcdctl = spawnSync(
+        "/usr/bin/etcdctl",
+        [`--endpoints=127.0.0.1:${grpcPort}`, "--command-timeout=10s", "get", "a"],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      expect(etcdctl.stdout).toBe("a\nb\n");
       const second = conclave([
         "start",
         "--nodes",
@@ -89,6 +100,8 @@ describe("conclave serve and start on the command line", () => {
         String(await freePort()),
         "--peer-port",
         String(await freePort()),
+        "--grpc-port",
+        "0",
       ]);
       expect(second.status).toBe(1);
       expect(second.stderr).toContain(
