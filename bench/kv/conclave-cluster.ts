@@ -83,17 +83,22 @@ export async function startConclaveCluster(
   /** Extra `conclave serve` flags for every member. */
   serveArgs: readonly string[] = [],
   command: ServerCommand = serverCommand(),
+  /** Also serve etcd's gRPC API on a free port per member (`RunningCluster.grpcEndpoints`). */
+  grpc = false,
 ): Promise<RunningCluster> {
   console.error(
     `  conclave servers run from ${command.from === "dist" ? "dist/ (built)" : "sources via tsx (npm run build first to run dist/)"}`,
   );
   const clientPorts: number[] = [];
   const peerPorts: number[] = [];
+  const grpcPorts: number[] = [];
   for (let i = 0; i < MEMBERS; i++) {
     clientPorts.push(await freePort());
     peerPorts.push(await freePort());
+    if (grpc) grpcPorts.push(await freePort());
   }
   const endpoints = clientPorts.map((p) => `http://127.0.0.1:${p}`);
+  const grpcEndpoints = grpcPorts.map((p) => `http://127.0.0.1:${p}`);
   const initialCluster = endpoints
     .map((e, i) => `c${i + 1}=${i + 1}@127.0.0.1:${peerPorts[i]}@${e}`)
     .join(",");
@@ -125,6 +130,7 @@ export async function startConclaveCluster(
         `--cluster-id=bench-kv-${process.pid}`,
         `--cluster-secret-file=${secretFile}`,
         "--log-level=warn",
+        ...(grpc ? [`--listen-grpc=127.0.0.1:${grpcPorts[i]}`] : []),
         ...serveArgs,
       ],
       join(dataDir, `${name}.log`),
@@ -145,7 +151,13 @@ export async function startConclaveCluster(
     await stop();
     throw err;
   }
-  return { target: conclaveTarget(endpoints, pids, dataDirs), endpoints, stop, startAgain };
+  return {
+    target: conclaveTarget(endpoints, pids, dataDirs),
+    endpoints,
+    ...(grpc && { grpcEndpoints }),
+    stop,
+    startAgain,
+  };
 }
 
 async function ready(endpoint: string): Promise<boolean> {

@@ -113,16 +113,54 @@ function etcdTarget(
   pids: readonly number[],
   dataDirs: readonly string[],
 ): KvTarget {
+  return etcd3Target({
+    name: "etcd",
+    endpoints,
+    pids,
+    dataDirs,
+    fsyncMetric: "etcd_disk_wal_fsync_duration_seconds_count",
+    async memberStatus(index, timeoutMs): Promise<MemberStatus> {
+      // The gRPC gateway: header fields in snake_case, the rest in camelCase, uint64 as strings.
+      const body = (await postJson(`${endpoints[index]}/v3/maintenance/status`, {}, timeoutMs)) as {
+        header?: { member_id?: unknown };
+        leader?: unknown;
+      } & Record<string, unknown>;
+      const memberId = body.header?.member_id;
+      return {
+        term: numberField(body["raftTerm"]),
+        isLeader: memberId !== undefined && String(memberId) === String(body.leader),
+        appliedIndex: numberField(body["raftAppliedIndex"]),
+      };
+    },
+    metricsText: (index, timeoutMs) => getText(`${endpoints[index]}/metrics`, timeoutMs),
+  });
+}
+
+/** What an etcd3-client target needs besides the client: the system's own status and metrics. */
+export type Etcd3TargetSpec = Pick<
+  KvTarget,
+  "name" | "pids" | "dataDirs" | "fsyncMetric" | "memberStatus" | "metricsText"
+> & {
+  /** etcd v3 gRPC endpoints (http://host:port), in member order. */
+  readonly endpoints: readonly string[];
+};
+
+/**
+ * The load target of npm etcd3, as applications use it: against etcd, and
+ * against Conclave's etcd-compatible gRPC API (bench etcd-api), same calls.
+ */
+export function etcd3Target(spec: Etcd3TargetSpec): KvTarget {
+  const endpoints = spec.endpoints;
   // The etcd3 client spreads calls over every host, as it is normally used.
   const client = new Etcd3({ hosts: [...endpoints] });
   const watchClients: Etcd3[] = [];
   let keepAlivesAnswered = 0;
   return {
-    name: "etcd",
-    pids,
+    name: spec.name,
+    pids: spec.pids,
     endpoints,
-    dataDirs,
-    fsyncMetric: "etcd_disk_wal_fsync_duration_seconds_count",
+    dataDirs: spec.dataDirs,
+    fsyncMetric: spec.fsyncMetric,
     async put(key, value) {
       await client.put(key).value(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     },
@@ -156,20 +194,8 @@ function etcdTarget(
       };
     },
     keepAlivesAnswered: () => keepAlivesAnswered,
-    async memberStatus(index, timeoutMs): Promise<MemberStatus> {
-      // The gRPC gateway: header fields in snake_case, the rest in camelCase, uint64 as strings.
-      const body = (await postJson(`${endpoints[index]}/v3/maintenance/status`, {}, timeoutMs)) as {
-        header?: { member_id?: unknown };
-        leader?: unknown;
-      } & Record<string, unknown>;
-      const memberId = body.header?.member_id;
-      return {
-        term: numberField(body["raftTerm"]),
-        isLeader: memberId !== undefined && String(memberId) === String(body.leader),
-        appliedIndex: numberField(body["raftAppliedIndex"]),
-      };
-    },
-    metricsText: (index, timeoutMs) => getText(`${endpoints[index]}/metrics`, timeoutMs),
+    memberStatus: spec.memberStatus,
+    metricsText: spec.metricsText,
     async close() {
       for (const c of watchClients) c.close();
       client.close();

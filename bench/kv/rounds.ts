@@ -60,15 +60,23 @@ async function runPhase(
   }
 }
 
+/** Which phases a bench runs: the round phases it names (default all), and the once phases or not. */
+export interface BenchScope {
+  readonly roundPhases?: readonly string[];
+  readonly once?: boolean;
+}
+
 export async function runInterleaved(
   clusters: Clusters,
   options: KvBenchOptions,
+  scope: BenchScope = {},
 ): Promise<InterleavedResult> {
   const systems = options.systems.filter((s) => clusters.has(s));
   const failures: PhaseFailure[] = [];
   const rounds: RoundSample[] = [];
   const loadAverages: number[] = [];
-  const phases = roundPhases(options);
+  const named = scope.roundPhases;
+  const phases = roundPhases(options).filter((p) => named === undefined || named.includes(p.name));
   for (let round = 0; round < options.rounds; round++) {
     loadAverages.push(loadavg()[0]!);
     const order = systemOrder(systems, round);
@@ -81,6 +89,10 @@ export async function runInterleaved(
     rounds.push(pick(sample, systems));
   }
 
+  if (scope.once === false) {
+    loadAverages.push(loadavg()[0]!);
+    return { rounds, once: pick({ etcd: {}, conclave: {} }, systems), failures, loadAverages };
+  }
   // Once per system: the key space only grows, and the 1 MiB values come last
   // so they weigh on no other figure. Restart comes before them for the same reason.
   const order = systemOrder(systems, options.rounds);

@@ -60,6 +60,8 @@ export interface KvTarget {
 export interface RunningCluster {
   readonly target: KvTarget;
   readonly endpoints: readonly string[];
+  /** etcd v3 gRPC endpoints, when the cluster serves them besides `endpoints`. */
+  readonly grpcEndpoints?: readonly string[];
   /** Stops every member (SIGTERM, then SIGKILL after a grace period) and waits for the exits. */
   stop(): Promise<void>;
   /** Starts every member again with the same flags and data dirs; does not wait for them. */
