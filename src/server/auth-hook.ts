@@ -97,7 +97,12 @@ export function addAuthHooks(
     if (accessOf(req)?.kind === "open") return;
     const proven: AuthIdentity | undefined = await resolveIdentity(
       view,
-      { authorization: header(req), certificateCn: tlsClientCa ? certificateCn(req) : undefined },
+      {
+        authorization: header(req),
+        certificateCn: tlsClientCa
+          ? (certificateCn(req) ?? app.inProcessIdentity.certificateCn(req.headers))
+          : undefined,
+      },
       options.nowMs(),
       options.memberTokenKey,
     );

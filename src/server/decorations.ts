@@ -1,4 +1,5 @@
 import type { LeaseExpiry } from "../kv/index.js";
+import type { InProcessIdentity } from "./in-process-identity.js";
 import type { KvAccess } from "./kv-access.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { ServerLimits } from "./options.js";
@@ -12,6 +13,8 @@ declare module "fastify" {
     serverMetrics: ServerMetrics;
     /** The key space as the routes reach it (the gRPC API's streams use it directly). */
     kvAccess: KvAccess;
+    /** Certificate identities of calls answered in process (the gRPC API's). */
+    inProcessIdentity: InProcessIdentity;
     /** The limits every request is held to. */
     serverLimits: ServerLimits;
     /** Insecure ways this member is served right now (security-warnings.ts); empty when none. */

@@ -10,6 +10,7 @@ import "./decorations.js";
 import { errorReply } from "./error-reply.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { addHostCheck } from "./host-check.js";
+import { InProcessIdentity } from "./in-process-identity.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { LeaderClient } from "./leader-client.js";
@@ -79,6 +80,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addRequestDepthLimit(app, limits.maxRequestDepth);
   app.decorate("serverMetrics", metrics);
   app.decorate("kvAccess", kv);
+  app.decorate("inProcessIdentity", new InProcessIdentity());
   app.decorate("serverLimits", limits);
   app.decorate("securityWarnings", serverWarnings(app, options));
   const expiry = kv.replica.leaseExpiry({

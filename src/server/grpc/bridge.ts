@@ -1,5 +1,7 @@
 import type { Metadata, ServerErrorResponse } from "@grpc/grpc-js";
+import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context.js";
 import type { FastifyInstance } from "fastify";
+import { IN_PROCESS_CN_HEADER } from "../in-process-identity.js";
 import { type EtcdStatus, etcdStatus } from "./status.js";
 
 /** A JSON object as the HTTP routes answer it (etcd's gateway shape). */
@@ -42,6 +44,22 @@ export function authorizationOf(metadata: Metadata): string | undefined {
   return undefined;
 }
 
+/** What the bridge reads of a gRPC call. */
+export interface BridgedCall {
+  readonly metadata: Metadata;
+  getPeer(): string;
+  getAuthContext?(): AuthContext;
+}
+
+/**
+ * The CN of the client certificate the gRPC listener verified (it asks for
+ * one only when the client API has a client CA, and refuses calls without).
+ */
+export function certificateCnOf(call: BridgedCall): string | undefined {
+  const cn = call.getAuthContext?.().sslPeerCertificate?.subject?.CN;
+  return typeof cn === "string" && cn !== "" ? cn : undefined;
+}
+
 /**
  * Serves a gRPC call through the HTTP route that implements it, in process
  * (fastify's inject: no socket, no second parse of the wire). The request
@@ -52,12 +70,9 @@ export function authorizationOf(metadata: Metadata): string | undefined {
 export class RouteBridge {
   constructor(private readonly app: FastifyInstance) {}
 
-  async post(
-    path: string,
-    body: unknown,
-    call: { readonly metadata: Metadata; getPeer(): string },
-  ): Promise<JsonObject> {
+  async post(path: string, body: unknown, call: BridgedCall): Promise<JsonObject> {
     const authorization = authorizationOf(call.metadata);
+    const cn = certificateCnOf(call);
     const res = await this.app.inject({
       method: "POST",
       url: path,
@@ -66,6 +81,9 @@ export class RouteBridge {
         host: "localhost",
         "content-type": "application/json",
         ...(authorization !== undefined && { authorization }),
+        ...(cn !== undefined && {
+          [IN_PROCESS_CN_HEADER]: this.app.inProcessIdentity.headerFor(cn),
+        }),
       },
       remoteAddress: peerIp(call.getPeer()),
     });

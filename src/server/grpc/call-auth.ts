@@ -16,8 +16,8 @@ export type CallAccess = "authenticated" | "root" | readonly KeyAccess[];
 /**
  * The access check of the HTTP API's auth hook, for the gRPC calls that do
  * not go through a route (streams: watch, lease keep-alive, lock, election,
- * snapshot). The token is etcd's `token` metadata; certificate identities
- * are the HTTP listener's. Resolves with the user (undefined while auth is
+ * snapshot). The token is etcd's `token` metadata, else the client
+ * certificate's CN. Resolves with the user (undefined while auth is
  * disabled); throws the HTTP API's typed errors.
  */
 export async function authorizeCall(
@@ -25,12 +25,14 @@ export async function authorizeCall(
   metadata: Metadata,
   access: CallAccess,
   nowMs: number = Date.now(),
+  /** The verified client certificate's CN (certificateCnOf), used when no token is sent. */
+  certificateCn?: string,
 ): Promise<string | undefined> {
   const view = kv.store.auth;
   if (!view.enabled) return undefined;
   const identity = await resolveIdentity(
     view,
-    { authorization: authorizationOf(metadata) },
+    { authorization: authorizationOf(metadata), certificateCn },
     nowMs,
     undefined,
   );
