@@ -73,7 +73,13 @@ export {
   RequestLog,
   type RequestWindow,
 } from "./requests.js";
-export type { LeaseApplied } from "./store.js";
+export {
+  type HistoryHash,
+  type HistoryHashOptions,
+  hashHistory,
+  hashStream,
+} from "./history-hash.js";
+export type { HistoryView, LeaseApplied } from "./store.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";

@@ -106,6 +106,16 @@ interface TxnPlan {
  * `apply`, which is deterministic: no clock, no randomness, no I/O. Reads and
  * watches are local and never change replicated state.
  */
+/** A read-only view of the key histories; see KvStore.historyView. */
+export interface HistoryView {
+  /** The store's revision when the view was opened. */
+  readonly revision: number;
+  /** The compaction point when the view was opened. */
+  readonly compactRevision: number;
+  entries(): Iterable<[KeyString, readonly KeyRecord[]]>;
+  close(): void;
+}
+
 export class KvStore implements StateMachine<KvResult> {
   protected histories = new KeyHistories();
   protected leaseTable = new LeaseTable();
@@ -348,14 +358,7 @@ export class KvStore implements StateMachine<KvResult> {
     const histories = this.histories;
     const header = this.header();
     const requests = this.requests.entries();
-    this.openViews++;
-    let open = true;
-    const close = (): void => {
-      if (!open) return;
-      open = false;
-      this.openViews--;
-      if (this.openViews === 0 && this.deferredCompaction > 0) this.compactRecords();
-    };
+    const close = this.holdCompaction();
     function* recordsUpTo(): Generator<[KeyString, readonly KeyRecord[]]> {
       try {
         for (const [key, h] of histories.entries()) {
@@ -379,6 +382,34 @@ export class KvStore implements StateMachine<KvResult> {
           },
         };
       },
+    };
+  }
+
+  /**
+   * Every key's retained history in key order, as of this call, for a reader
+   * that takes its time (a hash computed in slices): records written later
+   * are past `revision` and the reader skips them; compaction waits until
+   * `close` so no record the view can reach is dropped under it.
+   */
+  historyView(): HistoryView {
+    const histories = this.histories;
+    return {
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+      entries: () => histories.entries(),
+      close: this.holdCompaction(),
+    };
+  }
+
+  /** Defers compaction's record removal until the returned function is called (once). */
+  private holdCompaction(): () => void {
+    this.openViews++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.openViews--;
+      if (this.openViews === 0 && this.deferredCompaction > 0) this.compactRecords();
     };
   }
 
