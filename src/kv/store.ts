@@ -32,6 +32,7 @@ import {
   encodeSnapshot,
   packSnapshotHeader,
   type SnapshotContents,
+  type SnapshotEncodeOptions,
   type SnapshotHeader,
   unpackSnapshotHeader,
 } from "./snapshot.js";
@@ -353,7 +354,7 @@ export class KvStore implements StateMachine<KvResult> {
    * stream, as of this call: applies may go on while it is read, and
    * compaction waits until it was read to its end (or closed with `return`).
    */
-  snapshot(): AsyncIterable<Uint8Array> {
+  snapshot(options: SnapshotEncodeOptions = {}): AsyncIterable<Uint8Array> {
     const revision = this.currentRevision;
     const histories = this.histories;
     const header = this.header();
@@ -370,7 +371,7 @@ export class KvStore implements StateMachine<KvResult> {
         close();
       }
     }
-    const stream = encodeSnapshot({ header, histories: recordsUpTo(), requests });
+    const stream = encodeSnapshot({ header, histories: recordsUpTo(), requests }, options);
     return {
       [Symbol.asyncIterator]: () => {
         const it = stream[Symbol.asyncIterator]();

@@ -79,7 +79,9 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
 
     const leader = await cluster.leader();
     const json = parseExact((await cluster.etcdctl(["endpoint", "status", "-w", "json"])).stdout);
-    const etcdJson = parseExact((await runEtcdctl(ETCD, ["endpoint", "status", "-w", "json"])).stdout);
+    const etcdJson = parseExact(
+      (await runEtcdctl(ETCD, ["endpoint", "status", "-w", "json"])).stdout,
+    );
     expect(shape(json)).toEqual(shape(etcdJson));
     const statuses = json as { Endpoint: string; Status: Record<string, unknown> }[];
     expect(statuses.map((s) => s.Endpoint)).toEqual(cluster.grpcAddresses);
@@ -104,7 +106,9 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
       );
     }
     const json = parseExact((await cluster.etcdctl(["endpoint", "health", "-w", "json"])).stdout);
-    const etcdJson = parseExact((await runEtcdctl(ETCD, ["endpoint", "health", "-w", "json"])).stdout);
+    const etcdJson = parseExact(
+      (await runEtcdctl(ETCD, ["endpoint", "health", "-w", "json"])).stdout,
+    );
     expect(shape(json)).toEqual(shape(etcdJson));
     const health = json as { endpoint: string; health: boolean }[];
     expect(health.map((h) => h.endpoint).sort()).toEqual([...cluster.grpcAddresses].sort());
@@ -118,9 +122,7 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
     expect(new Set(hashes).size).toBe(1);
 
     const simple = await cluster.etcdctl(["endpoint", "hashkv"]);
-    expect(simple.stdout).toBe(
-      cluster.grpcAddresses.map((a) => `${a}, ${hashes[0]}\n`).join(""),
-    );
+    expect(simple.stdout).toBe(cluster.grpcAddresses.map((a) => `${a}, ${hashes[0]}\n`).join(""));
 
     // A past revision hashes as it was; a compacted one is refused as etcd refuses it.
     const revision = (await cluster.leader()).store.revision;
@@ -135,7 +137,9 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
     );
     const after = parseExact((await cluster.etcdctl(["endpoint", "hashkv", "-w", "json"])).stdout);
     // Compared once compacted: etcdctl leaves out a compact_revision of 0.
-    const etcdJson = parseExact((await runEtcdctl(ETCD, ["endpoint", "hashkv", "-w", "json"])).stdout);
+    const etcdJson = parseExact(
+      (await runEtcdctl(ETCD, ["endpoint", "hashkv", "-w", "json"])).stdout,
+    );
     expect(shape(after)).toEqual(shape(etcdJson));
     const compacted = after as { HashKV: { hash: number; compact_revision: number } }[];
     expect(new Set(compacted.map((h) => h.HashKV.hash)).size).toBe(1);

@@ -28,7 +28,9 @@ async function spoolSnapshot(
   const revision = ctx.kv.store.revision;
   const file = await open(path, "wx", 0o600);
   try {
-    for await (const chunk of ctx.kv.store.snapshot()) await file.write(chunk);
+    for await (const chunk of ctx.kv.store.snapshot({ sha256Trailer: true })) {
+      await file.write(chunk);
+    }
   } finally {
     await file.close();
   }
