@@ -186,6 +186,7 @@ export function registerMaintenanceRoutes(
 
   // etcd's HashKV: a checksum of the key history up to a revision (0: the current
   // one), from this member's applied state; equal on every member that applied it.
+  // etcd's gateway maps Hash and HashKV to the same path; here each has its own.
   app.post<{ Body: { revision?: Int64Json } | null }>(
     "/v3/maintenance/hashkv",
     {

@@ -39,9 +39,12 @@ async function spoolSnapshot(
 
 /**
  * etcd's Snapshot call: this member's key space (Conclave's snapshot format,
- * the bytes `POST /v3/maintenance/snapshot` answers with) as a stream of
- * SnapshotResponse messages of at most SNAPSHOT_CHUNK_BYTES each. Root only.
- * The first message carries the response header, at the snapshot's revision.
+ * ended with etcd's SHA-256 trailer, which etcdctl's `snapshot save` checks
+ * for) as a stream of SnapshotResponse messages of at most
+ * SNAPSHOT_CHUNK_BYTES each. Root only. The first message carries the
+ * response header, at the snapshot's revision. etcd's tools cannot read the
+ * file further (`snapshot status` and `restore` expect a bolt database);
+ * `conclave snapshot restore` and KvStore.restore can.
  */
 export async function serveSnapshot(
   ctx: GrpcContext,
@@ -64,7 +67,8 @@ export async function serveSnapshot(
       const message: JsonObject = {
         ...(first && { header }),
         remaining_bytes: String(remaining),
-        blob: blob.toString("base64"),
+        // Bytes as they are: the encoder takes a buffer as well as base64 text.
+        blob,
       };
       first = false;
       if (!call.write(message)) await once(call, "drain", { signal: gone.signal });
@@ -85,6 +89,10 @@ export async function serveSnapshot(
     // grpc-js ends a server stream with the status an "error" event carries.
     if (!call.cancelled) call.emit("error", grpcError(err));
   } finally {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    if (dir !== undefined) {
+      await rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
+        ctx.log.warn({ err, dir }, "could not remove a spooled snapshot"),
+      );
+    }
   }
 }
