@@ -101,6 +101,8 @@ const ETCD_BLOCK_BYTES = 512;
 function* sha256Trailer(digest: Hash, total: number, keys: number): Generator<Uint8Array> {
   const end = frame({ end: keys, sha256: new Uint8Array(SHA256_BYTES) });
   let pad: Uint8Array | undefined;
+  // Each pad byte adds one to the length (bin16's longer header skips one value,
+  // once, at 256), so every remainder mod 512 is reached before n = 768.
   for (let n = 0; pad === undefined; n++) {
     const candidate = frame({ keys: [], pad: new Uint8Array(n) });
     const length = total + candidate.byteLength + end.byteLength;
