@@ -44,6 +44,12 @@ export {
   NoSpaceError,
   ValueProvidedError,
 } from "./errors.js";
+export {
+  type HistoryHash,
+  type HistoryHashOptions,
+  hashHistory,
+  hashStream,
+} from "./history-hash.js";
 export { expiredLeases, LeaseClock, takeoverDeadlineMs } from "./lease-clock.js";
 export {
   LeaseExpiry,
@@ -73,7 +79,7 @@ export {
   RequestLog,
   type RequestWindow,
 } from "./requests.js";
-export type { LeaseApplied } from "./store.js";
+export type { HistoryView, LeaseApplied } from "./store.js";
 export { KvStore } from "./store.js";
 export type * from "./types.js";
 export { validateCommand } from "./validate.js";

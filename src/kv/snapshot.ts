@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { Packr } from "msgpackr";
 import { type AlarmWire, parseAlarmWire } from "./alarms.js";
 import { type AuthWire, parseAuthWire } from "./auth-table.js";
@@ -59,7 +60,63 @@ function frame(value: unknown): Uint8Array {
  * Encodes lazily, a frame at a time: `histories` is read as the stream is,
  * so a store can hand over a view that stays cheap while it is read.
  */
-export async function* encodeSnapshot(contents: SnapshotContents): AsyncGenerator<Uint8Array> {
+export async function* encodeSnapshot(
+  contents: SnapshotContents,
+  options: SnapshotEncodeOptions = {},
+): AsyncGenerator<Uint8Array> {
+  if (options.sha256Trailer !== true) {
+    const keys = yield* encodeFrames(contents);
+    yield frame({ end: keys });
+    return;
+  }
+  const digest = createHash("sha256");
+  let total = 0;
+  const frames = encodeFrames(contents);
+  for (;;) {
+    const next = frames.next();
+    if (next.done === true) {
+      yield* sha256Trailer(digest, total, next.value);
+      return;
+    }
+    digest.update(next.value);
+    total += next.value.byteLength;
+    yield next.value;
+  }
+}
+
+export interface SnapshotEncodeOptions {
+  /**
+   * End the stream the way etcd ends a snapshot: a whole number of 512-byte
+   * blocks followed by the SHA-256 of everything before it (etcdctl refuses
+   * a snapshot that does not end so). The stream stays a Conclave snapshot:
+   * a padding frame (an empty key batch) makes up the length, and the digest
+   * is the last field of the end frame, which the decoder does not read.
+   */
+  readonly sha256Trailer?: boolean;
+}
+
+const SHA256_BYTES = 32;
+const ETCD_BLOCK_BYTES = 512;
+
+function* sha256Trailer(digest: Hash, total: number, keys: number): Generator<Uint8Array> {
+  const end = frame({ end: keys, sha256: new Uint8Array(SHA256_BYTES) });
+  let pad: Uint8Array | undefined;
+  // Each pad byte adds one to the length (bin16's longer header skips one value,
+  // once, at 256), so every remainder mod 512 is reached before n = 768.
+  for (let n = 0; pad === undefined; n++) {
+    const candidate = frame({ keys: [], pad: new Uint8Array(n) });
+    const length = total + candidate.byteLength + end.byteLength;
+    if (length % ETCD_BLOCK_BYTES === SHA256_BYTES) pad = candidate;
+  }
+  digest.update(pad);
+  digest.update(end.subarray(0, end.byteLength - SHA256_BYTES));
+  end.set(digest.digest(), end.byteLength - SHA256_BYTES);
+  yield pad;
+  yield end;
+}
+
+/** Every frame but the end frame; returns the number of keys written. */
+function* encodeFrames(contents: SnapshotContents): Generator<Uint8Array, number> {
   yield frame(contents.header);
   let keys = 0;
   let batch: [Uint8Array, WireRecord[]][] = [];
@@ -83,7 +140,7 @@ export async function* encodeSnapshot(contents: SnapshotContents): AsyncGenerato
   for (let i = 0; i < requests.length; i += KEYS_PER_FRAME) {
     yield frame({ requests: requests.slice(i, i + KEYS_PER_FRAME) });
   }
-  yield frame({ end: keys });
+  return keys;
 }
 
 function fail(what: string): never {

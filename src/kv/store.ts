@@ -32,6 +32,7 @@ import {
   encodeSnapshot,
   packSnapshotHeader,
   type SnapshotContents,
+  type SnapshotEncodeOptions,
   type SnapshotHeader,
   unpackSnapshotHeader,
 } from "./snapshot.js";
@@ -106,6 +107,16 @@ interface TxnPlan {
  * `apply`, which is deterministic: no clock, no randomness, no I/O. Reads and
  * watches are local and never change replicated state.
  */
+/** A read-only view of the key histories; see KvStore.historyView. */
+export interface HistoryView {
+  /** The store's revision when the view was opened. */
+  readonly revision: number;
+  /** The compaction point when the view was opened. */
+  readonly compactRevision: number;
+  entries(): Iterable<[KeyString, readonly KeyRecord[]]>;
+  close(): void;
+}
+
 export class KvStore implements StateMachine<KvResult> {
   protected histories = new KeyHistories();
   protected leaseTable = new LeaseTable();
@@ -343,19 +354,12 @@ export class KvStore implements StateMachine<KvResult> {
    * stream, as of this call: applies may go on while it is read, and
    * compaction waits until it was read to its end (or closed with `return`).
    */
-  snapshot(): AsyncIterable<Uint8Array> {
+  snapshot(options: SnapshotEncodeOptions = {}): AsyncIterable<Uint8Array> {
     const revision = this.currentRevision;
     const histories = this.histories;
     const header = this.header();
     const requests = this.requests.entries();
-    this.openViews++;
-    let open = true;
-    const close = (): void => {
-      if (!open) return;
-      open = false;
-      this.openViews--;
-      if (this.openViews === 0 && this.deferredCompaction > 0) this.compactRecords();
-    };
+    const close = this.holdCompaction();
     function* recordsUpTo(): Generator<[KeyString, readonly KeyRecord[]]> {
       try {
         for (const [key, h] of histories.entries()) {
@@ -367,7 +371,7 @@ export class KvStore implements StateMachine<KvResult> {
         close();
       }
     }
-    const stream = encodeSnapshot({ header, histories: recordsUpTo(), requests });
+    const stream = encodeSnapshot({ header, histories: recordsUpTo(), requests }, options);
     return {
       [Symbol.asyncIterator]: () => {
         const it = stream[Symbol.asyncIterator]();
@@ -379,6 +383,34 @@ export class KvStore implements StateMachine<KvResult> {
           },
         };
       },
+    };
+  }
+
+  /**
+   * Every key's retained history in key order, as of this call, for a reader
+   * that takes its time (a hash computed in slices): records written later
+   * are past `revision` and the reader skips them; compaction waits until
+   * `close` so no record the view can reach is dropped under it.
+   */
+  historyView(): HistoryView {
+    const histories = this.histories;
+    return {
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+      entries: () => histories.entries(),
+      close: this.holdCompaction(),
+    };
+  }
+
+  /** Defers compaction's record removal until the returned function is called (once). */
+  private holdCompaction(): () => void {
+    this.openViews++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.openViews--;
+      if (this.openViews === 0 && this.deferredCompaction > 0) this.compactRecords();
     };
   }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import type { AlarmMember, AlarmType } from "../kv/index.js";
+import { type AlarmMember, type AlarmType, hashHistory, hashStream } from "../kv/index.js";
 import { MemberNotFoundError, MemberRoleError, requireLeader } from "./cluster-errors.js";
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
@@ -53,6 +53,18 @@ function alarmsJson(alarms: readonly AlarmMember[]) {
   return alarms.map((a) => ({ memberID: String(a.memberId), alarm: a.alarm }));
 }
 
+/**
+ * The etcd server version the etcd API reports (StatusResponse.version, the
+ * version etcdctl prints). etcd's clients read it as etcd's own version and
+ * gate features on it, so it must parse as one and promise no more than the
+ * API serves: the proto files are etcd 3.5's wire format, and the 3.5 API
+ * (watch progress requests, linearizable member list, fragmented watch
+ * answers) is what the gRPC listener implements. Downgrade, the one 3.5 call
+ * it refuses, is a cluster-version operation no client depends on. Conclave's
+ * own version stays in the HTTP API's `version`.
+ */
+export const ETCD_API_VERSION = "3.5.0";
+
 /** src/server and dist/server are both two levels below the package root. */
 function packageVersion(): string {
   try {
@@ -75,9 +87,15 @@ export function registerMaintenanceRoutes(
   app.post("/v3/maintenance/status", { schema: { body: emptyBody } }, async () => {
     const st = kv.node.status();
     const store = kv.store;
+    // etcd's errors: no leader, then each raised alarm as etcd prints an AlarmMember.
+    const errors = [
+      ...(st.leader === 0 ? ["etcdserver: no leader"] : []),
+      ...store.alarms.list().map((a) => `memberID:${a.memberId} alarm:${a.alarm} `),
+    ];
     return {
       header: header(store.revision),
       version,
+      etcdVersion: ETCD_API_VERSION,
       memberID: String(st.id),
       leader: String(st.leader),
       raftTerm: String(st.term),
@@ -87,8 +105,11 @@ export function registerMaintenanceRoutes(
       revision: String(store.revision),
       compactRevision: String(store.compactRevision),
       keyCount: String(store.keyCount),
-      // etcd's dbSize; here the store's size as the quota counts it.
+      // etcd's dbSize and dbSizeInUse: both the store's size as the quota counts it
+      // (LMDB's pages in use; freed pages are reused, so the file is not the measure).
       dbSize: String(store.sizeBytes),
+      dbSizeInUse: String(store.sizeBytes),
+      errors,
       warnings: app.securityWarnings(),
     };
   });
@@ -154,6 +175,48 @@ export function registerMaintenanceRoutes(
       return { header: header(result.revision), alarms: alarmsJson(result.alarms) };
     },
   );
+
+  // etcd's Hash: a checksum of everything this member's store holds (history,
+  // leases, tables, remembered requests). Member-local: compare HashKV across members.
+  app.post("/v3/maintenance/hash", { schema: { body: emptyBody } }, async () => {
+    const revision = kv.store.revision;
+    const hash = await hashStream(kv.store.snapshot());
+    return { header: header(revision), hash };
+  });
+
+  // etcd's HashKV: a checksum of the key history up to a revision (0: the current
+  // one), from this member's applied state; equal on every member that applied it.
+  // etcd's gateway maps Hash and HashKV to the same path; here each has its own.
+  app.post<{ Body: { revision?: Int64Json } | null }>(
+    "/v3/maintenance/hashkv",
+    {
+      schema: {
+        body: {
+          type: ["object", "null"],
+          properties: { revision: int64Schema },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const revision = parseInt64(req.body?.revision ?? 0, "revision");
+      const view = kv.store.historyView();
+      const h = await hashHistory(view, revision);
+      return {
+        header: header(view.revision),
+        hash: h.hash,
+        compact_revision: String(h.compactRevision),
+        hash_revision: String(h.hashRevision),
+      };
+    },
+  );
+
+  // etcd's Defragment. LMDB puts the pages compaction frees back on its free list
+  // and reuses them for later writes, so there is nothing to defragment: the call
+  // succeeds and changes nothing (the file never shrinks; its pages in use do).
+  app.post("/v3/maintenance/defragment", { schema: { body: emptyBody } }, async () => ({
+    header: header(kv.store.revision),
+  }));
 
   // The store's own snapshot stream, taken at this moment; a fresh KvStore restores it.
   app.post("/v3/maintenance/snapshot", { schema: { body: emptyBody } }, async (_req, reply) => {

@@ -98,6 +98,10 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
     ["POST /v3/maintenance/status", AUTHENTICATED],
     ["POST /v3/maintenance/transfer-leadership", ROOT],
     ["POST /v3/maintenance/snapshot", ROOT],
+    // Checksums of the whole store: they reveal that any key changed, so not one key's business.
+    ["POST /v3/maintenance/hash", ROOT],
+    ["POST /v3/maintenance/hashkv", ROOT],
+    ["POST /v3/maintenance/defragment", ROOT],
     // Raising or clearing an alarm starts or stops every write in the cluster.
     ["POST /v3/maintenance/alarm", ROOT],
     ["POST /v3/auth/authenticate", OPEN],
