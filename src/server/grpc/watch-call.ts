@@ -1,0 +1,415 @@
+import { status as GrpcCode, type ServerDuplexStream } from "@grpc/grpc-js";
+import { PermissionDeniedError } from "../../auth/index.js";
+import { CompactedError, type WatchResponse } from "../../kv/index.js";
+import { clientIdentity } from "../client-identity.js";
+import { FrameQueue } from "../watch-frame-queue.js";
+import type { BudgetedStream, HeldFrame } from "../watch-memory.js";
+import type { ClosableStream } from "../watch-registry.js";
+import type { WatchParts } from "../watch-routes.js";
+import { peerIp } from "./bridge.js";
+import { authorizeCall } from "./call-auth.js";
+import type { GrpcContext } from "./context.js";
+import { grpcError } from "./unary.js";
+import {
+  eventMessage,
+  fragmentRuns,
+  parseCreate,
+  parseWatchId,
+  RESPONSE_OVERHEAD_BYTES,
+  runBytes,
+  type WatchCreate,
+  type WatchRequestMessage,
+  type WatchResponseMessage,
+} from "./watch-messages.js";
+
+/** What every Watch call of one member shares. */
+export interface WatchCallDeps {
+  readonly ctx: GrpcContext;
+  readonly parts: WatchParts;
+  /** The member's full response header at a revision. */
+  readonly header: (revision: number) => WatchResponseMessage["header"];
+  /** The largest message the gRPC server sends. */
+  readonly maxMessageBytes: number;
+}
+
+/** One message waiting to leave, as the member's watch memory budget counts it. */
+interface OutMessage extends HeldFrame {
+  readonly message: WatchResponseMessage;
+}
+
+/** One watch of a call; the registry counts it against the watcher limits. */
+class CallWatch implements ClosableStream {
+  cancelWatcher: (() => void) | undefined;
+  /** No events since the last progress tick: the next tick reports progress. */
+  quiet = true;
+
+  constructor(
+    readonly id: number,
+    readonly create: WatchCreate,
+    private readonly call: GrpcWatchCall,
+  ) {}
+
+  /** The registry ends watches only when the server closes: the whole call goes, clients resume elsewhere. */
+  close(_code: string, message: string): void {
+    this.call.end(GrpcCode.UNAVAILABLE, `etcdserver: ${message}`);
+  }
+}
+
+/** Requests read but not yet handled (each create may wait for an auth check); more is abuse. */
+const MAX_PENDING_REQUESTS = 1024;
+
+/** etcd's text for a client-chosen id already in use on the stream. */
+const DUPLICATE_ID_REASON = "mvcc: duplicate watch ID provided on the WatchStream";
+
+/**
+ * One bidirectional Watch call: many watches, each a watcher on the member's
+ * store, with etcd's ids (chosen by the client, or 0, 1, 2… per call).
+ *
+ * Requests are handled one at a time in arrival order, so answers come in
+ * the order clients (npm etcd3's attach queue) expect. Responses wait in the
+ * call's own queue and go to grpc-js while it takes them without buffering
+ * past its mark; what the queue and grpc-js hold counts against the
+ * per-stream budget and the member's watch memory. A call over either is cut
+ * with UNAVAILABLE, its queue dropped: etcd's clients then reconnect and
+ * resume each watch from the last revision they received.
+ */
+export class GrpcWatchCall implements BudgetedStream {
+  private readonly watches = new Map<number, CallWatch>();
+  private nextAutoId = 0;
+  private ended = false;
+  /** Set once ended: what grpc-js still holds only waits to leave. */
+  private draining = false;
+  private readonly queue = new FrameQueue<OutMessage>();
+  /** Messages handed to grpc-js whose write has not completed, oldest first. */
+  private readonly inFlight = new Set<OutMessage>();
+  private inFlightBytes = 0;
+  private waitingForDrain = false;
+  private pumpScheduled = false;
+  private pending: Promise<void> = Promise.resolve();
+  private pendingCount = 0;
+  private progressTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly host: string;
+
+  constructor(
+    private readonly call: ServerDuplexStream<WatchRequestMessage, WatchResponseMessage>,
+    private readonly deps: WatchCallDeps,
+  ) {
+    this.host = peerIp(call.getPeer());
+  }
+
+  start(): void {
+    this.deps.parts.memory.add(this);
+    this.call.on("data", (request: WatchRequestMessage) => this.receive(request));
+    this.call.on("drain", () => {
+      this.waitingForDrain = false;
+      this.pump();
+    });
+    // A half-closed stream keeps its watches, as etcd's does; it ends when cancelled.
+    this.call.on("end", () => {});
+    this.call.on("cancelled", () => this.closed());
+    this.call.on("close", () => this.closed());
+    this.call.on("error", () => this.closed());
+  }
+
+  /** Watches open on this call (for tests). */
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  get oldestHeldSeq(): number | undefined {
+    if (this.ended) return undefined;
+    for (const m of this.inFlight) return m.seq;
+    return this.queue.peek()?.seq;
+  }
+
+  cutForTotalBudget(heldBytes: number, maxBytes: number): void {
+    if (this.ended) return;
+    this.deps.parts.tooSlow("total", this.clientKey(undefined), heldBytes, maxBytes);
+    this.end(
+      GrpcCode.UNAVAILABLE,
+      `etcdserver: the server's watch streams hold ${heldBytes} bytes, over its ${maxBytes}-byte budget, and this stream was among the furthest behind`,
+    );
+  }
+
+  /** Ends the call with a status after what grpc-js already holds; the queue is dropped. */
+  end(code: GrpcCode, details: string): void {
+    if (this.ended) return;
+    this.stop();
+    for (const m of this.inFlight) this.deps.parts.memory.markDraining(m);
+    this.draining = true;
+    // grpc-js sends the status once its buffered messages are written.
+    this.call.emit("error", Object.assign(new Error(details), { code, details }));
+  }
+
+  private receive(request: WatchRequestMessage): void {
+    if (this.ended) return;
+    if (++this.pendingCount > MAX_PENDING_REQUESTS) {
+      this.end(
+        GrpcCode.RESOURCE_EXHAUSTED,
+        `etcdserver: more than ${MAX_PENDING_REQUESTS} watch requests are waiting on this stream`,
+      );
+      return;
+    }
+    this.pending = this.pending
+      .then(() => this.handle(request))
+      .catch((error: unknown) => {
+        this.deps.ctx.log.error({ err: error }, "watch request failed");
+        this.end(GrpcCode.INTERNAL, "etcdserver: internal error");
+      })
+      .finally(() => {
+        this.pendingCount--;
+      });
+  }
+
+  private async handle(request: WatchRequestMessage): Promise<void> {
+    if (this.ended) return;
+    if (request.create_request !== undefined) await this.create(request.create_request);
+    else if (request.cancel_request !== undefined) this.cancel(request.cancel_request.watch_id);
+    else if (request.progress_request !== undefined) {
+      // etcd's answer to a progress request: the stream's revision, for no watch in particular.
+      this.send({ header: this.header(), watch_id: -1 });
+    }
+  }
+
+  private async create(request: Parameters<typeof parseCreate>[0]): Promise<void> {
+    const { ctx, parts } = this.deps;
+    let create: WatchCreate;
+    try {
+      create = parseCreate(request, ctx.limits);
+    } catch (error) {
+      this.refuse(-1, grpcError(error).details);
+      return;
+    }
+    const { options } = create;
+    let user: string | undefined;
+    try {
+      user = await authorizeCall(ctx.kv, this.call.metadata, [
+        {
+          mode: "read",
+          key: options.key,
+          ...(options.rangeEnd !== undefined && { rangeEnd: options.rangeEnd }),
+        },
+      ]);
+    } catch (error) {
+      const reason =
+        error instanceof PermissionDeniedError
+          ? "etcdserver: permission denied"
+          : grpcError(error).details;
+      this.refuse(create.watchId, reason);
+      return;
+    }
+    if (this.ended) return;
+    const client = this.clientKey(user);
+    try {
+      parts.registry.checkAdmission(client);
+    } catch (error) {
+      this.refuse(-1, grpcError(error).details);
+      return;
+    }
+    const id = create.watchId === 0 ? this.autoId() : create.watchId;
+    if (this.watches.has(id)) {
+      this.refuse(-1, DUPLICATE_ID_REASON);
+      return;
+    }
+    const watch = new CallWatch(id, create, this);
+    this.send({ header: this.header(), watch_id: id, created: true });
+    try {
+      const watcher = ctx.kv.store.watch(
+        options,
+        (r) => this.deliver(watch, r),
+        () => this.cancelWith(watch, "etcdserver: the watch failed"),
+      );
+      watch.cancelWatcher = () => watcher.cancel();
+    } catch (error) {
+      if (error instanceof CompactedError) {
+        // etcd 3.4 sets only compact_revision; the reason helps clients that read only the text.
+        this.send({
+          header: this.header(),
+          watch_id: id,
+          canceled: true,
+          compact_revision: error.compactRevision,
+          cancel_reason: "etcdserver: mvcc: required revision has been compacted",
+        });
+      } else {
+        this.send({
+          header: this.header(),
+          watch_id: id,
+          canceled: true,
+          cancel_reason: grpcError(error).details,
+        });
+      }
+      return;
+    }
+    if (this.ended) {
+      watch.cancelWatcher?.();
+      return;
+    }
+    this.watches.set(id, watch);
+    parts.registry.add(watch, client);
+    if (create.progressNotify) this.startProgressTicks();
+  }
+
+  /** etcd's answer to a create it refuses: created and canceled at once, with the reason. */
+  private refuse(watchId: number, reason: string): void {
+    this.send({
+      header: this.header(),
+      watch_id: watchId,
+      created: true,
+      canceled: true,
+      cancel_reason: reason,
+    });
+  }
+
+  /** etcd answers a cancel of an id it does not know with nothing. */
+  private cancel(watchIdText: string | undefined): void {
+    const id = parseWatchId(watchIdText);
+    const watch = id === undefined ? undefined : this.watches.get(id);
+    if (watch === undefined) return;
+    this.drop(watch);
+    this.send({ header: this.header(), watch_id: watch.id, canceled: true });
+  }
+
+  private cancelWith(watch: CallWatch, reason: string): void {
+    if (!this.watches.has(watch.id)) return;
+    this.drop(watch);
+    this.send({ header: this.header(), watch_id: watch.id, canceled: true, cancel_reason: reason });
+  }
+
+  private drop(watch: CallWatch): void {
+    watch.cancelWatcher?.();
+    this.watches.delete(watch.id);
+    this.deps.parts.registry.remove(watch);
+  }
+
+  private autoId(): number {
+    while (this.watches.has(this.nextAutoId)) this.nextAutoId++;
+    return this.nextAutoId++;
+  }
+
+  private deliver(watch: CallWatch, r: WatchResponse): void {
+    if (this.ended || r.progressNotify) return;
+    watch.quiet = false;
+    const header = this.header(r.revision);
+    const limit = this.deps.maxMessageBytes;
+    const bytes = runBytes(r.events);
+    if (bytes <= limit) {
+      this.send({ header, watch_id: watch.id, events: r.events.map(eventMessage) }, bytes);
+      return;
+    }
+    const runs = fragmentRuns(r.events, limit);
+    const oversized = runs.find((run) => runBytes(run) > limit);
+    if (!watch.create.fragment || oversized !== undefined) {
+      this.cancelWith(
+        watch,
+        `etcdserver: the events of revision ${r.revision} take ${runBytes(oversized ?? r.events)} bytes, over the ${limit}-byte message limit${oversized === undefined ? "; watch with fragment to receive them in parts" : ""}`,
+      );
+      return;
+    }
+    runs.forEach((run, i) => {
+      this.send(
+        {
+          header,
+          watch_id: watch.id,
+          ...(i < runs.length - 1 && { fragment: true }),
+          events: run.map(eventMessage),
+        },
+        runBytes(run),
+      );
+    });
+  }
+
+  /**
+   * etcd's progress notification: every interval, each watch that asked for
+   * it and had no events since the last tick hears the store's revision.
+   */
+  private startProgressTicks(): void {
+    if (this.progressTimer !== undefined) return;
+    this.progressTimer = setInterval(() => {
+      const revision = this.deps.ctx.kv.store.revision;
+      for (const watch of this.watches.values()) {
+        if (!watch.create.progressNotify) continue;
+        if (watch.quiet) this.send({ header: this.header(revision), watch_id: watch.id });
+        watch.quiet = true;
+      }
+    }, this.deps.parts.limits.watchProgressIntervalMs);
+    this.progressTimer.unref();
+  }
+
+  private header(revision: number = this.deps.ctx.kv.store.revision) {
+    return this.deps.header(revision);
+  }
+
+  private clientKey(user: string | undefined): string {
+    return clientIdentity(user, this.host);
+  }
+
+  /** Queues `message`; `bytes` bounds its encoded size (runBytes of its events). */
+  private send(message: WatchResponseMessage, bytes: number = RESPONSE_OVERHEAD_BYTES): void {
+    if (this.ended) return;
+    const held = this.queue.byteLength + this.inFlightBytes;
+    const max = this.deps.parts.limits.maxWatchBufferBytes;
+    // One message larger than the budget still goes out on an empty stream.
+    if (held > 0 && held + bytes > max) {
+      this.deps.parts.tooSlow("stream", this.clientKey(undefined), held, max);
+      this.end(
+        GrpcCode.UNAVAILABLE,
+        `etcdserver: the client read too slowly: ${held} bytes were still queued, the limit is ${max}`,
+      );
+      return;
+    }
+    const out: OutMessage = {
+      message,
+      byteLength: bytes,
+      seq: this.deps.parts.frames.sequence(),
+      liveHolders: 0,
+      drainingHolders: 0,
+    };
+    this.deps.parts.memory.hold(out);
+    this.queue.push(out);
+    this.schedulePump();
+    this.deps.parts.memory.enforce();
+  }
+
+  /** Serializing happens in grpc-js's write: out of the store's apply, once per turn. */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.waitingForDrain) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (!this.ended && !this.waitingForDrain && this.queue.length > 0) {
+      const out = this.queue.shift()!;
+      this.inFlight.add(out);
+      this.inFlightBytes += out.byteLength;
+      const accepted = this.call.write(out.message, () => this.settled(out));
+      if (!accepted) this.waitingForDrain = true;
+    }
+  }
+
+  /** grpc-js is done with `out`; a message is settled at most once. */
+  private settled(out: OutMessage): void {
+    if (!this.inFlight.delete(out)) return;
+    this.inFlightBytes -= out.byteLength;
+    this.deps.parts.memory.release(out, this.draining);
+  }
+
+  /** The call is gone: whatever grpc-js held is freed with it. */
+  private closed(): void {
+    this.stop();
+    for (const out of [...this.inFlight]) this.settled(out);
+  }
+
+  /** Stops every watch and timer and drops the queue; runs once. */
+  private stop(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const watch of [...this.watches.values()]) this.drop(watch);
+    if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
+    for (const out of this.queue.takeAll()) this.deps.parts.memory.release(out, false);
+    this.deps.parts.memory.remove(this);
+  }
+}
