@@ -358,7 +358,8 @@ export class GrpcWatchCall implements BudgetedStream {
       return;
     }
     const out: OutMessage = {
-      message,
+      // proto3 leaves a zero out of the wire; etcd's first watch id (0) is sent as nothing.
+      message: message.watch_id === 0 ? { ...message, watch_id: undefined } : message,
       byteLength: bytes,
       seq: this.deps.parts.frames.sequence(),
       liveHolders: 0,
