@@ -86,6 +86,15 @@ export class RawWatchClient {
       );
   }
 
+  /** Stops reading: the server's messages back up behind the stream's flow control. */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
   cancel(): void {
     this.stream.cancel();
     this.close();
