@@ -22,10 +22,14 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
   const children: ChildProcess[] = [];
 
   function watch(args: readonly string[], endpoint: string): WatchProcess {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoint}`, "--dial-timeout=5s", "watch", ...args], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      ETCDCTL,
+      [`--endpoints=${endpoint}`, "--dial-timeout=5s", "watch", ...args],
+      {
+        env: { ...process.env, ETCDCTL_API: "3" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     children.push(child);
     let out = "";
     let err = "";
@@ -40,7 +44,11 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
       stdout: () => out,
       stderr: () => err,
       async lines(count) {
-        await waitFor(() => out.split("\n").length > count, `${count} lines from etcdctl watch`, 10_000);
+        await waitFor(
+          () => out.split("\n").length > count,
+          `${count} lines from etcdctl watch`,
+          10_000,
+        );
         return out.split("\n").slice(0, count);
       },
       exited: () => exit,
@@ -88,16 +96,24 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
     await cluster.etcdctl(["put", "w/b", "x"]);
     await cluster.etcdctl(["del", "w/a"]);
     // etcd 3.4 prints exactly these for the same commands.
-    expect(await key.lines(9)).toEqual([
-      "PUT", "w/a", "1",
-      "PUT", "w/a", "2",
-      "DELETE", "w/a", "",
-    ]);
+    expect(await key.lines(9)).toEqual(["PUT", "w/a", "1", "PUT", "w/a", "2", "DELETE", "w/a", ""]);
     expect(await prefixed.lines(16)).toEqual([
-      "PUT", "w/a", "1",
-      "PUT", "w/a", "1", "w/a", "2",
-      "PUT", "w/b", "x",
-      "DELETE", "w/a", "2", "w/a", "",
+      "PUT",
+      "w/a",
+      "1",
+      "PUT",
+      "w/a",
+      "1",
+      "w/a",
+      "2",
+      "PUT",
+      "w/b",
+      "x",
+      "DELETE",
+      "w/a",
+      "2",
+      "w/a",
+      "",
     ]);
   });
 
@@ -107,7 +123,17 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
     await cluster.etcdctl(["put", "r/k", "2"]);
     await cluster.etcdctl(["del", "r/k"]);
     const replay = watch(["r/k", `--rev=${first}`], cluster.grpcAddresses[0]!);
-    expect(await replay.lines(9)).toEqual(["PUT", "r/k", "1", "PUT", "r/k", "2", "DELETE", "r/k", ""]);
+    expect(await replay.lines(9)).toEqual([
+      "PUT",
+      "r/k",
+      "1",
+      "PUT",
+      "r/k",
+      "2",
+      "DELETE",
+      "r/k",
+      "",
+    ]);
 
     const json = watch(["r/k", "-w", "json"], cluster.grpcAddresses[2]!);
     await watching(2);

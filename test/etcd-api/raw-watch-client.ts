@@ -2,8 +2,13 @@
  * A raw @grpc/grpc-js client of etcd's Watch service, for tests of the
  * protocol's details: it records every response of one stream.
  */
-import { type ClientDuplexStream, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { makeClientConstructor } from "@grpc/grpc-js";
+import {
+  type ClientDuplexStream,
+  credentials,
+  Metadata,
+  makeClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { etcdServices } from "../../src/server/grpc/protos.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -82,7 +87,9 @@ export class RawWatchClient {
       .filter((r) => r.watch_id === watchId && r.events !== undefined)
       .flatMap((r) => r.events!)
       .map((e) =>
-        e.type === "DELETE" ? `DELETE ${text(e.kv.key)}` : `PUT ${text(e.kv.key)}=${text(e.kv.value)}`,
+        e.type === "DELETE"
+          ? `DELETE ${text(e.kv.key)}`
+          : `PUT ${text(e.kv.key)}=${text(e.kv.value)}`,
       );
   }
 

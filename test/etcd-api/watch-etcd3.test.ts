@@ -7,7 +7,9 @@ import { type GrpcCluster, startGrpcCluster } from "./grpc-cluster.js";
 /** What a watcher heard, as "PUT key=value" / "DELETE key". */
 function record(watcher: Watcher): string[] {
   const seen: string[] = [];
-  watcher.on("put", (kv: IKeyValue) => seen.push(`PUT ${kv.key.toString()}=${kv.value.toString()}`));
+  watcher.on("put", (kv: IKeyValue) =>
+    seen.push(`PUT ${kv.key.toString()}=${kv.value.toString()}`),
+  );
   watcher.on("delete", (kv: IKeyValue) => seen.push(`DELETE ${kv.key.toString()}`));
   return seen;
 }
@@ -34,8 +36,9 @@ describe("npm etcd3 watchers against Conclave's gRPC API", () => {
     const prefixSeen = record(prefixWatcher);
     const keySeen = record(keyWatcher);
     const previous: string[] = [];
-    prefixWatcher.on("put", (_kv: IKeyValue, prev: IKeyValue | null) => {
-      if (prev !== null) previous.push(prev.value.toString());
+    prefixWatcher.on("put", (_kv: IKeyValue, prev?: IKeyValue) => {
+      // etcd3 hands null, not undefined, when there is no previous value.
+      if (prev) previous.push(prev.value.toString());
     });
     await client.put("e3/a").value("1");
     await client.put("e3/b").value("2");
@@ -58,7 +61,11 @@ describe("npm etcd3 watchers against Conclave's gRPC API", () => {
   it("replays from a past revision", async () => {
     const first = await client.put("past3/k").value("1");
     await client.put("past3/k").value("2");
-    const watcher = await client.watch().key("past3/k").startRevision(first.header.revision).create();
+    const watcher = await client
+      .watch()
+      .key("past3/k")
+      .startRevision(first.header.revision)
+      .create();
     const seen = record(watcher);
     await waitFor(() => seen.length === 2, "the replay");
     expect(seen).toEqual(["PUT past3/k=1", "PUT past3/k=2"]);

@@ -1,7 +1,7 @@
 import type { KeyValue, KvEvent, WatchOptions } from "../../kv/index.js";
+import { BadRequestError } from "../errors.js";
 import type { ServerLimits } from "../options.js";
 import type { ResponseHeaderJson } from "../response-header.js";
-import { BadRequestError } from "../errors.js";
 import { type WatchRequestJson, watchOptions } from "../watch-routes.js";
 
 /** etcdserverpb.WatchCreateRequest as protos.ts decodes it (unset fields absent). */
@@ -71,9 +71,10 @@ export function parseCreate(create: WatchCreateJson, limits: ServerLimits): Watc
   }
   const body: WatchRequestJson = {
     key: create.key === undefined || create.key === "" ? ZERO_KEY_BASE64 : create.key,
-    ...(create.range_end !== undefined && create.range_end !== "" && {
-      range_end: create.range_end,
-    }),
+    ...(create.range_end !== undefined &&
+      create.range_end !== "" && {
+        range_end: create.range_end,
+      }),
     ...(create.start_revision !== undefined && { start_revision: create.start_revision }),
     prev_kv: create.prev_kv === true,
     filters: filters as ("NOPUT" | "NODELETE")[],
