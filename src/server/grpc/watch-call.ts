@@ -2,8 +2,6 @@ import { status as GrpcCode, type ServerDuplexStream } from "@grpc/grpc-js";
 import { PermissionDeniedError } from "../../auth/index.js";
 import { CompactedError, type WatchResponse } from "../../kv/index.js";
 import { clientIdentity } from "../client-identity.js";
-import { FrameQueue } from "../watch-frame-queue.js";
-import type { BudgetedStream, HeldFrame } from "../watch-memory.js";
 import type { ClosableStream } from "../watch-registry.js";
 import type { WatchParts } from "../watch-routes.js";
 import { peerIp } from "./bridge.js";
@@ -21,6 +19,7 @@ import {
   type WatchRequestMessage,
   type WatchResponseMessage,
 } from "./watch-messages.js";
+import { WatchOutbox } from "./watch-outbox.js";
 
 /** What every Watch call of one member shares. */
 export interface WatchCallDeps {
@@ -30,11 +29,6 @@ export interface WatchCallDeps {
   readonly header: (revision: number) => WatchResponseMessage["header"];
   /** The largest message the gRPC server sends. */
   readonly maxMessageBytes: number;
-}
-
-/** One message waiting to leave, as the member's watch memory budget counts it. */
-interface OutMessage extends HeldFrame {
-  readonly message: WatchResponseMessage;
 }
 
 /** One watch of a call; the registry counts it against the watcher limits. */
@@ -66,77 +60,51 @@ const DUPLICATE_ID_REASON = "mvcc: duplicate watch ID provided on the WatchStrea
  * store, with etcd's ids (chosen by the client, or 0, 1, 2… per call).
  *
  * Requests are handled one at a time in arrival order, so answers come in
- * the order clients (npm etcd3's attach queue) expect. Responses wait in the
- * call's own queue and go to grpc-js while it takes them without buffering
- * past its mark; what the queue and grpc-js hold counts against the
- * per-stream budget and the member's watch memory. A call over either is cut
- * with UNAVAILABLE, its queue dropped: etcd's clients then reconnect and
- * resume each watch from the last revision they received.
+ * the order clients (npm etcd3's attach queue) expect. Responses leave
+ * through a bounded outbox; a call whose reader falls too far behind is cut
+ * with UNAVAILABLE, and etcd's clients then reconnect and resume each watch
+ * from the last revision they received.
  */
-export class GrpcWatchCall implements BudgetedStream {
+export class GrpcWatchCall {
   private readonly watches = new Map<number, CallWatch>();
   private nextAutoId = 0;
   private ended = false;
-  /** Set once ended: what grpc-js still holds only waits to leave. */
-  private draining = false;
-  private readonly queue = new FrameQueue<OutMessage>();
-  /** Messages handed to grpc-js whose write has not completed, oldest first. */
-  private readonly inFlight = new Set<OutMessage>();
-  private inFlightBytes = 0;
-  private waitingForDrain = false;
-  private pumpScheduled = false;
+  private readonly outbox: WatchOutbox;
   private pending: Promise<void> = Promise.resolve();
   private pendingCount = 0;
   private progressTimer: ReturnType<typeof setInterval> | undefined;
   private readonly host: string;
+  /** The user of the last admitted watch, for the log line of a cut. */
+  private lastUser: string | undefined;
 
   constructor(
     private readonly call: ServerDuplexStream<WatchRequestMessage, WatchResponseMessage>,
     private readonly deps: WatchCallDeps,
   ) {
     this.host = peerIp(call.getPeer());
+    this.outbox = new WatchOutbox(call, {
+      parts: deps.parts,
+      client: () => this.clientKey(this.lastUser),
+      onCut: (details) => this.end(GrpcCode.UNAVAILABLE, details),
+    });
   }
 
   start(): void {
-    this.deps.parts.memory.add(this);
     this.call.on("data", (request: WatchRequestMessage) => this.receive(request));
-    this.call.on("drain", () => {
-      this.waitingForDrain = false;
-      this.pump();
-    });
     // A half-closed stream keeps its watches, as etcd's does; it ends when cancelled.
-    this.call.on("end", () => {});
     this.call.on("cancelled", () => this.closed());
     this.call.on("close", () => this.closed());
-    this.call.on("error", () => this.closed());
+    this.call.on("error", () => {
+      // The error end() emits is how grpc-js is told the status; any other means the call broke.
+      if (!this.ended) this.closed();
+    });
   }
 
-  /** Watches open on this call (for tests). */
-  get watchCount(): number {
-    return this.watches.size;
-  }
-
-  get oldestHeldSeq(): number | undefined {
-    if (this.ended) return undefined;
-    for (const m of this.inFlight) return m.seq;
-    return this.queue.peek()?.seq;
-  }
-
-  cutForTotalBudget(heldBytes: number, maxBytes: number): void {
-    if (this.ended) return;
-    this.deps.parts.tooSlow("total", this.clientKey(undefined), heldBytes, maxBytes);
-    this.end(
-      GrpcCode.UNAVAILABLE,
-      `etcdserver: the server's watch streams hold ${heldBytes} bytes, over its ${maxBytes}-byte budget, and this stream was among the furthest behind`,
-    );
-  }
-
-  /** Ends the call with a status after what grpc-js already holds; the queue is dropped. */
+  /** Ends the call with a status after what grpc-js already holds. */
   end(code: GrpcCode, details: string): void {
     if (this.ended) return;
-    this.stop();
-    for (const m of this.inFlight) this.deps.parts.memory.markDraining(m);
-    this.draining = true;
+    this.stopWatches();
+    this.outbox.stop();
     // grpc-js sends the status once its buffered messages are written.
     this.call.emit("error", Object.assign(new Error(details), { code, details }));
   }
@@ -343,74 +311,21 @@ export class GrpcWatchCall implements BudgetedStream {
     return clientIdentity(user, this.host);
   }
 
-  /** Queues `message`; `bytes` bounds its encoded size (runBytes of its events). */
   private send(message: WatchResponseMessage, bytes: number = RESPONSE_OVERHEAD_BYTES): void {
-    if (this.ended) return;
-    const held = this.queue.byteLength + this.inFlightBytes;
-    const max = this.deps.parts.limits.maxWatchBufferBytes;
-    // One message larger than the budget still goes out on an empty stream.
-    if (held > 0 && held + bytes > max) {
-      this.deps.parts.tooSlow("stream", this.clientKey(undefined), held, max);
-      this.end(
-        GrpcCode.UNAVAILABLE,
-        `etcdserver: the client read too slowly: ${held} bytes were still queued, the limit is ${max}`,
-      );
-      return;
-    }
-    const out: OutMessage = {
-      // proto3 leaves a zero out of the wire; etcd's first watch id (0) is sent as nothing.
-      message: message.watch_id === 0 ? { ...message, watch_id: undefined } : message,
-      byteLength: bytes,
-      seq: this.deps.parts.frames.sequence(),
-      liveHolders: 0,
-      drainingHolders: 0,
-    };
-    this.deps.parts.memory.hold(out);
-    this.queue.push(out);
-    this.schedulePump();
-    this.deps.parts.memory.enforce();
+    this.outbox.send(message, bytes);
   }
 
-  /** Serializing happens in grpc-js's write: out of the store's apply, once per turn. */
-  private schedulePump(): void {
-    if (this.pumpScheduled || this.waitingForDrain) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (!this.ended && !this.waitingForDrain && this.queue.length > 0) {
-      const out = this.queue.shift()!;
-      this.inFlight.add(out);
-      this.inFlightBytes += out.byteLength;
-      const accepted = this.call.write(out.message, () => this.settled(out));
-      if (!accepted) this.waitingForDrain = true;
-    }
-  }
-
-  /** grpc-js is done with `out`; a message is settled at most once. */
-  private settled(out: OutMessage): void {
-    if (!this.inFlight.delete(out)) return;
-    this.inFlightBytes -= out.byteLength;
-    this.deps.parts.memory.release(out, this.draining);
-  }
-
-  /** The call is gone: whatever grpc-js held is freed with it. */
+  /** The call is gone: its watches and whatever grpc-js held are freed. */
   private closed(): void {
-    this.stop();
-    for (const out of [...this.inFlight]) this.settled(out);
+    this.stopWatches();
+    this.outbox.close();
   }
 
-  /** Stops every watch and timer and drops the queue; runs once. */
-  private stop(): void {
+  /** Stops every watch and timer; runs once. */
+  private stopWatches(): void {
     if (this.ended) return;
     this.ended = true;
     for (const watch of [...this.watches.values()]) this.drop(watch);
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
-    for (const out of this.queue.takeAll()) this.deps.parts.memory.release(out, false);
-    this.deps.parts.memory.remove(this);
   }
 }
