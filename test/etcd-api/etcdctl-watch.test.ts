@@ -9,6 +9,8 @@ interface WatchProcess {
   readonly stderr: () => string;
   /** Resolves once stdout holds `lines` lines. */
   lines(count: number): Promise<string[]>;
+  /** Resolves with the first `count` lines as printed, each with its newline. */
+  text(count: number): Promise<string>;
   exited(): Promise<number>;
 }
 
@@ -21,16 +23,18 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
   let cluster: GrpcCluster;
   const children: ChildProcess[] = [];
 
-  function watch(args: readonly string[], endpoint: string): WatchProcess {
+  /** `input` is written to stdin, which stays open (interactive mode ends at its EOF). */
+  function watch(args: readonly string[], endpoint: string, input?: string): WatchProcess {
     const child = spawn(
       ETCDCTL,
       [`--endpoints=${endpoint}`, "--dial-timeout=5s", "watch", ...args],
       {
         env: { ...process.env, ETCDCTL_API: "3" },
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       },
     );
     children.push(child);
+    if (input !== undefined) child.stdin!.write(input);
     let out = "";
     let err = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -50,6 +54,9 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
           10_000,
         );
         return out.split("\n").slice(0, count);
+      },
+      async text(count) {
+        return `${(await this.lines(count)).join("\n")}\n`;
       },
       exited: () => exit,
     };
@@ -96,25 +103,24 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
     await cluster.etcdctl(["put", "w/b", "x"]);
     await cluster.etcdctl(["del", "w/a"]);
     // etcd 3.4 prints exactly these for the same commands.
-    expect(await key.lines(9)).toEqual(["PUT", "w/a", "1", "PUT", "w/a", "2", "DELETE", "w/a", ""]);
-    expect(await prefixed.lines(16)).toEqual([
-      "PUT",
-      "w/a",
-      "1",
-      "PUT",
-      "w/a",
-      "1",
-      "w/a",
-      "2",
-      "PUT",
-      "w/b",
-      "x",
-      "DELETE",
-      "w/a",
-      "2",
-      "w/a",
-      "",
-    ]);
+    expect(await key.text(9)).toBe("PUT\nw/a\n1\nPUT\nw/a\n2\nDELETE\nw/a\n\n");
+    expect(await prefixed.text(16)).toBe(
+      "PUT\nw/a\n1\nPUT\nw/a\n1\nw/a\n2\nPUT\nw/b\nx\nDELETE\nw/a\n2\nw/a\n\n",
+    );
+  });
+
+  it("runs several watches on one stream in interactive mode", async () => {
+    const interactive = watch(
+      ["-i"],
+      cluster.grpcAddresses[1]!,
+      "watch i/a\nwatch i/b --prev-kv\n",
+    );
+    await watching(2);
+    await cluster.etcdctl(["put", "i/a", "1"]);
+    await cluster.etcdctl(["put", "i/b", "2"]);
+    await cluster.etcdctl(["put", "i/b", "3"]);
+    // etcd 3.4 prints exactly these for the same commands.
+    expect(await interactive.text(11)).toBe("PUT\ni/a\n1\nPUT\ni/b\n2\nPUT\ni/b\n2\ni/b\n3\n");
   });
 
   it("replays from --rev and prints -w json as etcd does", async () => {
@@ -123,17 +129,7 @@ describe("etcdctl watch against Conclave's gRPC API", () => {
     await cluster.etcdctl(["put", "r/k", "2"]);
     await cluster.etcdctl(["del", "r/k"]);
     const replay = watch(["r/k", `--rev=${first}`], cluster.grpcAddresses[0]!);
-    expect(await replay.lines(9)).toEqual([
-      "PUT",
-      "r/k",
-      "1",
-      "PUT",
-      "r/k",
-      "2",
-      "DELETE",
-      "r/k",
-      "",
-    ]);
+    expect(await replay.text(9)).toBe("PUT\nr/k\n1\nPUT\nr/k\n2\nDELETE\nr/k\n\n");
 
     const json = watch(["r/k", "-w", "json"], cluster.grpcAddresses[2]!);
     await watching(2);
