@@ -72,6 +72,27 @@ describe("gRPC watches within the member's limits", () => {
     await waitFor(() => watchStatsOf(member.app)!.heldBytes === 0, "the held bytes freed");
   });
 
+  it("delivers the start of a replay larger than the budget before cutting", async () => {
+    const value = "r".repeat(30 * 1024);
+    const etcd = cluster.etcd3();
+    const first = await etcd.put("replay/0").value(value);
+    for (let i = 1; i < 16; i++) await etcd.put(`replay/${i}`).value(value);
+    const w = open(1);
+    w.create({
+      key: b64("replay/"),
+      range_end: b64("replay0"),
+      start_revision: first.header.revision,
+    });
+    await waitFor(() => w.error, "the stream's status");
+    expect(w.error!.code).toBe(status.UNAVAILABLE);
+    // The client resumes after what it received: it must have received something.
+    const received = w.eventsOf(undefined);
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.length).toBeLessThan(16);
+    expect(received[0]).toBe(`PUT replay/0=${value}`);
+    expect(registered()).toBe(0);
+  });
+
   it("answers a create on keys the user may not read with etcd's permission denied", async () => {
     const leader = await cluster.leader();
     await enableAuth(leader);

@@ -34,6 +34,8 @@ export interface WatchCallDeps {
 /** One watch of a call; the registry counts it against the watcher limits. */
 class CallWatch implements ClosableStream {
   cancelWatcher: (() => void) | undefined;
+  /** Cancelled (by the client, a failure, or the call's end): hears nothing more. */
+  dropped = false;
   /** No events since the last progress tick: the next tick reports progress. */
   quiet = true;
 
@@ -180,6 +182,10 @@ export class GrpcWatchCall {
       return;
     }
     const watch = new CallWatch(id, create, this);
+    parts.registry.add(watch, client);
+    this.lastUser = user;
+    // Listed before the store replays history into it, so a replayed revision can cancel it.
+    this.watches.set(id, watch);
     this.send({ header: this.header(), watch_id: id, created: true });
     try {
       const watcher = ctx.kv.store.watch(
@@ -188,32 +194,23 @@ export class GrpcWatchCall {
         () => this.cancelWith(watch, "etcdserver: the watch failed"),
       );
       watch.cancelWatcher = () => watcher.cancel();
+      if (watch.dropped) watcher.cancel();
     } catch (error) {
-      if (error instanceof CompactedError) {
-        // etcd 3.4 sets only compact_revision; the reason helps clients that read only the text.
-        this.send({
-          header: this.header(),
-          watch_id: id,
-          canceled: true,
-          compact_revision: error.compactRevision,
-          cancel_reason: "etcdserver: mvcc: required revision has been compacted",
-        });
-      } else {
-        this.send({
-          header: this.header(),
-          watch_id: id,
-          canceled: true,
-          cancel_reason: grpcError(error).details,
-        });
-      }
+      this.drop(watch);
+      this.send({
+        header: this.header(),
+        watch_id: id,
+        canceled: true,
+        ...(error instanceof CompactedError
+          ? {
+              compact_revision: error.compactRevision,
+              // etcd 3.4 sets only compact_revision; the reason serves clients that read only the text.
+              cancel_reason: "etcdserver: mvcc: required revision has been compacted",
+            }
+          : { cancel_reason: grpcError(error).details }),
+      });
       return;
     }
-    if (this.ended) {
-      watch.cancelWatcher?.();
-      return;
-    }
-    this.watches.set(id, watch);
-    parts.registry.add(watch, client);
     if (create.progressNotify) this.startProgressTicks();
   }
 
@@ -238,12 +235,13 @@ export class GrpcWatchCall {
   }
 
   private cancelWith(watch: CallWatch, reason: string): void {
-    if (!this.watches.has(watch.id)) return;
+    if (watch.dropped) return;
     this.drop(watch);
     this.send({ header: this.header(), watch_id: watch.id, canceled: true, cancel_reason: reason });
   }
 
   private drop(watch: CallWatch): void {
+    watch.dropped = true;
     watch.cancelWatcher?.();
     this.watches.delete(watch.id);
     this.deps.parts.registry.remove(watch);
@@ -255,7 +253,7 @@ export class GrpcWatchCall {
   }
 
   private deliver(watch: CallWatch, r: WatchResponse): void {
-    if (this.ended || r.progressNotify) return;
+    if (watch.dropped || r.progressNotify) return;
     watch.quiet = false;
     const header = this.header(r.revision);
     const limit = this.deps.maxMessageBytes;
