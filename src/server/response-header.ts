@@ -12,6 +12,27 @@ export function numericClusterId(clusterId: string): string {
   return createHash("sha256").update(clusterId).digest().readBigUInt64BE(0).toString();
 }
 
+/** etcd's ResponseHeader as the JSON gateway (and the gRPC messages of protos.ts) spell it. */
+export interface ResponseHeaderJson {
+  readonly cluster_id?: string;
+  readonly member_id: string;
+  readonly revision: string;
+  readonly raft_term: string;
+}
+
+const headerMakers = new WeakMap<FastifyInstance, (revision: number) => ResponseHeaderJson>();
+
+/**
+ * The full response header of `app`'s member at `revision`, for messages
+ * that do not pass through a route (gRPC streams); undefined for an app
+ * addResponseHeaderIdentity was not called on.
+ */
+export function responseHeaderOf(
+  app: FastifyInstance,
+): ((revision: number) => ResponseHeaderJson) | undefined {
+  return headerMakers.get(app);
+}
+
 /**
  * Fills in who answered on every response header: etcd's ResponseHeader
  * carries cluster_id, member_id and raft_term beside the revision, and
@@ -26,6 +47,12 @@ export function addResponseHeaderIdentity(
 ): void {
   const cluster = clusterId === undefined ? undefined : numericClusterId(clusterId);
   const member = String(node.id);
+  headerMakers.set(app, (revision) => ({
+    ...(cluster !== undefined && { cluster_id: cluster }),
+    member_id: member,
+    revision: String(revision),
+    raft_term: String(node.status().term),
+  }));
   app.addHook("preSerialization", async (_req, _reply, payload: unknown) => {
     if (typeof payload !== "object" || payload === null) return payload;
     const header = (payload as { header?: unknown }).header;

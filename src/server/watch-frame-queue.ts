@@ -1,12 +1,12 @@
 import type { WatchFrame } from "./watch-frames.js";
 
 /**
- * The frames one watch stream has yet to hand to its socket, first in first
+ * The frames (or gRPC messages) one watch stream has yet to hand to its socket, first in first
  * out. A slow reader of small events can have tens of thousands queued, so
  * taking the head is O(1) (Array.shift would move the whole rest each time).
  */
-export class FrameQueue {
-  private items: (WatchFrame | undefined)[] = [];
+export class FrameQueue<F extends { readonly byteLength: number } = WatchFrame> {
+  private items: (F | undefined)[] = [];
   private head = 0;
   private bytes = 0;
 
@@ -18,16 +18,16 @@ export class FrameQueue {
     return this.bytes;
   }
 
-  peek(): WatchFrame | undefined {
+  peek(): F | undefined {
     return this.items[this.head];
   }
 
-  push(frame: WatchFrame): void {
+  push(frame: F): void {
     this.items.push(frame);
     this.bytes += frame.byteLength;
   }
 
-  shift(): WatchFrame | undefined {
+  shift(): F | undefined {
     const frame = this.items[this.head];
     if (frame === undefined) return undefined;
     // Let the frame go as soon as it leaves, and drop the spent prefix now and then.
@@ -41,8 +41,8 @@ export class FrameQueue {
   }
 
   /** Empties the queue, returning what it held in order. */
-  takeAll(): WatchFrame[] {
-    const all = this.items.slice(this.head) as WatchFrame[];
+  takeAll(): F[] {
+    const all = this.items.slice(this.head) as F[];
     this.items = [];
     this.head = 0;
     this.bytes = 0;

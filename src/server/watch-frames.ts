@@ -48,6 +48,11 @@ export class WatchFrameEncoder {
     return this.encoded;
   }
 
+  /** The next frame number, for a message built elsewhere (a gRPC watch response) that the budget orders with these. */
+  sequence(): number {
+    return this.nextSeq++;
+  }
+
   events(response: WatchResponse): WatchFrame {
     const cached = this.shared.get(response.events);
     if (cached !== undefined) return cached;

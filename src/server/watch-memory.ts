@@ -1,4 +1,15 @@
-import type { WatchFrame } from "./watch-frames.js";
+/**
+ * What the budget counts of one message a stream holds: its size and how
+ * many streams hold it. An SSE frame (watch-frames.ts) shared by many
+ * streams, or a gRPC watch response held by one.
+ */
+export interface HeldFrame {
+  readonly byteLength: number;
+  /** Orders frames by when they were built (WatchFrameEncoder.sequence). */
+  readonly seq: number;
+  liveHolders: number;
+  drainingHolders: number;
+}
 
 /** What the member-wide budget needs to know of one watch stream, and how it ends one. */
 export interface BudgetedStream {
@@ -50,7 +61,7 @@ export class WatchMemory {
     this.streams.delete(stream);
   }
 
-  hold(frame: WatchFrame): void {
+  hold(frame: HeldFrame): void {
     if (frame.liveHolders === 0) {
       if (frame.drainingHolders === 0) this.held += frame.byteLength;
       else this.draining -= frame.byteLength;
@@ -59,13 +70,13 @@ export class WatchMemory {
   }
 
   /** A live holder ends: its stream stopped, so what it holds is only waiting to leave. */
-  markDraining(frame: WatchFrame): void {
+  markDraining(frame: HeldFrame): void {
     frame.liveHolders--;
     frame.drainingHolders++;
     if (frame.liveHolders === 0) this.draining += frame.byteLength;
   }
 
-  release(frame: WatchFrame, draining: boolean): void {
+  release(frame: HeldFrame, draining: boolean): void {
     if (draining) frame.drainingHolders--;
     else frame.liveHolders--;
     // A frame any live stream holds is not draining; the last holder gone frees it.

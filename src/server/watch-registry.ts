@@ -50,8 +50,9 @@ export interface ClosableStream {
 }
 
 /**
- * The open watch streams of one server: admits new ones within the limits,
- * counts them (for metrics), and ends them all when the server closes.
+ * The open watches of one server (each HTTP watch stream, each watch of a
+ * gRPC Watch call): admits new ones within the limits, counts them (for
+ * metrics), and ends them all when the server closes.
  */
 export class WatchRegistry {
   private readonly streams = new Map<ClosableStream, string>();

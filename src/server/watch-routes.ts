@@ -9,7 +9,7 @@ import type { ServerLimits, ServerOptions } from "./options.js";
 import { WatchFrameEncoder } from "./watch-frames.js";
 import { WatchMemory } from "./watch-memory.js";
 import { WatchWritePacer } from "./watch-pacer.js";
-import { resolveWatchLimits, WatchRegistry } from "./watch-registry.js";
+import { resolveWatchLimits, type WatchLimits, WatchRegistry } from "./watch-registry.js";
 import { WatchSession } from "./watch-session.js";
 import { bytesSchema, decodeKey, int64Schema, parseInt64 } from "./wire.js";
 
@@ -36,7 +36,8 @@ export const watchBodySchema = {
   additionalProperties: false,
 } as const;
 
-function watchOptions(body: WatchRequestJson, limits: ServerLimits): WatchOptions {
+/** A watch request body (the HTTP route's, or a gRPC create_request) as validated WatchOptions. */
+export function watchOptions(body: WatchRequestJson, limits: ServerLimits): WatchOptions {
   const filters = body.filters ?? [];
   const options: WatchOptions = {
     key: decodeKey(body.key, "key", limits),
@@ -64,8 +65,23 @@ export interface WatchStats {
   readonly cutOverTotalBudget: number;
 }
 
-interface WatchParts {
+/**
+ * The watch machinery of one server, shared by the HTTP route and the gRPC
+ * Watch service: one registry (so the watcher limits count both), one
+ * memory budget, one frame numbering.
+ */
+export interface WatchParts {
   readonly registry: WatchRegistry;
+  readonly limits: WatchLimits;
+  readonly frames: WatchFrameEncoder;
+  readonly memory: WatchMemory;
+  /** Counts, logs (throttled) and reports a stream cut for reading too slowly. */
+  readonly tooSlow: (
+    reason: "stream" | "total",
+    client: string,
+    heldBytes: number,
+    maxBytes: number,
+  ) => void;
   readonly stats: () => WatchStats;
 }
 
@@ -81,6 +97,11 @@ export function watchRegistryOf(app: FastifyInstance): WatchRegistry | undefined
 
 export function watchStatsOf(app: FastifyInstance): WatchStats | undefined {
   return parts.get(app)?.stats();
+}
+
+/** The watch machinery of a server built by createServer (for the gRPC Watch service). */
+export function watchPartsOf(app: FastifyInstance): WatchParts | undefined {
+  return parts.get(app);
 }
 
 /** The user the auth hook authenticated the request as; undefined when anonymous. */
@@ -104,8 +125,28 @@ export function registerWatchRoutes(
   const warnings = new LogThrottle(app.log);
   let cutOverStreamBudget = 0;
   metrics.setWatchBufferedBytes(() => memory.heldBytes);
+  const tooSlow = (
+    reason: "stream" | "total",
+    client: string,
+    heldBytes: number,
+    maxBytes: number,
+  ): void => {
+    if (reason === "stream") cutOverStreamBudget++;
+    metrics.watchStreamCut(reason);
+    warnings.warn(
+      `watch-too-slow-${reason}`,
+      { client, heldBytes, maxBytes },
+      reason === "stream"
+        ? "watch stream cut: its client read too slowly for its buffer budget"
+        : "watch stream cut: the watch streams together were over their memory budget",
+    );
+  };
   parts.set(app, {
     registry,
+    limits: watchLimits,
+    frames,
+    memory,
+    tooSlow,
     stats: () => ({
       activeStreams: registry.activeCount,
       eventFramesEncoded: frames.eventFramesEncoded,
@@ -137,17 +178,7 @@ export function registerWatchRoutes(
         memory,
         pacer,
         onEnd: () => registry.remove(session),
-        onTooSlow: (reason, heldBytes, maxBytes) => {
-          if (reason === "stream") cutOverStreamBudget++;
-          metrics.watchStreamCut(reason);
-          warnings.warn(
-            `watch-too-slow-${reason}`,
-            { client, heldBytes, maxBytes },
-            reason === "stream"
-              ? "watch stream cut: its client read too slowly for its buffer budget"
-              : "watch stream cut: the watch streams together were over their memory budget",
-          );
-        },
+        onTooSlow: (reason, heldBytes, maxBytes) => tooSlow(reason, client, heldBytes, maxBytes),
       });
       registry.add(session, client);
       session.start(watch);

@@ -9,6 +9,7 @@ import { kvService } from "./kv-service.js";
 import { leaseService } from "./lease-service.js";
 import { lockService } from "./lock-service.js";
 import { maintenanceService } from "./maintenance-service.js";
+import { messageLimitBytes } from "./message-limit.js";
 import { etcdServices } from "./protos.js";
 import { watchService } from "./watch-service.js";
 
@@ -19,12 +20,6 @@ export interface GrpcListenOptions {
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** Open calls get this long to end on close before they are cut. */
   readonly closeGraceMs?: number;
-}
-
-/** Largest message either way: a request the HTTP API would take, an answer it would send. */
-function messageLimitBytes(app: FastifyInstance): number {
-  const limits = app.serverLimits;
-  return Math.max(limits.bodyLimitBytes, limits.maxRangeBytes) + 64 * 1024;
 }
 
 /**
