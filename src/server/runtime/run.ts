@@ -100,12 +100,15 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       publisher?.stop();
-      await grpc?.close();
+      // Both at once: closing the app ends every watch (HTTP and gRPC, one
+      // registry), so gRPC's grace period is not spent waiting on them.
+      const grpcClosed = grpc?.close();
       if (app !== undefined) {
         const cut = setTimeout(() => app?.server.closeAllConnections?.(), CLOSE_GRACE_MS);
         await app.close();
         clearTimeout(cut);
       }
+      await grpcClosed;
       await node.stop();
       await backend.close();
       metrics.close();
