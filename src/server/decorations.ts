@@ -14,6 +14,8 @@ declare module "fastify" {
     kvAccess: KvAccess;
     /** The limits every request is held to. */
     serverLimits: ServerLimits;
+    /** etcd's full ResponseHeader at `revision`, for answers made outside a route. */
+    responseHeader: (revision: number) => Record<string, string>;
     /** Insecure ways this member is served right now (security-warnings.ts); empty when none. */
     securityWarnings: () => string[];
   }

@@ -26,6 +26,13 @@ export function addResponseHeaderIdentity(
 ): void {
   const cluster = clusterId === undefined ? undefined : numericClusterId(clusterId);
   const member = String(node.id);
+  // For answers made outside a route (the gRPC streams' own replies).
+  app.decorate("responseHeader", (revision: number) => ({
+    ...(cluster !== undefined && { cluster_id: cluster }),
+    member_id: member,
+    revision: String(revision),
+    raft_term: String(node.status().term),
+  }));
   app.addHook("preSerialization", async (_req, _reply, payload: unknown) => {
     if (typeof payload !== "object" || payload === null) return payload;
     const header = (payload as { header?: unknown }).header;
