@@ -1,4 +1,4 @@
-import type { ServerDuplexStream, UntypedHandleCall } from "@grpc/grpc-js";
+import { status as GrpcCode, type ServerDuplexStream, type UntypedHandleCall } from "@grpc/grpc-js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
 import type { GrpcContext } from "./context.js";
 import { heldLeaseId } from "./lease-ids.js";
@@ -10,6 +10,8 @@ import { grpcError } from "./unary.js";
  * renewals complete: memory per stream stays bounded however it behaves.
  */
 export const KEEPALIVE_READ_AHEAD = 16;
+
+const SERVER_STOPPED = { code: GrpcCode.UNAVAILABLE, details: "etcdserver: server stopped" };
 
 type KeepAliveCall = ServerDuplexStream<JsonObject, JsonObject>;
 
@@ -53,6 +55,13 @@ class KeepAliveStream {
       void this.#renew();
     });
     call.on("cancelled", () => this.#close());
+    // The server is closing: the client hears why and renews through another member.
+    const stop = () => this.#fail(new GrpcCallError(SERVER_STOPPED, "NODE_STOPPED"));
+    if (this.ctx.closing.aborted) stop();
+    else {
+      this.ctx.closing.addEventListener("abort", stop, { once: true });
+      call.on("close", () => this.ctx.closing.removeEventListener("abort", stop));
+    }
     // A broken transport: grpc-js has already given up on the call.
     call.on("error", () => this.#close());
   }
