@@ -213,6 +213,9 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
     expect((await memberLines()).map((l) => l.id)).toEqual(["1", "2", "3"]);
     const unknown = await cluster.etcdctl(["member", "remove", hex(id)]);
     expect(unknown.stderr).toContain("etcdserver: member not found");
+    // An id above 2^53 cannot be a member here: not found, like any other unknown id.
+    const huge = await cluster.etcdctl(["member", "promote", "ffffffffffffff00"]);
+    expect(huge.stderr).toContain("etcdserver: member not found");
   });
 
   it("adds a voter when --learner is not given, as etcd does", async () => {

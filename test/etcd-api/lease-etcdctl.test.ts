@@ -85,6 +85,8 @@ describe("etcdctl lease commands against Conclave's gRPC API", () => {
       "lease 0000000000001234 already expired\n",
     );
     // A lease id above 2^53 cannot be held here: it is unknown, not an error of its own.
+    const hugeRevoke = await cluster.etcdctl(["lease", "revoke", "7fffffffffffffff"]);
+    expect(hugeRevoke.stderr).toContain("etcdserver: requested lease not found");
     expect((await cluster.etcdctl(["lease", "timetolive", "7fffffffffffffff"])).stdout).toBe(
       "lease 7fffffffffffffff already expired\n",
     );

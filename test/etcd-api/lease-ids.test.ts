@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
 import {
   grantBody,
-  heldLeaseId,
   LeaseIdUnsupportedError,
   LeaseTtlTooLargeError,
   minLeaseTtlSeconds,
 } from "../../src/server/grpc/lease-ids.js";
+import { heldId } from "../../src/server/grpc/unary-call.js";
 import { MAX_TTL_SECONDS } from "../../src/server/lease-routes.js";
 
 describe("lease ids and TTLs at the gRPC boundary", () => {
   it("holds ids in [1, 2^53) only", () => {
-    expect(heldLeaseId("1")).toBe("1");
-    expect(heldLeaseId("9007199254740991")).toBe("9007199254740991");
-    expect(heldLeaseId(42)).toBe("42");
+    expect(heldId("1")).toBe("1");
+    expect(heldId("9007199254740991")).toBe("9007199254740991");
+    expect(heldId(42)).toBe("42");
     for (const id of [
       "0",
       "-1",
@@ -22,7 +22,7 @@ describe("lease ids and TTLs at the gRPC boundary", () => {
       "0x1",
       undefined,
     ]) {
-      expect(heldLeaseId(id)).toBeUndefined();
+      expect(heldId(id)).toBeUndefined();
     }
   });
 

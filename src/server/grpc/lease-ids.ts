@@ -1,20 +1,7 @@
 import { status as GrpcCode } from "@grpc/grpc-js";
 import { MAX_TTL_SECONDS } from "../lease-routes.js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
-
-/**
- * A lease id from a request message (int64, decoded as a decimal string) as
- * Conclave can hold it: 1 ≤ id < 2^53, the store keeps ids as numbers.
- * Undefined for 0, negative ids and ids at or above 2^53: no such lease can
- * exist here, so a call naming one gets etcd's answer for an unknown lease.
- */
-export function heldLeaseId(value: unknown): string | undefined {
-  if (typeof value !== "string" && typeof value !== "number") return undefined;
-  const text = String(value);
-  if (!/^[0-9]{1,16}$/.test(text)) return undefined;
-  const id = Number(text);
-  return Number.isSafeInteger(id) && id > 0 ? String(id) : undefined;
-}
+import { heldId } from "./unary-call.js";
 
 /** etcd's LeaseGrant refusal for a TTL above the most a lease may have. */
 export class LeaseTtlTooLargeError extends GrpcCallError {
@@ -61,9 +48,19 @@ export function grantBody(message: JsonObject, minTtlSeconds: number): JsonObjec
   const body: JsonObject = { TTL: String(Math.max(ttl, minTtlSeconds)) };
   const requested = message["ID"];
   if (requested !== undefined && String(requested) !== "0") {
-    const id = heldLeaseId(requested);
+    const id = heldId(requested);
     if (id === undefined) throw new LeaseIdUnsupportedError(String(requested));
     body["ID"] = id;
   }
   return body;
+}
+
+/** etcd's answer for a lease that does not exist. */
+export class GrpcLeaseNotFoundError extends GrpcCallError {
+  constructor() {
+    super(
+      { code: GrpcCode.NOT_FOUND, details: "etcdserver: requested lease not found" },
+      "KV_LEASE_NOT_FOUND",
+    );
+  }
 }

@@ -1,8 +1,9 @@
 import { status as GrpcCode, type ServerDuplexStream, type UntypedHandleCall } from "@grpc/grpc-js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
+import { authorizeCall } from "./call-auth.js";
 import type { GrpcContext } from "./context.js";
-import { heldLeaseId } from "./lease-ids.js";
 import { grpcError } from "./unary.js";
+import { heldId } from "./unary-call.js";
 
 /**
  * Requests read ahead of the one being renewed. Past it the stream stops
@@ -93,8 +94,9 @@ class KeepAliveStream {
   }
 
   async #renewOne(requested: unknown): Promise<JsonObject> {
-    const id = heldLeaseId(requested);
-    if (id !== undefined) {
+    const id = heldId(requested);
+    if (id === undefined) await authorizeCall(this.ctx.kv, this.call.metadata, "authenticated");
+    else {
       try {
         const answer = await this.ctx.bridge.post("/v3/lease/keepalive", { ID: id }, this.call);
         // The route nests its answer under `result`, whose header has the revision only.

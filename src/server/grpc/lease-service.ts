@@ -1,20 +1,11 @@
-import {
-  status as GrpcCode,
-  type ServerUnaryCall,
-  type sendUnaryData,
-  type UntypedHandleCall,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
+import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
+import { authorizeCall } from "./call-auth.js";
 import type { GrpcContext } from "./context.js";
-import { grantBody, heldLeaseId, minLeaseTtlSeconds } from "./lease-ids.js";
+import { GrpcLeaseNotFoundError, grantBody, minLeaseTtlSeconds } from "./lease-ids.js";
 import { leaseKeepAliveHandler } from "./lease-keepalive.js";
-import { grpcError, unaryHandler } from "./unary.js";
-
-type Unary = (
-  call: ServerUnaryCall<JsonObject, JsonObject>,
-  callback: sendUnaryData<JsonObject>,
-) => void;
+import { unaryHandler } from "./unary.js";
+import { heldId, type UnaryCall, unaryCall } from "./unary-call.js";
 
 /**
  * etcd's Lease service over the HTTP lease routes: the messages are the
@@ -25,61 +16,41 @@ type Unary = (
  */
 export function leaseService(ctx: GrpcContext): UntypedServiceImplementation {
   const minTtl = minLeaseTtlSeconds(ctx.kv.node.electionTimeoutMs);
-  const answer = (
-    path: string,
-    body: JsonObject,
-    call: ServerUnaryCall<JsonObject, JsonObject>,
-    callback: sendUnaryData<JsonObject>,
-  ) =>
-    ctx.bridge.post(path, body, call).then(
-      (reply) => callback(null, reply),
-      (err: unknown) => callback(grpcError(err)),
-    );
-  const notFound = () => grpcError(new GrpcCallError(notFoundStatus, "KV_LEASE_NOT_FOUND"));
+  /** A call naming a lease no route could find: the caller must still be let in. */
+  const unknownLease = (call: UnaryCall) => authorizeCall(ctx.kv, call.metadata, "authenticated");
+  const expired = (requested: unknown): JsonObject => ({
+    header: ctx.app.responseHeader(ctx.kv.store.revision),
+    ID: String(requested ?? "0"),
+    TTL: "-1",
+  });
   return {
-    LeaseGrant: ((call, callback) => {
-      let body: JsonObject;
-      try {
-        body = grantBody(call.request ?? {}, minTtl);
-      } catch (err) {
-        callback(grpcError(err));
-        return;
-      }
-      void answer("/v3/lease/grant", body, call, callback);
-    }) satisfies Unary,
-    LeaseRevoke: ((call, callback) => {
-      const id = heldLeaseId(call.request?.["ID"]);
-      if (id === undefined) callback(notFound());
-      else void answer("/v3/lease/revoke", { ID: id }, call, callback);
-    }) satisfies Unary,
-    LeaseTimeToLive: ((call, callback) => {
+    LeaseGrant: unaryCall(async (call) =>
+      ctx.bridge.post("/v3/lease/grant", grantBody(call.request ?? {}, minTtl), call),
+    ),
+    LeaseRevoke: unaryCall(async (call) => {
+      const id = heldId(call.request?.["ID"]);
+      if (id !== undefined) return ctx.bridge.post("/v3/lease/revoke", { ID: id }, call);
+      await unknownLease(call);
+      throw new GrpcLeaseNotFoundError();
+    }),
+    LeaseTimeToLive: unaryCall(async (call) => {
       const message = call.request ?? {};
-      const requested = String(message["ID"] ?? "0");
-      const expired = (): JsonObject => ({
-        header: ctx.app.responseHeader(ctx.kv.store.revision),
-        ID: requested,
-        TTL: "-1",
-      });
-      const id = heldLeaseId(requested);
+      const id = heldId(message["ID"]);
       if (id === undefined) {
-        callback(null, expired());
-        return;
+        await unknownLease(call);
+        return expired(message["ID"]);
       }
       const body = { ID: id, ...(message["keys"] === true && { keys: true }) };
-      ctx.bridge.post("/v3/lease/timetolive", body, call).then(
-        (answer) => callback(null, answer),
-        (err: unknown) =>
-          err instanceof GrpcCallError && err.conclaveCode === "KV_LEASE_NOT_FOUND"
-            ? callback(null, expired())
-            : callback(grpcError(err)),
-      );
-    }) satisfies Unary,
+      try {
+        return await ctx.bridge.post("/v3/lease/timetolive", body, call);
+      } catch (err) {
+        if (err instanceof GrpcCallError && err.conclaveCode === "KV_LEASE_NOT_FOUND") {
+          return expired(message["ID"]);
+        }
+        throw err;
+      }
+    }),
     LeaseLeases: unaryHandler(ctx.bridge, { path: "/v3/lease/leases", request: () => ({}) }),
     LeaseKeepAlive: leaseKeepAliveHandler(ctx),
-  } satisfies Record<string, UntypedHandleCall>;
+  };
 }
-
-const notFoundStatus = {
-  code: GrpcCode.NOT_FOUND,
-  details: "etcdserver: requested lease not found",
-} as const;
