@@ -125,7 +125,13 @@ describe("etcdctl lease commands against Conclave's gRPC API", () => {
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
     });
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    let exitCode: number | null | undefined;
+    const exited = new Promise<void>((resolve) =>
+      child.on("exit", (code) => {
+        exitCode = code;
+        resolve();
+      }),
+    );
     try {
       // etcd's client renews every TTL/3: six renewals take the lease past its TTL of 3 s.
       const startedAt = Date.now();
@@ -137,10 +143,15 @@ describe("etcdctl lease commands against Conclave's gRPC API", () => {
       expect(Date.now() - startedAt).toBeGreaterThan(3000);
       expect(out.split("\n")[0]).toBe(`lease ${hex(id)} keepalived with TTL(3)`);
       expect((await cluster.etcdctl(["get", "stream/k", "--print-value-only"])).stdout).toBe("v\n");
+
+      // Revoked elsewhere: the next renewal answers TTL 0, and etcdctl says so and stops.
+      await cluster.etcdctl(["lease", "revoke", hex(id)]);
+      await waitFor(() => exitCode !== undefined, "etcdctl to stop renewing", 10_000);
+      expect(out).toMatch(new RegExp(`\\nlease ${hex(id)} expired or revoked\\.\\n$`));
+      expect(exitCode).toBe(0);
     } finally {
-      child.kill();
+      if (exitCode === undefined) child.kill();
       await exited;
     }
-    await cluster.etcdctl(["lease", "revoke", hex(id)]);
   });
 });
