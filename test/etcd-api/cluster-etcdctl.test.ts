@@ -219,7 +219,14 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
   });
 
   it("adds a voter when --learner is not given, as etcd does", async () => {
-    const add = await cluster.etcdctl(["member", "add", "v5", "--peer-urls=http://127.0.0.1:7105"]);
+    // Through a follower: the change is forwarded to the leader.
+    const follower = (await cluster.followers())[0]!;
+    const add = await cluster.etcdctl(
+      ["member", "add", "v5", "--peer-urls=http://127.0.0.1:7105"],
+      {
+        endpoints: [cluster.grpcAddressOf(follower.id)],
+      },
+    );
     expect(add.code, add.stderr).toBe(0);
     const id = Number.parseInt(/^Member +([0-9a-f]+) added/.exec(add.stdout)![1]!, 16);
     const json = parseExact((await cluster.etcdctl(["member", "list", "-w", "json"])).stdout);
