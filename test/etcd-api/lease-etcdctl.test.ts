@@ -38,7 +38,10 @@ describe("etcdctl lease commands against Conclave's gRPC API", () => {
     );
     await cluster.etcdctl(["put", "lease/b", "2", `--lease=${hex(id)}`]);
 
-    const ttl = await cluster.etcdctl(["lease", "timetolive", hex(id), "--keys"]);
+    // Only the leader's clock knows what is left: a follower forwards the question.
+    const ttl = await cluster.etcdctl(["lease", "timetolive", hex(id), "--keys"], {
+      endpoints: [cluster.grpcAddressOf(follower.id)],
+    });
     expect(ttl.stdout).toMatch(
       new RegExp(
         `^lease ${hex(id)} granted with TTL\\(60s\\), remaining\\((59|60)s\\), attached keys\\(\\[lease/a lease/b\\]\\)\\n$`,
@@ -94,7 +97,10 @@ describe("etcdctl lease commands against Conclave's gRPC API", () => {
 
   it("keeps a lease alive once, and refuses a TTL above the maximum with etcd's error", async () => {
     const id = await grant(30);
-    const once = await cluster.etcdctl(["lease", "keep-alive", "--once", hex(id)]);
+    const follower = (await cluster.followers())[0]!;
+    const once = await cluster.etcdctl(["lease", "keep-alive", "--once", hex(id)], {
+      endpoints: [cluster.grpcAddressOf(follower.id)],
+    });
     expect(once.stdout).toBe(`lease ${hex(id)} keepalived with TTL(30)\n`);
     const json = parseExact(
       (await cluster.etcdctl(["lease", "keep-alive", "--once", hex(id), "-w", "json"])).stdout,
