@@ -16,6 +16,13 @@ export class MemberExistsError extends HttpApiError {
   }
 }
 
+/** member/add or member/update named a peer address another member has. */
+export class PeerAddressInUseError extends HttpApiError {
+  constructor(peer: string, holder: number) {
+    super(409, "MEMBER_EXISTS", `peer address ${peer} is already member ${holder}'s`);
+  }
+}
+
 /** member/promote named a voter, or transfer-leadership a learner. */
 export class MemberRoleError extends HttpApiError {
   constructor(message: string) {

@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { PermissionDeniedError } from "../auth/index.js";
 import { InvalidArgumentError } from "../errors.js";
 import { encodeMemberAttributes } from "../kv/index.js";
 import { parsePeerAddress } from "../raft/transport/index.js";
@@ -8,6 +9,7 @@ import {
   MemberExistsError,
   MemberNotFoundError,
   MemberRoleError,
+  PeerAddressInUseError,
   requireLeader,
 } from "./cluster-errors.js";
 import { BadRequestError } from "./errors.js";
@@ -168,11 +170,7 @@ export function registerClusterRoutes(
       requireLeader(kv.node, "member add");
       const body = req.body;
       const peer = body.peerURLs[0]!;
-      try {
-        parsePeerAddress(peer);
-      } catch {
-        throw new BadRequestError(`peerURLs[0] must be host:port, got ${JSON.stringify(peer)}`);
-      }
+      checkPeerAddress(peer);
       for (const [i, url] of (body.clientURLs ?? []).entries()) checkClientUrl(url, i);
       const requestedId = body.ID === undefined ? 0 : memberId(body.ID);
       // A voter only when asked for by name: a learner cannot cost the cluster its quorum.
@@ -181,6 +179,7 @@ export function registerClusterRoutes(
         requireLeader(kv.node, "member add");
         let id = requestedId;
         if (id !== 0 && memberRole(kv, id) !== undefined) throw new MemberExistsError(id);
+        checkPeerUnused(kv, peer, 0);
         while (id === 0 || memberRole(kv, id) !== undefined) {
           id = randomInt(1, MAX_GENERATED_ID);
         }
@@ -249,7 +248,8 @@ export function registerClusterRoutes(
   );
 
   // How a follower publishes its own name and client URLs: it cannot propose, the leader can.
-  app.post<{ Body: { ID: Int64Json; name?: string; clientURLs?: string[] } }>(
+  // With peerURLs, etcd's MemberUpdate: the member's peer address changes everywhere.
+  app.post<{ Body: { ID: Int64Json; name?: string; clientURLs?: string[]; peerURLs?: string[] } }>(
     "/v3/cluster/member/update",
     {
       schema: {
@@ -259,6 +259,7 @@ export function registerClusterRoutes(
             ID: int64Schema,
             name: { type: "string", maxLength: 256 },
             clientURLs: urlList,
+            peerURLs: { ...urlList, minItems: 1, maxItems: 1 },
           },
           required: ["ID"],
           additionalProperties: false,
@@ -270,20 +271,59 @@ export function registerClusterRoutes(
       const id = memberId(req.body.ID);
       if (memberRole(kv, id) === undefined) throw new MemberNotFoundError(id);
       for (const [i, url] of (req.body.clientURLs ?? []).entries()) checkClientUrl(url, i);
-      const now = kv.store.members.get(id);
-      const known = kv.node.status().peers.find((p) => p.id === id)?.address;
-      await kv.node.propose(
-        encodeMemberAttributes({
-          id,
-          name: req.body.name ?? now?.name ?? "",
-          peerUrls: now?.peerUrls ?? (known === undefined ? [] : [known]),
-          clientUrls: req.body.clientURLs ?? now?.clientUrls ?? [],
-        }),
-        timeout(),
-      );
-      return membersReply();
+      const peer = req.body.peerURLs?.[0];
+      if (peer !== undefined) {
+        checkPeerAddress(peer);
+        // A member's own credential publishes attributes; moving it is an operator's change.
+        if (req.authMember !== undefined) {
+          throw new PermissionDeniedError("a member may not change its own peer address");
+        }
+      }
+      const update = async () => {
+        requireLeader(kv.node, "member update");
+        const role = memberRole(kv, id);
+        if (role === undefined) throw new MemberNotFoundError(id);
+        const now = kv.store.members.get(id);
+        const known = kv.node.status().peers.find((p) => p.id === id)?.address;
+        const current = now?.peerUrls.length
+          ? [...now.peerUrls]
+          : known === undefined
+            ? []
+            : [known];
+        if (peer !== undefined) checkPeerUnused(kv, peer, id);
+        await kv.node.propose(
+          encodeMemberAttributes({
+            id,
+            name: req.body.name ?? now?.name ?? "",
+            peerUrls: peer === undefined ? current : [peer],
+            clientUrls: req.body.clientURLs ?? now?.clientUrls ?? [],
+          }),
+          timeout(),
+        );
+        // Re-adding a member in its role changes nothing but the address every node dials.
+        if (peer !== undefined && known !== peer) {
+          if (role === "voter") await kv.node.addVoter(id, peer, timeout());
+          else await kv.node.addLearner(id, peer, timeout());
+        }
+        return membersReply();
+      };
+      return peer === undefined ? update() : oneAtATime(update);
     },
   );
+}
+
+function checkPeerAddress(peer: string): void {
+  try {
+    parsePeerAddress(peer);
+  } catch {
+    throw new BadRequestError(`peerURLs[0] must be host:port, got ${JSON.stringify(peer)}`);
+  }
+}
+
+/** Two members at one peer address would each receive the other's messages (etcd refuses too). */
+function checkPeerUnused(kv: KvAccess, peer: string, self: number): void {
+  const holder = listMembers(kv).find((m) => m.ID !== String(self) && m.peerURLs.includes(peer));
+  if (holder !== undefined) throw new PeerAddressInUseError(peer, Number(holder.ID));
 }
 
 function checkClientUrl(url: string, i: number): void {

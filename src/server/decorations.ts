@@ -3,6 +3,7 @@ import type { InProcessIdentity } from "./in-process-identity.js";
 import type { KvAccess } from "./kv-access.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { ServerLimits } from "./options.js";
+import type { ResponseHeaderJson } from "./response-header.js";
 
 /** What createServer hangs on the fastify instance for routes added later (and for tests). */
 declare module "fastify" {
@@ -17,6 +18,8 @@ declare module "fastify" {
     inProcessIdentity: InProcessIdentity;
     /** The limits every request is held to. */
     serverLimits: ServerLimits;
+    /** etcd's full ResponseHeader at `revision`, for answers made outside a route. */
+    responseHeader: (revision: number) => ResponseHeaderJson;
     /** Insecure ways this member is served right now (security-warnings.ts); empty when none. */
     securityWarnings: () => string[];
   }

@@ -21,7 +21,7 @@ const idBody = {
 /** etcd's TTLs are whole seconds; the store keeps milliseconds. */
 const MS_PER_SECOND = 1000;
 /** Keeps ttlMs a safe integer. */
-const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 const ttlSeconds = (ttlMs: number) => Math.ceil(ttlMs / MS_PER_SECOND);
 

@@ -20,19 +20,6 @@ export interface ResponseHeaderJson {
   readonly raft_term: string;
 }
 
-const headerMakers = new WeakMap<FastifyInstance, (revision: number) => ResponseHeaderJson>();
-
-/**
- * The full response header of `app`'s member at `revision`, for messages
- * that do not pass through a route (gRPC streams); undefined for an app
- * addResponseHeaderIdentity was not called on.
- */
-export function responseHeaderOf(
-  app: FastifyInstance,
-): ((revision: number) => ResponseHeaderJson) | undefined {
-  return headerMakers.get(app);
-}
-
 /**
  * Fills in who answered on every response header: etcd's ResponseHeader
  * carries cluster_id, member_id and raft_term beside the revision, and
@@ -47,7 +34,8 @@ export function addResponseHeaderIdentity(
 ): void {
   const cluster = clusterId === undefined ? undefined : numericClusterId(clusterId);
   const member = String(node.id);
-  headerMakers.set(app, (revision) => ({
+  // For answers made outside a route (the gRPC streams' own replies).
+  app.decorate("responseHeader", (revision: number) => ({
     ...(cluster !== undefined && { cluster_id: cluster }),
     member_id: member,
     revision: String(revision),

@@ -12,4 +12,6 @@ export interface GrpcContext {
   readonly kv: KvAccess;
   readonly limits: ServerLimits;
   readonly log: FastifyBaseLogger;
+  /** Aborted when the API starts to close: long-lived streams end rather than wait to be cut. */
+  readonly closing: AbortSignal;
 }

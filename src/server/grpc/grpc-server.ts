@@ -34,6 +34,7 @@ export class GrpcApi {
     /** The port bound (the one asked for, or the one chosen for port 0). */
     readonly port: number,
     private readonly closeGraceMs: number,
+    private readonly closing: AbortController,
   ) {}
 
   static async listen(app: FastifyInstance, options: GrpcListenOptions): Promise<GrpcApi> {
@@ -46,12 +47,14 @@ export class GrpcApi {
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,
     });
+    const closing = new AbortController();
     const ctx: GrpcContext = {
       app,
       bridge: new RouteBridge(app),
       kv: app.kvAccess,
       limits: app.serverLimits,
       log: app.log.child({ component: "grpc" }),
+      closing: closing.signal,
     };
     const services = etcdServices();
     server.addService(services.KV, kvService(ctx));
@@ -81,12 +84,13 @@ export class GrpcApi {
         err === null ? resolve(bound) : reject(err),
       ),
     );
-    return new GrpcApi(server, port, options.closeGraceMs ?? 2000);
+    return new GrpcApi(server, port, options.closeGraceMs ?? 2000, closing);
   }
 
   /** Stops accepting, lets open calls end for the grace period, then cuts the rest. */
   async close(): Promise<void> {
     const server = this.server;
+    this.closing.abort();
     await new Promise<void>((resolve) => {
       const cut = setTimeout(() => {
         server.forceShutdown();

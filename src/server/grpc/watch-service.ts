@@ -1,5 +1,4 @@
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { responseHeaderOf } from "../response-header.js";
 import { watchPartsOf } from "../watch-routes.js";
 import type { GrpcContext } from "./context.js";
 import { messageLimitBytes } from "./message-limit.js";
@@ -15,11 +14,10 @@ import type { WatchRequestMessage, WatchResponseMessage } from "./watch-messages
 export function watchService(ctx: GrpcContext): UntypedServiceImplementation {
   const parts = watchPartsOf(ctx.app);
   if (parts === undefined) throw new Error("the watch service needs an app built by createServer");
-  const fullHeader = responseHeaderOf(ctx.app);
   const deps: WatchCallDeps = {
     ctx,
     parts,
-    header: fullHeader ?? ((revision) => ({ revision: String(revision) })),
+    header: (revision) => ctx.app.responseHeader(revision),
     maxMessageBytes: messageLimitBytes(ctx.app),
   };
   return {
