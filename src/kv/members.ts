@@ -12,6 +12,8 @@ export interface MemberAttributes {
   readonly name: string;
   readonly peerUrls: readonly string[];
   readonly clientUrls: readonly string[];
+  /** Where etcd's gRPC API is served (`--listen-grpc`); none when it is not. */
+  readonly grpcUrls?: readonly string[];
 }
 
 /** A command that sets one member's attributes; it does not change the key space's revision. */
@@ -35,8 +37,8 @@ const MAX_URLS = 16;
 const MAX_URL_BYTES = 1024;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** The wire form inside a snapshot: [id, name, peerUrls, clientUrls]. */
-export type MemberWire = [number, string, string[], string[]];
+/** The wire form inside a snapshot: [id, name, peerUrls, clientUrls, grpcUrls?]. */
+export type MemberWire = [number, string, string[], string[], string[]?];
 
 function fail(message: string): never {
   throw new InvalidKvCommandError(`member attributes: ${message}`);
@@ -71,6 +73,8 @@ export function validateMemberAttributes(raw: unknown): MemberAttributes {
     name,
     peerUrls: urls(f["peerUrls"], "peerUrls"),
     clientUrls: urls(f["clientUrls"], "clientUrls"),
+    // Absent from entries and snapshots written before the gRPC API existed.
+    grpcUrls: f["grpcUrls"] === undefined ? [] : urls(f["grpcUrls"], "grpcUrls"),
   };
 }
 
@@ -121,11 +125,12 @@ export class MemberTable {
       name: attrs.name,
       peerUrls: [...attrs.peerUrls],
       clientUrls: [...attrs.clientUrls],
+      grpcUrls: [...(attrs.grpcUrls ?? [])],
     });
   }
 
   toWire(): MemberWire[] {
-    return this.all().map((m) => [m.id, m.name, [...m.peerUrls], [...m.clientUrls]]);
+    return this.all().map(toWire);
   }
 
   /** Replaces the table with a snapshot's; absent (an older snapshot) means empty. */
@@ -135,8 +140,20 @@ export class MemberTable {
   }
 }
 
+function toWire(m: MemberAttributes): MemberWire {
+  const wire: MemberWire = [m.id, m.name, [...m.peerUrls], [...m.clientUrls]];
+  if (m.grpcUrls !== undefined && m.grpcUrls.length > 0) wire.push([...m.grpcUrls]);
+  return wire;
+}
+
 function wireToAttributes(m: MemberWire): MemberAttributes {
-  return validateMemberAttributes({ id: m[0], name: m[1], peerUrls: m[2], clientUrls: m[3] });
+  return validateMemberAttributes({
+    id: m[0],
+    name: m[1],
+    peerUrls: m[2],
+    clientUrls: m[3],
+    grpcUrls: m[4],
+  });
 }
 
 /** Validates a snapshot header's optional members field. */
@@ -144,10 +161,9 @@ export function parseMemberWire(value: unknown): MemberWire[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw new InvalidKvCommandError("kv snapshot is corrupt: members");
   return value.map((m: unknown) => {
-    if (!Array.isArray(m) || m.length !== 4) {
+    if (!Array.isArray(m) || m.length < 4 || m.length > 5) {
       throw new InvalidKvCommandError("kv snapshot is corrupt: member entry");
     }
-    const a = wireToAttributes(m as MemberWire);
-    return [a.id, a.name, [...a.peerUrls], [...a.clientUrls]];
+    return toWire(wireToAttributes(m as MemberWire));
   });
 }

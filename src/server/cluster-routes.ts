@@ -29,6 +29,8 @@ export interface MemberJson {
   name: string;
   peerURLs: string[];
   clientURLs: string[];
+  /** Conclave's: where the member serves etcd's gRPC API (the gRPC MemberList's clientURLs). */
+  grpcURLs: string[];
   isLearner: boolean;
 }
 
@@ -60,6 +62,7 @@ export function listMembers(kv: KvAccess): MemberJson[] {
       name: attrs?.name ?? "",
       peerURLs: attrs?.peerUrls.length ? [...attrs.peerUrls] : known ? [known] : [],
       clientURLs: [...(attrs?.clientUrls ?? [])],
+      grpcURLs: [...(attrs?.grpcUrls ?? [])],
       isLearner,
     };
   };
@@ -249,7 +252,15 @@ export function registerClusterRoutes(
 
   // How a follower publishes its own name and client URLs: it cannot propose, the leader can.
   // With peerURLs, etcd's MemberUpdate: the member's peer address changes everywhere.
-  app.post<{ Body: { ID: Int64Json; name?: string; clientURLs?: string[]; peerURLs?: string[] } }>(
+  app.post<{
+    Body: {
+      ID: Int64Json;
+      name?: string;
+      clientURLs?: string[];
+      grpcURLs?: string[];
+      peerURLs?: string[];
+    };
+  }>(
     "/v3/cluster/member/update",
     {
       schema: {
@@ -259,6 +270,7 @@ export function registerClusterRoutes(
             ID: int64Schema,
             name: { type: "string", maxLength: 256 },
             clientURLs: urlList,
+            grpcURLs: urlList,
             peerURLs: { ...urlList, minItems: 1, maxItems: 1 },
           },
           required: ["ID"],
@@ -271,6 +283,8 @@ export function registerClusterRoutes(
       const id = memberId(req.body.ID);
       if (memberRole(kv, id) === undefined) throw new MemberNotFoundError(id);
       for (const [i, url] of (req.body.clientURLs ?? []).entries()) checkClientUrl(url, i);
+      for (const [i, url] of (req.body.grpcURLs ?? []).entries())
+        checkClientUrl(url, i, "grpcURLs");
       const peer = req.body.peerURLs?.[0];
       if (peer !== undefined) {
         checkPeerAddress(peer);
@@ -297,6 +311,7 @@ export function registerClusterRoutes(
             name: req.body.name ?? now?.name ?? "",
             peerUrls: peer === undefined ? current : [peer],
             clientUrls: req.body.clientURLs ?? now?.clientUrls ?? [],
+            grpcUrls: req.body.grpcURLs ?? now?.grpcUrls ?? [],
           }),
           timeout(),
         );
@@ -326,14 +341,14 @@ function checkPeerUnused(kv: KvAccess, peer: string, self: number): void {
   if (holder !== undefined) throw new PeerAddressInUseError(peer, Number(holder.ID));
 }
 
-function checkClientUrl(url: string, i: number): void {
+function checkClientUrl(url: string, i: number, field = "clientURLs"): void {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new BadRequestError(`clientURLs[${i}] is not a URL: ${JSON.stringify(url)}`);
+    throw new BadRequestError(`${field}[${i}] is not a URL: ${JSON.stringify(url)}`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new BadRequestError(`clientURLs[${i}] must be an http or https URL`);
+    throw new BadRequestError(`${field}[${i}] must be an http or https URL`);
   }
 }

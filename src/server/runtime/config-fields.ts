@@ -21,6 +21,7 @@ export interface ServeSettings {
   listenPeer: string;
   listenGrpc: string | undefined;
   advertiseClientUrl: string | undefined;
+  advertiseGrpcUrl: string | undefined;
   advertisePeer: string | undefined;
   initialCluster: InitialMember[] | undefined;
   join: boolean;
@@ -200,6 +201,14 @@ export const FIELDS: readonly FieldSpec[] = [
     url,
     "client URL published to the cluster",
     "http(s)://<listen-client>",
+  ),
+  spec(
+    "advertiseGrpcUrl",
+    "advertise-grpc-url",
+    undefined,
+    url,
+    "etcd gRPC URL published to the cluster (the gRPC MemberList's client URLs)",
+    "http(s)://<listen-grpc>",
   ),
   spec(
     "advertisePeer",

@@ -16,6 +16,8 @@ export interface ServeConfig
   readonly nodeId: number;
   readonly dataDir: string;
   readonly advertiseClientUrl: string;
+  /** Undefined when the gRPC API is off. */
+  readonly advertiseGrpcUrl: string | undefined;
   readonly advertisePeer: string;
   readonly initialCluster: readonly InitialMember[];
   /** Undefined when peers are authenticated by mutual TLS alone, or (development) not at all. */
@@ -192,6 +194,16 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
       `required when listenClient is a wildcard address (${s.listenClient})`,
     );
   }
+  if (s.advertiseGrpcUrl === undefined && s.listenGrpc !== undefined && isWildcard(s.listenGrpc)) {
+    throw new ServeConfigError(
+      "advertiseGrpcUrl",
+      "settings",
+      `required when listenGrpc is a wildcard address (${s.listenGrpc})`,
+    );
+  }
+  if (s.advertiseGrpcUrl !== undefined && s.listenGrpc === undefined) {
+    throw new ServeConfigError("advertiseGrpcUrl", "settings", "needs listenGrpc");
+  }
   if (s.advertisePeer === undefined && isWildcard(s.listenPeer)) {
     throw new ServeConfigError(
       "advertisePeer",
@@ -202,6 +214,10 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
   const advertiseClientUrl =
     s.advertiseClientUrl ?? `${clientTls ? "https" : "http"}://${s.listenClient}`;
   const advertisePeer = s.advertisePeer ?? s.listenPeer;
+  const advertiseGrpcUrl =
+    s.listenGrpc === undefined
+      ? undefined
+      : (s.advertiseGrpcUrl ?? `${clientTls ? "https" : "http"}://${s.listenGrpc}`);
 
   const cluster = s.initialCluster;
   const byName = s.name === undefined ? undefined : cluster?.find((m) => m.name === s.name);
@@ -275,6 +291,7 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
     nodeId,
     dataDir: s.dataDir ?? join("data", name),
     advertiseClientUrl,
+    advertiseGrpcUrl,
     advertisePeer,
     initialCluster,
     clusterSecret,

@@ -38,7 +38,12 @@ const sameList = (a: readonly string[], b: readonly string[]) => a.join("\n") ==
 
 /** What a follower can publish through member/update: name and client URLs. */
 function sameIdentity(a: MemberAttributes | undefined, b: MemberAttributes): boolean {
-  return a !== undefined && a.name === b.name && sameList(a.clientUrls, b.clientUrls);
+  return (
+    a !== undefined &&
+    a.name === b.name &&
+    sameList(a.clientUrls, b.clientUrls) &&
+    sameList(a.grpcUrls ?? [], b.grpcUrls ?? [])
+  );
 }
 
 function same(a: MemberAttributes | undefined, b: MemberAttributes): boolean {
@@ -126,7 +131,12 @@ export class MemberPublisher {
     const leaderUrl = store.members.clientUrl(leader);
     // A member/add or a leader publishes founders; until then there is nobody to ask.
     if (leaderUrl === undefined || store.members.get(self.id) === undefined) return;
-    const body = { ID: String(self.id), name: self.name, clientURLs: self.clientUrls };
+    const body = {
+      ID: String(self.id),
+      name: self.name,
+      clientURLs: self.clientUrls,
+      grpcURLs: self.grpcUrls ?? [],
+    };
     try {
       const key = this.#o.memberTokenKey;
       const headers: Record<string, string> =

@@ -157,6 +157,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     name: config.name,
     peerUrls: [config.advertisePeer],
     clientUrls: [config.advertiseClientUrl],
+    grpcUrls: config.advertiseGrpcUrl === undefined ? [] : [config.advertiseGrpcUrl],
   };
   const founders = config.initialCluster.map((m) => ({
     id: m.id,
