@@ -91,14 +91,19 @@ describe("etcd's v3lock service over Conclave's gRPC API", () => {
     const client = lockClient(cluster.grpcAddressOf(1));
     const [holder, waiter] = [await grant(), await grant()];
     const held = await client.unary("Lock", { name: b64("cancel"), lease: holder });
+    const store = cluster.members[0]!.store;
+    const watchersBefore = store.watcherCount;
     const abort = new AbortController();
     const waiting = client
       .unary("Lock", { name: b64("cancel"), lease: waiter }, { signal: abort.signal })
       .catch((e: ServiceError) => e);
     await waitFor(() => exists(`cancel/${hex(waiter)}`), "the waiting lock's key");
+    await waitFor(() => store.watcherCount === watchersBefore + 1, "the waiter's watch");
     abort.abort();
     expect(((await waiting) as ServiceError).code).toBe(GrpcCode.CANCELLED);
     await waitFor(() => !exists(`cancel/${hex(waiter)}`), "the key deleted");
+    // The wait's watch on member 1's store went with the call.
+    await waitFor(() => store.watcherCount === watchersBefore, "the waiter's watch removed");
     await client.unary("Unlock", { key: held["key"] as string });
   });
 

@@ -5,7 +5,7 @@ import { keyValueJson } from "../wire.js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
 import type { GrpcContext } from "./context.js";
 
-/** Calls waiting in a queue (Lock, Campaign) or observing one (Observe) on one member at most. */
+/** Calls of one service (Lock, or Campaign and Observe) waiting on one member at most. */
 export const MAX_QUEUE_WAITERS = 10_000;
 
 /** The TTL etcd's lock and election services give the lease they grant for a call without one. */
