@@ -126,6 +126,35 @@ describe("etcd's v3lock service over Conclave's gRPC API", () => {
     await client.unary("Unlock", { key: held["key"] as string });
   });
 
+  it("keeps the queue's order when a waiter in the middle leaves", async () => {
+    const client = lockClient(cluster.grpcAddressOf(3));
+    const [a, b, c] = [await grant(), await grant(), await grant()];
+    const held = await client.unary("Lock", { name: b64("line"), lease: a });
+    const second = client.unary("Lock", { name: b64("line"), lease: b }).catch((e) => e);
+    await waitFor(() => exists(`line/${hex(b)}`), "the second in line");
+    let thirdDone = false;
+    const third = client.unary("Lock", { name: b64("line"), lease: c }).then((m) => {
+      thirdDone = true;
+      return m;
+    });
+    await waitFor(() => exists(`line/${hex(c)}`), "the third in line");
+    // The third waits on the second; the second going does not let it past the holder.
+    await http("/v3/lease/revoke", { ID: b });
+    expect(((await second) as ServiceError).details).toBe("mutex: session is expired");
+    await http("/v3/kv/put", { key: b64("line-unrelated"), value: b64("x") });
+    // Member 3, where the third waits, has applied the revoke and a revision after it.
+    const member3 = cluster.members[2]!.store;
+    await waitFor(
+      () => member3.range({ key: Buffer.from("line-unrelated") }).count > 0,
+      "a later revision applied on member 3",
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(thirdDone).toBe(false);
+    await client.unary("Unlock", { key: held["key"] as string });
+    expect(text((await third)["key"])).toBe(`line/${hex(c)}`);
+    await client.unary("Unlock", { key: (await third)["key"] as string });
+  });
+
   it("grants a lease for a Lock without one, and refuses a lease that does not exist", async () => {
     const client = lockClient(cluster.grpcAddressOf(1));
     const locked = await client.unary("Lock", { name: b64("nolease") });
