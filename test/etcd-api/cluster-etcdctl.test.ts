@@ -38,6 +38,7 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
         name: `m${m.id}`,
         peerUrls: [peerOf(m.id)],
         clientUrls: [cluster.urlOf(m.id)],
+        grpcUrls: [grpcUrlOf(m.id)],
       };
       await leader.node.propose(encodeMemberAttributes(attrs));
     }
@@ -47,6 +48,8 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
     await Promise.all(started.map((n) => n.stop()));
     await cluster.stop();
   });
+
+  const grpcUrlOf = (id: number) => `http://${cluster.grpcAddressOf(id)}`;
 
   async function memberLines(): Promise<MemberLine[]> {
     const r = await cluster.etcdctl(["member", "list"]);
@@ -72,7 +75,8 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
     expect(lines.map((l) => l.id)).toEqual(["1", "2", "3"]);
     for (const [i, l] of lines.entries()) {
       expect(l.peers).toBe(peerOf(i + 1));
-      expect(l.clients).toBe(cluster.urls[i]);
+      // etcd's clients dial the client URLs with gRPC: the gRPC API's are listed, as host:port.
+      expect(l.clients).toBe(cluster.grpcAddressOf(i + 1));
       expect(l.learner).toBe("false");
       expect(l.name).toBe(`m${i + 1}`);
       expect(l.status).toBe("started");
@@ -95,8 +99,19 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
       ID: 1,
       name: "m1",
       peerURLs: [peerOf(1)],
-      clientURLs: [cluster.urls[0]],
+      clientURLs: [cluster.grpcAddressOf(1)],
     });
+  });
+
+  it("lets etcdctl reach every member from the member list (--cluster)", async () => {
+    const r = await cluster.etcdctl(["endpoint", "status", "--cluster", "-w", "json"], {
+      endpoints: [cluster.grpcAddressOf(1)],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const statuses = JSON.parse(r.stdout.replace(/:(\d{16,})/g, ':"$1"')) as {
+      Endpoint: string;
+    }[];
+    expect(statuses.map((s) => s.Endpoint).sort()).toEqual([...cluster.grpcAddresses].sort());
   });
 
   it("adds a learner, refuses to promote it until it catches up, then promotes, moves and removes it", async () => {

@@ -21,7 +21,7 @@ describe("member attributes in the key-space state machine", () => {
     expect(r).toEqual({ type: "memberAttributes", revision: 2 });
     expect(store.revision).toBe(2);
     expect(store.appliedIndex).toBe(2);
-    expect(store.members.get(1)).toEqual(n1);
+    expect(store.members.get(1)).toEqual({ ...n1, grpcUrls: [] });
     store.apply({ index: 3, term: 1, data: encodeMemberAttributes({ ...n1, clientUrls: [] }) });
     expect(store.members.clientUrl(1)).toBeUndefined();
   });

@@ -38,6 +38,30 @@ export class GrpcMemberNotFoundError extends GrpcCallError {
 }
 
 /**
+ * A member list as etcd's clients read it: they dial a member's client URLs
+ * with gRPC (etcdctl --cluster, clientv3's endpoint sync), so the client URLs
+ * are where the member serves the gRPC API; its HTTP URLs are not listed.
+ * They are listed as host:port: etcd 3.4's clients send a URL's scheme on
+ * in the HTTP/2 :authority header when they dial one member alone, which
+ * Node's HTTP/2 server refuses as malformed (the client's TLS settings say
+ * whether to use TLS either way).
+ */
+export function grpcMemberList(answer: JsonObject): JsonObject {
+  const hostPort = (url: unknown) =>
+    typeof url === "string" ? url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "") : url;
+  const asGrpc = (m: JsonObject) => {
+    const { grpcURLs, ...rest } = m;
+    return { ...rest, clientURLs: Array.isArray(grpcURLs) ? grpcURLs.map(hostPort) : [] };
+  };
+  const { members, member } = answer;
+  return {
+    ...answer,
+    ...(Array.isArray(members) && { members: members.map(asGrpc) }),
+    ...(typeof member === "object" && member !== null && { member: asGrpc(member as JsonObject) }),
+  };
+}
+
+/**
  * etcd's Cluster service over the HTTP cluster routes, whose bodies are
  * etcd's Member messages already (ID as a uint64 string, name, peerURLs,
  * clientURLs, isLearner). What differs is bridged here: etcd adds a voter
@@ -56,15 +80,16 @@ export function clusterService(ctx: GrpcContext): UntypedServiceImplementation {
         await authorizeCall(ctx.kv, call.metadata, "root");
         throw new GrpcMemberNotFoundError();
       }
-      return ctx.bridge.post(path, { ID: id, ...extra(message) }, call);
+      return grpcMemberList(await ctx.bridge.post(path, { ID: id, ...extra(message) }, call));
     });
   return {
     ...unaryHandlers(ctx.bridge, {
       MemberAdd: {
         path: "/v3/cluster/member/add",
         request: (m) => ({ peerURLs: peerAddresses(m) ?? [], isLearner: m["isLearner"] === true }),
+        response: grpcMemberList,
       },
-      MemberList: { path: "/v3/cluster/member/list" },
+      MemberList: { path: "/v3/cluster/member/list", response: grpcMemberList },
     }),
     MemberRemove: onMember("/v3/cluster/member/remove"),
     MemberPromote: onMember("/v3/cluster/member/promote"),
