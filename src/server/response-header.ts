@@ -41,18 +41,24 @@ export function addResponseHeaderIdentity(
     revision: String(revision),
     raft_term: String(node.status().term),
   }));
-  app.addHook("preSerialization", async (_req, _reply, payload: unknown) => {
-    if (typeof payload !== "object" || payload === null) return payload;
-    const header = (payload as { header?: unknown }).header;
-    if (typeof header !== "object" || header === null || Array.isArray(header)) return payload;
+  // etcd's gateway wraps streamed answers (lease keep-alive) in `result`: that header too.
+  const fill = (message: unknown) => {
+    if (typeof message !== "object" || message === null) return;
+    const header = (message as { header?: unknown }).header;
+    if (typeof header !== "object" || header === null || Array.isArray(header)) return;
     const { revision, ...rest } = header as Record<string, unknown>;
-    (payload as { header: unknown }).header = {
+    (message as { header: unknown }).header = {
       ...(cluster !== undefined && { cluster_id: cluster }),
       member_id: member,
       ...(revision !== undefined && { revision }),
       raft_term: String(node.status().term),
       ...rest,
     };
+  };
+  app.addHook("preSerialization", async (_req, _reply, payload: unknown) => {
+    fill(payload);
+    if (typeof payload === "object" && payload !== null)
+      fill((payload as { result?: unknown }).result);
     return payload;
   });
 }

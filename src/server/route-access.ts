@@ -10,7 +10,7 @@ import type {
 } from "./kv-schemas.js";
 import { deleteRangeCommand, putCommand, rangeCommand, txnCommand } from "./kv-translate.js";
 import type { ServerLimits } from "./options.js";
-import type { WatchRequestJson } from "./watch-routes.js";
+import { unwrapWatchBody, type WatchRouteBody } from "./watch-routes.js";
 import { decodeKey, parseInt64 } from "./wire.js";
 
 /**
@@ -70,15 +70,18 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
     ["POST /v3/kv/compaction", ROOT],
     [
       "POST /v3/watch",
-      keys((b: WatchRequestJson) => [
-        {
-          mode: "read",
-          key: decodeKey(b.key, "key", limits),
-          ...(b.range_end !== undefined && {
-            rangeEnd: decodeKey(b.range_end, "range_end", limits),
-          }),
-        },
-      ]),
+      keys((body: WatchRouteBody) => {
+        const b = unwrapWatchBody(body).request;
+        return [
+          {
+            mode: "read",
+            key: decodeKey(b.key, "key", limits),
+            ...(b.range_end !== undefined && {
+              rangeEnd: decodeKey(b.range_end, "range_end", limits),
+            }),
+          },
+        ];
+      }),
     ],
     ["POST /v3/lease/grant", AUTHENTICATED],
     ["POST /v3/lease/keepalive", AUTHENTICATED],

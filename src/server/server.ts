@@ -8,6 +8,9 @@ import { registerClusterRoutes } from "./cluster-routes.js";
 import { ClientConnectionGate } from "./connection-limits.js";
 import "./decorations.js";
 import { errorReply } from "./error-reply.js";
+import { addTypelessJsonBodies } from "./gateway-body.js";
+import { addGatewayEnumNames } from "./gateway-enums.js";
+import { gatewayPath } from "./gateway-paths.js";
 import { registerHealthRoutes } from "./health-routes.js";
 import { addHostCheck } from "./host-check.js";
 import { InProcessIdentity } from "./in-process-identity.js";
@@ -53,6 +56,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     requestTimeout: timeouts.requestTimeout,
     connectionTimeout: connections.idleTimeoutMs,
     bodyLimit: limits.bodyLimitBytes,
+    rewriteUrl: (req) => gatewayPath(req.url ?? "/"),
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     ajv: {
@@ -78,6 +82,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addRequestMetrics(app, metrics);
   addResponseHeaderIdentity(app, options.node, options.clusterId);
   addRequestDepthLimit(app, limits.maxRequestDepth);
+  addGatewayEnumNames(app);
+  addTypelessJsonBodies(app);
   app.decorate("serverMetrics", metrics);
   app.decorate("kvAccess", kv);
   app.decorate("inProcessIdentity", new InProcessIdentity());

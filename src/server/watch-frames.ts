@@ -30,13 +30,28 @@ export interface WatchErrorJson {
   readonly compact_revision?: string;
 }
 
+/** How a watch stream's messages are framed: server-sent events, or etcd's gateway (gateway-watch-frames.ts). */
+export interface WatchFrames {
+  /** The stream's content type. */
+  readonly contentType: string;
+  /** What an idle stream sends to keep its connection open; none when the format has no such thing. */
+  readonly ping: string | undefined;
+  events(response: WatchResponse): WatchFrame;
+  created(revision: number): WatchFrame;
+  progress(revision: number): WatchFrame;
+  error(body: WatchErrorJson): WatchFrame;
+}
+
 /**
  * Builds the frames of every watch stream of one server. Event lists come from
  * the store already shared between watchers with the same pick (see
  * WatchHub.deliver); this keys its cache on that identity, so the JSON and
  * base64 of a revision are produced once however many streams carry it.
  */
-export class WatchFrameEncoder {
+export class WatchFrameEncoder implements WatchFrames {
+  readonly contentType = "text/event-stream";
+  readonly ping = ": ping\n\n";
+
   private readonly shared = new WeakMap<readonly KvEvent[], WatchFrame>();
   private nextSeq = 1;
   private encoded = 0;

@@ -3,6 +3,7 @@ import type { WatchOptions } from "../kv/index.js";
 import { validateWatchOptions } from "../kv/validate.js";
 import { LogThrottle } from "../log-throttle.js";
 import { clientIdentity } from "./client-identity.js";
+import { GatewayWatchFrames } from "./gateway-watch-frames.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
 import type { ServerLimits, ServerOptions } from "./options.js";
@@ -35,6 +36,35 @@ export const watchBodySchema = {
   required: ["key"],
   additionalProperties: false,
 } as const;
+
+/**
+ * The route's body: Conclave's own (the watch request itself), or etcd's
+ * JSON gateway's `{"create_request": {...}}`, which also asks for the
+ * gateway's framing (gateway-watch-frames.ts).
+ */
+export type WatchRouteBody = WatchRequestJson | { create_request: WatchRequestJson };
+
+const watchRouteBodySchema = {
+  oneOf: [
+    watchBodySchema,
+    {
+      type: "object",
+      properties: { create_request: watchBodySchema },
+      required: ["create_request"],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+/** The watch request a route body carries, and whether it came in etcd's gateway form. */
+export function unwrapWatchBody(body: WatchRouteBody): {
+  readonly request: WatchRequestJson;
+  readonly gateway: boolean;
+} {
+  return "create_request" in body
+    ? { request: body.create_request, gateway: true }
+    : { request: body, gateway: false };
+}
 
 /** A watch request body (the HTTP route's, or a gRPC create_request) as validated WatchOptions. */
 export function watchOptions(body: WatchRequestJson, limits: ServerLimits): WatchOptions {
@@ -159,11 +189,13 @@ export function registerWatchRoutes(
     registry.closeAll("SERVER_CLOSING", "the server is shutting down; resume on another node");
   });
 
-  app.post<{ Body: WatchRequestJson }>(
+  const gatewayFrames = new GatewayWatchFrames(frames, (revision) => app.responseHeader(revision));
+  app.post<{ Body: WatchRouteBody }>(
     "/v3/watch",
-    { schema: { body: watchBodySchema } },
+    { schema: { body: watchRouteBodySchema } },
     async (req, reply) => {
-      const watch = watchOptions(req.body, limits);
+      const { request, gateway } = unwrapWatchBody(req.body);
+      const watch = watchOptions(request, limits);
       const client = clientIdentity(req.authUser, req.socket.remoteAddress);
       // Refused with an ordinary JSON error while no byte of the stream is out.
       registry.checkAdmission(client);
@@ -172,9 +204,9 @@ export function registerWatchRoutes(
         maxBufferBytes: watchLimits.maxWatchBufferBytes,
         keepAliveMs: watchLimits.watchKeepAliveMs,
         progressIntervalMs: watchLimits.watchProgressIntervalMs,
-        progressNotify: req.body.progress_notify ?? false,
+        progressNotify: request.progress_notify ?? false,
         endGraceMs: watchLimits.watchEndGraceMs,
-        frames,
+        frames: gateway ? gatewayFrames : frames,
         memory,
         pacer,
         onEnd: () => registry.remove(session),

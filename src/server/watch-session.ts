@@ -7,7 +7,7 @@ import {
   type WatchResponse,
 } from "../kv/index.js";
 import { FrameQueue } from "./watch-frame-queue.js";
-import type { WatchErrorJson, WatchFrame, WatchFrameEncoder } from "./watch-frames.js";
+import type { WatchErrorJson, WatchFrame, WatchFrames } from "./watch-frames.js";
 import type { BudgetedStream, WatchMemory } from "./watch-memory.js";
 import type { PacedStream, WatchWritePacer } from "./watch-pacer.js";
 import type { ClosableStream } from "./watch-registry.js";
@@ -20,7 +20,7 @@ export interface WatchSessionOptions {
   readonly progressNotify: boolean;
   /** How long an ended stream may take to flush its last bytes before its socket is destroyed. */
   readonly endGraceMs: number;
-  readonly frames: WatchFrameEncoder;
+  readonly frames: WatchFrames;
   readonly memory: WatchMemory;
   readonly pacer: WatchWritePacer;
   /** Called once when the stream ends, however it ends. */
@@ -73,7 +73,7 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
   /** Sends the headers and `created`, then registers the watcher (which replays history). */
   start(watch: WatchOptions): void {
     this.res.writeHead(200, {
-      "content-type": "text/event-stream",
+      "content-type": this.options.frames.contentType,
       "cache-control": "no-cache",
       // One stream per connection: when it ends the socket goes too, and no idle keep-alive lingers.
       connection: "close",
@@ -95,10 +95,13 @@ export class WatchSession implements ClosableStream, BudgetedStream, PacedStream
       this.cancelWatcher?.();
       return;
     }
-    this.every(this.options.keepAliveMs, () => {
-      // A stream with bytes still queued is not idle; the ping would only add to the queue.
-      if (this.queue.length === 0 && this.res.writableLength === 0) this.res.write(": ping\n\n");
-    });
+    const ping = this.options.frames.ping;
+    if (ping !== undefined) {
+      this.every(this.options.keepAliveMs, () => {
+        // A stream with bytes still queued is not idle; the ping would only add to the queue.
+        if (this.queue.length === 0 && this.res.writableLength === 0) this.res.write(ping);
+      });
+    }
     if (this.options.progressNotify) {
       this.every(this.options.progressIntervalMs, () => {
         this.enqueue(this.options.frames.progress(this.store.revision));
