@@ -4,12 +4,7 @@ import { MessageType } from "../../src/raft/core/index.js";
 import { RaftNode } from "../../src/raft/node/index.js";
 import { MemoryStorage } from "../../src/raft/storage/memory.js";
 import { waitFor } from "../support/wait-for.js";
-import { type GrpcCluster, startGrpcCluster } from "./grpc-cluster.js";
-
-/** etcdctl's JSON numbers can exceed 2^53 (cluster_id): read them as text. */
-function parseExact(json: string): Record<string, unknown> {
-  return JSON.parse(json.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>;
-}
+import { type GrpcCluster, parseExact, startGrpcCluster } from "./grpc-cluster.js";
 
 const hex = (id: number) => id.toString(16);
 /** The test cluster's peer addresses (the in-memory network routes by id, not by address). */
@@ -108,9 +103,7 @@ describe("etcdctl member commands against Conclave's gRPC API", { timeout: 60_00
       endpoints: [cluster.grpcAddressOf(1)],
     });
     expect(r.code, r.stderr).toBe(0);
-    const statuses = JSON.parse(r.stdout.replace(/:(\d{16,})/g, ':"$1"')) as {
-      Endpoint: string;
-    }[];
+    const statuses = parseExact<{ Endpoint: string }[]>(r.stdout);
     expect(statuses.map((s) => s.Endpoint).sort()).toEqual([...cluster.grpcAddresses].sort());
   });
 

@@ -1,10 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GrpcCluster, startGrpcCluster } from "./grpc-cluster.js";
-
-/** etcdctl's JSON numbers can exceed 2^53 (cluster_id): read them as text. */
-function parseExact(json: string): Record<string, unknown> {
-  return JSON.parse(json.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>;
-}
+import { type GrpcCluster, parseExact, startGrpcCluster } from "./grpc-cluster.js";
 
 describe("etcdctl KV commands against Conclave's gRPC API", () => {
   let cluster: GrpcCluster;

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait-for.js";
-import { ETCDCTL, type GrpcCluster, startGrpcCluster } from "./grpc-cluster.js";
+import { ETCDCTL, type GrpcCluster, parseExact, startGrpcCluster } from "./grpc-cluster.js";
 
 /** A long-running `etcdctl watch`, its output read as it comes. */
 interface WatchProcess {
@@ -12,11 +12,6 @@ interface WatchProcess {
   /** Resolves with the first `count` lines as printed, each with its newline. */
   text(count: number): Promise<string>;
   exited(): Promise<number>;
-}
-
-/** etcdctl's JSON numbers can exceed 2^53 (cluster_id, member_id): read them as text. */
-function parseExact(json: string): Record<string, unknown> {
-  return JSON.parse(json.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>;
 }
 
 describe("etcdctl watch against Conclave's gRPC API", () => {

@@ -35,6 +35,11 @@ export interface EtcdctlOptions {
   readonly timeoutMs?: number;
 }
 
+/** etcdctl's `-w json`, whose numbers can exceed 2^53 (cluster_id, member ids): long ones read as text. */
+export function parseExact<T = Record<string, unknown>>(json: string): T {
+  return JSON.parse(json.replace(/:(\d{16,})/g, ':"$1"')) as T;
+}
+
 /** etcdctl against any endpoint list; never throws for a non-zero exit. */
 export function runEtcdctl(
   endpoints: readonly string[],

@@ -1,12 +1,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait-for.js";
-import { ETCDCTL, type GrpcCluster, startGrpcCluster } from "./grpc-cluster.js";
-
-/** etcdctl's JSON numbers can exceed 2^53 (cluster_id): read them as text. */
-function parseExact(json: string): Record<string, unknown> {
-  return JSON.parse(json.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>;
-}
+import { ETCDCTL, type GrpcCluster, parseExact, startGrpcCluster } from "./grpc-cluster.js";
 
 /** etcdctl prints lease ids as 16 hex digits. */
 const hex = (id: number) => id.toString(16).padStart(16, "0");

@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait-for.js";
-import { type GrpcCluster, runEtcdctl, startGrpcCluster } from "./grpc-cluster.js";
+import { type GrpcCluster, parseExact, runEtcdctl, startGrpcCluster } from "./grpc-cluster.js";
 
 /** The real etcd 3.4 every shape is compared with (read-only commands only). */
 const ETCD = ["127.0.0.1:2379"];
-
-/** etcdctl's JSON numbers can exceed 2^53 (ids): read them as text. */
-function parseExact(json: string): unknown {
-  return JSON.parse(json.replace(/:(\d{16,})/g, ':"$1"'));
-}
 
 /** The shape of a JSON value: objects by their sorted keys, arrays by their first element. */
 function shape(value: unknown): unknown {
@@ -78,8 +73,10 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
     expect(table.stdout.trimEnd().split("\n")).toHaveLength(3 + 3 + 1);
 
     const leader = await cluster.leader();
-    const json = parseExact((await cluster.etcdctl(["endpoint", "status", "-w", "json"])).stdout);
-    const etcdJson = parseExact(
+    const json = parseExact<unknown>(
+      (await cluster.etcdctl(["endpoint", "status", "-w", "json"])).stdout,
+    );
+    const etcdJson = parseExact<unknown>(
       (await runEtcdctl(ETCD, ["endpoint", "status", "-w", "json"])).stdout,
     );
     expect(shape(json)).toEqual(shape(etcdJson));
@@ -105,8 +102,10 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
         /^127\.0\.0\.1:\d+ is healthy: successfully committed proposal: took = [\d.]+[µm]?s$/,
       );
     }
-    const json = parseExact((await cluster.etcdctl(["endpoint", "health", "-w", "json"])).stdout);
-    const etcdJson = parseExact(
+    const json = parseExact<unknown>(
+      (await cluster.etcdctl(["endpoint", "health", "-w", "json"])).stdout,
+    );
+    const etcdJson = parseExact<unknown>(
       (await runEtcdctl(ETCD, ["endpoint", "health", "-w", "json"])).stdout,
     );
     expect(shape(json)).toEqual(shape(etcdJson));
@@ -117,7 +116,9 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
 
   it("endpoint hashkv: the same hash on every member after writes, and after compaction", async () => {
     await writeAndSettle("hashkv/", 20);
-    const json = parseExact((await cluster.etcdctl(["endpoint", "hashkv", "-w", "json"])).stdout);
+    const json = parseExact<unknown>(
+      (await cluster.etcdctl(["endpoint", "hashkv", "-w", "json"])).stdout,
+    );
     const hashes = (json as { HashKV: { hash: number } }[]).map((h) => h.HashKV.hash);
     expect(new Set(hashes).size).toBe(1);
 
@@ -135,10 +136,12 @@ describe("etcdctl endpoint and alarm commands against Conclave's Maintenance ser
       () => cluster.members.every((m) => m.store.compactRevision === revision - 5),
       "every member compacted",
     );
-    const after = parseExact((await cluster.etcdctl(["endpoint", "hashkv", "-w", "json"])).stdout);
+    const after = parseExact<unknown>(
+      (await cluster.etcdctl(["endpoint", "hashkv", "-w", "json"])).stdout,
+    );
     // Compared once compacted: etcdctl leaves out a compact_revision of 0, which
     // the etcd compared with has unless something compacted it.
-    const etcdJson = parseExact(
+    const etcdJson = parseExact<unknown>(
       (await runEtcdctl(ETCD, ["endpoint", "hashkv", "-w", "json"])).stdout,
     ) as { HashKV: Record<string, unknown> }[];
     etcdJson[0]!.HashKV["compact_revision"] ??= 1;

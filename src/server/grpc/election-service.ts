@@ -114,28 +114,14 @@ export function electionService(ctx: GrpcContext): UntypedServiceImplementation 
         call,
       );
     }
-    try {
-      const header = await queue.waitForTurn(prefix, queued, call, () =>
-        electionError("election: session is expired", "ELECTION_SESSION_EXPIRED"),
-      );
-      return {
-        header,
-        leader: {
-          name: encodeBase64(name),
-          key: k,
-          rev: String(queued.createRevision),
-          lease,
-        },
-      };
-    } catch (err) {
-      // A campaign given up resigns, or its key would hold up every later candidate.
-      if (err instanceof QueueWaitCancelledError) {
-        await queue.leave(queued.key, call).catch((e: unknown) => {
-          ctx.log.warn({ err: e }, "a cancelled campaign could not delete its key");
-        });
-      }
-      throw err;
-    }
+    // A campaign given up resigns, or its key would hold up every later candidate.
+    const header = await queue.waitForTurnOrLeave(prefix, queued, call, () =>
+      electionError("election: session is expired", "ELECTION_SESSION_EXPIRED"),
+    );
+    return {
+      header,
+      leader: { name: encodeBase64(name), key: k, rev: String(queued.createRevision), lease },
+    };
   };
 
   const proclaim = async (call: RecipeCall): Promise<JsonObject> => {

@@ -170,6 +170,28 @@ export class KeyQueue {
   }
 
   /**
+   * waitForTurn, and when the call is cancelled the key leaves the queue:
+   * a lock or campaign given up must not hold up everyone behind it.
+   */
+  async waitForTurnOrLeave(
+    prefix: Uint8Array,
+    queued: QueuedKey,
+    call: QueueCall,
+    lost: () => Error,
+  ): Promise<JsonObject> {
+    try {
+      return await this.waitForTurn(prefix, queued, call, lost);
+    } catch (err) {
+      if (err instanceof QueueWaitCancelledError) {
+        await this.leave(queued.key, call).catch((e: unknown) => {
+          this.ctx.log.warn({ err: e }, "a cancelled queue wait could not delete its key");
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
    * Resolves once `queued` heads its queue: no key under `prefix` created
    * before it is left. Rejects with `lost()` when the key itself is deleted
    * first (its lease expired, or it was unlocked or resigned), and with

@@ -4,13 +4,7 @@ import { encodeBase64 } from "../base64.js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
 import { authorizeCall } from "./call-auth.js";
 import type { GrpcContext } from "./context.js";
-import {
-  KeyQueue,
-  messageBytes,
-  QueueWaitCancelledError,
-  queueKey,
-  queuePrefix,
-} from "./key-queue.js";
+import { KeyQueue, messageBytes, queueKey, queuePrefix } from "./key-queue.js";
 import { invalidArgument, leaseOf, type RecipeCall, recipeHandler } from "./recipe-call.js";
 
 /** The lease behind a lock key was revoked or expired while its holder waited. */
@@ -40,23 +34,13 @@ export function lockService(ctx: GrpcContext): UntypedServiceImplementation {
     ]);
     const lease = await queue.lease(leaseOf(message, "lease"), call);
     const queued = await queue.join(queueKey(prefix, lease), new Uint8Array(0), lease, call);
-    try {
-      const header = await queue.waitForTurn(
-        prefix,
-        queued,
-        call,
-        () => new LockSessionExpiredError(),
-      );
-      return { header, key: encodeBase64(queued.key) };
-    } catch (err) {
-      // A lock given up is not left queued, or it would hold up everyone behind it.
-      if (err instanceof QueueWaitCancelledError) {
-        await queue.leave(queued.key, call).catch((e: unknown) => {
-          ctx.log.warn({ err: e }, "a cancelled lock call could not delete its key");
-        });
-      }
-      throw err;
-    }
+    const header = await queue.waitForTurnOrLeave(
+      prefix,
+      queued,
+      call,
+      () => new LockSessionExpiredError(),
+    );
+    return { header, key: encodeBase64(queued.key) };
   };
 
   const unlock = async (call: RecipeCall): Promise<JsonObject> => {
