@@ -326,8 +326,9 @@ export class KvStore implements StateMachine<KvResult> {
     if (typeof callback !== "function") throw new InvalidKvCommandError("watch needs a callback");
     const start = options.startRevision ?? 0;
     const from = start === 0 ? this.currentRevision + 1 : start;
-    // Events at the compaction point itself may have lost their delete markers.
-    if (from <= this.compactedRevision) throw new CompactedError(from, this.compactedRevision);
+    // As etcd: the compaction point itself is watchable (etcd's clients resume a
+    // compacted watch there), though a deletion at exactly it was compacted away.
+    if (from < this.compactedRevision) throw new CompactedError(from, this.compactedRevision);
     const reg = this.hub.add(options, from, callback, onError);
     this.replay(reg, from);
     return { id: reg.id, cancel: () => this.hub.remove(reg.id) };
@@ -465,7 +466,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.tablesDirty = true;
     this.persist();
     for (const reg of this.hub.registrations()) {
-      if (reg.nextRevision <= this.compactedRevision) {
+      if (reg.nextRevision < this.compactedRevision) {
         this.hub.remove(reg.id);
         reg.onError?.(new CompactedError(reg.nextRevision, this.compactedRevision));
       } else {
@@ -707,10 +708,20 @@ export class KvStore implements StateMachine<KvResult> {
     return { type: "txn", revision: 0, succeeded: plan.succeeded, responses };
   }
 
+  /**
+   * One op of a txn. Its answer's revision is etcd's: the txn's new revision
+   * once the txn has written anything (this op included), the store's
+   * revision before the txn until then.
+   */
   private runOp(batch: WriteBatch, plan: TxnPlan, op: TxnOp): TxnOpResult {
+    if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
+    const result = this.runLeafOp(batch, op);
+    return { ...result, revision: batch.sub > 0 ? batch.revision : batch.revision - 1 };
+  }
+
+  private runLeafOp(batch: WriteBatch, op: Exclude<TxnOp, TxnCommand>): TxnOpResult {
     if (op.type === "put") return this.put(batch, op);
     if (op.type === "deleteRange") return this.deleteRange(batch, op);
-    if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
     // Ranges inside a txn see the txn's own earlier writes.
     const at = (op.revision ?? 0) === 0 ? batch.revision : op.revision!;
     const iv = keyInterval(op.key, op.rangeEnd);
@@ -815,12 +826,11 @@ function leaseRow(l: {
     : [l.id, l.ttlMs, l.renewals, l.remainingMs];
 }
 
+/** The txn's revision on it and its nested txns; the other ops keep their own (runOp). */
 function withRevision(result: TxnResult, revision: number): TxnResult {
   return {
     ...result,
     revision,
-    responses: result.responses.map((r) =>
-      r.type === "txn" ? withRevision(r, revision) : { ...r, revision },
-    ),
+    responses: result.responses.map((r) => (r.type === "txn" ? withRevision(r, revision) : r)),
   };
 }
