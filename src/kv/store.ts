@@ -578,7 +578,7 @@ export class KvStore implements StateMachine<KvResult> {
             ? command
             : { type: "txn", compare: [], success: [command], failure: [] };
         const plan = this.plan(txn);
-        this.precheck(plan);
+        this.precheck(plan, command.type === "put");
         const batch = this.begin();
         const result = this.runTxn(batch, plan);
         this.commit(batch);
@@ -686,20 +686,38 @@ export class KvStore implements StateMachine<KvResult> {
     return { succeeded, ops, nested };
   }
 
-  /** Finds every error the chosen path could raise before anything is written. */
-  private precheck(plan: TxnPlan): void {
+  /**
+   * Finds every error the chosen path could raise before anything is
+   * written, in etcd's order: every put of the path first, then every range.
+   * A put inside a txn is refused first for a missing key (ignore_value,
+   * ignore_lease), then for a missing lease; a put on its own the other way
+   * round (`leaseFirst`), as etcd's two code paths do.
+   */
+  private precheck(plan: TxnPlan, leaseFirst: boolean): void {
+    this.precheckPuts(plan, leaseFirst);
+    this.precheckRanges(plan);
+  }
+
+  private precheckPuts(plan: TxnPlan, leaseFirst: boolean): void {
     for (const op of plan.ops) {
-      if (op.type === "range") this.checkReadRevision(op.revision ?? 0, this.currentRevision);
-      else if (op.type === "txn") this.precheck(plan.nested.get(op)!);
+      if (op.type === "txn") this.precheckPuts(plan.nested.get(op)!, leaseFirst);
       else if (op.type === "put") {
         const lease = op.lease ?? 0;
-        if (lease !== 0 && !op.ignoreLease && this.leaseTable.get(lease) === undefined) {
-          throw new LeaseNotFoundError(lease);
-        }
+        const leaseMissing =
+          lease !== 0 && !op.ignoreLease && this.leaseTable.get(lease) === undefined;
+        if (leaseFirst && leaseMissing) throw new LeaseNotFoundError(lease);
         if ((op.ignoreValue || op.ignoreLease) && this.current(toKeyString(op.key)) === undefined) {
           throw new KeyNotFoundError(toKeyString(op.key));
         }
+        if (leaseMissing) throw new LeaseNotFoundError(lease);
       }
+    }
+  }
+
+  private precheckRanges(plan: TxnPlan): void {
+    for (const op of plan.ops) {
+      if (op.type === "range") this.checkReadRevision(op.revision ?? 0, this.currentRevision);
+      else if (op.type === "txn") this.precheckRanges(plan.nested.get(op)!);
     }
   }
 

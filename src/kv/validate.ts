@@ -1,11 +1,6 @@
 import { ALARM_TYPES } from "./alarms.js";
 import { validateAuthCommand } from "./auth-validate.js";
-import {
-  DuplicateKeyError,
-  InvalidKvCommandError,
-  LeaseProvidedError,
-  ValueProvidedError,
-} from "./errors.js";
+import { InvalidKvCommandError, LeaseProvidedError, ValueProvidedError } from "./errors.js";
 import { MAX_CHECKPOINTS_PER_ENTRY } from "./lease-checkpoints.js";
 import { REQUEST_ID_PATTERN } from "./requests.js";
 import { checkNoDuplicateWrites } from "./txn-duplicates.js";
