@@ -161,7 +161,7 @@ describe("range", () => {
     expect(s.keys("k", undefined, 3)).toEqual(["k=2"]);
     expect(failure(s.run({ type: "compact", revision: 3 }))).toBeInstanceOf(CompactedError);
     expect(failure(s.run({ type: "compact", revision: 50 }))).toBeInstanceOf(FutureRevisionError);
-    expect(() => s.store.watch({ key: b("k"), startRevision: 3 }, () => {})).toThrow(
+    expect(() => s.store.watch({ key: b("k"), startRevision: 2 }, () => {})).toThrow(
       CompactedError,
     );
   });
