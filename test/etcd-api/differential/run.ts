@@ -101,8 +101,15 @@ async function apply(side: Side, op: Op): Promise<{ shown: unknown; raw?: CallOu
   const { target, leases } = side;
   switch (op.kind) {
     case "kv": {
-      const raw = await target.kv(op.method, bind(op.req, leases) as Message);
-      return { shown: outcome(raw, leases), raw };
+      const req = bind(op.req, leases) as Message;
+      const raw = await target.kv(op.method, req);
+      if (op.method !== "Range") return { shown: outcome(raw, leases), raw };
+      // A read changes nothing: ask the JSON gateway too, whose answer must be the same message.
+      const gateway = await target.gateway("/v3/kv/range", req);
+      // Conclave's one addition to etcd's answer: where the next page starts (paging clients).
+      const { next_key: _nextKey, ...answer } = gateway as Message;
+      const shownGateway = "status" in gateway ? "refused" : normalise(answer, leases);
+      return { shown: { grpc: outcome(raw, leases), gateway: shownGateway }, raw };
     }
     case "grant": {
       const raw = await target.lease("LeaseGrant", { TTL: "600" });

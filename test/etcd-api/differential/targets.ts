@@ -29,6 +29,12 @@ export interface DiffTarget {
     req: Message,
   ): Promise<CallOutcome>;
   lease(method: "LeaseGrant" | "LeaseRevoke", req: Message): Promise<CallOutcome>;
+  /**
+   * The JSON gateway's answer to `body` at `path` (etcd's grpc-gateway, or
+   * Conclave's HTTP API); a refusal only by its HTTP status, as the two
+   * servers' error bodies differ by design.
+   */
+  gateway(path: string, body: Message): Promise<Message | { readonly status: number }>;
   /** Watches until `done(events so far)` or `timeoutMs`; the watch is cancelled either way. */
   watch(
     req: WatchRequest,
@@ -45,6 +51,7 @@ export function grpcTarget(name: string, address: string): DiffTarget {
     name,
     kv: (method, req) => client.unary("KV", method, req),
     lease: (method, req) => client.unary("Lease", method, req),
+    gateway: (path, body) => gatewayPost(`http://${address}`, path, body),
     watch: (req, done, timeoutMs) => grpcWatch(client, req, done, timeoutMs),
     close: () => client.close(),
   };
@@ -89,9 +96,25 @@ export function conclaveTarget(name: string, grpcAddress: string, url: string): 
     kv: (method, req) => client.unary("KV", method, req),
     lease: (method, req) =>
       httpUnary(url, method === "LeaseGrant" ? "/v3/lease/grant" : "/v3/lease/revoke", req),
+    gateway: (path, body) => gatewayPost(url, path, body),
     watch: (req, done, timeoutMs) => sseWatch(url, req, done, timeoutMs),
     close: () => client.close(),
   };
+}
+
+async function gatewayPost(
+  url: string,
+  path: string,
+  body: Message,
+): Promise<Message | { readonly status: number }> {
+  const res = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const answer = (await res.json()) as Message;
+  return res.ok ? answer : { status: res.status };
 }
 
 async function httpUnary(url: string, path: string, body: Message): Promise<CallOutcome> {
