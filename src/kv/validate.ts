@@ -201,7 +201,9 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
     }
     case "compact":
       onlyFields(f, ["type", "revision"], what);
-      return { type: "compact", revision: integer(f["revision"], "revision", what, 1) };
+      // 0 is taken, as etcd takes it: it is at or below any compaction point, so it is refused
+      // as compacted, not as malformed.
+      return { type: "compact", revision: integer(f["revision"], "revision", what, 0) };
     case "leaseGrant":
       onlyFields(f, ["type", "id", "ttlMs"], what);
       return strip({

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  CompactedError,
   DuplicateKeyError,
   KeyNotFoundError,
   type KvCommand,
@@ -113,6 +114,15 @@ describe("txn answers", () => {
     expect(inTxn.type === "error" && inTxn.error).toBeInstanceOf(KeyNotFoundError);
     const alone = h.run(orphan);
     expect(alone.type === "error" && alone.error).toBeInstanceOf(LeaseNotFoundError);
+  });
+});
+
+describe("compaction", () => {
+  it("refuses revision 0 as compacted, as etcd does", () => {
+    const h = new Harness();
+    h.put("a");
+    const r = h.run({ type: "compact", revision: 0 });
+    expect(r.type === "error" && r.error).toBeInstanceOf(CompactedError);
   });
 });
 

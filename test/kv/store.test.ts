@@ -419,7 +419,7 @@ describe("commands at the boundary", () => {
       { type: "range", key: b("k"), sortOrder: "sideways" },
       { type: "txn", compare: [{ key: b("k"), target: "value", result: "equal", value: 3 }] },
       { type: "txn", compare: [], success: [{ type: "compact", revision: 1 }] },
-      { type: "compact", revision: 0 },
+      { type: "compact", revision: -1 },
       { type: "leaseGrant", ttlMs: 0 },
       { type: "leaseRevoke", id: "1" },
     ];

@@ -176,7 +176,13 @@ export class OpGenerator {
         c["value"] = b64(this.pick(VALUES));
         break;
       default:
-        c["lease"] = this.chance(0.3) ? "0" : this.leaseRef(view);
+        if (this.chance(0.3)) {
+          c["lease"] = "0";
+        } else {
+          c["lease"] = this.leaseRef(view);
+          // Lease ids are each server's own choice: only their equality compares across servers.
+          c["result"] = this.pick(["EQUAL", "NOT_EQUAL"]);
+        }
     }
     return c;
   }
