@@ -19,7 +19,14 @@ import {
 } from "./errors.js";
 import { type LeaseState, LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
-import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
+import {
+  isTombstone,
+  KeyHistories,
+  type KeyRecord,
+  recordAt,
+  toKeyValue,
+  tombstone,
+} from "./mvcc.js";
 import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
 import {
   DEFAULT_REQUEST_WINDOW,
@@ -38,6 +45,7 @@ import {
 import type {
   DeleteRangeCommand,
   DeleteRangeResult,
+  KeyValue,
   KvCommand,
   KvEvent,
   KvResult,
@@ -541,7 +549,13 @@ export class KvStore implements StateMachine<KvResult> {
       for (let i = 0; i < h.length; i++) {
         const r = h[i]!;
         if (r.modRevision < from) continue;
-        const prev = i > 0 && !isTombstone(h[i - 1]!) ? toKeyValue(key, h[i - 1]!) : undefined;
+        const before = h[i - 1];
+        const prev =
+          before !== undefined && before.modRevision === r.modRevision
+            ? prevBefore(key, h, r.modRevision)
+            : before === undefined || isTombstone(before)
+              ? undefined
+              : toKeyValue(key, before);
         events.push(eventFor(key, r, prev));
       }
     }
@@ -761,11 +775,12 @@ export class KvStore implements StateMachine<KvResult> {
       value: ownedCopy(value),
       lease,
     };
+    const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
+    const eventPrev = this.eventPrev(key, batch, prevKv);
     this.histories.append(key, this.backend.putRecord(key, record));
     if (prev !== undefined && prev.lease !== lease) this.leaseTable.detach(key, prev.lease);
     this.leaseTable.attach(key, lease);
-    const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
-    batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });
+    batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });
     return op.prevKv && prevKv !== undefined
       ? { type: "put", revision: 0, prevKv }
       : { type: "put", revision: 0 };
@@ -786,11 +801,28 @@ export class KvStore implements StateMachine<KvResult> {
     const prev = this.current(key);
     if (prev === undefined) return undefined;
     const record = tombstone(batch.revision, batch.sub++);
+    const prevKv = toKeyValue(key, prev);
+    const eventPrev = this.eventPrev(key, batch, prevKv);
     this.histories.append(key, this.backend.putRecord(key, record));
     this.leaseTable.detach(key, prev.lease);
-    const prevKv = toKeyValue(key, prev);
-    batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });
+    batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });
     return prevKv;
+  }
+
+  /**
+   * A watch event's prev_kv (call before appending the batch's record): the
+   * key as of the revision before the batch's, as etcd gives it. It is the
+   * op's own previous record unless the batch already wrote the key.
+   */
+  private eventPrev(
+    key: KeyString,
+    batch: WriteBatch,
+    prevKv: KeyValue | undefined,
+  ): KeyValue | undefined {
+    const h = this.histories.history(key);
+    const last = h?.[h.length - 1];
+    if (h === undefined || last === undefined || last.modRevision !== batch.revision) return prevKv;
+    return prevBefore(key, h, batch.revision);
   }
 
   /** The key's live record including writes of the batch in progress. */
@@ -815,6 +847,16 @@ export class KvStore implements StateMachine<KvResult> {
     this.currentRevision = batch.revision;
     this.hub.publish(batch.revision, batch.events);
   }
+}
+
+/** The key's live value as of the revision before `revision`, as a watch event's prev_kv. */
+function prevBefore(
+  key: KeyString,
+  history: readonly KeyRecord[],
+  revision: number,
+): KeyValue | undefined {
+  const r = recordAt(history, revision - 1);
+  return r === undefined || isTombstone(r) ? undefined : toKeyValue(key, r);
 }
 
 function eventFor(

@@ -15,6 +15,7 @@ import {
   type TxnOp,
   utf8,
   validateCommand,
+  type WatchResponse,
 } from "../../src/kv/index.js";
 import { text } from "./ops.js";
 
@@ -114,6 +115,26 @@ describe("txn answers", () => {
     expect(inTxn.type === "error" && inTxn.error).toBeInstanceOf(KeyNotFoundError);
     const alone = h.run(orphan);
     expect(alone.type === "error" && alone.error).toBeInstanceOf(LeaseNotFoundError);
+  });
+});
+
+describe("watch events of a key written twice in one txn", () => {
+  it("carry as prev_kv the key before the txn, live and replayed, as etcd's do", () => {
+    const h = new Harness();
+    h.put("k", "before"); // revision 2
+    const start = h.store.revision + 1;
+    const live: string[] = [];
+    const show = (r: WatchResponse) => {
+      for (const e of r.events) live.push(`${e.type} ${e.prevKv ? text(e.prevKv.value) : "-"}`);
+    };
+    h.store.watch({ key: b("k"), startRevision: start, prevKv: true }, show);
+    // A put in one nested txn and a delete of the same key in a later one: etcd accepts it.
+    const r = h.run(txn([txn([put("k")]), txn([del("k")])]));
+    expect(r.type).toBe("txn");
+    expect(live).toEqual(["put before", "delete before"]);
+    live.length = 0;
+    h.store.watch({ key: b("k"), startRevision: start, prevKv: true }, show);
+    expect(live).toEqual(["put before", "delete before"]);
   });
 });
 
