@@ -67,8 +67,11 @@ export class OpGenerator {
     return this.prefix + this.pick(NAMES);
   }
 
-  /** A key selection: one key, a prefix, a [from, to) interval, or every key from one on. */
-  private keys(): { key: string; range_end?: string } {
+  /**
+   * A key selection: one key, a prefix, a [from, to) interval, or (unless
+   * `fromKey` is false) every key from one on.
+   */
+  private keys(fromKey = true): { key: string; range_end?: string } {
     const k = this.key();
     switch (this.rng.int(5)) {
       case 0:
@@ -82,7 +85,7 @@ export class OpGenerator {
         return { key: b64(lo), range_end: b64(hi) };
       }
       default:
-        return this.chance(0.5)
+        return fromKey && this.chance(0.5)
           ? { key: b64(k), range_end: b64("\0") }
           : { key: b64(this.prefix), range_end: b64(prefixEnd(this.prefix)) };
     }
@@ -148,8 +151,8 @@ export class OpGenerator {
     return req;
   }
 
-  deleteRange(): Message {
-    const req: Message = { ...this.keys() };
+  deleteRange(fromKey = true): Message {
+    const req: Message = { ...this.keys(fromKey) };
     if (this.chance(0.5)) req["prev_kv"] = true;
     return req;
   }
@@ -195,7 +198,10 @@ export class OpGenerator {
       case 2:
         return { request_put: this.put(view) };
       case 3:
-        return { request_delete_range: this.deleteRange() };
+        // etcd 3.4 crashes on a txn that deletes every key from one on and then puts
+        // one of them with ignore_lease or ignore_value (its duplicate check lets
+        // that through, its apply then finds no key); Conclave answers it.
+        return { request_delete_range: this.deleteRange(false) };
       default:
         return { request_txn: this.txn(view, depth + 1) };
     }
