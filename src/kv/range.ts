@@ -43,7 +43,7 @@ export function collectRange(
 ): Shaped {
   const target = req.sortTarget ?? "key";
   const order = req.sortOrder ?? "ascend";
-  if (target !== "key" || order !== "ascend") {
+  if (target !== "key" || order !== "ascend" || hasRevisionBounds(req)) {
     return trimToBudget(shapeRange(liveRecords(histories, iv, revision), req), maxBytes);
   }
   const limit = req.limit ?? 0;
@@ -91,13 +91,45 @@ function keyValue(key: KeyString, r: KeyRecord, keysOnly: boolean): KeyValue {
   };
 }
 
-/** Applies sort, limit, keysOnly and countOnly, as etcd's range does. */
+type Bounds = Pick<
+  RangeCommand,
+  "minModRevision" | "maxModRevision" | "minCreateRevision" | "maxCreateRevision"
+>;
+
+function hasRevisionBounds(req: Bounds): boolean {
+  return (
+    (req.minModRevision ?? 0) > 0 ||
+    (req.maxModRevision ?? 0) > 0 ||
+    (req.minCreateRevision ?? 0) > 0 ||
+    (req.maxCreateRevision ?? 0) > 0
+  );
+}
+
+function withinBounds(r: KeyRecord, req: Bounds): boolean {
+  const minMod = req.minModRevision ?? 0;
+  const maxMod = req.maxModRevision ?? 0;
+  const minCreate = req.minCreateRevision ?? 0;
+  const maxCreate = req.maxCreateRevision ?? 0;
+  return (
+    (minMod === 0 || r.modRevision >= minMod) &&
+    (maxMod === 0 || r.modRevision <= maxMod) &&
+    (minCreate === 0 || r.createRevision >= minCreate) &&
+    (maxCreate === 0 || r.createRevision <= maxCreate)
+  );
+}
+
+/**
+ * Applies revision bounds, sort, limit, keysOnly and countOnly, as etcd's
+ * range does: `count` is the interval's count before the bounds, `more`
+ * says the limit cut what the bounds kept.
+ */
 export function shapeRange(
-  found: [KeyString, KeyRecord][],
+  all: [KeyString, KeyRecord][],
   req: Omit<RangeCommand, "type" | "key">,
 ): { kvs: KeyValue[]; more: boolean; count: number } {
-  const count = found.length;
+  const count = all.length;
   if (req.countOnly) return { kvs: [], more: false, count };
+  const found = hasRevisionBounds(req) ? all.filter(([, r]) => withinBounds(r, req)) : all;
   const target = req.sortTarget ?? "key";
   const order = req.sortOrder ?? "ascend";
   if (target !== "key" || order !== "ascend") {
@@ -106,9 +138,9 @@ export function shapeRange(
     found.sort(order === "ascend" ? cmp : (a, b) => -cmp(a, b));
   }
   const limit = req.limit ?? 0;
-  const kept = limit > 0 && limit < count ? found.slice(0, limit) : found;
+  const kept = limit > 0 && limit < found.length ? found.slice(0, limit) : found;
   const kvs = kept.map(([key, r]) => keyValue(key, r, req.keysOnly ?? false));
-  return { kvs, more: kept.length < count, count };
+  return { kvs, more: kept.length < found.length, count };
 }
 
 type Row = [KeyString, KeyRecord];

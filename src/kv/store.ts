@@ -19,7 +19,14 @@ import {
 } from "./errors.js";
 import { type LeaseState, LeaseTable } from "./leases.js";
 import { decodeMemberCommand, isMemberCommand, MemberTable } from "./members.js";
-import { isTombstone, KeyHistories, type KeyRecord, toKeyValue, tombstone } from "./mvcc.js";
+import {
+  isTombstone,
+  KeyHistories,
+  type KeyRecord,
+  recordAt,
+  toKeyValue,
+  tombstone,
+} from "./mvcc.js";
 import { collectRange, DEFAULT_MAX_RANGE_BYTES, liveRecords } from "./range.js";
 import {
   DEFAULT_REQUEST_WINDOW,
@@ -39,6 +46,7 @@ import {
 import type {
   DeleteRangeCommand,
   DeleteRangeResult,
+  KeyValue,
   KvCommand,
   KvEvent,
   KvResult,
@@ -337,8 +345,9 @@ export class KvStore implements StateMachine<KvResult> {
     if (typeof callback !== "function") throw new InvalidKvCommandError("watch needs a callback");
     const start = options.startRevision ?? 0;
     const from = start === 0 ? this.currentRevision + 1 : start;
-    // Events at the compaction point itself may have lost their delete markers.
-    if (from <= this.compactedRevision) throw new CompactedError(from, this.compactedRevision);
+    // As etcd: the compaction point itself is watchable (etcd's clients resume a
+    // compacted watch there), though a deletion at exactly it was compacted away.
+    if (from < this.compactedRevision) throw new CompactedError(from, this.compactedRevision);
     const reg = this.hub.add(options, from, callback, onError);
     this.replay(reg, from);
     return { id: reg.id, cancel: () => this.hub.remove(reg.id) };
@@ -497,7 +506,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.tablesDirty = true;
     this.persist();
     for (const reg of this.hub.registrations()) {
-      if (reg.nextRevision <= this.compactedRevision) {
+      if (reg.nextRevision < this.compactedRevision) {
         this.hub.remove(reg.id);
         reg.onError?.(new CompactedError(reg.nextRevision, this.compactedRevision));
       } else {
@@ -572,7 +581,13 @@ export class KvStore implements StateMachine<KvResult> {
       for (let i = 0; i < h.length; i++) {
         const r = h[i]!;
         if (r.modRevision < from) continue;
-        const prev = i > 0 && !isTombstone(h[i - 1]!) ? toKeyValue(key, h[i - 1]!) : undefined;
+        const before = h[i - 1];
+        const prev =
+          before !== undefined && before.modRevision === r.modRevision
+            ? prevBefore(key, h, r.modRevision)
+            : before === undefined || isTombstone(before)
+              ? undefined
+              : toKeyValue(key, before);
         events.push(eventFor(key, r, prev));
       }
     }
@@ -609,7 +624,7 @@ export class KvStore implements StateMachine<KvResult> {
             ? command
             : { type: "txn", compare: [], success: [command], failure: [] };
         const plan = this.plan(txn);
-        this.precheck(plan);
+        this.precheck(plan, command.type === "put");
         const batch = this.begin();
         const result = this.runTxn(batch, plan);
         this.commit(batch);
@@ -717,20 +732,38 @@ export class KvStore implements StateMachine<KvResult> {
     return { succeeded, ops, nested };
   }
 
-  /** Finds every error the chosen path could raise before anything is written. */
-  private precheck(plan: TxnPlan): void {
+  /**
+   * Finds every error the chosen path could raise before anything is
+   * written, in etcd's order: every put of the path first, then every range.
+   * A put inside a txn is refused first for a missing key (ignore_value,
+   * ignore_lease), then for a missing lease; a put on its own the other way
+   * round (`leaseFirst`), as etcd's two code paths do.
+   */
+  private precheck(plan: TxnPlan, leaseFirst: boolean): void {
+    this.precheckPuts(plan, leaseFirst);
+    this.precheckRanges(plan);
+  }
+
+  private precheckPuts(plan: TxnPlan, leaseFirst: boolean): void {
     for (const op of plan.ops) {
-      if (op.type === "range") this.checkReadRevision(op.revision ?? 0, this.currentRevision);
-      else if (op.type === "txn") this.precheck(plan.nested.get(op)!);
+      if (op.type === "txn") this.precheckPuts(plan.nested.get(op)!, leaseFirst);
       else if (op.type === "put") {
         const lease = op.lease ?? 0;
-        if (lease !== 0 && !op.ignoreLease && this.leaseTable.get(lease) === undefined) {
-          throw new LeaseNotFoundError(lease);
-        }
+        const leaseMissing =
+          lease !== 0 && !op.ignoreLease && this.leaseTable.get(lease) === undefined;
+        if (leaseFirst && leaseMissing) throw new LeaseNotFoundError(lease);
         if ((op.ignoreValue || op.ignoreLease) && this.current(toKeyString(op.key)) === undefined) {
           throw new KeyNotFoundError(toKeyString(op.key));
         }
+        if (leaseMissing) throw new LeaseNotFoundError(lease);
       }
+    }
+  }
+
+  private precheckRanges(plan: TxnPlan): void {
+    for (const op of plan.ops) {
+      if (op.type === "range") this.checkReadRevision(op.revision ?? 0, this.currentRevision);
+      else if (op.type === "txn") this.precheckRanges(plan.nested.get(op)!);
     }
   }
 
@@ -739,10 +772,20 @@ export class KvStore implements StateMachine<KvResult> {
     return { type: "txn", revision: 0, succeeded: plan.succeeded, responses };
   }
 
+  /**
+   * One op of a txn. Its answer's revision is etcd's: the txn's new revision
+   * once the txn has written anything (this op included), the store's
+   * revision before the txn until then.
+   */
   private runOp(batch: WriteBatch, plan: TxnPlan, op: TxnOp): TxnOpResult {
+    if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
+    const result = this.runLeafOp(batch, op);
+    return { ...result, revision: batch.sub > 0 ? batch.revision : batch.revision - 1 };
+  }
+
+  private runLeafOp(batch: WriteBatch, op: Exclude<TxnOp, TxnCommand>): TxnOpResult {
     if (op.type === "put") return this.put(batch, op);
     if (op.type === "deleteRange") return this.deleteRange(batch, op);
-    if (op.type === "txn") return this.runTxn(batch, plan.nested.get(op)!);
     // Ranges inside a txn see the txn's own earlier writes.
     const at = (op.revision ?? 0) === 0 ? batch.revision : op.revision!;
     const iv = keyInterval(op.key, op.rangeEnd);
@@ -764,11 +807,12 @@ export class KvStore implements StateMachine<KvResult> {
       value: ownedCopy(value),
       lease,
     };
+    const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
+    const eventPrev = this.eventPrev(key, batch, prevKv);
     this.histories.append(key, this.backend.putRecord(key, record));
     if (prev !== undefined && prev.lease !== lease) this.leaseTable.detach(key, prev.lease);
     this.leaseTable.attach(key, lease);
-    const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
-    batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });
+    batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });
     return op.prevKv && prevKv !== undefined
       ? { type: "put", revision: 0, prevKv }
       : { type: "put", revision: 0 };
@@ -789,11 +833,28 @@ export class KvStore implements StateMachine<KvResult> {
     const prev = this.current(key);
     if (prev === undefined) return undefined;
     const record = tombstone(batch.revision, batch.sub++);
+    const prevKv = toKeyValue(key, prev);
+    const eventPrev = this.eventPrev(key, batch, prevKv);
     this.histories.append(key, this.backend.putRecord(key, record));
     this.leaseTable.detach(key, prev.lease);
-    const prevKv = toKeyValue(key, prev);
-    batch.events.push({ ...eventFor(key, record, prevKv), keyString: key });
+    batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });
     return prevKv;
+  }
+
+  /**
+   * A watch event's prev_kv (call before appending the batch's record): the
+   * key as of the revision before the batch's, as etcd gives it. It is the
+   * op's own previous record unless the batch already wrote the key.
+   */
+  private eventPrev(
+    key: KeyString,
+    batch: WriteBatch,
+    prevKv: KeyValue | undefined,
+  ): KeyValue | undefined {
+    const h = this.histories.history(key);
+    const last = h?.[h.length - 1];
+    if (h === undefined || last === undefined || last.modRevision !== batch.revision) return prevKv;
+    return prevBefore(key, h, batch.revision);
   }
 
   /** The key's live record including writes of the batch in progress. */
@@ -818,6 +879,16 @@ export class KvStore implements StateMachine<KvResult> {
     this.currentRevision = batch.revision;
     this.hub.publish(batch.revision, batch.events);
   }
+}
+
+/** The key's live value as of the revision before `revision`, as a watch event's prev_kv. */
+function prevBefore(
+  key: KeyString,
+  history: readonly KeyRecord[],
+  revision: number,
+): KeyValue | undefined {
+  const r = recordAt(history, revision - 1);
+  return r === undefined || isTombstone(r) ? undefined : toKeyValue(key, r);
 }
 
 function eventFor(
@@ -847,12 +918,11 @@ function leaseRow(l: {
     : [l.id, l.ttlMs, l.renewals, l.remainingMs];
 }
 
+/** The txn's revision on it and its nested txns; the other ops keep their own (runOp). */
 function withRevision(result: TxnResult, revision: number): TxnResult {
   return {
     ...result,
     revision,
-    responses: result.responses.map((r) =>
-      r.type === "txn" ? withRevision(r, revision) : { ...r, revision },
-    ),
+    responses: result.responses.map((r) => (r.type === "txn" ? withRevision(r, revision) : r)),
   };
 }

@@ -30,6 +30,14 @@ export interface RangeCommand {
   readonly sortOrder?: SortOrder;
   readonly keysOnly?: boolean;
   readonly countOnly?: boolean;
+  /**
+   * 0 or absent: no bound. Keys outside these bounds are left out of `kvs`
+   * (after the count, which stays the interval's, as etcd's does).
+   */
+  readonly minModRevision?: number;
+  readonly maxModRevision?: number;
+  readonly minCreateRevision?: number;
+  readonly maxCreateRevision?: number;
 }
 
 export interface PutCommand {

@@ -1,14 +1,9 @@
 import { ALARM_TYPES } from "./alarms.js";
 import { validateAuthCommand } from "./auth-validate.js";
-import { intervalsOverlap, type KeyInterval, keyInterval, toKeyString } from "./bytes.js";
-import {
-  DuplicateKeyError,
-  InvalidKvCommandError,
-  LeaseProvidedError,
-  ValueProvidedError,
-} from "./errors.js";
+import { InvalidKvCommandError, LeaseProvidedError, ValueProvidedError } from "./errors.js";
 import { MAX_CHECKPOINTS_PER_ENTRY } from "./lease-checkpoints.js";
 import { REQUEST_ID_PATTERN } from "./requests.js";
+import { checkNoDuplicateWrites } from "./txn-duplicates.js";
 import type { Compare, KvCommand, LeaseCheckpoint, TxnCommand, TxnOp } from "./types.js";
 
 const MAX_TXN_DEPTH = 16;
@@ -119,6 +114,10 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
           "sortOrder",
           "keysOnly",
           "countOnly",
+          "minModRevision",
+          "maxModRevision",
+          "minCreateRevision",
+          "maxCreateRevision",
         ],
         what,
       );
@@ -138,6 +137,10 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
         sortOrder: oneOf(f, "sortOrder", what, ["ascend", "descend"] as const),
         keysOnly: optionalBool(f, "keysOnly", what),
         countOnly: optionalBool(f, "countOnly", what),
+        minModRevision: optionalInteger(f, "minModRevision", what),
+        maxModRevision: optionalInteger(f, "maxModRevision", what),
+        minCreateRevision: optionalInteger(f, "minCreateRevision", what),
+        maxCreateRevision: optionalInteger(f, "maxCreateRevision", what),
       });
     case "put": {
       onlyFields(
@@ -198,7 +201,9 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
     }
     case "compact":
       onlyFields(f, ["type", "revision"], what);
-      return { type: "compact", revision: integer(f["revision"], "revision", what, 1) };
+      // 0 is taken, as etcd takes it: it is at or below any compaction point, so it is refused
+      // as compacted, not as malformed.
+      return { type: "compact", revision: integer(f["revision"], "revision", what, 0) };
     case "leaseGrant":
       onlyFields(f, ["type", "id", "ttlMs"], what);
       return strip({
@@ -269,47 +274,6 @@ export function validateCommand(raw: unknown): KvCommand {
     throw new InvalidKvCommandError(`command.command must be a write, not ${command.type}`);
   }
   return { type: "request", id, command };
-}
-
-interface Writes {
-  readonly puts: Set<string>;
-  readonly deletes: KeyInterval[];
-}
-
-/**
- * etcd's rule: within one branch (nested txns included) a key may be put at
- * most once, and no put may fall inside a deleted range. Checked on every
- * branch, taken or not, so the verdict does not depend on the store's state.
- */
-function checkNoDuplicateWrites(txn: TxnCommand): void {
-  branchWrites(txn.success);
-  branchWrites(txn.failure);
-}
-
-function branchWrites(ops: readonly TxnOp[]): Writes {
-  const puts = new Set<string>();
-  const deletes: KeyInterval[] = [];
-  const addPut = (key: string): void => {
-    if (puts.has(key)) throw new DuplicateKeyError(key);
-    puts.add(key);
-  };
-  for (const op of ops) {
-    if (op.type === "put") addPut(toKeyString(op.key));
-    else if (op.type === "deleteRange") deletes.push(keyInterval(op.key, op.rangeEnd));
-    else if (op.type === "txn") {
-      // Only one nested branch runs, so the two may repeat each other's keys.
-      const a = branchWrites(op.success);
-      const b = branchWrites(op.failure);
-      for (const key of new Set([...a.puts, ...b.puts])) addPut(key);
-      deletes.push(...a.deletes, ...b.deletes);
-    }
-  }
-  for (const key of puts) {
-    for (const iv of deletes) {
-      if (intervalsOverlap(iv, { start: key, end: undefined })) throw new DuplicateKeyError(key);
-    }
-  }
-  return { puts, deletes };
 }
 
 /** Checks a watch request as strictly as a command. */

@@ -13,6 +13,10 @@ export interface RangeRequestJson {
   serializable?: boolean;
   keys_only?: boolean;
   count_only?: boolean;
+  min_mod_revision?: Int64Json;
+  max_mod_revision?: Int64Json;
+  min_create_revision?: Int64Json;
+  max_create_revision?: Int64Json;
 }
 
 export interface PutRequestJson {
@@ -69,6 +73,10 @@ const rangeProps = {
   serializable: { type: "boolean" },
   keys_only: { type: "boolean" },
   count_only: { type: "boolean" },
+  min_mod_revision: int64Schema,
+  max_mod_revision: int64Schema,
+  min_create_revision: int64Schema,
+  max_create_revision: int64Schema,
 };
 
 const putProps = {

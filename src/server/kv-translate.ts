@@ -18,13 +18,14 @@ import { TooManyOpsError } from "./errors.js";
 import type {
   CompareJson,
   DeleteRangeRequestJson,
+  Int64Json,
   PutRequestJson,
   RangeRequestJson,
   RequestOpJson,
   TxnRequestJson,
 } from "./kv-schemas.js";
 import type { ServerLimits } from "./options.js";
-import { decodeKey, decodeValue, header, keyValueJson, parseInt64 } from "./wire.js";
+import { decodeKey, decodeValue, header, int64Field, keyValueJson, parseInt64 } from "./wire.js";
 
 const SORT_TARGETS: Record<string, SortTarget> = {
   KEY: "key",
@@ -53,6 +54,22 @@ export function rangeCommand(req: RangeRequestJson, limits: ServerLimits, at = "
     ...(sortOrder !== undefined && { sortOrder, sortTarget: SORT_TARGETS[target] ?? "key" }),
     keysOnly: req.keys_only ?? false,
     countOnly: req.count_only ?? false,
+    ...revisionBounds(req, at),
+  };
+}
+
+/** The range's revision bounds, only those set: a command without them stays as it was. */
+function revisionBounds(req: RangeRequestJson, at: string) {
+  const bound = (value: Int64Json | undefined, field: string) => parseInt64(value, `${at}${field}`);
+  const minMod = bound(req.min_mod_revision, "min_mod_revision");
+  const maxMod = bound(req.max_mod_revision, "max_mod_revision");
+  const minCreate = bound(req.min_create_revision, "min_create_revision");
+  const maxCreate = bound(req.max_create_revision, "max_create_revision");
+  return {
+    ...(minMod > 0 && { minModRevision: minMod }),
+    ...(maxMod > 0 && { maxModRevision: maxMod }),
+    ...(minCreate > 0 && { minCreateRevision: minCreate }),
+    ...(maxCreate > 0 && { maxCreateRevision: maxCreate }),
   };
 }
 
@@ -156,9 +173,9 @@ export function txnCommand(req: TxnRequestJson, limits: ServerLimits): TxnComman
 export function rangeJson(r: RangeResult) {
   return {
     header: header(r.revision),
-    kvs: r.kvs.map(keyValueJson),
-    more: r.more,
-    count: String(r.count),
+    ...(r.kvs.length > 0 && { kvs: r.kvs.map(keyValueJson) }),
+    ...(r.more && { more: true }),
+    ...int64Field("count", r.count),
     // Not in etcd's answer: where the next page starts when a byte budget cut this one.
     ...(r.nextKey !== undefined && { next_key: encodeBase64(r.nextKey) }),
   };
@@ -174,8 +191,8 @@ export function putJson(r: PutResult) {
 export function deleteRangeJson(r: DeleteRangeResult) {
   return {
     header: header(r.revision),
-    deleted: String(r.deleted),
-    prev_kvs: r.prevKvs.map(keyValueJson),
+    ...int64Field("deleted", r.deleted),
+    ...(r.prevKvs.length > 0 && { prev_kvs: r.prevKvs.map(keyValueJson) }),
   };
 }
 
@@ -188,14 +205,19 @@ function opResultJson(r: TxnOpResult): object {
     case "deleteRange":
       return { response_delete_range: deleteRangeJson(r) };
     case "txn":
-      return { response_txn: txnJson(r) };
+      return { response_txn: txnJson(r, true) };
   }
 }
 
-export function txnJson(r: TxnResult): object {
+/**
+ * A txn's answer. etcd gives a nested txn's answer an empty header (only
+ * the outermost answer and the range, put and delete answers carry the
+ * revision).
+ */
+export function txnJson(r: TxnResult, nested = false): object {
   return {
-    header: header(r.revision),
-    succeeded: r.succeeded,
-    responses: r.responses.map(opResultJson),
+    header: nested ? {} : header(r.revision),
+    ...(r.succeeded && { succeeded: true }),
+    ...(r.responses.length > 0 && { responses: r.responses.map(opResultJson) }),
   };
 }

@@ -57,26 +57,37 @@ export function decodeValue(text: string, field: string, limits: ServerLimits): 
   return bytes;
 }
 
+/**
+ * etcd's answers leave out every field at its zero value (proto3 on the
+ * gRPC wire, and its JSON gateway, which does not emit defaults): a key
+ * with no lease has no `lease`, an empty value no `value`. Clients read
+ * an absent field as zero.
+ */
 export interface KeyValueJson {
-  key: string;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  value: string;
-  lease: string;
+  key?: string;
+  create_revision?: string;
+  mod_revision?: string;
+  version?: string;
+  value?: string;
+  lease?: string;
+}
+
+/** `value` as an int64 field of an answer: absent at zero. */
+export function int64Field<K extends string>(name: K, value: number): { [P in K]?: string } {
+  return (value === 0 ? {} : { [name]: String(value) }) as { [P in K]?: string };
 }
 
 export function keyValueJson(kv: KeyValue): KeyValueJson {
   return {
-    key: encodeBase64(kv.key),
-    create_revision: String(kv.createRevision),
-    mod_revision: String(kv.modRevision),
-    version: String(kv.version),
-    value: encodeBase64(kv.value),
-    lease: String(kv.lease),
+    ...(kv.key.byteLength > 0 && { key: encodeBase64(kv.key) }),
+    ...int64Field("create_revision", kv.createRevision),
+    ...int64Field("mod_revision", kv.modRevision),
+    ...int64Field("version", kv.version),
+    ...(kv.value.byteLength > 0 && { value: encodeBase64(kv.value) }),
+    ...int64Field("lease", kv.lease),
   };
 }
 
-export function header(revision: number): { revision: string } {
-  return { revision: String(revision) };
+export function header(revision: number): { revision?: string } {
+  return int64Field("revision", revision);
 }

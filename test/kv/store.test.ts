@@ -161,7 +161,7 @@ describe("range", () => {
     expect(s.keys("k", undefined, 3)).toEqual(["k=2"]);
     expect(failure(s.run({ type: "compact", revision: 3 }))).toBeInstanceOf(CompactedError);
     expect(failure(s.run({ type: "compact", revision: 50 }))).toBeInstanceOf(FutureRevisionError);
-    expect(() => s.store.watch({ key: b("k"), startRevision: 3 }, () => {})).toThrow(
+    expect(() => s.store.watch({ key: b("k"), startRevision: 2 }, () => {})).toThrow(
       CompactedError,
     );
   });
@@ -419,7 +419,7 @@ describe("commands at the boundary", () => {
       { type: "range", key: b("k"), sortOrder: "sideways" },
       { type: "txn", compare: [{ key: b("k"), target: "value", result: "equal", value: 3 }] },
       { type: "txn", compare: [], success: [{ type: "compact", revision: 1 }] },
-      { type: "compact", revision: 0 },
+      { type: "compact", revision: -1 },
       { type: "leaseGrant", ttlMs: 0 },
       { type: "leaseRevoke", id: "1" },
     ];

@@ -60,7 +60,10 @@ describe("watch", () => {
     const store = seeded();
     store.apply(5, { type: "compact", revision: 3 });
     expect(() => store.watch({ key: b("a"), startRevision: 2 }, () => {})).toThrow(CompactedError);
-    expect(() => store.watch({ key: b("a"), startRevision: 3 }, () => {})).toThrow(CompactedError);
+    // The compaction point itself is watchable, as in etcd.
+    const atCompaction: WatchResponse[] = [];
+    store.watch({ key: b("a"), startRevision: 3 }, (r) => atCompaction.push(r));
+    expect(atCompaction.map((r) => r.revision)).toEqual([3, 4]);
     const got: WatchResponse[] = [];
     store.watch({ key: b("a"), startRevision: 4, prevKv: true }, (r) => got.push(r));
     expect(got.map((r) => r.revision)).toEqual([4]);

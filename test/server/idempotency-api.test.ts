@@ -24,7 +24,9 @@ async function post(url: string, payload: object, key?: string) {
 
 const value = async (key: string) => {
   const r = await post("/v3/kv/range", { key: b64(key) });
-  return r.body.kvs.map((kv: { value: string }) => Buffer.from(kv.value, "base64").toString());
+  // An empty answer has no `kvs` (etcd's gateway leaves empty fields out).
+  const kvs: { value?: string }[] = r.body.kvs ?? [];
+  return kvs.map((kv) => Buffer.from(kv.value ?? "", "base64").toString());
 };
 
 describe("idempotency keys over HTTP", () => {
