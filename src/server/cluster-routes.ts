@@ -29,8 +29,8 @@ export interface MemberJson {
   name: string;
   peerURLs: string[];
   clientURLs: string[];
-  /** Conclave's: where the member serves etcd's gRPC API (the gRPC MemberList's clientURLs). */
-  grpcURLs: string[];
+  /** Conclave's: where the member serves etcd's gRPC API (the gRPC MemberList's clientURLs); absent when it does not. */
+  grpcURLs?: string[];
   isLearner: boolean;
 }
 
@@ -62,7 +62,8 @@ export function listMembers(kv: KvAccess): MemberJson[] {
       name: attrs?.name ?? "",
       peerURLs: attrs?.peerUrls.length ? [...attrs.peerUrls] : known ? [known] : [],
       clientURLs: [...(attrs?.clientUrls ?? [])],
-      grpcURLs: [...(attrs?.grpcUrls ?? [])],
+      ...(attrs?.grpcUrls !== undefined &&
+        attrs.grpcUrls.length > 0 && { grpcURLs: [...attrs.grpcUrls] }),
       isLearner,
     };
   };
