@@ -52,3 +52,37 @@ export async function startHttpCluster(
     },
   };
 }
+
+/** An answer of the HTTP API, read field by field in tests. */
+export interface JsonReply {
+  readonly status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field in tests.
+  readonly body: any;
+}
+
+/** One POST over real HTTP to a member's listening API. */
+export async function postJson(
+  baseUrl: string,
+  path: string,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonReply> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(payload),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** postJson that must answer 200; resolves with the body. */
+export async function okJson(
+  baseUrl: string,
+  path: string,
+  payload: unknown,
+  headers?: Record<string, string>,
+) {
+  const r = await postJson(baseUrl, path, payload, headers);
+  if (r.status !== 200) throw new Error(`${path} answered ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}

@@ -7,7 +7,7 @@ import {
 } from "../../src/server/forward-identity.js";
 import { enableAuth, ROOT_PASSWORD } from "./auth-support.js";
 import { b64, type Member, text, waitFor } from "./cluster.js";
-import { type HttpCluster, startHttpCluster } from "./http-cluster.js";
+import { type HttpCluster, okJson, postJson, startHttpCluster } from "./http-cluster.js";
 
 const KEY = memberTokenKey("a cluster secret shared by the members of this test");
 
@@ -18,31 +18,11 @@ let rootToken: string;
 let writerToken: string;
 let readerToken: string;
 
-interface Reply {
-  readonly status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field in tests.
-  readonly body: any;
-}
+const post = (m: Member, path: string, payload: unknown, headers?: Record<string, string>) =>
+  postJson(cluster.urlOf(m.id), path, payload, headers);
 
-async function post(
-  m: Member,
-  path: string,
-  payload: unknown,
-  headers: Record<string, string> = {},
-): Promise<Reply> {
-  const res = await fetch(`${cluster.urlOf(m.id)}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(payload),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function ok(m: Member, path: string, payload: unknown, headers?: Record<string, string>) {
-  const r = await post(m, path, payload, headers);
-  if (r.status !== 200) throw new Error(`${path} answered ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
+const ok = (m: Member, path: string, payload: unknown, headers?: Record<string, string>) =>
+  okJson(cluster.urlOf(m.id), path, payload, headers);
 
 const tokenOn = async (m: Member, name: string, password: string) =>
   (await ok(m, "/v3/auth/authenticate", { name, password })).token as string;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FORWARDED_BY_HEADER } from "../../src/server/forward-identity.js";
 import { freePort } from "../support/free-port.js";
 import { b64, type Member, startCluster, text, waitFor } from "./cluster.js";
-import { type HttpCluster, startHttpCluster } from "./http-cluster.js";
+import { type HttpCluster, okJson, postJson, startHttpCluster } from "./http-cluster.js";
 import { sampleValue, scrapeMetrics } from "./metric-sample.js";
 
 let cluster: HttpCluster;
@@ -19,32 +19,11 @@ afterAll(async () => {
   await cluster.stop();
 });
 
-interface Reply {
-  readonly status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field in tests.
-  readonly body: any;
-}
+const post = (m: Member, path: string, payload: unknown, headers?: Record<string, string>) =>
+  postJson(cluster.urlOf(m.id), path, payload, headers);
 
-/** One POST over real HTTP to a member's listening API. */
-async function post(
-  m: Member,
-  path: string,
-  payload: unknown,
-  headers: Record<string, string> = {},
-): Promise<Reply> {
-  const res = await fetch(`${cluster.urlOf(m.id)}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(payload),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function ok(m: Member, path: string, payload: unknown, headers?: Record<string, string>) {
-  const r = await post(m, path, payload, headers);
-  if (r.status !== 200) throw new Error(`${path} answered ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
+const ok = (m: Member, path: string, payload: unknown, headers?: Record<string, string>) =>
+  okJson(cluster.urlOf(m.id), path, payload, headers);
 
 /** The value of `key` on every member once each has applied `revision`. */
 async function valueEverywhere(key: string, revision: number): Promise<(string | undefined)[]> {
