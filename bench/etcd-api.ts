@@ -18,7 +18,7 @@ import { BUILT_SERVER, prepareServerBuild, startConclaveCluster } from "./kv/con
 import { etcd3Target, startEtcdCluster } from "./kv/etcd-cluster.js";
 import { FIGURE } from "./kv/figures.js";
 import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
-import { jsonLine, printTable, summarizeAll } from "./kv/report.js";
+import { jsonLine, printRunReport, summarizeAll } from "./kv/report.js";
 import { type InterleavedResult, runInterleaved } from "./kv/rounds.js";
 import type { RunningCluster } from "./kv/target.js";
 import { checkTargets, TARGETS } from "./kv/targets.js";
@@ -125,20 +125,14 @@ try {
 
 const summaries = result === undefined ? [] : summarizeAll(result.rounds, result.once);
 const checks = checkTargets(summaries, API_TARGETS);
-if (result !== undefined) {
-  console.log(
-    `\netcd-api: npm etcd3 against etcd and against Conclave's gRPC API, 3 members each, ` +
-      `both up at once, phases interleaved, ${options.rounds} round(s); ` +
-      `${options.valueBytes}-byte values, ${options.keySpace} keys, ` +
-      `${options.opsPerPhase} ops or ${options.phaseTimeMs / 1000} s per phase; ` +
-      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; ` +
-      `load average ${result.loadAverages.map((l) => l.toFixed(1)).join(" → ")}\n`,
+if (result !== undefined)
+  printRunReport(
+    "etcd-api: npm etcd3 against etcd and against Conclave's gRPC API, 3 members each",
+    options,
+    result,
+    summaries,
+    checks,
   );
-  printTable(summaries, checks);
-  for (const f of result.failures) {
-    console.log(`failed: round ${f.round}, ${f.system} ${f.phase}: ${f.error}`);
-  }
-}
 console.log(
   jsonLine({
     bench: "etcd-api",

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { BUILT_SERVER, prepareServerBuild, startConclaveCluster } from "./kv/conclave-cluster.js";
 import { startEtcdCluster } from "./kv/etcd-cluster.js";
 import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
-import { jsonLine, printTable, summarizeAll } from "./kv/report.js";
+import { jsonLine, printRunReport, summarizeAll } from "./kv/report.js";
 import { type InterleavedResult, runInterleaved } from "./kv/rounds.js";
 import type { RunningCluster } from "./kv/target.js";
 import { checkTargets } from "./kv/targets.js";
@@ -85,19 +85,7 @@ try {
 
 const summaries = result === undefined ? [] : summarizeAll(result.rounds, result.once);
 const checks = checkTargets(summaries);
-if (result !== undefined) {
-  console.log(
-    `\nkv: 3 members each, both up at once, phases interleaved, ${options.rounds} round(s); ` +
-      `${options.valueBytes}-byte values, ${options.keySpace} keys, ` +
-      `${options.opsPerPhase} ops or ${options.phaseTimeMs / 1000} s per phase; ` +
-      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; ` +
-      `load average ${result.loadAverages.map((l) => l.toFixed(1)).join(" → ")}\n`,
-  );
-  printTable(summaries, checks);
-  for (const f of result.failures) {
-    console.log(`failed: round ${f.round}, ${f.system} ${f.phase}: ${f.error}`);
-  }
-}
+if (result !== undefined) printRunReport("kv: 3 members each", options, result, summaries, checks);
 console.log(
   jsonLine({
     bench: "kv",

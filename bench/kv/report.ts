@@ -2,7 +2,10 @@
  * The readable table (each system's median, the median per-round ratio and
  * its spread), the targets, and the one JSON line.
  */
+import { cpus } from "node:os";
 import { digitsOf } from "./figures.js";
+import type { KvBenchOptions } from "./options.js";
+import type { InterleavedResult } from "./rounds.js";
 import { type FigureSummary, figureNames, type RoundSample, summarize } from "./stats.js";
 import type { TargetCheck } from "./targets.js";
 
@@ -59,4 +62,25 @@ export function jsonLine(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     typeof v === "number" && !Number.isFinite(v) ? null : v,
   );
+}
+
+/** The readable report of an interleaved run: what ran, the figures, the targets and the failures. */
+export function printRunReport(
+  what: string,
+  options: KvBenchOptions,
+  result: InterleavedResult,
+  summaries: readonly FigureSummary[],
+  checks: readonly TargetCheck[],
+): void {
+  console.log(
+    `\n${what}, both up at once, phases interleaved, ${options.rounds} round(s); ` +
+      `${options.valueBytes}-byte values, ${options.keySpace} keys, ` +
+      `${options.opsPerPhase} ops or ${options.phaseTimeMs / 1000} s per phase; ` +
+      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), node ${process.version}; ` +
+      `load average ${result.loadAverages.map((l) => l.toFixed(1)).join(" → ")}\n`,
+  );
+  printTable(summaries, checks);
+  for (const f of result.failures) {
+    console.log(`failed: round ${f.round}, ${f.system} ${f.phase}: ${f.error}`);
+  }
 }
