@@ -17,25 +17,14 @@ import { join } from "node:path";
 import { BUILT_SERVER, prepareServerBuild, startConclaveCluster } from "./kv/conclave-cluster.js";
 import { etcd3Target, startEtcdCluster } from "./kv/etcd-cluster.js";
 import { FIGURE } from "./kv/figures.js";
-import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
+import { benchOptionsFromArgv, type SystemName } from "./kv/options.js";
 import { jsonLine, printRunReport, summarizeAll } from "./kv/report.js";
 import { type InterleavedResult, runInterleaved } from "./kv/rounds.js";
 import type { RunningCluster } from "./kv/target.js";
 import { checkTargets, TARGETS } from "./kv/targets.js";
 import { ProcessGroup } from "./support/processes.js";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(USAGE.replace("bench -- kv", "bench -- etcd-api"));
-  process.exit(0);
-}
-let options: ReturnType<typeof parseKvBenchOptions>;
-try {
-  options = parseKvBenchOptions(process.argv.slice(2), process.env);
-} catch (err) {
-  if (!(err instanceof OptionsError)) throw err;
-  console.error(`${err.message}\n${USAGE}`);
-  process.exit(2);
-}
+const options = benchOptionsFromArgv("etcd-api");
 
 /** The request-path phases, as `bench kv` names them. */
 const PHASES = [

@@ -17,25 +17,14 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILT_SERVER, prepareServerBuild, startConclaveCluster } from "./kv/conclave-cluster.js";
 import { startEtcdCluster } from "./kv/etcd-cluster.js";
-import { OptionsError, parseKvBenchOptions, type SystemName, USAGE } from "./kv/options.js";
+import { benchOptionsFromArgv, type SystemName } from "./kv/options.js";
 import { jsonLine, printRunReport, summarizeAll } from "./kv/report.js";
 import { type InterleavedResult, runInterleaved } from "./kv/rounds.js";
 import type { RunningCluster } from "./kv/target.js";
 import { checkTargets } from "./kv/targets.js";
 import { ProcessGroup } from "./support/processes.js";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(USAGE);
-  process.exit(0);
-}
-let options: ReturnType<typeof parseKvBenchOptions>;
-try {
-  options = parseKvBenchOptions(process.argv.slice(2), process.env);
-} catch (err) {
-  if (!(err instanceof OptionsError)) throw err;
-  console.error(`${err.message}\n${USAGE}`);
-  process.exit(2);
-}
+const options = benchOptionsFromArgv("kv");
 
 const dataDir = mkdtempSync(join(tmpdir(), "conclave-bench-kv-"));
 const group = new ProcessGroup();

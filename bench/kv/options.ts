@@ -177,3 +177,22 @@ export function parseKvBenchOptions(
     keepDataDir: values["keep"] === true,
   };
 }
+
+/**
+ * The options of `npm run bench -- <bench>` from this process's arguments
+ * and environment; prints the usage and exits on --help or a bad flag.
+ */
+export function benchOptionsFromArgv(bench: string): KvBenchOptions {
+  const usage = USAGE.replace("bench -- kv", `bench -- ${bench}`);
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(usage);
+    process.exit(0);
+  }
+  try {
+    return parseKvBenchOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof OptionsError)) throw err;
+    console.error(`${err.message}\n${usage}`);
+    process.exit(2);
+  }
+}

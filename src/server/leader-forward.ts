@@ -49,7 +49,7 @@ declare module "fastify" {
 }
 
 export interface LeaderForwarderOptions {
-  readonly node: Pick<RaftNode<KvResult>, "status">;
+  readonly node: Pick<RaftNode<KvResult>, "basicStatus">;
   readonly leaderUrls: { get(id: number): string | undefined };
   readonly client: Pick<LeaderClient, "send">;
   readonly signer: ForwardSigner;
@@ -86,7 +86,7 @@ export class LeaderForwarder {
   /** Remembers whether `req` may be forwarded should it fail NOT_LEADER. */
   noteArrival(req: FastifyRequest): void {
     if (this.#o.maxInFlight === 0 || req.headers[FORWARDED_BY_HEADER] !== undefined) return;
-    const st = this.#o.node.status();
+    const st = this.#o.node.basicStatus();
     if (st.role !== Role.Leader) req.followerTerm = st.term;
   }
 
@@ -97,7 +97,7 @@ export class LeaderForwarder {
    */
   async tryForward(err: unknown, req: FastifyRequest): Promise<LeaderAnswer | undefined> {
     if (!(err instanceof NotLeaderError) || req.followerTerm === undefined) return undefined;
-    const st = this.#o.node.status();
+    const st = this.#o.node.basicStatus();
     const leader = err.leaderHint;
     if (st.role === Role.Leader || st.term !== req.followerTerm || leader === 0) return undefined;
     const baseUrl = this.#o.leaderUrls.get(leader);

@@ -34,26 +34,26 @@ export function addResponseHeaderIdentity(
 ): void {
   const cluster = clusterId === undefined ? undefined : numericClusterId(clusterId);
   const member = String(node.id);
-  // For answers made outside a route (the gRPC streams' own replies).
-  app.decorate("responseHeader", (revision: number) => ({
+  /** etcd's field order; the revision (a route's, or absent) and any fields a route set are kept. */
+  const fullHeader = (revision: unknown, rest: Record<string, unknown> = {}) => ({
     ...(cluster !== undefined && { cluster_id: cluster }),
     member_id: member,
-    revision: String(revision),
-    raft_term: String(node.status().term),
-  }));
+    ...(revision !== undefined && { revision }),
+    raft_term: String(node.basicStatus().term),
+    ...rest,
+  });
+  // For answers made outside a route (the gRPC streams' own replies).
+  app.decorate(
+    "responseHeader",
+    (revision: number) => fullHeader(String(revision)) as ResponseHeaderJson,
+  );
   // etcd's gateway wraps streamed answers (lease keep-alive) in `result`: that header too.
   const fill = (message: unknown) => {
     if (typeof message !== "object" || message === null) return;
     const header = (message as { header?: unknown }).header;
     if (typeof header !== "object" || header === null || Array.isArray(header)) return;
     const { revision, ...rest } = header as Record<string, unknown>;
-    (message as { header: unknown }).header = {
-      ...(cluster !== undefined && { cluster_id: cluster }),
-      member_id: member,
-      ...(revision !== undefined && { revision }),
-      raft_term: String(node.status().term),
-      ...rest,
-    };
+    (message as { header: unknown }).header = fullHeader(revision, rest);
   };
   app.addHook("preSerialization", async (_req, _reply, payload: unknown) => {
     fill(payload);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { heldId } from "../../src/server/grpc/held-id.js";
 import {
   grantBody,
   LeaseIdUnsupportedError,
   LeaseTtlTooLargeError,
   minLeaseTtlSeconds,
 } from "../../src/server/grpc/lease-ids.js";
-import { heldId } from "../../src/server/grpc/unary-call.js";
 import { MAX_TTL_SECONDS } from "../../src/server/lease-routes.js";
 
 describe("lease ids and TTLs at the gRPC boundary", () => {

@@ -16,7 +16,7 @@ function rig(maxInFlight: number) {
   const answers: ((a: LeaderAnswer) => void)[] = [];
   const outcomes: ForwardOutcome[] = [];
   const forwarder = new LeaderForwarder({
-    node: { status: () => status as never },
+    node: { basicStatus: () => status as never },
     leaderUrls: { get: (id) => (id === 1 ? "http://leader.invalid" : undefined) },
     client: {
       send: (r) => {

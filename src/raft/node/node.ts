@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type { WarnSink } from "../../log-throttle.js";
 import {
+  type BasicStatus,
   bootstrapLog,
   type ConfChange,
   ConfChangeTransition,
@@ -340,6 +341,14 @@ export class RaftNode<Result> {
   /** The transport's counters (drops, displaced handshakes); for metrics. */
   transportStats(): TransportStats {
     return this.opts.transport.stats();
+  }
+
+  /**
+   * Role, term, leader and log positions, without the per-peer detail of
+   * status(): cheap enough to read on every request.
+   */
+  basicStatus(): BasicStatus {
+    return this.raw.basicStatus();
   }
 
   status(): NodeStatus {

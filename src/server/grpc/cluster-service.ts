@@ -2,8 +2,8 @@ import { status as GrpcCode, type UntypedServiceImplementation } from "@grpc/grp
 import { GrpcCallError, type JsonObject } from "./bridge.js";
 import { authorizeCall } from "./call-auth.js";
 import type { GrpcContext } from "./context.js";
-import { unaryHandlers } from "./unary.js";
-import { heldId, unaryCall } from "./unary-call.js";
+import { heldId } from "./held-id.js";
+import { unaryCall, unaryHandlers } from "./unary.js";
 
 /**
  * etcd's peer URLs ("http://10.0.0.1:2380") as Conclave's peer addresses

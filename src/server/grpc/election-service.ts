@@ -164,16 +164,8 @@ export function electionService(ctx: GrpcContext): UntypedServiceImplementation 
     const run = async () => {
       const prefix = queuePrefix(nameOf(call.request ?? {}));
       await access(call, prefix, false);
-      // A route's answer carries the member's header (cluster, member); later ones copy it.
-      const status = await ctx.bridge.post("/v3/auth/status", {}, call);
-      const base = (status["header"] ?? {}) as JsonObject;
       await queue.observe(prefix, call, (kv, revision) => {
-        const header = {
-          ...base,
-          revision: String(revision),
-          raft_term: String(ctx.kv.node.status().term),
-        };
-        call.write({ header, kv });
+        call.write({ header: ctx.app.responseHeader(revision), kv });
       });
     };
     run().then(

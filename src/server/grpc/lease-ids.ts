@@ -1,7 +1,7 @@
 import { status as GrpcCode } from "@grpc/grpc-js";
 import { MAX_TTL_SECONDS } from "../lease-routes.js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
-import { heldId } from "./unary-call.js";
+import { heldId } from "./held-id.js";
 
 /** etcd's LeaseGrant refusal for a TTL above the most a lease may have. */
 export class LeaseTtlTooLargeError extends GrpcCallError {

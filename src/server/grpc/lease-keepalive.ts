@@ -2,8 +2,8 @@ import { status as GrpcCode, type ServerDuplexStream, type UntypedHandleCall } f
 import { GrpcCallError, type JsonObject } from "./bridge.js";
 import { authorizeCall } from "./call-auth.js";
 import type { GrpcContext } from "./context.js";
+import { heldId } from "./held-id.js";
 import { grpcError } from "./unary.js";
-import { heldId } from "./unary-call.js";
 
 /**
  * Requests read ahead of the one being renewed. Past it the stream stops

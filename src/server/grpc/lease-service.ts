@@ -2,10 +2,10 @@ import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { GrpcCallError, type JsonObject } from "./bridge.js";
 import { authorizeCall } from "./call-auth.js";
 import type { GrpcContext } from "./context.js";
+import { heldId } from "./held-id.js";
 import { GrpcLeaseNotFoundError, grantBody, minLeaseTtlSeconds } from "./lease-ids.js";
 import { leaseKeepAliveHandler } from "./lease-keepalive.js";
-import { unaryHandler } from "./unary.js";
-import { heldId, type UnaryCall, unaryCall } from "./unary-call.js";
+import { type UnaryCall, unaryCall, unaryHandler } from "./unary.js";
 
 /**
  * etcd's Lease service over the HTTP lease routes: the messages are the

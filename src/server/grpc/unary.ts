@@ -18,17 +18,31 @@ export interface UnaryRoute {
   readonly response?: (answer: JsonObject, message: JsonObject) => JsonObject;
 }
 
+export type UnaryCall = ServerUnaryCall<JsonObject, JsonObject>;
+
+/**
+ * A unary handler from an async function: what it resolves with is the
+ * answer, what it throws (synchronously too) is mapped to etcd's status.
+ */
+export function unaryCall(answer: (call: UnaryCall) => Promise<JsonObject>): UntypedHandleCall {
+  return (call: UnaryCall, callback: sendUnaryData<JsonObject>) => {
+    Promise.resolve()
+      .then(() => answer(call))
+      .then(
+        (reply) => callback(null, reply),
+        (err: unknown) => callback(grpcError(err)),
+      );
+  };
+}
+
 /** A gRPC unary handler that answers through `route`. */
 export function unaryHandler(bridge: RouteBridge, route: UnaryRoute): UntypedHandleCall {
-  return (call: ServerUnaryCall<JsonObject, JsonObject>, callback: sendUnaryData<JsonObject>) => {
+  return unaryCall(async (call) => {
     const message = call.request ?? {};
     const body = route.request === undefined ? message : route.request(message);
-    bridge.post(route.path, body, call).then(
-      (answer) =>
-        callback(null, route.response === undefined ? answer : route.response(answer, message)),
-      (err: unknown) => callback(grpcError(err)),
-    );
-  };
+    const answer = await bridge.post(route.path, body, call);
+    return route.response === undefined ? answer : route.response(answer, message);
+  });
 }
 
 /** Handlers for a service: one per RPC name. */
