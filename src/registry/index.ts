@@ -1,0 +1,35 @@
+/**
+ * `conclave/registry`: service registration bound to leases, health checks,
+ * discovery by watch, balancers, and the etcd naming format and DNS views.
+ */
+export {
+  CHECK_DEFAULTS,
+  type CheckSpec,
+  type GrpcCheckSpec,
+  type HttpCheckSpec,
+  type TcpCheckSpec,
+} from "./check-spec.js";
+export { MalformedRegistrationError, NoInstanceError, RegistryError } from "./errors.js";
+export {
+  decodeInstance,
+  encodeInstance,
+  HEALTH_STATUSES,
+  type HealthStatus,
+  type InstanceInput,
+  isServed,
+  type ServiceInstance,
+  type ServiceSnapshot,
+  validateInstance,
+} from "./instance.js";
+export {
+  allServicesPrefix,
+  DEFAULT_LAYOUT,
+  instanceAddr,
+  instanceKey,
+  namingKey,
+  namingValue,
+  parseInstanceKey,
+  type RegistryLayout,
+  servicePrefix,
+  validateLayout,
+} from "./keys.js";
