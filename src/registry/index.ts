@@ -11,6 +11,27 @@ export {
 } from "./check-spec.js";
 export { MalformedRegistrationError, NoInstanceError, RegistryError } from "./errors.js";
 export {
+  INSTANCES_ATTRIBUTE,
+  type InstancesByAddress,
+  resolveEndpoints,
+} from "./grpc/endpoints.js";
+export { ConclaveHashBalancer, registerConclaveHashPolicy } from "./grpc/hash-balancer.js";
+export {
+  CONCLAVE_HASH_POLICY,
+  ConclaveHashConfig,
+  type ConclaveHashOptions,
+  conclaveHashServiceConfig,
+  type HashAlgorithm,
+} from "./grpc/hash-config.js";
+export {
+  CONCLAVE_SCHEME,
+  ConclaveResolver,
+  type ConclaveResolverOptions,
+  type ConclaveResolverRegistration,
+  registerConclaveResolver,
+  type SnapshotSource,
+} from "./grpc/resolver.js";
+export {
   decodeInstance,
   encodeInstance,
   HEALTH_STATUSES,
