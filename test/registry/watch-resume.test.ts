@@ -6,6 +6,7 @@ import {
   startConclaveCluster,
 } from "../lock/support/conclave-cluster.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
+import { waitFor } from "../support/wait-for.js";
 import { clientOf, recordWatch } from "./support.js";
 
 let cluster: ConclaveTestCluster;
@@ -91,5 +92,33 @@ describe("registry watch across a lost connection", () => {
     await watch.until("c,d");
     await watch.stop();
     await reader.close();
+  });
+
+  it("registers again after its lease expired while the cluster was unreachable", async () => {
+    const holder = await partitionedReader(13);
+    const watch = recordWatch(writer, "island");
+    await watch.until("");
+    const registration = await holder.registry.register({
+      service: "island",
+      id: "i1",
+      address: "127.0.0.1",
+      port: 4000,
+      ttlMs: 2000,
+    });
+    await watch.until("i1");
+    const firstLease = registration.leaseId;
+    holder.cut();
+    // The lease runs out on the cluster: the instance is gone for everyone else.
+    await watch.until("");
+    await waitFor(() => !registration.registered, "the holder to count its lease lost", 10_000);
+    holder.heal();
+    await waitFor(() => registration.reregistrations === 1, "the re-registration", 10_000);
+    expect(registration.leaseId).not.toBe(firstLease);
+    await watch.until("i1");
+    expect(watch.history()).toEqual(["", "i1", "", "i1"]);
+    await registration.deregister();
+    await watch.until("");
+    await watch.stop();
+    await holder.close();
   });
 });
