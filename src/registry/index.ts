@@ -39,7 +39,11 @@ export {
   validateLayout,
 } from "./keys.js";
 export { ContendedRecordError } from "./record-store.js";
-export { type Registration, RegistrationClosedError } from "./registration.js";
+export {
+  type Registration,
+  RegistrationClosedError,
+  type RegistrationState,
+} from "./registration.js";
 export {
   DEFAULT_TTL_MS,
   MIN_TTL_MS,

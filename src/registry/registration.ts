@@ -15,18 +15,26 @@ export interface Registration extends AsyncDisposable {
   readonly instance: ServiceInstance;
   /** The lease the instance's keys are attached to now. */
   readonly leaseId: number;
-  /**
-   * Whether the instance's keys are on `leaseId` as far as this process
-   * knows: false from a lost lease until registered again.
-   */
-  readonly registered: boolean;
+  /** Where the registration stands, as far as this process knows. */
+  readonly state: RegistrationState;
   /** How many times the instance registered again with a new lease after losing one. */
   readonly reregistrations: number;
-  /** Rewrites the record (and adds or removes the naming copy) on the current lease. */
+  /**
+   * Rewrites the record (and adds or removes the naming copy) on the current
+   * lease; while the lease is lost, the status is written on registering again.
+   */
   setStatus(status: HealthStatus): Promise<void>;
   /** Deletes the instance's keys by revoking its lease; idempotent. */
   deregister(): Promise<void>;
 }
+
+/**
+ * `registered`: the keys are on `leaseId`. `reregistering`: the lease was
+ * lost; registering again with a new one. `displaced`: another registration
+ * of the same id holds the record; after a lost lease this one takes the id
+ * once that one is gone. `deregistered`: done.
+ */
+export type RegistrationState = "registered" | "reregistering" | "displaced" | "deregistered";
 
 /** The registration was deregistered; it writes nothing any more. */
 export class RegistrationClosedError extends RegistryError {
@@ -58,6 +66,8 @@ export class LeasedRegistration implements Registration {
   #lease: KeptLease;
   /** Whether the record is ours on `#lease` as far as this process knows. */
   #holding = true;
+  /** Another registration's record holds the id. */
+  #displaced = false;
   #reregistrations = 0;
   readonly #closed = new AbortController();
   /** Writes in order: a status change never lands before an earlier one. */
@@ -99,34 +109,42 @@ export class LeasedRegistration implements Registration {
     return this.#lease.id;
   }
 
-  get registered(): boolean {
-    return this.#holding && !this.#closed.signal.aborted;
+  get state(): RegistrationState {
+    if (this.#closed.signal.aborted) return "deregistered";
+    if (this.#holding) return "registered";
+    return this.#displaced ? "displaced" : "reregistering";
   }
 
   get reregistrations(): number {
     return this.#reregistrations;
   }
 
-  setStatus(status: HealthStatus): Promise<void> {
+  async setStatus(status: HealthStatus): Promise<void> {
     if (!HEALTH_STATUSES.includes(status)) {
       throw new InvalidArgumentError(
         `status must be one of ${HEALTH_STATUSES.join(", ")}, got ${JSON.stringify(status)}`,
       );
     }
     if (this.#closed.signal.aborted) {
-      return Promise.reject(new RegistrationClosedError(this.#instance.service, this.#instance.id));
+      throw new RegistrationClosedError(this.#instance.service, this.#instance.id);
     }
     this.#instance = { ...this.#instance, status };
-    return this.#serialized(async () => {
+    await this.#serialized(async () => {
       if (!this.#holding || this.#closed.signal.aborted) return;
       const instance = this.#instance;
       const key = instanceKey(this.deps.layout, instance.service, instance.id);
       // Only while the record is still on our lease: a lost lease is the
       // re-registration's to repair, a newer owner's record is not ours.
-      await this.deps.client.txn({
-        compare: [{ key, target: "lease", value: this.#lease.id }],
-        success: writeOps(this.deps.layout, instance, this.#lease.id),
+      const lease = this.#lease;
+      const result = await this.deps.client.txn({
+        compare: [{ key, target: "lease", value: lease.id }],
+        success: writeOps(this.deps.layout, instance, lease.id),
       });
+      // Another process registered the id over ours (last writer wins).
+      if (!result.succeeded && lease === this.#lease && this.#holding) {
+        this.#holding = false;
+        this.#displaced = true;
+      }
     });
   }
 
@@ -159,6 +177,7 @@ export class LeasedRegistration implements Registration {
     const onLost = () => {
       if (this.#closed.signal.aborted || !(lease.signal.reason instanceof LeaseLostError)) return;
       this.#holding = false;
+      this.#displaced = false;
       void this.#reregister(lease.id);
     };
     if (lease.signal.aborted) onLost();
@@ -203,6 +222,7 @@ export class LeasedRegistration implements Registration {
             this.#lease = granted;
             this.#holding = true;
           }
+          this.#displaced = !result.succeeded;
           return result.succeeded;
         });
         if (registered) {

@@ -116,17 +116,28 @@ describe("registry: registration bound to a lease", () => {
       port: 9100,
       ttlMs: 2000,
     });
+    expect(mine.state).toBe("registered"); // it has not written since: it cannot know yet
     await other.leaseRevoke(mine.leaseId);
-    await waitFor(() => !mine.registered, "mine to notice its lost lease", 10_000);
-    expect(await naming("taken/127.0.0.1:9100")).toBeUndefined();
-    expect((await record("taken", "t1"))?.lease).toBe(theirs.leaseId);
+    // Mine loses its lease, finds the id taken and waits, writing nothing over theirs.
+    await waitFor(() => mine.state === "displaced", "mine to find the id taken", 10_000);
+    await mine.setStatus("warning");
+    const stored = await record("taken", "t1");
+    expect(stored?.lease).toBe(theirs.leaseId);
+    expect(JSON.parse(stored?.valueString ?? "")).toMatchObject({
+      address: "127.0.0.2",
+      status: "passing",
+    });
     expect(mine.reregistrations).toBe(0);
     await theirs.deregister();
     await waitFor(() => mine.reregistrations === 1, "the re-registration once free", 10_000);
-    expect(mine.registered).toBe(true);
-    expect((await record("taken", "t1"))?.lease).toBe(mine.leaseId);
+    expect(mine.state).toBe("registered");
+    const taken = await record("taken", "t1");
+    expect(taken?.lease).toBe(mine.leaseId);
+    // The status set while displaced is the one written on registering again.
+    expect(JSON.parse(taken?.valueString ?? "")).toMatchObject({ status: "warning" });
     expect((await naming("taken/127.0.0.1:9100"))?.lease).toBe(mine.leaseId);
     await mine.deregister();
+    expect(mine.state).toBe("deregistered");
     await otherRegistry[Symbol.asyncDispose]();
   });
 
@@ -161,7 +172,7 @@ describe("registry: registration bound to a lease", () => {
     await registration.setStatus("passing");
     await waitFor(() => watch.seen.at(-1)?.instances[0]?.status === "passing", "passing again");
     expect(watch.history()).toEqual(["", "web-1", "", "web-1", "web-1"]);
-    expect(() => registration.setStatus("down" as "passing")).toThrow(InvalidArgumentError);
+    await expect(registration.setStatus("down" as "passing")).rejects.toThrow(InvalidArgumentError);
     await registration.deregister();
     await expect(registration.setStatus("passing")).rejects.toMatchObject({
       code: "REGISTRY_REGISTRATION_CLOSED",
