@@ -12,6 +12,8 @@ export interface OptionSpec {
   readonly valueName?: string;
   readonly description: string;
   readonly short?: string;
+  /** May be given more than once (string flags); read with `Flags.strings`. */
+  readonly multiple?: boolean;
 }
 
 export interface ArgSpec {
@@ -94,7 +96,7 @@ export function usage(spec: CommandSpec): string {
   return `${parts.join("\n")}\n`;
 }
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** A command's flags after parsing, with typed, validating accessors. */
 export class Flags {
@@ -118,6 +120,12 @@ export class Flags {
   string(name: string): string | undefined {
     const v = this.values[name];
     return typeof v === "string" ? v : undefined;
+  }
+
+  /** Every value of a flag that may repeat, in order; empty when absent. */
+  strings(name: string): string[] {
+    const v = this.values[name];
+    return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
   }
 
   /** An integer flag in [min, max]; undefined when absent. */

@@ -14,6 +14,7 @@ import { delCommand, getCommand, putCommand } from "./commands/kv.js";
 import { leaseGroup } from "./commands/lease.js";
 import { memberGroup } from "./commands/member.js";
 import { roleGroup } from "./commands/role.js";
+import { serviceGroup } from "./commands/service.js";
 import { snapshotRestoreCommand } from "./commands/snapshot-restore.js";
 import { snapshotSaveCommand } from "./commands/snapshot-save.js";
 import { moveLeaderCommand, statusCommand } from "./commands/status.js";
@@ -48,6 +49,7 @@ export const CLIENT_COMMANDS: ReadonlyMap<string, CommandDef | CommandGroup> = n
   ["auth", authGroup],
   ["user", userGroup],
   ["role", roleGroup],
+  ["service", serviceGroup],
 ]);
 
 /** One line per command for the top-level help. */

@@ -89,6 +89,15 @@ export interface LeaseKeepAliveResult {
   readonly ttlSeconds: number;
 }
 
+/** A lease the client keeps alive until revoked or closed (the SDK's LeaseKeeper). */
+export interface KeptLeaseView {
+  readonly id: number;
+  /** Aborts when the lease may have expired or the client closed. */
+  readonly signal: AbortSignal;
+  revoke(options?: CallOptions): Promise<void>;
+  close(): void;
+}
+
 export interface LeaseTimeToLiveResult {
   readonly id: number;
   readonly ttlSeconds: number;
@@ -204,6 +213,8 @@ export interface CliClient {
   leaseGrant(ttlSeconds: number, options?: CallOptions): Promise<LeaseGrantResult>;
   leaseRevoke(id: number, options?: CallOptions): Promise<unknown>;
   leaseKeepAliveOnce(id: number, options?: CallOptions): Promise<LeaseKeepAliveResult>;
+  /** Grants a lease and keeps it alive (service register holds one). */
+  lease(ttlSeconds: number, options?: CallOptions): Promise<KeptLeaseView>;
   leaseTimeToLive(
     id: number,
     options?: { keys?: boolean } & CallOptions,

@@ -29,6 +29,8 @@ Libraries:
   conclave/kv                the MVCC key space; conclave/client, the server's SDK
   conclave/lock              locks, rwlocks, semaphores, elections over Conclave,
                              memory, Redis, Redlock, PostgreSQL, etcd, ZooKeeper
+  conclave/registry          service registration on leases, health checks,
+                             discovery by watch (conclave service --help)
 
 `;
 

@@ -9,6 +9,11 @@ export {
   type HttpCheckSpec,
   type TcpCheckSpec,
 } from "./check-spec.js";
+// Registration and discovery.
+export type {
+  DiscoveryOptions,
+  ServiceSummary,
+} from "./discovery.js";
 export { MalformedRegistrationError, NoInstanceError, RegistryError } from "./errors.js";
 export {
   INSTANCES_ATTRIBUTE,
@@ -54,3 +59,18 @@ export {
   servicePrefix,
   validateLayout,
 } from "./keys.js";
+export { ContendedRecordError } from "./record-store.js";
+export {
+  type Registration,
+  RegistrationClosedError,
+  type RegistrationState,
+} from "./registration.js";
+export {
+  DEFAULT_TTL_MS,
+  MIN_TTL_MS,
+  type RegisterOptions,
+  Registry,
+  RegistryClosedError,
+  type RegistryOptions,
+} from "./registry.js";
+export type { KeptLease, RegistryClient } from "./registry-client.js";
