@@ -32,6 +32,11 @@ export interface HealthCheckerOptions {
   readonly clock?: Clock;
   /** Told of every failure the checker carries on after (unreachable cluster, malformed record). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Called with true when a term starts (checks about to run) and with false
+   * when it ends, after every runner of the term has stopped.
+   */
+  readonly onLeadership?: (leading: boolean) => void;
 }
 
 /** A running checker: campaigning, or leading and checking. */
@@ -75,6 +80,7 @@ class ElectedChecker implements HealthChecker {
   readonly #leaseTtlMs: number;
   readonly #clock: Clock;
   readonly #onError: (error: unknown) => void;
+  readonly #onLeadership: (leading: boolean) => void;
   readonly #stop = new AbortController();
   readonly #running: Promise<void>;
   readonly #detachSignal: () => void;
@@ -92,6 +98,7 @@ class ElectedChecker implements HealthChecker {
     this.#leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? (() => {});
+    this.#onLeadership = options.onLeadership ?? (() => {});
     const lockKeyPrefix = options.lockKeyPrefix ?? DEFAULT_KEY_PREFIX;
     // The lock layer checks the name, prefix and TTL before anything starts.
     this.#locks = new LockClient(new ConclaveLockBackend({ client, keyPrefix: lockKeyPrefix }), {
@@ -105,6 +112,7 @@ class ElectedChecker implements HealthChecker {
     this.#detachSignal = () => outer?.removeEventListener("abort", onAbort);
     if (outer?.aborted) this.#stop.abort();
     this.#running = this.#campaignLoop();
+    if (outer?.aborted) void this.dispose();
   }
 
   get leading(): boolean {
@@ -167,6 +175,7 @@ class ElectedChecker implements HealthChecker {
       onError: this.#onError,
     });
     this.#instances = instances;
+    this.#notify(true);
     try {
       while (!term.aborted) {
         try {
@@ -183,6 +192,15 @@ class ElectedChecker implements HealthChecker {
     } finally {
       this.#instances = undefined;
       await instances[Symbol.asyncDispose]();
+      this.#notify(false);
+    }
+  }
+
+  #notify(leading: boolean): void {
+    try {
+      this.#onLeadership(leading);
+    } catch {
+      // The listener's failure is its own.
     }
   }
 

@@ -259,6 +259,39 @@ describe("the elected health checker", () => {
     expect(writes).toHaveLength(2);
   }, 30_000);
 
+  it("stops its runners when leadership is lost, and checks again once re-elected", async () => {
+    const { layout, name } = isolated();
+    const t = await target();
+    const instance = await register(layout, {
+      service: "stock",
+      id: "stock-1",
+      address: "127.0.0.1",
+      port: t.port,
+      persistent: true,
+      checks: [tcpCheck(t.port)],
+    });
+    const terms: boolean[] = [];
+    const c = checker({ layout, name, onLeadership: (leading) => terms.push(leading) });
+    await waitFor(() => c.leading && c.checking === 1, "the checker to lead");
+    expect(terms).toEqual([true]);
+    const queue = `conclave/lock/election/${name}/`;
+    const held = (await client.range({ key: queue, prefix: true })).kvs[0]!;
+    // The leadership lease ends under the checker (as when it was cut off for a TTL).
+    await client.leaseRevoke(held.lease);
+    await waitFor(() => terms.length >= 2, "the checker to notice it no longer leads");
+    await waitFor(() => c.leading && c.checking === 1, "the checker to lead again");
+    expect(terms).toEqual([true, false, true]);
+    const again = (await client.range({ key: queue, prefix: true })).kvs[0]!;
+    expect(again.createRevision).toBeGreaterThan(held.createRevision);
+    // Its writes carry the new term's fence.
+    await t.close();
+    await until(
+      () => read(layout, instance),
+      (s) => s.record?.status === "critical" && s.naming === undefined,
+      "the re-elected checker to mark the instance critical",
+    );
+  }, 30_000);
+
   it("stops when its signal aborts", async () => {
     const { layout, name } = isolated();
     const stop = new AbortController();
