@@ -88,8 +88,9 @@ export function runProbeOnce(
       return;
     }
     signal?.addEventListener("abort", onStop, { once: true });
-    probe
-      .run(controller.signal)
+    // Through then(), so a probe that throws at once counts as a failed run too.
+    Promise.resolve()
+      .then(() => probe.run(controller.signal))
       .then(finish, (error: unknown) =>
         finish({ status: "critical", output: describeError(error) }),
       );
