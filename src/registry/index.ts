@@ -9,6 +9,25 @@ export {
   type HttpCheckSpec,
   type TcpCheckSpec,
 } from "./check-spec.js";
+// Health checks: run by an instance (CheckRunner) or by the elected checker for persistent instances.
+export type {
+  CheckResult,
+  CheckTimingOptions,
+  CustomCheck,
+} from "./checks/check.js";
+export {
+  type HealthChecker,
+  type HealthCheckerOptions,
+  runHealthChecker,
+} from "./checks/checker.js";
+export {
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  healthService,
+  type ServingStatus,
+} from "./checks/health-proto.js";
+export { CheckTimeoutError, runCheck } from "./checks/probe.js";
+export { CheckRunner, type CheckRunnerOptions, type CheckState } from "./checks/runner.js";
 // Registration and discovery.
 export type {
   DiscoveryOptions,
