@@ -1,5 +1,8 @@
 import type { RandomSource } from "../client/index.js";
 import { InvalidArgumentError } from "../errors.js";
+import type { CheckSpec } from "./check-spec.js";
+import { type CustomCheck, type ResolvedCheck, validateCheck } from "./checks/check.js";
+import { CheckRunner } from "./checks/runner.js";
 import {
   type DiscoveryContext,
   type DiscoveryOptions,
@@ -10,6 +13,7 @@ import {
 } from "./discovery.js";
 import { type MalformedRegistrationError, RegistryError } from "./errors.js";
 import {
+  type HealthStatus,
   type InstanceInput,
   type ServiceInstance,
   type ServiceSnapshot,
@@ -30,7 +34,21 @@ export interface RegistryOptions {
   readonly onMalformed?: (error: MalformedRegistrationError) => void;
 }
 
-export interface RegisterOptions extends InstanceInput {
+export interface RegisterOptions extends Omit<InstanceInput, "checks"> {
+  /**
+   * Health checks this process runs for the instance. Until the first run
+   * passes the instance is registered `critical` (withheld from discovery),
+   * as Consul starts a checked service; then its status follows the worst
+   * check, past each check's pass/fail thresholds. Stored kinds (http, tcp,
+   * grpc) are also written into the record for operators to see.
+   */
+  readonly checks?: readonly (CheckSpec | CustomCheck)[];
+  /**
+   * What a failing check does: `withdraw` (default) marks the instance
+   * `critical`, withheld from discovery, DNS and the naming format; `mark`
+   * marks it `warning`, still served but flagged.
+   */
+  readonly whileFailing?: "withdraw" | "mark";
   /**
    * The lease's TTL: the instance disappears this long after its process
    * stops keeping it alive. Default 10000, at least 2000; rounded up to
@@ -44,6 +62,8 @@ export interface RegisterOptions extends InstanceInput {
 }
 
 export const DEFAULT_TTL_MS = 10_000;
+/** A checked instance is not served before its first passing run. */
+const STARTING_STATUS: HealthStatus = "critical";
 export const MIN_TTL_MS = 2_000;
 const MAX_TTL_MS = 24 * 3600 * 1000;
 
@@ -94,15 +114,39 @@ export class Registry implements AsyncDisposable {
 
   /** Registers an ephemeral instance on a lease this process keeps alive. */
   async register(options: RegisterOptions): Promise<Registration> {
-    const { ttlMs = DEFAULT_TTL_MS, signal, onReregistered, ...input } = options;
-    if (input.persistent === true) {
+    const {
+      ttlMs = DEFAULT_TTL_MS,
+      signal,
+      onReregistered,
+      checks = [],
+      whileFailing = "withdraw",
+      ...input
+    } = options;
+    if ((input as InstanceInput).persistent === true) {
       throw new InvalidArgumentError(
         "register() is for ephemeral instances; use registerPersistent()",
       );
     }
-    const instance = validateInstance({ ...input, persistent: false });
+    if (whileFailing !== "withdraw" && whileFailing !== "mark") {
+      throw new InvalidArgumentError(
+        `whileFailing must be "withdraw" or "mark", got ${JSON.stringify(whileFailing)}`,
+      );
+    }
+    if (!Array.isArray(checks)) throw new InvalidArgumentError("checks must be an array");
+    const resolved = checks.map((check, i) => validateCheck(check, `checks[${i}]`));
+    const shown = (status: HealthStatus): HealthStatus =>
+      whileFailing === "mark" && status === "critical" ? "warning" : status;
+    const instance = validateInstance({
+      ...input,
+      persistent: false,
+      checks: resolved.filter(
+        (check): check is ResolvedCheck & CheckSpec => check.kind !== "custom",
+      ),
+      ...(resolved.length > 0 && { status: shown(STARTING_STATUS) }),
+    });
     const ttlSeconds = leaseTtlSeconds(ttlMs);
     this.#assertOpen();
+    let runner: CheckRunner | undefined;
     const registration = await LeasedRegistration.start(
       {
         client: this.#client,
@@ -110,11 +154,24 @@ export class Registry implements AsyncDisposable {
         random: this.#random,
         ttlSeconds,
         ...(onReregistered !== undefined && { onReregistered }),
-        onClose: (r) => this.#registrations.delete(r),
+        onClose: (r) => {
+          this.#registrations.delete(r);
+          void runner?.[Symbol.asyncDispose]();
+        },
       },
       instance,
       signal,
     );
+    if (resolved.length > 0) {
+      runner = new CheckRunner(
+        resolved,
+        (status) => {
+          // A failed write is repaired by the next change or re-registration.
+          registration.setStatus(shown(status)).catch(() => {});
+        },
+        { initialStatus: STARTING_STATUS },
+      );
+    }
     this.#registrations.add(registration);
     return registration;
   }

@@ -297,3 +297,104 @@ describe("registry: dispose", () => {
     });
   });
 });
+
+describe("registry: health checks run by the registering process", () => {
+  it("is withheld until its first check passes, withdrawn while failing, served again when it passes", async () => {
+    let healthy = true;
+    const registration = await registry.register({
+      service: "checked",
+      id: "checked-1",
+      address: "10.0.0.7",
+      port: 7000,
+      ttlMs: 3000,
+      checks: [
+        {
+          kind: "custom",
+          name: "flag",
+          intervalMs: 100,
+          failThreshold: 2,
+          check: async () => healthy,
+        },
+        { kind: "tcp", host: "127.0.0.1", port: 1, intervalMs: 100_000, failThreshold: 1 },
+      ],
+    });
+    // The tcp check can never pass (port 1 is closed): the instance stays critical.
+    expect(registration.instance.status).toBe("critical");
+    const stored = JSON.parse((await record("checked", "checked-1"))?.valueString ?? "{}");
+    expect(stored.status).toBe("critical");
+    expect(stored.checks.map((c: { kind: string }) => c.kind)).toEqual(["tcp"]);
+    expect((await registry.resolve("checked")).instances).toEqual([]);
+    expect(await naming("checked/10.0.0.7:7000")).toBeUndefined();
+    await registration.deregister();
+
+    const served = await registry.register({
+      service: "checked",
+      id: "checked-2",
+      address: "10.0.0.8",
+      port: 7000,
+      ttlMs: 3000,
+      checks: [
+        {
+          kind: "custom",
+          name: "flag",
+          intervalMs: 100,
+          failThreshold: 2,
+          check: async () => healthy,
+        },
+      ],
+    });
+    const servedIds = async () => (await registry.resolve("checked")).instances.map((i) => i.id);
+    await eventually(async () => (await servedIds()).includes("checked-2"), "first pass served");
+    expect(await naming("checked/10.0.0.8:7000")).toBeDefined();
+    healthy = false;
+    await eventually(async () => (await servedIds()).length === 0, "withdrawn while failing");
+    expect(await naming("checked/10.0.0.8:7000")).toBeUndefined();
+    healthy = true;
+    await eventually(async () => (await servedIds()).includes("checked-2"), "served again");
+    await served.deregister();
+    expect(await record("checked", "checked-2")).toBeUndefined();
+  });
+
+  it("with whileFailing: mark, a failing instance stays served as warning", async () => {
+    let healthy = true;
+    const registration = await registry.register({
+      service: "marked",
+      id: "marked-1",
+      address: "10.0.0.9",
+      port: 7000,
+      ttlMs: 3000,
+      whileFailing: "mark",
+      checks: [{ kind: "custom", name: "flag", intervalMs: 100, check: async () => healthy }],
+    });
+    const status = async () => (await registry.resolve("marked")).instances[0]?.status;
+    await eventually(async () => (await status()) === "passing", "passing");
+    healthy = false;
+    await eventually(async () => (await status()) === "warning", "marked warning, still served");
+    await registration.deregister();
+  });
+
+  it("refuses bad checks before registering anything", async () => {
+    await expect(
+      registry.register({
+        service: "badcheck",
+        id: "b-1",
+        address: "10.0.0.1",
+        port: 1,
+        checks: [{ kind: "http", url: "ftp://x" }],
+      }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect((await registry.resolve("badcheck", { includeUnhealthy: true })).instances).toEqual([]);
+  });
+});
+
+async function eventually(
+  f: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await f())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
