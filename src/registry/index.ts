@@ -52,3 +52,15 @@ export {
   servicePrefix,
   validateLayout,
 } from "./keys.js";
+export {
+  createServiceFetch,
+  DEFAULT_SERVICE_FETCH_RETRIES,
+  DEFAULT_SERVICE_FETCH_TIMEOUT_MS,
+  type FailedAttempt,
+  MAX_SERVICE_FETCH_RETRIES,
+  neverSent,
+  type ServiceFetch,
+  type ServiceFetchInit,
+  type ServiceFetchOptions,
+  ServiceRequestError,
+} from "./service-fetch.js";
