@@ -47,8 +47,11 @@ export {
 export type { KeyJson } from "./key-identity.js";
 export type { HashKey } from "./keys.js";
 export {
-  AUTO_REGROW_SLOTS_PER_NODE,
+  AUTO_MAX_TABLE_SIZE,
+  AUTO_REGROW_FRACTION,
   AUTO_SLOTS_PER_NODE,
+  AUTO_SLOTS_PER_NODE_SQUARED,
+  autoTableSlots,
   MAX_TABLE_SIZE,
   MaglevHash,
   type MaglevOptions,

@@ -1,0 +1,59 @@
+import type { Random } from "../../raft/core/prng.js";
+import { BaseBalancer, type Entry, type SetChange } from "./base.js";
+import type { Picked, PickOptions } from "./types.js";
+
+/**
+ * Power of two choices (Mitzenmacher): draw two distinct instances at random,
+ * each with probability proportional to its weight, and take the one with
+ * fewer requests in flight per unit of weight. Nearly as even as "least
+ * loaded" without its herding onto one idle instance, and it needs no shared
+ * state beyond the in-flight counts this balancer keeps.
+ */
+export class PowerOfTwoBalancer extends BaseBalancer {
+  readonly kind = "p2c" as const;
+  private readonly random: Random;
+
+  constructor(random: Random, service?: string) {
+    super(service);
+    this.random = random;
+  }
+
+  pick(options?: PickOptions): Picked {
+    const excluded = this.excluded(options);
+    const candidates: Entry[] = [];
+    let totalWeight = 0;
+    for (const [id, entry] of this.entries) {
+      if (excluded?.has(id)) continue;
+      candidates.push(entry);
+      totalWeight += entry.instance.weight;
+    }
+    if (candidates.length === 0) throw this.noInstance(excluded);
+    if (candidates.length === 1) return this.picked(candidates[0]!);
+    const first = this.draw(candidates, totalWeight, undefined);
+    const second = this.draw(candidates, totalWeight - first.instance.weight, first);
+    return this.picked(load(second) < load(first) ? second : first);
+  }
+
+  protected apply(_change: SetChange): null {
+    return null;
+  }
+
+  /** One candidate, drawn in proportion to weight, never `skip`. */
+  private draw(candidates: readonly Entry[], totalWeight: number, skip: Entry | undefined): Entry {
+    let target = this.random.float() * totalWeight;
+    let last: Entry | undefined;
+    for (const entry of candidates) {
+      if (entry === skip) continue;
+      last = entry;
+      target -= entry.instance.weight;
+      if (target < 0) return entry;
+    }
+    // Rounding can leave target at a hair above zero after the last candidate.
+    return last!;
+  }
+}
+
+/** Requests in flight per unit of weight, counting the one about to be sent. */
+function load(entry: Entry): number {
+  return (entry.inFlight + 1) / entry.instance.weight;
+}
