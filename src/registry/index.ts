@@ -9,6 +9,29 @@ export {
   type HttpCheckSpec,
   type TcpCheckSpec,
 } from "./check-spec.js";
+// DNS view (`conclave serve --listen-dns`): A/AAAA and SRV records of served instances.
+export {
+  type AnswerContext,
+  answerQuestion,
+  type DnsAnswer,
+  RCODE,
+  type Rcode,
+} from "./dns/answer.js";
+export { DnsServer, type DnsServerOptions } from "./dns/dns-server.js";
+export {
+  addrName,
+  DEFAULT_DNS_DOMAIN,
+  hexOfAddress,
+  normalizeDomain,
+  parseQueryName,
+  type QueryTarget,
+} from "./dns/names.js";
+export { type DnsTransportKind, MAX_UDP_PAYLOAD_BYTES, respond } from "./dns/responder.js";
+export {
+  type LocalServiceSourceOptions,
+  localServiceSource,
+  type ServiceSource,
+} from "./dns/service-source.js";
 export { MalformedRegistrationError, NoInstanceError, RegistryError } from "./errors.js";
 export {
   decodeInstance,

@@ -89,7 +89,7 @@ export async function respond(
       : opt === undefined
         ? CLASSIC_UDP_BYTES
         : Math.min(Math.max(opt.udpPayloadSize, CLASSIC_UDP_BYTES), MAX_UDP_PAYLOAD_BYTES);
-  const packet = fit(
+  const packet = withinLimit(
     {
       ...packetShell(id, headerFlags, answer.rcode, answer.authoritative),
       questions: [question],
@@ -108,7 +108,7 @@ export async function respond(
  * TC, RFC 2181 9), then answers from the end, with TC set. `trailer` (the OPT
  * record) always stays.
  */
-function fit(packet: dnsPacket.Packet, trailer: dnsPacket.Answer[], limitBytes: number) {
+function withinLimit(packet: dnsPacket.Packet, trailer: dnsPacket.Answer[], limitBytes: number) {
   const whole = { ...packet, additionals: [...(packet.additionals ?? []), ...trailer] };
   if (dnsPacket.encodingLength(whole) <= limitBytes) return whole;
   const lean = { ...packet, additionals: trailer };
