@@ -120,6 +120,11 @@ export class DnsServer implements AsyncDisposable {
     });
   }
 
+  /** TCP connections open now. */
+  get tcpConnections(): number {
+    return this.#connections.size;
+  }
+
   /** The domain answered, with its trailing dot. */
   get domain(): string {
     return `${this.#context.domain}.`;
