@@ -3,10 +3,8 @@
  * installed by .ci/services.sh): registrations written with the SDK in the
  * registry's record format, answered from the member's own key space.
  */
-import { execFile, spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import net from "node:net";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConclaveClient } from "../../../src/client/index.js";
 import {
@@ -23,49 +21,12 @@ import {
   tempRoot,
 } from "../../server/process/serve-process.js";
 import { freePort } from "../../support/free-port.js";
-
-const run = promisify(execFile);
-
-interface DigAnswer {
-  readonly status: string;
-  readonly flags: readonly string[];
-  /** "name ttl class type data" with single spaces. */
-  readonly answers: readonly string[];
-  readonly authority: readonly string[];
-  readonly additional: readonly string[];
-  readonly server: string;
-}
-
-function section(output: string, title: string): string[] {
-  const start = output.indexOf(`;; ${title} SECTION:\n`);
-  if (start === -1) return [];
-  const body = output.slice(start).split("\n").slice(1);
-  const end = body.findIndex((line) => line.trim() === "");
-  return body.slice(0, end === -1 ? body.length : end).map((l) => l.split(/\s+/).join(" "));
-}
+import { dig as digAt, recordData, requireDig } from "./dig.js";
 
 let dnsPort = 0;
-
-async function dig(name: string, type: string, ...options: string[]): Promise<DigAnswer> {
-  const { stdout } = await run(
-    "dig",
-    ["@127.0.0.1", "-p", String(dnsPort), "+norec", "+time=2", "+tries=2", ...options, name, type],
-    { timeout: 20_000 },
-  );
-  const status = /status: ([A-Z]+)/.exec(stdout)?.[1];
-  const flags = /;; flags: ([^;]*);/.exec(stdout)?.[1];
-  if (status === undefined || flags === undefined) throw new Error(`dig said:\n${stdout}`);
-  return {
-    status,
-    flags: flags.trim().split(" "),
-    answers: section(stdout, "ANSWER"),
-    authority: section(stdout, "AUTHORITY"),
-    additional: section(stdout, "ADDITIONAL"),
-    server: /;; SERVER: .*\((UDP|TCP)\)/.exec(stdout)?.[1] ?? "",
-  };
-}
-
-const data = (lines: readonly string[]) => lines.map((l) => l.split(" ").slice(4).join(" ")).sort();
+const dig = (name: string, type: string, ...options: string[]) =>
+  digAt(dnsPort, name, type, ...options);
+const data = recordData;
 
 const root = tempRoot();
 let member: ServeProcess;
@@ -81,12 +42,7 @@ async function register(input: InstanceInput, lease?: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  const dig = spawnSync("dig", ["-v"], { encoding: "utf8" });
-  if (dig.error !== undefined || dig.status !== 0) {
-    throw new Error(
-      "dig is not installed: these tests need it (apt-get install dnsutils, or run `bash .ci/services.sh` as root)",
-    );
-  }
+  requireDig();
   const [plan] = (await planMembers(root.path, ["n1"])) as [MemberPlan];
   dnsPort = await freePort();
   member = await ServeProcess.start(plan, [
