@@ -11,22 +11,27 @@ export {
 } from "./check-spec.js";
 // DNS view (`conclave serve --listen-dns`): A/AAAA and SRV records of served instances.
 export {
-  type AnswerContext,
-  answerQuestion,
+  type AnswerContext as DnsAnswerContext,
+  answerQuestion as answerDnsQuestion,
   type DnsAnswer,
-  RCODE,
-  type Rcode,
+  RCODE as DNS_RCODE,
+  type Rcode as DnsRcode,
 } from "./dns/answer.js";
 export { DnsServer, type DnsServerOptions } from "./dns/dns-server.js";
 export {
   addrName,
   DEFAULT_DNS_DOMAIN,
   hexOfAddress,
-  normalizeDomain,
-  parseQueryName,
-  type QueryTarget,
+  normalizeDomain as normalizeDnsDomain,
+  parseQueryName as parseDnsQueryName,
+  type QueryTarget as DnsQueryTarget,
 } from "./dns/names.js";
-export { type DnsTransportKind, MAX_UDP_PAYLOAD_BYTES, respond } from "./dns/responder.js";
+export {
+  answerDnsMessage,
+  type DnsTransportKind,
+  MAX_UDP_PAYLOAD_BYTES,
+  type RespondHooks as DnsRespondHooks,
+} from "./dns/responder.js";
 export {
   type LocalServiceSourceOptions,
   localServiceSource,

@@ -3,7 +3,7 @@ import net, { isIPv6 } from "node:net";
 import { InvalidArgumentError } from "../../errors.js";
 import type { AnswerContext } from "./answer.js";
 import { DEFAULT_DNS_DOMAIN, normalizeDomain } from "./names.js";
-import { type DnsTransportKind, respond } from "./responder.js";
+import { answerDnsMessage, type DnsTransportKind } from "./responder.js";
 import type { ServiceSource } from "./service-source.js";
 
 export interface DnsServerOptions {
@@ -131,7 +131,7 @@ export class DnsServer implements AsyncDisposable {
   }
 
   #answer(message: Buffer, transport: DnsTransportKind): Promise<Buffer | undefined> {
-    return respond(message, transport, this.#context, {
+    return answerDnsMessage(message, transport, this.#context, {
       onLookupError: (error) => this.#options.onError?.(error),
     });
   }

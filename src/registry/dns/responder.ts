@@ -32,7 +32,7 @@ export interface RespondHooks {
  * additional records, then its trailing answers with TC set, so the client
  * asks again over TCP.
  */
-export async function respond(
+export async function answerDnsMessage(
   message: Buffer,
   transport: DnsTransportKind,
   context: AnswerContext,

@@ -2,7 +2,7 @@ import * as dnsPacket from "dns-packet";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../../src/client/index.js";
 import type { AnswerContext } from "../../../src/registry/dns/answer.js";
-import { respond } from "../../../src/registry/dns/responder.js";
+import { answerDnsMessage } from "../../../src/registry/dns/responder.js";
 import type { ServiceSource } from "../../../src/registry/dns/service-source.js";
 import {
   type InstanceInput,
@@ -79,7 +79,7 @@ function query(name: string, options: QueryOptions = {}): Buffer {
 }
 
 async function ask(name: string, options: QueryOptions = {}) {
-  const reply = await respond(
+  const reply = await answerDnsMessage(
     query(name, options),
     options.transport ?? "udp",
     options.context ?? context(),
@@ -205,7 +205,7 @@ describe("DNS answers", () => {
     expect(tcp.packet.answers).toHaveLength(40);
   });
 
-  it("drops SRV additionals before answers, without TC", async () => {
+  it("drops SRV additionals before answers", async () => {
     const { packet, bytes } = await ask("many.service.conclave", { type: "SRV", edns: 1232 });
     expect(bytes).toBeLessThanOrEqual(1232);
     expect(data(packet, "additionals")).toEqual([]);
@@ -226,16 +226,16 @@ describe("DNS requests that are not plain queries", () => {
     const ctx = context();
     const answerPacket = query("orders.service.conclave");
     answerPacket[2] = (answerPacket[2] ?? 0) | 0x80;
-    expect(await respond(answerPacket, "udp", ctx)).toBeUndefined();
-    expect(await respond(Buffer.from([1, 2, 3]), "udp", ctx)).toBeUndefined();
+    expect(await answerDnsMessage(answerPacket, "udp", ctx)).toBeUndefined();
+    expect(await answerDnsMessage(Buffer.from([1, 2, 3]), "udp", ctx)).toBeUndefined();
 
     const cut = query("orders.service.conclave").subarray(0, 20);
-    const formerr = decode((await respond(cut, "udp", ctx)) as Buffer);
+    const formerr = decode((await answerDnsMessage(cut, "udp", ctx)) as Buffer);
     expect(formerr.rcode).toBe("FORMERR");
     expect(formerr.id).toBe(4242);
 
     const notify = query("orders.service.conclave", { flags: 4 << 11 });
-    expect(decode((await respond(notify, "udp", ctx)) as Buffer).rcode).toBe("NOTIMP");
+    expect(decode((await answerDnsMessage(notify, "udp", ctx)) as Buffer).rcode).toBe("NOTIMP");
 
     const two = dnsPacket.encode({
       type: "query",
@@ -245,7 +245,7 @@ describe("DNS requests that are not plain queries", () => {
         { name: "b.service.conclave", type: "A" },
       ],
     });
-    expect(decode((await respond(two, "udp", ctx)) as Buffer).rcode).toBe("FORMERR");
+    expect(decode((await answerDnsMessage(two, "udp", ctx)) as Buffer).rcode).toBe("FORMERR");
   });
 
   it("answers an EDNS version it does not know with BADVERS", async () => {
@@ -278,7 +278,7 @@ describe("DNS requests that are not plain queries", () => {
         }
         if (random() < 0.3) message = message.subarray(0, Math.floor(random() * message.length));
       }
-      const reply = await respond(message, i % 2 === 0 ? "udp" : "tcp", ctx);
+      const reply = await answerDnsMessage(message, i % 2 === 0 ? "udp" : "tcp", ctx);
       if (reply === undefined) continue;
       const decoded = decode(reply);
       expect(decoded.type).toBe("response");
