@@ -52,6 +52,8 @@ install_missing_packages() {
   [ -f "$ZOOKEEPER_JAR" ] || missing+=(zookeeper)
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
   command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  # dig asks the registry's DNS view (serve --listen-dns) in its tests.
+  command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
   [ -d /usr/lib/python3/dist-packages/etcd3 ] || missing+=(python3-etcd3)
   [ -d /usr/lib/python3/dist-packages/etcd3gw ] || missing+=(python3-etcd3gw)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi

@@ -8,6 +8,7 @@ import { ConclaveError } from "../errors.js";
 import { resolveServeConfig, UsageError } from "../server/runtime/config.js";
 import { FIELDS } from "../server/runtime/config-fields.js";
 import { runServe } from "../server/runtime/run.js";
+import { startDnsView } from "./serve-dns.js";
 
 /** A stop that does not finish within this long ends the process anyway. */
 const STOP_DEADLINE_MS = 10_000;
@@ -59,6 +60,14 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stderr.write(`conclave serve: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
+  let dns: Awaited<ReturnType<typeof startDnsView>>;
+  try {
+    dns = await startDnsView(parsed.config, running);
+  } catch (err) {
+    process.stderr.write(`conclave serve: cannot start the DNS view: ${(err as Error).message}\n`);
+    await running.stop().catch(() => {});
+    return 1;
+  }
   process.stdout.write(`${JSON.stringify(running.info)}\n`);
   const code = await new Promise<number>((resolve) => {
     const graceful = (): void => resolve(0);
@@ -70,6 +79,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   });
   setTimeout(() => process.exit(code === 0 ? 1 : code), STOP_DEADLINE_MS).unref();
   try {
+    await dns?.close();
     await running.stop();
     // An open IPC channel to the launcher would keep this process alive.
     if (process.connected) process.disconnect();

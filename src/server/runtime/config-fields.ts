@@ -70,6 +70,12 @@ export interface ServeSettings {
   autoCompactionMode: "periodic" | "revision";
   /** Interpreted by the mode (see auto-compaction-config.ts); "0" is off. */
   autoCompactionRetention: string;
+  /** The registry's DNS view, host:port for UDP and TCP; undefined: off. */
+  listenDns: string | undefined;
+  dnsDomain: string;
+  dnsTtlSeconds: number;
+  /** Where the registry keeps its records (its layout's root). */
+  dnsRegistryRoot: string;
   logLevel: LogLevel;
 }
 
@@ -150,6 +156,27 @@ function kvBackend(value: Raw): KvBackendKind {
     return value as KvBackendKind;
   }
   throw new Error(`must be one of ${KV_BACKENDS.join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+/** A DNS domain: dot-separated labels, a trailing dot optional. */
+function dnsDomain(value: Raw): string {
+  const s = text(value);
+  const labels = s.replace(/\.$/, "").split(".");
+  if (
+    s.length > 200 ||
+    !labels.every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l))
+  ) {
+    throw new Error(
+      `must be a DNS domain of labels a-z, 0-9 and '-', such as conclave. or svc.example.com., got ${JSON.stringify(value)}`,
+    );
+  }
+  return s;
+}
+
+function keyPrefix(value: Raw): string {
+  const s = text(value);
+  if (!s.endsWith("/")) throw new Error(`must end with '/', got ${JSON.stringify(value)}`);
+  return s;
 }
 
 function logLevel(value: Raw): LogLevel {
@@ -491,6 +518,29 @@ export const FIELDS: readonly FieldSpec[] = [
     },
     "history auto-compaction keeps: periodic, a duration (5m, 1h; a bare number is hours); revision, a count",
     "0: off",
+  ),
+  spec(
+    "listenDns",
+    "listen-dns",
+    undefined,
+    address,
+    "the registry's DNS view (A/AAAA/SRV of served instances), host:port for UDP and TCP; unauthenticated",
+    "off",
+  ),
+  spec("dnsDomain", "dns-domain", "conclave.", dnsDomain, "the domain the DNS view answers for"),
+  spec(
+    "dnsTtlSeconds",
+    "dns-ttl",
+    0,
+    integer(0, 2_147_483_647),
+    "TTL in seconds of DNS answers (and of cached absence)",
+  ),
+  spec(
+    "dnsRegistryRoot",
+    "dns-registry-root",
+    "/conclave/registry/",
+    keyPrefix,
+    "key prefix the registry's records are under (its layout root), as the DNS view reads them",
   ),
   spec(
     "logLevel",

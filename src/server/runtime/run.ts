@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { LmdbBackend } from "../../kv/backend/lmdb.js";
 import { MemoryBackend } from "../../kv/backend/memory.js";
 import { KvStore } from "../../kv/index.js";
@@ -41,6 +41,9 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** Settles with a non-zero exit code if the node fails on its own. */
   readonly failed: Promise<number>;
+  /** This member's copy of the key space, for views served beside the API (local reads only). */
+  readonly store: KvStore;
+  readonly log: Logger;
 }
 
 /** Open streams (watches) get this long to end after close before their sockets are cut. */
@@ -187,5 +190,5 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     dataDir: config.dataDir,
   };
   log.info(info, "serving");
-  return { info, stop, failed };
+  return { info, stop, failed, store, log };
 }
