@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { electCommand } from "../../src/cli/elect.js";
+import { lockCommand } from "../../src/cli/lock.js";
 import { ConclaveClient } from "../../src/client/index.js";
 import { ConclaveLockBackend } from "../../src/lock/conclave/index.js";
 import { LockClient } from "../../src/lock/index.js";
@@ -68,6 +70,25 @@ class Cli {
   }
 }
 
+/**
+ * Runs `conclave lock|elect ...` in this process, for usage errors: they are
+ * answered before anything connects, and a process per case costs seconds.
+ */
+async function runInThisProcess(args: readonly string[]) {
+  const [command, ...rest] = args;
+  let stderr = "";
+  const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await (command === "lock" ? lockCommand : electCommand)(rest);
+    return { code, stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 async function run(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const cli = new Cli(args, env);
   const code = await cli.exited;
@@ -96,10 +117,8 @@ describe("conclave lock / elect: usage", () => {
       [["elect", "jobs", "v", "w"], "unexpected argument"],
       [["elect", "jobs", "--ttl", "0"], "--ttl"],
     ];
-    // Each case is its own process; they run side by side.
-    const results = await Promise.all(cases.map(([args]) => run(args)));
-    for (const [i, [args, problem]] of cases.entries()) {
-      const { code, stderr } = results[i]!;
+    for (const [args, problem] of cases) {
+      const { code, stderr } = await runInThisProcess(args);
       expect(code, args.join(" ")).toBe(2);
       expect(stderr, args.join(" ")).toContain(problem);
       expect(stderr, args.join(" ")).toContain("Usage: conclave");
@@ -111,10 +130,10 @@ describe("conclave lock / elect: usage", () => {
       [["elect", "jobs", "v", "--listen"], "VALUE is not allowed with --listen"],
       [["elect", "jobs", "-l", "--ttl", "5"], "--ttl is not allowed with --listen"],
     ];
-    const results = await Promise.all(cases.map(([args]) => run(args)));
-    for (const [i, [args, problem]] of cases.entries()) {
-      expect(results[i]!.code, args.join(" ")).toBe(2);
-      expect(results[i]!.stderr, args.join(" ")).toContain(problem);
+    for (const [args, problem] of cases) {
+      const { code, stderr } = await runInThisProcess(args);
+      expect(code, args.join(" ")).toBe(2);
+      expect(stderr, args.join(" ")).toContain(problem);
     }
   });
 
