@@ -2,10 +2,12 @@
  * `conclave elect NAME [VALUE] [--ttl S] [--endpoints URL,...] [--json]`:
  * campaigns for leadership of NAME on a Conclave cluster, prints every
  * leadership change as one line, and resigns on SIGINT or SIGTERM.
+ * `conclave elect NAME --listen` only prints the changes (etcdctl's `elect -l`).
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import {
+  type Election,
   type LeaderHandle,
   type LeaderSnapshot,
   LockAbortedError,
@@ -28,10 +30,12 @@ import {
 } from "./lock-options.js";
 
 export const ELECT_USAGE = `Usage: conclave elect NAME [VALUE] [options]
+       conclave elect NAME --listen [options]
 
 Campaigns for leadership of the election NAME, proclaiming VALUE (default
 HOSTNAME:PID) once elected. Prints one line per leadership change until
-SIGINT or SIGTERM, then resigns (if leading) and exits 0.
+SIGINT or SIGTERM, then resigns (if leading) and exits 0. With --listen,
+only prints the leadership changes, without campaigning.
 
 Lines (text):   leader VALUE token=N | no leader | elected VALUE token=N |
                 resigned | lost ... (on stderr)
@@ -40,6 +44,8 @@ Lines (--json): {"event":"leader","value":"...","fencingToken":"N"}
                 {"event":"resigned"}
 
 Options:
+  -l, --listen         observe only: print leadership changes, never campaign
+                       (VALUE and --ttl are not allowed with it)
   --ttl SECONDS        leadership lease, renewed every third of it (default 10)
   --endpoints URL,...  cluster members (default: $CONCLAVE_ENDPOINTS, else
                        the three members conclave start runs)
@@ -52,6 +58,8 @@ lost; 125 the cluster could not be reached or answered with an error.
 
 interface ElectArgs {
   readonly name: string;
+  /** Observe only, never campaign. */
+  readonly listen: boolean;
   readonly value: string;
   readonly endpoints: string[];
   readonly connection: ConnectionFlags;
@@ -63,6 +71,7 @@ function parseElectArgs(argv: readonly string[]): ElectArgs | "help" {
   const { values, positionals } = parseArgs({
     args: [...argv],
     options: {
+      listen: { type: "boolean", short: "l" },
       ttl: { type: "string" },
       endpoints: { type: "string" },
       ...CONNECTION_PARSE_OPTIONS,
@@ -73,14 +82,23 @@ function parseElectArgs(argv: readonly string[]): ElectArgs | "help" {
     strict: true,
   });
   if (values.help === true) return "help";
-  const [name, value = `${hostname()}:${process.pid}`, ...extra] = positionals;
+  const listen = values.listen === true;
+  const [name, given, ...extra] = positionals;
   if (name === undefined || name.length === 0) throw new UsageError("NAME is missing");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  if (listen && given !== undefined) {
+    throw new UsageError("VALUE is not allowed with --listen (a listener does not campaign)");
+  }
+  if (listen && values.ttl !== undefined) {
+    throw new UsageError("--ttl is not allowed with --listen (a listener holds no lease)");
+  }
+  const value = given ?? `${hostname()}:${process.pid}`;
   if (value.length > MAX_LEADER_VALUE_LENGTH) {
     throw new UsageError(`VALUE is longer than ${MAX_LEADER_VALUE_LENGTH} characters`);
   }
   return {
     name,
+    listen,
     value,
     endpoints: endpointsFrom(values.endpoints, process.env),
     connection: connectionFrom(values, process.env),
@@ -121,6 +139,14 @@ export async function electCommand(argv: readonly string[]): Promise<number> {
   const locks = conclaveLocks(args.endpoints, security);
   const election = locks.election(args.name);
   const termination = terminationSignal();
+  if (args.listen) {
+    try {
+      return await listen(election, args, termination.signal);
+    } finally {
+      termination.dispose();
+      await locks.destroy();
+    }
+  }
   const stopObserving = new AbortController();
   const observing = (async () => {
     for await (const snapshot of election.observe({ signal: stopObserving.signal })) {
@@ -151,6 +177,25 @@ export async function electCommand(argv: readonly string[]): Promise<number> {
     termination.dispose();
     await locks.destroy();
   }
+}
+
+/** Prints every leadership change until a signal (exit 0) or an observe failure (125). */
+async function listen(
+  election: Election<bigint>,
+  args: ElectArgs,
+  terminate: AbortSignal,
+): Promise<number> {
+  try {
+    for await (const snapshot of election.observe({ signal: terminate })) {
+      print(snapshotEvent(snapshot), args.json);
+    }
+  } catch (error) {
+    if (!terminate.aborted) {
+      process.stderr.write(`conclave elect: ${describeLockError(error)}\n`);
+      return EXIT.lockServiceFailed;
+    }
+  }
+  return 0;
 }
 
 /** Holds leadership until a signal (resign, exit 0), its loss (122) or an observe failure (125). */

@@ -4,7 +4,7 @@
  * `flock` across machines. The command sees the fencing token in
  * CONCLAVE_FENCING_TOKEN; it is stopped if the lock is lost.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import { parseArgs } from "node:util";
 import {
@@ -14,6 +14,7 @@ import {
   NotLockOwnerError,
 } from "../lock/index.js";
 import type { ConnectionFlags } from "./connection-flags.js";
+import { spawnDyingWithParent } from "./die-with-parent.js";
 import {
   CONNECTION_PARSE_OPTIONS,
   CONNECTION_USAGE,
@@ -35,7 +36,9 @@ Runs COMMAND while holding the distributed mutex NAME. The command gets
 CONCLAVE_FENCING_TOKEN (strictly increasing per NAME) and CONCLAVE_LOCK_NAME
 in its environment. If the lock is lost while it runs, the command gets
 SIGTERM, then SIGKILL after the grace period. The lock is released when the
-command exits.
+command exits. If this process is killed (even with SIGKILL), the command is
+killed too (Linux: setpriv --pdeathsig; elsewhere a small supervisor
+process). The fencing token, not this, is what protects shared resources.
 
 Options:
   --ttl SECONDS        lease length, renewed every third of it (default 30)
@@ -156,13 +159,12 @@ async function runHolding(
 ): Promise<number> {
   const terminate = termination.signal;
   const [program, ...rest] = args.command;
-  const child = spawn(program, rest, {
-    stdio: "inherit",
-    env: {
-      ...process.env,
-      CONCLAVE_FENCING_TOKEN: lock.fencingToken.toString(),
-      CONCLAVE_LOCK_NAME: args.name,
-    },
+  // If this process is killed outright, the command must not outlive it
+  // holding a lock that passes on: it is started to die with this process.
+  const { child } = spawnDyingWithParent(program, rest, {
+    ...process.env,
+    CONCLAVE_FENCING_TOKEN: lock.fencingToken.toString(),
+    CONCLAVE_LOCK_NAME: args.name,
   });
   let lostReason: unknown;
   let killTimer: NodeJS.Timeout | undefined;

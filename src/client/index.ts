@@ -58,4 +58,10 @@ export { type RangePage, rangePages, scanRange } from "./range-pages.js";
 export { type AttemptFailure, type CallKind, mayRetry } from "./retry-policy.js";
 export type { CallOptions } from "./transport.js";
 export type { WatchOptions, WatchStream } from "./watch-stream.js";
+export {
+  type ValueChange,
+  type ValueWatchClient,
+  type WatchValueOptions,
+  watchValue,
+} from "./watch-value.js";
 export type { WatchBatch, WatchEvent, WatchFilter } from "./watch-wire.js";

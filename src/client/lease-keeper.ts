@@ -10,7 +10,7 @@ export interface LeaseCalls {
 }
 
 export interface LeaseKeeperOptions {
-  /** Between keepalives; default a third of the TTL. */
+  /** From one keepalive's send (or the grant's) to the next; default a third of the TTL. */
   readonly keepAliveIntervalMs?: number;
   /**
    * The lease counts as lost this long before its TTL runs out since the last
@@ -18,7 +18,10 @@ export interface LeaseKeeperOptions {
    * the caller needs to stop. Default: a quarter of the TTL, at most 1000 ms.
    */
   readonly safetyMarginMs?: number;
-  /** When the keeper was asked for, in Date.now() ms: the lease's TTL counts from no later. */
+  /**
+   * When the grant was sent, in Date.now() ms: the lease's TTL counts from no
+   * later, and so does the first keepalive. Default: when the keeper is built.
+   */
   readonly grantedAtMs?: number;
   readonly onClose?: () => void;
 }
@@ -51,8 +54,9 @@ export class LeaseKeeper implements AsyncDisposable {
     const ttlMs = granted.ttlSeconds * 1000;
     this.intervalMs = options.keepAliveIntervalMs ?? Math.max(1, Math.floor(ttlMs / 3));
     this.marginMs = options.safetyMarginMs ?? Math.min(1000, Math.floor(ttlMs / 4));
-    this.armLostTimer((options.grantedAtMs ?? Date.now()) + ttlMs - this.marginMs);
-    void this.keepAlive();
+    const grantedAtMs = options.grantedAtMs ?? Date.now();
+    this.armLostTimer(grantedAtMs + ttlMs - this.marginMs);
+    void this.keepAlive(grantedAtMs);
   }
 
   /** Stops keeping alive and revokes the lease (its keys are deleted). */
@@ -101,9 +105,16 @@ export class LeaseKeeper implements AsyncDisposable {
     );
   }
 
-  private async keepAlive(): Promise<void> {
+  /**
+   * Every keepalive is due one interval after the last refresh was sent (the
+   * grant counts as one), not after its answer came back: the lost timer
+   * counts from the send, so a slow answer (a grant during an election) must
+   * not push the next refresh towards the loss deadline. A refresh already
+   * overdue goes out at once.
+   */
+  private async keepAlive(refreshSentAtMs: number): Promise<void> {
     const stop = this.stop.signal;
-    let delayMs = this.intervalMs;
+    let delayMs = this.dueInMs(refreshSentAtMs);
     while (await sleepUnlessAborted(delayMs, stop)) {
       const sentAtMs = Date.now();
       try {
@@ -113,7 +124,7 @@ export class LeaseKeeper implements AsyncDisposable {
         });
         // The server refreshed the TTL no earlier than the request was sent.
         this.armLostTimer(sentAtMs + answer.ttlSeconds * 1000 - this.marginMs);
-        delayMs = this.intervalMs;
+        delayMs = this.dueInMs(sentAtMs);
       } catch (error) {
         if (stop.aborted) return;
         if (error instanceof LeaseNotFoundError) {
@@ -126,5 +137,10 @@ export class LeaseKeeper implements AsyncDisposable {
         delayMs = Math.max(1, Math.floor(this.intervalMs / 3));
       }
     }
+  }
+
+  /** How long until the keepalive after a refresh sent at `refreshSentAtMs` is due. */
+  private dueInMs(refreshSentAtMs: number): number {
+    return Math.max(0, refreshSentAtMs + this.intervalMs - Date.now());
   }
 }

@@ -195,11 +195,13 @@ export class HttpTransport {
     let endpoint =
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     let last: Failed | undefined;
+    /** Each endpoint tried, with its last failure: what the caller is told if all fail. */
+    const tried = new Map<string, string>();
     let staleRetries = 0;
     let reauthenticated = false;
     for (let retry = 0; ; ) {
       if (this.closed) throw new ClientClosedError();
-      if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last);
+      if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last, tried);
       const token = spec.anonymous === true ? undefined : await this.tokens?.token(deadline);
       let outcome: Attempt<T>;
       try {
@@ -211,13 +213,15 @@ export class HttpTransport {
         const cutOff =
           reason instanceof DeadlineExceededError &&
           (spec.kind === "read" || spec.kind === "idempotent");
-        throw cutOff ? exhausted(reason, last) : reason;
+        if (cutOff) tried.set(endpoint, "no answer before the deadline");
+        throw cutOff ? exhausted(reason, last, tried) : reason;
       }
       if (outcome.ok) {
         if (spec.kind !== "read") this.pool.markLeader(endpoint);
         return outcome.value;
       }
       last = outcome;
+      tried.set(endpoint, outcome.error.message);
       if (this.closed) throw new ClientClosedError();
       // The server refused the token before doing anything: authenticate again, once,
       // and send the call again at once (a write included: it was not applied).
@@ -260,12 +264,12 @@ export class HttpTransport {
       const waitMs = next === hint ? 0 : this.retryDelayMs(retry);
       // No point waiting past the deadline: the call ends now with why it failed.
       if (waitMs >= deadline.remainingMs()) {
-        throw exhausted(new DeadlineExceededError(deadline.timeoutMs), last);
+        throw exhausted(new DeadlineExceededError(deadline.timeoutMs), last, tried);
       }
       try {
         if (waitMs > 0) await deadline.sleep(waitMs);
       } catch (reason) {
-        throw exhausted(reason, last);
+        throw exhausted(reason, last, tried);
       }
       endpoint = next;
       retry++;
@@ -330,10 +334,34 @@ export class HttpTransport {
 }
 
 /** What to throw when the deadline ends a wait between attempts: why the attempts failed. */
-function exhausted(reason: unknown, last: Failed | undefined): unknown {
+function exhausted(
+  reason: unknown,
+  last: Failed | undefined,
+  tried: ReadonlyMap<string, string>,
+): unknown {
   if (reason instanceof AbortedError) return reason;
   if (last === undefined || last.failure.kind === "answered") return last?.error ?? reason;
-  return new UnavailableError(`no endpoint answered before the call ended`, last.error);
+  return new UnavailableError(
+    `no endpoint answered before the call ended; tried ${describeTried(tried)}`,
+    last.error,
+  );
+}
+
+/** Most endpoints named in an UnavailableError; the rest are counted. */
+const MAX_ENDPOINTS_NAMED = 5;
+/** Longest failure text per endpoint in an UnavailableError. */
+const MAX_FAILURE_CHARS = 160;
+
+/** "URL (why); URL (why); and N more", each failure cut to a bounded length. */
+export function describeTried(tried: ReadonlyMap<string, string>): string {
+  const parts = [...tried].slice(0, MAX_ENDPOINTS_NAMED).map(([endpoint, failure]) => {
+    // Attempt errors start with their endpoint; it is named once, in front.
+    const why = failure.startsWith(`${endpoint} `) ? failure.slice(endpoint.length + 1) : failure;
+    const cut = why.length > MAX_FAILURE_CHARS ? `${why.slice(0, MAX_FAILURE_CHARS - 1)}…` : why;
+    return `${endpoint} (${cut})`;
+  });
+  const more = tried.size - parts.length;
+  return more > 0 ? `${parts.join("; ")}; and ${more} more` : parts.join("; ");
 }
 
 function parseJson(body: Buffer, status: number): unknown {
@@ -356,6 +384,10 @@ function errorBody(text: string): object {
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  // Node's request errors often repeat their cause's message: say it once.
+  const cause =
+    error.cause instanceof Error && !error.message.includes(error.cause.message)
+      ? `: ${error.cause.message}`
+      : "";
   return `${error.message}${cause}`;
 }

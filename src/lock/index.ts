@@ -48,6 +48,12 @@ export {
   RedlockBackend,
   type RedlockBackendOptions,
 } from "./redlock/index.js";
+export {
+  type LeaderRunner,
+  type LeaderRunPhase,
+  type RunWhileLeaderOptions,
+  runWhileLeader,
+} from "./run-while-leader.js";
 export { CallTimeouts } from "./timeout.js";
 export {
   type AcquireOptions,

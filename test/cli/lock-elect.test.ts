@@ -1,5 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { electCommand } from "../../src/cli/elect.js";
+import { lockCommand } from "../../src/cli/lock.js";
 import { ConclaveClient } from "../../src/client/index.js";
 import { ConclaveLockBackend } from "../../src/lock/conclave/index.js";
 import { LockClient } from "../../src/lock/index.js";
@@ -8,6 +13,17 @@ import {
   startConclaveCluster,
 } from "../lock/support/conclave-cluster.js";
 import { freePort } from "../support/free-port.js";
+import { waitFor } from "../support/wait-for.js";
+
+/** Whether process `pid` still runs (a zombie nobody reaped yet counts as gone). */
+function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z /s.test(stat);
+  } catch {
+    return false;
+  }
+}
 
 const cliArgs = ["--import", "tsx", "src/cli/main.ts"];
 
@@ -54,6 +70,25 @@ class Cli {
   }
 }
 
+/**
+ * Runs `conclave lock|elect ...` in this process, for usage errors: they are
+ * answered before anything connects, and a process per case costs seconds.
+ */
+async function runInThisProcess(args: readonly string[]) {
+  const [command, ...rest] = args;
+  let stderr = "";
+  const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await (command === "lock" ? lockCommand : electCommand)(rest);
+    return { code, stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 async function run(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const cli = new Cli(args, env);
   const code = await cli.exited;
@@ -82,13 +117,23 @@ describe("conclave lock / elect: usage", () => {
       [["elect", "jobs", "v", "w"], "unexpected argument"],
       [["elect", "jobs", "--ttl", "0"], "--ttl"],
     ];
-    // Each case is its own process; they run side by side.
-    const results = await Promise.all(cases.map(([args]) => run(args)));
-    for (const [i, [args, problem]] of cases.entries()) {
-      const { code, stderr } = results[i]!;
+    for (const [args, problem] of cases) {
+      const { code, stderr } = await runInThisProcess(args);
       expect(code, args.join(" ")).toBe(2);
       expect(stderr, args.join(" ")).toContain(problem);
       expect(stderr, args.join(" ")).toContain("Usage: conclave");
+    }
+  });
+
+  it("refuses VALUE and --ttl with --listen, exit 2", async () => {
+    const cases: [string[], string][] = [
+      [["elect", "jobs", "v", "--listen"], "VALUE is not allowed with --listen"],
+      [["elect", "jobs", "-l", "--ttl", "5"], "--ttl is not allowed with --listen"],
+    ];
+    for (const [args, problem] of cases) {
+      const { code, stderr } = await runInThisProcess(args);
+      expect(code, args.join(" ")).toBe(2);
+      expect(stderr, args.join(" ")).toContain(problem);
     }
   });
 
@@ -247,5 +292,89 @@ describe("conclave lock / elect against a cluster", () => {
     expect(await second.exited).toBe(0);
     expect(second.stdout).toContain("resigned");
     expect(await locks.election("scheduler").leader()).toBeUndefined();
+  });
+
+  it("elect --listen prints leadership changes without campaigning", async () => {
+    const listener = start(["elect", "observed", "--listen", "--endpoints", endpoints]);
+    await listener.line((l) => l === "no leader", "no leader");
+    const candidate = start(["elect", "observed", "node-c", "--endpoints", endpoints]);
+    const elected = await candidate.line((l) => l.startsWith("elected node-c"), "elected");
+    const token = elected.split("token=")[1]!;
+    await listener.line((l) => l === `leader node-c token=${token}`, "leader node-c");
+    candidate.child.kill("SIGTERM");
+    expect(await candidate.exited).toBe(0);
+    await waitFor(
+      () => listener.stdout.filter((l) => l === "no leader").length === 2,
+      "no leader again",
+    );
+    expect(listener.stdout.some((l) => l.startsWith("elected"))).toBe(false);
+    listener.child.kill("SIGINT");
+    expect(await listener.exited).toBe(0);
+    expect(listener.stdout).not.toContain("resigned");
+  });
+
+  /** Runs `conclave lock NAME` over a command that records its pid, SIGKILLs the lock process, and checks the command died. */
+  async function killLockProcess(
+    name: string,
+    guard: "pdeathsig" | "watchdog",
+    env: NodeJS.ProcessEnv = {},
+  ) {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-lock-"));
+    try {
+      const pidFile = join(dir, "pid");
+      const script = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000);`;
+      const cli = new Cli(
+        ["lock", name, "--ttl", "5", "--endpoints", endpoints, "--", "node", "-e", script],
+        env,
+      );
+      running.push(cli);
+      const pid = await waitFor(
+        () => {
+          try {
+            return Number(readFileSync(pidFile, "utf8")) || undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        "the command's pid",
+        30_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}; stderr: ${cli.stderr}`);
+      });
+      expect(processRunning(pid)).toBe(true);
+      // Under setpriv the command is the lock process's own child; else a supervisor's.
+      const parentPid = Number(
+        readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1],
+      );
+      if (guard === "pdeathsig") expect(parentPid).toBe(cli.child.pid);
+      else {
+        expect(parentPid).not.toBe(cli.child.pid);
+        expect(readFileSync(`/proc/${parentPid}/cmdline`, "utf8")).toContain("\0-e\0");
+      }
+      cli.child.kill("SIGKILL");
+      await cli.exited;
+      await waitFor(() => !processRunning(pid), "the command to die with the lock process", 5000);
+      // The lease runs out and the lock passes on; nothing is still working under it.
+      const next = await locks.acquire(name, { waitMs: 20_000 });
+      expect(processRunning(pid)).toBe(false);
+      await next.release();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("lock: the command dies when the lock process is SIGKILLed", async () => {
+    await killLockProcess("killed", "pdeathsig");
+  });
+
+  it("lock: without setpriv, a watchdog kills the command when the lock process is SIGKILLed", async () => {
+    // A PATH with node but no setpriv.
+    const bin = mkdtempSync(join(tmpdir(), "conclave-bin-"));
+    try {
+      symlinkSync(process.execPath, join(bin, "node"));
+      await killLockProcess("killed-watchdog", "watchdog", { PATH: bin });
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
