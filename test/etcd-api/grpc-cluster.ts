@@ -71,7 +71,16 @@ export function runEtcdctl(
 export async function startGrpcCluster(
   serverOptions: Omit<ServerOptions, "node" | "store" | "clientUrls"> = {},
 ): Promise<GrpcCluster> {
-  const http = await startHttpCluster({ clusterId: "etcd-api-test", ...serverOptions });
+  const http = await startHttpCluster({
+    clusterId: "etcd-api-test",
+    ...serverOptions,
+    // The cheapest bcrypt cost: these tests check who may do what, not the hash's strength.
+    auth: { bcryptCost: 4, ...serverOptions.auth },
+  });
+  // An election now rather than after the election timeout. The last member
+  // campaigns, so clients that pick the first endpoint go through a follower,
+  // as they do against most etcd clusters; tests find the leader with leader().
+  http.members.at(-1)!.node.campaign();
   const apis: GrpcApi[] = [];
   for (const member of http.members) {
     apis.push(await GrpcApi.listen(member.app, { host: "127.0.0.1", port: await freePort() }));
