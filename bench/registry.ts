@@ -75,18 +75,20 @@ try {
     const sample: Record<string, Record<string, number>> = {};
     for (const system of order) {
       const cluster = clusters.get(system)!;
+      const figures: Record<string, number> = {};
+      sample[system] = figures;
       try {
-        sample[system] = await runScenario(
+        await runScenario(
           { system, endpoints: cluster.endpoints, pids: cluster.target.pids },
           options,
           round + 1,
           clientLogs,
+          figures,
         );
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
         console.error(`  ${system} round ${round + 1} failed: ${error}`);
         failures.push({ round: round + 1, system, error });
-        sample[system] = {};
       }
     }
     rounds.push(sample);

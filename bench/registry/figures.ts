@@ -17,6 +17,7 @@ export const FIGURE = {
   keepAlivesPerInstanceMin: "keep-alive: requests/instance/min",
   lostInSteady: "keep-alive: instances lost in window",
   deathInstances: "death: instances killed",
+  deathAbsentAtKill: "death: killed ones already absent",
   deathP50: "death: removed from all sets p50 ms",
   deathP99: "death: removed from all sets p99 ms",
   deathMax: "death: removed from all sets max ms",
@@ -27,7 +28,13 @@ export const FIGURE = {
 
 /** Decimal places a figure is printed with, from its name's unit. */
 export function digitsOf(name: string): number {
-  if (name.startsWith("scale:") || name.endsWith("removed") || name.includes("killed")) return 0;
+  if (
+    name.startsWith("scale:") ||
+    name.endsWith("removed") ||
+    name.includes("killed") ||
+    name.includes("absent")
+  )
+    return 0;
   if (name.includes("lost in window")) return 0;
   if (name.includes("CPU s/instance/min")) return 5;
   if (name.includes("CPU s/s")) return 3;

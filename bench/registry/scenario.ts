@@ -52,7 +52,9 @@ export async function runScenario(
   options: RegistryBenchOptions,
   round: number,
   logDir: string,
-): Promise<Record<string, number>> {
+  /** Filled phase by phase: a phase that fails leaves the earlier ones' figures. */
+  figures: Record<string, number>,
+): Promise<void> {
   const plan: Plan = {
     round,
     instances: options.instances,
@@ -72,6 +74,8 @@ export async function runScenario(
   const registered = new Map<string, { startMs: number; endMs: number; registrant: number }>();
   const seen = new Map<string, number>();
   const gone = new Map<string, number>();
+  /** (watch, addr) pairs in a watch's set now. */
+  const present = new Set<string>();
   const errors: string[] = [];
   let failed = 0;
   let ready = 0;
@@ -99,9 +103,11 @@ export async function runScenario(
         break;
       case "seen":
         if (!seen.has(pair(m.watch, m.addr))) seen.set(pair(m.watch, m.addr), m.atMs);
+        present.add(pair(m.watch, m.addr));
         break;
       case "gone":
         gone.set(pair(m.watch, m.addr), m.atMs);
+        present.delete(pair(m.watch, m.addr));
         break;
       case "error":
         errors.push(`${from.name}: ${m.error}`);
@@ -155,7 +161,6 @@ export async function runScenario(
     );
   });
   const children = [...watchers, ...registrants];
-  const figures: Record<string, number> = {};
   try {
     await until("clients ready", START_TIMEOUT_MS, () => ready === children.length);
 
@@ -238,11 +243,16 @@ export async function runScenario(
     });
     console.error(
       `  ${target.system}: keep-alive ${cpuPerS.toFixed(3)} server CPU s/s ` +
-        `(idle ${idleCpuPerS.toFixed(3)}), ${((k1 - k0) / seconds).toFixed(0)} keep-alives/s`,
+        `(idle ${idleCpuPerS.toFixed(3)}), ${((k1 - k0) / seconds).toFixed(0)} keep-alives/s, ` +
+        `${figures[FIGURE.lostInSteady]} instances lost from a set`,
     );
 
-    // Death → removal: SIGKILL registrant 0.
-    const victims = [...registered].filter(([, r]) => r.registrant === 0).map(([addr]) => addr);
+    // Death → removal: SIGKILL registrant 0. Its instances that some watch
+    // no longer holds (a lease lost under load) are counted, not timed.
+    const killed = [...registered].filter(([, r]) => r.registrant === 0).map(([addr]) => addr);
+    const victims = killed.filter((addr) =>
+      watchesOf(serviceOf(addr)).every((w) => present.has(pair(w, addr))),
+    );
     const killedAt = wallMs();
     registrants[0]!.kill("SIGKILL");
     const removedAt = (addr: string) => {
@@ -259,6 +269,7 @@ export async function runScenario(
     ).length;
     Object.assign(figures, {
       [FIGURE.deathInstances]: victims.length,
+      [FIGURE.deathAbsentAtKill]: killed.length - victims.length,
       [FIGURE.deathP50]: percentile(removal, 50),
       [FIGURE.deathP99]: percentile(removal, 99),
       [FIGURE.deathMax]: Math.max(...removal),
@@ -278,5 +289,4 @@ export async function runScenario(
     await Promise.race([Promise.all(live.map((r) => r.exited)), sleep(STOP_TIMEOUT_MS)]);
     await Promise.all(children.map((c) => c.stop()));
   }
-  return figures;
 }
