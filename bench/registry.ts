@@ -25,6 +25,7 @@ import { startEtcdCluster } from "./kv/etcd-cluster.js";
 import { jsonLine } from "./kv/report.js";
 import { figureNames, type RoundSample, summarize, systemOrder } from "./kv/stats.js";
 import type { RunningCluster } from "./kv/target.js";
+import { measureBalancers } from "./registry/balancer-phase.js";
 import { registryBenchOptionsFromArgv } from "./registry/options.js";
 import type { RegistrySystem } from "./registry/plan.js";
 import { printFigures } from "./registry/report.js";
@@ -125,6 +126,23 @@ console.log(
     `load average ${loadAverages.map((l) => l.toFixed(1)).join(" → ")}\n`,
 );
 printFigures(summaries);
+
+// The balancers need no cluster: measured in this process once the clusters are gone.
+const balancers = [50, options.instances].map((instances) =>
+  measureBalancers({ instances, picks: options.rounds > 1 ? 200_000 : 50_000, rounds: 3 }),
+);
+console.log(
+  "\nbalancers (in process, median of 3): decisions/s; keys moved / ideal on leave, join",
+);
+for (const b of balancers) {
+  const rates = Object.entries(b.decisionsPerSecond)
+    .map(([kind, rate]) => `${kind} ${Math.round(rate).toLocaleString("en")}`)
+    .join(", ");
+  const moved = Object.entries(b.movedVsIdeal)
+    .map(([kind, m]) => `${kind} ${m.leave.toFixed(2)}, ${m.join.toFixed(2)}`)
+    .join("; ");
+  console.log(`  ${b.instances} instances: ${rates}\n    moved/ideal: ${moved}`);
+}
 for (const f of failures) console.log(`failed: round ${f.round}, ${f.system}: ${f.error}`);
 console.log(
   jsonLine({
@@ -135,6 +153,7 @@ console.log(
     loadAverages,
     rounds,
     figures: summaries,
+    balancers,
     failures,
   }),
 );
