@@ -11,8 +11,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConclaveClient } from "../../src/client/index.js";
 import { Registry } from "../../src/registry/index.js";
-import { freePort } from "../support/free-port.js";
 import { ServeCluster } from "../server/process/serve-cluster.js";
+import { freePort } from "../support/free-port.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const GREETING_KEY = "/example/config/greeting";
@@ -46,10 +46,17 @@ function alive(proc: Proc): boolean {
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   const text = await res.text();
-  return { status: res.status, body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  return {
+    status: res.status,
+    body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
 }
 
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  f: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -59,7 +66,8 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | un
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -78,7 +86,8 @@ async function jobHistory(client: ConclaveClient): Promise<JobRun[]> {
   try {
     for await (const batch of watch) {
       for (const event of batch.events) {
-        if (event.type === "put") runs.push(JSON.parse(new TextDecoder().decode(event.kv.value)) as JobRun);
+        if (event.type === "put")
+          runs.push(JSON.parse(new TextDecoder().decode(event.kv.value)) as JobRun);
       }
       if (batch.revision >= now.revision) break;
     }
@@ -102,10 +111,21 @@ describe("examples/kit end to end", () => {
     const endpoints = cluster.ids.map((id) => cluster.member(id).clientUrl).join(",");
     for (const id of ["hello-1", "hello-2", "hello-3"]) {
       const port = await freePort();
-      services.set(id, launch("examples/kit/service.ts", ["--id", id, "--port", String(port), "--endpoints", endpoints], port));
+      services.set(
+        id,
+        launch(
+          "examples/kit/service.ts",
+          ["--id", id, "--port", String(port), "--endpoints", endpoints],
+          port,
+        ),
+      );
     }
     const gatewayPort = await freePort();
-    gateway = launch("examples/kit/gateway.ts", ["--port", String(gatewayPort), "--endpoints", endpoints], gatewayPort);
+    gateway = launch(
+      "examples/kit/gateway.ts",
+      ["--port", String(gatewayPort), "--endpoints", endpoints],
+      gatewayPort,
+    );
     gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const registry = new Registry(client);
     await until("three registered hello instances", 60_000, async () => {
@@ -122,7 +142,9 @@ describe("examples/kit end to end", () => {
     await cluster.destroy();
   });
 
-  const logs = () => [...services.entries()].map(([id, p]) => `--- ${id}\n${p.output}`).join("\n") + `\n--- gateway\n${gateway.output}`;
+  const logs = () =>
+    [...services.entries()].map(([id, p]) => `--- ${id}\n${p.output}`).join("\n") +
+    `\n--- gateway\n${gateway.output}`;
 
   it("routes each user to one instance, and spreads users over all three", async () => {
     const owners = new Map<string, string>();
@@ -153,7 +175,9 @@ describe("examples/kit end to end", () => {
     const registry = new Registry(client);
     const firstRun = await until("the job's first run", 30_000, async () => {
       const r = await client.get(JOB_LAST_KEY);
-      return r === undefined ? undefined : (JSON.parse(new TextDecoder().decode(r.value)) as JobRun);
+      return r === undefined
+        ? undefined
+        : (JSON.parse(new TextDecoder().decode(r.value)) as JobRun);
     });
     const leader = services.get(firstRun.instance);
     expect(leader, `job leader ${firstRun.instance}`).toBeDefined();
@@ -188,7 +212,8 @@ describe("examples/kit end to end", () => {
     // The job now runs on the survivor, under a greater fencing token.
     const lastRun = await until("the job on the survivor", 30_000, async () => {
       const got = await client.get(JOB_LAST_KEY);
-      const run = got === undefined ? undefined : (JSON.parse(new TextDecoder().decode(got.value)) as JobRun);
+      const run =
+        got === undefined ? undefined : (JSON.parse(new TextDecoder().decode(got.value)) as JobRun);
       return run?.instance === survivor ? run : undefined;
     });
     expect(BigInt(lastRun.token)).toBeGreaterThan(BigInt(firstRun.token));
@@ -199,7 +224,8 @@ describe("examples/kit end to end", () => {
     const holderOf = new Map<string, string>();
     for (let i = 0; i < history.length; i++) {
       const run = history[i] as JobRun;
-      if (i > 0) expect(BigInt(run.token)).toBeGreaterThanOrEqual(BigInt((history[i - 1] as JobRun).token));
+      if (i > 0)
+        expect(BigInt(run.token)).toBeGreaterThanOrEqual(BigInt((history[i - 1] as JobRun).token));
       expect(holderOf.get(run.token) ?? run.instance).toBe(run.instance);
       holderOf.set(run.token, run.instance);
     }
