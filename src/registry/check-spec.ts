@@ -138,7 +138,14 @@ export function validateCheckSpec(
   }
 }
 
-function intIn(value: unknown, fallback: number, min: number, max: number, name: string): number {
+/** An optional integer option: `fallback` when absent, else within [min, max]. */
+export function intIn(
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(

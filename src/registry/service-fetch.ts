@@ -6,6 +6,7 @@ import {
   createBalancer,
   followSnapshots,
 } from "./balancers/index.js";
+import { intIn } from "./check-spec.js";
 import { NoInstanceError, RegistryError } from "./errors.js";
 import type { ServiceSnapshot } from "./instance.js";
 import { instanceAddr } from "./keys.js";
@@ -321,14 +322,4 @@ function validate(options: ServiceFetchOptions) {
     retryAll: options.retryNonIdempotent ?? false,
     scheme,
   };
-}
-
-function intIn(value: unknown, fallback: number, min: number, max: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
 }
