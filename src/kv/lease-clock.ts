@@ -45,6 +45,8 @@ export class LeaseClock {
   private readonly deadlinesMs = new Map<number, number>();
   private readonly ttlsMs = new Map<number, number>();
   private readonly renewalsSeen = new Map<number, number>();
+  /** Leases this clock refreshed itself (a grant or renewal it saw), not from a takeover. */
+  private readonly refreshed = new Set<number>();
 
   constructor(private readonly electionTimeoutMs: number) {
     if (!Number.isFinite(electionTimeoutMs) || electionTimeoutMs < 0) {
@@ -52,14 +54,28 @@ export class LeaseClock {
     }
   }
 
-  /** On becoming leader: every known lease gets a fresh TTL plus an election timeout. */
-  promote(nowMs: number, leases: Iterable<TrackedLease>): void {
+  /**
+   * On becoming leader: every known lease gets a fresh TTL plus an election
+   * timeout. `sameTerm` is this leader's earlier clock of the same term
+   * (promoting again once caught up): a lease it refreshed itself keeps that
+   * deadline, a full TTL from the refresh — the takeover margin is for leases
+   * whose last renewal this leader did not see, and a lease granted by this
+   * leader must not live (or report) more than its TTL.
+   */
+  promote(nowMs: number, leases: Iterable<TrackedLease>, sameTerm?: LeaseClock): void {
     this.deadlinesMs.clear();
     this.ttlsMs.clear();
     this.renewalsSeen.clear();
+    this.refreshed.clear();
     for (const { id, ttlMs, renewals, remainingMs } of leases) {
       this.ttlsMs.set(id, ttlMs);
       this.renewalsSeen.set(id, renewals ?? 0);
+      const refreshedMs = sameTerm?.refreshed.has(id) ? sameTerm.deadlinesMs.get(id) : undefined;
+      if (refreshedMs !== undefined) {
+        this.refreshed.add(id);
+        this.deadlinesMs.set(id, refreshedMs);
+        continue;
+      }
       this.deadlinesMs.set(
         id,
         takeoverDeadlineMs(nowMs, ttlMs, this.electionTimeoutMs, remainingMs),
@@ -72,10 +88,12 @@ export class LeaseClock {
     this.ttlsMs.set(id, ttlMs);
     this.renewalsSeen.set(id, renewals);
     this.deadlinesMs.set(id, nowMs + ttlMs);
+    this.refreshed.add(id);
   }
 
   /** The lease was revoked (or expired and the revoke was applied). */
   forget(id: number): void {
+    this.refreshed.delete(id);
     this.deadlinesMs.delete(id);
     this.ttlsMs.delete(id);
     this.renewalsSeen.delete(id);

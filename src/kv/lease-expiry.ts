@@ -238,8 +238,9 @@ export class LeaseExpiry {
    * A ReadIndex confirmed in `term` has returned: everything committed
    * before this term is applied, so promote again from the store, now
    * complete (the provisional deadlines may have counted from a checkpoint
-   * whose clear was not yet applied). No renewal, revoke or checkpoint of
-   * this term happened before, so nothing of the provisional clock is lost.
+   * whose clear was not yet applied). No in-memory renewal, revoke or
+   * checkpoint of this term happened before; a grant applied meanwhile keeps
+   * the deadline it set (see LeaseClock.promote).
    */
   private caughtUp(term: number): void {
     if (this.caughtUpTerm === term || this.sync() === undefined || this.term !== term) return;
@@ -286,7 +287,9 @@ export class LeaseExpiry {
   private promote(term: number): void {
     const nowMs = this.clock.now();
     const deadlines = new LeaseClock(this.electionTimeoutMs);
-    deadlines.promote(nowMs, this.sources.leases());
+    const sameTerm =
+      this.deadlines !== undefined && this.term === term ? this.deadlines : undefined;
+    deadlines.promote(nowMs, this.sources.leases(), sameTerm);
     this.deadlines = deadlines;
     this.checkpoints = new LeaseCheckpoints(
       (checkpoints) => this.sources.checkpoint(checkpoints),

@@ -425,4 +425,22 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
     expect(h.revokes).toEqual([]);
     expect(h.expiry.remainingMs(1)).toBe(5000 + ELECTION_MS);
   });
+
+  it("a lease granted in this term before catching up keeps its TTL, with no takeover margin", async () => {
+    const h = harness();
+    let caughtUp!: () => void;
+    h.onConfirm(() => new Promise((resolve) => (caughtUp = resolve)));
+    h.st.role = "leader";
+    h.st.term = 2;
+    h.st.nowMs = 1000;
+    expect(h.expiry.isLeading()).toBe(true);
+    const checked = h.expiry.check(); // its ReadIndex is still out
+    h.grant(7, 60_000); // this leader's own grant, applied meanwhile
+    expect(h.expiry.remainingMs(7)).toBe(60_000);
+    h.st.nowMs = 1500;
+    caughtUp();
+    await checked;
+    // Granted by this leader: a full TTL from the grant, never more.
+    expect(h.expiry.remainingMs(7)).toBe(59_500);
+  });
 });
