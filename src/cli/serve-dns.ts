@@ -2,6 +2,7 @@
  * `conclave serve --listen-dns`: the registry's DNS view beside the member's
  * APIs, answering from the member's own copy of the key space.
  */
+import { LogThrottle } from "../log-throttle.js";
 import { isLoopbackHost, parsePeerAddress } from "../raft/transport/index.js";
 import { DnsServer } from "../registry/dns/dns-server.js";
 import { localServiceSource } from "../registry/dns/service-source.js";
@@ -21,6 +22,8 @@ export async function startDnsView(
   if (config.listenDns === undefined) return undefined;
   const at = parsePeerAddress(config.listenDns);
   const log = running.log.child({ component: "dns" });
+  // Every query can meet the same bad record or failure: log each kind once per interval.
+  const warnings = new LogThrottle(log);
   const server = await DnsServer.listen({
     host: at.host,
     port: at.port,
@@ -28,9 +31,9 @@ export async function startDnsView(
     ttlSeconds: config.dnsTtlSeconds,
     source: localServiceSource(running.store, {
       layout: { root: config.dnsRegistryRoot },
-      onMalformed: (err) => log.warn({ key: err.key }, err.message),
+      onMalformed: (err) => warnings.warn(`malformed:${err.key}`, { key: err.key }, err.message),
     }),
-    onError: (err) => log.warn({ err }, "DNS query failed"),
+    onError: (err) => warnings.warn("query-failed", { err }, "DNS query failed"),
   });
   const where = at.host.includes(":") ? `[${at.host}]:${server.port}` : `${at.host}:${server.port}`;
   log.info({ listenDns: where, domain: server.domain }, "registry DNS view listening");
