@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
@@ -9,17 +8,8 @@ import { configDefaults, defineConfig } from "vitest/config";
  */
 const SHARED_WORKER_FILES = ["test/etcd-api/**/*.test.ts"];
 
-/**
- * Vitest's default is one worker per core but one, which on 2 cores runs the
- * files one at a time although most of their time is spent waiting on
- * clusters, processes and sockets. Two at least: the whole suite then takes
- * about 9.7 minutes on 2 cores instead of 15.
- */
-const MAX_WORKERS = Math.max(2, availableParallelism() - 1);
-
 export default defineConfig({
   test: {
-    maxWorkers: MAX_WORKERS,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
