@@ -2,6 +2,7 @@ import { InvalidArgumentError } from "../../errors.js";
 import { DEFAULT_EPSILON, MAX_POINTS_PER_NODE } from "../../hashring/index.js";
 import { isPrime } from "../../hashring/primes.js";
 import { type Random, Xoshiro128 } from "../../raft/core/prng.js";
+import { intIn } from "../check-spec.js";
 import { MAX_WEIGHT, type ServiceInstance } from "../instance.js";
 import { BoundedBalancer } from "./bounded.js";
 import { HashBalancer } from "./hash.js";
@@ -116,22 +117,6 @@ function epsilon(value: number | undefined): number {
   if (value === undefined) return DEFAULT_EPSILON;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     throw new InvalidArgumentError(`eps must be a finite number > 0, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function intIn(
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`,
-    );
   }
   return value;
 }
