@@ -300,8 +300,11 @@ export class LeaseExpiry {
   }
 
   private applied(change: LeaseApplied): void {
-    // Not leading: the next promotion reads every lease from the store anyway.
-    const deadlines = this.deadlines;
+    // Follow leadership first: a leader that has not looked at its role since
+    // it was elected would otherwise drop its own grant here and give it the
+    // takeover margin at the next promotion. Not leading: the next promotion
+    // reads every lease from the store anyway.
+    const deadlines = this.sync();
     if (deadlines === undefined) return;
     if (change.kind === "revoke") {
       deadlines.forget(change.id);

@@ -443,4 +443,18 @@ describe("LeaseExpiry keep-alives in the leader's memory", () => {
     // Granted by this leader: a full TTL from the grant, never more.
     expect(h.expiry.remainingMs(7)).toBe(59_500);
   });
+
+  it("a grant applied before the new leader's first look at its role gets no takeover margin", async () => {
+    const h = harness();
+    // Elected, and nothing has asked the expiry loop yet (no check, no call)
+    // when the leader's own grant is applied.
+    h.st.role = "leader";
+    h.st.term = 3;
+    h.st.nowMs = 1000;
+    h.grant(9, 60_000);
+    h.st.nowMs = 1200;
+    expect(h.expiry.remainingMs(9)).toBe(59_800);
+    await h.expiry.check();
+    expect(h.expiry.remainingMs(9)).toBe(59_800);
+  });
 });
