@@ -37,10 +37,27 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-interface Remembered {
-  readonly result: Uint8Array;
-  /** Undefined for an entry restored from a snapshot written before digests were kept. */
-  readonly digest: Uint8Array | undefined;
+/**
+ * A remembered request as one view into the arena: a flag byte (1 when a
+ * command digest follows), the digest, then the encoded result.
+ */
+type Remembered = Uint8Array;
+
+function packRemembered(arena: ByteArena, result: Uint8Array, digest?: Uint8Array): Remembered {
+  const digestBytes = digest?.byteLength ?? 0;
+  const out = arena.alloc(1 + digestBytes + result.byteLength);
+  out[0] = digest === undefined ? 0 : 1;
+  if (digest !== undefined) out.set(digest, 1);
+  out.set(result, 1 + digestBytes);
+  return out;
+}
+
+function rememberedDigest(r: Remembered): Uint8Array | undefined {
+  return r[0] === 1 ? r.subarray(1, 1 + COMMAND_DIGEST_BYTES) : undefined;
+}
+
+function rememberedResult(r: Remembered): Uint8Array {
+  return r.subarray(r[0] === 1 ? 1 + COMMAND_DIGEST_BYTES : 1);
 }
 
 /** One remembered request in a snapshot: id, encoded result and, since digests exist, digest. */
@@ -54,6 +71,7 @@ export interface RequestSink {
 
 export class RequestLog {
   private readonly results = new Map<string, Remembered>();
+  private readonly arena = new ByteArena();
   private bytes = 0;
   private nextSeq = 1;
   private sink: RequestSink | undefined;
@@ -84,11 +102,12 @@ export class RequestLog {
   answer(id: string, command: WriteCommand, digest: Uint8Array): KvResult | undefined {
     const first = this.results.get(id);
     if (first === undefined) return undefined;
-    if (first.digest !== undefined && !sameDigest(first.digest, digest)) {
+    const firstDigest = rememberedDigest(first);
+    if (firstDigest !== undefined && !sameDigest(firstDigest, digest)) {
       throw new IdempotencyKeyReusedError(id);
     }
-    const result = plainBytes(packr.unpack(first.result)) as KvResult;
-    if (first.digest === undefined && result.type !== command.type) {
+    const result = plainBytes(packr.unpack(rememberedResult(first))) as KvResult;
+    if (firstDigest === undefined && result.type !== command.type) {
       throw new IdempotencyKeyReusedError(id);
     }
     return result;
@@ -101,24 +120,28 @@ export class RequestLog {
 
   /** In the order they were remembered, for a snapshot. */
   entries(): RequestEntry[] {
-    return [...this.results].map(([id, r]) =>
-      r.digest === undefined ? [id, r.result] : [id, r.result, r.digest],
-    );
+    return [...this.results].map(([id, r]) => {
+      const digest = rememberedDigest(r);
+      // Copies: a snapshot is read while the arena's slabs are reused.
+      const result = rememberedResult(r).slice();
+      return digest === undefined ? [id, result] : [id, result, digest.slice()];
+    });
   }
 
   /** Adds an entry read back from a snapshot. */
-  add([id, result, digest]: RequestEntry): void {
+  add([id, encoded, givenDigest]: RequestEntry): void {
     if (!REQUEST_ID_PATTERN.test(id)) {
       throw new InvalidKvCommandError(`request id ${JSON.stringify(id)} is not valid`);
     }
-    if (digest !== undefined && digest.byteLength !== COMMAND_DIGEST_BYTES) {
+    if (givenDigest !== undefined && givenDigest.byteLength !== COMMAND_DIGEST_BYTES) {
       throw new InvalidKvCommandError(`request ${JSON.stringify(id)} has a malformed digest`);
     }
     this.forget(id);
-    this.results.set(id, { result, digest });
-    this.bytes += sizeOf({ result, digest });
+    const remembered = packRemembered(this.arena, encoded, givenDigest);
+    this.results.set(id, remembered);
+    this.bytes += sizeOf(remembered);
     const seq = this.nextSeq++;
-    this.sink?.put(seq, digest === undefined ? [id, result] : [id, result, digest]);
+    this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
     for (const [oldest, value] of this.results) {
       if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
       this.forget(oldest, value);
@@ -133,8 +156,33 @@ export class RequestLog {
   }
 }
 
+/**
+ * Bump allocation in 64 KiB slabs for the remembered requests. They are
+ * forgotten oldest first, so a slab is released once the last request in
+ * it is. Each small Buffer or hash output would otherwise keep alive the
+ * whole pool or working buffer it was sliced from: up to 8 KiB each.
+ */
+class ByteArena {
+  private slab = new Uint8Array(0);
+  private used = 0;
+
+  alloc(n: number): Uint8Array {
+    if (n > SLAB_BYTES / 4) return new Uint8Array(n);
+    if (this.used + n > this.slab.byteLength) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.used = 0;
+    }
+    const out = this.slab.subarray(this.used, this.used + n);
+    this.used += n;
+    return out;
+  }
+}
+
+const SLAB_BYTES = 64 * 1024;
+
+/** What a remembered request counts against the window: result and digest bytes. */
 function sizeOf(r: Remembered): number {
-  return r.result.byteLength + (r.digest?.byteLength ?? 0);
+  return r.byteLength - 1;
 }
 
 /** The decoder hands back Buffers; results carry plain Uint8Arrays, as the store's own do. */

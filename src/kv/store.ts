@@ -159,6 +159,10 @@ export class KvStore implements StateMachine<KvResult> {
     this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
     this.requests = new RequestLog(this.requestWindow);
     this.backend = options.backend ?? new MemoryBackend();
+    if (this.backend.kind !== "memory") {
+      const backend = this.backend;
+      this.persisted = () => backend.flushed();
+    }
     this.maxTxnRangeBytes = options.maxTxnRangeBytes ?? DEFAULT_MAX_RANGE_BYTES;
     if (!Number.isSafeInteger(this.maxTxnRangeBytes) || this.maxTxnRangeBytes <= 0) {
       throw new InvalidKvCommandError(
@@ -168,6 +172,11 @@ export class KvStore implements StateMachine<KvResult> {
     this.load();
   }
   private readonly backend: MvccBackend;
+  /**
+   * On a backend that keeps the state on disk: resolves once everything
+   * applied so far is durable there (see StateMachine.persisted). Absent in memory.
+   */
+  readonly persisted?: () => Promise<void>;
   /** Set by any applied command that changed leases, members, auth or other tables. */
   private tablesDirty = false;
   /** Snapshot streams being read: compaction waits for them to end. */

@@ -1,4 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { LmdbBackend } from "../../src/kv/backend/lmdb.js";
 import {
   encodeCommand,
   type KvCommand,
@@ -42,10 +46,23 @@ function dump(store: KvStore): string[] {
     .kvs.map((kv) => `${text(kv.key)}=${text(kv.value)}@${kv.modRevision}/${kv.lease}`);
 }
 
-describe("KvStore under RaftNode", () => {
-  it("replicates commands, returns typed results, and catches a new member up by snapshot", async () => {
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A store in memory, or on LMDB in a fresh directory (its snapshots then copy nothing). */
+function newStore(backend: "memory" | "lmdb"): KvStore {
+  if (backend === "memory") return new KvStore();
+  const dir = mkdtempSync(join(tmpdir(), "conclave-kv-node-"));
+  dirs.push(dir);
+  return new KvStore({ backend: new LmdbBackend(dir) });
+}
+
+describe.each(["memory", "lmdb"] as const)("KvStore under RaftNode (%s backend)", (backend) => {
+  it("replicates commands, returns typed results, and catches a new member up by snapshot while writes go on", async () => {
     const net = new MemoryNetwork();
-    const stores = [new KvStore(), new KvStore(), new KvStore()];
+    const stores = [newStore(backend), newStore(backend), newStore(backend)];
     const nodes = await Promise.all(stores.map((s, i) => startNode(i + 1, net, s)));
     const leader = await waitFor(
       () => nodes.find((n) => n.status().role === "leader"),
@@ -62,10 +79,15 @@ describe("KvStore under RaftNode", () => {
     const bad = await propose({ type: "put", key: utf8("x"), value: utf8(""), lease: 42 });
     expect(bad).toMatchObject({ type: "error", error: { code: "KV_LEASE_NOT_FOUND" } });
     await propose({ type: "compact", revision: 20 });
+    await waitFor(() => leader.status().snapshotIndex > 20, "leader snapshot", 10_000);
 
-    const joiner = new KvStore();
+    const joiner = newStore(backend);
     const n4 = await startNode(4, net, joiner, true);
     await leader.addLearner(4, address(4));
+    // Writes go on while the learner is sent its snapshot and catches up.
+    for (let i = 0; i < 40; i++) {
+      await propose({ type: "put", key: utf8(`late${i % 5}`), value: utf8(`w${i}`) });
+    }
     const leaderStore = stores[nodes.indexOf(leader)]!;
     await waitFor(() => joiner.revision === leaderStore.revision, "learner catches up", 10_000);
     expect(n4.status().snapshotsInstalled).toBeGreaterThan(0);

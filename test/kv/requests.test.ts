@@ -94,6 +94,40 @@ describe("request ids", () => {
     expect(store.revision).toBe(revision + 1);
   });
 
+  it("answer each of thousands of remembered requests with its own result, small and large, after a snapshot too", async () => {
+    // Enough results to fill many of the log's internal slabs, with large
+    // ones (prev_kv of a 20 KiB value) among them.
+    const store = new KvStore();
+    const big = "v".repeat(20_000);
+    const first: KvResult[] = [];
+    for (let i = 1; i <= 3000; i++) {
+      const command: KvCommand =
+        i % 500 === 0
+          ? { type: "put", key: utf8("big"), value: utf8(big), prevKv: true }
+          : put(`k${i}`, `value ${i}`);
+      if (i % 500 === 499) store.apply(i * 2 - 1, put("big", big));
+      first.push(store.apply(i * 2, request(`r${i}`, command)));
+    }
+    const copy = new KvStore();
+    await copy.restore(replay(await bytesOf(store.snapshot())));
+    const revision = store.revision;
+    for (const replica of [store, copy]) {
+      for (const i of [1, 2, 499, 500, 1000, 1777, 2999, 3000]) {
+        const command: KvCommand =
+          i % 500 === 0
+            ? { type: "put", key: utf8("big"), value: utf8(big), prevKv: true }
+            : put(`k${i}`, `value ${i}`);
+        expect(replica.apply(10_000 + i, request(`r${i}`, command))).toEqual(first[i - 1]);
+        // The same id with another command is still refused: its digest was kept.
+        expect(replica.apply(20_000 + i, request(`r${i}`, put("other", "x")))).toMatchObject({
+          type: "error",
+          error: expect.any(IdempotencyKeyReusedError),
+        });
+      }
+      expect(replica.revision).toBe(revision);
+    }
+  });
+
   it("survive a snapshot and restore, oldest-first order included", async () => {
     const window = { maxEntries: 3, maxBytes: 1 << 20 };
     const source = new KvStore({ requestWindow: window });

@@ -46,6 +46,7 @@ import { ReadBatches } from "./read-batches.js";
 import {
   decodeMemberContext,
   decodeNodeSnapshot,
+  encodeBackendSnapshot,
   encodeMemberContext,
   encodeNodeSnapshot,
 } from "./snapshot-codec.js";
@@ -649,7 +650,12 @@ export class RaftNode<Result> {
   private async restoreFromStorage(withStateMachine = true): Promise<void> {
     const source = await this.opts.storage.openSnapshot();
     try {
-      const { peers, app } = await decodeNodeSnapshot(source.chunks());
+      const { peers, app, inBackend } = await decodeNodeSnapshot(source.chunks());
+      if (withStateMachine && inBackend) {
+        throw new NodeFailedError(
+          `snapshot ${source.metadata.index} left the state in the state machine's own storage, which holds entries only up to ${this.opts.stateMachine.appliedIndex ?? 0}: the data dir lost its backend`,
+        );
+      }
       if (withStateMachine) await this.opts.stateMachine.restore(app);
       this.peers.clear();
       for (const [id, addr] of peers) this.peers.set(id, addr);
@@ -659,7 +665,41 @@ export class RaftNode<Result> {
   }
 
   /** Sends the stored snapshot a Snap message refers to, in chunks. */
-  private async streamSnapshot(m: Message): Promise<void> {
+  private streamSnapshot(m: Message): Promise<void> {
+    return this.opts.stateMachine.persisted === undefined
+      ? this.streamStoredSnapshot(m)
+      : this.streamFreshSnapshot(m);
+  }
+
+  /**
+   * A state machine with durable state of its own is sent as it is now, at
+   * the applied index (as etcd sends its backend): the stored snapshot holds
+   * no copy of it. Taken synchronously, before this Ready applies anything
+   * more, so the view, its index, term and configuration agree. The peer
+   * answers with that index, past the one the core asked for, which the
+   * core takes as the snapshot's acknowledgement.
+   */
+  private async streamFreshSnapshot(m: Message): Promise<void> {
+    const index = this.appliedIndex;
+    const metadata = {
+      index,
+      term: this.opts.storage.term(index),
+      confState: this.raw.status().confState,
+    };
+    const view = this.opts.stateMachine.snapshot();
+    const data = encodeNodeSnapshot(new Map(this.peers), view);
+    try {
+      const fresh: Message = { ...m, snapshot: { metadata, data: new Uint8Array(0) } };
+      await this.opts.transport.sendSnapshot(fresh, data);
+    } catch {
+      this.guard(() => this.raw.reportSnapshot(m.to, false));
+    } finally {
+      // A view that was not read to its end holds up compaction until closed.
+      if (!(view instanceof Uint8Array)) await view[Symbol.asyncIterator]().return?.();
+    }
+  }
+
+  private async streamStoredSnapshot(m: Message): Promise<void> {
     const meta = m.snapshot!.metadata; // never touch `.data`: storage may load it lazily
     let source: SnapshotSource | undefined;
     try {
@@ -750,9 +790,14 @@ export class RaftNode<Result> {
     const index = this.appliedIndex;
     const bytesCovered = this.bytesSinceSnapshot;
     const abort = new AbortController();
-    // Everything the snapshot holds is taken now, as of `index`.
+    const { persisted } = this.opts.stateMachine;
+    // Everything the snapshot holds is taken now, as of `index` — or, for a
+    // state machine that keeps its state durably, is on its storage before
+    // the snapshot is written and the log before it compacted.
     const data = abortable(
-      encodeNodeSnapshot(new Map(this.peers), this.opts.stateMachine.snapshot()),
+      persisted === undefined
+        ? encodeNodeSnapshot(new Map(this.peers), this.opts.stateMachine.snapshot())
+        : afterPersisted(persisted, encodeBackendSnapshot(new Map(this.peers))),
       abort.signal,
     );
     const write = this.opts.storage.createSnapshot(index, this.raw.status().confState, data);
@@ -876,4 +921,13 @@ function single(type: ConfChangeType, nodeId: NodeId, address?: string): ConfCha
     changes: [{ type, nodeId }],
     ...(address === undefined ? {} : { context: encodeMemberContext(address) }),
   };
+}
+
+/** Yields `source` once the state machine's storage holds everything applied so far. */
+async function* afterPersisted(
+  persisted: () => Promise<void>,
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  await persisted();
+  yield* source;
 }

@@ -26,6 +26,15 @@ export interface StateMachine<Result> {
    */
   readonly appliedIndex?: number;
   /**
+   * For a state machine that keeps its own durable state: resolves once
+   * everything it applied before the call is on stable storage. With it the
+   * node's snapshots hold no copy of the state (the state machine's storage
+   * is the snapshot; the log is compacted only once this resolved), and a
+   * follower that needs a snapshot is sent `snapshot()` as of the moment of
+   * sending. Implies `appliedIndex`.
+   */
+  readonly persisted?: () => Promise<void>;
+  /**
    * Told of each applied entry that carries nothing for it (a new leader's
    * empty entry, a membership change), so the applied index it keeps is the node's.
    */

@@ -11,11 +11,7 @@ export async function* encodeNodeSnapshot(
   peers: ReadonlyMap<NodeId, string>,
   app: Uint8Array | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
-  const header = new TextEncoder().encode(JSON.stringify({ v: 1, peers: [...peers] }));
-  const prefix = new Uint8Array(4 + header.byteLength);
-  new DataView(prefix.buffer).setUint32(0, header.byteLength);
-  prefix.set(header, 4);
-  yield prefix;
+  yield headerFrame({ v: 1, peers: [...peers] });
   if (app instanceof Uint8Array) {
     if (app.byteLength > 0) yield app;
     return;
@@ -23,7 +19,40 @@ export async function* encodeNodeSnapshot(
   for await (const chunk of app) yield chunk;
 }
 
+/**
+ * A node snapshot that holds no copy of the application's state: a state
+ * machine that keeps its own durable state (a disk backend) has it on
+ * stable storage at or past the snapshot's index, so the snapshot only
+ * records the address book and lets the log be compacted. It can never be
+ * restored into a state machine, nor sent: a leader sends a fresh copy of
+ * its state instead (see RaftNode.streamSnapshot).
+ */
+export async function* encodeBackendSnapshot(
+  peers: ReadonlyMap<NodeId, string>,
+): AsyncGenerator<Uint8Array> {
+  yield headerFrame({ v: 1, peers: [...peers], state: STATE_IN_BACKEND });
+}
+
+const STATE_IN_BACKEND = "backend";
+
+function headerFrame(header: object): Uint8Array {
+  const bytes = new TextEncoder().encode(JSON.stringify(header));
+  const frame = new Uint8Array(4 + bytes.byteLength);
+  new DataView(frame.buffer).setUint32(0, bytes.byteLength);
+  frame.set(bytes, 4);
+  return frame;
+}
+
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+
+/** A node snapshot's header and the application's part of the stream. */
+export interface DecodedNodeSnapshot {
+  readonly peers: Map<NodeId, string>;
+  /** The application's snapshot, to be read to its end; empty when `inBackend`. */
+  readonly app: AsyncIterable<Uint8Array>;
+  /** Written by encodeBackendSnapshot: the state lives in the state machine's own storage. */
+  readonly inBackend: boolean;
+}
 
 /**
  * Reads the header off a node snapshot stream. Returns the peers and the
@@ -31,7 +60,7 @@ const MAX_HEADER_BYTES = 64 * 1024 * 1024;
  */
 export async function decodeNodeSnapshot(
   data: AsyncIterable<Uint8Array>,
-): Promise<{ peers: Map<NodeId, string>; app: AsyncIterable<Uint8Array> }> {
+): Promise<DecodedNodeSnapshot> {
   const it = data[Symbol.asyncIterator]();
   let buf: Uint8Array = new Uint8Array(0);
   const need = async (n: number): Promise<boolean> => {
@@ -43,14 +72,14 @@ export async function decodeNodeSnapshot(
     return true;
   };
   if (!(await need(4))) {
-    if (buf.byteLength === 0) return { peers: new Map(), app: empty() };
+    if (buf.byteLength === 0) return { peers: new Map(), app: empty(), inBackend: false };
     throw new InvalidArgumentError("node snapshot shorter than its header length");
   }
   const len = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0);
   if (len > MAX_HEADER_BYTES || !(await need(4 + len))) {
     throw new InvalidArgumentError("node snapshot header overruns the data");
   }
-  const peers = parseHeader(buf.subarray(4, 4 + len));
+  const { peers, inBackend } = parseHeader(buf.subarray(4, 4 + len));
   const rest = buf.subarray(4 + len);
   async function* app(): AsyncGenerator<Uint8Array> {
     if (rest.byteLength > 0) yield rest;
@@ -60,13 +89,13 @@ export async function decodeNodeSnapshot(
       yield next.value;
     }
   }
-  return { peers, app: app() };
+  return { peers, app: app(), inBackend };
 }
 
 async function* empty(): AsyncGenerator<Uint8Array> {}
 
-function parseHeader(bytes: Uint8Array): Map<NodeId, string> {
-  let header: { v?: unknown; peers?: unknown };
+function parseHeader(bytes: Uint8Array): { peers: Map<NodeId, string>; inBackend: boolean } {
+  let header: { v?: unknown; peers?: unknown; state?: unknown };
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (err) {
@@ -82,7 +111,10 @@ function parseHeader(bytes: Uint8Array): Map<NodeId, string> {
     }
     peers.set(p[0], p[1]);
   }
-  return peers;
+  if (header.state !== undefined && header.state !== STATE_IN_BACKEND) {
+    throw new InvalidArgumentError("node snapshot header names an unknown state location");
+  }
+  return { peers, inBackend: header.state === STATE_IN_BACKEND };
 }
 
 /** A membership entry's context: the address of the node it adds. */

@@ -324,9 +324,9 @@ export const FIELDS: readonly FieldSpec[] = [
   spec(
     "snapshotEveryEntries",
     "snapshot-every-entries",
-    100_000,
+    10_000,
     integer(0),
-    "snapshot after this many applied entries (0 = never); a snapshot copies the whole key space, so as etcd's --snapshot-count it is rare",
+    "snapshot after this many applied entries (0 = never), so the log kept in memory and replayed on restart stays short; on the lmdb backend a snapshot copies nothing (the backend is flushed, then the log compacted), in memory it copies the whole key space",
   ),
   spec(
     "snapshotEveryBytes",
