@@ -48,6 +48,15 @@ export class EndpointPool {
     return this.endpoints[(i + 1) % this.endpoints.length]!;
   }
 
+  /**
+   * `url` as one of the configured endpoints, or undefined: a hint on a
+   * successful answer moves the client only among the endpoints it was given.
+   */
+  known(url: string): string | undefined {
+    const normalized = this.leaderHint(url);
+    return normalized !== undefined && this.endpoints.includes(normalized) ? normalized : undefined;
+  }
+
   /** Follows a NOT_LEADER hint; an unusable hint is ignored. */
   leaderHint(leaderUrl: string | undefined): string | undefined {
     if (leaderUrl === undefined) return undefined;

@@ -21,6 +21,9 @@ import { ClientAgents, type TlsOptions } from "./http-agents.js";
 import { type Origin, parseOrigin, post, RequestFailedError, readBody } from "./http-request.js";
 import { type AttemptFailure, type CallKind, mayRetry } from "./retry-policy.js";
 
+/** Set by a member on an answer it relayed from the leader: the leader's client URL. */
+const LEADER_URL_HEADER = "conclave-leader-url";
+
 /** Every call takes these. */
 export interface CallOptions {
   readonly signal?: AbortSignal;
@@ -80,7 +83,9 @@ interface Failed {
   readonly staleSocket?: boolean;
 }
 
-type Attempt<T> = ({ ok: true; value: T } & Partial<Failed>) | ({ ok: false } & Failed);
+type Attempt<T> =
+  | ({ ok: true; value: T; leaderUrl?: string } & Partial<Failed>)
+  | ({ ok: false } & Failed);
 
 /**
  * Sends JSON calls to the cluster: picks the endpoint, follows NOT_LEADER
@@ -217,7 +222,11 @@ export class HttpTransport {
         throw cutOff ? exhausted(reason, last, tried) : reason;
       }
       if (outcome.ok) {
-        if (spec.kind !== "read") this.pool.markLeader(endpoint);
+        // A member that relayed the call to the leader names it: go there next time.
+        const leader =
+          outcome.leaderUrl === undefined ? undefined : this.pool.known(outcome.leaderUrl);
+        if (leader !== undefined) this.pool.markLeader(leader);
+        else if (spec.kind !== "read") this.pool.markLeader(endpoint);
         return outcome.value;
       }
       last = outcome;
@@ -315,8 +324,11 @@ export class HttpTransport {
     }
     const status = response.statusCode ?? 0;
     try {
-      if (status >= 200 && status < 300)
-        return { ok: true, value: await consume(response, endpoint) };
+      if (status >= 200 && status < 300) {
+        const value = await consume(response, endpoint);
+        const leaderUrl = response.headers[LEADER_URL_HEADER];
+        return typeof leaderUrl === "string" ? { ok: true, value, leaderUrl } : { ok: true, value };
+      }
       const text = (await readBody(response, this.options.maxResponseBytes)).toString("utf8");
       const retryAfter = response.headers["retry-after"];
       const error = errorFromServer(errorBody(text), status, retryAfter);

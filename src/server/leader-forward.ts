@@ -38,6 +38,14 @@ export class TooManyForwardsError extends HttpApiError {
   }
 }
 
+/** The leader's client URL, on an answer a follower relayed from it. */
+export const LEADER_URL_HEADER = "conclave-leader-url";
+
+/** The leader's answer and where it came from. */
+export interface RelayedAnswer extends LeaderAnswer {
+  readonly leaderUrl: string;
+}
+
 declare module "fastify" {
   interface FastifyRequest {
     /**
@@ -95,7 +103,7 @@ export class LeaderForwarder {
    * undefined when this member should answer `err` itself. Throws
    * TooManyForwardsError or ForwardOutcomeUnknownError.
    */
-  async tryForward(err: unknown, req: FastifyRequest): Promise<LeaderAnswer | undefined> {
+  async tryForward(err: unknown, req: FastifyRequest): Promise<RelayedAnswer | undefined> {
     if (!(err instanceof NotLeaderError) || req.followerTerm === undefined) return undefined;
     const st = this.#o.node.basicStatus();
     const leader = err.leaderHint;
@@ -125,7 +133,7 @@ export class LeaderForwarder {
         timeoutMs: this.#o.timeoutMs,
       });
       this.#o.onOutcome("relayed");
-      return answer;
+      return { ...answer, leaderUrl: baseUrl };
     } catch (failure) {
       if (failure instanceof LeaderNotReachedError) return this.#skip("not_reached");
       if (failure instanceof ForwardOutcomeUnknownError) this.#o.onOutcome("unknown");
@@ -142,8 +150,11 @@ export class LeaderForwarder {
 }
 
 /** Sends the leader's answer to the client as it came. */
-export function relayAnswer(reply: FastifyReply, answer: LeaderAnswer): FastifyReply {
+export function relayAnswer(reply: FastifyReply, answer: RelayedAnswer): FastifyReply {
   if (answer.contentType !== undefined) void reply.header("content-type", answer.contentType);
+  // Tells the client where the leader is, so its next request can go there
+  // directly rather than through this member (see the SDK's EndpointPool).
+  void reply.header(LEADER_URL_HEADER, answer.leaderUrl);
   return reply.status(answer.status).send(answer.body);
 }
 

@@ -116,6 +116,33 @@ describe("a follower forwards what only the leader can do", () => {
     ).toBe("s");
   });
 
+  it("names the leader on a relayed answer, so an SDK that knows it goes there next", async () => {
+    const res = await fetch(`${cluster.urlOf(follower.id)}/v3/kv/put`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: b64("fw/hint"), value: b64("h") }),
+    });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(res.headers.get("conclave-leader-url")).toBe(cluster.urlOf(leader.id));
+    const relayed = async () =>
+      sampleValue(await scrapeMetrics(follower.app), "conclave_leader_forwards_total", {
+        outcome: "relayed",
+      }) ?? 0;
+    const before = await relayed();
+    const c = cluster.client({
+      endpoints: [follower, leader, other].map((m) => cluster.urlOf(m.id)),
+    });
+    for (let i = 0; i < 5; i++) await c.put(`fw/hint/${i}`, "v");
+    // The first put was relayed by the follower; the others went to the leader.
+    expect(c.preferredEndpoint).toBe(cluster.urlOf(leader.id));
+    expect((await relayed()) - before).toBe(1);
+    // A hint naming an endpoint the client was not given moves nothing.
+    const alone = cluster.client({ endpoints: [cluster.urlOf(follower.id)] });
+    await alone.put("fw/hint/alone", "v");
+    expect(alone.preferredEndpoint).toBe(cluster.urlOf(follower.id));
+  });
+
   it("forwards a request injected in-process (as the gRPC API dispatches them)", async () => {
     const res = await follower.app.inject({
       method: "POST",

@@ -53,6 +53,11 @@ const ENTRY_HEADER_BYTES = 13;
 
 /** Writes `entries` (consecutive) as one or more Entries records. */
 export function writeEntriesRecords(w: ByteWriter, entries: readonly Entry[]): void {
+  for (const [from, to] of entriesRecordSpans(entries)) writeEntriesRecord(w, entries, from, to);
+}
+
+/** [from, to) spans of `entries`, each one record of about ENTRIES_RECORD_TARGET_BYTES (at least one entry). */
+function* entriesRecordSpans(entries: readonly Entry[]): Generator<[number, number, number]> {
   let i = 0;
   while (i < entries.length) {
     let j = i;
@@ -61,21 +66,23 @@ export function writeEntriesRecords(w: ByteWriter, entries: readonly Entry[]): v
       bytes += ENTRY_HEADER_BYTES + entries[j]!.data.length;
       j++;
     } while (j < entries.length && bytes + entries[j]!.data.length <= ENTRIES_RECORD_TARGET_BYTES);
-    const from = i;
-    const to = j;
-    writeRecord(w, RecordType.Entries, (p) => {
-      p.u64(entries[from]!.index);
-      p.u32(to - from);
-      for (let k = from; k < to; k++) {
-        const e = entries[k]!;
-        p.u64(e.term);
-        p.u8(e.type);
-        p.u32(e.data.length);
-        p.bytes(e.data);
-      }
-    });
+    yield [i, j, bytes];
     i = j;
   }
+}
+
+function writeEntriesRecord(w: ByteWriter, entries: readonly Entry[], from: number, to: number) {
+  writeRecord(w, RecordType.Entries, (p) => {
+    p.u64(entries[from]!.index);
+    p.u32(to - from);
+    for (let k = from; k < to; k++) {
+      const e = entries[k]!;
+      p.u64(e.term);
+      p.u8(e.type);
+      p.u32(e.data.length);
+      p.bytes(e.data);
+    }
+  });
 }
 
 export function writeHardStateRecord(w: ByteWriter, hs: HardState): void {
@@ -159,17 +166,28 @@ export function decodeRecord(type: number, buf: Uint8Array, start: number, end: 
   return rec;
 }
 
-/** The records opening a base segment: snapshot marker, the retained entries, the hard state. */
-export function encodeBaseRecords(
+/**
+ * The records opening a base segment: snapshot marker, the retained entries,
+ * the hard state. Encoded one record at a time as the chunks are taken, so a
+ * writer that awaits each chunk's write never blocks the event loop for
+ * more than one record, however many entries a snapshot retains.
+ */
+export function* encodeBaseRecords(
   snapshot: SnapshotMetadata,
   logBase: LogPosition,
   entries: readonly Entry[],
   hardState: HardState,
-): Uint8Array {
-  const w = new ByteWriter(256);
+): Generator<Uint8Array> {
   const retainedLastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : logBase.index;
-  writeSnapshotRecord(w, { snapshot, logBase, retainedLastIndex });
-  writeEntriesRecords(w, entries);
-  writeHardStateRecord(w, hardState);
-  return w.view0();
+  const head = new ByteWriter(256);
+  writeSnapshotRecord(head, { snapshot, logBase, retainedLastIndex });
+  yield head.view0();
+  for (const [from, to, bytes] of entriesRecordSpans(entries)) {
+    const w = new ByteWriter(bytes + 64);
+    writeEntriesRecord(w, entries, from, to);
+    yield w.view0();
+  }
+  const tail = new ByteWriter(256);
+  writeHardStateRecord(tail, hardState);
+  yield tail.view0();
 }

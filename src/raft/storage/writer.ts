@@ -28,8 +28,8 @@ interface RecordsOp {
 export interface BaseRewrite {
   /** Runs first, e.g. makes the snapshot file the base refers to durable under its final name. */
   readonly beforeBase?: () => Promise<void>;
-  /** Records of the base segment (after its header). */
-  readonly records: Uint8Array;
+  /** Records of the base segment (after its header), in chunks written one at a time. */
+  readonly records: Iterable<Uint8Array>;
   /** Runs once the base is durable; failures here are ignored (open() removes leftovers). */
   readonly afterBase?: () => Promise<void>;
 }
@@ -214,7 +214,7 @@ export class WalWriter {
       this.unsynced = false;
       this.currentClosed = true;
     }
-    const file = await this.createSegment(nextSeq, SegmentKind.Continuation, new Uint8Array(0));
+    const file = await this.createSegment(nextSeq, SegmentKind.Continuation, []);
     await this.current.close();
     this.current = file;
     this.currentSeq = nextSeq;
@@ -224,7 +224,7 @@ export class WalWriter {
   private async createSegment(
     seq: number,
     kind: SegmentKind,
-    records: Uint8Array,
+    records: Iterable<Uint8Array>,
   ): Promise<WritableFile> {
     const file = await publishSegment(this.fs, this.dir, seq, kind, records);
     this.stats_.segmentsCreated++;
@@ -267,14 +267,15 @@ export async function publishSegment(
   dir: string,
   seq: number,
   kind: SegmentKind,
-  records: Uint8Array,
+  records: Iterable<Uint8Array>,
 ): Promise<WritableFile> {
   const path = join(dir, segmentFileName(seq));
   const tmp = `${path}.tmp`;
   const file = await fs.openWritable(tmp, "create");
   try {
     await file.append(encodeSegmentHeader(kind, seq));
-    if (records.length > 0) await file.append(records);
+    // A chunk is taken (and may be encoded) only once the one before it is written.
+    for (const chunk of records) if (chunk.length > 0) await file.append(chunk);
     await file.datasync();
   } finally {
     await file.close();
