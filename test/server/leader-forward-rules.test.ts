@@ -58,7 +58,7 @@ describe("which failures a follower forwards", () => {
     });
     expect(r.sent[0]!.headers["x-other"]).toBeUndefined();
     r.answers[0]!(r.answer);
-    expect(await pending).toBe(r.answer);
+    expect(await pending).toEqual({ ...r.answer, leaderUrl: "http://leader.invalid" });
     expect(r.outcomes).toEqual(["relayed"]);
   });
 
@@ -98,7 +98,7 @@ describe("which failures a follower forwards", () => {
     const third = r.forwarder.tryForward(new NotLeaderError(1), r.request());
     await expect.poll(() => r.sent.length).toBe(3);
     r.answers[2]!(r.answer);
-    expect(await third).toBe(r.answer);
+    expect(await third).toEqual({ ...r.answer, leaderUrl: "http://leader.invalid" });
     expect(r.outcomes).toEqual(["busy", "relayed", "relayed", "relayed"]);
   });
 
