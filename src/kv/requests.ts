@@ -120,11 +120,12 @@ export class RequestLog {
 
   /** In the order they were remembered, for a snapshot. */
   entries(): RequestEntry[] {
+    // Views into the arena, no copies: a region is written once, when it is
+    // allocated, and never reused, so a snapshot can read them at its pace.
     return [...this.results].map(([id, r]) => {
       const digest = rememberedDigest(r);
-      // Copies: a snapshot is read while the arena's slabs are reused.
-      const result = rememberedResult(r).slice();
-      return digest === undefined ? [id, result] : [id, result, digest.slice()];
+      const result = rememberedResult(r);
+      return digest === undefined ? [id, result] : [id, result, digest];
     });
   }
 
