@@ -86,6 +86,29 @@ describe("a key space on disk after a restart", () => {
     await backend.close();
   });
 
+  it("refuses to start when the snapshot left the state in a backend that is gone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-restart-"));
+    dirs.push(dir);
+    const storage = new MemoryStorage();
+    const backend = new LmdbBackend(dir);
+    const node = await start(storage, new KvStore({ backend }));
+    for (let i = 0; i < 15; i++) {
+      await node.propose(encodeCommand({ type: "put", key: utf8(`k${i}`), value: utf8("v") }));
+    }
+    await waitFor(() => node.status().snapshotIndex > 0, "snapshot", 10_000);
+    await node.stop();
+    await backend.close();
+    // The log was compacted behind a snapshot holding no copy; an empty
+    // backend beside it must not be started as if it were the state.
+    const emptyDir = mkdtempSync(join(tmpdir(), "conclave-restart-"));
+    dirs.push(emptyDir);
+    const empty = new LmdbBackend(emptyDir);
+    await expect(start(storage, new KvStore({ backend: empty }))).rejects.toThrow(
+      /lost its backend/,
+    );
+    await empty.close();
+  });
+
   it("refuses to start when the store holds entries the log does not", async () => {
     const dir = mkdtempSync(join(tmpdir(), "conclave-restart-"));
     dirs.push(dir);
