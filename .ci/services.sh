@@ -56,6 +56,8 @@ install_missing_packages() {
   command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
   [ -d /usr/lib/python3/dist-packages/etcd3 ] || missing+=(python3-etcd3)
   [ -d /usr/lib/python3/dist-packages/etcd3gw ] || missing+=(python3-etcd3gw)
+  # The dashboard's browser test drives Debian's chromium with playwright-core.
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   if [ "$(id -u)" -ne 0 ]; then
     log "ERROR: missing ${missing[*]}; run this script as root to install them"; return 1
