@@ -1,6 +1,10 @@
 /**
  * `conclave/lock`: distributed locks, read-write locks, semaphores and leader
- * election with one API over several backends.
+ * election with one API over several backends. This entry point is
+ * backend-neutral and loads no driver: the in-memory backend is here, each
+ * other backend is its own subpath (`conclave/lock/conclave`, `/redis`,
+ * `/redlock`, `/postgres`, `/etcd`, `/zookeeper`), and only that subpath
+ * loads its driver (an optional peer dependency).
  */
 export type {
   LeaseGrant,
@@ -31,23 +35,8 @@ export {
   MemoryLockStore,
 } from "./memory/index.js";
 export { type LeaderPoll, observeLeaderByPolling } from "./observe.js";
-export {
-  POSTGRES_ADVISORY_GUARANTEES,
-  PostgresAdvisoryLockBackend,
-  type PostgresAdvisoryLockBackendOptions,
-} from "./postgres/advisory.js";
-export {
-  POSTGRES_GUARANTEES,
-  PostgresLockBackend,
-  type PostgresLockBackendOptions,
-} from "./postgres/index.js";
+export { MissingPeerDependencyError } from "./optional-driver.js";
 export { Election, ReadWriteLock, Semaphore } from "./primitives.js";
-export { RedisLockBackend, type RedisLockBackendOptions, redisGuarantees } from "./redis/index.js";
-export {
-  REDLOCK_GUARANTEES,
-  RedlockBackend,
-  type RedlockBackendOptions,
-} from "./redlock/index.js";
 export {
   type LeaderRunner,
   type LeaderRunPhase,

@@ -1,10 +1,11 @@
-import { Etcd3, type IOptions } from "etcd3";
+import type { IOptions } from "etcd3";
 import { InvalidArgumentError } from "../../errors.js";
 import type { Clock } from "../clock.js";
 import { DEFAULT_KEY_PREFIX, KeyspaceLockBackend } from "../keyspace/backend.js";
 import { validateKeyPrefix } from "../keyspace/keys.js";
 import { type BackendGuarantees, LEASE_KINDS } from "../types.js";
 import { positiveInteger } from "../validate.js";
+import { Etcd3 } from "./driver.js";
 import { EtcdStore } from "./store.js";
 
 export interface EtcdLockBackendOptions {

@@ -1,14 +1,4 @@
-import {
-  type Etcd3,
-  EtcdAuthenticationFailedError,
-  EtcdInvalidAuthTokenError,
-  EtcdLeaseInvalidError,
-  EtcdPermissionDeniedError,
-  type IKeyValue,
-  type IRangeRequest,
-  type IResponseOp,
-  type Watcher,
-} from "etcd3";
+import type { IKeyValue, IRangeRequest, IResponseOp, Watcher } from "etcd3";
 import { prefixRangeEnd, queueEntries } from "../keyspace/keys.js";
 import type {
   CreatedEntry,
@@ -20,6 +10,13 @@ import type {
 } from "../keyspace/port.js";
 import { boundedCall } from "../sequenced/call.js";
 import type { SequenceEntry } from "../sequenced/turn.js";
+import {
+  type Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
+  EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
+} from "./driver.js";
 
 /** Per-call gRPC options: the deadline (ms since the epoch) after which the call is cancelled. */
 interface CallOptions {

@@ -1,12 +1,13 @@
-import pg from "pg";
+import type pg from "pg";
+import { Pool } from "./driver.js";
 
 /** Either a pool the caller owns, or how to build one the backend owns. */
 export type PostgresConnection = pg.Pool | pg.PoolConfig | string;
 
 export function openPool(connection: PostgresConnection): { pool: pg.Pool; owned: boolean } {
-  if (connection instanceof pg.Pool) return { pool: connection, owned: false };
+  if (connection instanceof Pool) return { pool: connection, owned: false };
   const config = typeof connection === "string" ? { connectionString: connection } : connection;
-  const pool = new pg.Pool(config);
+  const pool = new Pool(config);
   // Errors of idle clients surface through later queries; unhandled they would crash the process.
   pool.on("error", () => {});
   return { pool, owned: true };

@@ -1,4 +1,3 @@
-import { Redis, type RedisOptions } from "ioredis";
 import type {
   LeaseGrant,
   LeaseRef,
@@ -14,6 +13,7 @@ import { type BackendGuarantees, LEASE_KINDS, type LeaderSnapshot } from "../typ
 import { positiveInteger } from "../validate.js";
 import { type AttemptOutcome, waitForGrant } from "../wait.js";
 import { WakeChannels } from "./channels.js";
+import { Redis, type RedisOptions } from "./driver.js";
 import { validateKeyPrefix } from "./keys.js";
 import { type LeaderRecord, RedisLeaseNode } from "./node.js";
 

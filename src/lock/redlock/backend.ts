@@ -1,4 +1,3 @@
-import { Redis, type RedisOptions } from "ioredis";
 import { InvalidArgumentError } from "../../errors.js";
 import type {
   LeaseGrant,
@@ -22,6 +21,7 @@ import { type LeaderRecord, RedisLeaseNode } from "../redis/node.js";
 import type { BackendGuarantees, LeaderSnapshot } from "../types.js";
 import { positiveInteger } from "../validate.js";
 import { type AttemptOutcome, waitForGrant } from "../wait.js";
+import { Redis, type RedisOptions } from "./driver.js";
 import { driftAllowanceMs, judgeQuorum, quorumOf } from "./quorum.js";
 
 export interface RedlockBackendOptions {

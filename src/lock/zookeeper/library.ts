@@ -3,7 +3,7 @@
  * package ships no type declarations; this module declares the few calls we
  * make, so nothing untyped crosses into the rest of the code.
  */
-import { createRequire } from "node:module";
+import { importOptionalDriver } from "../optional-driver.js";
 
 /** A znode's metadata. The 64-bit fields arrive as 8-byte big-endian buffers. */
 export interface ZkStat {
@@ -79,7 +79,13 @@ interface ZkModule {
   createClient(connectionString: string, options: ZkClientOptions): ZkRawClient;
 }
 
-const zookeeper = createRequire(import.meta.url)("node-zookeeper-client") as ZkModule;
+// The package is CommonJS: its exports arrive as the namespace's default.
+const zookeeper = (
+  await importOptionalDriver<{ default: ZkModule }>(
+    "node-zookeeper-client",
+    "conclave/lock/zookeeper",
+  )
+).default;
 
 export function createZkClient(connectString: string, options: ZkClientOptions): ZkRawClient {
   return zookeeper.createClient(connectString, options);
