@@ -17,7 +17,7 @@ import { roleGroup } from "./commands/role.js";
 import { serviceGroup } from "./commands/service.js";
 import { snapshotRestoreCommand } from "./commands/snapshot-restore.js";
 import { snapshotSaveCommand } from "./commands/snapshot-save.js";
-import { moveLeaderCommand, statusCommand } from "./commands/status.js";
+import { endpointGroup, moveLeaderCommand, statusCommand } from "./commands/status.js";
 import { txnCommand } from "./commands/txn.js";
 import { userGroup } from "./commands/user.js";
 import { watchCommand } from "./commands/watch.js";
@@ -42,6 +42,7 @@ export const CLIENT_COMMANDS: ReadonlyMap<string, CommandDef | CommandGroup> = n
   ["lease", leaseGroup],
   ["member", memberGroup],
   ["status", statusCommand],
+  ["endpoint", endpointGroup],
   ["move-leader", moveLeaderCommand],
   ["snapshot", snapshotGroup],
   ["compaction", compactionCommand],

@@ -136,7 +136,15 @@ export interface EndpointStatusView {
   readonly revision: number;
   readonly compactRevision: number;
   readonly keyCount: number;
+  readonly errors?: readonly string[];
   readonly warnings?: readonly string[];
+}
+
+export interface EndpointHealthView {
+  readonly endpoint: string;
+  readonly health: boolean;
+  readonly tookMs: number;
+  readonly error?: string;
 }
 
 export interface WatchEventView {
@@ -229,6 +237,7 @@ export interface CliClient {
   memberRemove(id: number, options?: CallOptions): Promise<MemberListResult>;
   memberPromote(id: number, options?: CallOptions): Promise<MemberListResult>;
   status(endpoint?: string, options?: CallOptions): Promise<EndpointStatusView>;
+  endpointHealth(endpoint: string, options?: CallOptions): Promise<EndpointHealthView>;
   moveLeader(targetId: number, options?: CallOptions): Promise<void>;
   snapshot(options?: CallOptions): AsyncIterable<Uint8Array>;
   compact(revision: number, options?: CallOptions): Promise<unknown>;

@@ -4,6 +4,8 @@ import { credentialsFrom } from "./auth-token.js";
 import type { BackoffOptions, RandomSource } from "./backoff.js";
 import type { Bytes } from "./bytes.js";
 import {
+  describeFailure,
+  type EndpointHealth,
   type EndpointStatus,
   endpointStatus,
   type MemberAddOptions,
@@ -14,7 +16,7 @@ import {
   memberListResult,
 } from "./cluster-wire.js";
 import { normalizeEndpoint } from "./endpoints.js";
-import { ClientError, UnavailableError } from "./errors.js";
+import { ClientError, PermissionDeniedError, UnavailableError } from "./errors.js";
 import { type TlsOptions, validateTls } from "./http-agents.js";
 import { asObject, headerRevision } from "./json-read.js";
 import type { KeyValue } from "./key-value.js";
@@ -289,6 +291,46 @@ export class ConclaveClient implements AsyncDisposable {
       options,
     );
     return endpointStatus(answer);
+  }
+
+  /**
+   * Whether `endpoint` serves as a healthy member, as etcdctl's endpoint
+   * health decides: a linearizable read of the key `health` through that
+   * endpoint alone (it succeeds only when the member reaches a quorum through
+   * a leader), then the member's own status errors (alarms, peers it cannot
+   * authenticate with). A PERMISSION_DENIED answer still went through
+   * consensus, so it counts as healthy, as in etcd. Never throws for an
+   * unhealthy member: the answer says why.
+   */
+  async endpointHealth(endpoint: string, options: CallOptions = {}): Promise<EndpointHealth> {
+    const target = normalizeEndpoint(endpoint);
+    const started = performance.now();
+    const spec = {
+      path: "/v3/kv/range",
+      body: rangeJson({ key: "health" }),
+      kind: "read" as const,
+    };
+    try {
+      await this.transport.call({ ...spec, endpoint: target }, options);
+    } catch (err) {
+      if (!(err instanceof PermissionDeniedError)) {
+        return {
+          endpoint: target,
+          health: false,
+          tookMs: performance.now() - started,
+          error: describeFailure(err),
+        };
+      }
+    }
+    const tookMs = performance.now() - started;
+    try {
+      const { errors } = await this.status(target, options);
+      if (errors.length > 0)
+        return { endpoint: target, health: false, tookMs, error: errors.join("; ") };
+    } catch (err) {
+      return { endpoint: target, health: false, tookMs, error: describeFailure(err) };
+    }
+    return { endpoint: target, health: true, tookMs };
   }
 
   /** Asks the leader to hand leadership to `targetId`. */

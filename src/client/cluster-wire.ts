@@ -51,8 +51,31 @@ export interface EndpointStatus {
   readonly isLearner: boolean;
   readonly compactRevision: number;
   readonly keyCount: number;
+  /**
+   * What keeps the member from serving as a healthy part of its cluster (no
+   * leader, a raised alarm, peers it cannot authenticate with); empty when none.
+   */
+  readonly errors: readonly string[];
   /** Insecure ways the member is served (plaintext, unauthenticated, ...); empty when none or unreported. */
   readonly warnings: readonly string[];
+}
+
+/** One endpoint's health, as `ConclaveClient.endpointHealth` finds it. */
+export interface EndpointHealth {
+  /** The endpoint asked, normalized. */
+  readonly endpoint: string;
+  readonly health: boolean;
+  /** How long the linearizable read took (or took to fail), in milliseconds. */
+  readonly tookMs: number;
+  /** Why it is unhealthy; absent when healthy. */
+  readonly error?: string;
+}
+
+/** An error as one line: its code when it has one, then its message. */
+export function describeFailure(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e.message === "string" ? e.message : String(err);
+  return typeof e.code === "string" ? `${e.code}: ${message}` : message;
 }
 
 function strings(value: unknown, what: string): string[] {
@@ -108,6 +131,7 @@ export function endpointStatus(value: unknown): EndpointStatus {
     isLearner: asBool(o["isLearner"], "status.isLearner"),
     compactRevision: int("compactRevision"),
     keyCount: int("keyCount"),
+    errors: o["errors"] === undefined ? [] : strings(o["errors"], "status.errors"),
     warnings: o["warnings"] === undefined ? [] : strings(o["warnings"], "status.warnings"),
   };
 }

@@ -16,6 +16,7 @@ export { type BackoffOptions, type RandomSource, seededRandom } from "./backoff.
 export type { Bytes } from "./bytes.js";
 export { type ClientOptions, ConclaveClient } from "./client.js";
 export type {
+  EndpointHealth,
   EndpointStatus,
   Member,
   MemberAddOptions,

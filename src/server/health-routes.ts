@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { HttpApiError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
+import { memberProblems } from "./member-errors.js";
 
 /** Not ready: no leader is known, or this node has not applied all it knows committed. */
 export class NotReadyError extends HttpApiError {
@@ -29,6 +30,7 @@ export function registerHealthRoutes(app: FastifyInstance, kv: KvAccess): void {
 
   app.get("/status", { schema: {} }, async () => {
     const st = kv.node.status();
+    const problems = memberProblems(kv);
     return {
       id: st.id,
       role: st.role,
@@ -44,7 +46,8 @@ export function registerHealthRoutes(app: FastifyInstance, kv: KvAccess): void {
       revision: kv.store.revision,
       compactRevision: kv.store.compactRevision,
       keyCount: kv.store.keyCount,
-      warnings: app.securityWarnings(),
+      errors: problems.errors,
+      warnings: [...app.securityWarnings(), ...problems.peerWarnings],
     };
   });
 }

@@ -6,6 +6,7 @@ import { MemberNotFoundError, MemberRoleError, requireLeader } from "./cluster-e
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
+import { memberProblems } from "./member-errors.js";
 import type { ServerLimits } from "./options.js";
 import { header, int64Schema, parseInt64 } from "./wire.js";
 
@@ -87,11 +88,7 @@ export function registerMaintenanceRoutes(
   app.post("/v3/maintenance/status", { schema: { body: emptyBody } }, async () => {
     const st = kv.node.status();
     const store = kv.store;
-    // etcd's errors: no leader, then each raised alarm as etcd prints an AlarmMember.
-    const errors = [
-      ...(st.leader === 0 ? ["etcdserver: no leader"] : []),
-      ...store.alarms.list().map((a) => `memberID:${a.memberId} alarm:${a.alarm} `),
-    ];
+    const problems = memberProblems(kv);
     return {
       header: header(store.revision),
       version,
@@ -109,8 +106,8 @@ export function registerMaintenanceRoutes(
       // (LMDB's pages in use; freed pages are reused, so the file is not the measure).
       dbSize: String(store.sizeBytes),
       dbSizeInUse: String(store.sizeBytes),
-      errors,
-      warnings: app.securityWarnings(),
+      errors: problems.errors,
+      warnings: [...app.securityWarnings(), ...problems.peerWarnings],
     };
   });
 

@@ -1,5 +1,5 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { RaftNodeObserver } from "../raft/node/index.js";
 import { DefenceMetrics, type DefenceSources } from "./defence-metrics.js";
 
@@ -39,6 +39,15 @@ export interface ServerMetricsOptions {
    * nodes sharing a process all show the same stalls). Off by default.
    */
   readonly eventLoopDelay?: boolean;
+  /**
+   * Add prom-client's process and Node.js metrics under their standard names
+   * (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+   * `nodejs_heap_size_used_bytes`, `nodejs_eventloop_lag_seconds`, GC
+   * durations...), so stock dashboards work. They describe the whole process:
+   * the member process turns them on; several nodes in one process would all
+   * report the same figures. Off by default.
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** Seconds; persist (fsync) and apply are usually sub-millisecond to tens of ms. */
@@ -121,6 +130,7 @@ export class ServerMetrics {
       "Bytes watch streams hold for their readers (queued or in sockets), a shared frame once.",
       () => this.readWatchBufferedBytes?.(),
     );
+    if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
     if (options.eventLoopDelay === true) {
       const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
       loopDelay.enable();

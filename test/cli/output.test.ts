@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type RunDeps, runClientCommand } from "../../src/cli/client-commands.js";
 import type { CliClient, KeyValueView } from "../../src/cli/client-port.js";
 import { printRange } from "../../src/cli/commands/kv.js";
-import { printStatus } from "../../src/cli/commands/status.js";
+import { allHealthy, assessReports, printStatus } from "../../src/cli/commands/status.js";
 import { printTxn } from "../../src/cli/commands/txn.js";
 import { printWatchEvent } from "../../src/cli/commands/watch.js";
 import { bytesJson, createOutput, displayBytes, type Output, table } from "../../src/cli/output.js";
@@ -178,6 +178,56 @@ describe("result printing", () => {
       "false",
     ]);
     expect(failed).toMatch(/^http:\/\/b:2\s+UNAVAILABLE: refused$/);
+  });
+});
+
+describe("assessReports", () => {
+  const base = {
+    version: "0.1.0",
+    leader: 1,
+    raftTerm: 3,
+    isLearner: false,
+    revision: 17,
+    compactRevision: 0,
+    keyCount: 4,
+  };
+  const at = (memberId: number, raftIndex: number, applied: number, errors: string[] = []) => ({
+    endpoint: `http://m${memberId}:1`,
+    name: `n${memberId}`,
+    status: { ...base, memberId, raftIndex, raftAppliedIndex: applied, errors },
+  });
+
+  it("reports a member lagging past --max-lag behind the highest commit seen, and its own errors", () => {
+    const reports = assessReports(
+      [at(1, 5000, 5000), at(2, 4990, 3999), at(3, 4000, 4000, ["etcdserver: no leader"])],
+      1000,
+    );
+    const problems = reports.map((r) => ("problems" in r ? r.problems : undefined));
+    expect(problems[0]).toEqual([]);
+    expect(problems[1]).toEqual([
+      "lagging: applied index 3999 is 1001 entries behind commit index 5000",
+    ]);
+    // Exactly max-lag behind is not lagging; its own error is reported.
+    expect(problems[2]).toEqual(["etcdserver: no leader"]);
+    expect(allHealthy(reports)).toBe(false);
+    expect(allHealthy(assessReports([at(1, 5000, 5000), at(2, 4990, 4000)], 1000))).toBe(true);
+    // An endpoint that did not answer is never healthy.
+    expect(
+      allHealthy(
+        assessReports(
+          [at(1, 1, 1), { endpoint: "http://x:1", error: { code: "UNAVAILABLE", message: "" } }],
+          1000,
+        ),
+      ),
+    ).toBe(false);
+  });
+
+  it("prints the problems in the ERROR column", () => {
+    const human = capture(false);
+    printStatus(human.out, assessReports([at(1, 100, 100), at(2, 100, 10, ["x"])], 50));
+    const rows = human.text().split("\n");
+    expect(rows[1]).not.toMatch(/lagging|x$/);
+    expect(rows[2]).toMatch(/x; lagging: applied index 10 is 90 entries behind commit index 100$/);
   });
 });
 

@@ -224,6 +224,7 @@ export class MemoryTransport extends TransportHandlers implements Transport {
       queuedBytes: 0,
       connectAttempts: 0,
       connectFailures: 0,
+      handshakeFailure: undefined,
       ...c,
     }));
     return {

@@ -2,7 +2,7 @@ import type { NodeId } from "../core/types.js";
 import { Backoff } from "./backoff.js";
 import type { FramedConnection } from "./connection.js";
 import { type DialContext, dialPeer } from "./dial.js";
-import { PeerProtocolError } from "./errors.js";
+import { HandshakeError, PeerProtocolError } from "./errors.js";
 import { ConnectionPurpose } from "./handshake.js";
 import { SendQueue } from "./send-queue.js";
 import type { PeerAddress, PeerStats } from "./transport.js";
@@ -40,6 +40,7 @@ export class OutboundPeer {
   private droppedDisconnected = 0;
   private connectAttempts = 0;
   private connectFailures = 0;
+  private handshakeFailure: string | undefined;
   snapshotsSent = 0;
   snapshotsFailed = 0;
 
@@ -120,6 +121,7 @@ export class OutboundPeer {
       droppedDisconnected: this.droppedDisconnected,
       connectAttempts: this.connectAttempts,
       connectFailures: this.connectFailures,
+      handshakeFailure: this.handshakeFailure,
       snapshotsSent: this.snapshotsSent,
       snapshotsFailed: this.snapshotsFailed,
     };
@@ -147,6 +149,7 @@ export class OutboundPeer {
           conn.close(undefined, true);
           return;
         }
+        this.handshakeFailure = undefined;
         if (this.backoff.consecutiveFailures > 0) log.info(fields, "reconnected to peer");
         else log.debug(fields, "connected to peer");
         this.connectedAtMs = Date.now();
@@ -163,6 +166,9 @@ export class OutboundPeer {
         if (signal.aborted || this.state !== "connecting") return;
         this.connectFailures++;
         const reason = err instanceof Error ? err.message : String(err);
+        // A handshake that timed out says nothing about credentials: the peer may be paused.
+        this.handshakeFailure =
+          err instanceof HandshakeError && err.failure !== "timeout" ? reason : undefined;
         // Say it once at warn; repeats while the peer stays down go to debug.
         if (this.backoff.consecutiveFailures === 0)
           log.warn({ ...fields, reason }, "cannot reach peer");

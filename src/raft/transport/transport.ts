@@ -47,6 +47,13 @@ export interface PeerStats {
   readonly droppedDisconnected: number;
   readonly connectAttempts: number;
   readonly connectFailures: number;
+  /**
+   * Why the latest connection attempt failed its handshake (the peer refused
+   * this node's proof, or this node refused the peer's: a different cluster
+   * secret, a protocol version or a cluster mismatch); undefined once an
+   * attempt succeeds or fails for another reason (the peer is down).
+   */
+  readonly handshakeFailure: string | undefined;
   readonly snapshotsSent: number;
   readonly snapshotsFailed: number;
 }

@@ -80,8 +80,9 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     reportFailure = resolve;
   });
   // Before the node, so its persist, apply and proposal timings are counted from the start.
-  // A member process samples its event loop: a stall (a snapshot, a GC pause) shows on /metrics.
-  const metrics = createServerMetrics({ eventLoopDelay: true });
+  // A member process samples its event loop (a stall, a snapshot, a GC pause shows on
+  // /metrics) and reports its process figures: it is the only node in its process.
+  const metrics = createServerMetrics({ eventLoopDelay: true, processMetrics: true });
   const node = await RaftNode.start(
     nodeOptions(config, {
       observer: metrics.nodeObserver,
