@@ -59,6 +59,13 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
     ["GET /metrics", OPEN],
     ["GET /openapi.json", OPEN],
     ["GET /status", AUTHENTICATED],
+    // The dashboard's pages and scripts hold no data: it reads the API with the user's token.
+    ["GET /ui", OPEN],
+    ["GET /ui/:file", OPEN],
+    ["GET /ui/vendor/:file", OPEN],
+    ["GET /v3/cluster/events", AUTHENTICATED],
+    ["POST /v3/cluster/progress", AUTHENTICATED],
+    ["POST /v3/ring/lookup", AUTHENTICATED],
     ["POST /v3/kv/range", keys((b: RangeRequestJson) => commandAccess(rangeCommand(b, limits)))],
     ["POST /v3/kv/put", keys((b: PutRequestJson) => commandAccess(putCommand(b, limits)))],
     [

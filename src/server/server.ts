@@ -27,13 +27,14 @@ import { registerLeaseRoutes } from "./lease-routes.js";
 import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { createServerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
-import { addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
+import { addRequestLog, addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { addRefusalHook } from "./refusal-hook.js";
 import { addRequestDepthLimit } from "./request-depth.js";
 import { addResponseHeaderIdentity } from "./response-header.js";
 import { routeAccessTable } from "./route-access.js";
 import { serverWarnings } from "./security-warnings.js";
+import { registerDashboardRoutes } from "./ui-routes.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
 /**
@@ -56,6 +57,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     requestTimeout: timeouts.requestTimeout,
     connectionTimeout: connections.idleTimeoutMs,
     bodyLimit: limits.bodyLimitBytes,
+    // One line per request at info would drown a busy member's log: requests are
+    // logged at debug by addRequestLog instead.
+    disableRequestLogging: true,
     rewriteUrl: (req) => gatewayPath(req.url ?? "/"),
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
@@ -80,6 +84,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerOpenApi(app);
   metrics.bindSources({ node: options.node, store: options.store });
   addRequestMetrics(app, metrics);
+  addRequestLog(app);
   addResponseHeaderIdentity(app, options.node, options.clusterId);
   addRequestDepthLimit(app, limits.maxRequestDepth);
   addGatewayEnumNames(app);
@@ -158,6 +163,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerMetricsRoute(app, metrics);
   const watches = registerWatchRoutes(app, kv, limits, options);
   metrics.setActiveWatchers(() => watches.activeCount);
+  registerDashboardRoutes(app, kv);
   return app;
 }
 
