@@ -14,6 +14,21 @@ export function addRequestMetrics(app: FastifyInstance, metrics: ServerMetrics):
   });
 }
 
+/** Logs each answer at debug (`--log-level debug`): method, route, status and time. */
+export function addRequestLog(app: FastifyInstance): void {
+  app.addHook("onResponse", async (req, reply) => {
+    req.log.debug(
+      {
+        method: req.method,
+        url: req.url,
+        statusCode: reply.statusCode,
+        responseTimeMs: reply.elapsedTime,
+      },
+      "request completed",
+    );
+  });
+}
+
 export function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics): void {
   app.get(
     "/metrics",

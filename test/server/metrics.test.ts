@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer } from "../../src/server/index.js";
+import { capturedLog } from "../support/captured-log.js";
 import { b64, type Member, startCluster, type TestCluster } from "./cluster.js";
 
 let cluster: TestCluster;
@@ -164,6 +165,26 @@ describe("/metrics", () => {
     expect((await scrape(leader))("conclave_watchers_active")).toBe(3);
     open = 1;
     expect((await scrape(leader))("conclave_watchers_active")).toBe(1);
+  });
+
+  it("logs requests at debug only: a member at the default level stays quiet", async () => {
+    const m = cluster.members[0]!;
+    for (const level of ["info", "debug"]) {
+      const { logger, lines } = capturedLog(level);
+      const app = createServer({ node: m.node, store: m.store, loggerInstance: logger });
+      try {
+        const res = await app.inject({ method: "GET", url: "/health" });
+        expect(res.statusCode).toBe(200);
+        const logged = lines.filter((l) => l["msg"] === "request completed");
+        if (level === "info") expect(lines).toEqual([]);
+        else {
+          expect(logged).toHaveLength(1);
+          expect(logged[0]).toMatchObject({ method: "GET", url: "/health", statusCode: 200 });
+        }
+      } finally {
+        await app.close();
+      }
+    }
   });
 
   it("works without node hooks when createServer makes its own registry", async () => {
