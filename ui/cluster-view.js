@@ -137,8 +137,8 @@ export function ClusterView() {
           (
             e,
           ) => html`<li data-testid="timeline-entry" data-term=${e.term} data-leader=${e.leader ?? ""}>
-            <time>${clock(e.atMs)}</time> term ${e.term}:
-            ${e.leader === null ? "no leader" : html`leader <strong>${nameOf(e.leader)}</strong>`}
+            <time>${clock(e.atMs)}</time>${` term ${e.term}: `}
+            ${e.leader === null ? "no leader" : html`leader <strong>${nameOf(e.leader)}</strong>`}${" "}
             <span class="muted">(this member ${e.role})</span>
           </li>`,
         )}

@@ -62,7 +62,7 @@ export function RingView() {
       ${
         placed &&
         html`<p>
-        <code>${placed.key}</code> hashes to ${placed.position} and belongs to
+        <code>${placed.key}</code>${` hashes to ${placed.position} and belongs to `}
         <strong data-testid="ring-owner">${placed.owner ?? "nobody"}</strong>.
       </p>`
       }

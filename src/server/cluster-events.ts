@@ -40,7 +40,7 @@ export interface ProgressEventJson {
 export interface ClusterEventLimits {
   /** How often the member's state is sampled while a stream is open. */
   readonly sampleIntervalMs: number;
-  /** A comment line this often keeps proxies from closing a quiet stream. */
+  /** A quiet stream is sent its unchanged progress this often, so proxies keep it open. */
   readonly keepAliveMs: number;
   /** Streams one member serves at once. */
   readonly maxStreams: number;
@@ -52,7 +52,7 @@ export interface ClusterEventLimits {
 
 export const DEFAULT_CLUSTER_EVENT_LIMITS: ClusterEventLimits = {
   sampleIntervalMs: 200,
-  keepAliveMs: 15_000,
+  keepAliveMs: 5_000,
   maxStreams: 64,
   maxBufferedBytes: 256 * 1024,
   maxStreamMs: 10 * 60_000,
@@ -70,7 +70,8 @@ function frame(event: string, data: object): string {
 /**
  * One open stream: it is sent a `role` event first and on every change of
  * role, term or leader, and a `progress` event whenever the commit index,
- * applied index or revision moved since the last one.
+ * applied index or revision moved since the last one (and at least every
+ * keepAliveMs).
  */
 class EventStream {
   readonly #raw: ServerResponse;
@@ -132,8 +133,11 @@ class EventStream {
       this.#lastProgress = progress;
       out += frame("progress", sample.progress);
     }
-    if (out === "" && nowMs - this.#lastWriteMs >= this.#limits.keepAliveMs)
-      out = ": keep-alive\n\n";
+    // Unchanged progress is sent again now and then: it keeps proxies from closing a quiet
+    // stream, and gives a chart a point even while nothing is written.
+    if (out === "" && nowMs - this.#lastWriteMs >= this.#limits.keepAliveMs) {
+      out = frame("progress", sample.progress);
+    }
     if (out === "") return;
     this.#lastWriteMs = nowMs;
     this.#raw.write(out);

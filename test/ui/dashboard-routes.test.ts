@@ -1,8 +1,16 @@
 import { createHash } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSse, type SseMessage } from "../../src/client/sse.js";
+import {
+  DEFAULT_CLUSTER_EVENT_LIMITS,
+  registerClusterEventRoutes,
+} from "../../src/server/cluster-events.js";
+import type { HttpApiError } from "../../src/server/errors.js";
 import { enableAuth, ROOT_PASSWORD, token } from "../server/auth-support.js";
 import { type HttpCluster, startHttpCluster } from "../server/http-cluster.js";
+import { startSingleMember } from "../server/single-member.js";
 
 let cluster: HttpCluster;
 
@@ -281,5 +289,34 @@ describe("with auth enabled", () => {
       body: "{}",
     });
     expect(progress.status).toBe(200);
+  });
+});
+
+describe("the event stream's bounds", () => {
+  it("refuses streams over the limit with a typed 429, and ends open ones when the server closes", async () => {
+    const member = await startSingleMember();
+    const app = Fastify();
+    app.setErrorHandler((err: HttpApiError, _req, reply) =>
+      reply.status(err.statusCode).send({ code: err.code, message: err.message }),
+    );
+    registerClusterEventRoutes(app, { node: member.node, store: member.store } as never, {
+      ...DEFAULT_CLUSTER_EVENT_LIMITS,
+      maxStreams: 1,
+    });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const first = await openEvents(url);
+      expect(await first.nextOf("role")).toMatchObject({ role: "leader" });
+      const second = await openEvents(url);
+      expect(second.status).toBe(429);
+      expect(second.json?.code).toBe("TOO_MANY_EVENT_STREAMS");
+      const closing = app.close();
+      expect(await first.nextOf("end")).toMatchObject({ reason: expect.any(String) });
+      await closing;
+    } finally {
+      await app.close();
+      await member.stop();
+    }
   });
 });
