@@ -164,6 +164,7 @@ describe("the dashboard against a live cluster", () => {
     await shown(row.getByTestId("lease-key").filter({ hasText: "app/session/alice" }), "the key");
     const remaining = Number.parseInt(
       (await row.getByTestId("lease-remaining").textContent()) ?? "",
+      10,
     );
     expect(remaining).toBeGreaterThan(0);
     expect(remaining).toBeLessThanOrEqual(120);
