@@ -142,7 +142,8 @@ export function runStartScript(
       `the container command must be /bin/sh -c SCRIPT, got ${JSON.stringify(command)}`,
     );
   }
-  const script = command[2]!
+  // The kubelet expands $(VAR) in commands before the shell sees them.
+  const script = expandKubeVars(command[2]!, env)
     .replaceAll("/run/conclave/", `${dir}/run/`)
     .replaceAll("/etc/conclave/secret/", `${dir}/secret/`)
     .replaceAll("/etc/conclave/join/", `${dir}/join/`);
@@ -152,15 +153,12 @@ export function runStartScript(
   });
   const argv = out.split("\0").slice(0, -1);
   if (argv[0] !== "serve") throw new Error(`the script ran conclave ${argv[0]}, not serve`);
-  // Files the resolution reads must exist: the secret (moved) and nothing else.
+  // The resolution reads one file, the (moved) secret; certificates are read later.
   const serveEnv = Object.fromEntries(
     Object.entries(env).filter(([k]) => k.startsWith("CONCLAVE_")),
   );
+  const resolved = resolveServeConfig({ argv: argv.slice(1), env: serveEnv });
   const args = argv.slice(1).map((a) => a.replaceAll(`${dir}/run/`, "/run/conclave/"));
-  const resolved = resolveServeConfig({
-    argv: argv.slice(1),
-    env: serveEnv,
-  });
   if (resolved.config === undefined) throw new Error("serve asked for help");
   return { argv: args, env: serveEnv, config: resolved.config };
 }
