@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { AutoCompaction, replicaCompactionSources } from "../kv/index.js";
 import { addAuthHooks } from "./auth-hook.js";
 import { resolveAuthOptions } from "./auth-options.js";
@@ -59,7 +59,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     bodyLimit: limits.bodyLimitBytes,
     // One line per request at info would drown a busy member's log: requests are
     // logged at debug by addRequestLog instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     rewriteUrl: (req) => gatewayPath(req.url ?? "/"),
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
