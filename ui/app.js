@@ -1,6 +1,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, getToken, onUnauthorized, setToken } from "./api.js";
+import { useClusterEvents } from "./cluster-events.js";
 import { ClusterView } from "./cluster-view.js";
 import { html } from "./html.js";
 import { KeysView } from "./keys-view.js";
@@ -55,11 +56,22 @@ function App() {
       }}
     />`;
   }
-  const current = VIEWS.find((v) => v.id === viewId) ?? VIEWS[0];
   const signOut = () => {
     setToken(undefined);
     setTokenState(undefined);
   };
+  return html`<${Dashboard} viewId=${viewId} authEnabled=${authEnabled} onSignOut=${signOut} />`;
+}
+
+/**
+ * The views, once signed in (or without auth). The cluster event stream is
+ * followed here rather than in the cluster view, so its timeline outlives a
+ * visit to another view.
+ * @param {{ viewId: string, authEnabled: boolean, onSignOut: () => void }} props
+ */
+function Dashboard({ viewId, authEnabled, onSignOut }) {
+  const live = useClusterEvents();
+  const current = VIEWS.find((v) => v.id === viewId) ?? VIEWS[0];
   return html`
     <header>
       <h1>Conclave</h1>
@@ -74,10 +86,10 @@ function App() {
             >`,
         )}
       </nav>
-      ${authEnabled && html`<button type="button" class="link" onClick=${signOut}>Sign out</button>`}
+      ${authEnabled && html`<button type="button" class="link" onClick=${onSignOut}>Sign out</button>`}
     </header>
     <main data-testid=${`view-${current.id}`}>
-      <${current.view} key=${current.id} />
+      <${current.view} key=${current.id} live=${live} />
     </main>
   `;
 }

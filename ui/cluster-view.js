@@ -1,5 +1,4 @@
 import { call } from "./api.js";
-import { useClusterEvents } from "./cluster-events.js";
 import { html } from "./html.js";
 import { errorText, usePoll } from "./poll.js";
 import { ProgressChart } from "./progress-chart.js";
@@ -35,9 +34,12 @@ function clock(atMs) {
   return new Date(atMs).toLocaleTimeString();
 }
 
-export function ClusterView() {
+/**
+ * @param {{ live: import("./cluster-events.js").ClusterEvents }} props the
+ *   member's event stream, followed for the whole page
+ */
+export function ClusterView({ live }) {
   const { data, error } = usePoll(loadCluster, 1000);
-  const live = useClusterEvents();
   if (data === undefined) {
     return html`<p class="muted">${error ? errorText({ error }) : "Loading…"}</p>`;
   }

@@ -134,7 +134,7 @@ export function KeysView() {
     call("/v3/kv/range", { key: start, range_end: prefixRangeEnd(prefix), limit: PAGE_SIZE })
       .then((r) => {
         if (!live) return;
-        setPage(r);
+        setPage({ ...r, prefix });
         setError(undefined);
       })
       .catch((err) => live && setError(err));
@@ -166,7 +166,7 @@ export function KeysView() {
       </form>
       ${error && html`<p class="error">${errorText({ error })}</p>`}
       ${page && html`<p class="muted">At revision ${page.header?.revision}, ${page.count ?? 0} keys under the prefix.</p>`}
-      <table data-testid="key-table">
+      <table data-testid="key-table" data-prefix=${page?.prefix}>
         <thead><tr><th>Key</th><th>Value</th><th>Version</th><th>Mod revision</th><th>Lease</th></tr></thead>
         <tbody>
           ${kvs.map(

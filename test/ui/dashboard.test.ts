@@ -55,6 +55,10 @@ beforeAll(async () => {
   await client.put("app/config/color", "green");
   await client.put("app/config/color", "blue");
   await client.put("app/config/size", "large");
+  // More than one page (50) of keys under one prefix.
+  await Promise.all(
+    Array.from({ length: 55 }, (_, i) => client.put(`bulk/${String(i).padStart(2, "0")}`, "x")),
+  );
   leaseId = (await client.leaseGrant(120)).id;
   await client.put("app/session/alice", "signed-in", { lease: leaseId });
   locks = new LockClient(
@@ -137,7 +141,10 @@ describe("the dashboard against a live cluster", () => {
     await openView("keys");
     await page.getByTestId("key-prefix").fill("app/");
     await page.getByTestId("key-browse").click();
-    const rows = page.getByTestId("key-row");
+    // The table names the prefix it shows: an earlier page's rows are not this one's.
+    const rows = page.locator(
+      '[data-testid="key-table"][data-prefix="app/"] [data-testid="key-row"]',
+    );
     await shown(rows.filter({ hasText: "app/config/size" }), "app/config/size");
     expect(await rows.count()).toBe(3);
     await page.getByTestId("key-link").filter({ hasText: "app/config/color" }).click();
@@ -148,6 +155,21 @@ describe("the dashboard against a live cluster", () => {
       expect.stringContaining("green"),
       expect.stringContaining("red"),
     ]);
+    await page.getByTestId("key-prefix").fill("bulk/");
+    await page.getByTestId("key-browse").click();
+    const bulk = page.locator(
+      '[data-testid="key-table"][data-prefix="bulk/"] [data-testid="key-row"]',
+    );
+    await shown(bulk.filter({ hasText: "bulk/49" }), "the first page");
+    expect(await bulk.count()).toBe(50);
+    await page.getByTestId("key-next").click();
+    await shown(bulk.filter({ hasText: "bulk/54" }), "the second page");
+    expect(await bulk.allTextContents()).toEqual(
+      [50, 51, 52, 53, 54].map((i) => expect.stringContaining(`bulk/${i}`)),
+    );
+    await page.getByTestId("key-prefix").fill("app/");
+    await page.getByTestId("key-browse").click();
+    await shown(rows.filter({ hasText: "app/config/size" }), "app/ again");
     await page.getByTestId("key-watch").click();
     await shown(page.getByText("Waiting for changes"), "the watch");
     await client.put("app/config/size", "small");
