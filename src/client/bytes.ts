@@ -37,3 +37,12 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
   }
   return new Uint8Array([0]);
 }
+
+/**
+ * The first key of a range from `key` to an end: an empty key is no key, so
+ * a range from "" (every key with the empty prefix, every key >= "") starts
+ * at 0x00, as etcd's own clients send it.
+ */
+export function rangeStart(key: Uint8Array): Uint8Array {
+  return key.length === 0 ? new Uint8Array([0]) : key;
+}

@@ -1,4 +1,4 @@
-import { type Bytes, prefixEnd, toBase64, toBytes } from "./bytes.js";
+import { type Bytes, prefixEnd, rangeStart, toBase64, toBytes } from "./bytes.js";
 import { ClientError } from "./errors.js";
 import {
   asArray,
@@ -40,10 +40,12 @@ function checkCount(value: number | undefined, what: string): number | undefined
 
 export function keyRangeJson(r: KeyRange): { key: string; range_end?: string } {
   const key = toBytes(r.key);
-  if (r.prefix === true) return { key: toBase64(key), range_end: toBase64(prefixEnd(key)) };
+  if (r.prefix === true) {
+    return { key: toBase64(rangeStart(key)), range_end: toBase64(prefixEnd(key)) };
+  }
   return r.rangeEnd === undefined
     ? { key: toBase64(key) }
-    : { key: toBase64(key), range_end: toBase64(r.rangeEnd) };
+    : { key: toBase64(rangeStart(key)), range_end: toBase64(r.rangeEnd) };
 }
 
 export function rangeJson(r: RangeRequest): Json {

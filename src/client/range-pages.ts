@@ -1,4 +1,4 @@
-import { prefixEnd, toBytes } from "./bytes.js";
+import { prefixEnd, rangeStart, toBytes } from "./bytes.js";
 import { BadResponseError, ClientError } from "./errors.js";
 import type { RangeRequest } from "./kv-types.js";
 
@@ -32,9 +32,10 @@ export async function* rangePages<KV, P extends RangePage<KV>>(
       "paging a range needs ascending key order (sortTarget key, sortOrder none or ascend)",
     );
   }
-  const start = toBytes(request.key);
+  const asked = toBytes(request.key);
   // The next page starts at another key, so a prefix becomes its explicit range end.
-  const rangeEnd = request.prefix === true ? prefixEnd(start) : request.rangeEnd;
+  const rangeEnd = request.prefix === true ? prefixEnd(asked) : request.rangeEnd;
+  const start = rangeEnd === undefined ? asked : rangeStart(asked);
   let key: Uint8Array = start;
   let revision = request.revision ?? 0;
   for (;;) {

@@ -61,6 +61,16 @@ describe("conclave put/get/del against a cluster", { timeout: 120_000 }, () => {
     expect(await get("opt/a", "--rev", String(doc.kvs[0]!.createRevision))).toBe("opt/a\n1\n");
   });
 
+  it("reads every key with an empty prefix or from the empty key, as etcdctl does", async () => {
+    await run(["put", "all/x", "1"]);
+    const prefixed = (await run(["get", "", "--prefix", "--keys-only"])).stdout.split("\n");
+    const fromKey = (await run(["get", "", "--from-key", "--keys-only"])).stdout.split("\n");
+    expect(prefixed).toContain("all/x");
+    expect(fromKey).toEqual(prefixed);
+    const counted = Number((await run(["get", "", "--prefix", "--count-only"])).stdout);
+    expect(counted).toBe(prefixed.filter((k) => k !== "").length);
+  });
+
   it("runs a txn read from stdin, taking the success branch then the failure branch", async () => {
     const text = 'mod("e2e/tx") = 0\n\nput e2e/tx "first value"\n\nget e2e/tx\n';
     expect(await cli(["txn"], text)).toMatchObject({ code: 0, stdout: "SUCCESS\n\nOK\n" });
