@@ -18,7 +18,7 @@ beforeAll(async () => {
   cluster = await startHttpCluster();
 });
 afterAll(async () => {
-  await cluster.stop();
+  await cluster?.stop();
 });
 
 /** Opens `GET /v3/cluster/events` over real HTTP; `next` reads the stream message by message. */
@@ -252,7 +252,7 @@ describe("with auth enabled", () => {
     await enableAuth(await authed.leader());
   });
   afterAll(async () => {
-    await authed.stop();
+    await authed?.stop();
   });
 
   it("refuses the event stream, progress and ring lookup without a token", async () => {
