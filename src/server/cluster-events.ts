@@ -254,6 +254,8 @@ export function registerClusterEventRoutes(
   app.get(
     "/v3/cluster/events",
     {
+      // A HEAD must not open a stream that only the reader's disconnect would end.
+      exposeHeadRoute: false,
       schema: {
         summary: "Server-sent events: this member's role, term, leader and log progress",
         querystring: { type: "object", properties: {}, additionalProperties: false },

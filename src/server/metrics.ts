@@ -18,8 +18,11 @@ export interface MetricsSources {
       readonly leader: number;
       readonly commitIndex: number;
       readonly appliedIndex: number;
+      readonly peers: readonly { readonly id: number; readonly lag: number }[];
     };
   };
+  /** The backend quota writes are refused past (the server's quotaBackendBytes). */
+  readonly quotaBytes?: number;
   readonly store: {
     readonly revision: number;
     readonly compactRevision: number;
@@ -117,6 +120,25 @@ export class ServerMetrics {
     gauge("kv_leases", "Leases in the key space.", () => store()?.leaseCount);
     gauge("kv_size_bytes", "Size of the key space as the backend quota counts it.", () => {
       return store()?.sizeBytes;
+    });
+    gauge(
+      "kv_quota_bytes",
+      "The backend quota: writes that take space are refused past it.",
+      () => {
+        return this.sources?.quotaBytes;
+      },
+    );
+    new Gauge({
+      name: `${p}raft_follower_lag_entries`,
+      help: "On the leader: entries each follower's match index is behind the leader's last index (no series elsewhere).",
+      labelNames: ["peer"] as const,
+      registers,
+      collect() {
+        this.reset();
+        const st = status();
+        if (st === undefined || st.role !== "leader") return;
+        for (const peer of st.peers) this.set({ peer: String(peer.id) }, peer.lag);
+      },
     });
     gauge("kv_nospace_alarm", "1 while a NOSPACE alarm refuses writes, else 0.", () => {
       const s = store();

@@ -82,7 +82,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addHostCheck(app, options.allowedHosts ?? []);
   // First, so every route added after it (here or by later code) is documented and counted.
   registerOpenApi(app);
-  metrics.bindSources({ node: options.node, store: options.store });
+  metrics.bindSources({
+    node: options.node,
+    store: options.store,
+    quotaBytes: limits.quotaBackendBytes,
+  });
   addRequestMetrics(app, metrics);
   addRequestLog(app);
   addResponseHeaderIdentity(app, options.node, options.clusterId);

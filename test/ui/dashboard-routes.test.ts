@@ -105,6 +105,14 @@ describe("GET /v3/cluster/events", () => {
     }
   });
 
+  it("opens no stream for a HEAD request", async () => {
+    const res = await fetch(`${cluster.urlOf(1)}/v3/cluster/events`, {
+      method: "HEAD",
+      signal: AbortSignal.timeout(5000),
+    });
+    expect(res.status).toBe(404);
+  });
+
   it("refuses a query it does not know", async () => {
     const res = await fetch(`${cluster.urlOf(1)}/v3/cluster/events?since=3`);
     expect(res.status).toBe(400);

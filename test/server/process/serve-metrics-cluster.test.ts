@@ -50,10 +50,24 @@ describe("conclave serve /metrics across a leader change", () => {
       expect(sampleValue(text, "conclave_raft_apply_duration_seconds_sum")).toBeGreaterThan(0);
       expect(sampleValue(text, "conclave_kv_revision")).toBeGreaterThanOrEqual(151);
 
+      // The quota writes are refused past: etcd's default 2 GiB.
+      expect(sampleValue(text, "conclave_kv_quota_bytes")).toBe(2 * 1024 ** 3);
+
       // The other survivor follows: it applied the same writes and saw the change too.
       const follower = survivors.find((id) => id !== second)!;
+      // The leader reports each follower's lag; the killed one falls behind as writes go on.
+      for (let i = 0; i < 20; i++) await client.put(`lag/${i}`, "v");
+      const lagText = await scrape(second);
+      const deadLag = sampleValue(lagText, "conclave_raft_follower_lag_entries", {
+        peer: String(first),
+      });
+      expect(deadLag).toBeGreaterThanOrEqual(20);
+      expect(
+        sampleValue(lagText, "conclave_raft_follower_lag_entries", { peer: String(follower) }),
+      ).toBeLessThan(deadLag!);
       const other = await scrape(follower);
       expect(sampleValue(other, "conclave_raft_is_leader")).toBe(0);
+      expect(other).not.toMatch(/^conclave_raft_follower_lag_entries\{/m);
       expect(sampleValue(other, "conclave_raft_leader_changes_total")).toBeGreaterThanOrEqual(2);
       expect(sampleValue(other, "conclave_raft_apply_duration_seconds_count")).toBeGreaterThan(0);
 
