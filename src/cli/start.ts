@@ -296,6 +296,7 @@ async function runCluster(plan: StartPlan): Promise<number> {
       ? "no leader elected yet\n"
       : `leader: n${leader.id} ${leader.url}\n` +
           `  try: curl -s -X POST ${leader.url}/v3/kv/put -H 'content-type: application/json' -d '{"key":"Zm9v","value":"YmFy"}'\n` +
+          `  dashboard: ${urls[0]}/ui\n` +
           "Ctrl-C stops the cluster.\n",
   );
   return exited;

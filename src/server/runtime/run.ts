@@ -31,6 +31,8 @@ export interface ReadyInfo {
   readonly id: number;
   readonly pid: number;
   readonly clientUrl: string;
+  /** The web dashboard every member serves (docs/dashboard.md). */
+  readonly dashboardUrl: string;
   readonly peer: string;
   readonly dataDir: string;
 }
@@ -187,6 +189,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     id: config.nodeId,
     pid: process.pid,
     clientUrl: config.advertiseClientUrl,
+    dashboardUrl: `${config.advertiseClientUrl}/ui`,
     peer: config.advertisePeer,
     dataDir: config.dataDir,
   };

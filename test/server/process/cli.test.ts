@@ -82,6 +82,15 @@ describe("conclave serve and start on the command line", () => {
       expect(out).toContain(`n1 (id 1)  ${url}`);
       const put = await post(url, "/v3/kv/put", { key: "YQ==", value: "Yg==" });
       expect(put.status).toBe(200);
+      // The dashboard it points at answers.
+      await eventually(
+        async () => (out.includes("dashboard: ") ? true : undefined),
+        "dashboard line",
+      );
+      expect(out).toContain(`dashboard: ${url}/ui`);
+      const page = await fetch(`${url}/ui`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<html");
       // etcd's own client reads it through the member's etcd gRPC API.
       expect(out).toContain(`etcd gRPC 127.0.0.1:${grpcPort}`);
       const etcdctl = spawnSync(
