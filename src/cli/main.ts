@@ -27,10 +27,14 @@ Libraries:
                              maglev, bounded loads, migration plans)
   conclave/raft              the Raft core; conclave/raft/node, /raft/storage
   conclave/kv                the MVCC key space; conclave/client, the server's SDK
-  conclave/lock              locks, rwlocks, semaphores, elections over Conclave,
-                             memory, Redis, Redlock, PostgreSQL, etcd, ZooKeeper
+  conclave/lock              locks, rwlocks, semaphores, elections (memory backend);
+                             backends: conclave/lock/conclave, and with their
+                             driver installed: /lock/redis (ioredis), /redlock
+                             (ioredis), /postgres (pg), /etcd (etcd3),
+                             /zookeeper (node-zookeeper-client)
   conclave/registry          service registration on leases, health checks,
                              discovery by watch (conclave service --help)
+  conclave/server            the member's HTTP API, to embed (createServer)
 
 `;
 
