@@ -1,7 +1,13 @@
 import { spawn } from "node:child_process";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MemberPlan, planMembers, ServeProcess, tempRoot } from "./serve-process.js";
+import {
+  type MemberPlan,
+  planMembers,
+  ServeProcess,
+  tempRoot,
+  untilWritable,
+} from "./serve-process.js";
 
 const MAIN = new URL("../../../src/cli/main.ts", import.meta.url).pathname;
 
@@ -61,6 +67,8 @@ describe("conclave serve in an insecure mode", () => {
     expect(warning, member.output.slice(-2000)).toMatchObject({ level: 40 });
     expect(warning?.msg).toContain("peers are not authenticated");
 
+    // A member without a leader yet is a problem status reports (exit 1): wait for one.
+    await untilWritable(plan.clientUrl);
     const status = await conclave(["status", "--endpoints", plan.clientUrl]);
     expect(status.code, status.stdout).toBe(0);
     expect(status.stdout).toContain(`WARNING ${plan.clientUrl}: ${warning?.msg}`);
