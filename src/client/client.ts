@@ -19,6 +19,7 @@ import { normalizeEndpoint } from "./endpoints.js";
 import { ClientError, PermissionDeniedError, UnavailableError } from "./errors.js";
 import { type TlsOptions, validateTls } from "./http-agents.js";
 import { asObject, headerRevision } from "./json-read.js";
+import { KeepAliveBatcher } from "./keepalive-batcher.js";
 import type { KeyValue } from "./key-value.js";
 import type {
   DeleteOptions,
@@ -48,6 +49,7 @@ import {
   type LeaseTimeToLiveResult,
   leaseGrantResult,
   leaseKeepAliveResult,
+  leaseKeepAlivesResult,
   leaseListResult,
   leaseTimeToLiveResult,
 } from "./lease-wire.js";
@@ -77,9 +79,18 @@ export interface ClientOptions {
   readonly password?: string;
   /** A token obtained elsewhere, sent as is and never renewed; excludes username/password. */
   readonly token?: string;
+  /**
+   * Keep-alives sent within this many milliseconds go out as one request
+   * (`/v3/lease/keepalives`, one ReadIndex on the leader for all of them).
+   * Default 20; 0 sends each keep-alive on its own.
+   */
+  readonly keepAliveBatchMs?: number;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_KEEPALIVE_BATCH_MS = 20;
+/** The server's limit on leases per keepalives request. */
+const MAX_KEEPALIVE_BATCH = 1000;
 
 /** Resources the client ends on close. */
 interface Closable {
@@ -93,6 +104,7 @@ interface Closable {
 export class ConclaveClient implements AsyncDisposable {
   private readonly transport: HttpTransport;
   private readonly open = new Set<Closable>();
+  private readonly keepAlives: KeepAliveBatcher | undefined;
   /** Users, roles, permissions and turning auth on and off. */
   readonly auth: AuthApi;
 
@@ -121,6 +133,26 @@ export class ConclaveClient implements AsyncDisposable {
     });
     if (credentials !== undefined) warnIfPlaintextCredentials(this.transport.pool.endpoints);
     this.auth = new AuthApi(this.transport);
+    const batchMs = options.keepAliveBatchMs ?? DEFAULT_KEEPALIVE_BATCH_MS;
+    if (!Number.isFinite(batchMs) || batchMs < 0) {
+      throw new ClientError(
+        "INVALID_ARGUMENT",
+        `keepAliveBatchMs must be a non-negative number, got ${batchMs}`,
+      );
+    }
+    if (batchMs > 0) {
+      this.keepAlives = new KeepAliveBatcher(
+        async (ids, call) =>
+          // A keepalive sent twice refreshes twice: safe to repeat whatever happened.
+          leaseKeepAlivesResult(
+            await this.call("/v3/lease/keepalives", { IDs: ids }, "idempotent", call),
+            ids,
+          ),
+        batchMs,
+        MAX_KEEPALIVE_BATCH,
+      );
+      this.open.add(this.keepAlives);
+    }
   }
 
   /** The configured endpoints, normalized. */
@@ -201,7 +233,13 @@ export class ConclaveClient implements AsyncDisposable {
     return { revision: headerRevision(asObject(answer, "lease revoke"), "lease revoke") };
   }
 
+  /**
+   * Refreshes a lease once. Keep-alives made within `keepAliveBatchMs` of
+   * each other share one request; a lease the cluster does not know (or is
+   * expiring) fails with LeaseNotFoundError either way.
+   */
   async leaseKeepAliveOnce(id: number, options: CallOptions = {}): Promise<LeaseKeepAliveResult> {
+    if (this.keepAlives !== undefined) return this.keepAlives.keepAlive(id, options);
     // A keepalive sent twice refreshes twice: safe to repeat whatever happened.
     const answer = await this.call("/v3/lease/keepalive", { ID: id }, "idempotent", options);
     return leaseKeepAliveResult(answer);

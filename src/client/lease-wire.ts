@@ -1,3 +1,4 @@
+import { BadResponseError } from "./errors.js";
 import { asArray, asBytes, asInt, asObject, headerRevision } from "./json-read.js";
 
 export interface LeaseGrantResult {
@@ -44,6 +45,27 @@ export function leaseKeepAliveResult(value: unknown): LeaseKeepAliveResult {
     id: asInt(o["ID"], "lease keepalive.result.ID"),
     ttlSeconds: asInt(o["TTL"], "lease keepalive.result.TTL"),
   };
+}
+
+/** A keepalives answer: each asked lease's refreshed TTL in seconds, 0 when not found. */
+export function leaseKeepAlivesResult(
+  value: unknown,
+  asked: readonly number[],
+): { revision: number; ttls: Map<number, number> } {
+  const o = asObject(value, "lease keepalives");
+  const ttls = new Map<number, number>();
+  for (const [i, item] of asArray(o["results"], "lease keepalives.results").entries()) {
+    const r = asObject(item, `lease keepalives.results[${i}]`);
+    ttls.set(
+      asInt(r["ID"], `lease keepalives.results[${i}].ID`),
+      asInt(r["TTL"], `lease keepalives.results[${i}].TTL`),
+    );
+  }
+  const missing = asked.filter((id) => !ttls.has(id));
+  if (missing.length > 0) {
+    throw new BadResponseError(`lease keepalives: no answer for lease ${missing[0]}`);
+  }
+  return { revision: headerRevision(o, "lease keepalives"), ttls };
 }
 
 export function leaseTimeToLiveResult(value: unknown): LeaseTimeToLiveResult {

@@ -166,6 +166,22 @@ export class LeaseExpiry {
    * lease about to go.
    */
   async keepAlive(id: number): Promise<{ readonly id: number; readonly ttlMs: number }> {
+    const [renewed] = await this.keepAliveMany([id]);
+    invariant(renewed !== undefined, "one renewal per lease asked");
+    if (renewed.ttlMs === 0) throw new LeaseNotFoundError(id);
+    return renewed;
+  }
+
+  /**
+   * keepAlive for many leases behind one leadership confirmation: one
+   * ReadIndex however many leases. A lease that does not exist or that this
+   * leader already decided to expire answers ttlMs 0 (etcd's keep-alive
+   * stream answers TTL 0 so), the others are renewed. Throws NotLeaderError
+   * as keepAlive does, for the whole batch.
+   */
+  async keepAliveMany(
+    ids: readonly number[],
+  ): Promise<{ readonly id: number; readonly ttlMs: number }[]> {
     const term = this.leadingTerm("lease keepalive");
     await this.sources.confirmLeadership();
     // A term change during the ReadIndex: the renewal would land in a clock
@@ -176,15 +192,21 @@ export class LeaseExpiry {
     this.caughtUp(term);
     const { deadlines, checkpoints } = this;
     invariant(deadlines !== undefined && checkpoints !== undefined, "a leader tracks its leases");
-    const lease = this.sources.lease(id);
     const nowMs = this.clock.now();
-    if (lease === undefined || this.revoking.has(id) || deadlines.remainingMs(id, nowMs) === 0) {
-      throw new LeaseNotFoundError(id);
-    }
-    deadlines.refresh(id, lease.ttlMs, nowMs, deadlines.renewals(id));
-    const cleared = checkpoints.afterRenewal(id, lease.ttlMs, lease.remainingMs !== undefined);
-    if (cleared !== undefined) await cleared;
-    return { id, ttlMs: lease.ttlMs };
+    const cleared: Promise<unknown>[] = [];
+    const renewed = ids.map((id) => {
+      const lease = this.sources.lease(id);
+      if (lease === undefined || this.revoking.has(id) || deadlines.remainingMs(id, nowMs) === 0) {
+        return { id, ttlMs: 0 };
+      }
+      invariant(lease.ttlMs > 0, "a granted lease has a TTL: ttlMs 0 means not found");
+      deadlines.refresh(id, lease.ttlMs, nowMs, deadlines.renewals(id));
+      const clearing = checkpoints.afterRenewal(id, lease.ttlMs, lease.remainingMs !== undefined);
+      if (clearing !== undefined) cleared.push(clearing);
+      return { id, ttlMs: lease.ttlMs };
+    });
+    await Promise.all(cleared);
+    return renewed;
   }
 
   /**

@@ -60,6 +60,18 @@ export class KvReplica {
     return { type: "leaseKeepAlive", revision: this.store.revision, id, ttlMs };
   }
 
+  /** keepAlive for many leases behind one ReadIndex; ttlMs 0 for a lease not found. */
+  async keepAliveMany(
+    ids: readonly number[],
+  ): Promise<{
+    readonly revision: number;
+    readonly leases: readonly { id: number; ttlMs: number }[];
+  }> {
+    invariant(this.expiry !== undefined, "keepAlive needs the replica's lease expiry loop");
+    const leases = await this.expiry.keepAliveMany(ids);
+    return { revision: this.store.revision, leases };
+  }
+
   /**
    * The leader-side lease loop for this replica (not started): it proposes
    * `leaseRevoke` through `write` once a lease's deadline passes on the

@@ -99,6 +99,11 @@ export class KvAccess {
     return this.replica.keepAlive(id);
   }
 
+  /** Renews many leases behind one ReadIndex (KvReplica.keepAliveMany); ttlMs 0: not found. */
+  keepAliveMany(ids: readonly number[]) {
+    return this.replica.keepAliveMany(ids);
+  }
+
   read<T>(serializable: boolean, readLocal: (store: KvStore) => T): Promise<T> {
     return this.replica.read(serializable, readLocal);
   }

@@ -25,6 +25,9 @@ export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 const ttlSeconds = (ttlMs: number) => Math.ceil(ttlMs / MS_PER_SECOND);
 
+/** Leases one keepalives request may renew. */
+export const MAX_KEEPALIVE_BATCH = 1000;
+
 function leaseId(value: Int64Json): number {
   const id = parseInt64(value, "ID");
   if (id === 0) throw new BadRequestError("ID must be a lease id, not 0");
@@ -70,6 +73,32 @@ export function registerLeaseRoutes(app: FastifyInstance, kv: KvAccess, expiry: 
       const r = await kv.keepAlive(leaseId(req.body.ID));
       const ttl = String(ttlSeconds(r.ttlMs));
       return { result: { header: header(r.revision), ID: String(r.id), TTL: ttl } };
+    },
+  );
+
+  app.post<{ Body: { IDs: Int64Json[] } }>(
+    "/v3/lease/keepalives",
+    {
+      schema: {
+        summary:
+          "Renews many leases at once behind one ReadIndex (a Conclave extension; the SDK batches its keep-alives here). TTL 0: the lease does not exist or is expiring.",
+        body: {
+          type: "object",
+          properties: {
+            IDs: { type: "array", items: int64Schema, minItems: 1, maxItems: MAX_KEEPALIVE_BATCH },
+          },
+          required: ["IDs"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const ids = req.body.IDs.map((id) => leaseId(id));
+      const r = await kv.keepAliveMany(ids);
+      return {
+        header: header(r.revision),
+        results: r.leases.map((l) => ({ ID: String(l.id), TTL: String(ttlSeconds(l.ttlMs)) })),
+      };
     },
   );
 

@@ -92,6 +92,7 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
     ],
     ["POST /v3/lease/grant", AUTHENTICATED],
     ["POST /v3/lease/keepalive", AUTHENTICATED],
+    ["POST /v3/lease/keepalives", AUTHENTICATED],
     ["POST /v3/lease/leases", AUTHENTICATED],
     ["POST /v3/lease/revoke", keys((b: { ID: Int64Json }) => leaseKeys(kv, b.ID, "write"))],
     [

@@ -42,6 +42,68 @@ describe("lease calls", () => {
   });
 });
 
+describe("batched keep-alives", () => {
+  /** Requests a client sends to `/v3/lease/keepalives`, counted at its one call site. */
+  function countBatches(c: ConclaveClient): () => number {
+    // biome-ignore lint/suspicious/noExplicitAny: the client's private call is spied on to count requests.
+    const spy = vi.spyOn(c as any, "call");
+    return () => spy.mock.calls.filter((args) => args[0] === "/v3/lease/keepalives").length;
+  }
+
+  it("sends the keep-alives of one window as one request, each caller getting its own answer", async () => {
+    const grants = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => client.leaseGrant(10 + i)),
+    );
+    const batchRequests = countBatches(client);
+    const before = batchRequests();
+    const unknown = 987_654_321;
+    const answers = await Promise.allSettled([
+      ...grants.map((g) => client.leaseKeepAliveOnce(g.id)),
+      client.leaseKeepAliveOnce(unknown),
+    ]);
+    expect(batchRequests()).toBe(before + 1);
+    for (const [i, g] of grants.entries()) {
+      expect(answers[i]).toMatchObject({
+        status: "fulfilled",
+        value: { id: g.id, ttlSeconds: 10 + i },
+      });
+    }
+    const last = answers.at(-1)!;
+    expect(last.status).toBe("rejected");
+    expect((last as PromiseRejectedResult).reason).toBeInstanceOf(LeaseNotFoundError);
+    await Promise.all(grants.map((g) => client.leaseRevoke(g.id)));
+  });
+
+  it("splits more than 1000 keep-alives into requests of at most 1000", async () => {
+    const g = await client.leaseGrant(30);
+    const batchRequests = countBatches(client);
+    const before = batchRequests();
+    const answers = await Promise.all(
+      Array.from({ length: 2500 }, () => client.leaseKeepAliveOnce(g.id)),
+    );
+    expect(answers.every((a) => a.id === g.id && a.ttlSeconds === 30)).toBe(true);
+    expect(batchRequests()).toBe(before + 3);
+    await client.leaseRevoke(g.id);
+  });
+
+  it("sends each keep-alive alone with keepAliveBatchMs 0", async () => {
+    const single = cluster.client({ keepAliveBatchMs: 0 });
+    const g = await single.leaseGrant(30);
+    const batchRequests = countBatches(single);
+    await Promise.all([single.leaseKeepAliveOnce(g.id), single.leaseKeepAliveOnce(g.id)]);
+    expect(batchRequests()).toBe(0);
+    await single.leaseRevoke(g.id);
+    expect(() => cluster.client({ keepAliveBatchMs: -1 })).toThrow(/keepAliveBatchMs/);
+  });
+
+  it("fails queued keep-alives when the client closes", async () => {
+    const closing = cluster.client({ keepAliveBatchMs: 10_000 });
+    const waiting = closing.leaseKeepAliveOnce(1).catch((e: unknown) => e);
+    await closing.close();
+    expect(await waiting).toMatchObject({ code: "CLIENT_CLOSED" });
+  });
+});
+
 describe("client.lease keep-alive helper", () => {
   it("keeps the lease alive every ~TTL/3 until revoked, then aborts its signal", async () => {
     const spy = vi.spyOn(client, "leaseKeepAliveOnce");

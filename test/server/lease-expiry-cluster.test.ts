@@ -154,6 +154,38 @@ describe("keep-alives renewed in the leader's memory", () => {
     expect(unknown.body).toMatchObject({ code: "KV_LEASE_NOT_FOUND" });
     await post(leader, "/v3/lease/revoke", { ID: 301 });
   });
+
+  it("renews a batch behind one ReadIndex: TTL 0 for a lease it does not know, no log entry", async () => {
+    const leader = await cluster.leader();
+    await waitFor(() => leader.app.leaseExpiry.isLeading(), "the leader's expiry loop");
+    await grantWithKey(leader, 311, "mem/b");
+    await grantWithKey(leader, 312, "mem/c");
+    const before = leader.node.status().lastIndex;
+    const batch = await post(leader, "/v3/lease/keepalives", { IDs: [311, "312", 399, 311] });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results).toEqual([
+      { ID: "311", TTL: "1" },
+      { ID: "312", TTL: "1" },
+      { ID: "399", TTL: "0" },
+      { ID: "311", TTL: "1" },
+    ]);
+    expect(leader.node.status().lastIndex).toBe(before);
+    const follower = (await cluster.followers())[0]!;
+    const onFollower = await post(follower, "/v3/lease/keepalives", { IDs: [311] });
+    expect(onFollower.body).toMatchObject({ code: "NOT_LEADER", leader: leader.id });
+    for (const bad of [
+      { IDs: [] },
+      { IDs: [0] },
+      { IDs: Array(1001).fill(311) },
+      {},
+      { IDs: "311" },
+    ]) {
+      const refused = await post(leader, "/v3/lease/keepalives", bad);
+      expect(refused.status, JSON.stringify(bad).slice(0, 40)).toBe(400);
+    }
+    await post(leader, "/v3/lease/revoke", { ID: 311 });
+    await post(leader, "/v3/lease/revoke", { ID: 312 });
+  });
 });
 
 describe("lease expiry on the real clock", () => {
