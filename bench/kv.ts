@@ -55,7 +55,11 @@ try {
         : await startConclaveCluster(group, dir, options.profileArgs, [], BUILT_SERVER),
     );
   }
-  result = await runInterleaved(clusters, options);
+  result = await runInterleaved(
+    clusters,
+    options,
+    options.phases === undefined ? {} : { roundPhases: options.phases, once: false },
+  );
   failed = result.failures.length > 0;
 } catch (err) {
   failed = true;

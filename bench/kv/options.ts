@@ -37,6 +37,8 @@ export interface KvBenchOptions {
   /** Node options added to every Conclave server, e.g. --cpu-prof. */
   readonly profileArgs: readonly string[];
   readonly keepDataDir: boolean;
+  /** Only these round phases (by name), and none of the once phases; all when absent. */
+  readonly phases?: readonly string[];
 }
 
 const FULL = {
@@ -63,7 +65,7 @@ const QUICK = {
 export const USAGE = `usage: npm run bench -- kv [--quick] [--rounds N] [--ops N] [--seconds S]
     [--keys N] [--rss-keys N] [--watch-events N] [--leases N] [--lease-seconds S]
     [--big-keys N] [--snapshot-seconds S] [--only etcd|conclave] [--no-build]
-    [--profile] [--keep]
+    [--profile] [--keep] [--phases NAME,...]
   --quick              small counts (2,000 ops or 5 s per phase, 10,000 keys for RSS,
                        1,000 leases for 10 s, 20,000 big keys, 5 s of snapshot load)
   --rounds N           rounds of interleaved phases (env KV_BENCH_ROUNDS; default 3)
@@ -81,7 +83,11 @@ export const USAGE = `usage: npm run bench -- kv [--quick] [--rounds N] [--ops N
   --only NAME          run one system only (no ratios)
   --no-build           start the Conclave servers from dist/ as it is (no npm run build)
   --profile            start the Conclave servers with --cpu-prof (profiles in the data dir)
-  --keep               keep the temporary data dir (logs, profiles)`;
+  --keep               keep the temporary data dir (logs, profiles)
+  --phases NAME,...    only these round phases (warm-up, put x1, put x16, put x64, put x256,
+                       get x64, watch, leases) and no key-space or snapshot phase`;
+
+const ROUND_PHASE_NAME = /^(warm-up|put x\d+|get x\d+|watch|leases)$/;
 
 export class OptionsError extends Error {
   readonly code = "BENCH_OPTIONS";
@@ -118,6 +124,7 @@ const STRING_FLAGS = [
   "big-keys",
   "snapshot-seconds",
   "only",
+  "phases",
 ] as const;
 type StringFlag = (typeof STRING_FLAGS)[number];
 
@@ -154,6 +161,11 @@ export function parseKvBenchOptions(
   if (only !== undefined && only !== "etcd" && only !== "conclave") {
     throw new OptionsError(`--only must be etcd or conclave, got ${JSON.stringify(only)}`);
   }
+  const phasesText = raw("phases");
+  const phases = phasesText?.split(",").map((p) => p.trim());
+  if (phases?.some((p) => !ROUND_PHASE_NAME.test(p))) {
+    throw new OptionsError(`--phases must name round phases, got ${JSON.stringify(phasesText)}`);
+  }
   const ms = (flag: StringFlag, fallbackSeconds: number, min: 0 | 1) =>
     Math.round(number(`--${flag}`, raw(flag), fallbackSeconds, min) * 1000);
   return {
@@ -175,6 +187,7 @@ export function parseKvBenchOptions(
     build: values["no-build"] !== true,
     profileArgs: values["profile"] === true ? ["--cpu-prof"] : [],
     keepDataDir: values["keep"] === true,
+    ...(phases !== undefined && { phases }),
   };
 }
 

@@ -48,6 +48,15 @@ describe("kv bench options", () => {
     expect(() => parseKvBenchOptions(["--lease-seconds", "0"], {})).toThrow(/--lease-seconds/);
     expect(() => parseKvBenchOptions(["--big-keys", "-1"], {})).toThrow(/--big-keys/);
     expect(() => parseKvBenchOptions(["extra"], {})).toThrow(OptionsError);
+    expect(() => parseKvBenchOptions(["--phases", "lease"], {})).toThrow(/--phases/);
+  });
+
+  it("names the round phases to run with --phases", () => {
+    expect(parseKvBenchOptions([], {}).phases).toBeUndefined();
+    expect(parseKvBenchOptions(["--phases", "leases,put x64"], {}).phases).toEqual([
+      "leases",
+      "put x64",
+    ]);
   });
 });
 
