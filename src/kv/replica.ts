@@ -61,9 +61,7 @@ export class KvReplica {
   }
 
   /** keepAlive for many leases behind one ReadIndex; ttlMs 0 for a lease not found. */
-  async keepAliveMany(
-    ids: readonly number[],
-  ): Promise<{
+  async keepAliveMany(ids: readonly number[]): Promise<{
     readonly revision: number;
     readonly leases: readonly { id: number; ttlMs: number }[];
   }> {
