@@ -59,7 +59,13 @@ describe("etcdctl elect against Conclave's gRPC API", () => {
   it("prints what etcd prints for an elected proposal", async () => {
     const theirs = processes.start(ETCD, ["elect", `${ETCD_PREFIX}/e`, "v"]);
     const ours = processes.start(cluster.grpcAddresses, ["elect", "e", "v"]);
-    await waitFor(() => theirs.stdout() !== "" && ours.stdout() !== "", "both elected", 15_000);
+    // etcdctl prints the key and the value as two writes: wait for both lines of each.
+    const twoLines = (out: string) => out.split("\n").length >= 3;
+    await waitFor(
+      () => twoLines(theirs.stdout()) && twoLines(ours.stdout()),
+      "both elected",
+      15_000,
+    );
     const shape = (out: string, name: string) =>
       out.replace(new RegExp(`^${name}/[0-9a-f]+\\n`), "<key>\n");
     expect(shape(ours.stdout(), "e")).toBe(shape(theirs.stdout(), `${ETCD_PREFIX}/e`));
