@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { HttpApiError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
+import { sseEvent } from "./watch-frames.js";
 
 /** More event streams are open on this member than it serves at once. */
 export class TooManyEventStreamsError extends HttpApiError {
@@ -61,10 +62,10 @@ export const DEFAULT_CLUSTER_EVENT_LIMITS: ClusterEventLimits = {
 interface Sample {
   readonly role: RoleEventJson;
   readonly progress: ProgressEventJson;
-}
-
-function frame(event: string, data: object): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  /** What a `role` event is sent on a change of: role, term and leader. */
+  readonly roleKey: string;
+  /** What a `progress` event is sent on a change of (the time aside). */
+  readonly progressKey: string;
 }
 
 /**
@@ -112,31 +113,29 @@ class EventStream {
     if (this.#ended) return;
     if (this.#raw.writableLength > this.#limits.maxBufferedBytes) {
       this.end(
-        frame("error", { code: "STREAM_TOO_SLOW", message: "the stream was read too slowly" }),
+        sseEvent("error", { code: "STREAM_TOO_SLOW", message: "the stream was read too slowly" }),
       );
       return;
     }
     if (nowMs - this.#openedMs >= this.#limits.maxStreamMs) {
-      this.end(frame("end", { reason: "the stream reached its longest duration; open a new one" }));
+      this.end(
+        sseEvent("end", { reason: "the stream reached its longest duration; open a new one" }),
+      );
       return;
     }
     let out = "";
-    const { atMs: _r, ...roleKey } = sample.role;
-    const role = JSON.stringify([roleKey.role, roleKey.term, roleKey.leader]);
-    if (role !== this.#lastRole) {
-      this.#lastRole = role;
-      out += frame("role", sample.role);
+    if (sample.roleKey !== this.#lastRole) {
+      this.#lastRole = sample.roleKey;
+      out += sseEvent("role", sample.role);
     }
-    const { atMs: _p, ...progressKey } = sample.progress;
-    const progress = JSON.stringify(progressKey);
-    if (progress !== this.#lastProgress) {
-      this.#lastProgress = progress;
-      out += frame("progress", sample.progress);
+    if (sample.progressKey !== this.#lastProgress) {
+      this.#lastProgress = sample.progressKey;
+      out += sseEvent("progress", sample.progress);
     }
     // Unchanged progress is sent again now and then: it keeps proxies from closing a quiet
     // stream, and gives a chart a point even while nothing is written.
     if (out === "" && nowMs - this.#lastWriteMs >= this.#limits.keepAliveMs) {
-      out = frame("progress", sample.progress);
+      out = sseEvent("progress", sample.progress);
     }
     if (out === "") return;
     this.#lastWriteMs = nowMs;
@@ -193,7 +192,7 @@ class ClusterEventHub {
 
   closeAll(): void {
     for (const s of [...this.#streams]) {
-      s.end(frame("end", { reason: "the server is shutting down" }));
+      s.end(sseEvent("end", { reason: "the server is shutting down" }));
     }
   }
 
@@ -215,12 +214,15 @@ class ClusterEventHub {
     const st = this.#kv.node.status();
     const revision = this.#kv.store.revision;
     const atMs = this.#now();
+    const leader = st.leader === 0 ? null : st.leader;
     return {
+      roleKey: `${st.role}/${st.term}/${leader}`,
+      progressKey: `${st.commitIndex}/${st.appliedIndex}/${st.lastIndex}/${revision}`,
       role: {
         id: st.id,
         role: st.role,
         term: st.term,
-        leader: st.leader === 0 ? null : st.leader,
+        leader,
         commitIndex: st.commitIndex,
         appliedIndex: st.appliedIndex,
         revision,

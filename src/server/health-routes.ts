@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { HttpApiError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
-import { memberProblems } from "./member-errors.js";
+import { memberProblems } from "./member-problems.js";
 
 /** Not ready: no leader is known, or this node has not applied all it knows committed. */
 export class NotReadyError extends HttpApiError {

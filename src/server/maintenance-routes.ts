@@ -6,7 +6,7 @@ import { MemberNotFoundError, MemberRoleError, requireLeader } from "./cluster-e
 import { BadRequestError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
-import { memberProblems } from "./member-errors.js";
+import { memberProblems } from "./member-problems.js";
 import type { ServerLimits } from "./options.js";
 import { header, int64Schema, parseInt64 } from "./wire.js";
 

@@ -2,8 +2,15 @@ import type { FastifyInstance } from "fastify";
 import type { ServerMetrics } from "./metrics.js";
 import { UNMATCHED_ROUTE } from "./metrics.js";
 
-/** Counts every answer by route pattern and status; must be added before the routes. */
-export function addRequestMetrics(app: FastifyInstance, metrics: ServerMetrics): void {
+/** Levels at which each answer is logged (pino's names). */
+const REQUEST_LOG_LEVELS = new Set(["debug", "trace"]);
+
+/**
+ * Counts every answer by route pattern and status and, at `--log-level
+ * debug`, logs it (method, URL, status, time): one hook for both, and the log
+ * line built only when it is written. Must be added before the routes.
+ */
+export function addRequestObservers(app: FastifyInstance, metrics: ServerMetrics): void {
   app.addHook("onResponse", async (req, reply) => {
     metrics.observeRequest(
       req.method,
@@ -11,12 +18,7 @@ export function addRequestMetrics(app: FastifyInstance, metrics: ServerMetrics):
       reply.statusCode,
       reply.elapsedTime,
     );
-  });
-}
-
-/** Logs each answer at debug (`--log-level debug`): method, route, status and time. */
-export function addRequestLog(app: FastifyInstance): void {
-  app.addHook("onResponse", async (req, reply) => {
+    if (!REQUEST_LOG_LEVELS.has(req.log.level)) return;
     req.log.debug(
       {
         method: req.method,

@@ -27,7 +27,7 @@ import { registerLeaseRoutes } from "./lease-routes.js";
 import { registerMaintenanceRoutes } from "./maintenance-routes.js";
 import { createServerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
-import { addRequestLog, addRequestMetrics, registerMetricsRoute } from "./ops-routes.js";
+import { addRequestObservers, registerMetricsRoute } from "./ops-routes.js";
 import { resolveLimits, type ServerOptions } from "./options.js";
 import { addRefusalHook } from "./refusal-hook.js";
 import { addRequestDepthLimit } from "./request-depth.js";
@@ -58,7 +58,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     connectionTimeout: connections.idleTimeoutMs,
     bodyLimit: limits.bodyLimitBytes,
     // One line per request at info would drown a busy member's log: requests are
-    // logged at debug by addRequestLog instead.
+    // logged at debug by addRequestObservers instead.
     logController: new LogController({ disableRequestLogging: true }),
     rewriteUrl: (req) => gatewayPath(req.url ?? "/"),
     onProtoPoisoning: "error",
@@ -87,8 +87,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     store: options.store,
     quotaBytes: limits.quotaBackendBytes,
   });
-  addRequestMetrics(app, metrics);
-  addRequestLog(app);
+  addRequestObservers(app, metrics);
   addResponseHeaderIdentity(app, options.node, options.clusterId);
   addRequestDepthLimit(app, limits.maxRequestDepth);
   addGatewayEnumNames(app);

@@ -36,8 +36,8 @@ interface UiFile {
   readonly contentType: string;
 }
 
-/** The dashboard's files, read once per process: the served set is fixed at start. */
-export interface UiBundle {
+/** The dashboard's files, read once per server: the served set is fixed at start. */
+interface UiBundle {
   /** `ui/<name>` files, by name. */
   readonly files: ReadonlyMap<string, UiFile>;
   /** The browser libraries under `/ui/vendor/<name>`, by name. */
@@ -92,7 +92,7 @@ function dashboardFiles(dir: string): Map<string, UiFile> {
  * The page's policy: scripts only from this origin, plus the one inline
  * script a browser allows nowhere else — the import map — by its hash.
  */
-export function dashboardCsp(indexHtml: string): string {
+function dashboardCsp(indexHtml: string): string {
   const maps = [...indexHtml.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)];
   const hashes = maps.map(
     (m) => `'sha256-${createHash("sha256").update(m[1]!, "utf8").digest("base64")}'`,
@@ -109,17 +109,12 @@ export function dashboardCsp(indexHtml: string): string {
   ].join("; ");
 }
 
-let bundle: UiBundle | undefined;
-
-/** Reads the dashboard's files (once); fails when the package lacks them. */
-export function loadUiBundle(dir: string = UI_DIR): UiBundle {
-  if (bundle !== undefined && dir === UI_DIR) return bundle;
+/** Reads the dashboard's files; fails when the package lacks them. */
+function loadUiBundle(dir: string): UiBundle {
   const files = dashboardFiles(dir);
   const index = files.get("index.html");
   if (index === undefined) throw new Error(`no index.html in ${dir}`);
-  const loaded = { files, vendor: vendorFiles(), csp: dashboardCsp(index.body.toString("utf8")) };
-  if (dir === UI_DIR) bundle = loaded;
-  return loaded;
+  return { files, vendor: vendorFiles(), csp: dashboardCsp(index.body.toString("utf8")) };
 }
 
 function send(reply: FastifyReply, csp: string, file: UiFile) {
@@ -161,11 +156,11 @@ export function registerDashboardRoutes(
   registerClusterEventRoutes(app, kv, options.eventLimits);
   registerClusterProgressRoutes(app, kv);
   registerRingRoutes(app, kv);
-  // Read on first use: a server that never serves the dashboard never reads it.
+  // Read once, on first use: a server that never serves the dashboard never reads it.
   let loaded: UiBundle | undefined;
   const ui = () => {
     try {
-      loaded ??= loadUiBundle(options.uiDir);
+      loaded ??= loadUiBundle(options.uiDir ?? UI_DIR);
     } catch (err) {
       app.log.warn({ err }, "the dashboard's files could not be read");
       throw new HttpApiError(404, "UI_NOT_AVAILABLE", "this member has no dashboard files");

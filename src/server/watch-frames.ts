@@ -100,8 +100,12 @@ export class WatchFrameEncoder implements WatchFrames {
   }
 
   private message(event: string, data: object, id?: number): WatchFrame {
-    const idLine = id === undefined ? "" : `id: ${id}\n`;
-    const text = `event: ${event}\n${idLine}data: ${JSON.stringify(data)}\n\n`;
-    return new WatchFrame(Buffer.from(text), this.nextSeq++);
+    return new WatchFrame(Buffer.from(sseEvent(event, data, id)), this.nextSeq++);
   }
+}
+
+/** One server-sent event: its name, an optional id, and `data` as one JSON line. */
+export function sseEvent(event: string, data: object, id?: number): string {
+  const idLine = id === undefined ? "" : `id: ${id}\n`;
+  return `event: ${event}\n${idLine}data: ${JSON.stringify(data)}\n\n`;
 }
