@@ -14,9 +14,6 @@ import { runOk } from "./run.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** What package.json's `files` lists besides dist/, copied when the checkout has it. */
-const SHIPPED_BESIDE_DIST = ["proto", "ui", "bin", "cjs", "README.md", "LICENSE"];
-
 export interface PackedPackage {
   /** Absolute path of the .tgz. */
   readonly tarball: string;
@@ -42,7 +39,9 @@ export async function buildTarball(workDir: string): Promise<PackedPackage> {
   );
   await chmod(join(stage, "dist", "cli", "main.js"), 0o755);
   await cp(join(REPO_ROOT, "package.json"), join(stage, "package.json"));
-  for (const entry of SHIPPED_BESIDE_DIST) {
+  // What package.json's `files` lists besides dist/ (just compiled), copied when the checkout has it.
+  const { files } = await readRepoJson<{ files: string[] }>("package.json");
+  for (const entry of files.filter((f) => f !== "dist")) {
     const from = join(REPO_ROOT, entry);
     if (existsSync(from)) await cp(from, join(stage, entry), { recursive: true });
   }
