@@ -1,6 +1,6 @@
 import type { Random } from "../raft/core/prng.js";
-import type { Message, NodeId } from "../raft/core/types.js";
-import { MemoryNetwork } from "../raft/transport/memory-network.js";
+import type { NodeId } from "../raft/core/types.js";
+import { type CarriedPacket, MemoryNetwork } from "../raft/transport/memory-network.js";
 import type { Scheduler } from "./scheduler.js";
 
 export interface NetworkFaults {
@@ -23,9 +23,11 @@ export const CALM_NETWORK: NetworkFaults = {
 /**
  * The simulated network: the project's MemoryNetwork (MemoryTransports,
  * the real wire codec, one-way link cuts) with a link model on the
- * scheduler — latency, jitter that reorders, loss, duplication. A message is
+ * scheduler — latency, jitter that reorders, loss, duplication — applied
+ * alike to Raft messages of every group and to control payloads. A packet is
  * judged when sent and again when it lands (a link cut while it is in
- * flight drops it). `receiverGate` holds a message for a paused receiver.
+ * flight drops it). Control payloads from nodes a receiver has not added
+ * are delivered (a new node announcing itself). `receiverGate` holds a message for a paused receiver.
  */
 export class SimNetwork {
   faults: NetworkFaults = CALM_NETWORK;
@@ -38,10 +40,14 @@ export class SimNetwork {
     private readonly random: Random,
     private readonly receiverGate: (to: NodeId, arrive: () => void) => void,
   ) {
-    this.memory = new MemoryNetwork({ carry: (m, arrive) => this.carry(m, arrive) });
+    this.memory = new MemoryNetwork({
+      carry: (p, arrive) => this.carry(p, arrive),
+      admitUnknownPeers: true,
+    });
   }
 
-  private carry(m: Message, arrive: () => void): void {
+  /** Raft messages of every group and control payloads all take the same link model. */
+  private carry(p: CarriedPacket, arrive: () => void): void {
     this.sent++;
     if (this.random.float() < this.faults.lossRate) {
       this.dropped++;
@@ -50,7 +56,7 @@ export class SimNetwork {
     const copies = this.random.float() < this.faults.duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.faults.latencyMs + this.random.float() * this.faults.jitterMs;
-      this.scheduler.after(delay, () => this.receiverGate(m.to, arrive));
+      this.scheduler.after(delay, () => this.receiverGate(p.to, arrive));
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Message, NodeId } from "../../src/raft/core/types.js";
 import type {
+  ControlHandler,
   MessageHandler,
   PeerAddress,
   SendSnapshotOptions,
@@ -37,8 +38,8 @@ export class TappedTransport implements Transport {
     return this.inner.start();
   }
 
-  send(messages: readonly Message[]): void {
-    this.inner.send(messages);
+  send(messages: readonly Message[], group?: number): void {
+    this.inner.send(messages, group);
   }
 
   sendSnapshot(
@@ -58,15 +59,15 @@ export class TappedTransport implements Transport {
   }
 
   onMessage(handler: MessageHandler): void {
-    this.inner.onMessage((m) => {
-      if (this.tap.admit(m)) handler(m);
+    this.inner.onMessage((m, group) => {
+      if (this.tap.admit(m)) handler(m, group);
     });
   }
 
   /** A refused snapshot is left unread, so the sender hears that it failed. */
   onSnapshot(handler: SnapshotHandler): void {
-    this.inner.onSnapshot(async (m, data) => {
-      if (this.tap.admit(m)) await handler(m, data);
+    this.inner.onSnapshot(async (m, data, group) => {
+      if (this.tap.admit(m)) await handler(m, data, group);
     });
   }
 
@@ -77,9 +78,17 @@ export class TappedTransport implements Transport {
   }
 
   onSnapshotStatus(handler: SnapshotStatusHandler): void {
-    this.inner.onSnapshotStatus((peer, ok) => {
-      if (this.tap.alive()) handler(peer, ok);
+    this.inner.onSnapshotStatus((peer, ok, group) => {
+      if (this.tap.alive()) handler(peer, ok, group);
     });
+  }
+
+  sendControl(to: NodeId, payload: Uint8Array): boolean {
+    return this.inner.sendControl(to, payload);
+  }
+
+  onControl(handler: ControlHandler): void {
+    this.inner.onControl(handler);
   }
 
   stats(): TransportStats {

@@ -17,10 +17,16 @@ export enum FrameKind {
   /** The acceptor's proof, sent only after it verified the dialer's (version 2). */
   ServerProof = 7,
   Message = 16,
+  /** A message of a Raft group other than 0: u32 group id, then the message. */
+  GroupMessage = 17,
   SnapshotBegin = 32,
   SnapshotChunk = 33,
   SnapshotEnd = 34,
   SnapshotAck = 35,
+  /** SnapshotBegin of a Raft group other than 0: u32 group id, then the snap message. */
+  GroupSnapshotBegin = 36,
+  /** An opaque control payload between nodes, on a message connection. */
+  Control = 48,
 }
 
 const KNOWN_KINDS: ReadonlySet<number> = new Set(

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type {
+  ControlHandler,
   MessageHandler,
   SnapshotHandler,
   SnapshotStatusHandler,
@@ -11,12 +12,13 @@ function checkHandler<T>(handler: T, name: string): T {
   return handler;
 }
 
-/** The four callbacks every Transport takes, registered and checked the same way by each. */
+/** The callbacks every Transport takes, registered and checked the same way by each. */
 export abstract class TransportHandlers {
   protected messageHandler: MessageHandler | undefined;
   protected snapshotHandler: SnapshotHandler | undefined;
   protected unreachableHandler: UnreachableHandler | undefined;
   protected snapshotStatusHandler: SnapshotStatusHandler | undefined;
+  protected controlHandler: ControlHandler | undefined;
 
   onMessage(handler: MessageHandler): void {
     this.messageHandler = checkHandler(handler, "onMessage");
@@ -32,5 +34,9 @@ export abstract class TransportHandlers {
 
   onSnapshotStatus(handler: SnapshotStatusHandler): void {
     this.snapshotStatusHandler = checkHandler(handler, "onSnapshotStatus");
+  }
+
+  onControl(handler: ControlHandler): void {
+    this.controlHandler = checkHandler(handler, "onControl");
   }
 }

@@ -11,6 +11,7 @@ import {
   PeerProtocolError,
 } from "./errors.js";
 import { FrameKind } from "./frame.js";
+import { splitGroupPrefix } from "./group.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { ConnectionPurpose, HANDSHAKE_MAX_FRAME_BYTES, serverHandshake } from "./handshake.js";
 import type { TransportLogger } from "./logger.js";
@@ -27,7 +28,9 @@ export interface InboundContext {
   readonly identity: HandshakeIdentity;
   readonly logger: TransportLogger;
   isKnownPeer(id: NodeId): boolean;
-  deliver(message: Message): void;
+  deliver(message: Message, group: number): void;
+  /** A control payload from the authenticated node `from` (a copy the handler may keep). */
+  deliverControl(from: NodeId, payload: Uint8Array): void;
   snapshotHandler(): SnapshotHandler | undefined;
 }
 
@@ -183,9 +186,13 @@ export class InboundConnections {
     serverHandshake(
       conn,
       this.ctx.identity,
-      (id) => this.ctx.isKnownPeer(id),
+      (id) => o.admitUnknownPeers || this.ctx.isKnownPeer(id),
       channelBinding(socket),
-      (claimed) => this.pending.claim(key, claimed),
+      // Only a configured peer's claim leaves the anonymous pool: claims of any other id
+      // (admitted with admitUnknownPeers) must not let a flood escape the per-host bounds.
+      (claimed) => {
+        if (this.ctx.isKnownPeer(claimed)) this.pending.claim(key, claimed);
+      },
     )
       .then(
         ({ peerId, purpose }) => this.authenticated(conn, peerId, purpose),
@@ -215,7 +222,10 @@ export class InboundConnections {
       if (isBadFrame(reason)) this.closedOnBadFrame++;
     });
     if (purpose === ConnectionPurpose.Messages) this.receiveMessages(conn, peerId);
-    else {
+    else if (!this.ctx.isKnownPeer(peerId)) {
+      // Admitted as a cluster member (admitUnknownPeers), but not a peer: no snapshots.
+      conn.close(new Error(`refusing a snapshot from node ${peerId}, which is not a peer`));
+    } else {
       const o = this.ctx.options;
       receiveSnapshot(conn, peerId, {
         selfId: o.nodeId,
@@ -246,17 +256,37 @@ export class InboundConnections {
     previous?.close(new Error("replaced by a newer connection from the same peer"), true);
     const selfId = this.ctx.options.nodeId;
     conn.setFrameHandler((frame) => {
-      if (frame.kind !== FrameKind.Message) {
+      let group = 0;
+      let body: Uint8Array;
+      if (frame.kind === FrameKind.Message) body = frame.body;
+      else if (frame.kind === FrameKind.GroupMessage) {
+        const split = splitGroupPrefix(frame.body);
+        group = split.group;
+        body = split.rest;
+      } else if (frame.kind === FrameKind.Control) {
+        // Copied: the frame may be a view of a socket chunk, and the handler may keep it.
+        this.ctx.deliverControl(peerId, new Uint8Array(frame.body));
+        return;
+      } else {
         throw new PeerProtocolError(`unexpected frame kind ${frame.kind} on a message connection`);
       }
-      const msg = decodeMessage(frame.body);
-      const misaddressed = addressingProblem(msg, peerId, selfId, (id) => this.ctx.isKnownPeer(id));
+      const msg = decodeMessage(body);
+      const misaddressed = this.ctx.isKnownPeer(peerId)
+        ? addressingProblem(msg, peerId, selfId, (id) => this.ctx.isKnownPeer(id))
+        : `node ${peerId} is not a peer of node ${selfId}`;
       if (misaddressed !== undefined) {
         // Dropped, not fatal to the connection: the peer proved the secret, so this is a bug
         // or a compromised member, and either way the core must never see the message.
         this.droppedMisaddressed++;
         this.log.warn(
-          { ...conn.logFields, type: msg.type, from: msg.from, to: msg.to, reason: misaddressed },
+          {
+            ...conn.logFields,
+            type: msg.type,
+            from: msg.from,
+            to: msg.to,
+            group,
+            reason: misaddressed,
+          },
           "dropped a misaddressed peer message",
         );
         return;
@@ -264,7 +294,7 @@ export class InboundConnections {
       if (msg.type === MessageType.Snap) {
         throw new PeerProtocolError("snap messages must be streamed on a snapshot connection");
       }
-      this.ctx.deliver(msg);
+      this.ctx.deliver(msg, group);
     });
   }
 

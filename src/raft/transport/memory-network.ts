@@ -18,32 +18,56 @@ export interface MemoryNetworkOptions {
   /** Snapshot bytes buffered at a receiver before the sender waits. Default 1 MiB. */
   readonly snapshotBufferBytes?: number;
   /**
-   * How a message travels, instead of the FIFO queue: called once per
-   * message sent, it calls `arrive` when the message lands — later, never,
-   * or more than once. The simulator passes its link model (latency, jitter,
-   * loss, duplication) here. Delivery-time checks (receiver running, link
-   * cut, filter) still apply at each arrival.
+   * How a packet (a Raft message of some group, or a control payload)
+   * travels, instead of the FIFO queue: called once per packet sent, it
+   * calls `arrive` when the packet lands — later, never, or more than once.
+   * The simulator passes its link model (latency, jitter, loss, duplication)
+   * here. Delivery-time checks (receiver running, link cut, loss, filter)
+   * still apply at each arrival.
    */
-  readonly carry?: (message: Message, arrive: () => void) => void;
+  readonly carry?: (packet: CarriedPacket, arrive: () => void) => void;
+  /**
+   * Deliver control payloads from nodes the receiver has not added as peers,
+   * as TcpTransport's `admitUnknownPeers` does (every node on the network
+   * counts as an authenticated member of the cluster). Default false.
+   */
+  readonly admitUnknownPeers?: boolean;
 }
 
-/** Decides the fate of one message at delivery time: false drops it. */
-export type DeliveryFilter = (message: Message) => boolean;
+/**
+ * What the network moves between two nodes: a Raft message of `group`
+ * (already a decoded copy; `from` and `to` are the message's own, as link
+ * cuts have always been judged), or a control payload (a copy too) from the
+ * sending node.
+ */
+export type CarriedPacket =
+  | {
+      readonly kind: "message";
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly group: number;
+      readonly message: Message;
+    }
+  | {
+      readonly kind: "control";
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly payload: Uint8Array;
+    };
 
-interface InFlight {
-  readonly message: Message;
-}
+/** Decides the fate of one message (of `group`) at delivery time: false drops it. */
+export type DeliveryFilter = (message: Message, group: number) => boolean;
 
 /**
  * A deterministic in-process network of MemoryTransports. Messages travel
  * through the real wire codec (so what TCP would refuse, this refuses too)
- * and wait in one FIFO; delivery order is send order. Hooks cut links (one
+ * and wait, with control payloads, in one FIFO; delivery order is send order. Hooks cut links (one
  * way or both), isolate nodes, drop a seeded fraction, or filter by content.
  */
 export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
   private readonly blocked = new Set<string>();
-  private readonly queue: InFlight[] = [];
+  private readonly queue: CarriedPacket[] = [];
   private head = 0;
   private readonly inFlightTo = new Map<NodeId, number>();
   private scheduled = false;
@@ -52,6 +76,8 @@ export class MemoryNetwork {
   readonly snapshotBufferBytes: number;
   private readonly random: Random | undefined;
   private readonly carry: MemoryNetworkOptions["carry"];
+  /** Whether control payloads from nodes a receiver has not added are delivered. */
+  readonly admitUnknownPeers: boolean;
   private lossRateValue = 0;
   private filter: DeliveryFilter | undefined;
   delivered = 0;
@@ -63,6 +89,7 @@ export class MemoryNetwork {
     this.snapshotBufferBytes = options.snapshotBufferBytes ?? 1024 * 1024;
     this.random = options.random;
     this.carry = options.carry;
+    this.admitUnknownPeers = options.admitUnknownPeers === true;
   }
 
   /**
@@ -126,45 +153,49 @@ export class MemoryNetwork {
     return this.lossRateValue;
   }
 
-  /** Installs (or with undefined removes) a filter that can drop individual messages. */
+  /** Installs (or with undefined removes) a filter that can drop individual messages (not control payloads). */
   setFilter(filter: DeliveryFilter | undefined): void {
     this.filter = filter;
   }
 
-  /** Messages in flight. */
+  /** Packets (messages and control payloads) in flight. */
   get pending(): number {
     return this.queue.length - this.head;
   }
 
-  /** Delivers the oldest message in flight; false when there is none. */
+  /** Delivers the oldest packet in flight; false when there is none. */
   deliverNext(): boolean {
     if (this.head >= this.queue.length) return false;
-    const item = this.queue[this.head] as InFlight;
+    const p = this.queue[this.head] as CarriedPacket;
     this.head++;
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
     }
-    const m = item.message;
-    this.inFlightTo.set(m.to, (this.inFlightTo.get(m.to) ?? 1) - 1);
-    this.arrive(m);
+    this.inFlightTo.set(p.to, (this.inFlightTo.get(p.to) ?? 1) - 1);
+    this.arrive(p);
     return true;
   }
 
-  /** A message lands at its receiver, unless the link or the receiver say otherwise. */
-  private arrive(m: Message): void {
-    const target = this.nodes.get(m.to);
+  /** A packet lands at its receiver, unless the link or the receiver say otherwise. */
+  private arrive(p: CarriedPacket): void {
+    const target = this.nodes.get(p.to);
     const lossy = this.lossRateValue > 0 && (this.random as Random).float() < this.lossRateValue;
-    if (target === undefined || !target.running || this.isBlocked(m.from, m.to) || lossy) {
+    if (target === undefined || !target.running || this.isBlocked(p.from, p.to) || lossy) {
       this.lost++;
       return;
     }
-    if (this.filter !== undefined && !this.filter(m)) {
+    if (p.kind === "control") {
+      this.delivered++;
+      target.receiveControl(p.from, p.payload);
+      return;
+    }
+    if (this.filter !== undefined && !this.filter(p.message, p.group)) {
       this.lost++;
       return;
     }
     this.delivered++;
-    target.receive(m);
+    target.receive(p.message, p.group);
   }
 
   /** Delivers until nothing is in flight (messages sent meanwhile included), at most `maxSteps`. */
@@ -175,17 +206,17 @@ export class MemoryNetwork {
   }
 
   /** @internal Used by MemoryTransport. */
-  enqueue(m: Message): "queued" | "full" | "down" {
-    const target = this.nodes.get(m.to);
-    if (target === undefined || !target.running || this.isBlocked(m.from, m.to)) return "down";
+  enqueue(p: CarriedPacket): "queued" | "full" | "down" {
+    const target = this.nodes.get(p.to);
+    if (target === undefined || !target.running || this.isBlocked(p.from, p.to)) return "down";
     if (this.carry !== undefined) {
-      this.carry(m, () => this.arrive(m));
+      this.carry(p, () => this.arrive(p));
       return "queued";
     }
-    const inFlight = this.inFlightTo.get(m.to) ?? 0;
+    const inFlight = this.inFlightTo.get(p.to) ?? 0;
     if (inFlight >= this.maxInFlightPerNode) return "full";
-    this.inFlightTo.set(m.to, inFlight + 1);
-    this.queue.push({ message: m });
+    this.inFlightTo.set(p.to, inFlight + 1);
+    this.queue.push(p);
     if (this.autoDeliver && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {

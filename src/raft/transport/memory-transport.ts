@@ -2,11 +2,12 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { SnapshotStreamError } from "./errors.js";
+import { GROUP_PREFIX_BYTES, validateControlPayload, validateGroup } from "./group.js";
 import { TransportHandlers } from "./handlers.js";
 import type { MemoryNetwork } from "./memory-network.js";
 import { decodeMessage, encodeMessage } from "./message-codec.js";
 import { validateMessage } from "./message-validate.js";
-import { validatePeerId } from "./options.js";
+import { DEFAULT_MAX_FRAME_BYTES, validatePeerId } from "./options.js";
 import { SnapshotByteStream } from "./snapshot-stream.js";
 import type {
   PeerAddress,
@@ -28,13 +29,17 @@ interface PeerCounters {
 /** The Transport of one node on a MemoryNetwork; same contract as TcpTransport. */
 export class MemoryTransport extends TransportHandlers implements Transport {
   private readonly peers = new Map<NodeId, PeerCounters>();
-  private readonly snapshotSends = new Set<NodeId>();
+  /** In-flight snapshot sends, by `${peer}/${group}`. */
+  private readonly snapshotSends = new Set<string>();
   private state: "new" | "running" | "stopped" = "new";
   private receivedMessages = 0;
   private droppedUnknownPeer = 0;
   private droppedNoHandler = 0;
   private snapshotsReceived = 0;
   private snapshotsReceiveFailed = 0;
+  private controlSent = 0;
+  private controlReceived = 0;
+  private droppedControl = 0;
 
   constructor(
     readonly id: NodeId,
@@ -58,16 +63,17 @@ export class MemoryTransport extends TransportHandlers implements Transport {
     this.state = "running";
   }
 
-  send(messages: readonly Message[]): void {
+  send(messages: readonly Message[], group = 0): void {
     if (!Array.isArray(messages))
       throw new InvalidArgumentError("send expects an array of messages");
+    validateGroup(group);
     const unreachable = new Set<NodeId>();
     for (const raw of messages) {
       const m = validateMessage(raw, false);
       if (m.to === this.id)
         throw new InvalidArgumentError(`message ${m.type} is addressed to this node`);
       if (m.type === MessageType.Snap) {
-        void this.sendSnapshot(m, oneChunk(m.snapshot?.data ?? new Uint8Array(0)));
+        void this.sendSnapshot(m, oneChunk(m.snapshot?.data ?? new Uint8Array(0)), { group });
         continue;
       }
       const peer = this.peers.get(m.to);
@@ -79,10 +85,16 @@ export class MemoryTransport extends TransportHandlers implements Transport {
       }
       // Through the wire codec: the receiver gets a copy, validated as TCP would.
       const encoded = encodeMessage(m);
-      const result = this.network.enqueue(decodeMessage(encoded));
+      const result = this.network.enqueue({
+        kind: "message",
+        from: m.from,
+        to: m.to,
+        group,
+        message: decodeMessage(encoded),
+      });
       if (result === "queued") {
         peer.sentMessages++;
-        peer.sentBytes += encoded.byteLength;
+        peer.sentBytes += encoded.byteLength + (group === 0 ? 0 : GROUP_PREFIX_BYTES);
       } else {
         if (result === "full") peer.droppedQueueFull++;
         else peer.droppedDisconnected++;
@@ -101,27 +113,58 @@ export class MemoryTransport extends TransportHandlers implements Transport {
     if (m.type !== MessageType.Snap) {
       throw new InvalidArgumentError(`sendSnapshot needs a snap message, got ${m.type}`);
     }
+    const group = validateGroup(options.group ?? 0, "snapshot group");
+    const key = `${m.to}/${group}`;
     const peer = this.peers.get(m.to);
     let ok = false;
-    if (peer !== undefined && this.state === "running" && !this.snapshotSends.has(m.to)) {
-      this.snapshotSends.add(m.to);
+    if (peer !== undefined && this.state === "running" && !this.snapshotSends.has(key)) {
+      this.snapshotSends.add(key);
       try {
-        ok = await this.streamTo(m, data, options.signal);
+        ok = await this.streamTo(m, data, group, options.signal);
       } finally {
-        this.snapshotSends.delete(m.to);
+        this.snapshotSends.delete(key);
       }
     }
     if (peer !== undefined) {
       if (ok) peer.snapshotsSent++;
       else peer.snapshotsFailed++;
     }
-    this.report(() => this.snapshotStatusHandler?.(m.to, ok));
+    this.report(() => this.snapshotStatusHandler?.(m.to, ok, group));
     return ok;
+  }
+
+  sendControl(to: NodeId, payload: Uint8Array): boolean {
+    validatePeerId(to);
+    if (to === this.id) throw new InvalidArgumentError("a control payload cannot go to this node");
+    validateControlPayload(payload, DEFAULT_MAX_FRAME_BYTES);
+    const peer = this.peers.get(to);
+    if (peer === undefined || this.state !== "running") {
+      if (peer !== undefined) peer.droppedDisconnected++;
+      this.droppedControl++;
+      return false;
+    }
+    const result = this.network.enqueue({
+      kind: "control",
+      from: this.id,
+      to,
+      payload: new Uint8Array(payload),
+    });
+    if (result !== "queued") {
+      if (result === "full") peer.droppedQueueFull++;
+      else peer.droppedDisconnected++;
+      this.droppedControl++;
+      return false;
+    }
+    this.controlSent++;
+    peer.sentMessages++;
+    peer.sentBytes += payload.byteLength;
+    return true;
   }
 
   private async streamTo(
     m: Message,
     data: AsyncIterable<Uint8Array>,
+    group: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
     const net = this.network;
@@ -135,7 +178,7 @@ export class MemoryTransport extends TransportHandlers implements Transport {
       resume: () => resumed?.(),
     });
     const header = decodeMessage(encodeMessage(m, true));
-    const installed = target.receiveSnapshot(header, stream);
+    const installed = target.receiveSnapshot(header, stream, group);
     try {
       for await (const chunk of data) {
         if (!(chunk instanceof Uint8Array))
@@ -167,12 +210,12 @@ export class MemoryTransport extends TransportHandlers implements Transport {
   }
 
   /** @internal Called by the network. */
-  async receiveSnapshot(m: Message, stream: SnapshotByteStream): Promise<boolean> {
+  async receiveSnapshot(m: Message, stream: SnapshotByteStream, group: number): Promise<boolean> {
     const handler = this.snapshotHandler;
     let ok = false;
     if (handler !== undefined && this.state === "running") {
       try {
-        await handler(m, stream);
+        await handler(m, stream, group);
         ok = stream.consumedToEnd;
       } catch {
         ok = false;
@@ -185,14 +228,32 @@ export class MemoryTransport extends TransportHandlers implements Transport {
   }
 
   /** @internal Called by the network. */
-  receive(m: Message): void {
+  receive(m: Message, group = 0): void {
     const handler = this.messageHandler;
     if (handler === undefined || !this.peers.has(m.from)) {
       this.droppedNoHandler++;
       return;
     }
     this.receivedMessages++;
-    this.report(() => handler(m));
+    this.report(() => handler(m, group));
+  }
+
+  /**
+   * @internal Called by the network. From a node that is not a peer only
+   * when the network admits unknown peers (as TCP's handshake would).
+   */
+  receiveControl(from: NodeId, payload: Uint8Array): void {
+    const handler = this.controlHandler;
+    if (
+      handler === undefined ||
+      this.state !== "running" ||
+      (!this.peers.has(from) && !this.network.admitUnknownPeers)
+    ) {
+      this.droppedControl++;
+      return;
+    }
+    this.controlReceived++;
+    this.report(() => handler(from, payload));
   }
 
   addPeer(id: NodeId, _address: PeerAddress): void {
@@ -240,6 +301,9 @@ export class MemoryTransport extends TransportHandlers implements Transport {
       inboundConnections: 0,
       snapshotsReceived: this.snapshotsReceived,
       snapshotsReceiveFailed: this.snapshotsReceiveFailed,
+      controlSent: this.controlSent,
+      controlReceived: this.controlReceived,
+      droppedControl: this.droppedControl,
     };
   }
 

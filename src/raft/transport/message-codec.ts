@@ -3,6 +3,7 @@ import type { Entry, Message } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { FrameDecodeError, InvalidMessageError } from "./errors.js";
 import { FRAME_HEADER_BYTES, type FrameKind } from "./frame.js";
+import { GROUP_PREFIX_BYTES } from "./group.js";
 import { validateMessage } from "./message-validate.js";
 
 /**
@@ -62,14 +63,17 @@ export function encodeMessage(m: Message, omitSnapshotData = false): Uint8Array 
 
 /**
  * A frame of `kind` carrying the encoded message, written in one copy: what
- * a transport queues. Equal to encodeFrame(kind, encodeMessage(m)).
+ * a transport queues. Equal to encodeFrame(kind, encodeMessage(m)), or with
+ * `group` to encodeFrame(kind, withGroupPrefix(group, encodeMessage(m))).
  */
-export function encodeMessageFrame(kind: FrameKind, m: Message): Uint8Array {
+export function encodeMessageFrame(kind: FrameKind, m: Message, group?: number): Uint8Array {
   const parts = encodeMessageParts(m, false);
-  const frame = concatParts(parts, FRAME_HEADER_BYTES);
+  const prefix = group === undefined ? 0 : GROUP_PREFIX_BYTES;
+  const frame = concatParts(parts, FRAME_HEADER_BYTES + prefix);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   view.setUint32(0, frame.byteLength - FRAME_HEADER_BYTES + 1);
   frame[FRAME_HEADER_BYTES - 1] = kind;
+  if (group !== undefined) view.setUint32(FRAME_HEADER_BYTES, group);
   return frame;
 }
 

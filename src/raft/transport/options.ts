@@ -38,6 +38,16 @@ export interface TcpTransportOptions {
    * can reach the listener can speak for a peer. Needs no secret and no TLS.
    */
   readonly unauthenticatedPeers?: boolean;
+  /**
+   * Complete the handshake with any node of the cluster (one that proves the
+   * secret, or holds a certificate signed by `ca`), not only with added
+   * peers. Such a node's connection delivers only its control payloads
+   * (onControl) until it is added; its Raft messages are dropped (counted in
+   * `droppedMisaddressed`) and its snapshots refused. For a node that must
+   * hear a new node announce itself. Default false: only added peers may
+   * connect.
+   */
+  readonly admitUnknownPeers?: boolean;
   /** Where to listen; port 0 picks a free port (see TcpTransport.address). */
   readonly listen: PeerAddress;
   /** When set, every connection is TLS with mutual certificate verification. */
@@ -79,6 +89,7 @@ export interface ResolvedTcpTransportOptions {
   /** Empty when peers are authenticated by TLS alone, or not at all. */
   readonly secret: Buffer;
   readonly unauthenticatedPeers: boolean;
+  readonly admitUnknownPeers: boolean;
   readonly listen: PeerAddress;
   readonly tls: TransportTlsOptions | undefined;
   readonly maxFrameBytes: number;
@@ -98,6 +109,8 @@ export interface ResolvedTcpTransportOptions {
 
 const MiB = 1024 * 1024;
 export const MIN_SECRET_BYTES = 32;
+/** Default largest frame (kind byte + body); also the MemoryTransport's control payload bound. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * MiB;
 /** Frames never exceed what a u32 length can say, nor Node's Buffer limits. */
 const MAX_FRAME_BYTES_LIMIT = 1024 * MiB;
 
@@ -120,6 +133,13 @@ function positiveInt(
     );
   }
   return v;
+}
+
+function booleanOption(name: string, v: unknown): boolean {
+  if (v !== undefined && typeof v !== "boolean") {
+    throw new InvalidArgumentError(`transport option ${name} must be a boolean`);
+  }
+  return v === true;
 }
 
 export function validatePeerId(id: unknown, what = "peer id"): NodeId {
@@ -169,7 +189,7 @@ export function resolveTcpTransportOptions(o: TcpTransportOptions): ResolvedTcpT
   const maxFrameBytes = positiveInt(
     "maxFrameBytes",
     o.maxFrameBytes,
-    16 * MiB,
+    DEFAULT_MAX_FRAME_BYTES,
     HANDSHAKE_MAX_FRAME_BYTES,
     MAX_FRAME_BYTES_LIMIT,
   );
@@ -195,6 +215,7 @@ export function resolveTcpTransportOptions(o: TcpTransportOptions): ResolvedTcpT
     clusterId: o.clusterId,
     secret,
     unauthenticatedPeers: o.unauthenticatedPeers === true,
+    admitUnknownPeers: booleanOption("admitUnknownPeers", o.admitUnknownPeers),
     listen: validateAddress(o.listen, "transport option listen"),
     tls: o.tls,
     maxFrameBytes,

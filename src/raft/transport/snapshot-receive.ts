@@ -4,6 +4,7 @@ import { MessageType } from "../core/types.js";
 import type { FramedConnection } from "./connection.js";
 import { PeerProtocolError, SnapshotStreamError } from "./errors.js";
 import { type Frame, FrameKind } from "./frame.js";
+import { splitGroupPrefix } from "./group.js";
 import type { TransportLogger } from "./logger.js";
 import { decodeMessage, unpackOne } from "./message-codec.js";
 import { encodeAck } from "./snapshot-send.js";
@@ -50,7 +51,7 @@ export function receiveSnapshot(
     if (refused) return;
     if (stream === undefined) {
       clearTimeout(timer);
-      const msg = parseSnapshotBegin(frame, peerId, ctx.selfId);
+      const { msg, group } = parseSnapshotBegin(frame, peerId, ctx.selfId);
       const handler = ctx.handler();
       const refusal =
         handler === undefined
@@ -78,7 +79,7 @@ export function receiveSnapshot(
           ),
         );
       });
-      void runHandler(conn, ctx, handler, msg, s, () => receivedBytes);
+      void runHandler(conn, ctx, handler, msg, group, s, () => receivedBytes);
       return;
     }
     if (stream.finished) throw new PeerProtocolError("frame after the end of a snapshot");
@@ -101,13 +102,14 @@ async function runHandler(
   ctx: SnapshotReceiveContext,
   handler: SnapshotHandler,
   msg: Message,
+  group: number,
   stream: SnapshotByteStream,
   receivedBytes: () => number,
 ): Promise<void> {
   let ok = false;
   let reason = "";
   try {
-    await handler(msg, stream);
+    await handler(msg, stream, group);
     ok = stream.consumedToEnd;
     if (!ok) reason = "the snapshot handler returned before reading the stream to its end";
   } catch (err) {
@@ -116,7 +118,12 @@ async function runHandler(
     ctx.releaseSlot();
   }
   ctx.outcome(ok);
-  const fields = { ...conn.logFields, index: msg.snapshot?.metadata.index, bytes: receivedBytes() };
+  const fields = {
+    ...conn.logFields,
+    group,
+    index: msg.snapshot?.metadata.index,
+    bytes: receivedBytes(),
+  };
   if (ok) ctx.logger.info(fields, "received snapshot");
   else ctx.logger.warn({ ...fields, reason }, "snapshot not installed");
   if (conn.isOpen) {
@@ -128,11 +135,22 @@ async function runHandler(
   }
 }
 
-function parseSnapshotBegin(frame: Frame, peerId: NodeId, selfId: NodeId): Message {
-  if (frame.kind !== FrameKind.SnapshotBegin) {
+function parseSnapshotBegin(
+  frame: Frame,
+  peerId: NodeId,
+  selfId: NodeId,
+): { msg: Message; group: number } {
+  let group = 0;
+  let body: Uint8Array;
+  if (frame.kind === FrameKind.SnapshotBegin) body = frame.body;
+  else if (frame.kind === FrameKind.GroupSnapshotBegin) {
+    const split = splitGroupPrefix(frame.body);
+    group = split.group;
+    body = split.rest;
+  } else {
     throw new PeerProtocolError(`expected a snapshot header, got frame kind ${frame.kind}`);
   }
-  const msg = decodeMessage(frame.body);
+  const msg = decodeMessage(body);
   if (msg.to !== selfId || msg.from !== peerId) {
     throw new PeerProtocolError(
       `snapshot header from ${msg.from} to ${msg.to} on a connection from node ${peerId} to node ${selfId}`,
@@ -144,7 +162,7 @@ function parseSnapshotBegin(frame: Frame, peerId: NodeId, selfId: NodeId): Messa
   if (msg.snapshot !== undefined && msg.snapshot.data.byteLength !== 0) {
     throw new PeerProtocolError("snapshot header must not carry snapshot bytes");
   }
-  return msg;
+  return { msg, group };
 }
 
 function checkSnapshotEnd(frame: Frame, receivedBytes: number, digest: Buffer): string | undefined {

@@ -5,6 +5,7 @@ import { type DialContext, dialPeer } from "./dial.js";
 import { PeerProtocolError, SnapshotStreamError } from "./errors.js";
 import type { Frame } from "./frame.js";
 import { FrameKind } from "./frame.js";
+import { withGroupPrefix } from "./group.js";
 import { ConnectionPurpose } from "./handshake.js";
 import { encodeMessage, packValue, unpackOne } from "./message-codec.js";
 import type { PeerAddress } from "./transport.js";
@@ -39,7 +40,7 @@ function decodeAck(frame: Frame): SnapshotAck {
 
 /**
  * Streams one snapshot over a dedicated connection: SnapshotBegin (the
- * message without snapshot bytes), SnapshotChunk frames as the source yields
+ * message without snapshot bytes; GroupSnapshotBegin for a group other than 0), SnapshotChunk frames as the source yields
  * them, SnapshotEnd with the byte count and SHA-256, then waits for the
  * receiver's acknowledgement. At most one chunk is held here at a time; the
  * socket's own buffer is drained before the next chunk is pulled. Resolves
@@ -51,6 +52,7 @@ export async function streamSnapshot(
   msg: Message,
   data: AsyncIterable<Uint8Array>,
   signal: AbortSignal,
+  group = 0,
 ): Promise<SnapshotAck> {
   const conn = await dialPeer(ctx, msg.to, address, ConnectionPurpose.Snapshot, signal);
   const onAbort = (): void => conn.close(new SnapshotStreamError("send aborted"), true);
@@ -68,7 +70,10 @@ export async function streamSnapshot(
         early = err instanceof Error ? err : new Error(String(err));
       },
     );
-    conn.writeFrame(FrameKind.SnapshotBegin, encodeMessage(msg, true));
+    // Group 0 keeps the original header frame, byte for byte.
+    const header = encodeMessage(msg, true);
+    if (group === 0) conn.writeFrame(FrameKind.SnapshotBegin, header);
+    else conn.writeFrame(FrameKind.GroupSnapshotBegin, withGroupPrefix(group, header));
     const chunkBytes = ctx.options.snapshotChunkBytes;
     const hash = createHash("sha256");
     let totalBytes = 0;

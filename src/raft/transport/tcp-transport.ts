@@ -4,7 +4,8 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { Message, NodeId } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { TransportListenError } from "./errors.js";
-import { FRAME_HEADER_BYTES, FrameKind } from "./frame.js";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameKind } from "./frame.js";
+import { validateControlPayload, validateGroup } from "./group.js";
 import { TransportHandlers } from "./handlers.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { InboundConnections } from "./inbound.js";
@@ -31,7 +32,8 @@ export class TcpTransport extends TransportHandlers implements Transport {
   private readonly o: ResolvedTcpTransportOptions;
   private readonly peerCtx: OutboundPeerContext;
   private readonly peers = new Map<NodeId, OutboundPeer>();
-  private readonly snapshotSends = new Map<NodeId, AbortController>();
+  /** In-flight snapshot sends, by `${peer}/${group}`: at most one per peer and group. */
+  private readonly snapshotSends = new Map<string, { peer: NodeId; abort: AbortController }>();
   private readonly inbound: InboundConnections;
   private server: Server | undefined;
   private boundAddress: PeerAddress | undefined;
@@ -40,6 +42,9 @@ export class TcpTransport extends TransportHandlers implements Transport {
   private droppedUnknownPeer = 0;
   private droppedOversized = 0;
   private droppedNoHandler = 0;
+  private controlSent = 0;
+  private controlReceived = 0;
+  private droppedControl = 0;
 
   constructor(options: TcpTransportOptions) {
     super();
@@ -70,7 +75,8 @@ export class TcpTransport extends TransportHandlers implements Transport {
       identity,
       logger: this.o.logger,
       isKnownPeer: (id) => this.peers.has(id),
-      deliver: (m) => this.deliver(m),
+      deliver: (m, group) => this.deliver(m, group),
+      deliverControl: (from, payload) => this.deliverControl(from, payload),
       snapshotHandler: () => this.snapshotHandler,
     });
   }
@@ -117,9 +123,10 @@ export class TcpTransport extends TransportHandlers implements Transport {
     for (const peer of this.peers.values()) peer.start();
   }
 
-  send(messages: readonly Message[]): void {
+  send(messages: readonly Message[], group = 0): void {
     if (!Array.isArray(messages))
       throw new InvalidArgumentError("send expects an array of messages");
+    validateGroup(group);
     const touched = new Set<OutboundPeer>();
     const unreachable = new Set<NodeId>();
     for (const raw of messages) {
@@ -129,9 +136,9 @@ export class TcpTransport extends TransportHandlers implements Transport {
       if (m.type === MessageType.Snap) {
         const data = m.snapshot?.data ?? new Uint8Array(0);
         // The outcome is reported through onSnapshotStatus; sendSnapshot never rejects for a validated message.
-        this.sendSnapshot(m, oneChunk(data)).catch((err: unknown) => {
+        this.sendSnapshot(m, oneChunk(data), { group }).catch((err: unknown) => {
           this.o.logger.error(
-            { node: this.id, peer: m.to, reason: String(err) },
+            { node: this.id, peer: m.to, group, reason: String(err) },
             "snapshot send failed",
           );
         });
@@ -143,7 +150,11 @@ export class TcpTransport extends TransportHandlers implements Transport {
         unreachable.add(m.to);
         continue;
       }
-      const frame = encodeMessageFrame(FrameKind.Message, m);
+      // Group 0 keeps the original Message frame, byte for byte.
+      const frame =
+        group === 0
+          ? encodeMessageFrame(FrameKind.Message, m)
+          : encodeMessageFrame(FrameKind.GroupMessage, m, group);
       const bodyBytes = frame.byteLength - FRAME_HEADER_BYTES;
       if (bodyBytes + 1 > this.o.maxFrameBytes) {
         this.droppedOversized++;
@@ -152,6 +163,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
             node: this.id,
             peer: m.to,
             type: m.type,
+            group,
             bytes: bodyBytes,
             maxFrameBytes: this.o.maxFrameBytes,
           },
@@ -178,30 +190,33 @@ export class TcpTransport extends TransportHandlers implements Transport {
     if (data === null || typeof data !== "object" || !(Symbol.asyncIterator in data)) {
       throw new InvalidArgumentError("sendSnapshot needs an AsyncIterable of Uint8Array");
     }
+    const group = validateGroup(options.group ?? 0, "snapshot group");
     const to = m.to;
+    const key = `${to}/${group}`;
     const peer = this.peers.get(to);
     const log = this.o.logger;
-    const fields = { node: this.id, peer: to, index: m.snapshot?.metadata.index };
-    if (this.state !== "running" || peer === undefined || this.snapshotSends.has(to)) {
+    const fields = { node: this.id, peer: to, group, index: m.snapshot?.metadata.index };
+    if (this.state !== "running" || peer === undefined || this.snapshotSends.has(key)) {
       const reason =
         this.state !== "running"
           ? "transport is not running"
           : peer === undefined
             ? "not a peer"
-            : "a snapshot to this peer is already in flight";
+            : "a snapshot of this group to this peer is already in flight";
       log.warn({ ...fields, reason }, "snapshot not sent");
       if (peer !== undefined) peer.snapshotsFailed++;
-      this.reportSnapshotStatus(to, false);
+      this.reportSnapshotStatus(to, false, group);
       return false;
     }
     const abort = new AbortController();
     const onCallerAbort = (): void => abort.abort();
     options.signal?.addEventListener("abort", onCallerAbort, { once: true });
     if (options.signal?.aborted) abort.abort();
-    this.snapshotSends.set(to, abort);
+    const entry = { peer: to, abort };
+    this.snapshotSends.set(key, entry);
     let ok = false;
     try {
-      const ack = await streamSnapshot(this.peerCtx, peer.address, m, data, abort.signal);
+      const ack = await streamSnapshot(this.peerCtx, peer.address, m, data, abort.signal, group);
       ok = ack.ok;
       if (ok) log.info(fields, "snapshot sent");
       else log.warn({ ...fields, reason: ack.reason }, "peer did not install snapshot");
@@ -212,12 +227,30 @@ export class TcpTransport extends TransportHandlers implements Transport {
       );
     } finally {
       options.signal?.removeEventListener("abort", onCallerAbort);
-      if (this.snapshotSends.get(to) === abort) this.snapshotSends.delete(to);
+      if (this.snapshotSends.get(key) === entry) this.snapshotSends.delete(key);
     }
     if (ok) peer.snapshotsSent++;
     else peer.snapshotsFailed++;
-    this.reportSnapshotStatus(to, ok);
+    this.reportSnapshotStatus(to, ok, group);
     return ok;
+  }
+
+  sendControl(to: NodeId, payload: Uint8Array): boolean {
+    validatePeerId(to);
+    if (to === this.id) throw new InvalidArgumentError("a control payload cannot go to this node");
+    validateControlPayload(payload, this.o.maxFrameBytes);
+    const peer = this.peers.get(to);
+    if (this.state !== "running" || peer === undefined) {
+      this.droppedControl++;
+      return false;
+    }
+    if (peer.enqueue(encodeFrame(FrameKind.Control, payload)) !== "queued") {
+      this.droppedControl++;
+      return false;
+    }
+    this.controlSent++;
+    peer.flush();
+    return true;
   }
 
   addPeer(id: NodeId, address: PeerAddress): void {
@@ -241,7 +274,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
     if (peer === undefined) return;
     this.peers.delete(id);
     peer.stop();
-    this.snapshotSends.get(id)?.abort();
+    for (const send of this.snapshotSends.values()) if (send.peer === id) send.abort.abort();
     this.inbound.closePeer(id);
   }
 
@@ -259,6 +292,9 @@ export class TcpTransport extends TransportHandlers implements Transport {
       inboundConnections: this.inbound.count,
       snapshotsReceived: this.inbound.snapshotsReceived,
       snapshotsReceiveFailed: this.inbound.snapshotsReceiveFailed,
+      controlSent: this.controlSent,
+      controlReceived: this.controlReceived,
+      droppedControl: this.droppedControl,
     };
   }
 
@@ -266,7 +302,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
     if (this.state === "stopped") return;
     this.state = "stopped";
     for (const peer of this.peers.values()) peer.stop();
-    for (const abort of this.snapshotSends.values()) abort.abort();
+    for (const send of this.snapshotSends.values()) send.abort.abort();
     const server = this.server;
     this.server = undefined;
     const closed =
@@ -278,7 +314,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
     this.o.logger.info({ node: this.id }, "transport stopped");
   }
 
-  private deliver(m: Message): void {
+  private deliver(m: Message, group: number): void {
     const handler = this.messageHandler;
     if (handler === undefined || this.state !== "running") {
       this.droppedNoHandler++;
@@ -286,16 +322,34 @@ export class TcpTransport extends TransportHandlers implements Transport {
     }
     this.receivedMessages++;
     try {
-      handler(m);
+      handler(m, group);
     } catch (err) {
       this.o.logger.error(
         {
           node: this.id,
           peer: m.from,
           type: m.type,
+          group,
           reason: err instanceof Error ? err.message : String(err),
         },
         "message handler threw",
+      );
+    }
+  }
+
+  private deliverControl(from: NodeId, payload: Uint8Array): void {
+    const handler = this.controlHandler;
+    if (handler === undefined || this.state !== "running") {
+      this.droppedControl++;
+      return;
+    }
+    this.controlReceived++;
+    try {
+      handler(from, payload);
+    } catch (err) {
+      this.o.logger.error(
+        { node: this.id, peer: from, reason: err instanceof Error ? err.message : String(err) },
+        "control handler threw",
       );
     }
   }
@@ -313,14 +367,14 @@ export class TcpTransport extends TransportHandlers implements Transport {
     }
   }
 
-  private reportSnapshotStatus(peer: NodeId, ok: boolean): void {
+  private reportSnapshotStatus(peer: NodeId, ok: boolean, group: number): void {
     const handler = this.snapshotStatusHandler;
     if (handler === undefined) return;
     try {
-      handler(peer, ok);
+      handler(peer, ok, group);
     } catch (err) {
       this.o.logger.error(
-        { node: this.id, peer, reason: String(err) },
+        { node: this.id, peer, group, reason: String(err) },
         "snapshot status handler threw",
       );
     }

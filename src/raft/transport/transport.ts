@@ -6,8 +6,12 @@ export interface PeerAddress {
   readonly port: number;
 }
 
-/** Receives every validated message addressed to this node (never a snap message; see SnapshotHandler). */
-export type MessageHandler = (message: Message) => void;
+/**
+ * Receives every validated message addressed to this node (never a snap
+ * message; see SnapshotHandler), with the Raft group it belongs to (0 for a
+ * single-group node).
+ */
+export type MessageHandler = (message: Message, group: number) => void;
 
 /**
  * Receives a streamed snapshot: `message` is the snap message with
@@ -17,19 +21,31 @@ export type MessageHandler = (message: Message) => void;
  * hears "ok" only if the handler resolves AND `data` was read to its end
  * without error. Iteration throws SnapshotStreamError if the stream breaks
  * off, is truncated or fails its digest check. Reject (or return early) to
- * refuse the snapshot.
+ * refuse the snapshot. `group` is the Raft group the snapshot belongs to.
  */
-export type SnapshotHandler = (message: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
+export type SnapshotHandler = (
+  message: Message,
+  data: AsyncIterable<Uint8Array>,
+  group: number,
+) => Promise<void>;
 
 /** A peer could not be reached or its messages were dropped: call RawNode.reportUnreachable(peer). */
 export type UnreachableHandler = (peer: NodeId) => void;
 
-/** A snapshot send finished: call RawNode.reportSnapshot(peer, ok). */
-export type SnapshotStatusHandler = (peer: NodeId, ok: boolean) => void;
+/** A snapshot send of `group` finished: call that group's RawNode.reportSnapshot(peer, ok). */
+export type SnapshotStatusHandler = (peer: NodeId, ok: boolean, group: number) => void;
+
+/**
+ * Receives a control payload: opaque bytes another node of the cluster sent
+ * with sendControl. `from` is the authenticated sender.
+ */
+export type ControlHandler = (from: NodeId, payload: Uint8Array) => void;
 
 export interface SendSnapshotOptions {
   /** Aborting fails the send (reported as ok=false). */
   readonly signal?: AbortSignal;
+  /** The Raft group the snapshot belongs to: an integer in [0, 2^32 − 1]. Default 0. */
+  readonly group?: number;
 }
 
 export interface PeerStats {
@@ -80,10 +96,21 @@ export interface TransportStats {
   readonly inboundConnections: number;
   readonly snapshotsReceived: number;
   readonly snapshotsReceiveFailed: number;
+  /** Control payloads queued by sendControl (per-peer counters count them as messages too). */
+  readonly controlSent: number;
+  /** Control payloads handed to the control handler. */
+  readonly controlReceived: number;
+  /** Control payloads sendControl could not queue, or that arrived with no control handler set. */
+  readonly droppedControl: number;
 }
 
 /**
- * Moves Raft messages between the nodes of one cluster. The node runtime:
+ * Moves Raft messages between the nodes of one cluster, for any number of
+ * Raft groups at once: every message, snapshot and snapshot outcome carries
+ * its group (an integer in [0, 2^32 − 1], 0 by default), and one connection
+ * per pair of nodes carries them all. A control channel moves opaque
+ * payloads between the nodes themselves (membership announcements and the
+ * like) over the same authenticated connections. The node runtime:
  *
  * 1. registers its handlers and peers, then calls `start()`;
  * 2. after persisting a Ready, calls `send(rd.messages)` for the ordinary
@@ -107,16 +134,19 @@ export interface Transport {
    * Queues each message for its `to` peer and returns at once. Messages that
    * cannot be queued are dropped, counted in stats() and reported through
    * onUnreachable. Throws InvalidMessageError for a message that is not a
-   * valid network message (a bug in the caller).
+   * valid network message (a bug in the caller), InvalidArgumentError for a
+   * group that is not an integer in [0, 2^32 − 1]. Every message is sent as
+   * a message of `group` (default 0).
    */
-  send(messages: readonly Message[]): void;
+  send(messages: readonly Message[], group?: number): void;
   /**
    * Streams a snapshot to `message.to` over its own connection, so
    * heartbeats keep flowing meanwhile. `data` yields the snapshot bytes
    * (`message.snapshot.data` is not sent and may be empty); yielded chunks
    * must not be modified afterwards. Resolves with the outcome, which is also
    * reported through onSnapshotStatus; it never rejects for network failure.
-   * At most one snapshot per peer is in flight; a second one fails at once.
+   * At most one snapshot per (peer, group) is in flight; a second one fails
+   * at once. `options.group` names the group (default 0).
    */
   sendSnapshot(
     message: Message,
@@ -131,6 +161,22 @@ export interface Transport {
   onSnapshot(handler: SnapshotHandler): void;
   onUnreachable(handler: UnreachableHandler): void;
   onSnapshotStatus(handler: SnapshotStatusHandler): void;
+  /**
+   * Queues an opaque payload for peer `to` (one added with addPeer) on the
+   * connection that carries its messages, in order with them. Returns false
+   * when it cannot be queued: not a peer, transport not running, peer down
+   * or its queue full; never throws for network reasons. Throws
+   * InvalidArgumentError for a payload that is not a Uint8Array or does not
+   * fit in one frame (maxFrameBytes − 1 bytes), or for `to` = this node.
+   * The payload is copied; delivery is best effort, like messages.
+   */
+  sendControl(to: NodeId, payload: Uint8Array): boolean;
+  /**
+   * Receives control payloads from any authenticated node of the cluster,
+   * also one that was never added with addPeer when the transport admits
+   * unknown peers (`admitUnknownPeers`): a new node announcing itself.
+   */
+  onControl(handler: ControlHandler): void;
   stats(): TransportStats;
   /** Closes every connection and the listener; in-flight snapshot sends fail. */
   stop(): Promise<void>;
