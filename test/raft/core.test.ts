@@ -14,8 +14,10 @@ import { RawNode } from "../../src/raft/core/rawnode.js";
 import {
   ConfChangeTransition,
   ConfChangeType,
+  type Message,
   MessageType,
   message,
+  type NodeId,
   Role,
 } from "../../src/raft/core/types.js";
 import { NodeFailedError } from "../../src/raft/node/errors.js";
@@ -427,5 +429,60 @@ describe("snapshots", () => {
     expect(net.disk(lagging).snapshot().metadata.index).toBe(snapIndex);
     await net.propose(leader, "after");
     expect(net.appliedData(lagging)).toEqual(["s0", "s1", "s2", "s3", "s4", "after"]);
+  });
+});
+
+describe("noVotesWhenEmpty", () => {
+  // A replica created empty again under an id a stale leader still counts
+  // as a voter must not give that leader its vote.
+  const askVotes = async (net: Net, from: NodeId, to: NodeId): Promise<Message[]> => {
+    net.delivered = [];
+    for (const type of [MessageType.PreVote, MessageType.Vote]) {
+      net.sendAs(message({ type, to, from, term: 50, index: 1000, logTerm: 50 }));
+    }
+    await net.settle();
+    return net.delivered.filter((m) => m.from === to && m.to === from);
+  };
+
+  for (const noVotesWhenEmpty of [false, true]) {
+    it(`${noVotesWhenEmpty ? "ignores a vote request" : "grants a vote"} while its log is empty`, async () => {
+      const net = await Net.create([1, 2, 3], { noVotesWhenEmpty });
+      const leader = await net.electLeader();
+      await net.addEmpty(4);
+      // The members know 4 (a learner), but 4 has heard nothing: its log is empty.
+      net.filter = (m) => m.to !== 4;
+      await net.change(leader, ConfChangeTransition.Auto, [ConfChangeType.AddLearner, 4]);
+      await net.tickAll(15);
+      net.filter = () => true;
+      const asker = others([1, 2, 3], leader)[0]!;
+      net.delivered = [];
+      net.sendAs(
+        message({ type: MessageType.Vote, to: 4, from: asker, term: 50, index: 1000, logTerm: 50 }),
+      );
+      await net.settle();
+      const answers = net.delivered.filter((m) => m.from === 4 && m.to === asker);
+      expect(net.status(4).lastIndex).toBe(0);
+      if (noVotesWhenEmpty) expect(answers).toEqual([]);
+      else expect(answers.map((m) => [m.type, m.reject])).toEqual([[MessageType.VoteResp, false]]);
+    });
+  }
+
+  it("once it holds the log, it votes by the up-to-date rule", async () => {
+    const net = await Net.create([1, 2, 3], { noVotesWhenEmpty: true });
+    const leader = await net.electLeader();
+    await net.addEmpty(4);
+    await net.change(leader, ConfChangeTransition.Auto, [ConfChangeType.AddLearner, 4]);
+    await net.tickAll(2);
+    expect(net.status(4).lastIndex).toBeGreaterThan(0);
+    // Out of touch with its leader for an election timeout, so it hears vote requests.
+    net.filter = (m) => m.to !== 4;
+    await net.tickAll(15);
+    net.filter = () => true;
+    const asker = others([1, 2, 3], leader)[0]!;
+    const answers = await askVotes(net, asker, 4);
+    expect(answers.map((m) => [m.type, m.reject])).toEqual([
+      [MessageType.PreVoteResp, false],
+      [MessageType.VoteResp, false],
+    ]);
   });
 });

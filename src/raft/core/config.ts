@@ -48,6 +48,17 @@ export interface RaftConfig {
   readonly forwardProposals?: boolean;
   /** Bound on relative tick-rate difference between nodes, for lease-based reads. */
   readonly maxClockDriftRatio?: number;
+  /**
+   * Answer no vote (or pre-vote) request while this node's log is empty.
+   * Where a replica's id outlives the replica (a sharded node's id is its
+   * replica id in every group), a replica removed, deleted and created
+   * again starts empty, with no memory of its votes: a stale leader that
+   * still counts it as a voter must not win its vote. Once the current
+   * leader has sent it anything, its log is newer than a stale leader's and
+   * the ordinary up-to-date check refuses. Only for replicas that are added
+   * as learners and promoted once caught up: an empty voter would never vote.
+   */
+  readonly noVotesWhenEmpty?: boolean;
 }
 
 export type ResolvedRaftConfig = Required<RaftConfig>;
@@ -65,6 +76,7 @@ export const RAFT_DEFAULTS = {
   readOnlyOption: ReadOnlyOption.Safe,
   forwardProposals: false,
   maxClockDriftRatio: 0.1,
+  noVotesWhenEmpty: false,
 } as const;
 
 function nonNegativeInt(name: string, v: number): void {

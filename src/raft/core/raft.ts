@@ -310,6 +310,9 @@ export class Raft {
         return;
       case MessageType.Vote:
       case MessageType.PreVote: {
+        // Silence, as from a voter that is down: a refusal would have to
+        // carry a term, and this node's may be 0.
+        if (this.cfg.noVotesWhenEmpty && this.log.lastIndex() === 0) return;
         const canVote =
           this.vote === m.from ||
           (this.vote === NO_NODE && this.lead === NO_NODE) ||

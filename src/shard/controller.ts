@@ -1,0 +1,382 @@
+/**
+ * The placement controller. It runs on whichever node leads the meta group
+ * (the meta group's Raft election is the controller's election) and keeps
+ * its decisions there, so a new leader picks up where the last one stopped.
+ *
+ * Like a placement driver, it never touches a shard's group itself: nodes
+ * send it heartbeats with what their replicas see; it judges liveness from
+ * them (a node silent for failureTimeoutMs is down: its lease lapsed), plans
+ * target replica sets by consistent hashing over the live nodes, writes them
+ * to the meta group, and answers each shard leader's heartbeat with the next
+ * membership step for its group. Steps are one at a time per group and
+ * always add before they remove: a learner is added, catches up (by
+ * snapshot if need be), is promoted, and only then is a replica removed, and
+ * never one whose removal would leave the live voters short of a quorum.
+ */
+import { invariant } from "../raft/core/errors.js";
+import type { NodeId } from "../raft/core/types.js";
+import type { MetaChanges, MetaState, MetaStore } from "./meta-store.js";
+import { planPlacement } from "./placement.js";
+import type {
+  GroupId,
+  GroupRecord,
+  GroupReport,
+  HeartbeatReply,
+  HeartbeatRequest,
+  NodeRecord,
+  Operator,
+  ShardMap,
+} from "./types.js";
+
+export interface ControllerOptions {
+  readonly shardCount: number;
+  readonly replication: number;
+  /** A node not heard from for this long is down and its replicas are replaced. */
+  readonly failureTimeoutMs: number;
+  /** Groups whose configuration may differ from their target at once. */
+  readonly maxMoving: number;
+  /** A learner this many entries or fewer behind the leader's commit is promoted. */
+  readonly catchUpEntries: number;
+}
+
+/** The founding map: a pure function of the founders and the configuration, the same on every founder. */
+export function initialMap(
+  founders: readonly NodeRecord[],
+  config: { readonly shardCount: number; readonly replication: number },
+): ShardMap {
+  const groups = allGroups(config.shardCount);
+  const placed = planPlacement(groups, new Map(), founders, { replicas: config.replication });
+  return {
+    revision: 0,
+    shardCount: config.shardCount,
+    replication: config.replication,
+    nodes: [...founders].sort((a, b) => a.id - b.id),
+    groups: groups.map((group) => ({ group, epoch: 1, replicas: placed.get(group) ?? [] })),
+  };
+}
+
+export function allGroups(shardCount: number): GroupId[] {
+  return Array.from({ length: shardCount + 1 }, (_, i) => i);
+}
+
+interface Seen {
+  readonly report: GroupReport;
+  readonly from: NodeId;
+  readonly at: number;
+}
+
+export class PlacementController {
+  private readonly nodes = new Map<NodeId, NodeRecord>();
+  private readonly lastSeen = new Map<NodeId, number>();
+  private readonly targets = new Map<GroupId, { record: GroupRecord; modRevision: number }>();
+  /** The latest report from each group's leader (highest term wins). */
+  private readonly leaders = new Map<GroupId, Seen>();
+  private revision = 0;
+  private map: ShardMap | undefined;
+  /** When this controller started: it balances leaders only once every live node has reported. */
+  private startedAt = 0;
+  /** Node records to write at the next plan (new or changed). */
+  private readonly dirtyNodes = new Map<NodeId, NodeRecord>();
+
+  private constructor(
+    private readonly meta: MetaStore,
+    private readonly options: ControllerOptions,
+  ) {}
+
+  /**
+   * Loads the state from the meta group, writing the founding map first if
+   * the group is new. `now` starts every known node's lease: a new
+   * controller gives everyone a full timeout to be heard from.
+   */
+  static async load(
+    meta: MetaStore,
+    options: ControllerOptions,
+    founding: ShardMap,
+    now: number,
+  ): Promise<PlacementController> {
+    const c = new PlacementController(meta, options);
+    let state = await meta.read();
+    if (state.config === undefined) {
+      await meta.write({
+        config: { shardCount: founding.shardCount, replication: founding.replication },
+        nodes: founding.nodes,
+        groups: founding.groups.map((record) => ({ record, modRevision: 0 })),
+      });
+      state = await meta.read();
+    }
+    c.adopt(state);
+    c.startedAt = now;
+    for (const id of c.nodes.keys()) c.lastSeen.set(id, now);
+    return c;
+  }
+
+  private adopt(state: MetaState): void {
+    invariant(state.config !== undefined, "the meta group holds a configuration");
+    this.revision = state.revision;
+    for (const n of state.nodes) this.nodes.set(n.id, n);
+    for (const g of state.groups) this.targets.set(g.record.group, g);
+    this.map = undefined;
+  }
+
+  /** The map as nodes cache it. */
+  shardMap(): ShardMap {
+    this.map ??= {
+      revision: this.revision,
+      shardCount: this.options.shardCount,
+      replication: this.options.replication,
+      nodes: [...this.nodes.values()].sort((a, b) => a.id - b.id),
+      groups: [...this.targets.values()].map((t) => t.record).sort((a, b) => a.group - b.group),
+    };
+    return this.map;
+  }
+
+  live(now: number): NodeId[] {
+    const out: NodeId[] = [];
+    for (const [id, at] of this.lastSeen) {
+      if (now - at < this.options.failureTimeoutMs && this.nodes.has(id)) out.push(id);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Marks a node to be emptied (or no longer). Written at the next plan. */
+  drain(id: NodeId, draining: boolean): boolean {
+    const n = this.nodes.get(id);
+    if (n === undefined) return false;
+    if (n.draining !== draining) this.dirtyNodes.set(id, { ...n, draining });
+    return true;
+  }
+
+  /** Answers a node's heartbeat: renews its lease, learns its replicas, hands it its next steps. */
+  heartbeat(req: HeartbeatRequest, now: number): HeartbeatReply {
+    const known = this.dirtyNodes.get(req.node.id) ?? this.nodes.get(req.node.id);
+    const record: NodeRecord = { ...req.node, draining: known?.draining ?? false };
+    if (
+      known === undefined ||
+      known.peer !== record.peer ||
+      known.client !== record.client ||
+      known.capacity !== record.capacity
+    ) {
+      this.dirtyNodes.set(record.id, record);
+    }
+    this.lastSeen.set(req.node.id, now);
+    for (const report of req.groups) {
+      if (report.leader !== req.node.id) continue;
+      const prev = this.leaders.get(report.group);
+      if (prev === undefined || prev.report.term <= report.term) {
+        this.leaders.set(report.group, { report, from: req.node.id, at: now });
+      }
+    }
+    const operators: Operator[] = [];
+    const destroy: GroupId[] = [];
+    const live = new Set(this.live(now));
+    // Leader counts are complete only once every live node has reported.
+    const leaderCounts =
+      now - this.startedAt >= this.options.failureTimeoutMs ? this.leaderCounts(now) : undefined;
+    for (const report of req.groups) {
+      const target = this.targets.get(report.group)?.record;
+      if (target === undefined) continue;
+      if (report.leader === req.node.id) {
+        const op = this.nextStep(report, target, live, leaderCounts ?? new Map());
+        if (op !== undefined) operators.push(op);
+      } else if (
+        !target.replicas.includes(req.node.id) &&
+        this.removedFrom(report.group, req.node.id)
+      ) {
+        destroy.push(report.group);
+      }
+    }
+    return {
+      type: "heartbeat-reply",
+      seq: req.seq,
+      ...(req.mapRevision < this.revision && { map: this.shardMap() }),
+      operators,
+      destroy,
+    };
+  }
+
+  /** The group's committed configuration, as its leader last reported, no longer has `node`. */
+  private removedFrom(group: GroupId, node: NodeId): boolean {
+    const seen = this.leaders.get(group);
+    if (seen === undefined) return false;
+    const r = seen.report;
+    return !r.voters.includes(node) && !r.learners.includes(node) && !r.outgoing.includes(node);
+  }
+
+  private leaderCounts(now: number): Map<NodeId, number> {
+    const counts = new Map<NodeId, number>();
+    for (const seen of this.leaders.values()) {
+      if (now - seen.at >= this.options.failureTimeoutMs) continue;
+      counts.set(seen.from, (counts.get(seen.from) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** The one membership step the group's leader should take next, if any. */
+  private nextStep(
+    r: GroupReport,
+    target: GroupRecord,
+    live: ReadonlySet<NodeId>,
+    leaderCounts: Map<NodeId, number>,
+  ): Operator | undefined {
+    if (r.outgoing.length > 0) return undefined; // a joint configuration is still being left
+    const group = r.group;
+    const want = new Set(target.replicas);
+    const match = new Map(r.match);
+    const caughtUp = (n: NodeId) =>
+      n === r.leader || (match.get(n) ?? 0) + this.options.catchUpEntries >= r.commit;
+    const peer = (n: NodeId) => this.nodes.get(n)?.peer ?? "";
+    const wanted = r.learners.filter((n) => want.has(n));
+    const ready = wanted.find(caughtUp);
+    if (ready !== undefined) return { group, kind: "promote", node: ready, peer: peer(ready) };
+    if (wanted.length > 0) return undefined; // a learner is still catching up
+    const missing = target.replicas.find((n) => !r.voters.includes(n) && live.has(n));
+    if (missing !== undefined && peer(missing) !== "") {
+      return { group, kind: "add-learner", node: missing, peer: peer(missing) };
+    }
+    const strayLearner = r.learners.find((n) => !want.has(n));
+    if (strayLearner !== undefined) return { group, kind: "remove", node: strayLearner };
+    if (target.replicas.some((n) => !r.voters.includes(n) && live.has(n))) return undefined;
+    // Every live target replica is a voter: surplus voters may go, dead ones first.
+    const surplus = r.voters
+      .filter((n) => !want.has(n))
+      .sort((a, b) => Number(live.has(a)) - Number(live.has(b)) || a - b);
+    for (const x of surplus) {
+      const rest = r.voters.filter((n) => n !== x);
+      const liveRest = rest.filter((n) => live.has(n) && caughtUp(n)).length;
+      if (liveRest < Math.floor(rest.length / 2) + 1) continue;
+      if (x !== r.leader) return { group, kind: "remove", node: x };
+      const to = this.leastLoaded(
+        r.voters.filter((n) => want.has(n) && live.has(n) && caughtUp(n)),
+        leaderCounts,
+      );
+      if (to !== undefined) return { group, kind: "transfer-leader", node: to };
+    }
+    if (surplus.length > 0 || leaderCounts.size === 0) return undefined;
+    return this.balanceLeader(r, live, caughtUp, leaderCounts);
+  }
+
+  /** Moves leadership off a node that leads clearly more groups than its share. */
+  private balanceLeader(
+    r: GroupReport,
+    live: ReadonlySet<NodeId>,
+    caughtUp: (n: NodeId) => boolean,
+    leaderCounts: Map<NodeId, number>,
+  ): Operator | undefined {
+    // The meta group's leader is the controller: moving it costs a reload, not worth a balance.
+    if (r.group === 0) return undefined;
+    const mine = leaderCounts.get(r.leader) ?? 0;
+    const fair = Math.ceil((this.options.shardCount + 1) / Math.max(1, live.size));
+    if (mine <= fair) return undefined;
+    const to = this.leastLoaded(
+      r.voters.filter((n) => n !== r.leader && live.has(n) && caughtUp(n)),
+      leaderCounts,
+    );
+    if (to === undefined || (leaderCounts.get(to) ?? 0) + 1 >= mine) return undefined;
+    // Counted at once, so the next group in the same heartbeat sees the move.
+    leaderCounts.set(r.leader, mine - 1);
+    leaderCounts.set(to, (leaderCounts.get(to) ?? 0) + 1);
+    return { group: r.group, kind: "transfer-leader", node: to };
+  }
+
+  private leastLoaded(
+    candidates: readonly NodeId[],
+    leaderCounts: ReadonlyMap<NodeId, number>,
+  ): NodeId | undefined {
+    let best: NodeId | undefined;
+    for (const n of candidates) {
+      if (best === undefined || (leaderCounts.get(n) ?? 0) < (leaderCounts.get(best) ?? 0)) {
+        best = n;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Plans targets over the live nodes and writes what changed: new node
+   * records and, rate-limited to maxMoving groups out of place at once,
+   * new replica sets (groups that lost a replica first).
+   */
+  async plan(now: number): Promise<void> {
+    const live = this.live(now);
+    const liveSet = new Set(live);
+    const nodes = live.map((id) => {
+      const n = this.dirtyNodes.get(id) ?? this.nodes.get(id);
+      invariant(n !== undefined, "a live node is registered");
+      return { id, capacity: n.capacity, draining: n.draining };
+    });
+    const groups = allGroups(this.options.shardCount);
+    const current = new Map(groups.map((g) => [g, this.targets.get(g)?.record.replicas ?? []]));
+    const desired =
+      nodes.length === 0
+        ? current
+        : planPlacement(groups, current, nodes, {
+            replicas: this.options.replication,
+          });
+    let moving = groups.filter((g) => !this.settled(g, now)).length;
+    const candidates = groups
+      .filter((g) => !sameSet(desired.get(g) ?? [], current.get(g) ?? []))
+      .filter((g) => this.leaderSeen(g, now))
+      .sort(
+        (a, b) =>
+          lost(current.get(b) ?? [], liveSet) - lost(current.get(a) ?? [], liveSet) || a - b,
+      );
+    const changes: { record: GroupRecord; modRevision: number }[] = [];
+    for (const g of candidates) {
+      // A group already in motion may change course (a node it was moving
+      // to died) without counting again; a settled one starts moving only
+      // while fewer than maxMoving are.
+      if (this.settled(g, now)) {
+        if (moving >= this.options.maxMoving) continue;
+        moving++;
+      }
+      const t = this.targets.get(g);
+      invariant(t !== undefined, "every group has a target");
+      changes.push({
+        record: { group: g, epoch: t.record.epoch + 1, replicas: desired.get(g) ?? [] },
+        modRevision: t.modRevision,
+      });
+    }
+    const nodeChanges = [...this.dirtyNodes.values()];
+    if (changes.length === 0 && nodeChanges.length === 0) return;
+    const change: MetaChanges = { nodes: nodeChanges, groups: changes };
+    const revision = await this.meta.write(change);
+    if (revision === undefined) {
+      // Another controller wrote since we read: take its state.
+      this.adopt(await this.meta.read());
+      return;
+    }
+    for (const n of nodeChanges) {
+      this.nodes.set(n.id, n);
+      if (this.dirtyNodes.get(n.id) === n) this.dirtyNodes.delete(n.id);
+    }
+    for (const c of changes)
+      this.targets.set(c.record.group, { record: c.record, modRevision: revision });
+    this.revision = revision;
+    this.map = undefined;
+  }
+
+  /** The group's leader reported recently, with exactly its target as voters. */
+  private settled(group: GroupId, now: number): boolean {
+    const seen = this.leaders.get(group);
+    const target = this.targets.get(group)?.record;
+    if (seen === undefined || target === undefined) return false;
+    if (now - seen.at >= this.options.failureTimeoutMs) return false;
+    const r = seen.report;
+    return r.learners.length === 0 && r.outgoing.length === 0 && sameSet(r.voters, target.replicas);
+  }
+
+  private leaderSeen(group: GroupId, now: number): boolean {
+    const seen = this.leaders.get(group);
+    return seen !== undefined && now - seen.at < this.options.failureTimeoutMs;
+  }
+}
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((x) => s.has(x));
+}
+
+function lost(replicas: readonly NodeId[], live: ReadonlySet<NodeId>): number {
+  return replicas.filter((n) => !live.has(n)).length;
+}
