@@ -8,6 +8,7 @@ import { ConclaveError } from "../errors.js";
 import { resolveServeConfig, UsageError } from "../server/runtime/config.js";
 import { FIELDS } from "../server/runtime/config-fields.js";
 import { runServe } from "../server/runtime/run.js";
+import { runShardedServe } from "../shard/member.js";
 import { startDnsView } from "./serve-dns.js";
 
 /** A stop that does not finish within this long ends the process anyway. */
@@ -53,16 +54,20 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stdout.write(serveUsage());
     return 0;
   }
-  let running: Awaited<ReturnType<typeof runServe>>;
+  let running: Awaited<ReturnType<typeof runServe>> | Awaited<ReturnType<typeof runShardedServe>>;
   try {
-    running = await runServe(parsed.config);
+    running =
+      parsed.config.shards > 0
+        ? await runShardedServe(parsed.config)
+        : await runServe(parsed.config);
   } catch (err) {
     process.stderr.write(`conclave serve: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
   let dns: Awaited<ReturnType<typeof startDnsView>>;
   try {
-    dns = await startDnsView(parsed.config, running);
+    // The DNS view reads the one key space of an unsharded member.
+    dns = "store" in running ? await startDnsView(parsed.config, running) : undefined;
   } catch (err) {
     process.stderr.write(`conclave serve: cannot start the DNS view: ${(err as Error).message}\n`);
     await running.stop().catch(() => {});

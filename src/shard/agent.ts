@@ -79,6 +79,13 @@ export class ShardAgent {
     return this.controller?.ready;
   }
 
+  /** The node believed to run the controller (0: unknown). */
+  get controllerNode(): NodeId {
+    if (this.controller?.ready !== undefined) return this.opts.self.id;
+    const metaLeader = this.opts.host.get(META_GROUP)?.node.status().leader ?? 0;
+    return metaLeader !== 0 ? metaLeader : this.controllerHint;
+  }
+
   async start(): Promise<void> {
     const { host, carrier, founding } = this.opts;
     carrier.onControl((from, payload) => this.receive(from, payload));

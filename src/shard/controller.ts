@@ -13,6 +13,7 @@
  * snapshot if need be), is promoted, and only then is a replica removed, and
  * never one whose removal would leave the live voters short of a quorum.
  */
+import { InvalidArgumentError } from "../errors.js";
 import { invariant } from "../raft/core/errors.js";
 import type { NodeId } from "../raft/core/types.js";
 import type { MetaChanges, MetaState, MetaStore } from "./meta-store.js";
@@ -27,6 +28,30 @@ import type {
   Operator,
   ShardMap,
 } from "./types.js";
+
+export interface ControllerStatus {
+  readonly revision: number;
+  readonly nodes: readonly {
+    readonly id: NodeId;
+    readonly client: string;
+    readonly live: boolean;
+    readonly draining: boolean;
+    /** Replicas its targets give it. */
+    readonly replicas: number;
+    /** Groups it leads, as reported. */
+    readonly leaders: number;
+  }[];
+  readonly groups: readonly {
+    readonly group: GroupId;
+    readonly epoch: number;
+    readonly target: readonly NodeId[];
+    readonly voters: readonly NodeId[];
+    readonly learners: readonly NodeId[];
+    readonly leader: NodeId;
+    /** Its leader reports exactly the target as voters. */
+    readonly settled: boolean;
+  }[];
+}
 
 export interface ControllerOptions {
   readonly shardCount: number;
@@ -144,6 +169,86 @@ export class PlacementController {
     if (n === undefined) return false;
     if (n.draining !== draining) this.dirtyNodes.set(id, { ...n, draining });
     return true;
+  }
+
+  /**
+   * Moves the group's replica on `from` to `to` (an operator's request). The
+   * planner keeps it there while `to` is live and within its load bound.
+   * Resolves with the group's new epoch; InvalidArgumentError when the move
+   * makes no sense.
+   */
+  async move(group: GroupId, from: NodeId, to: NodeId): Promise<number> {
+    const t = this.targets.get(group);
+    if (t === undefined) throw new InvalidArgumentError(`no group ${group}`);
+    if (!t.record.replicas.includes(from)) {
+      throw new InvalidArgumentError(`node ${from} holds no replica of group ${group}`);
+    }
+    if (t.record.replicas.includes(to)) {
+      throw new InvalidArgumentError(`node ${to} already holds a replica of group ${group}`);
+    }
+    const node = this.nodes.get(to);
+    if (node === undefined || node.draining) {
+      throw new InvalidArgumentError(`node ${to} is not a member that can take replicas`);
+    }
+    const record: GroupRecord = {
+      group,
+      epoch: t.record.epoch + 1,
+      replicas: t.record.replicas.map((n) => (n === from ? to : n)),
+    };
+    const revision = await this.meta.write({ groups: [{ record, modRevision: t.modRevision }] });
+    if (revision === undefined) {
+      this.adopt(await this.meta.read());
+      throw new InvalidArgumentError(`group ${group} changed meanwhile; try again`);
+    }
+    this.targets.set(group, { record, modRevision: revision });
+    this.revision = revision;
+    this.map = undefined;
+    return record.epoch;
+  }
+
+  /** What the controller sees: each node's liveness and load, each group's target and state. */
+  status(now: number): ControllerStatus {
+    const live = new Set(this.live(now));
+    const replicas = new Map<NodeId, number>();
+    for (const t of this.targets.values()) {
+      for (const n of t.record.replicas) replicas.set(n, (replicas.get(n) ?? 0) + 1);
+    }
+    const leaders = this.leaderCounts(now);
+    return {
+      revision: this.revision,
+      nodes: [...this.nodes.values()]
+        .sort((a, b) => a.id - b.id)
+        .map((n) => ({
+          id: n.id,
+          client: n.client,
+          live: live.has(n.id),
+          draining: (this.dirtyNodes.get(n.id) ?? n).draining,
+          replicas: replicas.get(n.id) ?? 0,
+          leaders: leaders.get(n.id) ?? 0,
+        })),
+      groups: [...this.targets.values()]
+        .map((t) => t.record)
+        .sort((a, b) => a.group - b.group)
+        .map((g) => {
+          const seen = this.leaders.get(g.group);
+          const fresh = seen !== undefined && now - seen.at < this.options.failureTimeoutMs;
+          return {
+            group: g.group,
+            epoch: g.epoch,
+            target: [...g.replicas],
+            voters: fresh ? [...seen.report.voters] : [],
+            learners: fresh ? [...seen.report.learners] : [],
+            leader: fresh ? seen.from : 0,
+            settled: this.settled(g.group, now),
+          };
+        }),
+    };
+  }
+
+  /** The leader of each group as last reported (0: none recently). */
+  leaderOf(group: GroupId, now: number): NodeId {
+    const seen = this.leaders.get(group);
+    return seen !== undefined && now - seen.at < this.options.failureTimeoutMs ? seen.from : 0;
   }
 
   /** Answers a node's heartbeat: renews its lease, learns its replicas, hands it its next steps. */

@@ -20,7 +20,9 @@ export interface GroupResources {
   openStorage(group: GroupId): Promise<NodeStorage>;
   /** The group's key space (its backend may hold an earlier run's state). */
   openStore(group: GroupId): KvStore;
-  /** Deletes the group's data on this node; called after its replica stopped. */
+  /** Closes what openStorage and openStore opened; called after the replica stopped. */
+  release(group: GroupId): Promise<void>;
+  /** Deletes the group's data on this node; called after release. */
   destroy(group: GroupId): Promise<void>;
   /** Groups with data on this node, reopened at start. */
   existing(): Promise<GroupId[]>;
@@ -162,6 +164,7 @@ export class ShardHost {
   private async shut(replica: GroupReplica): Promise<void> {
     replica.expiry.stop();
     await replica.node.stop();
+    await this.opts.resources.release(replica.group);
   }
 
   /** What each hosted replica knows, for the controller. */

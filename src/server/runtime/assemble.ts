@@ -13,6 +13,7 @@ import { WalStorage } from "../../raft/storage/index.js";
 import {
   parsePeerAddress,
   TcpTransport,
+  type TcpTransportOptions,
   type TransportLogger,
 } from "../../raft/transport/index.js";
 import type { ClientConnectionOptions, ResolvedClientConnections } from "../client-connections.js";
@@ -39,6 +40,7 @@ export async function openStorage(config: ServeConfig): Promise<WalStorage> {
 export async function createTransport(
   config: ServeConfig,
   logger: TransportLogger,
+  extra: Pick<TcpTransportOptions, "admitUnknownPeers"> = {},
 ): Promise<TcpTransport> {
   const tls =
     config.peerCertFile === undefined ||
@@ -59,6 +61,7 @@ export async function createTransport(
     ...(config.peerAuth === "none" && { unauthenticatedPeers: true }),
     listen: parsePeerAddress(config.listenPeer),
     logger,
+    ...extra,
     ...(tls !== undefined && { tls }),
   });
 }

@@ -77,6 +77,16 @@ export interface ServeSettings {
   /** Where the registry keeps its records (its layout's root). */
   dnsRegistryRoot: string;
   logLevel: LogLevel;
+  /** Shards of the key space (0: one Raft group, the etcd-compatible member). */
+  shards: number;
+  /** Replicas per shard. */
+  replication: number;
+  /** This node's relative capacity: its share of replicas. */
+  capacity: number;
+  /** A node silent this long is down and the controller replaces its replicas. */
+  shardFailureTimeoutMs: number;
+  /** Shards whose replicas may be moving at once. */
+  shardMaxMoving: number;
 }
 
 type Raw = string | number | boolean;
@@ -548,6 +558,35 @@ export const FIELDS: readonly FieldSpec[] = [
     "info",
     logLevel,
     "fatal, error, warn, info, debug, trace or silent",
+  ),
+  spec(
+    "shards",
+    "shards",
+    0,
+    integer(0, 65536),
+    "split the key space into this many shards, each a Raft group placed by consistent hashing (docs/sharding.md); 0 keeps one group and the etcd-compatible API",
+  ),
+  spec("replication", "replication", 3, integer(1, 7), "replicas of each shard (sharded mode)"),
+  spec(
+    "capacity",
+    "capacity",
+    1,
+    integer(1, 1000),
+    "this node's relative capacity: a node of capacity 2 holds about twice the replicas (sharded mode)",
+  ),
+  spec(
+    "shardFailureTimeoutMs",
+    "shard-failure-timeout-ms",
+    10_000,
+    integer(100, 3_600_000),
+    "a node not heard from this long is down: its replicas are re-created elsewhere (sharded mode)",
+  ),
+  spec(
+    "shardMaxMoving",
+    "shard-max-moving",
+    8,
+    integer(1, 65536),
+    "shards whose replicas may move at once (sharded mode)",
   ),
 ];
 

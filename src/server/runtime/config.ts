@@ -211,6 +211,20 @@ function finish(s: ServeSettings, origins: Origins): ServeConfig {
       `required when listenPeer is a wildcard address (${s.listenPeer})`,
     );
   }
+  if (s.shards > 0 && s.listenGrpc !== undefined) {
+    throw new ServeConfigError(
+      "listenGrpc",
+      "settings",
+      "the etcd gRPC API serves one key space: it is not available with shards",
+    );
+  }
+  if (s.shards > 0 && s.listenDns !== undefined) {
+    throw new ServeConfigError(
+      "listenDns",
+      "settings",
+      "the DNS view reads one key space: it is not available with shards",
+    );
+  }
   const advertiseClientUrl =
     s.advertiseClientUrl ?? `${clientTls ? "https" : "http"}://${s.listenClient}`;
   const advertisePeer = s.advertisePeer ?? s.listenPeer;

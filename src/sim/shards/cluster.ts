@@ -220,6 +220,7 @@ export class ShardSim {
       resources: {
         openStorage: async (group) => diskOf(group).mount(process, () => {}),
         openStore: () => new KvStore(),
+        release: async () => {},
         destroy: async (group) => {
           this.trace(`n${node.id} deletes its replica of group ${group}`);
           node.disks.delete(group);

@@ -1,0 +1,224 @@
+/**
+ * `conclave serve --shards N`: one node of the sharded tier. One peer
+ * transport (authenticated as for an unsharded member) carries every group
+ * this node hosts; each group keeps its log and key space under
+ * `<data-dir>/groups/<group>/`; the agent runs the control loop and, on the
+ * meta group's leader, the placement controller; the client API is
+ * /v3/shard/* (routes.ts).
+ */
+import { access, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import Fastify from "fastify";
+import { type Logger, pino } from "pino";
+import { systemClock } from "../clock.js";
+import type { MvccBackend } from "../kv/backend/backend.js";
+import { LmdbBackend } from "../kv/backend/lmdb.js";
+import { MemoryBackend } from "../kv/backend/memory.js";
+import { KvStore } from "../kv/index.js";
+import { processEnv } from "../raft/node/env.js";
+import { WalStorage } from "../raft/storage/index.js";
+import { GroupMux, isLoopbackHost, parsePeerAddress } from "../raft/transport/index.js";
+import { errorReply } from "../server/error-reply.js";
+import type { ServerLimits } from "../server/options.js";
+import { DEFAULT_MAX_REQUEST_DEPTH } from "../server/request-depth.js";
+import { createTransport } from "../server/runtime/assemble.js";
+import type { ServeConfig } from "../server/runtime/config.js";
+import { ShardAgent } from "./agent.js";
+import { initialMap } from "./controller.js";
+import { ShardHost } from "./host.js";
+import { registerShardRoutes } from "./routes.js";
+import type { GroupId } from "./types.js";
+
+export interface ShardedReadyInfo {
+  readonly ready: true;
+  readonly sharded: true;
+  readonly name: string;
+  readonly id: number;
+  readonly pid: number;
+  readonly clientUrl: string;
+  readonly peer: string;
+  readonly dataDir: string;
+  readonly shards: number;
+}
+
+export interface RunningShardedServer {
+  readonly info: ShardedReadyInfo;
+  stop(): Promise<void>;
+  /** Settles with a non-zero exit code if a group's node fails on its own. */
+  readonly failed: Promise<number>;
+  readonly log: Logger;
+  readonly host: ShardHost;
+  readonly agent: ShardAgent;
+}
+
+const EXIT_NODE_FAILED = 70;
+
+export async function runShardedServe(config: ServeConfig): Promise<RunningShardedServer> {
+  const log = pino(
+    { level: config.logLevel, base: { name: config.name, id: config.nodeId, sharded: true } },
+    pino.destination({ fd: 2, sync: true }),
+  );
+  const groupsDir = join(config.dataDir, "groups");
+  await mkdir(groupsDir, { recursive: true });
+  const transport = await createTransport(config, log.child({ component: "transport" }), {
+    // A node joining the cluster announces itself on the control channel
+    // before anyone has added it as a peer.
+    admitUnknownPeers: true,
+  });
+  const mux = new GroupMux(transport);
+  let reportFailure: (code: number) => void = () => {};
+  const failed = new Promise<number>((resolve) => {
+    reportFailure = resolve;
+  });
+  const backends = new Map<GroupId, MvccBackend>();
+  const dirOf = (group: GroupId) => join(groupsDir, String(group));
+  const host = new ShardHost({
+    id: config.nodeId,
+    mux,
+    env: processEnv,
+    timing: {
+      heartbeatMs: config.heartbeatMs,
+      electionMs: config.electionMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      snapshotEveryEntries: config.snapshotEveryEntries,
+      leaseCheckMs: config.heartbeatMs * 5,
+    },
+    resources: {
+      openStorage: async (group) => {
+        await mkdir(dirOf(group), { recursive: true });
+        return WalStorage.open(join(dirOf(group), "wal"), {
+          clusterId: `${config.clusterId}/${group}`,
+          nodeId: config.nodeId,
+          snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+        });
+      },
+      openStore: (group) => {
+        const backend =
+          config.kvBackend === "lmdb"
+            ? new LmdbBackend(join(dirOf(group), "kv"))
+            : new MemoryBackend();
+        backends.set(group, backend);
+        return new KvStore({ maxTxnRangeBytes: config.maxRangeBytes, backend });
+      },
+      release: async (group) => {
+        const backend = backends.get(group);
+        backends.delete(group);
+        await backend?.close();
+      },
+      destroy: async (group) => {
+        log.info({ group }, "replica removed from its group: deleting its data");
+        await rm(dirOf(group), { recursive: true, force: true });
+      },
+      existing: async () =>
+        (await readdir(groupsDir)).filter((d) => /^[0-9]+$/.test(d)).map(Number),
+    },
+    observe: {
+      fatal: (group, err) => {
+        log.fatal({ err, group }, "a group's raft node stopped on a fatal error");
+        reportFailure(EXIT_NODE_FAILED);
+      },
+    },
+  });
+  const founders = config.initialCluster.map((m) => ({
+    id: m.id,
+    peer: m.peerAddress,
+    client: m.clientUrl ?? "",
+    capacity: 1,
+    draining: false,
+  }));
+  const self = {
+    id: config.nodeId,
+    peer: config.advertisePeer,
+    client: config.advertiseClientUrl,
+    capacity: config.capacity,
+  };
+  const foundedFile = join(config.dataDir, "founded");
+  const agent = new ShardAgent({
+    self,
+    host,
+    mux,
+    carrier: transport,
+    clock: systemClock,
+    founding: initialMap(
+      founders.map((f) => (f.id === self.id ? { ...f, capacity: self.capacity } : f)),
+      { shardCount: config.shards, replication: config.replication },
+    ),
+    founder: !config.join,
+    seeds: new Map(
+      config.initialCluster.filter((m) => m.id !== self.id).map((m) => [m.id, m.peerAddress]),
+    ),
+    heartbeatIntervalMs: Math.max(config.heartbeatMs * 5, 200),
+    controller: {
+      shardCount: config.shards,
+      replication: config.replication,
+      failureTimeoutMs: config.shardFailureTimeoutMs,
+      maxMoving: config.shardMaxMoving,
+      catchUpEntries: 64,
+    },
+    founded: {
+      get: async () =>
+        access(foundedFile).then(
+          () => true,
+          () => false,
+        ),
+      set: async () => writeFile(foundedFile, `${new Date().toISOString()}\n`),
+    },
+    onError: (err) => log.warn({ err }, "shard control loop"),
+    onEvent: (event) => log.info(event),
+  });
+  await transport.start();
+  await agent.start();
+  const limits: ServerLimits = {
+    bodyLimitBytes: config.bodyLimitBytes,
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    maxTxnOps: config.maxTxnOps,
+    maxRequestDepth: DEFAULT_MAX_REQUEST_DEPTH,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxRangeBytes: config.maxRangeBytes,
+    quotaBackendBytes: config.quotaBackendBytes,
+  };
+  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes });
+  app.setErrorHandler((err, _req, reply) => {
+    const { statusCode, body } = errorReply(err);
+    void reply.code(statusCode).send(body);
+  });
+  registerShardRoutes(app, { host, agent, limits, clock: systemClock });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      agent.stop();
+      await app.close();
+      await host.stop();
+      await transport.stop();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+  try {
+    const listen = parsePeerAddress(config.listenClient);
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  if (!isLoopbackHost(parsePeerAddress(config.listenClient).host)) {
+    log.warn(
+      { insecure: true },
+      "the sharded API has no client authentication: anyone who reaches this address can read and write every shard",
+    );
+  }
+  const info: ShardedReadyInfo = {
+    ready: true,
+    sharded: true,
+    name: config.name,
+    id: config.nodeId,
+    pid: process.pid,
+    clientUrl: config.advertiseClientUrl,
+    peer: config.advertisePeer,
+    dataDir: config.dataDir,
+    shards: config.shards,
+  };
+  log.info(info, "serving");
+  return { info, stop, failed, log, host, agent };
+}

@@ -1,0 +1,280 @@
+/**
+ * The sharded member's client API: the /v3/kv bodies and answers, on
+ * /v3/shard/kv/*, routed to the replica of the key's shard on this node.
+ * A node that does not host the shard answers WRONG_SHARD with the
+ * replicas its map names; a replica that does not lead answers NOT_LEADER
+ * with its leader, both with the shard's epoch, so a client refreshes what
+ * it cached and retries. Reads are linearizable on any replica (ReadIndex).
+ * The controller's routes answer on the node that runs it; any other node
+ * says where it runs (NOT_CONTROLLER).
+ */
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { Clock } from "../clock.js";
+import type { KvReplica } from "../kv/index.js";
+import type { TxnCommand, TxnOp } from "../kv/types.js";
+import { NotLeaderError } from "../raft/core/errors.js";
+import type { NodeId } from "../raft/core/types.js";
+import { errorReply } from "../server/error-reply.js";
+import { HttpApiError } from "../server/errors.js";
+import { requestIdOf } from "../server/kv-access.js";
+import {
+  type DeleteRangeRequestJson,
+  deleteRangeBodySchema,
+  type PutRequestJson,
+  putBodySchema,
+  type RangeRequestJson,
+  rangeBodySchema,
+  type TxnRequestJson,
+  txnBodySchema,
+} from "../server/kv-schemas.js";
+import {
+  deleteRangeCommand,
+  deleteRangeJson,
+  putCommand,
+  putJson,
+  rangeCommand,
+  rangeJson,
+  txnCommand,
+  txnJson,
+} from "../server/kv-translate.js";
+import type { ServerLimits } from "../server/options.js";
+import type { ShardAgent } from "./agent.js";
+import type { ShardHost } from "./host.js";
+import { shardOf } from "./keys.js";
+import type { GroupId } from "./types.js";
+
+export class CrossShardError extends HttpApiError {
+  constructor(message: string) {
+    super(400, "CROSS_SHARD", message);
+  }
+}
+
+export interface ShardRouteDeps {
+  readonly host: ShardHost;
+  readonly agent: ShardAgent;
+  readonly limits: ServerLimits;
+  readonly clock: Clock;
+}
+
+type Sharded<T> = T & { shard?: number };
+
+const shardProp = { shard: { type: "integer", minimum: 1, maximum: 65536 } };
+
+function withShard<S extends { properties: object }>(schema: S): S {
+  return { ...schema, properties: { ...schema.properties, ...shardProp } };
+}
+
+function txnSchemaWithShard(maxOps: number) {
+  const base = txnBodySchema(maxOps);
+  const defs = base.definitions as Record<string, { properties: object }>;
+  const txn = defs.txn as { properties: object };
+  return {
+    ...base,
+    $ref: "#/definitions/shardTxn",
+    definitions: { ...defs, shardTxn: withShard(txn) },
+  };
+}
+
+/** Every key a txn compares or touches, nested txns included. */
+function txnKeys(t: TxnCommand, out: Uint8Array[] = []): Uint8Array[] {
+  for (const c of t.compare) out.push(c.key);
+  const visit = (op: TxnOp) => {
+    if (op.type === "txn") txnKeys(op, out);
+    else out.push(op.key);
+  };
+  for (const op of t.success) visit(op);
+  for (const op of t.failure) visit(op);
+  return out;
+}
+
+export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps): void {
+  const { host, agent, limits } = deps;
+  const clientOf = (id: NodeId): string | undefined =>
+    agent.shardMap.nodes.find((n) => n.id === id)?.client || undefined;
+
+  const groupOf = (shard: number | undefined, keys: readonly Uint8Array[], spans: boolean) => {
+    const count = agent.shardMap.shardCount;
+    if (shard !== undefined) {
+      if (shard > count) throw new CrossShardError(`shard ${shard} does not exist (1..${count})`);
+      return shard;
+    }
+    if (spans) throw new CrossShardError("a range over several keys spans shards: name the shard");
+    const groups = new Set(keys.map((k) => shardOf(k, count)));
+    if (groups.size !== 1) {
+      throw new CrossShardError(
+        `the keys map to shards ${[...groups].sort((a, b) => a - b).join(", ")}: a txn stays in one shard (use a hash tag such as {user42})`,
+      );
+    }
+    return [...groups][0] as GroupId;
+  };
+
+  /** Runs `op` on this node's replica of the group, or answers where to go instead. */
+  const onShard = async (
+    reply: FastifyReply,
+    group: GroupId,
+    op: (kv: KvReplica) => Promise<{ header: object }>,
+  ) => {
+    const record = agent.shardMap.groups.find((g) => g.group === group);
+    const epoch = record?.epoch ?? 0;
+    const replica = host.get(group);
+    if (replica === undefined) {
+      return reply.code(421).send({
+        code: "WRONG_SHARD",
+        message: `node ${host.id} holds no replica of shard ${group}`,
+        shard: group,
+        epoch,
+        replicas: (record?.replicas ?? []).map((id) => ({ id, client: clientOf(id) ?? "" })),
+      });
+    }
+    try {
+      const answer = await op(replica.kv);
+      return { ...answer, header: { ...answer.header, shard: group, epoch } };
+    } catch (err) {
+      if (!(err instanceof NotLeaderError)) throw err;
+      const { statusCode, body } = errorReply(err, { get: clientOf });
+      return reply.code(statusCode).send({ ...body, shard: group, epoch });
+    }
+  };
+
+  app.post<{ Body: Sharded<RangeRequestJson> }>(
+    "/v3/shard/kv/range",
+    { schema: { body: withShard(rangeBodySchema) } },
+    async (req, reply) => {
+      const command = rangeCommand(req.body, limits);
+      const group = groupOf(req.body.shard, [command.key], command.rangeEnd !== undefined);
+      return onShard(reply, group, async (kv) =>
+        rangeJson(
+          await kv.read(req.body.serializable ?? false, (s) =>
+            s.range(command, { maxBytes: limits.maxRangeBytes }),
+          ),
+        ),
+      );
+    },
+  );
+
+  app.post<{ Body: Sharded<PutRequestJson> }>(
+    "/v3/shard/kv/put",
+    { schema: { body: withShard(putBodySchema) } },
+    async (req, reply) => {
+      const command = putCommand(req.body, limits);
+      const id = requestIdOf(req);
+      const group = groupOf(req.body.shard, [command.key], false);
+      return onShard(reply, group, async (kv) => putJson(await kv.write(command, id)));
+    },
+  );
+
+  app.post<{ Body: Sharded<DeleteRangeRequestJson> }>(
+    "/v3/shard/kv/deleterange",
+    { schema: { body: withShard(deleteRangeBodySchema) } },
+    async (req, reply) => {
+      const command = deleteRangeCommand(req.body, limits);
+      const id = requestIdOf(req);
+      const group = groupOf(req.body.shard, [command.key], command.rangeEnd !== undefined);
+      return onShard(reply, group, async (kv) => deleteRangeJson(await kv.write(command, id)));
+    },
+  );
+
+  app.post<{ Body: Sharded<TxnRequestJson> }>(
+    "/v3/shard/kv/txn",
+    { schema: { body: txnSchemaWithShard(limits.maxTxnOps) } },
+    async (req, reply) => {
+      const command = txnCommand(req.body, limits);
+      const id = requestIdOf(req);
+      const spans = [...command.success, ...command.failure].some(
+        (op) => op.type !== "txn" && "rangeEnd" in op && op.rangeEnd !== undefined,
+      );
+      const keys = txnKeys(command);
+      const group =
+        keys.length === 0 ? (req.body.shard ?? 1) : groupOf(req.body.shard, keys, spans);
+      return onShard(
+        reply,
+        group,
+        async (kv) => txnJson(await kv.write(command, id)) as { header: object },
+      );
+    },
+  );
+
+  app.get("/v3/shard/map", async () => {
+    const map = agent.shardMap;
+    const controller = agent.activeController;
+    const now = deps.clock.now();
+    return {
+      revision: map.revision,
+      shardCount: map.shardCount,
+      replication: map.replication,
+      nodes: map.nodes,
+      groups: map.groups.map((g) => ({
+        ...g,
+        leader: host.get(g.group)?.node.status().leader || controller?.leaderOf(g.group, now) || 0,
+      })),
+    };
+  });
+
+  /** The controller's routes: here if it runs here, else where it runs. */
+  const onController = <T>(
+    reply: FastifyReply,
+    run: (c: NonNullable<ShardAgent["activeController"]>) => T,
+  ) => {
+    const c = agent.activeController;
+    if (c !== undefined) return run(c);
+    const id = agent.controllerNode;
+    const url = id === 0 ? undefined : clientOf(id);
+    return reply.code(421).send({
+      code: "NOT_CONTROLLER",
+      message:
+        id === 0
+          ? "the controller runs on the meta group's leader, and none is known here"
+          : `the controller runs on node ${id}`,
+      controller: id === 0 ? null : id,
+      ...(url !== undefined && { controllerUrl: url }),
+    });
+  };
+
+  app.get("/v3/shard/status", async (_req, reply) =>
+    onController(reply, (c) => ({ controller: host.id, ...c.status(deps.clock.now()) })),
+  );
+
+  app.post<{ Body: { node: number; draining: boolean } }>(
+    "/v3/shard/drain",
+    {
+      schema: {
+        body: {
+          type: "object",
+          properties: { node: { type: "integer", minimum: 1 }, draining: { type: "boolean" } },
+          required: ["node", "draining"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) =>
+      onController(reply, (c) => {
+        if (!c.drain(req.body.node, req.body.draining)) {
+          throw new HttpApiError(404, "NODE_NOT_FOUND", `no node ${req.body.node}`);
+        }
+        return { ok: true };
+      }),
+  );
+
+  app.post<{ Body: { group: number; from: number; to: number } }>(
+    "/v3/shard/move",
+    {
+      schema: {
+        body: {
+          type: "object",
+          properties: {
+            group: { type: "integer", minimum: 0 },
+            from: { type: "integer", minimum: 1 },
+            to: { type: "integer", minimum: 1 },
+          },
+          required: ["group", "from", "to"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) =>
+      onController(reply, async (c) => ({
+        ok: true,
+        epoch: await c.move(req.body.group, req.body.from, req.body.to),
+      })),
+  );
+}
