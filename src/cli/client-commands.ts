@@ -15,6 +15,7 @@ import { leaseGroup } from "./commands/lease.js";
 import { memberGroup } from "./commands/member.js";
 import { roleGroup } from "./commands/role.js";
 import { serviceGroup } from "./commands/service.js";
+import { shardGroup } from "./commands/shard.js";
 import { snapshotRestoreCommand } from "./commands/snapshot-restore.js";
 import { snapshotSaveCommand } from "./commands/snapshot-save.js";
 import { endpointGroup, moveLeaderCommand, statusCommand } from "./commands/status.js";
@@ -51,6 +52,7 @@ export const CLIENT_COMMANDS: ReadonlyMap<string, CommandDef | CommandGroup> = n
   ["user", userGroup],
   ["role", roleGroup],
   ["service", serviceGroup],
+  ["shard", shardGroup],
 ]);
 
 /** One line per command for the top-level help. */

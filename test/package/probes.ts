@@ -14,6 +14,7 @@ export const DRIVER_FREE_SUBPATHS = [
   "conclave/raft/transport",
   "conclave/kv",
   "conclave/client",
+  "conclave/shard-client",
   "conclave/errors",
   "conclave/registry",
   "conclave/server",
