@@ -65,8 +65,8 @@ export interface RealShardResult {
     readonly replicasLost: number;
     /** From the kill until every group had R voters on live nodes again. */
     readonly reReplicatedMs: number;
-    /** Groups that ever lacked a leader in the samples taken meanwhile. */
-    readonly groupsWithoutLeader: number;
+    /** The slowest acknowledged write of the run (the kill's unavailability shows here). */
+    readonly slowestWriteMs: number;
   };
   readonly join: {
     readonly node: number;
@@ -102,6 +102,7 @@ export async function runRealShardScenario(o: RealShardOptions): Promise<RealSha
     ],
   });
   let client: ShardedClient | undefined;
+  let stop = false;
   try {
     await cluster.start();
     log(`${o.nodes} nodes started, ${o.shards} shards`);
@@ -118,20 +119,24 @@ export async function runRealShardScenario(o: RealShardOptions): Promise<RealSha
     client = new ShardedClient({
       endpoints: cluster.ids.map((id) => cluster.member(id).clientUrl),
       requestTimeoutMs: 15_000,
+      // Bounded by the timeout: a shard that moves or loses its leader is waited out.
+      maxAttempts: 1000,
     });
     const c = client;
     const acked = new Map<string, string>();
     let failed = 0;
     const failures = new Set<string>();
-    let stop = false;
+    let slowestWriteMs = 0;
     const loadStart = Date.now();
     const writers = Array.from({ length: o.writers }, async (_, w) => {
       for (let seq = 0; !stop; seq++) {
         const key = `w${w}-${seq}`;
         const value = `v${w}.${seq}`;
+        const started = Date.now();
         try {
           await c.put(key, value);
           acked.set(key, value);
+          slowestWriteMs = Math.max(slowestWriteMs, Date.now() - started);
         } catch (err) {
           failed++;
           if (failures.size < 5) failures.add((err as Error).message);
@@ -147,17 +152,33 @@ export async function runRealShardScenario(o: RealShardOptions): Promise<RealSha
     log(`kill -9 node ${victim} (the controller), which holds ${replicasLost} replicas`);
     const killedAt = Date.now();
     await cluster.kill(victim);
-    const leaderless = new Set<number>();
+    let last: ShardStatus | undefined;
+    const detail = async () => {
+      const open = new Set(last?.groups.filter((g) => !g.settled).map((g) => g.group) ?? []);
+      const seen: string[] = [];
+      for (const id of live()) {
+        try {
+          const res = await fetch(`${cluster.member(id).clientUrl}/v3/shard/replicas`);
+          const body = (await res.json()) as { replicas: { group: number }[] };
+          for (const r of body.replicas)
+            if (open.has(r.group)) seen.push(`n${id}: ${JSON.stringify(r)}`);
+        } catch {
+          seen.push(`n${id}: no answer`);
+        }
+      }
+      return `${describe(last)}\n${seen.join("\n")}`;
+    };
     const afterKill = await waitUntil(
       async () => {
         const s = await status(live());
         if (s === undefined) return undefined;
-        for (const g of s.groups) if (g.leader === 0) leaderless.add(g.group);
+        last = s;
         const ok = settled(s, live(), 3) && s.groups.every((g) => !g.target.includes(victim));
         return ok ? s : undefined;
       },
       "every shard back to 3 replicas on live nodes",
       o.settleTimeoutMs,
+      detail,
     );
     const reReplicatedMs = Date.now() - killedAt;
     log(`re-replicated in ${reReplicatedMs} ms`);
@@ -170,11 +191,13 @@ export async function runRealShardScenario(o: RealShardOptions): Promise<RealSha
       async () => {
         const s = await status(live());
         if (s === undefined) return undefined;
+        last = s;
         const held = s.nodes.find((n) => n.id === joiner.id)?.replicas ?? 0;
         return held > 0 && settled(s, live(), 3) ? s : undefined;
       },
       "shards moved to the new node and settled",
       o.settleTimeoutMs,
+      detail,
     );
     const settledMs = Date.now() - joinedAt;
     stop = true;
@@ -214,7 +237,7 @@ export async function runRealShardScenario(o: RealShardOptions): Promise<RealSha
         wasController: true,
         replicasLost,
         reReplicatedMs,
-        groupsWithoutLeader: leaderless.size,
+        slowestWriteMs,
       },
       join: {
         node: joiner.id,
@@ -230,6 +253,7 @@ export async function runRealShardScenario(o: RealShardOptions): Promise<RealSha
     log(cluster.logs().slice(-20_000));
     throw err;
   } finally {
+    stop = true;
     client?.close();
     await cluster.destroy();
   }
@@ -269,17 +293,35 @@ export async function controllerStatus(
   return undefined;
 }
 
+/** The groups not settled, for an error. */
+function describe(s: ShardStatus | undefined): string {
+  if (s === undefined) return "no status";
+  const loads = s.nodes.map(
+    (n) => `n${n.id}${n.live ? "" : "(down)"}:${n.replicas}r/${n.leaders}l`,
+  );
+  const open = s.groups
+    .filter((g) => !g.settled)
+    .slice(0, 6)
+    .map(
+      (g) =>
+        `g${g.group} target ${g.target} voters ${g.voters} learners ${g.learners} leader ${g.leader}`,
+    );
+  return `controller ${s.controller}; ${loads.join(" ")}; unsettled: ${open.join("; ")}`;
+}
+
 async function waitUntil<T>(
   f: () => Promise<T | undefined>,
   what: string,
   timeoutMs: number,
+  detail: () => Promise<string> = async () => "",
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();
     if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${await detail()}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

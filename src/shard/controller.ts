@@ -96,6 +96,11 @@ export class PlacementController {
   private readonly targets = new Map<GroupId, { record: GroupRecord; modRevision: number }>();
   /** The latest report from each group's leader (highest term wins). */
   private readonly leaders = new Map<GroupId, Seen>();
+  /**
+   * What each replica last said of itself: whether its own log names it a
+   * member (it holds the log up to its admission, so it is not empty).
+   */
+  private readonly replicas = new Map<GroupId, Map<NodeId, { member: boolean; at: number }>>();
   private revision = 0;
   private map: ShardMap | undefined;
   /** When this controller started: it balances leaders only once every live node has reported. */
@@ -265,6 +270,16 @@ export class PlacementController {
     }
     this.lastSeen.set(req.node.id, now);
     for (const report of req.groups) {
+      let seen = this.replicas.get(report.group);
+      if (seen === undefined) {
+        seen = new Map();
+        this.replicas.set(report.group, seen);
+      }
+      const self = req.node.id;
+      seen.set(self, {
+        member: report.voters.includes(self) || report.learners.includes(self),
+        at: now,
+      });
       if (report.leader !== req.node.id) continue;
       const prev = this.leaders.get(report.group);
       if (prev === undefined || prev.report.term <= report.term) {
@@ -281,7 +296,7 @@ export class PlacementController {
       const target = this.targets.get(report.group)?.record;
       if (target === undefined) continue;
       if (report.leader === req.node.id) {
-        const op = this.nextStep(report, target, live, leaderCounts ?? new Map());
+        const op = this.nextStep(report, target, live, leaderCounts ?? new Map(), now);
         if (op !== undefined) operators.push(op);
       } else if (
         !target.replicas.includes(req.node.id) &&
@@ -322,13 +337,27 @@ export class PlacementController {
     target: GroupRecord,
     live: ReadonlySet<NodeId>,
     leaderCounts: Map<NodeId, number>,
+    now: number,
   ): Operator | undefined {
     if (r.outgoing.length > 0) return undefined; // a joint configuration is still being left
     const group = r.group;
     const want = new Set(target.replicas);
     const match = new Map(r.match);
-    const caughtUp = (n: NodeId) =>
-      n === r.leader || (match.get(n) ?? 0) + this.options.catchUpEntries >= r.commit;
+    // Caught up: its own log names it a member (so it is not an empty
+    // replica, which must never count towards a quorum) and the leader has
+    // it within catchUpEntries of the commit index.
+    const caughtUp = (n: NodeId) => {
+      if (n === r.leader) return true;
+      const m = match.get(n) ?? 0;
+      const self = this.replicas.get(group)?.get(n);
+      return (
+        m > 0 &&
+        m + this.options.catchUpEntries >= r.commit &&
+        self !== undefined &&
+        self.member &&
+        now - self.at < this.options.failureTimeoutMs
+      );
+    };
     const peer = (n: NodeId) => this.nodes.get(n)?.peer ?? "";
     const wanted = r.learners.filter((n) => want.has(n));
     const ready = wanted.find(caughtUp);

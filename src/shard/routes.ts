@@ -210,6 +210,9 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
     };
   });
 
+  // What this node's replicas see: for operators and for finding a stuck group.
+  app.get("/v3/shard/replicas", async () => ({ node: host.id, replicas: host.reports() }));
+
   /** The controller's routes: here if it runs here, else where it runs. */
   const onController = <T>(
     reply: FastifyReply,

@@ -370,7 +370,8 @@ export class ShardSim {
       if (down > Math.floor(this.opts.replication / 2)) continue;
       const holding = config.voters.filter((id) => {
         const n = this.nodes.get(id);
-        return n?.up === true && n.disks.has(group);
+        // An empty replica holds nothing of the group: it cannot help a quorum.
+        return n?.up === true && (n.disks.get(group)?.durable.lastIndex() ?? 0) > 0;
       }).length;
       if (holding >= Math.floor(config.voters.length / 2) + 1) continue;
       this.check(() => {

@@ -70,7 +70,7 @@ export async function runShardSimulation(opts: ShardSimRunOptions): Promise<Shar
       leaseCheckMs: TICK_MS * 5,
     },
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
-    controller: { failureTimeoutMs: FAILURE_TIMEOUT_MS, maxMoving: 4, catchUpEntries: 8 },
+    controller: { failureTimeoutMs: FAILURE_TIMEOUT_MS, maxMoving: 4, catchUpEntries: 64 },
     diskDelayMs: [0.2, 2],
     ...(opts.trace !== undefined && { trace: opts.trace }),
   });
