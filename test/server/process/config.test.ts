@@ -155,6 +155,20 @@ describe("conclave serve configuration", () => {
         resolve(["--max-watch-buffer-bytes", "2048", "--max-total-watch-bytes", "1024"]),
       ).field,
     ).toBe("maxTotalWatchBytes");
+    // The etcd gRPC API and the DNS view read one key space: not with shards.
+    expect(failure(() => resolve(["--shards", "8", "--listen-grpc", "127.0.0.1:7378"])).field).toBe(
+      "listenGrpc",
+    );
+    expect(failure(() => resolve(["--shards", "8", "--listen-dns", "127.0.0.1:7353"])).field).toBe(
+      "listenDns",
+    );
+    expect(failure(() => resolve(["--shards", "65537"])).field).toBe("shards");
+    expect(failure(() => resolve(["--replication", "0"])).field).toBe("replication");
+    expect(resolve(["--shards", "8", "--capacity", "2"])).toMatchObject({
+      shards: 8,
+      replication: 3,
+      capacity: 2,
+    });
   });
 
   it("serves https URLs when client TLS is set, and a joining member needs no own entry", () => {
