@@ -163,7 +163,8 @@ export class PlacementController {
   live(now: number): NodeId[] {
     const out: NodeId[] = [];
     for (const [id, at] of this.lastSeen) {
-      if (now - at < this.options.failureTimeoutMs && this.nodes.has(id)) out.push(id);
+      const known = this.nodes.has(id) || this.dirtyNodes.has(id);
+      if (now - at < this.options.failureTimeoutMs && known) out.push(id);
     }
     return out.sort((a, b) => a - b);
   }
@@ -191,7 +192,7 @@ export class PlacementController {
     if (t.record.replicas.includes(to)) {
       throw new InvalidArgumentError(`node ${to} already holds a replica of group ${group}`);
     }
-    const node = this.nodes.get(to);
+    const node = this.dirtyNodes.get(to) ?? this.nodes.get(to);
     if (node === undefined || node.draining) {
       throw new InvalidArgumentError(`node ${to} is not a member that can take replicas`);
     }
@@ -200,14 +201,9 @@ export class PlacementController {
       epoch: t.record.epoch + 1,
       replicas: t.record.replicas.map((n) => (n === from ? to : n)),
     };
-    const revision = await this.meta.write({ groups: [{ record, modRevision: t.modRevision }] });
-    if (revision === undefined) {
-      this.adopt(await this.meta.read());
+    if (!(await this.commit([{ record, modRevision: t.modRevision }]))) {
       throw new InvalidArgumentError(`group ${group} changed meanwhile; try again`);
     }
-    this.targets.set(group, { record, modRevision: revision });
-    this.revision = revision;
-    this.map = undefined;
     return record.epoch;
   }
 
@@ -446,7 +442,9 @@ export class PlacementController {
         : planPlacement(groups, current, nodes, {
             replicas: this.options.replication,
           });
-    let moving = groups.filter((g) => !this.settled(g, now)).length;
+    // In motion: led groups whose configuration is not their target yet. A
+    // group with no leader cannot move at all and takes no share of the budget.
+    let moving = groups.filter((g) => this.leaderSeen(g, now) && !this.settled(g, now)).length;
     const candidates = groups
       .filter((g) => !sameSet(desired.get(g) ?? [], current.get(g) ?? []))
       .filter((g) => this.leaderSeen(g, now))
@@ -470,23 +468,33 @@ export class PlacementController {
         modRevision: t.modRevision,
       });
     }
+    if (changes.length === 0 && this.dirtyNodes.size === 0) return;
+    await this.commit(changes);
+  }
+
+  /**
+   * Writes group changes with every node record not yet written (a target
+   * never names a node the map does not list), fenced on each group's mod
+   * revision. False when another controller wrote first: its state is taken.
+   */
+  private async commit(changes: { record: GroupRecord; modRevision: number }[]): Promise<boolean> {
     const nodeChanges = [...this.dirtyNodes.values()];
-    if (changes.length === 0 && nodeChanges.length === 0) return;
     const change: MetaChanges = { nodes: nodeChanges, groups: changes };
     const revision = await this.meta.write(change);
     if (revision === undefined) {
-      // Another controller wrote since we read: take its state.
       this.adopt(await this.meta.read());
-      return;
+      return false;
     }
     for (const n of nodeChanges) {
       this.nodes.set(n.id, n);
       if (this.dirtyNodes.get(n.id) === n) this.dirtyNodes.delete(n.id);
     }
-    for (const c of changes)
+    for (const c of changes) {
       this.targets.set(c.record.group, { record: c.record, modRevision: revision });
+    }
     this.revision = revision;
     this.map = undefined;
+    return true;
   }
 
   /** The group's leader reported recently, with exactly its target as voters. */
