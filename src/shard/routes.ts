@@ -8,7 +8,7 @@
  * The controller's routes answer on the node that runs it; any other node
  * says where it runs (NOT_CONTROLLER).
  */
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
 import type { KvReplica } from "../kv/index.js";
 import type { TxnCommand, TxnOp } from "../kv/types.js";
@@ -75,37 +75,91 @@ function txnSchemaWithShard(maxOps: number) {
   };
 }
 
-/** Every key a txn compares or touches, nested txns included. */
-function txnKeys(t: TxnCommand, out: Uint8Array[] = []): Uint8Array[] {
-  for (const c of t.compare) out.push(c.key);
+/**
+ * The keys a txn names, nested txns included: `points` are single keys (a
+ * compare or op without a range end), which must all be in the txn's shard;
+ * `spans` says some compare or op covers a range, which needs the shard
+ * named, and then covers only that shard's part of its range.
+ */
+function txnKeys(
+  t: TxnCommand,
+  out: { points: Uint8Array[]; spans: boolean } = { points: [], spans: false },
+): { points: Uint8Array[]; spans: boolean } {
+  for (const c of t.compare) {
+    if (c.rangeEnd === undefined) out.points.push(c.key);
+    else out.spans = true;
+  }
   const visit = (op: TxnOp) => {
     if (op.type === "txn") txnKeys(op, out);
-    else out.push(op.key);
+    else if ("rangeEnd" in op && op.rangeEnd !== undefined) out.spans = true;
+    else out.points.push(op.key);
   };
   for (const op of t.success) visit(op);
   for (const op of t.failure) visit(op);
   return out;
 }
 
+/**
+ * The body as the schema validated it must be the body as sent: a
+ * validator that drops unknown fields or coerces types ("2" into 2) would
+ * otherwise act on a request the client did not send. Checked around
+ * validation, so it holds whatever the instance's validator options are.
+ */
+function strictBody(): {
+  preValidation: (req: FastifyRequest) => Promise<void>;
+  preHandler: (req: FastifyRequest) => Promise<void>;
+} {
+  const sent = new WeakMap<FastifyRequest, string>();
+  return {
+    preValidation: async (req) => {
+      sent.set(req, JSON.stringify(req.body) ?? "");
+    },
+    preHandler: async (req) => {
+      const before = sent.get(req);
+      sent.delete(req);
+      if (before !== undefined && before !== (JSON.stringify(req.body) ?? "")) {
+        throw new HttpApiError(
+          400,
+          "INVALID_ARGUMENT",
+          "the body has a field this route does not take, or a value of the wrong type",
+        );
+      }
+    },
+  };
+}
+
 export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps): void {
   const { host, agent, limits } = deps;
+  const strict = strictBody();
   const clientOf = (id: NodeId): string | undefined =>
     agent.shardMap.nodes.find((n) => n.id === id)?.client || undefined;
 
-  const groupOf = (shard: number | undefined, keys: readonly Uint8Array[], spans: boolean) => {
+  /**
+   * The group a request runs on: the one named, which every single key of
+   * the request must map to, else the one every key maps to. A key range
+   * (`spans`) crosses shards, so it needs the shard named.
+   */
+  const groupOf = (shard: number | undefined, points: readonly Uint8Array[], spans: boolean) => {
     const count = agent.shardMap.shardCount;
+    const groups = [...new Set(points.map((k) => shardOf(k, count)))].sort((a, b) => a - b);
     if (shard !== undefined) {
       if (shard > count) throw new CrossShardError(`shard ${shard} does not exist (1..${count})`);
+      if (groups.some((g) => g !== shard)) {
+        throw new CrossShardError(
+          `the keys map to shard${groups.length > 1 ? "s" : ""} ${groups.join(", ")}, not to shard ${shard}`,
+        );
+      }
       return shard;
     }
     if (spans) throw new CrossShardError("a range over several keys spans shards: name the shard");
-    const groups = new Set(keys.map((k) => shardOf(k, count)));
-    if (groups.size !== 1) {
+    if (groups.length !== 1) {
       throw new CrossShardError(
-        `the keys map to shards ${[...groups].sort((a, b) => a - b).join(", ")}: a txn stays in one shard (use a hash tag such as {user42})`,
+        groups.length === 0
+          ? "a txn that names no key needs the shard named"
+          : `the keys map to shards ${groups.join(", ")}: a txn stays in one shard (use a hash tag such as {user42})`,
       );
     }
-    return [...groups][0] as GroupId;
+    return groups[0] as GroupId;
   };
 
   /** Runs `op` on this node's replica of the group, or answers where to go instead. */
@@ -138,10 +192,11 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
 
   app.post<{ Body: Sharded<RangeRequestJson> }>(
     "/v3/shard/kv/range",
-    { schema: { body: withShard(rangeBodySchema) } },
+    { schema: { body: withShard(rangeBodySchema) }, ...strict },
     async (req, reply) => {
       const command = rangeCommand(req.body, limits);
-      const group = groupOf(req.body.shard, [command.key], command.rangeEnd !== undefined);
+      const spans = command.rangeEnd !== undefined;
+      const group = groupOf(req.body.shard, spans ? [] : [command.key], spans);
       return onShard(reply, group, async (kv) =>
         rangeJson(
           await kv.read(req.body.serializable ?? false, (s) =>
@@ -154,7 +209,7 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
 
   app.post<{ Body: Sharded<PutRequestJson> }>(
     "/v3/shard/kv/put",
-    { schema: { body: withShard(putBodySchema) } },
+    { schema: { body: withShard(putBodySchema) }, ...strict },
     async (req, reply) => {
       const command = putCommand(req.body, limits);
       const id = requestIdOf(req);
@@ -165,27 +220,24 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
 
   app.post<{ Body: Sharded<DeleteRangeRequestJson> }>(
     "/v3/shard/kv/deleterange",
-    { schema: { body: withShard(deleteRangeBodySchema) } },
+    { schema: { body: withShard(deleteRangeBodySchema) }, ...strict },
     async (req, reply) => {
       const command = deleteRangeCommand(req.body, limits);
       const id = requestIdOf(req);
-      const group = groupOf(req.body.shard, [command.key], command.rangeEnd !== undefined);
+      const spans = command.rangeEnd !== undefined;
+      const group = groupOf(req.body.shard, spans ? [] : [command.key], spans);
       return onShard(reply, group, async (kv) => deleteRangeJson(await kv.write(command, id)));
     },
   );
 
   app.post<{ Body: Sharded<TxnRequestJson> }>(
     "/v3/shard/kv/txn",
-    { schema: { body: txnSchemaWithShard(limits.maxTxnOps) } },
+    { schema: { body: txnSchemaWithShard(limits.maxTxnOps) }, ...strict },
     async (req, reply) => {
       const command = txnCommand(req.body, limits);
       const id = requestIdOf(req);
-      const spans = [...command.success, ...command.failure].some(
-        (op) => op.type !== "txn" && "rangeEnd" in op && op.rangeEnd !== undefined,
-      );
-      const keys = txnKeys(command);
-      const group =
-        keys.length === 0 ? (req.body.shard ?? 1) : groupOf(req.body.shard, keys, spans);
+      const { points, spans } = txnKeys(command);
+      const group = groupOf(req.body.shard, points, spans);
       return onShard(
         reply,
         group,
@@ -240,6 +292,7 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
   app.post<{ Body: { node: number; draining: boolean } }>(
     "/v3/shard/drain",
     {
+      ...strict,
       schema: {
         body: {
           type: "object",
@@ -261,6 +314,7 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
   app.post<{ Body: { group: number; from: number; to: number } }>(
     "/v3/shard/move",
     {
+      ...strict,
       schema: {
         body: {
           type: "object",
