@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- shards [--nodes 5] [--shards 64] [--writers 16] [--no-real]`
+ * `npm run bench -- shards [--nodes 5] [--shards 64] [--writers 16] [--no-real] [--idle]`
  *
  * 1. The scale model (bench/shards/scale-model.ts): 100 nodes × 4,096
  *    shards, cost-modelled: write throughput from 3 to 100 nodes, bytes
@@ -9,10 +9,13 @@
  *    killed with SIGKILL and every shard must come back to 3 replicas by
  *    itself; a node joins and shards move to it; every acknowledged write
  *    is read back.
+ * 3. With --idle (bench/shards/idle-cost.ts): the memory and CPU an idle
+ *    group costs a node, 3 nodes at 1, 16, 64 and 256 shards.
  *
  * Prints a table, then one JSON line with every figure and `targets`.
  */
 import { parseArgs } from "node:util";
+import { measureIdleGroups } from "./shards/idle-cost.js";
 import { runRealShardScenario } from "./shards/real-cluster.js";
 import { runScaleModel } from "./shards/scale-model.js";
 
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     writers: { type: "string", default: "16" },
     "failure-timeout-ms": { type: "string", default: "5000" },
     "no-real": { type: "boolean", default: false },
+    idle: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -82,6 +86,27 @@ if (!values["no-real"]) {
     },
   );
 }
+let idle: Awaited<ReturnType<typeof measureIdleGroups>> | undefined;
+if (values.idle) {
+  idle = await measureIdleGroups({ log: (line) => console.error(line) });
+  console.log(`idle groups (3 nodes, R = 3, heartbeat ${idle.heartbeatMs} ms, from ${idle.from}):`);
+  for (const m of idle.measurements) {
+    const mean = (f: (n: (typeof m.nodes)[number]) => number) =>
+      Math.round((m.nodes.reduce((s, n) => s + f(n), 0) / m.nodes.length) * 10) / 10;
+    console.log(
+      `  ${String(m.shards).padStart(3)} shards: ${mean((n) => n.groups)} groups/node, RSS ${mean((n) => n.rssMiB)} MiB, CPU ${mean((n) => n.cpuPercent)}% of a core, ${mean((n) => n.writeCallsPerSecond ?? 0)} writes/s (per node, mean)`,
+    );
+  }
+  console.log(
+    `  per extra group: ${idle.slope.rssKiBPerGroup} KiB RSS, ${idle.slope.cpuPercentPerGroup}% of a core; at 0 groups ${idle.slope.rssMiBAtZero} MiB, ${idle.slope.cpuPercentAtZero}%`,
+  );
+}
 console.log(
-  JSON.stringify({ kind: "shards", model, ...(real !== undefined && { real }), targets }),
+  JSON.stringify({
+    kind: "shards",
+    model,
+    ...(real !== undefined && { real }),
+    ...(idle !== undefined && { idle }),
+    targets,
+  }),
 );
