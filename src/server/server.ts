@@ -34,6 +34,7 @@ import { addRequestDepthLimit } from "./request-depth.js";
 import { addResponseHeaderIdentity } from "./response-header.js";
 import { routeAccessTable } from "./route-access.js";
 import { serverWarnings } from "./security-warnings.js";
+import { STRICT_JSON_OPTIONS } from "./strict-json.js";
 import { registerDashboardRoutes } from "./ui-routes.js";
 import { registerWatchRoutes } from "./watch-routes.js";
 
@@ -61,12 +62,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     // logged at debug by addRequestObservers instead.
     logController: new LogController({ disableRequestLogging: true }),
     rewriteUrl: (req) => gatewayPath(req.url ?? "/"),
-    onProtoPoisoning: "error",
-    onConstructorPoisoning: "error",
-    ajv: {
-      // Strict shapes: no silent coercion of "true" or 5 into another type, no dropped fields.
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
-    },
+    ...STRICT_JSON_OPTIONS,
   }) as unknown as FastifyInstance;
   const metrics = options.metrics ?? createServerMetrics();
   const gate = new ClientConnectionGate(connections, app.log, (reason) =>

@@ -183,7 +183,7 @@ export class PlacementController {
    * Resolves with the group's new epoch; InvalidArgumentError when the move
    * makes no sense.
    */
-  async move(group: GroupId, from: NodeId, to: NodeId): Promise<number> {
+  async move(group: GroupId, from: NodeId, to: NodeId, now: number): Promise<number> {
     const t = this.targets.get(group);
     if (t === undefined) throw new InvalidArgumentError(`no group ${group}`);
     if (!t.record.replicas.includes(from)) {
@@ -201,6 +201,17 @@ export class PlacementController {
       epoch: t.record.epoch + 1,
       replicas: t.record.replicas.map((n) => (n === from ? to : n)),
     };
+    // A move the planner would undo at its next round is refused, not
+    // accepted and silently reverted: loads must stay within their bounds.
+    const current = new Map(
+      [...this.targets.values()].map((x) => [x.record.group, x.record.replicas] as const),
+    );
+    current.set(group, record.replicas);
+    if (!sameSet(this.placement(current, now).get(group) ?? [], record.replicas)) {
+      throw new InvalidArgumentError(
+        `moving group ${group} from node ${from} to node ${to} would take a node outside its load bound (or onto a node that is down): the placement would move it back`,
+      );
+    }
     if (!(await this.commit([{ record, modRevision: t.modRevision }]))) {
       throw new InvalidArgumentError(`group ${group} changed meanwhile; try again`);
     }
@@ -346,11 +357,10 @@ export class PlacementController {
       if (n === r.leader) return true;
       const m = match.get(n) ?? 0;
       const self = this.replicas.get(group)?.get(n);
+      if (self === undefined || !self.member) return false;
       return (
         m > 0 &&
         m + this.options.catchUpEntries >= r.commit &&
-        self !== undefined &&
-        self.member &&
         now - self.at < this.options.failureTimeoutMs
       );
     };
@@ -427,21 +437,10 @@ export class PlacementController {
    * new replica sets (groups that lost a replica first).
    */
   async plan(now: number): Promise<void> {
-    const live = this.live(now);
-    const liveSet = new Set(live);
-    const nodes = live.map((id) => {
-      const n = this.dirtyNodes.get(id) ?? this.nodes.get(id);
-      invariant(n !== undefined, "a live node is registered");
-      return { id, capacity: n.capacity, draining: n.draining };
-    });
+    const liveSet = new Set(this.live(now));
     const groups = allGroups(this.options.shardCount);
     const current = new Map(groups.map((g) => [g, this.targets.get(g)?.record.replicas ?? []]));
-    const desired =
-      nodes.length === 0
-        ? current
-        : planPlacement(groups, current, nodes, {
-            replicas: this.options.replication,
-          });
+    const desired = this.placement(current, now);
     // In motion: led groups whose configuration is not their target yet. A
     // group with no leader cannot move at all and takes no share of the budget.
     let moving = groups.filter((g) => this.leaderSeen(g, now) && !this.settled(g, now)).length;
@@ -495,6 +494,22 @@ export class PlacementController {
     this.revision = revision;
     this.map = undefined;
     return true;
+  }
+
+  /** The planner's targets over the live nodes, from `current`. */
+  private placement(
+    current: ReadonlyMap<GroupId, readonly NodeId[]>,
+    now: number,
+  ): ReadonlyMap<GroupId, readonly NodeId[]> {
+    const nodes = this.live(now).map((id) => {
+      const n = this.dirtyNodes.get(id) ?? this.nodes.get(id);
+      invariant(n !== undefined, "a live node is registered");
+      return { id, capacity: n.capacity, draining: n.draining };
+    });
+    if (nodes.length === 0) return current;
+    return planPlacement(allGroups(this.options.shardCount), current, nodes, {
+      replicas: this.options.replication,
+    });
   }
 
   /** The group's leader reported recently, with exactly its target as voters. */

@@ -23,6 +23,7 @@ import type { ServerLimits } from "../server/options.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "../server/request-depth.js";
 import { createTransport } from "../server/runtime/assemble.js";
 import type { ServeConfig } from "../server/runtime/config.js";
+import { STRICT_JSON_OPTIONS } from "../server/strict-json.js";
 import { ShardAgent } from "./agent.js";
 import { initialMap } from "./controller.js";
 import { ShardHost } from "./host.js";
@@ -178,7 +179,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     maxRangeBytes: config.maxRangeBytes,
     quotaBackendBytes: config.quotaBackendBytes,
   };
-  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes });
+  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, ...STRICT_JSON_OPTIONS });
   app.setErrorHandler((err, _req, reply) => {
     const { statusCode, body } = errorReply(err);
     void reply.code(statusCode).send(body);

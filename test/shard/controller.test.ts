@@ -133,7 +133,7 @@ describe("PlacementController", () => {
   it("moves leadership off a replica it removes, and never removes a voter when the live caught-up rest would lack a quorum", async () => {
     const { c } = await controller();
     for (const id of [1, 2, 3, 4]) c.heartbeat(heartbeat(id), 0);
-    expect(await c.move(2, 3, 4)).toBe(2);
+    expect(await c.move(2, 3, 4, 0)).toBe(2);
     expect(c.shardMap().groups[2]?.replicas).toEqual(expect.arrayContaining([1, 2, 4]));
     const voters = [1, 2, 3, 4];
     // Every replica's own log names it a voter.
@@ -187,15 +187,26 @@ describe("PlacementController", () => {
     expect(caught).toEqual([{ group: 2, kind: "remove", node: 3 }]);
   });
 
+  it("refuses a move the planner would undo, and one onto a node that is down", async () => {
+    const { c } = await controller();
+    c.heartbeat(heartbeat(4), 0);
+    for (const id of [1, 2, 3]) c.heartbeat(heartbeat(id), 5000);
+    // Node 4 was last heard at 0: at 5000 it is down.
+    await expect(c.move(2, 3, 4, 5000)).rejects.toThrow(/move it back/);
+    expect(c.shardMap().groups[2]?.replicas).toEqual(founding.groups[2]?.replicas);
+    c.heartbeat(heartbeat(4), 5000);
+    expect(await c.move(2, 3, 4, 5000)).toBe(2);
+  });
+
   it("a controller that read an older state cannot overwrite a newer one", async () => {
     const meta = await metaGroup();
     const a = await PlacementController.load(meta, OPTIONS, founding, 0);
     const b = await PlacementController.load(meta, OPTIONS, founding, 0);
     for (const c of [a, b]) c.heartbeat(heartbeat(4), 0);
     const holder = founding.groups[3]?.replicas[0] as number;
-    await a.move(3, holder, 4);
+    await a.move(3, holder, 4, 0);
     // b still believes the founding target: its write is fenced off, and it learns the new state.
-    await expect(b.move(3, holder, 4)).rejects.toThrow(/changed meanwhile/);
+    await expect(b.move(3, holder, 4, 0)).rejects.toThrow(/changed meanwhile/);
     expect(b.shardMap().groups[3]?.replicas).toContain(4);
     const state = await meta.read();
     expect(state.groups[3]?.record.epoch).toBe(2);
