@@ -38,6 +38,51 @@ export function repeatEvery(clock: Clock, intervalMs: number, fn: () => void): (
   return () => cancel();
 }
 
+/**
+ * A clock whose timers fire on a grid of `quantumMs`: a timer is rounded up
+ * to the next grid point (never early), and every timer due at one point
+ * runs in one callback of `base`. Many Raft groups in one process then tick
+ * together, and what they send in that callback can share writes. Time
+ * itself (`now`) is the base clock's.
+ */
+export function gridClock(base: Clock, quantumMs: number): Clock {
+  if (!(quantumMs > 0)) throw new RangeError(`quantumMs must be > 0, got ${quantumMs}`);
+  const slots = new Map<number, Set<() => void>>();
+  return {
+    now: () => base.now(),
+    setTimer(fn, delayMs) {
+      const due = base.now() + Math.max(0, delayMs);
+      const slot = Math.ceil(due / quantumMs) * quantumMs;
+      let fns = slots.get(slot);
+      if (fns === undefined) {
+        const created = new Set<() => void>();
+        fns = created;
+        slots.set(slot, created);
+        base.setTimer(() => {
+          slots.delete(slot);
+          // One throwing timer must not cancel the others of its slot.
+          let failure: { error: unknown } | undefined;
+          for (const f of created) {
+            try {
+              f();
+            } catch (error) {
+              failure ??= { error };
+            }
+          }
+          if (failure !== undefined) throw failure.error;
+        }, slot - base.now());
+      }
+      // A wrapper per timer, so the same function armed twice runs twice.
+      const entry = () => fn();
+      fns.add(entry);
+      const armed = fns;
+      return () => {
+        armed.delete(entry);
+      };
+    },
+  };
+}
+
 /** Node clamps larger delays to 1 ms; callers that need longer waits re-arm. */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 

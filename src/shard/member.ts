@@ -10,7 +10,7 @@ import { access, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Fastify from "fastify";
 import { type Logger, pino } from "pino";
-import { systemClock } from "../clock.js";
+import { gridClock, systemClock } from "../clock.js";
 import type { MvccBackend } from "../kv/backend/backend.js";
 import { LmdbBackend } from "../kv/backend/lmdb.js";
 import { MemoryBackend } from "../kv/backend/memory.js";
@@ -65,6 +65,8 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     // A node joining the cluster announces itself on the control channel
     // before anyone has added it as a peer.
     admitUnknownPeers: true,
+    // Every group's messages to a peer in one loop turn share a write.
+    coalesceWrites: true,
   });
   const mux = new GroupMux(transport);
   let reportFailure: (code: number) => void = () => {};
@@ -76,7 +78,9 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
   const host = new ShardHost({
     id: config.nodeId,
     mux,
-    env: processEnv,
+    // Every group ticks on one grid (half a heartbeat): their heartbeats to a
+    // peer leave in one write, not one per group.
+    env: { ...processEnv, clock: gridClock(systemClock, config.heartbeatMs / 2) },
     timing: {
       heartbeatMs: config.heartbeatMs,
       electionMs: config.electionMs,

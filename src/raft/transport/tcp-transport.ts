@@ -123,6 +123,27 @@ export class TcpTransport extends TransportHandlers implements Transport {
     for (const peer of this.peers.values()) peer.start();
   }
 
+  /** Peers with frames queued for the coalesced write (coalesceWrites). */
+  private readonly toFlush = new Set<OutboundPeer>();
+  private flushScheduled = false;
+
+  /** Writes the peer's queue now, or with coalesceWrites at the end of this loop turn. */
+  private flushSoon(peer: OutboundPeer): void {
+    if (!this.o.coalesceWrites) {
+      peer.flush();
+      return;
+    }
+    this.toFlush.add(peer);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const peers = [...this.toFlush];
+      this.toFlush.clear();
+      for (const p of peers) p.flush();
+    });
+  }
+
   send(messages: readonly Message[], group = 0): void {
     if (!Array.isArray(messages))
       throw new InvalidArgumentError("send expects an array of messages");
@@ -174,7 +195,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
       if (peer.enqueue(frame) === "queued") touched.add(peer);
       else unreachable.add(m.to);
     }
-    for (const peer of touched) peer.flush();
+    for (const peer of touched) this.flushSoon(peer);
     for (const id of unreachable) this.reportUnreachable(id);
   }
 
@@ -249,7 +270,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
       return false;
     }
     this.controlSent++;
-    peer.flush();
+    this.flushSoon(peer);
     return true;
   }
 

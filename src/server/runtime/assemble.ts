@@ -40,7 +40,7 @@ export async function openStorage(config: ServeConfig): Promise<WalStorage> {
 export async function createTransport(
   config: ServeConfig,
   logger: TransportLogger,
-  extra: Pick<TcpTransportOptions, "admitUnknownPeers"> = {},
+  extra: Pick<TcpTransportOptions, "admitUnknownPeers" | "coalesceWrites"> = {},
 ): Promise<TcpTransport> {
   const tls =
     config.peerCertFile === undefined ||

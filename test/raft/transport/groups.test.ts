@@ -316,6 +316,24 @@ describe("TcpTransport: Raft groups", () => {
   });
 });
 
+describe("TcpTransport: coalesced writes", () => {
+  for (const coalesceWrites of [false, true]) {
+    it(`${coalesceWrites ? "writes once per loop turn" : "writes on every send"}, delivering every group's messages in order`, async () => {
+      const [a, b] = await tracked(2, () => ({ coalesceWrites }));
+      const got = collect(b as TcpTransport);
+      await connected(a as TcpTransport, 2);
+      for (let g = 1; g <= 50; g++) a?.send([heartbeat(1, 2, `g${g}`)], g);
+      // Coalescing holds the frames until the end of this turn of the event loop.
+      const queued = a?.stats().peers.find((p) => p.id === 2)?.queuedMessages;
+      expect(queued).toBe(coalesceWrites ? 50 : 0);
+      await waitFor(() => got.length === 50, "50 messages");
+      expect(got.map((x) => [x.group, x.m.context])).toEqual(
+        Array.from({ length: 50 }, (_, i) => [i + 1, `g${i + 1}`]),
+      );
+    });
+  }
+});
+
 describe("TcpTransport: hostile group and control frames", () => {
   const RAW = 5;
 
