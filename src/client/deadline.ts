@@ -1,4 +1,4 @@
-import { AbortedError, DeadlineExceededError } from "./errors.js";
+import { AbortedError, ClientClosedError, ClientError, DeadlineExceededError } from "./errors.js";
 
 /**
  * One call's time budget and cancellation: `signal` aborts with a
@@ -67,4 +67,21 @@ export class Deadline implements Disposable {
     this.disarm();
     this.callerSignal?.removeEventListener("abort", this.onCallerAbort);
   }
+}
+
+/**
+ * A new call's deadline: the call's `timeoutMs`, else `defaultMs`, and its
+ * signal. Throws CLIENT_CLOSED once the client is closed.
+ */
+export function callDeadline(
+  options: { readonly signal?: AbortSignal; readonly timeoutMs?: number },
+  defaultMs: number,
+  closed: boolean,
+): Deadline {
+  if (closed) throw new ClientClosedError();
+  const timeoutMs = options.timeoutMs ?? defaultMs;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new ClientError("INVALID_ARGUMENT", `timeoutMs must be positive, got ${timeoutMs}`);
+  }
+  return new Deadline(timeoutMs, options.signal);
 }

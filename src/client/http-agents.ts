@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { ClientError } from "./errors.js";
-import type { Origin } from "./http-request.js";
+import { type Origin, parseOrigin } from "./http-request.js";
 
 /**
  * How long a kept-alive socket may sit idle, unless the server announces less.
@@ -48,8 +48,19 @@ export function validateTls(tls: TlsOptions | undefined): TlsOptions | undefined
  */
 export class ClientAgents {
   private readonly agents = new Map<string, http.Agent>();
+  private readonly origins = new Map<string, Origin>();
 
   constructor(private readonly tls: TlsOptions = {}) {}
+
+  /** `endpoint` parsed, once per endpoint. */
+  origin(endpoint: string): Origin {
+    let origin = this.origins.get(endpoint);
+    if (origin === undefined) {
+      origin = parseOrigin(endpoint);
+      this.origins.set(endpoint, origin);
+    }
+    return origin;
+  }
 
   /** The kept-alive pool for `origin`'s protocol. */
   pooled(origin: Origin): http.Agent {

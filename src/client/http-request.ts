@@ -23,13 +23,18 @@ export function parseOrigin(endpoint: string): Origin {
   };
 }
 
-export interface PostSpec {
+export interface RequestSpec {
   readonly origin: Origin;
   readonly path: string;
   readonly agent: http.Agent;
   readonly headers: Readonly<Record<string, string>>;
-  /** A string goes out in one write with the head; a Buffer would take a second. */
-  readonly body: string;
+  /** Default POST. */
+  readonly method?: "GET" | "POST";
+  /**
+   * What a POST sends (default none); a GET sends no body. A string goes out
+   * in one write with the head; a Buffer would take a second.
+   */
+  readonly body?: string;
   /** Aborting destroys the request, also while its answer is being read. */
   readonly signal: AbortSignal;
 }
@@ -68,26 +73,32 @@ export class RequestFailedError extends Error {
 }
 
 /**
- * POSTs `body` and resolves with the answer once its head arrived; the body
- * is left to the caller (read it, or destroy the answer). Rejects with the
- * signal's reason once it aborted, else with a RequestFailedError.
+ * Sends a request (a POST with `body`, or a GET) and resolves with the answer
+ * once its head arrived; the body is left to the caller (read it, or destroy
+ * the answer). Rejects with the signal's reason once it aborted, else with a
+ * RequestFailedError.
  */
-export function post(spec: PostSpec): Promise<http.IncomingMessage> {
+export function send(spec: RequestSpec): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const { signal } = spec;
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    const send = spec.origin.protocol === "https:" ? https.request : http.request;
-    const request = send({
+    const method = spec.method ?? "POST";
+    const body = method === "POST" ? (spec.body ?? "") : undefined;
+    const open = spec.origin.protocol === "https:" ? https.request : http.request;
+    const request = open({
       protocol: spec.origin.protocol,
       hostname: spec.origin.hostname,
       port: spec.origin.port,
       path: `${spec.origin.basePath}${spec.path}`,
-      method: "POST",
+      method,
       agent: spec.agent,
-      headers: { ...spec.headers, "content-length": String(Buffer.byteLength(spec.body)) },
+      headers:
+        body === undefined
+          ? spec.headers
+          : { ...spec.headers, "content-length": String(Buffer.byteLength(body)) },
     });
     let answered = false;
     const onAbort = () => request.destroy(signal.reason as Error);
@@ -120,7 +131,8 @@ export function post(spec: PostSpec): Promise<http.IncomingMessage> {
       answered = true;
       resolve(response);
     });
-    request.end(spec.body, "utf8");
+    if (body === undefined) request.end();
+    else request.end(body, "utf8");
   });
 }
 

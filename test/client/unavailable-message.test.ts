@@ -1,7 +1,7 @@
 /** An UnavailableError names every endpoint the call tried, with its last failure, within a bound. */
 import { describe, expect, it } from "vitest";
+import { describeTried } from "../../src/client/attempt.js";
 import { ConclaveClient, seededRandom, UnavailableError } from "../../src/client/index.js";
-import { describeTried } from "../../src/client/transport.js";
 import { freePort } from "../support/free-port.js";
 
 const deadEndpoints = async (n: number) =>

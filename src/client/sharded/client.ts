@@ -1,23 +1,20 @@
 import { shardOf as shardOfBytes } from "../../shard/keys.js";
+import { type AttemptOutcome, CallAttempts, readJson, sendAttempt } from "../attempt.js";
 import { credentialsFrom, TokenSource } from "../auth-token.js";
 import { authenticateJson, authenticateResult } from "../auth-wire.js";
 import { type BackoffOptions, backoffDelayMs, type RandomSource } from "../backoff.js";
 import { type Bytes, prefixEnd, rangeStart, toBytes } from "../bytes.js";
-import { Deadline } from "../deadline.js";
+import { callDeadline, Deadline } from "../deadline.js";
 import { EndpointPool, normalizeEndpoint } from "../endpoints.js";
 import {
   AbortedError,
   BadResponseError,
   ClientClosedError,
   ClientError,
-  DeadlineExceededError,
-  InvalidAuthTokenError,
   NotLeaderError,
-  OutcomeUnknownError,
   UnavailableError,
 } from "../errors.js";
 import { ClientAgents, type TlsOptions, validateTls } from "../http-agents.js";
-import { type Origin, parseOrigin } from "../http-request.js";
 import type { Json } from "../json-read.js";
 import type { KeyValue } from "../key-value.js";
 import type {
@@ -39,15 +36,15 @@ import {
   txnJson,
   txnResult,
 } from "../kv-wire.js";
-import { type AttemptFailure, type CallKind, mayRetry } from "../retry-policy.js";
-import { type CallOptions, describeTried, newIdempotencyKey } from "../transport.js";
+import type { CallKind } from "../retry-policy.js";
+import { type CallOptions, newIdempotencyKey } from "../transport.js";
 import {
   CrossShardError,
   NotControllerError,
   ShardNotLeaderError,
+  shardErrorFromServer,
   WrongShardError,
 } from "./errors.js";
-import { type AttemptOutcome, attempt } from "./http.js";
 import {
   moveResult,
   type ShardGroup,
@@ -128,8 +125,6 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_ATTEMPTS = 10;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_RANGE_CONCURRENCY = 16;
-/** Sends again at once on the same endpoint after a kept-alive socket turned out closed. */
-const MAX_STALE_SOCKET_RETRIES = 4;
 
 const MAP_PATH = "/v3/shard/map";
 const STATUS_PATH = "/v3/shard/status";
@@ -152,8 +147,6 @@ interface Target {
   redirect(error: ClientError, endpoint: string, deadline: Deadline): Promise<string | undefined>;
   succeeded(endpoint: string, value: unknown): void;
 }
-
-type Failed = Extract<AttemptOutcome, { ok: false }>;
 
 /**
  * A client for a sharded Conclave cluster (`conclave serve --shards N`).
@@ -179,7 +172,6 @@ export class ShardedClient implements AsyncDisposable {
   private readonly maxResponseBytes: number;
   private readonly rangeConcurrency: number;
   private readonly agents: ClientAgents;
-  private readonly origins = new Map<string, Origin>();
   private readonly tokens: TokenSource | undefined;
   private cached: ShardMap | undefined;
   /** Node id → its client URL, from the cached map. */
@@ -420,12 +412,7 @@ export class ShardedClient implements AsyncDisposable {
   // ---- routing ----------------------------------------------------------------------
 
   private deadline(options: CallOptions): Deadline {
-    if (this.closed) throw new ClientClosedError();
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new ClientError("INVALID_ARGUMENT", `timeoutMs must be positive, got ${timeoutMs}`);
-    }
-    return new Deadline(timeoutMs, options.signal);
+    return callDeadline(options, this.timeoutMs, this.closed);
   }
 
   private async keyCall(
@@ -651,15 +638,6 @@ export class ShardedClient implements AsyncDisposable {
     return authenticateResult(await this.loop(target, request, deadline));
   }
 
-  private origin(endpoint: string): Origin {
-    let origin = this.origins.get(endpoint);
-    if (origin === undefined) {
-      origin = parseOrigin(endpoint);
-      this.origins.set(endpoint, origin);
-    }
-    return origin;
-  }
-
   /**
    * Sends `request` until an endpoint answers it: the target's candidates in
    * order, a redirect at once (a second redirect to the same place waits its
@@ -668,19 +646,16 @@ export class ShardedClient implements AsyncDisposable {
    */
   private async loop(target: Target, request: Request, deadline: Deadline): Promise<unknown> {
     const idempotencyKey = request.kind === "keyed-write" ? newIdempotencyKey() : undefined;
-    const body = request.method === "POST" ? JSON.stringify(request.body ?? {}) : "";
-    const tried = new Map<string, string>();
+    const body = request.method === "POST" ? JSON.stringify(request.body ?? {}) : undefined;
+    const attempts = new CallAttempts(request.kind, this.tokens, request.anonymous === true);
     /** Failed in this round of the candidates; cleared when every one has. */
     const avoid = new Set<string>();
     const redirected = new Set<string>();
     let hint: string | undefined;
-    let last: Failed | undefined;
-    let staleRetries = 0;
-    let reauthenticated = false;
     let retry = 0;
     for (let sent = 0; ; ) {
       if (this.closed) throw new ClientClosedError();
-      if (deadline.signal.aborted) throw exhausted(deadline.signal.reason, last, tried);
+      attempts.throwIfDone(deadline);
       let endpoint = hint;
       hint = undefined;
       if (endpoint === undefined) {
@@ -691,114 +666,53 @@ export class ShardedClient implements AsyncDisposable {
           endpoint = candidates[0]!;
         }
       }
-      const token = request.anonymous === true ? undefined : await this.tokens?.token(deadline);
-      let outcome: AttemptOutcome;
+      const token = await attempts.token(deadline);
+      let outcome: AttemptOutcome<unknown>;
       try {
         sent++;
-        const spec = {
+        outcome = await sendAttempt(this.agents, {
+          endpoint,
           method: request.method,
           path: request.path,
-          body,
+          ...(body !== undefined && { body }),
           idempotencyKey,
           token,
           ownConnection: request.kind === "write",
-        };
-        const origin = this.origin(endpoint);
-        outcome = await attempt(
-          endpoint,
-          origin,
-          this.agents,
-          spec,
           deadline,
-          this.maxResponseBytes,
-        );
+          maxResponseBytes: this.maxResponseBytes,
+          errorFromServer: shardErrorFromServer,
+          consume: (response) => readJson(response, this.maxResponseBytes),
+        });
       } catch (reason) {
-        // A read cut off mid-attempt reports why the earlier attempts failed; a write
-        // cut off mid-attempt may have been applied, so it stays DeadlineExceededError.
-        const cutOff =
-          reason instanceof DeadlineExceededError &&
-          (request.kind === "read" || request.kind === "idempotent");
-        if (cutOff) tried.set(endpoint, "no answer before the deadline");
-        throw cutOff ? exhausted(reason, last, tried) : reason;
+        throw attempts.cutOff(reason, endpoint);
       }
       if (outcome.ok) {
         target.succeeded(endpoint, outcome.value);
         return outcome.value;
       }
-      last = outcome;
-      tried.set(endpoint, outcome.error.message);
+      attempts.failed(endpoint, outcome);
       if (this.closed) throw new ClientClosedError();
-      if (
-        token !== undefined &&
-        !reauthenticated &&
-        outcome.error instanceof InvalidAuthTokenError &&
-        this.tokens?.refused(token) === true
-      ) {
-        reauthenticated = true;
+      if (attempts.againAtOnce(outcome, token)) {
         hint = endpoint;
         continue;
       }
-      if (
-        outcome.staleSocket === true &&
-        staleRetries < MAX_STALE_SOCKET_RETRIES &&
-        mayRetry(request.kind, outcome.failure)
-      ) {
-        staleRetries++;
-        hint = endpoint;
-        continue;
-      }
-      if (!mayRetry(request.kind, outcome.failure)) {
-        if (outcome.failure.kind === "lost" && request.kind === "write") {
-          throw new OutcomeUnknownError(
-            `the connection to ${endpoint} was lost after the call was sent; it may or may not have taken effect`,
-            undefined,
-            outcome.error,
-          );
-        }
-        throw outcome.error;
-      }
+      attempts.throwUnlessRetryable(outcome, endpoint);
       if (sent >= this.maxAttempts) {
-        throw exhausted(
+        throw attempts.exhausted(
           new UnavailableError(`no endpoint served the call in ${sent} attempts`),
-          last,
-          tried,
         );
       }
       const next = await target.redirect(outcome.error, endpoint, deadline);
       avoid.add(endpoint);
-      let waitMs: number;
+      hint = next;
       if (next !== undefined && next !== endpoint && !redirected.has(next)) {
         redirected.add(next);
-        hint = next;
-        waitMs = 0;
+        await attempts.wait(deadline, 0);
       } else {
-        hint = next;
-        waitMs = backoffDelayMs(retry++, this.random, this.backoff);
-      }
-      if (waitMs >= deadline.remainingMs()) {
-        throw exhausted(new DeadlineExceededError(deadline.timeoutMs), last, tried);
-      }
-      try {
-        if (waitMs > 0) await deadline.sleep(waitMs);
-      } catch (reason) {
-        throw exhausted(reason, last, tried);
+        await attempts.wait(deadline, backoffDelayMs(retry++, this.random, this.backoff));
       }
     }
   }
-}
-
-/** What a call that ran out of time or attempts throws: why its attempts failed. */
-function exhausted(
-  reason: unknown,
-  last: { failure: AttemptFailure; error: ClientError } | undefined,
-  tried: ReadonlyMap<string, string>,
-): unknown {
-  if (reason instanceof AbortedError) return reason;
-  if (last === undefined || last.failure.kind === "answered") return last?.error ?? reason;
-  return new UnavailableError(
-    `no endpoint answered before the call ended; tried ${describeTried(tried)}`,
-    last.error,
-  );
 }
 
 /** `header.epoch` of a shard kv answer, when it has one. */

@@ -75,95 +75,123 @@ export interface ShardHeader {
   readonly revision: number;
 }
 
-function ids(value: unknown, what: string): number[] {
-  return asArray(value, what).map((v, i) => asInt(v, `${what}[${i}]`));
-}
+/** One object of an answer; each field read names itself (`at.field`) in a BadResponseError. */
+class Fields {
+  private readonly o: Json;
 
-/** A count, sent as a number or as the list it counts. */
-function count(value: unknown, what: string): number {
-  return Array.isArray(value) ? value.length : asInt(value, what);
-}
+  constructor(
+    value: unknown,
+    private readonly at: string,
+  ) {
+    this.o = asObject(value, at);
+  }
 
-function text(value: unknown, what: string): string {
-  return value === undefined || value === null ? "" : asString(value, what);
+  raw(key: string): unknown {
+    return this.o[key];
+  }
+
+  /** An integer; absent is 0 (`orZero`: null too). */
+  int(key: string, orZero = false): number {
+    const value = this.o[key];
+    return asInt(orZero ? (value ?? 0) : value, this.name(key));
+  }
+
+  bool(key: string): boolean {
+    return asBool(this.o[key], this.name(key));
+  }
+
+  /** A string; absent or null is "". */
+  text(key: string): string {
+    const value = this.o[key];
+    return value === undefined || value === null ? "" : asString(value, this.name(key));
+  }
+
+  /** A list of node ids. */
+  ids(key: string): number[] {
+    const what = this.name(key);
+    return asArray(this.o[key], what).map((v, i) => asInt(v, `${what}[${i}]`));
+  }
+
+  /** A count, sent as a number or as the list it counts. */
+  count(key: string): number {
+    const value = this.o[key];
+    return Array.isArray(value) ? value.length : asInt(value, this.name(key));
+  }
+
+  /** A list of objects, each read by `read`. */
+  list<T>(key: string, read: (item: Fields) => T): T[] {
+    const what = this.name(key);
+    return asArray(this.o[key], what).map((v, i) => read(new Fields(v, `${what}[${i}]`)));
+  }
+
+  private name(key: string): string {
+    return `${this.at}.${key}`;
+  }
 }
 
 export function shardMapResult(value: unknown, what = "shard map"): ShardMap {
-  const o = asObject(value, what);
-  const shardCount = asInt(o["shardCount"], `${what}.shardCount`);
+  const o = new Fields(value, what);
+  const shardCount = o.int("shardCount");
   if (shardCount < 1) throw new BadResponseError(`${what}.shardCount is ${shardCount}`);
   return {
-    revision: asInt(o["revision"], `${what}.revision`),
+    revision: o.int("revision"),
     shardCount,
-    replication: asInt(o["replication"], `${what}.replication`),
-    nodes: asArray(o["nodes"], `${what}.nodes`).map((n, i) => {
-      const at = `${what}.nodes[${i}]`;
-      const node = asObject(n, at);
+    replication: o.int("replication"),
+    nodes: o.list("nodes", (node) => {
+      const capacity = node.raw("capacity");
       return {
-        id: asInt(node["id"], `${at}.id`),
-        peer: text(node["peer"], `${at}.peer`),
-        client: text(node["client"], `${at}.client`),
-        capacity: typeof node["capacity"] === "number" ? node["capacity"] : 1,
-        draining: asBool(node["draining"], `${at}.draining`),
+        id: node.int("id"),
+        peer: node.text("peer"),
+        client: node.text("client"),
+        capacity: typeof capacity === "number" ? capacity : 1,
+        draining: node.bool("draining"),
       };
     }),
-    groups: asArray(o["groups"], `${what}.groups`).map((g, i) => {
-      const at = `${what}.groups[${i}]`;
-      const group = asObject(g, at);
-      return {
-        group: asInt(group["group"], `${at}.group`),
-        epoch: asInt(group["epoch"], `${at}.epoch`),
-        replicas: ids(group["replicas"], `${at}.replicas`),
-        leader: asInt(group["leader"] ?? 0, `${at}.leader`),
-      };
-    }),
+    groups: o.list("groups", (group) => ({
+      group: group.int("group"),
+      epoch: group.int("epoch"),
+      replicas: group.ids("replicas"),
+      leader: group.int("leader", true),
+    })),
   };
 }
 
 export function shardStatusResult(value: unknown, what = "shard status"): ShardStatus {
-  const o = asObject(value, what);
+  const o = new Fields(value, what);
   return {
-    controller: asInt(o["controller"] ?? 0, `${what}.controller`),
-    revision: asInt(o["revision"], `${what}.revision`),
-    nodes: asArray(o["nodes"], `${what}.nodes`).map((n, i) => {
-      const at = `${what}.nodes[${i}]`;
-      const node = asObject(n, at);
-      return {
-        id: asInt(node["id"], `${at}.id`),
-        client: text(node["client"], `${at}.client`),
-        live: asBool(node["live"], `${at}.live`),
-        draining: asBool(node["draining"], `${at}.draining`),
-        replicas: count(node["replicas"], `${at}.replicas`),
-        leaders: count(node["leaders"], `${at}.leaders`),
-      };
-    }),
-    groups: asArray(o["groups"], `${what}.groups`).map((g, i) => {
-      const at = `${what}.groups[${i}]`;
-      const group = asObject(g, at);
-      return {
-        group: asInt(group["group"], `${at}.group`),
-        epoch: asInt(group["epoch"], `${at}.epoch`),
-        target: ids(group["target"], `${at}.target`),
-        voters: ids(group["voters"], `${at}.voters`),
-        learners: ids(group["learners"], `${at}.learners`),
-        leader: asInt(group["leader"] ?? 0, `${at}.leader`),
-        settled: asBool(group["settled"], `${at}.settled`),
-      };
-    }),
+    controller: o.int("controller", true),
+    revision: o.int("revision"),
+    nodes: o.list("nodes", (node) => ({
+      id: node.int("id"),
+      client: node.text("client"),
+      live: node.bool("live"),
+      draining: node.bool("draining"),
+      replicas: node.count("replicas"),
+      leaders: node.count("leaders"),
+    })),
+    groups: o.list("groups", (group) => ({
+      group: group.int("group"),
+      epoch: group.int("epoch"),
+      target: group.ids("target"),
+      voters: group.ids("voters"),
+      learners: group.ids("learners"),
+      leader: group.int("leader", true),
+      settled: group.bool("settled"),
+    })),
   };
 }
 
 /** `header.shard`, `header.epoch` and `header.revision` of a shard kv answer. */
 export function shardHeader(body: Json, what: string): ShardHeader {
-  const header = asObject(body["header"], `${what}.header`);
+  const header = new Fields(body["header"], `${what}.header`);
   return {
-    shard: asInt(header["shard"], `${what}.header.shard`),
-    epoch: asInt(header["epoch"], `${what}.header.epoch`),
-    revision: asInt(header["revision"], `${what}.header.revision`),
+    shard: header.int("shard"),
+    epoch: header.int("epoch"),
+    revision: header.int("revision"),
   };
 }
 
 /** The `epoch` of a move's answer. */
 export function moveResult(value: unknown): { epoch: number } {
-  return { epoch: asInt(asObject(value, "shard move")["epoch"], "shard move.epoch") };
+  return { epoch: new Fields(value, "shard move").int("epoch") };
 }
