@@ -467,9 +467,15 @@ describe("sharded API, real processes: HTTP boundaries", () => {
       const follower = g.target.find((id) => id !== g.leader);
       expect(follower).toBeDefined();
       const key = keyIn(g.group, "follower/");
-      const r = await request(follower ?? 0, "/v3/shard/kv/put", {
-        body: { key: b64(key), value: b64("v") },
-      });
+      const put = () =>
+        request(follower ?? 0, "/v3/shard/kv/put", { body: { key: b64(key), value: b64("v") } });
+      // While leadership moves (the controller balances leaders), a follower
+      // may briefly know no leader: it says so (leader null); ask again.
+      let r = await put();
+      for (let i = 0; i < 50 && r.status === 421 && r.body["leader"] === null; i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        r = await put();
+      }
       if (r.status === 200) continue; // leadership moved to it meanwhile
       expect(r.status).toBe(421);
       expect(r.body["code"]).toBe("NOT_LEADER");
