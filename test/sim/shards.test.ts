@@ -19,8 +19,8 @@ describe("simulation: the sharded tier under crashes, joins, drains and partitio
   }
 
   it("replays a seed exactly", async () => {
-    const a = await runShardSimulation({ seed: 7, faultMs: 2000 });
-    const b = await runShardSimulation({ seed: 7, faultMs: 2000 });
+    const a = await runShardSimulation({ seed: 7, faultMs: 1000 });
+    const b = await runShardSimulation({ seed: 7, faultMs: 1000 });
     expect(b).toEqual(a);
   });
 });
