@@ -82,7 +82,7 @@ export class ShardAgent {
   /** The node believed to run the controller (0: unknown). */
   get controllerNode(): NodeId {
     if (this.controller?.ready !== undefined) return this.opts.self.id;
-    const metaLeader = this.opts.host.get(META_GROUP)?.node.status().leader ?? 0;
+    const metaLeader = this.metaLeader();
     return metaLeader !== 0 ? metaLeader : this.controllerHint;
   }
 
@@ -158,7 +158,7 @@ export class ShardAgent {
   /** Starts the controller when this node's meta replica leads, drops it when it no longer does. */
   private followMetaLeadership(): void {
     const meta = this.opts.host.get(META_GROUP);
-    const status = meta?.node.status();
+    const status = meta?.node.basicStatus();
     if (meta === undefined || status === undefined || status.role !== Role.Leader) {
       this.controller = undefined;
       return;
@@ -185,12 +185,17 @@ export class ShardAgent {
     );
   }
 
+  /** The meta group's leader as this node's replica of it knows it (0: none, or no replica here). */
+  private metaLeader(): NodeId {
+    return this.opts.host.get(META_GROUP)?.node.basicStatus().lead ?? 0;
+  }
+
   /** Whom to send the heartbeat: whoever answered last, the meta leader if known, or the next node. */
   private controllerCandidate(rotate: boolean): NodeId | undefined {
     const self = this.opts.self.id;
     if (!rotate) {
       if (this.controllerHint !== 0 && this.controllerHint !== self) return this.controllerHint;
-      const metaLeader = this.opts.host.get(META_GROUP)?.node.status().leader ?? 0;
+      const metaLeader = this.metaLeader();
       if (metaLeader !== 0 && metaLeader !== self) return metaLeader;
     }
     const candidates = [
@@ -235,7 +240,7 @@ export class ShardAgent {
       carrier.sendControl(from, encodeControl(controller.heartbeat(request, clock.now())));
       return;
     }
-    const leader = this.opts.host.get(META_GROUP)?.node.status().leader ?? 0;
+    const leader = this.metaLeader();
     const hint = leader !== 0 && leader !== this.opts.self.id ? leader : this.controllerHint;
     const peer = this.map.nodes.find((n) => n.id === hint)?.peer ?? "";
     carrier.sendControl(

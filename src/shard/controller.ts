@@ -296,14 +296,16 @@ export class PlacementController {
     const operators: Operator[] = [];
     const destroy: GroupId[] = [];
     const live = new Set(this.live(now));
-    // Leader counts are complete only once every live node has reported.
-    const leaderCounts =
-      now - this.startedAt >= this.options.failureTimeoutMs ? this.leaderCounts(now) : undefined;
+    // Leader counts are complete only once every live node has reported;
+    // counted once per heartbeat, and only if a step needs them.
+    const warm = now - this.startedAt >= this.options.failureTimeoutMs;
+    let counts: Map<NodeId, number> | undefined;
+    const leaderCounts = () => (counts ??= warm ? this.leaderCounts(now) : new Map());
     for (const report of req.groups) {
       const target = this.targets.get(report.group)?.record;
       if (target === undefined) continue;
       if (report.leader === req.node.id) {
-        const op = this.nextStep(report, target, live, leaderCounts ?? new Map(), now);
+        const op = this.nextStep(report, target, live, leaderCounts, now);
         if (op !== undefined) operators.push(op);
       } else if (
         !target.replicas.includes(req.node.id) &&
@@ -343,7 +345,7 @@ export class PlacementController {
     r: GroupReport,
     target: GroupRecord,
     live: ReadonlySet<NodeId>,
-    leaderCounts: Map<NodeId, number>,
+    leaderCounts: () => Map<NodeId, number>,
     now: number,
   ): Operator | undefined {
     if (r.outgoing.length > 0) return undefined; // a joint configuration is still being left
@@ -387,12 +389,12 @@ export class PlacementController {
       if (x !== r.leader) return { group, kind: "remove", node: x };
       const to = this.leastLoaded(
         r.voters.filter((n) => want.has(n) && live.has(n) && caughtUp(n)),
-        leaderCounts,
+        leaderCounts(),
       );
       if (to !== undefined) return { group, kind: "transfer-leader", node: to };
     }
-    if (surplus.length > 0 || leaderCounts.size === 0) return undefined;
-    return this.balanceLeader(r, live, caughtUp, leaderCounts);
+    if (surplus.length > 0 || leaderCounts().size === 0) return undefined;
+    return this.balanceLeader(r, live, caughtUp, leaderCounts());
   }
 
   /** Moves leadership off a node that leads clearly more groups than its share. */

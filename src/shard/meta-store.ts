@@ -5,7 +5,7 @@
  * modified since it was read, so a controller that lost its election can
  * never overwrite its successor's decisions.
  */
-import type { KvReplica } from "../kv/index.js";
+import { type KvReplica, prefixEnd, utf8 } from "../kv/index.js";
 import type { PutCommand, TxnOp } from "../kv/types.js";
 import { groupRecord, nodeRecord } from "./control-codec.js";
 import type { GroupRecord, NodeRecord } from "./types.js";
@@ -30,22 +30,19 @@ export interface MetaChanges {
   readonly groups?: readonly { readonly record: GroupRecord; readonly modRevision: number }[];
 }
 
-const text = new TextEncoder();
-const untext = new TextDecoder();
-
 function key(prefix: string, id: number): Uint8Array {
   // Fixed width, so the key order is the numeric order.
-  return text.encode(`${prefix}${String(id).padStart(10, "0")}`);
+  return utf8(`${prefix}${String(id).padStart(10, "0")}`);
 }
 
-function prefixEnd(prefix: string): Uint8Array {
-  const bytes = text.encode(prefix);
-  bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) + 1;
-  return bytes;
+/** Every key under the prefix. */
+function under(prefix: string): { key: Uint8Array; rangeEnd: Uint8Array } {
+  const key = utf8(prefix);
+  return { key, rangeEnd: prefixEnd(key) };
 }
 
 function json(value: Uint8Array): unknown {
-  return JSON.parse(untext.decode(value));
+  return JSON.parse(Buffer.from(value).toString("utf8"));
 }
 
 export class MetaStore {
@@ -53,15 +50,9 @@ export class MetaStore {
 
   async read(): Promise<MetaState> {
     return this.meta.read(false, (store) => {
-      const config = store.range({ key: text.encode(CONFIG_KEY) }).kvs[0];
-      const nodes = store.range({
-        key: text.encode(NODE_PREFIX),
-        rangeEnd: prefixEnd(NODE_PREFIX),
-      });
-      const groups = store.range({
-        key: text.encode(GROUP_PREFIX),
-        rangeEnd: prefixEnd(GROUP_PREFIX),
-      });
+      const config = store.range({ key: utf8(CONFIG_KEY) }).kvs[0];
+      const nodes = store.range(under(NODE_PREFIX));
+      const groups = store.range(under(GROUP_PREFIX));
       const c = config === undefined ? undefined : (json(config.value) as MetaState["config"]);
       return {
         revision: store.revision,
@@ -82,8 +73,8 @@ export class MetaStore {
   async write(changes: MetaChanges): Promise<number | undefined> {
     const puts: PutCommand[] = [];
     const put = (k: Uint8Array, v: unknown) =>
-      puts.push({ type: "put", key: k, value: text.encode(JSON.stringify(v)) });
-    if (changes.config !== undefined) put(text.encode(CONFIG_KEY), changes.config);
+      puts.push({ type: "put", key: k, value: utf8(JSON.stringify(v)) });
+    if (changes.config !== undefined) put(utf8(CONFIG_KEY), changes.config);
     for (const n of changes.nodes ?? []) put(key(NODE_PREFIX, n.id), n);
     for (const g of changes.groups ?? []) put(key(GROUP_PREFIX, g.record.group), g.record);
     const result = await this.meta.write({

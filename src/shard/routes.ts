@@ -227,7 +227,8 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
       nodes: map.nodes,
       groups: map.groups.map((g) => ({
         ...g,
-        leader: host.get(g.group)?.node.status().leader || controller?.leaderOf(g.group, now) || 0,
+        leader:
+          host.get(g.group)?.node.basicStatus().lead || controller?.leaderOf(g.group, now) || 0,
       })),
     };
   });

@@ -254,6 +254,6 @@ export class Cluster {
 }
 
 /** A peer address for the address book; the simulated network routes by id. */
-function addressOf(id: NodeId): string {
+export function addressOf(id: NodeId): string {
   return `127.0.0.1:${7000 + id}`;
 }

@@ -19,6 +19,7 @@ import { ShardAgent } from "../../shard/agent.js";
 import { type ControllerOptions, initialMap } from "../../shard/controller.js";
 import { type GroupReplica, type GroupTiming, ShardHost } from "../../shard/host.js";
 import type { GroupId, NodeRecord, ShardMap } from "../../shard/types.js";
+import { addressOf } from "../cluster.js";
 import { SimDisk } from "../disk.js";
 import { CALM_NETWORK, SimNetwork } from "../network.js";
 import { SimProcess } from "../process.js";
@@ -65,7 +66,7 @@ export class SimShardNode {
   get record(): NodeRecord {
     return {
       id: this.id,
-      peer: peerOf(this.id),
+      peer: addressOf(this.id),
       client: "",
       capacity: this.capacity,
       draining: false,
@@ -258,7 +259,7 @@ export class ShardSim {
       },
     });
     const agent = new ShardAgent({
-      self: { id: node.id, peer: peerOf(node.id), client: "", capacity: node.capacity },
+      self: { id: node.id, peer: addressOf(node.id), client: "", capacity: node.capacity },
       host,
       mux,
       carrier: transport,
@@ -266,7 +267,7 @@ export class ShardSim {
       founding: this.founding,
       founder: node.id <= this.opts.founders,
       seeds: new Map(
-        [...this.nodes.keys()].filter((id) => id !== node.id).map((id) => [id, peerOf(id)]),
+        [...this.nodes.keys()].filter((id) => id !== node.id).map((id) => [id, addressOf(id)]),
       ),
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       controller: {
@@ -439,9 +440,4 @@ export class ShardSim {
     for (const n of this.nodes.values()) out.set(n.id, n.running?.host.groups().length ?? 0);
     return out;
   }
-}
-
-/** A peer address for the address book; the simulated network routes by id. */
-function peerOf(id: NodeId): string {
-  return `127.0.0.1:${7000 + id}`;
 }
