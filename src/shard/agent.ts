@@ -15,6 +15,7 @@ import { decodeControl, encodeControl } from "./control-codec.js";
 import { type ControllerOptions, PlacementController } from "./controller.js";
 import type { ShardHost } from "./host.js";
 import { META_GROUP } from "./keys.js";
+import { PeerLiveness } from "./liveness.js";
 import { MetaStore } from "./meta-store.js";
 import type {
   ControlMessage,
@@ -40,6 +41,12 @@ export interface ShardAgentOptions {
   /** Nodes to ask for the controller before any map is known: id → peer address. */
   readonly seeds: ReadonlyMap<NodeId, string>;
   readonly heartbeatIntervalMs: number;
+  /**
+   * Ping every node of the map this often and wake the host's quiescent
+   * groups a peer takes part in once it was silent for `timeoutMs` (needed
+   * when the host's groups quiesce; see liveness.ts).
+   */
+  readonly liveness?: { readonly intervalMs: number; readonly timeoutMs: number };
   readonly controller: ControllerOptions;
   /** Whether this node ever founded its groups (durable), and how to record that it did. */
   readonly founded: { get(): Promise<boolean>; set(): Promise<void> };
@@ -64,10 +71,27 @@ export class ShardAgent {
   private cancel: (() => void) | undefined;
   private stopped = false;
   private seedTurn = 0;
+  private readonly liveness: PeerLiveness | undefined;
 
   constructor(private readonly opts: ShardAgentOptions) {
     this.map = opts.founding;
     this.lastReplyAt = opts.clock.now();
+    const l = opts.liveness;
+    this.liveness =
+      l === undefined
+        ? undefined
+        : new PeerLiveness({
+            clock: opts.clock,
+            intervalMs: l.intervalMs,
+            timeoutMs: l.timeoutMs,
+            peers: () => this.map.nodes.map((n) => n.id).filter((id) => id !== opts.self.id),
+            ping: (peer) =>
+              opts.carrier.sendControl(peer, encodeControl({ type: "ping", seq: ++this.seq })),
+            onDown: (peer) => {
+              const woken = opts.host.wakeWith(peer);
+              if (woken > 0) opts.onEvent?.(`node ${peer} went silent: woke ${woken} quiet groups`);
+            },
+          });
   }
 
   get shardMap(): ShardMap {
@@ -107,11 +131,13 @@ export class ShardAgent {
       );
     }
     this.schedule();
+    this.liveness?.start();
   }
 
   stop(): void {
     this.stopped = true;
     this.cancel?.();
+    this.liveness?.stop();
   }
 
   private schedule(): void {
@@ -214,7 +240,10 @@ export class ShardAgent {
       this.opts.onError?.(err);
       return;
     }
+    this.liveness?.heard(from);
     switch (message.type) {
+      case "ping":
+        return;
       case "heartbeat":
         this.answer(from, message);
         return;

@@ -71,6 +71,8 @@ export function decodeControl(payload: Uint8Array): ControlMessage {
         controller: uint(o.controller, "controller"),
         peer: text(o.peer, "peer"),
       };
+    case "ping":
+      return { type: "ping", seq };
     default:
       throw new InvalidControlMessageError("unknown type");
   }

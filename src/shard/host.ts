@@ -35,6 +35,12 @@ export interface GroupTiming {
   /** Snapshot after this many applied entries (0: never). */
   readonly snapshotEveryEntries: number;
   readonly leaseCheckMs: number;
+  /**
+   * Idle groups stop ticking after this many heartbeat ticks (see
+   * raft/node/quiescence.ts); undefined: never. Whoever sets it must call
+   * wakeWith() when a peer process goes silent.
+   */
+  readonly quiesceAfterTicks?: number;
 }
 
 /** Hooks for the simulator's checks and for metrics, per group. */
@@ -129,6 +135,9 @@ export class ShardHost {
       requestTimeoutMs: timing.requestTimeoutMs,
       snapshotEveryEntries: timing.snapshotEveryEntries,
       snapshotEveryBytes: 0,
+      ...(timing.quiesceAfterTicks !== undefined && {
+        quiesceAfterTicks: timing.quiesceAfterTicks,
+      }),
       // This node's id is its replica id in every group, also after a replica
       // was deleted and created again: until it holds a log, it must not vote.
       raft: { noVotesWhenEmpty: true },
@@ -165,6 +174,33 @@ export class ShardHost {
     replica.expiry.stop();
     await replica.node.stop();
     await this.opts.resources.release(replica.group);
+  }
+
+  /**
+   * Wakes every quiescent replica whose group has `peer` as a member (its
+   * process went silent: a quiet group would not notice); returns how many.
+   */
+  wakeWith(peer: NodeId): number {
+    let woken = 0;
+    for (const replica of this.replicas.values()) {
+      const node = replica.node;
+      if (!node.isQuiet) continue;
+      const c = node.raftStatus().confState;
+      const member = [c.voters, c.votersOutgoing, c.learners, c.learnersNext].some((ids) =>
+        ids.includes(peer),
+      );
+      if (!member) continue;
+      node.wake();
+      woken++;
+    }
+    return woken;
+  }
+
+  /** How many hosted replicas are quiescent. */
+  quietCount(): number {
+    let n = 0;
+    for (const replica of this.replicas.values()) if (replica.node.isQuiet) n++;
+    return n;
   }
 
   /** What each hosted replica knows, for the controller. */

@@ -60,6 +60,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     pino.destination({ fd: 2, sync: true }),
   );
   const groupsDir = join(config.dataDir, "groups");
+  const quiesce = config.shardQuiesceTicks > 0;
   await mkdir(groupsDir, { recursive: true });
   const transport = await createTransport(config, log.child({ component: "transport" }), {
     // A node joining the cluster announces itself on the control channel
@@ -87,6 +88,10 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
       requestTimeoutMs: config.requestTimeoutMs,
       snapshotEveryEntries: config.snapshotEveryEntries,
       leaseCheckMs: config.heartbeatMs * 5,
+      // An idle group stops ticking: no timer, no heartbeats (see
+      // raft/node/quiescence.ts); the agent's node-to-node pings wake the
+      // groups of a peer that goes silent.
+      ...(quiesce && { quiesceAfterTicks: config.shardQuiesceTicks }),
     },
     resources: {
       openStorage: async (group) => {
@@ -153,6 +158,9 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
       config.initialCluster.filter((m) => m.id !== self.id).map((m) => [m.id, m.peerAddress]),
     ),
     heartbeatIntervalMs: Math.max(config.heartbeatMs * 5, 200),
+    ...(quiesce && {
+      liveness: { intervalMs: config.heartbeatMs, timeoutMs: config.electionMs },
+    }),
     controller: {
       shardCount: config.shards,
       replication: config.replication,

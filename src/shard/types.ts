@@ -108,4 +108,10 @@ export interface Redirect {
   readonly peer: string;
 }
 
-export type ControlMessage = HeartbeatRequest | HeartbeatReply | Redirect;
+/** Node to node, every heartbeat: "this process is alive" (see liveness.ts). */
+export interface Ping {
+  readonly type: "ping";
+  readonly seq: number;
+}
+
+export type ControlMessage = HeartbeatRequest | HeartbeatReply | Redirect | Ping;

@@ -112,6 +112,7 @@ describe("control codec: round trips", () => {
     ],
     ["redirect to nobody", redirect],
     ["redirect to a node", { type: "redirect", seq: 4, controller: 3, peer: "127.0.0.1:7003" }],
+    ["ping", { type: "ping", seq: 9 }],
   ] as [string, ControlMessage][])("%s", (_name, message) => {
     const decoded = roundTrip(message);
     // An absent map is left out, not decoded as undefined.

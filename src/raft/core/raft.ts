@@ -493,8 +493,7 @@ export class Raft {
     for (const id of this.tracker.ids()) if (id !== this.id) this.sendAppend(id, true);
   }
 
-  bcastHeartbeat(): void {
-    const ctx = this.readOnly.lastPendingContext();
+  bcastHeartbeat(ctx: string = this.readOnly.lastPendingContext()): void {
     for (const id of this.tracker.ids()) if (id !== this.id) this.sendHeartbeat(id, ctx);
   }
 

@@ -23,6 +23,7 @@ import {
   MessageType,
   message,
   NO_NODE,
+  QUIESCE_CONTEXT,
   Role,
 } from "./types.js";
 
@@ -208,6 +209,17 @@ export class RawNode {
   }
 
   /** Asks the leader to hand leadership to `to` (thesis 3.10). */
+  /**
+   * Leader: one heartbeat round marked QUIESCE_CONTEXT, telling every peer
+   * the group is idle. Whether it is idle is the caller's judgement; the
+   * round itself is an ordinary heartbeat and changes no state.
+   */
+  quiesce(): void {
+    const r = this.raft;
+    if (r.role !== Role.Leader) throw new NotLeaderError(r.lead, "quiesce");
+    r.bcastHeartbeat(QUIESCE_CONTEXT);
+  }
+
   transferLeadership(to: NodeId): void {
     if (!Number.isSafeInteger(to) || to <= 0) {
       throw new InvalidArgumentError(`transfer target must be a positive node id, got ${to}`);

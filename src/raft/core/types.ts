@@ -118,6 +118,14 @@ export enum MessageType {
   ReadIndexResp = "readIndexResp",
 }
 
+/**
+ * The context of a leader's heartbeat round that says its group is idle:
+ * every peer holds and has committed the whole log, nothing is pending. A
+ * node may stop ticking on it (see RaftNode's quiesce option). It never
+ * matches a ReadIndex context, so an answer to it confirms no read.
+ */
+export const QUIESCE_CONTEXT = "\u0000quiesce";
+
 export interface Message {
   readonly type: MessageType;
   readonly to: NodeId;

@@ -17,6 +17,7 @@ import {
   type RaftConfig,
   type RaftStatus,
   RawNode,
+  ReadOnlyOption,
   type Ready,
   Role,
   type Snapshot,
@@ -42,6 +43,7 @@ import type {
   Transport,
   TransportStats,
 } from "./ports.js";
+import { followerMayQuiesce, keepsQuiet, leaderIdle } from "./quiescence.js";
 import { ReadBatches } from "./read-batches.js";
 import {
   decodeMemberContext,
@@ -77,6 +79,12 @@ export interface RaftNodeOptions<Result> {
   readonly snapshotEveryBytes?: number;
   /** Default timeout of propose / read / membership calls. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Stop ticking once the group was idle for this many ticks (default:
+   * never). See quiescence.ts: whoever runs many groups must also call
+   * wake() on the groups a failed peer took part in.
+   */
+  readonly quiesceAfterTicks?: number;
   /** Further core options (flow control, limits, read mode). */
   readonly raft?: Omit<
     RaftConfig,
@@ -173,6 +181,10 @@ export class RaftNode<Result> {
   private savedVote: NodeId;
   private cancelTick: (() => void) | undefined;
   private ticksDone = 0;
+  /** Quiescent: no tick timer runs (see quiescence.ts). */
+  private quiet = false;
+  /** Leader: ticksDone when the group was first seen idle in a row, if it is. */
+  private idleSince: number | undefined;
   private startedAt: number;
   private loop: Promise<void> | undefined;
   private loopAgain = false;
@@ -189,6 +201,13 @@ export class RaftNode<Result> {
       throw new InvalidArgumentError(
         `electionMs (${electionMs}) must exceed heartbeatMs (${this.heartbeatMs}) > 0`,
       );
+    }
+    const q = opts.quiesceAfterTicks;
+    if (q !== undefined && !(Number.isSafeInteger(q) && q >= 1)) {
+      throw new InvalidArgumentError(`quiesceAfterTicks must be a positive integer, got ${q}`);
+    }
+    if (q !== undefined && opts.raft?.readOnlyOption === ReadOnlyOption.LeaseBased) {
+      throw new InvalidArgumentError("quiescence cannot be combined with lease-based reads");
     }
     this.env = opts.env ?? processEnv;
     this.startedAt = this.env.clock.now();
@@ -281,6 +300,7 @@ export class RaftNode<Result> {
     let timeoutMs: number;
     try {
       this.ensureRunning();
+      this.wake();
       timeoutMs = this.timeout(options);
     } catch (err) {
       return Promise.reject(err);
@@ -312,12 +332,14 @@ export class RaftNode<Result> {
   /** Starts an election now rather than at the election timeout (etcd's Node.Campaign). */
   campaign(): void {
     this.ensureRunning();
+    this.wake();
     this.guard(() => this.raw.campaign());
   }
 
   /** Hands leadership to `to`; resolves once this node sees `to` as leader. */
   async transferLeadership(to: NodeId, options: RequestOptions = {}): Promise<void> {
     this.ensureRunning();
+    this.wake();
     this.raw.transferLeadership(to);
     this.kick();
     const clock = this.env.clock;
@@ -412,6 +434,7 @@ export class RaftNode<Result> {
     try {
       this.ensureRunning();
       timeoutMs = this.timeout(options);
+      this.wake();
       pos = append(); // NotLeaderError, UncommittedLimitError, ... become rejections
     } catch (err) {
       notify(this.opts.observer, "onProposal", "failed");
@@ -458,9 +481,19 @@ export class RaftNode<Result> {
 
   private receive(m: Message): void {
     if (this.stopped || !this.admit(m)) return;
+    if (this.quiet && !keepsQuiet(m, this.raw.basicStatus())) this.wake();
     this.guard(() => {
       this.catchUpTicks();
       this.raw.step(m);
+      if (
+        this.opts.quiesceAfterTicks !== undefined &&
+        !this.quiet &&
+        this.proposals.size === 0 &&
+        this.reads.pending === 0 &&
+        followerMayQuiesce(m, this.raw.basicStatus())
+      ) {
+        this.goQuiet();
+      }
     });
   }
 
@@ -470,6 +503,7 @@ export class RaftNode<Result> {
    */
   private async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (this.stopped || m.snapshot === undefined || !this.admit(m)) return;
+    this.wake();
     const snapshot = await this.opts.storage.receiveSnapshot(m.snapshot.metadata, data);
     // The node moved on while the bytes arrived (a new term, a new leader): check again.
     if (this.stopped || this.peerGuard.recheck(m, this.raw.basicStatus()) !== undefined) return;
@@ -514,9 +548,59 @@ export class RaftNode<Result> {
   private scheduleTick(): void {
     if (this.stopped) return;
     this.cancelTick = this.env.clock.setTimer(() => {
-      this.guard(() => this.catchUpTicks());
-      this.scheduleTick();
+      this.cancelTick = undefined;
+      this.guard(() => {
+        this.catchUpTicks();
+        this.maybeQuiesce();
+      });
+      if (!this.quiet) this.scheduleTick();
     }, this.heartbeatMs / 2);
+  }
+
+  /** Whether the node is quiescent (no tick timer; see quiescence.ts). */
+  get isQuiet(): boolean {
+    return this.quiet;
+  }
+
+  /**
+   * Ends quiescence: ticking resumes from now (the ticks skipped while quiet
+   * are dropped). A no-op on a node that is not quiet.
+   */
+  wake(): void {
+    if (!this.quiet || this.stopped) return;
+    this.quiet = false;
+    this.idleSince = undefined;
+    this.ticksDone = this.dueTicks();
+    this.scheduleTick();
+  }
+
+  private goQuiet(): void {
+    this.quiet = true;
+    this.idleSince = undefined;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+  }
+
+  /** Leader: quiesces the group once it was idle for quiesceAfterTicks ticks. */
+  private maybeQuiesce(): void {
+    const after = this.opts.quiesceAfterTicks;
+    if (after === undefined || this.quiet || this.raw.basicStatus().role !== Role.Leader) return;
+    const idle =
+      this.proposals.size === 0 &&
+      this.reads.pending === 0 &&
+      leaderIdle(this.raw.status(), this.appliedIndex, after);
+    if (!idle) {
+      this.idleSince = undefined;
+      return;
+    }
+    this.idleSince ??= this.ticksDone;
+    if (this.ticksDone - this.idleSince < after) return;
+    this.raw.quiesce();
+    this.goQuiet();
+  }
+
+  private dueTicks(): number {
+    return Math.floor((this.env.clock.now() - this.startedAt) / this.heartbeatMs);
   }
 
   /**
@@ -528,7 +612,11 @@ export class RaftNode<Result> {
    * frozen past its lease must not answer a lease read first.
    */
   private catchUpTicks(): void {
-    const due = Math.floor((this.env.clock.now() - this.startedAt) / this.heartbeatMs);
+    const due = this.dueTicks();
+    if (this.quiet) {
+      this.ticksDone = Math.max(this.ticksDone, due);
+      return;
+    }
     const n = Math.max(0, due - this.ticksDone);
     this.ticksDone = Math.max(this.ticksDone, due);
     for (let i = 0; i < n; i++) this.raw.tick();

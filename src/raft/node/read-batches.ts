@@ -25,6 +25,11 @@ export class ReadBatches {
     private readonly contextPrefix: string,
   ) {}
 
+  /** Reads not yet settled. */
+  get pending(): number {
+    return this.reads.size;
+  }
+
   /** Adds a read; `kick` is called (from a microtask) when the first read of a batch arrives. */
   add(timeoutMs: number, signal: AbortSignal | undefined, kick: () => void): Promise<void> {
     const ctx = `${++this.readCounter}`;

@@ -87,6 +87,8 @@ export interface ServeSettings {
   shardFailureTimeoutMs: number;
   /** Shards whose replicas may be moving at once. */
   shardMaxMoving: number;
+  /** Heartbeat ticks an idle group waits before it goes quiet (0: never). */
+  shardQuiesceTicks: number;
 }
 
 type Raw = string | number | boolean;
@@ -587,6 +589,13 @@ export const FIELDS: readonly FieldSpec[] = [
     8,
     integer(1, 65536),
     "shards whose replicas may move at once (sharded mode)",
+  ),
+  spec(
+    "shardQuiesceTicks",
+    "shard-quiesce-ticks",
+    3,
+    integer(0, 1000),
+    "an idle shard stops ticking after this many heartbeats: no timers, no heartbeat messages until it is used or a peer goes silent; 0 keeps every shard ticking (sharded mode)",
   ),
 ];
 

@@ -1,7 +1,8 @@
 /**
  * `npm run sim:shards -- --seeds N [--from S] [--shards G] [--nodes F]` runs
  * seeds of the sharded tier's simulation one after another;
- * `npm run sim:shards -- --seed N --trace` replays one with its event trace.
+ * `npm run sim:shards -- --seed N --trace` replays one with its event trace;
+ * `--no-quiesce` keeps every group ticking (idle groups go quiet by default).
  * Ends with one JSON summary line; exits 1 if any seed failed.
  */
 import { parseArgs } from "node:util";
@@ -15,7 +16,9 @@ const { values } = parseArgs({
     shards: { type: "string" },
     nodes: { type: "string" },
     trace: { type: "boolean", default: false },
+    quiesce: { type: "boolean", default: true },
   },
+  allowNegative: true,
   strict: true,
 });
 
@@ -36,6 +39,7 @@ const founders = int("nodes", values.nodes, 3);
 const shape = {
   ...(shardCount !== undefined && { shardCount }),
   ...(founders !== undefined && { founders }),
+  quiesce: values.quiesce,
 };
 const one = int("seed", values.seed, 0);
 const seeds =

@@ -34,6 +34,8 @@ export interface ShardSimOptions {
   readonly replication: number;
   readonly timing: GroupTiming;
   readonly heartbeatIntervalMs: number;
+  /** Node-to-node liveness pings (needed when timing.quiesceAfterTicks is set). */
+  readonly liveness?: { readonly intervalMs: number; readonly timeoutMs: number };
   readonly controller: Omit<ControllerOptions, "shardCount" | "replication">;
   readonly diskDelayMs?: readonly [number, number];
   readonly trace?: (line: string) => void;
@@ -88,6 +90,9 @@ export class ShardSim {
   violation: Error | undefined;
   /** Maps adopted by nodes, and group epochs seen, for the report. */
   mapsAdopted = 0;
+  /** Samples taken, and replicas seen quiescent summed over them (idle groups go quiet). */
+  samples = 0;
+  quietReplicaSamples = 0;
   private readonly founding: ShardMap;
   private readonly diskRandom: Xoshiro128;
 
@@ -136,6 +141,10 @@ export class ShardSim {
     for (const n of this.nodes.values()) this.startNode(n);
     const sample = (): void => {
       this.checkQuorums();
+      this.samples++;
+      for (const n of this.nodes.values()) {
+        this.quietReplicaSamples += n.running?.host.quietCount() ?? 0;
+      }
       this.scheduler.after(SAMPLE_EVERY_MS, sample);
     };
     this.scheduler.after(SAMPLE_EVERY_MS, sample);
@@ -270,6 +279,7 @@ export class ShardSim {
         [...this.nodes.keys()].filter((id) => id !== node.id).map((id) => [id, addressOf(id)]),
       ),
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+      ...(this.opts.liveness !== undefined && { liveness: this.opts.liveness }),
       controller: {
         ...this.opts.controller,
         shardCount: this.opts.shardCount,

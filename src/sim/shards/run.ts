@@ -22,6 +22,8 @@ export interface ShardSimRunOptions {
   readonly faultMs?: number;
   /** After healing, the shards must be back in place within this time, ms. */
   readonly convergeMs?: number;
+  /** Idle groups go quiet, as `conclave serve --shards` runs them (default true). */
+  readonly quiesce?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -42,6 +44,8 @@ export interface ShardSimResult {
   /** Maps adopted by nodes (each a new placement somewhere). */
   readonly mapsAdopted: number;
   readonly messages: number;
+  /** Replicas quiescent on average over the run's samples. */
+  readonly meanQuietReplicas: number;
   /** Virtual ms from healing to every shard back on its target replicas. */
   readonly convergedAfterMs?: number;
 }
@@ -50,6 +54,7 @@ const TICK_MS = 10;
 const ELECTION_MS = 100;
 const HEARTBEAT_INTERVAL_MS = 50;
 const FAILURE_TIMEOUT_MS = 400;
+const QUIESCE_AFTER_TICKS = 3;
 
 export async function runShardSimulation(opts: ShardSimRunOptions): Promise<ShardSimResult> {
   const rng = new Xoshiro128(opts.seed);
@@ -57,6 +62,7 @@ export async function runShardSimulation(opts: ShardSimRunOptions): Promise<Shar
   const shardCount = opts.shardCount ?? 8;
   const faultMs = opts.faultMs ?? 6000;
   const convergeMs = opts.convergeMs ?? 8000;
+  const quiesce = opts.quiesce ?? true;
   const sim = new ShardSim({
     seed: rng.nextUint32(),
     founders,
@@ -68,8 +74,10 @@ export async function runShardSimulation(opts: ShardSimRunOptions): Promise<Shar
       requestTimeoutMs: ELECTION_MS * 3,
       snapshotEveryEntries: 40,
       leaseCheckMs: TICK_MS * 5,
+      ...(quiesce && { quiesceAfterTicks: QUIESCE_AFTER_TICKS }),
     },
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    ...(quiesce && { liveness: { intervalMs: TICK_MS, timeoutMs: ELECTION_MS } }),
     controller: { failureTimeoutMs: FAILURE_TIMEOUT_MS, maxMoving: 4, catchUpEntries: 64 },
     diskDelayMs: [0.2, 2],
     ...(opts.trace !== undefined && { trace: opts.trace }),
@@ -95,6 +103,7 @@ export async function runShardSimulation(opts: ShardSimRunOptions): Promise<Shar
     ...counts,
     mapsAdopted: sim.mapsAdopted,
     messages: sim.network.sent,
+    meanQuietReplicas: Math.round((sim.quietReplicaSamples / Math.max(1, sim.samples)) * 10) / 10,
     ...(convergedAfterMs !== undefined && { convergedAfterMs: Math.round(convergedAfterMs) }),
   });
   const violated = (): string | undefined =>
@@ -113,6 +122,12 @@ export async function runShardSimulation(opts: ShardSimRunOptions): Promise<Shar
   const end = sim.now + faultMs;
   while (sim.now < end && sim.violation === undefined) {
     await sim.runFor(300 + events.float() * 500);
+    // Often strike while the clients are quiet: idle groups have gone quiet
+    // and only the node-to-node liveness can wake them.
+    if (events.float() < 0.4) {
+      workload.pause(300 + events.float() * 900);
+      await sim.runFor(150);
+    }
     const live = sim.liveNodes().filter((id) => !retired.has(id));
     const roll = events.float();
     const victim = live[events.int(live.length)] as NodeId;

@@ -31,6 +31,8 @@ export class ShardWorkload {
   readonly history: KvOperation[] = [];
   private stopped = false;
   private running = 0;
+  /** Clients start no operation before this virtual time (a quiet spell). */
+  private pausedUntil = 0;
   private readonly leaders = new Map<number, Map<GroupId, NodeId>>();
 
   constructor(
@@ -45,6 +47,11 @@ export class ShardWorkload {
 
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Clients start no new operation for `ms` (operations in flight go on): groups fall idle. */
+  pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.sim.now + ms);
   }
 
   get idle(): boolean {
@@ -73,6 +80,9 @@ export class ShardWorkload {
     let seq = 0;
     while (!this.stopped) {
       await this.sleep(this.random.float() * this.opts.thinkMs);
+      while (this.sim.now < this.pausedUntil && !this.stopped) {
+        await this.sleep(this.pausedUntil - this.sim.now);
+      }
       if (this.stopped) return;
       const key = this.opts.keys[this.random.int(this.opts.keys.length)] as string;
       const roll = this.random.float();
