@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
 import { HttpApiError } from "./errors.js";
-import type { ServerOptions } from "./options.js";
 
 export interface WatchLimits {
   readonly maxWatchers: number;
@@ -12,7 +11,8 @@ export interface WatchLimits {
   readonly watchProgressIntervalMs: number;
 }
 
-export function resolveWatchLimits(options: ServerOptions): WatchLimits {
+/** The watch limits of a server's options (or any subset of them), defaults filled in. */
+export function resolveWatchLimits(options: Partial<WatchLimits>): WatchLimits {
   const limits: WatchLimits = {
     maxWatchers: options.maxWatchers ?? 10_000,
     maxWatchersPerClient: options.maxWatchersPerClient ?? 1000,

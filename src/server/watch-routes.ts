@@ -1,13 +1,13 @@
-import type { FastifyInstance } from "fastify";
-import type { WatchOptions } from "../kv/index.js";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { KvStore, WatchOptions } from "../kv/index.js";
 import { validateWatchOptions } from "../kv/validate.js";
-import { LogThrottle } from "../log-throttle.js";
+import { LogThrottle, type WarnSink } from "../log-throttle.js";
 import { clientIdentity } from "./client-identity.js";
 import { GatewayWatchFrames } from "./gateway-watch-frames.js";
 import type { KvAccess } from "./kv-access.js";
 import type { Int64Json } from "./kv-schemas.js";
 import type { ServerLimits, ServerOptions } from "./options.js";
-import { WatchFrameEncoder } from "./watch-frames.js";
+import { WatchFrameEncoder, type WatchFrames } from "./watch-frames.js";
 import { WatchMemory } from "./watch-memory.js";
 import { WatchWritePacer } from "./watch-pacer.js";
 import { resolveWatchLimits, type WatchLimits, WatchRegistry } from "./watch-registry.js";
@@ -105,6 +105,8 @@ export interface WatchParts {
   readonly limits: WatchLimits;
   readonly frames: WatchFrameEncoder;
   readonly memory: WatchMemory;
+  /** Hands queued frames to sockets a bounded number of bytes per event-loop turn. */
+  readonly pacer: WatchWritePacer;
   /** Counts, logs (throttled) and reports a stream cut for reading too slowly. */
   readonly tooSlow: (
     reason: "stream" | "total",
@@ -134,25 +136,37 @@ export function watchPartsOf(app: FastifyInstance): WatchParts | undefined {
   return parts.get(app);
 }
 
-/** The user the auth hook authenticated the request as; undefined when anonymous. */
+/** What the watch machinery reports to a server's metrics (ServerMetrics has these). */
+export interface WatchMetricsSink {
+  watchFrameEncoded(): void;
+  watchStreamCut(budget: "stream" | "total"): void;
+  setWatchBufferedBytes(bytes: () => number): void;
+}
+
+/** Metrics for a server that keeps none (the sharded member). */
+export const NO_WATCH_METRICS: WatchMetricsSink = {
+  watchFrameEncoded: () => {},
+  watchStreamCut: () => {},
+  setWatchBufferedBytes: () => {},
+};
+
 /**
- * `POST /v3/watch`: a server-sent-event stream of this node's applied
- * changes. Watches are local: a follower serves them from its own state.
+ * The watch machinery of one server: its registry, memory budget, frame
+ * encoder and write pacer, and the throttled warning for streams cut for
+ * reading too slowly. The unsharded server builds one (registerWatchRoutes);
+ * the sharded member builds one for the watches of all its replicas.
  */
-export function registerWatchRoutes(
-  app: FastifyInstance,
-  kv: KvAccess,
-  limits: ServerLimits,
-  options: ServerOptions,
-): WatchRegistry {
-  const watchLimits = resolveWatchLimits(options);
+export function createWatchParts(
+  log: WarnSink,
+  watchLimits: WatchLimits,
+  metrics: WatchMetricsSink,
+): WatchParts {
   const registry = new WatchRegistry(watchLimits);
-  const metrics = app.serverMetrics;
   const frames = new WatchFrameEncoder(() => metrics.watchFrameEncoded());
   const memory = new WatchMemory(watchLimits.maxTotalWatchBytes);
   const pacer = new WatchWritePacer(WRITE_BYTES_PER_TURN);
   // Any client can make its streams be cut, as often as it likes.
-  const warnings = new LogThrottle(app.log);
+  const warnings = new LogThrottle(log);
   let cutOverStreamBudget = 0;
   metrics.setWatchBufferedBytes(() => memory.heldBytes);
   const tooSlow = (
@@ -171,11 +185,12 @@ export function registerWatchRoutes(
         : "watch stream cut: the watch streams together were over their memory budget",
     );
   };
-  parts.set(app, {
+  return {
     registry,
     limits: watchLimits,
     frames,
     memory,
+    pacer,
     tooSlow,
     stats: () => ({
       activeStreams: registry.activeCount,
@@ -184,7 +199,68 @@ export function registerWatchRoutes(
       cutOverStreamBudget,
       cutOverTotalBudget: memory.cutCount,
     }),
+  };
+}
+
+/** What one watch stream is: what it watches, on which store, framed how. */
+export interface WatchStreamSpec {
+  readonly store: KvStore;
+  readonly watch: WatchOptions;
+  readonly progressNotify: boolean;
+  readonly frames: WatchFrames;
+  /** The clientIdentity key the stream counts under. */
+  readonly client: string;
+  /** Called once when the stream ends, however it ends. */
+  readonly onEnd?: () => void;
+}
+
+/**
+ * Answers `reply` with a watch stream: refused with an ordinary JSON error
+ * (TOO_MANY_WATCHERS) while no byte of the stream is out, else hijacked and
+ * streamed until the client, the store or the server ends it.
+ */
+export function openWatchStream(
+  reply: FastifyReply,
+  parts: WatchParts,
+  spec: WatchStreamSpec,
+): WatchSession {
+  const { registry, limits: watchLimits, memory, pacer } = parts;
+  registry.checkAdmission(spec.client);
+  reply.hijack();
+  const session: WatchSession = new WatchSession(reply.raw, spec.store, {
+    maxBufferBytes: watchLimits.maxWatchBufferBytes,
+    keepAliveMs: watchLimits.watchKeepAliveMs,
+    progressIntervalMs: watchLimits.watchProgressIntervalMs,
+    progressNotify: spec.progressNotify,
+    endGraceMs: watchLimits.watchEndGraceMs,
+    frames: spec.frames,
+    memory,
+    pacer,
+    onEnd: () => {
+      registry.remove(session);
+      spec.onEnd?.();
+    },
+    onTooSlow: (reason, heldBytes, maxBytes) =>
+      parts.tooSlow(reason, spec.client, heldBytes, maxBytes),
   });
+  registry.add(session, spec.client);
+  session.start(spec.watch);
+  return session;
+}
+
+/**
+ * `POST /v3/watch`: a server-sent-event stream of this node's applied
+ * changes. Watches are local: a follower serves them from its own state.
+ */
+export function registerWatchRoutes(
+  app: FastifyInstance,
+  kv: KvAccess,
+  limits: ServerLimits,
+  options: ServerOptions,
+): WatchRegistry {
+  const watchParts = createWatchParts(app.log, resolveWatchLimits(options), app.serverMetrics);
+  const { registry, frames } = watchParts;
+  parts.set(app, watchParts);
   app.addHook("preClose", async () => {
     registry.closeAll("SERVER_CLOSING", "the server is shutting down; resume on another node");
   });
@@ -196,24 +272,13 @@ export function registerWatchRoutes(
     async (req, reply) => {
       const { request, gateway } = unwrapWatchBody(req.body);
       const watch = watchOptions(request, limits);
-      const client = clientIdentity(req.authUser, req.socket.remoteAddress);
-      // Refused with an ordinary JSON error while no byte of the stream is out.
-      registry.checkAdmission(client);
-      reply.hijack();
-      const session: WatchSession = new WatchSession(reply.raw, kv.store, {
-        maxBufferBytes: watchLimits.maxWatchBufferBytes,
-        keepAliveMs: watchLimits.watchKeepAliveMs,
-        progressIntervalMs: watchLimits.watchProgressIntervalMs,
+      openWatchStream(reply, watchParts, {
+        store: kv.store,
+        watch,
         progressNotify: request.progress_notify ?? false,
-        endGraceMs: watchLimits.watchEndGraceMs,
         frames: gateway ? gatewayFrames : frames,
-        memory,
-        pacer,
-        onEnd: () => registry.remove(session),
-        onTooSlow: (reason, heldBytes, maxBytes) => tooSlow(reason, client, heldBytes, maxBytes),
+        client: clientIdentity(req.authUser, req.socket.remoteAddress),
       });
-      registry.add(session, client);
-      session.start(watch);
       return reply;
     },
   );

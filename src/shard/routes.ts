@@ -6,7 +6,7 @@
  * with its leader, both with the shard's epoch, so a client refreshes what
  * it cached and retries. Reads are linearizable on any replica (ReadIndex).
  * The controller's routes answer on the node that runs it; any other node
- * says where it runs (NOT_CONTROLLER).
+ * says where it runs (NOT_CONTROLLER). Watches: watch-route.ts.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Clock } from "../clock.js";
@@ -38,10 +38,12 @@ import {
   txnJson,
 } from "../server/kv-translate.js";
 import type { ServerLimits } from "../server/options.js";
+import { resolveWatchLimits, type WatchLimits } from "../server/watch-registry.js";
 import type { ShardAgent } from "./agent.js";
 import type { ShardHost } from "./host.js";
 import { shardOf } from "./keys.js";
 import type { GroupId } from "./types.js";
+import { registerShardWatchRoute } from "./watch-route.js";
 
 export class CrossShardError extends HttpApiError {
   constructor(message: string) {
@@ -54,6 +56,8 @@ export interface ShardRouteDeps {
   readonly agent: ShardAgent;
   readonly limits: ServerLimits;
   readonly clock: Clock;
+  /** Watch limits (the unsharded server's options of the same names); defaults when absent. */
+  readonly watch?: Partial<WatchLimits>;
 }
 
 type Sharded<T> = T & { shard?: number };
@@ -132,24 +136,30 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
     return groups[0] as GroupId;
   };
 
+  const epochOf = (group: GroupId) =>
+    agent.shardMap.groups.find((g) => g.group === group)?.epoch ?? 0;
+
+  /** 421 WRONG_SHARD: this node holds no replica of the group; the replicas its map names. */
+  const wrongShard = (reply: FastifyReply, group: GroupId) => {
+    const record = agent.shardMap.groups.find((g) => g.group === group);
+    return reply.code(421).send({
+      code: "WRONG_SHARD",
+      message: `node ${host.id} holds no replica of shard ${group}`,
+      shard: group,
+      epoch: record?.epoch ?? 0,
+      replicas: (record?.replicas ?? []).map((id) => ({ id, client: clientOf(id) ?? "" })),
+    });
+  };
+
   /** Runs `op` on this node's replica of the group, or answers where to go instead. */
   const onShard = async (
     reply: FastifyReply,
     group: GroupId,
     op: (kv: KvReplica) => Promise<{ header: object }>,
   ) => {
-    const record = agent.shardMap.groups.find((g) => g.group === group);
-    const epoch = record?.epoch ?? 0;
+    const epoch = epochOf(group);
     const replica = host.get(group);
-    if (replica === undefined) {
-      return reply.code(421).send({
-        code: "WRONG_SHARD",
-        message: `node ${host.id} holds no replica of shard ${group}`,
-        shard: group,
-        epoch,
-        replicas: (record?.replicas ?? []).map((id) => ({ id, client: clientOf(id) ?? "" })),
-      });
-    }
+    if (replica === undefined) return wrongShard(reply, group);
     try {
       const answer = await op(replica.kv);
       return { ...answer, header: { ...answer.header, shard: group, epoch } };
@@ -215,6 +225,17 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
       );
     },
   );
+
+  registerShardWatchRoute(app, {
+    nodeId: host.id,
+    limits,
+    watchLimits: resolveWatchLimits(deps.watch ?? {}),
+    shardSchema: shardProp.shard,
+    groupOf: (shard, key, spans) => groupOf(shard, spans ? [] : [key], spans),
+    replica: (group) => host.get(group),
+    epochOf,
+    wrongShard,
+  });
 
   app.get("/v3/shard/map", async () => {
     const map = agent.shardMap;

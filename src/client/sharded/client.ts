@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { shardOf as shardOfBytes } from "../../shard/keys.js";
 import { type AttemptOutcome, CallAttempts, readJson, sendAttempt } from "../attempt.js";
 import { credentialsFrom, TokenSource } from "../auth-token.js";
@@ -45,6 +46,7 @@ import {
   shardErrorFromServer,
   WrongShardError,
 } from "./errors.js";
+import { type OpenShardStream, type ShardWatchOptions, ShardWatchStream } from "./watch.js";
 import {
   moveResult,
   type ShardGroup,
@@ -129,6 +131,7 @@ const DEFAULT_RANGE_CONCURRENCY = 16;
 const MAP_PATH = "/v3/shard/map";
 const STATUS_PATH = "/v3/shard/status";
 const KV_RANGE = "/v3/shard/kv/range";
+const WATCH_PATH = "/v3/shard/watch";
 
 interface Request {
   readonly method: "GET" | "POST";
@@ -137,6 +140,8 @@ interface Request {
   readonly kind: CallKind;
   /** Sent without a token: authentication itself. */
   readonly anonymous?: boolean;
+  /** A streaming answer: a connection of its own, held while the stream is read. */
+  readonly stream?: boolean;
 }
 
 /** Where one call goes and what an answer teaches about where to go. */
@@ -182,6 +187,7 @@ export class ShardedClient implements AsyncDisposable {
   private readonly replicaHints = new Map<number, string[]>();
   private controllerHint: string | undefined;
   private mapFetch: Promise<ShardMap> | undefined;
+  private readonly watches = new Set<ShardWatchStream>();
   private closed = false;
 
   constructor(options: ShardedClientOptions) {
@@ -348,6 +354,100 @@ export class ShardedClient implements AsyncDisposable {
     }
   }
 
+  // ---- watch ------------------------------------------------------------------------
+
+  /**
+   * Changes to a key (its shard's stream) or to a range (`rangeEnd`, or
+   * `prefix: true`; one stream per shard), as one async iterable of
+   * batches. Each batch is one revision of one shard and names that shard;
+   * `revision` is the shard's own. Per shard, batches come in revision
+   * order, each once; across shards there is no order and no common
+   * revision.
+   *
+   * Each shard's stream is served by any replica of the shard, the leader
+   * by preference. When a stream ends or breaks (its replica moved away,
+   * its node failed), the watch finds the shard again (the map, then
+   * another replica) and resumes from the last revision it delivered + 1,
+   * after a bounded, jittered backoff; nothing is lost or repeated. It ends
+   * on cancel(), the caller's signal or the client's close, and throws a
+   * CompactedError if a shard's resume point was compacted, or any error a
+   * retry cannot fix.
+   */
+  watch(key: Bytes, options: ShardWatchOptions = {}): ShardWatchStream {
+    if (this.closed) throw new ClientClosedError();
+    const single = options.prefix !== true && options.rangeEnd === undefined;
+    const stream: ShardWatchStream = new ShardWatchStream(
+      {
+        shards: async (signal) => {
+          using deadline = this.deadline({ signal });
+          const map = await this.ensureMap(deadline);
+          if (single) return [shardOfBytes(toBytes(key), map.shardCount)];
+          return Array.from({ length: map.shardCount }, (_, i) => i + 1);
+        },
+        shardCount: () => this.cached?.shardCount ?? 0,
+        open: (shard, body, signal, avoid) =>
+          this.openWatch(shard, body, avoid, { signal, ...pickTimeout(options) }),
+        lost: (shard, endpoint) => {
+          if (this.preferred.get(shard) === endpoint) this.preferred.delete(shard);
+          this.refreshSoon();
+        },
+        retryDelayMs: (retry) => backoffDelayMs(retry, this.random, this.backoff),
+      },
+      key,
+      { ...options, onClose: () => this.watches.delete(stream) },
+    );
+    if (!options.signal?.aborted) this.watches.add(stream);
+    return stream;
+  }
+
+  /** A watch stream on a replica of `shard`, answered 200 and not yet read. */
+  private async openWatch(
+    shard: number,
+    body: Json,
+    avoid: string | undefined,
+    options: CallOptions,
+  ): Promise<OpenShardStream> {
+    const deadline = this.deadline(options);
+    try {
+      const shardTarget = this.shardTarget(shard);
+      // Any replica serves a watch: the usual order (the leader first), the
+      // replica whose stream just ended last, and nothing learnt for kv calls.
+      const target: Target = {
+        candidates: () => {
+          const all = shardTarget.candidates();
+          return avoid === undefined || all.length < 2
+            ? all
+            : [...all.filter((u) => u !== avoid), avoid];
+        },
+        redirect: (error, endpoint, d) => shardTarget.redirect(error, endpoint, d),
+        succeeded: () => {},
+      };
+      const request = {
+        method: "POST",
+        path: WATCH_PATH,
+        body: { ...(body as object), shard },
+        kind: "read",
+        stream: true,
+      } as const;
+      const opened = await this.loop(target, request, deadline, async (response, endpoint) => ({
+        response,
+        endpoint,
+      }));
+      deadline.disarm();
+      return {
+        endpoint: opened.endpoint,
+        body: opened.response,
+        close: () => {
+          opened.response.destroy();
+          deadline[Symbol.dispose]();
+        },
+      };
+    } catch (error) {
+      deadline[Symbol.dispose]();
+      throw error;
+    }
+  }
+
   // ---- map and controller ---------------------------------------------------------
 
   /** The map as last fetched; undefined before the first call. */
@@ -399,9 +499,11 @@ export class ShardedClient implements AsyncDisposable {
     return moveResult(answer);
   }
 
-  /** Later calls throw CLIENT_CLOSED; open requests and idle sockets are destroyed. */
+  /** Later calls throw CLIENT_CLOSED; watches end, open requests and idle sockets are destroyed. */
   close(): void {
     this.closed = true;
+    for (const watch of [...this.watches]) watch.cancel();
+    this.watches.clear();
     this.agents.destroy();
   }
 
@@ -644,7 +746,13 @@ export class ShardedClient implements AsyncDisposable {
    * backoff), everything else after a jittered backoff, while `mayRetry`
    * allows, within `maxAttempts` and the deadline.
    */
-  private async loop(target: Target, request: Request, deadline: Deadline): Promise<unknown> {
+  private async loop<T = unknown>(
+    target: Target,
+    request: Request,
+    deadline: Deadline,
+    consume: (response: IncomingMessage, endpoint: string) => Promise<T> = (response) =>
+      readJson(response, this.maxResponseBytes) as Promise<T>,
+  ): Promise<T> {
     const idempotencyKey = request.kind === "keyed-write" ? newIdempotencyKey() : undefined;
     const body = request.method === "POST" ? JSON.stringify(request.body ?? {}) : undefined;
     const attempts = new CallAttempts(request.kind, this.tokens, request.anonymous === true);
@@ -667,7 +775,7 @@ export class ShardedClient implements AsyncDisposable {
         }
       }
       const token = await attempts.token(deadline);
-      let outcome: AttemptOutcome<unknown>;
+      let outcome: AttemptOutcome<T>;
       try {
         sent++;
         outcome = await sendAttempt(this.agents, {
@@ -677,11 +785,11 @@ export class ShardedClient implements AsyncDisposable {
           ...(body !== undefined && { body }),
           idempotencyKey,
           token,
-          ownConnection: request.kind === "write",
+          ownConnection: request.kind === "write" || request.stream === true,
           deadline,
           maxResponseBytes: this.maxResponseBytes,
           errorFromServer: shardErrorFromServer,
-          consume: (response) => readJson(response, this.maxResponseBytes),
+          consume,
         });
       } catch (reason) {
         throw attempts.cutOff(reason, endpoint);
@@ -722,6 +830,10 @@ function headerEpoch(value: unknown): number | undefined {
   if (typeof header !== "object" || header === null) return undefined;
   const epoch = Number((header as Json)["epoch"] ?? Number.NaN);
   return Number.isSafeInteger(epoch) ? epoch : undefined;
+}
+
+function pickTimeout(o: { timeoutMs?: number }): { timeoutMs?: number } {
+  return o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
 }
 
 function pickRange(o: { serializable?: boolean; revision?: number; keysOnly?: boolean }) {

@@ -9,6 +9,7 @@ export {
   BadResponseError,
   ClientClosedError,
   ClientError,
+  CompactedError,
   DeadlineExceededError,
   NotLeaderError,
   OutcomeUnknownError,
@@ -17,6 +18,7 @@ export {
 export { KeyValue } from "../key-value.js";
 export type * from "../kv-types.js";
 export type { CallOptions } from "../transport.js";
+export type { WatchEvent } from "../watch-wire.js";
 export {
   type ShardDeleteResult,
   ShardedClient,
@@ -34,6 +36,7 @@ export {
   type ShardReplicaRef,
   WrongShardError,
 } from "./errors.js";
+export type { ShardWatchBatch, ShardWatchOptions, ShardWatchStream } from "./watch.js";
 export type {
   ShardGroup,
   ShardGroupStatus,
