@@ -286,11 +286,20 @@ export class ConclaveClient implements AsyncDisposable {
    * revision + 1 on any endpoint.
    */
   watch(key: Bytes, options: WatchOptions = {}): WatchStream {
+    // An already aborted signal closes the stream inside its constructor.
+    let endedEarly = false;
+    let opened: WatchStream | undefined;
     const stream = new WatchStream(this.transport, key, {
       ...options,
-      onClose: () => this.open.delete(stream),
+      onClose: () => {
+        if (opened === undefined) endedEarly = true;
+        else this.open.delete(opened);
+      },
     });
-    this.open.add(stream);
+    if (!endedEarly) {
+      opened = stream;
+      this.open.add(stream);
+    }
     return stream;
   }
 

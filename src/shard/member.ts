@@ -196,7 +196,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     const { statusCode, body } = errorReply(err);
     void reply.code(statusCode).send(body);
   });
-  registerShardRoutes(app, { host, agent, limits, clock: systemClock });
+  registerShardRoutes(app, { host, agent, limits, clock: systemClock, watch: config });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {

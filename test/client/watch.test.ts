@@ -61,6 +61,11 @@ describe("ConclaveClient.watch", () => {
     await waitFor(() => watchers() === 0, "watchers unregistered");
   });
 
+  it("ends at once, without throwing, when the caller's signal is already aborted", async () => {
+    const w = client.watch(Buffer.from("aborted-before"), { signal: AbortSignal.abort() });
+    expect((await w.next()).done).toBe(true);
+  });
+
   it("replays from startRevision and filters", async () => {
     const p1 = await client.put("cf/k", "1");
     const d1 = await client.delete("cf/k");
