@@ -94,12 +94,14 @@ if (values.idle) {
     const mean = (f: (n: (typeof m.nodes)[number]) => number) =>
       Math.round((m.nodes.reduce((s, n) => s + f(n), 0) / m.nodes.length) * 10) / 10;
     console.log(
-      `  ${String(m.shards).padStart(3)} shards: ${mean((n) => n.groups)} groups/node, RSS ${mean((n) => n.rssMiB)} MiB, CPU ${mean((n) => n.cpuPercent)}% of a core, ${mean((n) => n.writeCallsPerSecond ?? 0)} writes/s (per node, mean)`,
+      `  ${String(m.shards).padStart(3)} shards, quiesce ${m.quiesceTicks}: ${mean((n) => n.groups)} groups/node, RSS ${mean((n) => n.rssMiB)} MiB, CPU ${mean((n) => n.cpuPercent)}% of a core, ${mean((n) => n.writeCallsPerSecond ?? 0)} writes/s (per node, mean)`,
     );
   }
-  console.log(
-    `  per extra group: ${idle.slope.rssKiBPerGroup} KiB RSS, ${idle.slope.cpuPercentPerGroup}% of a core; at 0 groups ${idle.slope.rssMiBAtZero} MiB, ${idle.slope.cpuPercentAtZero}%`,
-  );
+  for (const { quiesceTicks, slope } of idle.lines) {
+    console.log(
+      `  quiesce ${quiesceTicks}, per extra group: ${slope.rssKiBPerGroup} KiB RSS, ${slope.cpuPercentPerGroup}% of a core, ${slope.writeCallsPerSecondPerGroup ?? "?"} writes/s; at 0 groups ${slope.rssMiBAtZero} MiB, ${slope.cpuPercentAtZero}%`,
+    );
+  }
 }
 console.log(
   JSON.stringify({

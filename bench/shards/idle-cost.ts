@@ -28,6 +28,12 @@ import { ProcessGroup, type StartedProcess } from "../support/processes.js";
 export interface IdleCostOptions {
   /** Shard counts to measure, one fresh cluster each (default 1, 16, 64, 256). */
   readonly shardCounts?: readonly number[];
+  /**
+   * `--shard-quiesce-ticks` settings compared: each shard count is measured
+   * with each in turn, in this order (default 3, the serve default, and 0:
+   * every group ticking).
+   */
+  readonly quiesceTicks?: readonly number[];
   /** The idle window measured, ms (default 20,000). */
   readonly idleMs?: number;
   /** Wait after the placement settled before the window opens, ms (default 3,000). */
@@ -72,12 +78,16 @@ export interface IdleNodeFigures {
   readonly writeCallsPerSecond?: number;
   readonly writeKiBPerSecond?: number;
   readonly readCallsPerSecond?: number;
-  /** Raft messages per second this node should send when idle: heartbeats it sends as leader plus answers as follower. */
+  /**
+   * Raft messages per second this node would send idle if no group went
+   * quiet: heartbeats it sends as leader plus answers as follower.
+   */
   readonly impliedMessagesPerSecond: number;
 }
 
 export interface IdleMeasurement {
   readonly shards: number;
+  readonly quiesceTicks: number;
   readonly windowMs: number;
   /** From start until the controller reported every group settled, ms. */
   readonly settledMs: number;
@@ -105,11 +115,17 @@ export interface IdleCostResult {
   readonly leaseCheckMs: number;
   readonly replication: 3;
   readonly measurements: readonly IdleMeasurement[];
-  /** One line per node over the shard counts, x = groups it hosts. */
+  /** Per --shard-quiesce-ticks setting, lines over the shard counts (x = groups a node hosts). */
+  readonly lines: readonly IdleLines[];
+  readonly heartbeatCounters: string;
+}
+
+export interface IdleLines {
+  readonly quiesceTicks: number;
+  /** One line per node. */
   readonly slopePerNode: readonly ({ node: number } & IdleSlope)[];
   /** One line over every node's points. */
   readonly slope: IdleSlope;
-  readonly heartbeatCounters: string;
 }
 
 const NODES = 3;
@@ -255,6 +271,7 @@ function slopeOf(points: readonly { x: number; f: IdleNodeFigures }[]): IdleSlop
 
 export async function measureIdleGroups(options: IdleCostOptions = {}): Promise<IdleCostResult> {
   const shardCounts = options.shardCounts ?? [1, 16, 64, 256];
+  const quiesceSettings = options.quiesceTicks ?? [3, 0];
   const idleMs = options.idleMs ?? 20_000;
   const quietMs = options.quietMs ?? 3000;
   const settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
@@ -272,18 +289,32 @@ export async function measureIdleGroups(options: IdleCostOptions = {}): Promise<
   try {
     const measurements: IdleMeasurement[] = [];
     for (const shards of shardCounts) {
-      if (Date.now() > runDeadline) throw new Error("the idle measurement ran out of time");
-      const m = await measureOne(shards, join(root, `s${shards}`));
-      measurements.push(m);
-      const line = m.nodes
-        .map(
-          (n) =>
-            `n${n.node}: ${n.groups} groups, ${n.rssMiB} MiB, ${n.cpuPercent}% cpu (${n.cpuSystemPercent}% sys), ${n.writeCallsPerSecond ?? "?"} writes/s`,
-        )
-        .join("; ");
-      log(`  S = ${shards} (settled in ${m.settledMs} ms): ${line}`);
+      for (const quiesceTicks of quiesceSettings) {
+        if (Date.now() > runDeadline) throw new Error("the idle measurement ran out of time");
+        const m = await measureOne(shards, quiesceTicks, join(root, `s${shards}-q${quiesceTicks}`));
+        measurements.push(m);
+        const line = m.nodes
+          .map(
+            (n) =>
+              `n${n.node}: ${n.groups} groups, ${n.rssMiB} MiB, ${n.cpuPercent}% cpu (${n.cpuSystemPercent}% sys), ${n.writeCallsPerSecond ?? "?"} writes/s`,
+          )
+          .join("; ");
+        log(`  S = ${shards}, quiesce ${quiesceTicks} (settled in ${m.settledMs} ms): ${line}`);
+      }
     }
-    const points = measurements.flatMap((m) => m.nodes.map((f) => ({ x: f.groups, f })));
+    const lines = quiesceSettings.map((quiesceTicks): IdleLines => {
+      const points = measurements
+        .filter((m) => m.quiesceTicks === quiesceTicks)
+        .flatMap((m) => m.nodes.map((f) => ({ x: f.groups, f })));
+      return {
+        quiesceTicks,
+        slopePerNode: Array.from({ length: NODES }, (_, i) => ({
+          node: i + 1,
+          ...slopeOf(points.filter((p) => p.f.node === i + 1)),
+        })),
+        slope: slopeOf(points),
+      };
+    });
     failed = false;
     return {
       from: command.from,
@@ -292,11 +323,7 @@ export async function measureIdleGroups(options: IdleCostOptions = {}): Promise<
       leaseCheckMs: heartbeatMs * 5,
       replication: REPLICATION,
       measurements,
-      slopePerNode: Array.from({ length: NODES }, (_, i) => ({
-        node: i + 1,
-        ...slopeOf(points.filter((p) => p.f.node === i + 1)),
-      })),
-      slope: slopeOf(points),
+      lines,
       heartbeatCounters:
         "not exposed: the sharded API serves no /metrics and /v3/shard/replicas carries no transport stats; write syscalls from /proc/<pid>/io stand in",
     };
@@ -306,7 +333,11 @@ export async function measureIdleGroups(options: IdleCostOptions = {}): Promise<
     else rmSync(root, { recursive: true, force: true });
   }
 
-  async function measureOne(shards: number, dir: string): Promise<IdleMeasurement> {
+  async function measureOne(
+    shards: number,
+    quiesceTicks: number,
+    dir: string,
+  ): Promise<IdleMeasurement> {
     const deadline = Math.min(runDeadline, Date.now() + settleTimeoutMs);
     mkdirSync(dir, { recursive: true });
     const secretFile = join(dir, "cluster-secret");
@@ -352,6 +383,7 @@ export async function measureIdleGroups(options: IdleCostOptions = {}): Promise<
             "--log-level=warn",
             `--shards=${shards}`,
             `--replication=${REPLICATION}`,
+            `--shard-quiesce-ticks=${quiesceTicks}`,
           ],
           join(dir, `n${id}.log`),
         );
@@ -451,6 +483,7 @@ export async function measureIdleGroups(options: IdleCostOptions = {}): Promise<
       });
       return {
         shards,
+        quiesceTicks,
         windowMs: Math.round(windowMs),
         settledMs,
         nodes: figures,
