@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import type { NodeId } from "../core/types.js";
 import type { StorageFs } from "./fs.js";
+import type { JournalMember, JournalPort } from "./journal.js";
 import { NodeStorageFs } from "./node-fs.js";
 
 export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
@@ -28,9 +29,16 @@ export interface WalStorageOptions {
    * directory, so two of them cannot fill one directory.
    */
   readonly mustBeNew?: boolean;
+  /**
+   * Make appends durable through a journal shared with other WALs (one
+   * fdatasync for all of them, see journal.ts) instead of syncing this WAL's
+   * segments on every write. `attach` is called once, at open.
+   */
+  readonly journal?: { attach(member: JournalMember): JournalPort };
 }
 
-export type ResolvedWalOptions = Required<WalStorageOptions>;
+export type ResolvedWalOptions = Required<Omit<WalStorageOptions, "journal">> &
+  Pick<WalStorageOptions, "journal">;
 
 export function resolveWalOptions(dir: string, options: WalStorageOptions): ResolvedWalOptions {
   if (typeof dir !== "string" || dir.length === 0) {
@@ -71,5 +79,6 @@ export function resolveWalOptions(dir: string, options: WalStorageOptions): Reso
     snapshotCatchUpEntries,
     fs: options.fs ?? new NodeStorageFs(),
     mustBeNew: options.mustBeNew ?? false,
+    ...(options.journal !== undefined && { journal: options.journal }),
   };
 }

@@ -102,7 +102,9 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       o.mustBeNew,
     );
     const r = opened.recovered;
-    const writer = new WalWriter(
+    let writer: WalWriter | undefined;
+    const port = o.journal?.attach({ syncSegment: () => writer!.syncSegment() });
+    writer = new WalWriter(
       o.fs,
       dir,
       {
@@ -112,6 +114,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
         oldestSeq: r.baseSeq,
       },
       o.segmentMaxBytes,
+      port,
     );
     const snapshots = new SnapshotFiles(o.fs, dir, r.snapshot);
     return new WalStorage(

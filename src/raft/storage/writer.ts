@@ -3,6 +3,7 @@ import { ByteWriter } from "./codec.js";
 import { StorageFailedError } from "./errors.js";
 import type { StorageFs, WritableFile } from "./fs.js";
 import { isNotFound } from "./fs.js";
+import type { JournalPort } from "./journal.js";
 import { writeSegmentEndRecord } from "./records.js";
 import { encodeSegmentHeader, SegmentKind, segmentFileName } from "./segment.js";
 
@@ -40,7 +41,13 @@ interface BaseOp {
   readonly done: Deferred;
 }
 
-type WriterOp = RecordsOp | BaseOp;
+/** fdatasync of the current segment after everything queued before (a journal checkpoint). */
+interface SyncSegmentOp {
+  readonly kind: "syncSegment";
+  readonly done: Deferred;
+}
+
+type WriterOp = RecordsOp | BaseOp | SyncSegmentOp;
 
 export interface WriterStats {
   /** fdatasync calls on segments for appended records. */
@@ -72,6 +79,7 @@ export class WalWriter {
   private oldestSeq: number;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
+  private closing = false;
   private stats_ = {
     recordSyncs: 0,
     recordAppends: 0,
@@ -85,6 +93,11 @@ export class WalWriter {
     private readonly dir: string,
     opened: { file: WritableFile; seq: number; closed: boolean; oldestSeq: number },
     private readonly segmentMaxBytes: number,
+    /**
+     * With a shared journal, appended records are made durable by the
+     * journal (one fdatasync for many WALs) instead of a sync of the segment.
+     */
+    private readonly journal?: JournalPort,
   ) {
     this.current = opened.file;
     this.currentSeq = opened.seq;
@@ -112,6 +125,12 @@ export class WalWriter {
     return this.enqueue((done) => ({ kind: "base", rewrite, done }));
   }
 
+  /** fdatasync of the current segment once everything enqueued before is written. */
+  syncSegment(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return this.enqueue((done) => ({ kind: "syncSegment", done }));
+  }
+
   /** Resolves once every operation enqueued so far has completed (or the writer failed). */
   drained(): Promise<void> {
     return this.idle;
@@ -119,7 +138,14 @@ export class WalWriter {
 
   /** Waits for pending work, then closes the current segment. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.idle;
+    // The journal may forget this WAL only once its segment holds what it journalled.
+    if (this.journal !== undefined && this.unsynced && this.failure === undefined) {
+      await this.current.datasync();
+      this.unsynced = false;
+    }
+    this.journal?.detach();
     await this.current.close().catch(() => {});
   }
 
@@ -149,8 +175,15 @@ export class WalWriter {
           await this.writeGroup(group);
           this.queue.splice(0, n);
           for (const g of group) g.done.resolve();
-        } else {
+        } else if (op.kind === "base") {
           await this.writeBase(op.rewrite);
+          this.queue.shift();
+          op.done.resolve();
+        } else {
+          if (this.unsynced) {
+            await this.current.datasync();
+            this.unsynced = false;
+          }
           this.queue.shift();
           op.done.resolve();
         }
@@ -190,11 +223,19 @@ export class WalWriter {
           at += g.bytes.length;
         }
       }
+      const offset = this.current.sizeBytes;
       await this.current.append(bytes);
       this.unsynced = true;
       this.stats_.recordAppends += appends;
       this.stats_.bytesAppended += total;
+      if (this.journal !== undefined) {
+        // Durable once the journal holds them; the segment is synced later.
+        await this.journal.append(this.currentSeq, offset, bytes);
+        return;
+      }
     }
+    // With a journal, a barrier is durable already: everything before it was journalled.
+    if (this.journal !== undefined) return;
     // A barrier (empty bytes) is durable once everything before it is.
     if (sync && this.unsynced) {
       await this.current.datasync();

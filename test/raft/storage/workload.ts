@@ -6,6 +6,7 @@ import type {
   SnapshotMetadata,
 } from "../../../src/raft/core/types.js";
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, EntryType } from "../../../src/raft/core/types.js";
+import type { WalStorageOptions } from "../../../src/raft/storage/options.js";
 import { WalStorage } from "../../../src/raft/storage/wal-storage.js";
 import type { SimFs } from "./sim-fs.js";
 
@@ -189,7 +190,12 @@ export interface WorkloadRun {
  */
 export const CATCH_UP_ENTRIES = 3;
 
-export async function runWorkload(fs: SimFs, segmentMaxBytes = 1024): Promise<WorkloadRun> {
+export async function runWorkload(
+  fs: SimFs,
+  segmentMaxBytes = 1024,
+  extra: Partial<WalStorageOptions> = {},
+  dir = DIR,
+): Promise<WorkloadRun> {
   const model = new Model();
   const run: WorkloadRun = { model, ackedStates: 0, issuedStates: 0, error: undefined };
   let storage: WalStorage | undefined;
@@ -208,11 +214,12 @@ export async function runWorkload(fs: SimFs, segmentMaxBytes = 1024): Promise<Wo
       () => model.save(req),
     );
   try {
-    storage = await WalStorage.open(DIR, {
+    storage = await WalStorage.open(dir, {
       ...IDENTITY,
       fs,
       segmentMaxBytes,
       snapshotCatchUpEntries: CATCH_UP_ENTRIES,
+      ...extra,
     });
     const s = storage;
     await save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 0, commit: 3 } });
