@@ -16,7 +16,7 @@ import { LmdbBackend } from "../kv/backend/lmdb.js";
 import { MemoryBackend } from "../kv/backend/memory.js";
 import { KvStore } from "../kv/index.js";
 import { processEnv } from "../raft/node/env.js";
-import { WalStorage } from "../raft/storage/index.js";
+import { NodeStorageFs, SharedJournal, WalStorage } from "../raft/storage/index.js";
 import { GroupMux, isLoopbackHost, parsePeerAddress } from "../raft/transport/index.js";
 import { errorReply } from "../server/error-reply.js";
 import type { ServerLimits } from "../server/options.js";
@@ -26,6 +26,7 @@ import type { ServeConfig } from "../server/runtime/config.js";
 import { STRICT_JSON_OPTIONS } from "../server/strict-json.js";
 import { ShardAgent } from "./agent.js";
 import { initialMap } from "./controller.js";
+import { GroupDirs } from "./group-dirs.js";
 import { ShardHost } from "./host.js";
 import { registerShardRoutes } from "./routes.js";
 import type { GroupId } from "./types.js";
@@ -62,6 +63,19 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
   const groupsDir = join(config.dataDir, "groups");
   const quiesce = config.shardQuiesceTicks > 0;
   await mkdir(groupsDir, { recursive: true });
+  const fs = new NodeStorageFs();
+  const dirs = new GroupDirs(groupsDir, fs);
+  // What the journal holds goes back into the groups' logs before any opens,
+  // also when this run does not use one (an earlier run may have).
+  const journalDir = join(config.dataDir, "journal");
+  const replayed = await SharedJournal.recover(fs, journalDir, (stream) => dirs.locate(stream));
+  if (replayed.files > 0) {
+    log.warn(
+      { journal: replayed },
+      "this node did not stop cleanly: its journal was replayed into the groups' logs",
+    );
+  }
+  const journal = config.shardJournal ? await SharedJournal.open(fs, journalDir) : undefined;
   const transport = await createTransport(config, log.child({ component: "transport" }), {
     // A node joining the cluster announces itself on the control channel
     // before anyone has added it as a peer.
@@ -75,7 +89,6 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     reportFailure = resolve;
   });
   const backends = new Map<GroupId, MvccBackend>();
-  const dirOf = (group: GroupId) => join(groupsDir, String(group));
   const host = new ShardHost({
     id: config.nodeId,
     mux,
@@ -95,18 +108,19 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     },
     resources: {
       openStorage: async (group) => {
-        await mkdir(dirOf(group), { recursive: true });
-        return WalStorage.open(join(dirOf(group), "wal"), {
+        const incarnation = await dirs.ensure(group);
+        const stream = GroupDirs.stream(group, incarnation);
+        return WalStorage.open(dirs.walDir(group), {
           clusterId: `${config.clusterId}/${group}`,
           nodeId: config.nodeId,
           snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+          fs,
+          ...(journal !== undefined && { journal: { attach: (m) => journal.attach(stream, m) } }),
         });
       },
       openStore: (group) => {
         const backend =
-          config.kvBackend === "lmdb"
-            ? new LmdbBackend(join(dirOf(group), "kv"))
-            : new MemoryBackend();
+          config.kvBackend === "lmdb" ? new LmdbBackend(dirs.kvDir(group)) : new MemoryBackend();
         backends.set(group, backend);
         return new KvStore({ maxTxnRangeBytes: config.maxRangeBytes, backend });
       },
@@ -117,7 +131,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
       },
       destroy: async (group) => {
         log.info({ group }, "replica removed from its group: deleting its data");
-        await rm(dirOf(group), { recursive: true, force: true });
+        await rm(dirs.dirOf(group), { recursive: true, force: true });
       },
       existing: async () =>
         (await readdir(groupsDir)).filter((d) => /^[0-9]+$/.test(d)).map(Number),
@@ -203,6 +217,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
       agent.stop();
       await app.close();
       await host.stop();
+      await journal?.close();
       await transport.stop();
       log.info("stopped");
     })();

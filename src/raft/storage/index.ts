@@ -15,8 +15,14 @@ export {
   StorageFailedError,
 } from "./errors.js";
 export { FileBackedSnapshot } from "./file-snapshot.js";
-export type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
+export { isNotFound, type ReadableFile, type StorageFs, type WritableFile } from "./fs.js";
 export type { DataDirIdentity } from "./identity.js";
+export {
+  type JournalMember,
+  type JournalPort,
+  type JournalRecovery,
+  SharedJournal,
+} from "./journal.js";
 export { MemoryStorage } from "./memory.js";
 export { NodeStorageFs } from "./node-fs.js";
 export type { NodeStorage, PersistUpdate } from "./node-storage.js";

@@ -352,12 +352,22 @@ export class SharedJournal {
       });
   }
 
-  /** Waits for pending appends and a checkpoint in progress; closes the file. */
+  /**
+   * Waits for pending appends and a checkpoint in progress and closes the
+   * file. When every WAL has detached (each synced its segment as it
+   * closed), the journal holds nothing needed and its files are deleted: a
+   * journal found at the next start means this process did not stop cleanly.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing;
     await this.checkpointing;
     await this.file.close();
+    if (this.members.size > 0 || this.failure !== undefined) return;
+    for (const seq of await journalFiles(this.fs, this.dir)) {
+      await this.fs.unlink(join(this.dir, fileName(seq)));
+    }
+    await this.fs.syncDir(this.dir);
   }
 }
 

@@ -89,6 +89,8 @@ export interface ServeSettings {
   shardMaxMoving: number;
   /** Heartbeat ticks an idle group waits before it goes quiet (0: never). */
   shardQuiesceTicks: number;
+  /** One journal makes every group's appends durable (one fdatasync for all). */
+  shardJournal: boolean;
 }
 
 type Raw = string | number | boolean;
@@ -596,6 +598,13 @@ export const FIELDS: readonly FieldSpec[] = [
     3,
     integer(0, 1000),
     "an idle shard stops ticking after this many heartbeats: no timers, no heartbeat messages until it is used or a peer goes silent; 0 keeps every shard ticking (sharded mode)",
+  ),
+  spec(
+    "shardJournal",
+    "shard-journal",
+    true,
+    bool,
+    "make every shard's log appends durable through one journal per node, one fdatasync for all shards that wrote meanwhile; false syncs each shard's log on its own (sharded mode)",
   ),
 ];
 

@@ -683,3 +683,20 @@ describe("sharded API, real processes: conclave shard", () => {
     expect(scan.kvs).toHaveLength(24);
   }, 150_000);
 });
+
+describe("sharded API, real processes: the node's journal", () => {
+  it("kill -9 of a node: on restart its journal is replayed into the groups' logs and no acknowledged write is lost", async () => {
+    const s = await waitStatus("placement settled");
+    const node = s.nodes.find((n) => !n.draining && n.replicas > 0)?.id as number;
+    expect(node).toBeDefined();
+    for (let i = 0; i < 20; i++) await client.put(`journal/${i}`, `v${i}`);
+    await cluster.kill(node);
+    await cluster.restart(node);
+    expect(cluster.output(node)).toMatch(/did not stop cleanly: its journal was replayed/);
+    await waitStatus(`node ${node} back`, (x) => x.nodes.find((n) => n.id === node)?.live === true);
+    const scan = await client.range("journal/");
+    expect(scan.kvs.map((kv) => Buffer.from(kv.value).toString())).toEqual(
+      Array.from({ length: 20 }, (_, i) => `v${i}`).sort(),
+    );
+  }, 150_000);
+});
