@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- shards [--nodes 5] [--shards 64] [--writers 16] [--no-real] [--idle]`
+ * `npm run bench -- shards [--nodes 5] [--shards 64] [--writers 16] [--no-real] [--idle] [--journal]`
  *
  * 1. The scale model (bench/shards/scale-model.ts): 100 nodes × 4,096
  *    shards, cost-modelled: write throughput from 3 to 100 nodes, bytes
@@ -10,12 +10,16 @@
  *    itself; a node joins and shards move to it; every acknowledged write
  *    is read back.
  * 3. With --idle (bench/shards/idle-cost.ts): the memory and CPU an idle
- *    group costs a node, 3 nodes at 1, 16, 64 and 256 shards.
+ *    group costs a node, 3 nodes at 1, 16, 64 and 256 shards, with idle
+ *    groups going quiet and with every group ticking.
+ * 4. With --journal (bench/shards/journal-load.ts): write load on 3 nodes
+ *    with the shared journal on and off, side by side.
  *
  * Prints a table, then one JSON line with every figure and `targets`.
  */
 import { parseArgs } from "node:util";
 import { measureIdleGroups } from "./shards/idle-cost.js";
+import { measureJournalLoad } from "./shards/journal-load.js";
 import { runRealShardScenario } from "./shards/real-cluster.js";
 import { runScaleModel } from "./shards/scale-model.js";
 
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     "failure-timeout-ms": { type: "string", default: "5000" },
     "no-real": { type: "boolean", default: false },
     idle: { type: "boolean", default: false },
+    journal: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -103,12 +108,21 @@ if (values.idle) {
     );
   }
 }
+let journal: Awaited<ReturnType<typeof measureJournalLoad>> | undefined;
+if (values.journal) {
+  console.log("shared journal under write load (3 nodes, 16 shards, R = 3, 32 writers):");
+  journal = await measureJournalLoad({ log: (line) => console.log(line) });
+  console.log(
+    `  journal on / off, medians: puts/s ${journal.ratios.putsPerSecond}x, p99 ${journal.ratios.p99}x, CPU per put ${journal.ratios.cpuPerPut}x`,
+  );
+}
 console.log(
   JSON.stringify({
     kind: "shards",
     model,
     ...(real !== undefined && { real }),
     ...(idle !== undefined && { idle }),
+    ...(journal !== undefined && { journal }),
     targets,
   }),
 );

@@ -28,7 +28,7 @@ import { ShardAgent } from "./agent.js";
 import { initialMap } from "./controller.js";
 import { GroupDirs } from "./group-dirs.js";
 import { ShardHost } from "./host.js";
-import { registerShardRoutes } from "./routes.js";
+import { type DurabilityStats, registerShardRoutes } from "./routes.js";
 import type { GroupId } from "./types.js";
 
 export interface ShardedReadyInfo {
@@ -89,6 +89,24 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     reportFailure = resolve;
   });
   const backends = new Map<GroupId, MvccBackend>();
+  const wals = new Map<GroupId, WalStorage>();
+  // Counters of the logs already closed, so the totals survive moves.
+  const closedLogs = { appends: 0, syncs: 0 };
+  const durability = (): DurabilityStats => {
+    let walAppends = closedLogs.appends;
+    let walSegmentSyncs = closedLogs.syncs;
+    for (const wal of wals.values()) {
+      const st = wal.stats();
+      walAppends += st.recordAppends;
+      walSegmentSyncs += st.recordSyncs;
+    }
+    const j = journal?.stats;
+    return {
+      walAppends,
+      walSegmentSyncs,
+      ...(j !== undefined && { journal: { flushes: j.flushes, records: j.records } }),
+    };
+  };
   const host = new ShardHost({
     id: config.nodeId,
     mux,
@@ -110,13 +128,15 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
       openStorage: async (group) => {
         const incarnation = await dirs.ensure(group);
         const stream = GroupDirs.stream(group, incarnation);
-        return WalStorage.open(dirs.walDir(group), {
+        const wal = await WalStorage.open(dirs.walDir(group), {
           clusterId: `${config.clusterId}/${group}`,
           nodeId: config.nodeId,
           snapshotCatchUpEntries: config.snapshotCatchUpEntries,
           fs,
           ...(journal !== undefined && { journal: { attach: (m) => journal.attach(stream, m) } }),
         });
+        wals.set(group, wal);
+        return wal;
       },
       openStore: (group) => {
         const backend =
@@ -125,6 +145,13 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
         return new KvStore({ maxTxnRangeBytes: config.maxRangeBytes, backend });
       },
       release: async (group) => {
+        const wal = wals.get(group);
+        if (wal !== undefined) {
+          const st = wal.stats();
+          closedLogs.appends += st.recordAppends;
+          closedLogs.syncs += st.recordSyncs;
+          wals.delete(group);
+        }
         const backend = backends.get(group);
         backends.delete(group);
         await backend?.close();
@@ -210,7 +237,14 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     const { statusCode, body } = errorReply(err);
     void reply.code(statusCode).send(body);
   });
-  registerShardRoutes(app, { host, agent, limits, clock: systemClock, watch: config });
+  registerShardRoutes(app, {
+    host,
+    agent,
+    limits,
+    clock: systemClock,
+    watch: config,
+    durability,
+  });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {

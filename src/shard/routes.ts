@@ -58,6 +58,18 @@ export interface ShardRouteDeps {
   readonly clock: Clock;
   /** Watch limits (the unsharded server's options of the same names); defaults when absent. */
   readonly watch?: Partial<WatchLimits>;
+  /** This node's log durability counters, reported by GET /v3/shard/replicas. */
+  readonly durability?: () => DurabilityStats;
+}
+
+/** Since the process started, over every group it hosted. */
+export interface DurabilityStats {
+  /** Appends to the groups' logs. */
+  readonly walAppends: number;
+  /** fdatasync calls on the groups' log segments. */
+  readonly walSegmentSyncs: number;
+  /** The shared journal's writes (each one fdatasync) and the appends they carried; absent without one. */
+  readonly journal?: { readonly flushes: number; readonly records: number };
 }
 
 type Sharded<T> = T & { shard?: number };
@@ -255,7 +267,11 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
   });
 
   // What this node's replicas see: for operators and for finding a stuck group.
-  app.get("/v3/shard/replicas", async () => ({ node: host.id, replicas: host.reports() }));
+  app.get("/v3/shard/replicas", async () => ({
+    node: host.id,
+    replicas: host.reports(),
+    ...(deps.durability !== undefined && { durability: deps.durability() }),
+  }));
 
   /** The controller's routes: here if it runs here, else where it runs. */
   const onController = <T>(

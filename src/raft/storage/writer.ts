@@ -50,7 +50,7 @@ interface SyncSegmentOp {
 type WriterOp = RecordsOp | BaseOp | SyncSegmentOp;
 
 export interface WriterStats {
-  /** fdatasync calls on segments for appended records. */
+  /** fdatasync calls on segments for appended records (with a journal: its checkpoints'). */
   readonly recordSyncs: number;
   /** Appends (save calls with records) made durable. */
   readonly recordAppends: number;
@@ -183,6 +183,7 @@ export class WalWriter {
           if (this.unsynced) {
             await this.current.datasync();
             this.unsynced = false;
+            this.stats_.recordSyncs++;
           }
           this.queue.shift();
           op.done.resolve();
