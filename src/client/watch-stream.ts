@@ -7,16 +7,12 @@ import {
   errorFromServer,
   UnavailableError,
 } from "./errors.js";
-import { asObject } from "./json-read.js";
 import { sleepUnlessAborted } from "./sleep.js";
-import { parseSse } from "./sse.js";
 import type { HttpTransport } from "./transport.js";
 import {
-  eventsBatch,
-  messageRevision,
-  parseData,
   type WatchBatch,
   type WatchFilter,
+  watchMessages,
   watchRequestJson,
 } from "./watch-wire.js";
 
@@ -201,43 +197,40 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
     body: AsyncIterable<Uint8Array>,
   ): AsyncGenerator<WatchBatch, FollowOutcome> {
     let delivered = false;
+    const messages = watchMessages(body, {
+      errorOf: (json) => errorFromServer(json as ErrorBodyJson, undefined),
+      resumable: RESUMABLE_CODES,
+      stopped: () => this.stopped,
+    });
     try {
-      for await (const message of parseSse(body)) {
-        switch (message.event) {
-          case "created": {
-            const revision = messageRevision(message.data, "watch created");
-            if (this.nextRevision === 0) this.nextRevision = revision + 1;
+      for (;;) {
+        const next = await messages.next();
+        if (next.done)
+          return next.value === undefined ? { delivered } : { terminal: next.value, delivered };
+        const m = next.value;
+        switch (m.kind) {
+          case "created":
+            if (this.nextRevision === 0) this.nextRevision = m.revision + 1;
             this.markReady(this.nextRevision - 1);
             break;
-          }
-          case "events": {
-            const batch = eventsBatch(message.data);
+          case "events":
             delivered = true;
             // A resumed stream starts at nextRevision; anything older was already yielded.
-            if (batch.revision < this.nextRevision) break;
-            this.nextRevision = batch.revision + 1;
-            yield batch;
+            if (m.batch.revision < this.nextRevision) break;
+            this.nextRevision = m.batch.revision + 1;
+            yield m.batch;
             break;
-          }
-          case "progress": {
-            const revision = messageRevision(message.data, "watch progress");
+          case "progress":
             delivered = true;
-            this.nextRevision = Math.max(this.nextRevision, revision + 1);
-            if (this.options.progressNotify === true)
-              yield { revision, events: [], progress: true };
+            this.nextRevision = Math.max(this.nextRevision, m.revision + 1);
+            if (this.options.progressNotify === true) {
+              yield { revision: m.revision, events: [], progress: true };
+            }
             break;
-          }
-          case "error": {
-            const body = asObject(parseData(message.data, "watch error"), "watch error");
-            const error = errorFromServer(body as ErrorBodyJson, undefined);
-            return RESUMABLE_CODES.has(error.code) ? { delivered } : { terminal: error, delivered };
-          }
         }
       }
-    } catch (error) {
-      // A malformed message ends the watch; a broken connection only this stream.
-      if (error instanceof ClientError && !this.stopped) return { terminal: error, delivered };
+    } finally {
+      await messages.return(undefined);
     }
-    return { delivered };
   }
 }

@@ -1,7 +1,9 @@
 import { type Bytes, toBytes } from "./bytes.js";
+import { ClientError } from "./errors.js";
 import { asArray, asObject, headerRevision, type Json } from "./json-read.js";
 import { KeyValue } from "./key-value.js";
 import { keyRangeJson } from "./kv-wire.js";
+import { parseSse } from "./sse.js";
 
 export interface WatchEvent {
   readonly type: "put" | "delete";
@@ -70,4 +72,56 @@ export function parseData(data: string, what: string): unknown {
   } catch {
     return asObject(undefined, `${what} data`);
   }
+}
+
+/** One message of a watch stream, decoded. */
+export type WatchMessage =
+  | { readonly kind: "created"; readonly revision: number }
+  | { readonly kind: "events"; readonly batch: WatchBatch }
+  | { readonly kind: "progress"; readonly revision: number };
+
+export interface WatchMessageOptions {
+  /** The typed error an `error` message carries. */
+  errorOf(body: Json): ClientError;
+  /** Error codes after which a new stream can carry on from where this one stopped. */
+  readonly resumable: ReadonlySet<string>;
+  /** The watch was cancelled: a broken stream is then no error. */
+  stopped(): boolean;
+}
+
+/**
+ * Decodes one watch stream (server-sent events). Returns, once the stream
+ * ends, the error that ends the whole watch: an `error` message whose code
+ * is not resumable, or a malformed message. A stream that ended or broke
+ * returns undefined: a new one can resume.
+ */
+export async function* watchMessages(
+  body: AsyncIterable<Uint8Array>,
+  options: WatchMessageOptions,
+): AsyncGenerator<WatchMessage, ClientError | undefined> {
+  try {
+    for await (const message of parseSse(body)) {
+      switch (message.event) {
+        case "created":
+          yield { kind: "created", revision: messageRevision(message.data, "watch created") };
+          break;
+        case "events":
+          yield { kind: "events", batch: eventsBatch(message.data) };
+          break;
+        case "progress":
+          yield { kind: "progress", revision: messageRevision(message.data, "watch progress") };
+          break;
+        case "error": {
+          const error = options.errorOf(
+            asObject(parseData(message.data, "watch error"), "watch error"),
+          );
+          return options.resumable.has(error.code) ? undefined : error;
+        }
+      }
+    }
+  } catch (error) {
+    // A malformed message ends the watch; a broken connection only this stream.
+    if (error instanceof ClientError && !options.stopped()) return error;
+  }
+  return undefined;
 }

@@ -17,15 +17,12 @@ import {
   DeadlineExceededError,
   UnavailableError,
 } from "../errors.js";
-import { asObject, type Json } from "../json-read.js";
+import type { Json } from "../json-read.js";
 import { sleepUnlessAborted } from "../sleep.js";
-import { parseSse } from "../sse.js";
 import {
-  eventsBatch,
-  messageRevision,
-  parseData,
   type WatchBatch,
   type WatchFilter,
+  watchMessages,
   watchRequestJson,
 } from "../watch-wire.js";
 import { type ShardErrorBodyJson, shardErrorFromServer } from "./errors.js";
@@ -309,49 +306,52 @@ export class ShardWatchStream implements AsyncIterableIterator<ShardWatchBatch>,
   /** Hands one stream's batches over until it ends. */
   private async relay(shard: number, body: AsyncIterable<Uint8Array>): Promise<RelayOutcome> {
     let delivered = false;
+    const messages = watchMessages(body, {
+      errorOf: (json) => shardErrorFromServer(json as ShardErrorBodyJson, undefined),
+      resumable: RESUMABLE_CODES,
+      stopped: () => this.stopped,
+    });
     try {
-      for await (const message of parseSse(body)) {
-        switch (message.event) {
-          case "created": {
-            const revision = messageRevision(message.data, "watch created");
-            if ((this.nextRevisions.get(shard) ?? 0) === 0) {
-              this.nextRevisions.set(shard, revision + 1);
-            }
+      for (;;) {
+        const next = await messages.next();
+        if (next.done)
+          return next.value === undefined ? { delivered } : { terminal: next.value, delivered };
+        const m = next.value;
+        const from = this.nextRevisions.get(shard) ?? 0;
+        switch (m.kind) {
+          case "created":
+            if (from === 0) this.nextRevisions.set(shard, m.revision + 1);
             this.shardStarted(shard);
             break;
-          }
-          case "events": {
-            const batch = eventsBatch(message.data);
+          case "events":
             delivered = true;
             // A resumed stream starts at the next revision; anything older was delivered.
-            if (batch.revision < (this.nextRevisions.get(shard) ?? 0)) break;
-            if (!(await this.handOff.offer({ ...batch, shard }))) return { delivered };
-            this.nextRevisions.set(shard, batch.revision + 1);
+            if (m.batch.revision < from) break;
+            if (!(await this.handOff.offer({ ...m.batch, shard }))) return { delivered };
+            this.nextRevisions.set(shard, m.batch.revision + 1);
             break;
-          }
           case "progress": {
-            const revision = messageRevision(message.data, "watch progress");
             delivered = true;
             if (this.options.progressNotify === true) {
-              const notice: ShardWatchBatch = { shard, revision, events: [], progress: true };
+              const notice: ShardWatchBatch = {
+                shard,
+                revision: m.revision,
+                events: [],
+                progress: true,
+              };
               if (!(await this.handOff.offer(notice))) return { delivered };
             }
-            const next = Math.max(this.nextRevisions.get(shard) ?? 0, revision + 1);
-            this.nextRevisions.set(shard, next);
+            this.nextRevisions.set(
+              shard,
+              Math.max(this.nextRevisions.get(shard) ?? 0, m.revision + 1),
+            );
             break;
-          }
-          case "error": {
-            const json = asObject(parseData(message.data, "watch error"), "watch error");
-            const error = shardErrorFromServer(json as ShardErrorBodyJson, undefined);
-            return RESUMABLE_CODES.has(error.code) ? { delivered } : { terminal: error, delivered };
           }
         }
       }
-    } catch (error) {
-      // A malformed message ends the watch; a broken connection only this stream.
-      if (error instanceof ClientError && !this.stopped) return { terminal: error, delivered };
+    } finally {
+      await messages.return(undefined);
     }
-    return { delivered };
   }
 
   private shardStarted(shard: number): void {
