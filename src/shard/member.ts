@@ -132,6 +132,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
           clusterId: `${config.clusterId}/${group}`,
           nodeId: config.nodeId,
           snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+          snapshotCatchUpBytes: config.snapshotCatchUpBytes,
           fs,
           ...(journal !== undefined && { journal: { attach: (m) => journal.attach(stream, m) } }),
         });

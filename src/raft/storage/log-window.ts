@@ -62,6 +62,27 @@ export class LogWindow {
     return this.ents.slice(index - this.baseIndex);
   }
 
+  /**
+   * The lowest index i (base <= i <= index) such that the entries in
+   * (i, index] hold at most `maxBytes` (by entrySize): where to compact to
+   * so that what is kept behind `index` stays within `maxBytes`.
+   */
+  floorKeeping(index: number, maxBytes: number): number {
+    invariant(
+      index >= this.baseIndex && index <= this.lastIndex(),
+      () => `floor of ${index} outside [${this.baseIndex}, ${this.lastIndex()}]`,
+    );
+    let kept = 0;
+    let i = index;
+    while (i > this.baseIndex) {
+      const size = entrySize(this.ents[i - this.baseIndex - 1]!);
+      if (kept + size > maxBytes) break;
+      kept += size;
+      i--;
+    }
+    return i;
+  }
+
   /** Drops entries after `index` (base <= index <= lastIndex). */
   truncateAfter(index: number): void {
     invariant(

@@ -21,6 +21,12 @@ export interface WalStorageOptions {
    * of a snapshot transfer. Default 0. They are held in memory too.
    */
   readonly snapshotCatchUpEntries?: number;
+  /**
+   * ...and at most this many bytes of them (payload plus 24 per entry), so
+   * that big entries neither pile up in memory nor make each compaction
+   * rewrite them. Default unbounded.
+   */
+  readonly snapshotCatchUpBytes?: number;
   /** The file system; tests inject faults through it. Default: node:fs. */
   readonly fs?: StorageFs;
   /**
@@ -72,11 +78,21 @@ export function resolveWalOptions(dir: string, options: WalStorageOptions): Reso
       `snapshotCatchUpEntries must be a non-negative integer, got ${snapshotCatchUpEntries}`,
     );
   }
+  const snapshotCatchUpBytes = options.snapshotCatchUpBytes ?? Number.POSITIVE_INFINITY;
+  if (
+    snapshotCatchUpBytes !== Number.POSITIVE_INFINITY &&
+    (!Number.isSafeInteger(snapshotCatchUpBytes) || snapshotCatchUpBytes < 0)
+  ) {
+    throw new InvalidArgumentError(
+      `snapshotCatchUpBytes must be a non-negative integer, got ${snapshotCatchUpBytes}`,
+    );
+  }
   return {
     clusterId,
     nodeId,
     segmentMaxBytes,
     snapshotCatchUpEntries,
+    snapshotCatchUpBytes,
     fs: options.fs ?? new NodeStorageFs(),
     mustBeNew: options.mustBeNew ?? false,
     ...(options.journal !== undefined && { journal: options.journal }),

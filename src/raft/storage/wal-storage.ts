@@ -75,7 +75,8 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     snapshot: SnapshotMetadata,
     private readonly writer: WalWriter,
     private readonly snapshots: SnapshotFiles,
-    private readonly catchUpEntries: number,
+    /** Entries kept behind a new snapshot: at most so many, and at most so many bytes. */
+    private readonly catchUp: { readonly entries: number; readonly bytes: number },
     /** What open() found and repaired; log it. */
     readonly recovery: RecoveryReport,
     private readonly lock: DirLock,
@@ -124,7 +125,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       r.snapshot,
       writer,
       snapshots,
-      o.snapshotCatchUpEntries,
+      { entries: o.snapshotCatchUpEntries, bytes: o.snapshotCatchUpBytes },
       opened.report,
       opened.lock,
     );
@@ -340,7 +341,11 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       throw new StaleSnapshotError(index, this.latestSnap.index);
     }
     this.latestSnap = meta;
-    const baseIndex = Math.max(this.window.base.index, index - this.catchUpEntries);
+    const baseIndex = Math.max(
+      this.window.base.index,
+      index - this.catchUp.entries,
+      this.window.floorKeeping(index, this.catchUp.bytes),
+    );
     const done = this.rewriteBaseAt(meta, baseIndex, () => this.snapshots.publish(tmp, meta));
     await this.trackSnapshot(done, meta);
     return meta;

@@ -34,6 +34,7 @@ export async function openStorage(config: ServeConfig): Promise<WalStorage> {
     clusterId: config.clusterId,
     nodeId: config.nodeId,
     snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+    snapshotCatchUpBytes: config.snapshotCatchUpBytes,
   });
 }
 

@@ -40,6 +40,7 @@ export interface ServeSettings {
   snapshotEveryEntries: number;
   snapshotEveryBytes: number;
   snapshotCatchUpEntries: number;
+  snapshotCatchUpBytes: number;
   requestTimeoutMs: number;
   bodyLimitBytes: number;
   maxKeyBytes: number;
@@ -355,6 +356,13 @@ export const FIELDS: readonly FieldSpec[] = [
     1000,
     integer(0),
     "entries kept behind a snapshot for slow followers",
+  ),
+  spec(
+    "snapshotCatchUpBytes",
+    "snapshot-catch-up-bytes",
+    8 * MiB,
+    integer(0),
+    "...and at most this many bytes of them: big entries are not kept in memory and rewritten at every compaction",
   ),
   spec(
     "requestTimeoutMs",

@@ -116,6 +116,26 @@ describe("WalStorage: snapshots", () => {
     await again.close();
   });
 
+  it("catch-up entries are bounded in bytes too: big entries are not kept behind a snapshot", async () => {
+    const fs = new SimFs();
+    // entries() of size 100: 124 bytes each by the core's measure (payload + 24).
+    const s = await open(fs, { snapshotCatchUpEntries: 100, snapshotCatchUpBytes: 3 * 124 });
+    await s.save({ entries: entries(1, 20, 1, 100), hardState: { term: 1, vote: 0, commit: 20 } });
+    await s.createSnapshot(15, CONF, text.encode("at 15"));
+    // 100 entries were allowed, 3 entries' bytes were: 13, 14 and 15 stay.
+    expect(s.firstIndex()).toBe(13);
+    expect(s.stats().entriesInMemory).toBe(8);
+    await s.close();
+    const exact = await open(fs, {
+      snapshotCatchUpEntries: 100,
+      snapshotCatchUpBytes: 3 * 124 - 1,
+    });
+    await exact.createSnapshot(18, CONF, text.encode("at 18"));
+    // One byte short of three: two stay.
+    expect(exact.firstIndex()).toBe(17);
+    await exact.close();
+  });
+
   it("compaction while a newer snapshot is being made durable keeps that snapshot", async () => {
     const held: Array<() => void> = [];
     let gate = false;
