@@ -76,10 +76,13 @@ function KeyHistory({ keyB64 }) {
 function PrefixWatch({ prefix }) {
   const [items, setItems] = useState(/** @type {any[]} */ ([]));
   const [error, setError] = useState("");
+  // The stream is open on the server: changes from here on are shown.
+  const [started, setStarted] = useState(false);
   useEffect(() => {
     const controller = new AbortController();
     setItems([]);
     setError("");
+    setStarted(false);
     (async () => {
       try {
         const body = {
@@ -87,7 +90,9 @@ function PrefixWatch({ prefix }) {
           range_end: prefixRangeEnd(prefix),
         };
         for await (const m of events("/v3/watch", { body, signal: controller.signal })) {
-          if (m.event === "events") {
+          if (m.event === "created") {
+            setStarted(true);
+          } else if (m.event === "events") {
             const rev = m.data.header?.revision;
             const got = (m.data.events ?? []).map((/** @type {any} */ e) => ({ ...e, rev }));
             setItems((old) => [...got.reverse(), ...old].slice(0, MAX_WATCH_EVENTS));
@@ -104,7 +109,10 @@ function PrefixWatch({ prefix }) {
   return html`
     <h3>Live changes under “${prefix}”</h3>
     ${error && html`<p class="error">${error}</p>`}
-    ${items.length === 0 && html`<p class="muted">Waiting for changes…</p>`}
+    ${
+      items.length === 0 &&
+      html`<p class="muted">${started ? "Waiting for changes…" : "Starting the watch…"}</p>`
+    }
     <ul class="events" data-testid="watch-events">
       ${items.map(
         (e) => html`<li data-testid="watch-event">
