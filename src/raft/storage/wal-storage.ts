@@ -45,6 +45,8 @@ const EMPTY_SNAPSHOT: Snapshot = {
 };
 
 const NO_BYTES = new Uint8Array(0);
+/** An entry's header in an Entries record, plus its share of the record's framing and padding. */
+const ENTRY_RECORD_OVERHEAD_BYTES = 40;
 
 /**
  * Durable Raft storage: a write-ahead log of checksummed records in segment
@@ -219,7 +221,11 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     if (plan.snapshot !== undefined) {
       installed = this.installSnapshot(plan.snapshot, plan.snapshotHardState!, request.snapshot!);
     }
-    const w = new ByteWriter(64);
+    // Sized for the whole write up front: growing by doubling would copy a
+    // big entry's bytes a dozen times.
+    let size = 128;
+    for (const e of plan.append) size += e.data.length + ENTRY_RECORD_OVERHEAD_BYTES;
+    const w = new ByteWriter(size);
     if (plan.truncateAfter !== undefined) {
       writeTruncateRecord(w, plan.truncateAfter);
       this.window.truncateAfter(plan.truncateAfter);
