@@ -10,13 +10,15 @@ import {
 import { sleepUnlessAborted } from "./sleep.js";
 import type { HttpTransport } from "./transport.js";
 import {
+  checkWatchIdle,
   type WatchBatch,
   type WatchFilter,
+  type WatchIdle,
   watchMessages,
   watchRequestJson,
 } from "./watch-wire.js";
 
-export interface WatchOptions extends WatchFilter {
+export interface WatchOptions extends WatchFilter, WatchIdle {
   /** First revision to deliver; absent or 0: changes after the current revision. */
   readonly startRevision?: number;
   readonly signal?: AbortSignal;
@@ -81,6 +83,7 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
     this.nextRevision = start;
     // Built now so a bad key or filter throws at the call, not at the first next().
     watchRequestJson(key, options, start);
+    checkWatchIdle(options);
     this.ready = new Promise<number>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -201,6 +204,9 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
       errorOf: (json) => errorFromServer(json as ErrorBodyJson, undefined),
       resumable: RESUMABLE_CODES,
       stopped: () => this.stopped,
+      ...(this.options.idleTimeoutMs !== undefined && {
+        idleTimeoutMs: this.options.idleTimeoutMs,
+      }),
     });
     try {
       for (;;) {

@@ -33,6 +33,28 @@ export interface WatchFilter {
   readonly progressNotify?: boolean;
 }
 
+/** How long a watch stream may stay silent (no event, no ping) before it counts as broken. */
+export interface WatchIdle {
+  /**
+   * A stream that delivers nothing, not even the server's keep-alive ping
+   * (every 5 s by default, the server option watchKeepAliveMs), for this long is given
+   * up and resumed elsewhere: its server may be cut off without the
+   * connection breaking. Default 15,000 ms; keep it above the server's
+   * keep-alive interval.
+   */
+  readonly idleTimeoutMs?: number;
+}
+
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 15_000;
+
+/** Refuses an idle timeout that is not a positive number of milliseconds. */
+export function checkWatchIdle(options: WatchIdle): void {
+  const ms = options.idleTimeoutMs;
+  if (ms !== undefined && !(Number.isFinite(ms) && ms > 0)) {
+    throw new ClientError("INVALID_ARGUMENT", `idleTimeoutMs must be a positive number, got ${ms}`);
+  }
+}
+
 export function watchRequestJson(key: Bytes, filter: WatchFilter, startRevision: number): Json {
   const filters = [
     ...(filter.noPut === true ? ["NOPUT"] : []),
@@ -87,6 +109,39 @@ export interface WatchMessageOptions {
   readonly resumable: ReadonlySet<string>;
   /** The watch was cancelled: a broken stream is then no error. */
   stopped(): boolean;
+  /** See WatchIdle; default DEFAULT_WATCH_IDLE_TIMEOUT_MS. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** A stream silent for longer than the idle timeout: treated as a broken connection. */
+class StreamIdleError extends Error {
+  constructor(ms: number) {
+    super(`the watch stream sent nothing for ${ms} ms`);
+  }
+}
+
+/** Passes `body` through; fails with StreamIdleError when no chunk comes for `ms`. */
+async function* untilIdle(body: AsyncIterable<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StreamIdleError(ms)), ms);
+      });
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await Promise.race([it.next(), idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // The caller closes the request, which ends a read still pending.
+    void it.return?.()?.catch(() => {});
+  }
 }
 
 /**
@@ -100,7 +155,8 @@ export async function* watchMessages(
   options: WatchMessageOptions,
 ): AsyncGenerator<WatchMessage, ClientError | undefined> {
   try {
-    for await (const message of parseSse(body)) {
+    const idleMs = options.idleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
+    for await (const message of parseSse(untilIdle(body, idleMs))) {
       switch (message.event) {
         case "created":
           yield { kind: "created", revision: messageRevision(message.data, "watch created") };

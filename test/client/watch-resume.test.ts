@@ -49,6 +49,25 @@ async function revisions(watch: AsyncIterator<{ revision: number }>, n: number) 
 }
 
 describe("watch resume", () => {
+  it("gives up a stream silent past idleTimeoutMs and resumes from the last revision + 1", async () => {
+    const s = await fakeServer([
+      // Sends two events, then nothing: the connection stays open.
+      (res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(created(4) + events(5) + events(6));
+      },
+      stream(created(6), events(7)),
+    ]);
+    servers.push(s);
+    const c = new ConclaveClient({ endpoints: [s.url], random: seededRandom(3) });
+    clients.push(c);
+    const watch = c.watch("k", { idleTimeoutMs: 50 });
+    expect(await revisions(watch, 3)).toEqual([5, 6, 7]);
+    const bodies = s.seen.map((r) => r.body as { start_revision?: number });
+    expect(bodies[1]?.start_revision).toBe(7);
+    await watch.return();
+  });
+
   it("resumes after WATCH_TOO_SLOW from the last revision + 1, skipping repeats", async () => {
     const { s, watch } = await watchOf([
       stream(created(4), events(5), events(6), error("WATCH_TOO_SLOW")),

@@ -20,15 +20,17 @@ import {
 import type { Json } from "../json-read.js";
 import { sleepUnlessAborted } from "../sleep.js";
 import {
+  checkWatchIdle,
   type WatchBatch,
   type WatchFilter,
+  type WatchIdle,
   watchMessages,
   watchRequestJson,
 } from "../watch-wire.js";
 import { type ShardErrorBodyJson, shardErrorFromServer } from "./errors.js";
 import { HandOff } from "./watch-merge.js";
 
-export interface ShardWatchOptions extends WatchFilter {
+export interface ShardWatchOptions extends WatchFilter, WatchIdle {
   /**
    * The first revision to deliver: one number for every watched shard, or
    * per shard (a shard left out starts at its current revision). Absent or
@@ -134,6 +136,7 @@ export class ShardWatchStream implements AsyncIterableIterator<ShardWatchBatch>,
     }
     // Built now so a bad key or filter throws at the call, not at the first next().
     watchRequestJson(key, options, 0);
+    checkWatchIdle(options);
     this.ready = new Promise((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -310,6 +313,9 @@ export class ShardWatchStream implements AsyncIterableIterator<ShardWatchBatch>,
       errorOf: (json) => shardErrorFromServer(json as ShardErrorBodyJson, undefined),
       resumable: RESUMABLE_CODES,
       stopped: () => this.stopped,
+      ...(this.options.idleTimeoutMs !== undefined && {
+        idleTimeoutMs: this.options.idleTimeoutMs,
+      }),
     });
     try {
       for (;;) {

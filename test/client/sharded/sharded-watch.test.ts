@@ -284,6 +284,22 @@ describe("ShardWatchStream: resuming a shard", () => {
     w.cancel();
   });
 
+  it("a stream silent past idleTimeoutMs (its server cut off, the connection open) is resumed elsewhere", async () => {
+    const { port, w } = watch([1], { idleTimeoutMs: 30 });
+    const s1 = await port.stream(1);
+    s1.created(10).events(11, "k/a");
+    expect(summary(await take(w))).toEqual([1, 11, ["k/a"]]);
+    // Nothing more arrives on s1, not even a ping: only the idle timeout can end it.
+    const again = await port.stream(2);
+    expect(again.shard).toBe(1);
+    expect(again.startRevision).toBe(12);
+    expect(again.avoid).toBe(s1.endpoint);
+    expect(s1.closed).toBe(true);
+    again.created(11).events(12, "k/b");
+    expect(summary(await take(w))).toEqual([1, 12, ["k/b"]]);
+    w.cancel();
+  });
+
   it("a stream that broke before any event resumes after the revision its created named, not from now", async () => {
     const { port, w } = watch([1]);
     const first = await port.stream(1);
@@ -398,6 +414,10 @@ describe("ShardWatchStream: what ends it", () => {
     expect(() => new ShardWatchStream(port, "k", { startRevision: -1 })).toThrow(/startRevision/);
     expect(() => new ShardWatchStream(port, "k", { startRevision: new Map([[1, 1.5]]) })).toThrow(
       /startRevision/,
+    );
+    expect(() => new ShardWatchStream(port, "k", { idleTimeoutMs: 0 })).toThrow(/idleTimeoutMs/);
+    expect(() => new ShardWatchStream(port, "k", { idleTimeoutMs: Number.NaN })).toThrow(
+      /idleTimeoutMs/,
     );
   });
 
