@@ -163,7 +163,18 @@ beforeAll(async () => {
   procs.push(
     ...(await Promise.all(
       plans.map((m) =>
-        ServeProcess.start(m, ["--initial-cluster", cluster, "--bcrypt-cost", "4", ...files]),
+        ServeProcess.start(m, [
+          "--initial-cluster",
+          cluster,
+          "--bcrypt-cost",
+          "4",
+          // The test asserts what one follower forwards to one leader; an
+          // election on a loaded machine would (rightly) turn a forward into
+          // NOT_LEADER. A long election timeout keeps the roles for the test.
+          "--election-ms",
+          "5000",
+          ...files,
+        ]),
       ),
     )),
   );
