@@ -244,6 +244,8 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     limits,
     clock: systemClock,
     watch: config,
+    // Three election timeouts: an election in progress does not end streams.
+    watchLeaderlessMs: config.electionMs * 3,
     durability,
   });
   let stopping: Promise<void> | undefined;

@@ -58,6 +58,8 @@ export interface ShardRouteDeps {
   readonly clock: Clock;
   /** Watch limits (the unsharded server's options of the same names); defaults when absent. */
   readonly watch?: Partial<WatchLimits>;
+  /** A watch stream whose replica knew no leader this long ends with NO_LEADER (default 3 s). */
+  readonly watchLeaderlessMs?: number;
   /** This node's log durability counters, reported by GET /v3/shard/replicas. */
   readonly durability?: () => DurabilityStats;
 }
@@ -245,6 +247,11 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps):
     shardSchema: shardProp.shard,
     groupOf: (shard, key, spans) => groupOf(shard, spans ? [] : [key], spans),
     replica: (group) => host.get(group),
+    hasLeader: (group) => {
+      const replica = host.get(group);
+      return replica === undefined || replica.node.basicStatus().lead !== 0;
+    },
+    ...(deps.watchLeaderlessMs !== undefined && { leaderlessMs: deps.watchLeaderlessMs }),
     epochOf,
     wrongShard,
   });

@@ -43,6 +43,8 @@ export const REPLICA_CLOSED = "REPLICA_CLOSED";
 
 /** How often open streams check that their replica is still the one hosted here. */
 const DEFAULT_REPLICA_CHECK_MS = 200;
+const DEFAULT_LEADERLESS_MS = 3000;
+export const NO_LEADER = "NO_LEADER";
 
 export interface ShardWatchDeps {
   readonly nodeId: NodeId;
@@ -60,6 +62,14 @@ export interface ShardWatchDeps {
   epochOf(group: GroupId): number;
   /** Answers 421 WRONG_SHARD for a group this node holds no replica of. */
   wrongShard(reply: FastifyReply, group: GroupId): FastifyReply;
+  /** Whether this node's replica of `group` knows a leader (a quiet one does). */
+  hasLeader(group: GroupId): boolean;
+  /**
+   * A stream whose replica knew no leader for this long ends with NO_LEADER,
+   * to be resumed elsewhere: its node is likely cut off from the group and
+   * would hear no new changes (etcd's require-leader). Default 3,000 ms.
+   */
+  readonly leaderlessMs?: number;
   /** Default 200 ms. */
   readonly replicaCheckMs?: number;
 }
@@ -108,17 +118,21 @@ class ShardWatchFrames implements WatchFrames {
 }
 
 /**
- * Ends the streams whose replica is no longer the one this node hosts. The
- * host tells nobody when it closes a replica, so the open streams look, on
- * one timer that runs only while any is open.
+ * Ends the streams whose replica is no longer the one this node hosts, or
+ * has known no leader for too long. The host tells nobody when it closes a
+ * replica, so the open streams look, on one timer that runs only while any
+ * is open.
  */
 class ReplicaStreams {
   private readonly open = new Map<WatchSession, { group: GroupId; replica: object }>();
+  /** Groups whose replica here knew no leader at a check, since when (ms, monotonic). */
+  private readonly leaderlessSince = new Map<GroupId, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly deps: Pick<ShardWatchDeps, "nodeId" | "replica">,
+    private readonly deps: Pick<ShardWatchDeps, "nodeId" | "replica" | "hasLeader">,
     private readonly checkMs: number,
+    private readonly leaderlessMs: number,
   ) {}
 
   add(session: WatchSession, group: GroupId, replica: object): void {
@@ -138,12 +152,32 @@ class ReplicaStreams {
   }
 
   check(): void {
+    const now = performance.now();
+    const leaderless = new Set<GroupId>();
+    for (const { group } of this.open.values()) {
+      if (!this.deps.hasLeader(group)) leaderless.add(group);
+    }
+    for (const group of [...this.leaderlessSince.keys()]) {
+      if (!leaderless.has(group)) this.leaderlessSince.delete(group);
+    }
+    for (const group of leaderless) {
+      if (!this.leaderlessSince.has(group)) this.leaderlessSince.set(group, now);
+    }
     for (const [session, { group, replica }] of [...this.open]) {
-      if (this.deps.replica(group) === replica) continue;
+      if (this.deps.replica(group) !== replica) {
+        this.remove(session);
+        session.close(
+          REPLICA_CLOSED,
+          `node ${this.deps.nodeId} no longer serves its replica of shard ${group} (moved away or stopped); resume on another replica from the last revision received + 1`,
+        );
+        continue;
+      }
+      const since = this.leaderlessSince.get(group);
+      if (since === undefined || now - since < this.leaderlessMs) continue;
       this.remove(session);
       session.close(
-        REPLICA_CLOSED,
-        `node ${this.deps.nodeId} no longer serves its replica of shard ${group} (moved away or stopped); resume on another replica from the last revision received + 1`,
+        NO_LEADER,
+        `node ${this.deps.nodeId}'s replica of shard ${group} has known no leader for ${Math.round(now - since)} ms and may hear no new changes; resume on another replica from the last revision received + 1`,
       );
     }
   }
@@ -151,7 +185,11 @@ class ReplicaStreams {
 
 export function registerShardWatchRoute(app: FastifyInstance, deps: ShardWatchDeps): WatchParts {
   const parts = createWatchParts(app.log, deps.watchLimits, NO_WATCH_METRICS);
-  const streams = new ReplicaStreams(deps, deps.replicaCheckMs ?? DEFAULT_REPLICA_CHECK_MS);
+  const streams = new ReplicaStreams(
+    deps,
+    deps.replicaCheckMs ?? DEFAULT_REPLICA_CHECK_MS,
+    deps.leaderlessMs ?? DEFAULT_LEADERLESS_MS,
+  );
   app.addHook("preClose", async () => {
     parts.registry.closeAll("SERVER_CLOSING", "the node is shutting down; resume on another node");
   });

@@ -39,6 +39,9 @@ interface FakeReplica {
   readonly group: number;
   readonly store: KvStore;
   index: number;
+  /** The leader this replica knows (0: none). */
+  lead: number;
+  readonly node: { basicStatus(): { lead: number } };
 }
 
 const replicas = new Map<number, FakeReplica>();
@@ -65,7 +68,13 @@ const agent = {
 } as unknown as ShardAgent;
 
 function host_(group: number): FakeReplica {
-  const replica = { group, store: new KvStore(), index: 0 };
+  const replica: FakeReplica = {
+    group,
+    store: new KvStore(),
+    index: 0,
+    lead: 2,
+    node: { basicStatus: () => ({ lead: replica.lead }) },
+  };
   replicas.set(group, replica);
   return replica;
 }
@@ -86,13 +95,23 @@ function keyIn(shard: number, prefix: string, from = 0): string {
   }
 }
 
-async function startApi(watch: Parameters<typeof registerShardRoutes>[1]["watch"] = {}) {
+async function startApi(
+  watch: Parameters<typeof registerShardRoutes>[1]["watch"] = {},
+  watchLeaderlessMs?: number,
+) {
   const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, ...STRICT_JSON_OPTIONS });
   app.setErrorHandler((err, _req, reply) => {
     const { statusCode, body } = errorReply(err);
     void reply.code(statusCode).send(body);
   });
-  registerShardRoutes(app, { host, agent, limits, clock: systemClock, watch });
+  registerShardRoutes(app, {
+    host,
+    agent,
+    limits,
+    clock: systemClock,
+    watch,
+    ...(watchLeaderlessMs !== undefined && { watchLeaderlessMs }),
+  });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : 0;
@@ -224,6 +243,31 @@ describe("POST /v3/shard/watch", () => {
     host_(2); // closed, and a new replica opened under the same group
     const ended = await again.stream.nextEvent();
     expect(dataOf(ended)).toMatchObject({ code: "REPLICA_CLOSED", shard: 2 });
+  });
+
+  it("a replica that knows no leader for long ends its streams with NO_LEADER (require-leader)", async () => {
+    const other = await startApi({}, 300);
+    try {
+      const one = host_(1);
+      const key = keyIn(1, "nl/");
+      const opened = await openShardWatch(other.url, { key: b64(key) });
+      expect(opened.status).toBe(200);
+      const stream = opened.stream!;
+      expect((await stream.next())?.event).toBe("created");
+      const r = put(one, key);
+      expect(headerOf(await stream.nextEvent())).toEqual({ revision: String(r) });
+      // Cut off from its group: no leader known from now on.
+      one.lead = 0;
+      const end = await stream.nextEvent();
+      expect(end?.event).toBe("error");
+      expect(dataOf(end)).toMatchObject({ code: "NO_LEADER", shard: 1, epoch: EPOCH });
+      expect(await stream.next()).toBeUndefined();
+      one.lead = 2;
+    } finally {
+      const closing = other.app.close();
+      other.app.server.closeAllConnections();
+      await closing;
+    }
   });
 
   it("a shard this node holds no replica of is 421 WRONG_SHARD with its replicas", async () => {

@@ -79,6 +79,7 @@ export interface ShardWatchPort {
 /** Stream errors after which a stream on another replica carries on. */
 const RESUMABLE_CODES = new Set([
   "REPLICA_CLOSED",
+  "NO_LEADER",
   "WATCH_TOO_SLOW",
   "SERVER_CLOSING",
   "NODE_STOPPED",

@@ -317,7 +317,7 @@ describe("ShardWatchStream: resuming a shard", () => {
     w.cancel();
   });
 
-  it.each(["WATCH_TOO_SLOW", "SERVER_CLOSING", "NODE_STOPPED"])(
+  it.each(["WATCH_TOO_SLOW", "SERVER_CLOSING", "NODE_STOPPED", "NO_LEADER"])(
     "%s ends only that stream",
     async (code) => {
       const { port, w } = watch([1]);
