@@ -13,6 +13,7 @@
  */
 import { ShardedClient } from "../../src/client/sharded/index.js";
 import { ServeCluster } from "../../test/server/process/serve-cluster.js";
+import { median, percentile } from "../adversary/samplers.js";
 import { totalCpuSeconds } from "../support/proc-stats.js";
 import { controllerStatus } from "./real-cluster.js";
 
@@ -54,18 +55,6 @@ export interface JournalLoadResult {
     readonly cpuPerPut: number;
     readonly fsyncsPerPut: number;
   };
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function median(xs: readonly number[]): number {
-  return quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -166,8 +155,8 @@ async function runPhase(
       round,
       puts: latencies.length,
       putsPerSecond: Math.round(latencies.length / elapsedS),
-      p50Ms: round2(quantile(latencies, 0.5)),
-      p99Ms: round2(quantile(latencies, 0.99)),
+      p50Ms: round2(percentile(latencies, 50)),
+      p99Ms: round2(percentile(latencies, 99)),
       cpuMsPerPut: round2((cpu * 1000) / Math.max(1, latencies.length)),
       fsyncsPerPut: round2(fsyncs / Math.max(1, latencies.length)),
       appendsPerFsync: round2((d1.appends - d0.appends) / Math.max(1, fsyncs)),

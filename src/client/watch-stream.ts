@@ -204,9 +204,7 @@ export class WatchStream implements AsyncIterableIterator<WatchBatch>, AsyncDisp
       errorOf: (json) => errorFromServer(json as ErrorBodyJson, undefined),
       resumable: RESUMABLE_CODES,
       stopped: () => this.stopped,
-      ...(this.options.idleTimeoutMs !== undefined && {
-        idleTimeoutMs: this.options.idleTimeoutMs,
-      }),
+      idleTimeoutMs: this.options.idleTimeoutMs,
     });
     try {
       for (;;) {

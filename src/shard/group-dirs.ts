@@ -30,6 +30,11 @@ export class GroupDirs {
     return join(this.dirOf(group), "kv");
   }
 
+  /** Groups with a directory here (their data, from an earlier run). */
+  async existing(): Promise<GroupId[]> {
+    return (await this.fs.readdir(this.root)).filter((d) => /^[0-9]+$/.test(d)).map(Number);
+  }
+
   /** The journal stream of a group's current incarnation. */
   static stream(group: GroupId, incarnation: string): string {
     return `${group}/${incarnation}`;

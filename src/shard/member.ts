@@ -6,9 +6,8 @@
  * meta group's leader, the placement controller; the client API is
  * /v3/shard/* (routes.ts).
  */
-import { access, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import Fastify from "fastify";
 import { type Logger, pino } from "pino";
 import { gridClock, systemClock } from "../clock.js";
 import type { MvccBackend } from "../kv/backend/backend.js";
@@ -18,17 +17,15 @@ import { KvStore } from "../kv/index.js";
 import { processEnv } from "../raft/node/env.js";
 import { NodeStorageFs, SharedJournal, WalStorage } from "../raft/storage/index.js";
 import { GroupMux, isLoopbackHost, parsePeerAddress } from "../raft/transport/index.js";
-import { errorReply } from "../server/error-reply.js";
 import type { ServerLimits } from "../server/options.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "../server/request-depth.js";
 import { createTransport } from "../server/runtime/assemble.js";
 import type { ServeConfig } from "../server/runtime/config.js";
-import { STRICT_JSON_OPTIONS } from "../server/strict-json.js";
 import { ShardAgent } from "./agent.js";
 import { initialMap } from "./controller.js";
 import { GroupDirs } from "./group-dirs.js";
 import { ShardHost } from "./host.js";
-import { type DurabilityStats, registerShardRoutes } from "./routes.js";
+import { createShardApiApp, type DurabilityStats, registerShardRoutes } from "./routes.js";
 import type { GroupId } from "./types.js";
 
 export interface ShardedReadyInfo {
@@ -161,8 +158,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
         log.info({ group }, "replica removed from its group: deleting its data");
         await rm(dirs.dirOf(group), { recursive: true, force: true });
       },
-      existing: async () =>
-        (await readdir(groupsDir)).filter((d) => /^[0-9]+$/.test(d)).map(Number),
+      existing: () => dirs.existing(),
     },
     observe: {
       fatal: (group, err) => {
@@ -233,11 +229,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     maxRangeBytes: config.maxRangeBytes,
     quotaBackendBytes: config.quotaBackendBytes,
   };
-  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, ...STRICT_JSON_OPTIONS });
-  app.setErrorHandler((err, _req, reply) => {
-    const { statusCode, body } = errorReply(err);
-    void reply.code(statusCode).send(body);
-  });
+  const app = createShardApiApp(limits.bodyLimitBytes);
   registerShardRoutes(app, {
     host,
     agent,

@@ -8,7 +8,7 @@
  * The controller's routes answer on the node that runs it; any other node
  * says where it runs (NOT_CONTROLLER). Watches: watch-route.ts.
  */
-import type { FastifyInstance, FastifyReply } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Clock } from "../clock.js";
 import type { KvReplica } from "../kv/index.js";
 import type { TxnCommand, TxnOp } from "../kv/types.js";
@@ -38,6 +38,7 @@ import {
   txnJson,
 } from "../server/kv-translate.js";
 import type { ServerLimits } from "../server/options.js";
+import { STRICT_JSON_OPTIONS } from "../server/strict-json.js";
 import { resolveWatchLimits, type WatchLimits } from "../server/watch-registry.js";
 import type { ShardAgent } from "./agent.js";
 import type { ShardHost } from "./host.js";
@@ -115,6 +116,16 @@ function txnKeys(
   for (const op of t.success) visit(op);
   for (const op of t.failure) visit(op);
   return out;
+}
+
+/** The sharded API's server: bodies validated as sent, every error a typed JSON answer. */
+export function createShardApiApp(bodyLimitBytes: number): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, ...STRICT_JSON_OPTIONS });
+  app.setErrorHandler((err, _req, reply) => {
+    const { statusCode, body } = errorReply(err);
+    void reply.code(statusCode).send(body);
+  });
+  return app;
 }
 
 export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps): void {

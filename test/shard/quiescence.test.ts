@@ -11,32 +11,14 @@ import type { BasicStatus, RaftStatus } from "../../src/raft/core/rawnode.js";
 import { followerMayQuiesce, keepsQuiet, leaderIdle } from "../../src/raft/node/quiescence.js";
 import type { GroupReplica } from "../../src/shard/host.js";
 import type { GroupId } from "../../src/shard/types.js";
-import { ShardSim, type ShardSimOptions } from "../../src/sim/shards/cluster.js";
+import { ShardSim } from "../../src/sim/shards/cluster.js";
+import { shardSimOptions } from "../../src/sim/shards/run.js";
 
-const TICK_MS = 10;
-const ELECTION_MS = 100;
+const { heartbeatMs: TICK_MS, electionMs: ELECTION_MS } = shardSimOptions({ seed: 0 }).timing;
 
 function sim(seed: number, liveness: boolean): ShardSim {
-  const opts: ShardSimOptions = {
-    seed,
-    founders: 5,
-    shardCount: 8,
-    replication: 3,
-    timing: {
-      heartbeatMs: TICK_MS,
-      electionMs: ELECTION_MS,
-      requestTimeoutMs: ELECTION_MS * 3,
-      snapshotEveryEntries: 40,
-      leaseCheckMs: TICK_MS * 5,
-      quiesceAfterTicks: 3,
-    },
-    heartbeatIntervalMs: 50,
-    ...(liveness && { liveness: { intervalMs: TICK_MS, timeoutMs: ELECTION_MS } }),
-    // A long failure timeout: the groups must recover by election, not by the controller moving them.
-    controller: { failureTimeoutMs: 60_000, maxMoving: 4, catchUpEntries: 64 },
-    diskDelayMs: [0.2, 2],
-  };
-  return new ShardSim(opts);
+  // A long failure timeout: the groups must recover by election, not by the controller moving them.
+  return new ShardSim(shardSimOptions({ seed, liveness, failureTimeoutMs: 60_000 }));
 }
 
 function replicas(s: ShardSim): { node: number; replica: GroupReplica }[] {

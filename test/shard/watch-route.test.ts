@@ -4,18 +4,16 @@
  * them: which replicas this node holds (a real KvStore each, written by
  * applying commands), and the map. Node 1 hosts shards 1 and 2 of 4.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.js";
 import { type KvCommand, KvStore } from "../../src/kv/index.js";
-import { errorReply } from "../../src/server/error-reply.js";
 import type { ServerLimits } from "../../src/server/options.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "../../src/server/request-depth.js";
-import { STRICT_JSON_OPTIONS } from "../../src/server/strict-json.js";
 import type { ShardAgent } from "../../src/shard/agent.js";
 import type { ShardHost } from "../../src/shard/host.js";
 import { shardOf } from "../../src/shard/keys.js";
-import { registerShardRoutes } from "../../src/shard/routes.js";
+import { createShardApiApp, registerShardRoutes } from "../../src/shard/routes.js";
 import type { ShardMap } from "../../src/shard/types.js";
 import { dataOf, headerOf, openShardWatch, openShardWatchRaw } from "./shard-watch-http.js";
 
@@ -99,11 +97,7 @@ async function startApi(
   watch: Parameters<typeof registerShardRoutes>[1]["watch"] = {},
   watchLeaderlessMs?: number,
 ) {
-  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, ...STRICT_JSON_OPTIONS });
-  app.setErrorHandler((err, _req, reply) => {
-    const { statusCode, body } = errorReply(err);
-    void reply.code(statusCode).send(body);
-  });
+  const app = createShardApiApp(limits.bodyLimitBytes);
   registerShardRoutes(app, {
     host,
     agent,

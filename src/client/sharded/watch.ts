@@ -314,9 +314,7 @@ export class ShardWatchStream implements AsyncIterableIterator<ShardWatchBatch>,
       errorOf: (json) => shardErrorFromServer(json as ShardErrorBodyJson, undefined),
       resumable: RESUMABLE_CODES,
       stopped: () => this.stopped,
-      ...(this.options.idleTimeoutMs !== undefined && {
-        idleTimeoutMs: this.options.idleTimeoutMs,
-      }),
+      idleTimeoutMs: this.options.idleTimeoutMs,
     });
     try {
       for (;;) {

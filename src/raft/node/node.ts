@@ -584,10 +584,14 @@ export class RaftNode<Result> {
   /** Leader: quiesces the group once it was idle for quiesceAfterTicks ticks. */
   private maybeQuiesce(): void {
     const after = this.opts.quiesceAfterTicks;
-    if (after === undefined || this.quiet || this.raw.basicStatus().role !== Role.Leader) return;
+    if (after === undefined || this.quiet) return;
+    const b = this.raw.basicStatus();
+    if (b.role !== Role.Leader) return;
+    // The cheap checks first: the per-peer status is built only for a group that may be idle.
     const idle =
       this.proposals.size === 0 &&
       this.reads.pending === 0 &&
+      b.commit === b.lastIndex &&
       leaderIdle(this.raw.status(), this.appliedIndex, after);
     if (!idle) {
       this.idleSince = undefined;

@@ -285,11 +285,15 @@ export class SharedJournal {
       this.pending = [];
       let total = 0;
       for (const p of batch) total += p.frame.length;
-      const bytes = new Uint8Array(total);
-      let at = 0;
-      for (const p of batch) {
-        bytes.set(p.frame, at);
-        at += p.frame.length;
+      // One frame (a lone writer) goes as it is; several are joined for one write.
+      let bytes = batch[0]!.frame;
+      if (batch.length > 1) {
+        bytes = new Uint8Array(total);
+        let at = 0;
+        for (const p of batch) {
+          bytes.set(p.frame, at);
+          at += p.frame.length;
+        }
       }
       try {
         await this.file.append(bytes);

@@ -11,7 +11,7 @@ import { Xoshiro128 } from "../../raft/core/prng.js";
 import type { NodeId } from "../../raft/core/types.js";
 import { checkLinearizability, formatCheckResult, kvModel } from "../lincheck/index.js";
 import { CALM_NETWORK } from "../network.js";
-import { ShardSim } from "./cluster.js";
+import { ShardSim, type ShardSimOptions } from "./cluster.js";
 import { ShardWorkload } from "./workload.js";
 
 export interface ShardSimRunOptions {
@@ -56,17 +56,26 @@ const HEARTBEAT_INTERVAL_MS = 50;
 const FAILURE_TIMEOUT_MS = 400;
 const QUIESCE_AFTER_TICKS = 3;
 
-export async function runShardSimulation(opts: ShardSimRunOptions): Promise<ShardSimResult> {
-  const rng = new Xoshiro128(opts.seed);
-  const founders = opts.founders ?? 5;
-  const shardCount = opts.shardCount ?? 8;
-  const faultMs = opts.faultMs ?? 6000;
-  const convergeMs = opts.convergeMs ?? 8000;
-  const quiesce = opts.quiesce ?? true;
-  const sim = new ShardSim({
-    seed: rng.nextUint32(),
-    founders,
-    shardCount,
+/** The simulated cluster's shape and timings, as a run uses them (tests build theirs from it). */
+export interface ShardSimShape {
+  readonly seed: number;
+  readonly founders?: number;
+  readonly shardCount?: number;
+  /** Idle groups go quiet (default true). */
+  readonly quiesce?: boolean;
+  /** Node-to-node liveness pings (default: on when groups quiesce). */
+  readonly liveness?: boolean;
+  /** A node silent this long is replaced by the controller (default 400 ms). */
+  readonly failureTimeoutMs?: number;
+  readonly trace?: (line: string) => void;
+}
+
+export function shardSimOptions(o: ShardSimShape): ShardSimOptions {
+  const quiesce = o.quiesce ?? true;
+  return {
+    seed: o.seed,
+    founders: o.founders ?? 5,
+    shardCount: o.shardCount ?? 8,
     replication: 3,
     timing: {
       heartbeatMs: TICK_MS,
@@ -77,11 +86,31 @@ export async function runShardSimulation(opts: ShardSimRunOptions): Promise<Shar
       ...(quiesce && { quiesceAfterTicks: QUIESCE_AFTER_TICKS }),
     },
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
-    ...(quiesce && { liveness: { intervalMs: TICK_MS, timeoutMs: ELECTION_MS } }),
-    controller: { failureTimeoutMs: FAILURE_TIMEOUT_MS, maxMoving: 4, catchUpEntries: 64 },
+    ...((o.liveness ?? quiesce) && { liveness: { intervalMs: TICK_MS, timeoutMs: ELECTION_MS } }),
+    controller: {
+      failureTimeoutMs: o.failureTimeoutMs ?? FAILURE_TIMEOUT_MS,
+      maxMoving: 4,
+      catchUpEntries: 64,
+    },
     diskDelayMs: [0.2, 2],
-    ...(opts.trace !== undefined && { trace: opts.trace }),
-  });
+    ...(o.trace !== undefined && { trace: o.trace }),
+  };
+}
+
+export async function runShardSimulation(opts: ShardSimRunOptions): Promise<ShardSimResult> {
+  const rng = new Xoshiro128(opts.seed);
+  const founders = opts.founders ?? 5;
+  const faultMs = opts.faultMs ?? 6000;
+  const convergeMs = opts.convergeMs ?? 8000;
+  const sim = new ShardSim(
+    shardSimOptions({
+      seed: rng.nextUint32(),
+      founders,
+      ...(opts.shardCount !== undefined && { shardCount: opts.shardCount }),
+      ...(opts.quiesce !== undefined && { quiesce: opts.quiesce }),
+      ...(opts.trace !== undefined && { trace: opts.trace }),
+    }),
+  );
   const keys = Array.from({ length: 24 }, (_, i) => `k${i}`);
   const workload = new ShardWorkload(sim, rng.fork(), {
     clients: 6,
