@@ -4,7 +4,7 @@ import { AuthTable } from "./auth-table.js";
 import type { AuthView } from "./auth-types.js";
 import type { LeaseRow, MvccBackend } from "./backend/backend.js";
 import { MemoryBackend } from "./backend/memory.js";
-import { type KeyString, keyInterval, ownedCopy, toKeyBytes, toKeyString } from "./bytes.js";
+import { type KeyString, keyInterval, toKeyBytes, toKeyString } from "./bytes.js";
 import { decodeCommand } from "./codec.js";
 import { commandDigest } from "./command-digest.js";
 import { compareHolds } from "./compare.js";
@@ -813,23 +813,27 @@ export class KvStore implements StateMachine<KvResult> {
       subRevision: batch.sub++,
       createRevision: prev?.createRevision ?? batch.revision,
       version: (prev?.version ?? 0) + 1,
-      value: ownedCopy(value),
+      // A view (of the log entry's bytes, most often): the backend keeps its own copy.
+      value,
       lease,
     };
-    const prevKv = prev === undefined ? undefined : toKeyValue(key, prev);
-    const eventPrev = this.eventPrev(key, batch, prevKv);
+    // The value it replaces is read (on LMDB, from disk) only when asked for.
+    const prevKv = prev === undefined || !op.prevKv ? undefined : toKeyValue(key, prev);
+    const eventPrev = this.hub.wantsPrevKv
+      ? this.eventPrev(key, batch, prevKv ?? (prev && toKeyValue(key, prev)))
+      : undefined;
     this.histories.append(key, this.backend.putRecord(key, record));
     if (prev !== undefined && prev.lease !== lease) this.leaseTable.detach(key, prev.lease);
     this.leaseTable.attach(key, lease);
     batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });
-    return op.prevKv && prevKv !== undefined
+    return prevKv !== undefined
       ? { type: "put", revision: 0, prevKv }
       : { type: "put", revision: 0 };
   }
 
   private deleteRange(batch: WriteBatch, op: DeleteRangeCommand): DeleteRangeResult {
     const found = liveRecords(this.histories, keyInterval(op.key, op.rangeEnd), batch.revision);
-    const prevKvs = found.map(([key]) => this.deleteKey(batch, key)!);
+    const prevKvs = found.map(([key]) => this.deleteKey(batch, key, op.prevKv === true)!);
     return {
       type: "deleteRange",
       revision: 0,
@@ -838,12 +842,14 @@ export class KvStore implements StateMachine<KvResult> {
     };
   }
 
-  private deleteKey(batch: WriteBatch, key: KeyString) {
+  /** Deletes a live key; its previous value is read only for `withPrev` or a prev_kv watcher. */
+  private deleteKey(batch: WriteBatch, key: KeyString, withPrev = false) {
     const prev = this.current(key);
     if (prev === undefined) return undefined;
     const record = tombstone(batch.revision, batch.sub++);
-    const prevKv = toKeyValue(key, prev);
-    const eventPrev = this.eventPrev(key, batch, prevKv);
+    const wanted = withPrev || this.hub.wantsPrevKv;
+    const prevKv = wanted ? toKeyValue(key, prev) : undefined;
+    const eventPrev = wanted ? this.eventPrev(key, batch, prevKv) : undefined;
     this.histories.append(key, this.backend.putRecord(key, record));
     this.leaseTable.detach(key, prev.lease);
     batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });

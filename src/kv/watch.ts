@@ -51,9 +51,18 @@ export interface WatchRegistration {
 export class WatchHub {
   private readonly watchers = new Map<number, WatchRegistration>();
   private nextWatchId = 1;
+  private prevKvWatchers = 0;
 
   get count(): number {
     return this.watchers.size;
+  }
+
+  /**
+   * Whether any watcher asks for prev_kv: only then does a write read the
+   * value it replaces (from the backend, on disk) for its event.
+   */
+  get wantsPrevKv(): boolean {
+    return this.prevKvWatchers > 0;
   }
 
   add(
@@ -71,11 +80,15 @@ export class WatchHub {
       onError,
     };
     this.watchers.set(reg.id, reg);
+    if (options.prevKv === true) this.prevKvWatchers++;
     return reg;
   }
 
   remove(id: number): void {
+    const reg = this.watchers.get(id);
+    if (reg === undefined) return;
     this.watchers.delete(id);
+    if (reg.options.prevKv === true) this.prevKvWatchers--;
   }
 
   registrations(): WatchRegistration[] {
@@ -134,6 +147,7 @@ export class WatchHub {
 
   clear(): void {
     this.watchers.clear();
+    this.prevKvWatchers = 0;
   }
 
   /** A watcher whose callback throws is cancelled, so one bad consumer cannot stop apply. */
@@ -141,7 +155,7 @@ export class WatchHub {
     try {
       reg.callback(response);
     } catch (error) {
-      this.watchers.delete(reg.id);
+      this.remove(reg.id);
       reg.onError?.(error);
     }
   }

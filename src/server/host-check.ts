@@ -67,12 +67,14 @@ function matches(host: string, pattern: string): boolean {
  */
 export function hostAllowed(
   header: string | undefined,
-  boundAddress: string | undefined,
+  bound: string | undefined | (() => string | undefined),
   allowedHosts: readonly string[],
 ): boolean {
   if (header === undefined) return true;
   const host = hostOfHeader(header);
   if (isLoopbackHost(host)) return true;
+  // Asked only now: reading the bound address is a system call.
+  const boundAddress = typeof bound === "function" ? bound() : bound;
   if (boundAddress !== undefined && host === hostOfHeader(boundAddress)) return true;
   if (allowedHosts.some((pattern) => matches(host, pattern))) return true;
   const loopbackBind = boundAddress === undefined || isLoopbackHost(hostOfHeader(boundAddress));
@@ -93,9 +95,11 @@ export function normaliseAllowedHosts(hosts: readonly string[]): string[] {
 export function addHostCheck(app: FastifyInstance, allowedHosts: readonly string[]): void {
   const allowed = normaliseAllowedHosts(allowedHosts);
   const throttle = new LogThrottle(app.log);
+  const bound = () => {
+    const address = app.server.address();
+    return typeof address === "object" && address !== null ? address.address : undefined;
+  };
   app.addHook("onRequest", async (req) => {
-    const address = req.server.server.address();
-    const bound = typeof address === "object" && address !== null ? address.address : undefined;
     const header = req.headers.host;
     if (hostAllowed(header, bound, allowed)) return;
     throttle.warn(

@@ -254,3 +254,62 @@ describe.each(kinds)("the key space over a backend, reopened: %s", (_name, open)
     expect(() => store.range({ key: Buffer.from("k0"), revision: 2 })).toThrow();
   });
 });
+
+/** A memory backend whose records count how often their value is read back. */
+class CountingBackend extends MemoryBackend {
+  reads = 0;
+  override putRecord(key: Parameters<MemoryBackend["putRecord"]>[0], r: KeyRecord): KeyRecord {
+    const stored = super.putRecord(key, r);
+    const self = this;
+    return {
+      modRevision: stored.modRevision,
+      subRevision: stored.subRevision,
+      createRevision: stored.createRevision,
+      version: stored.version,
+      lease: stored.lease,
+      get value() {
+        self.reads++;
+        return stored.value;
+      },
+    };
+  }
+}
+
+describe("the value a write replaces", () => {
+  const bytes = (s: string) => new Uint8Array(Buffer.from(s));
+  const put = (key: string, value: string, prevKv = false): KvCommand => ({
+    type: "put",
+    key: bytes(key),
+    value: bytes(value),
+    ...(prevKv && { prevKv: true }),
+  });
+
+  it("is read from the backend only when prev_kv is asked for, by the write or a watcher", () => {
+    const backend = new CountingBackend();
+    const store = new KvStore({ backend });
+    let index = 0;
+    store.apply(++index, put("a", "1"));
+    store.apply(++index, put("a", "2"));
+    store.apply(++index, { type: "deleteRange", key: bytes("a") });
+    store.apply(++index, put("a", "3"));
+    expect(backend.reads).toBe(0);
+
+    const answered = store.apply(++index, put("a", "4", true));
+    expect(answered).toMatchObject({ type: "put", prevKv: { value: bytes("3") } });
+    expect(backend.reads).toBe(1);
+
+    const seen: unknown[] = [];
+    const watcher = store.watch({ key: bytes("a"), prevKv: true }, (r) => seen.push(...r.events));
+    store.apply(++index, put("a", "5"));
+    store.apply(++index, { type: "deleteRange", key: bytes("a") });
+    expect(seen).toMatchObject([
+      { type: "put", kv: { value: bytes("5") }, prevKv: { value: bytes("4") } },
+      { type: "delete", prevKv: { value: bytes("5") } },
+    ]);
+    const readsWhileWatched = backend.reads;
+    watcher.cancel();
+    store.apply(++index, put("a", "6"));
+    store.apply(++index, put("a", "7"));
+    expect(backend.reads).toBe(readsWhileWatched);
+  });
+});

@@ -41,10 +41,10 @@ export class LmdbBackend implements MvccBackend {
   private readonly records: Database<Buffer, Buffer>;
   private readonly requests: Database<[number, ...RequestEntry], string>;
   private readonly leases: Database<LeaseRow, number>;
-  /** Values written but maybe not yet committed, by revision key. */
+  /** Records (encoded) written but maybe not yet committed, by revision key. */
   private readonly pending = new Map<string, Uint8Array>();
   private staged: (() => Promise<boolean>)[] = [];
-  /** The values the staged writes carry, dropped from `pending` once their commit lands. */
+  /** The records the staged writes carry, dropped from `pending` once their commit lands. */
   private stagedValues: [string, Uint8Array][] = [];
   private clearStaged = false;
   private lastCommit: Promise<unknown> = Promise.resolve();
@@ -99,10 +99,11 @@ export class LmdbBackend implements MvccBackend {
 
   putRecord(key: KeyString, record: KeyRecord): KeyRecord {
     const rk = revisionKey(record.modRevision, record.subRevision);
+    // The one copy of the value: the caller's bytes may be a view of a log entry.
     const bytes = encodeRecord(key, record, record.value);
     const pendingKey = rk.toString("latin1");
-    this.pending.set(pendingKey, record.value);
-    this.stagedValues.push([pendingKey, record.value]);
+    this.pending.set(pendingKey, bytes);
+    this.stagedValues.push([pendingKey, bytes]);
     this.staged.push(() => this.records.put(rk, bytes));
     return this.storedRecord(record, record.modRevision, record.subRevision);
   }
@@ -207,9 +208,7 @@ export class LmdbBackend implements MvccBackend {
   /** A record's value: staged in memory until its commit lands, then from the file. */
   value(modRevision: number, subRevision: number): Uint8Array {
     const rk = revisionKey(modRevision, subRevision);
-    const staged = this.pending.get(rk.toString("latin1"));
-    if (staged !== undefined) return staged;
-    const bytes = this.records.get(rk);
+    const bytes = this.pending.get(rk.toString("latin1")) ?? this.records.get(rk);
     if (bytes === undefined) {
       throw new InvalidKvCommandError(
         `kv backend has no record at revision ${modRevision}.${subRevision}: it was compacted or replaced`,

@@ -1,4 +1,4 @@
-import type { KeyString } from "../bytes.js";
+import { type KeyString, ownedCopy } from "../bytes.js";
 import { type KeyRecord, recordSizeBytes } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
 import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
@@ -29,9 +29,10 @@ export class MemoryBackend implements MvccBackend {
   }
 
   putRecord(key: KeyString, record: KeyRecord): KeyRecord {
-    this.staged.ops.push({ put: [key, record] });
-    this.bytes += recordSizeBytes(key, record);
-    return record;
+    const owned = { ...record, value: ownedCopy(record.value) };
+    this.staged.ops.push({ put: [key, owned] });
+    this.bytes += recordSizeBytes(key, owned);
+    return owned;
   }
 
   removeRecords(records: Iterable<KeyRecord>): void {

@@ -672,14 +672,24 @@ export class RaftNode<Result> {
     const early = this.keepsTermAndVote(rd) ? rd.messages.filter(replicatesLog) : [];
     if (early.length > 0) this.opts.transport.send(early);
     // 2. persist (and fsync) before anything else that depends on it leaves.
+    // Committed entries an earlier Ready made durable are applied while this
+    // one's write is under way (etcd applies beside its WAL save): they depend
+    // on nothing it holds. Those it carries itself wait for the save.
+    let appliedEarly = 0;
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       const startedMs = this.env.clock.now();
-      await this.opts.storage.save(rd);
+      const saving = this.opts.storage.save(rd).then(() => this.env.clock.now() - startedMs);
+      let persistMs: number;
+      try {
+        if (rd.snapshot === undefined) appliedEarly = this.applyDurable(rd);
+      } finally {
+        persistMs = await saving;
+      }
       if (rd.hardState !== undefined) {
         this.savedTerm = rd.hardState.term;
         this.savedVote = rd.hardState.vote;
       }
-      notify(this.opts.observer, "onPersist", this.env.clock.now() - startedMs, rd.entries.length);
+      notify(this.opts.observer, "onPersist", persistMs, rd.entries.length);
     }
     // 3. speak (snapshots stream from storage on their own connection)
     const plain = rd.messages.filter(
@@ -689,17 +699,31 @@ export class RaftNode<Result> {
     for (const m of rd.messages) if (m.type === MessageType.Snap) void this.streamSnapshot(m);
     // 4. apply: only what is durable here (the save above covered this Ready's entries)
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-    if (rd.committedEntries.length > 0) {
-      const startedMs = this.env.clock.now();
-      for (const e of rd.committedEntries) this.apply(e);
-      notify(
-        this.opts.observer,
-        "onApply",
-        this.env.clock.now() - startedMs,
-        rd.committedEntries.length,
-      );
-    }
+    if (rd.committedEntries.length > appliedEarly)
+      this.applyEntries(rd.committedEntries.slice(appliedEarly));
     this.reads.granted(rd.readStates);
+  }
+
+  /**
+   * Applies the leading committed entries that are durable here already:
+   * every one below the first entry this Ready appends (a Ready's entries
+   * never replace committed ones). Returns how many it applied.
+   */
+  private applyDurable(rd: Ready): number {
+    const firstNew = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    let n = 0;
+    while (n < rd.committedEntries.length && rd.committedEntries[n]!.index < firstNew) n++;
+    if (n > 0)
+      this.applyEntries(
+        n === rd.committedEntries.length ? rd.committedEntries : rd.committedEntries.slice(0, n),
+      );
+    return n;
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    const startedMs = this.env.clock.now();
+    for (const e of entries) this.apply(e);
+    notify(this.opts.observer, "onApply", this.env.clock.now() - startedMs, entries.length);
   }
 
   /**

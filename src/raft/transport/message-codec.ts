@@ -62,19 +62,38 @@ export function encodeMessage(m: Message, omitSnapshotData = false): Uint8Array 
 }
 
 /**
- * A frame of `kind` carrying the encoded message, written in one copy: what
- * a transport queues. Equal to encodeFrame(kind, encodeMessage(m)), or with
- * `group` to encodeFrame(kind, withGroupPrefix(group, encodeMessage(m))).
+ * A frame of `kind` carrying the encoded message, as parts to write in order
+ * (one writev): what a transport queues. Their concatenation equals
+ * encodeFrame(kind, encodeMessage(m)), or with `group`
+ * encodeFrame(kind, withGroupPrefix(group, encodeMessage(m))). Big entry
+ * payloads are parts of their own, the entries' own bytes, never copied.
  */
-export function encodeMessageFrame(kind: FrameKind, m: Message, group?: number): Uint8Array {
+export function encodeMessageFrame(
+  kind: FrameKind,
+  m: Message,
+  group?: number,
+): readonly Uint8Array[] {
   const parts = encodeMessageParts(m, false);
   const prefix = group === undefined ? 0 : GROUP_PREFIX_BYTES;
-  const frame = concatParts(parts, FRAME_HEADER_BYTES + prefix);
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  view.setUint32(0, frame.byteLength - FRAME_HEADER_BYTES + 1);
-  frame[FRAME_HEADER_BYTES - 1] = kind;
+  let bodyBytes = prefix;
+  for (const p of parts) bodyBytes += p.byteLength;
+  // The head carries the frame header; the last part is a view of msgpackr's
+  // shared buffer when the message has entries, so both are copied (small).
+  const last = parts.length - 1;
+  const head = concatParts(last === 0 ? parts : [parts[0]!], FRAME_HEADER_BYTES + prefix);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  view.setUint32(0, bodyBytes + 1);
+  head[FRAME_HEADER_BYTES - 1] = kind;
   if (group !== undefined) view.setUint32(FRAME_HEADER_BYTES, group);
-  return frame;
+  if (last === 0) return [head];
+  return [head, ...parts.slice(1, last), new Uint8Array(parts[last]!)];
+}
+
+/** Bytes of a frame held as parts. */
+export function partsBytes(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  return n;
 }
 
 /** Copies the parts after `offset` free bytes into one new array. */
@@ -91,12 +110,12 @@ function concatParts(parts: readonly Uint8Array[], offset: number): Uint8Array {
 }
 
 /**
- * The message's bytes in parts, each valid until the next pack (views of
- * msgpackr's shared buffer). A message without entries is one pack; with
- * entries it is three parts whose concatenation is the same bytes as
- * packing the whole 12-field array, so the entries, the bulk of an append,
- * are packed once per batch: a leader sends one batch to every follower (see
- * EncodedBatches).
+ * The message's bytes in parts. A message without entries is one pack (a
+ * view of msgpackr's shared buffer, valid until the next pack). With
+ * entries: the head (also a view), the entries' encoding (parts of their
+ * own, shared by every follower a batch goes to: see EncodedBatches), and
+ * the tail (a view). Concatenated, the same bytes as packing the whole
+ * 12-field array.
  */
 function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[] {
   const code = CODE_BY_TYPE.get(m.type);
@@ -117,11 +136,12 @@ function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[]
         ];
   if (m.entries.length > 0) {
     const entries = encodedBatches.get(m.entries);
-    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]);
+    // Copied: the entries' and the tail's packs reuse msgpackr's buffer.
+    const head = new Uint8Array(packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]));
     // The 6-element array header becomes the 12-element message's header.
     head[0] = fixArray(MESSAGE_FIELDS);
     const tail = packr.pack([m.commit, m.reject, m.rejectHint, m.context, snapshot]);
-    return [head, entries, tail.subarray(1)];
+    return [head, ...entries, tail.subarray(1)];
   }
   return [
     packr.pack([
@@ -144,6 +164,65 @@ function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[]
 /** MessagePack's one-byte header of an array of n <= 15 elements. */
 const fixArray = (n: number): number => 0x90 | n;
 
+/** Entries at least this big travel as a part of their own, their bytes never copied. */
+export const OWN_PART_ENTRY_BYTES = 16 * 1024;
+
+/**
+ * A batch of entries as MessagePack's array of [term, index, type, data]
+ * tuples, in parts: runs of small entries packed (and copied out of
+ * msgpackr's buffer), and for each big one a small header part followed by
+ * its data itself. Concatenated, the same bytes as packing the whole array.
+ */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
+  const parts: Uint8Array[] = [arrayHeader(entries.length)];
+  let run: unknown[] = [];
+  const endRun = () => {
+    if (run.length === 0) return;
+    const packed = packr.pack(run);
+    parts.push(new Uint8Array(packed.subarray(arrayHeader(run.length).byteLength)));
+    run = [];
+  };
+  for (const e of entries) {
+    if (e.data.byteLength < OWN_PART_ENTRY_BYTES) {
+      run.push([e.term, e.index, e.type, e.data]);
+      continue;
+    }
+    endRun();
+    const fields = packr.pack([e.term, e.index, e.type]);
+    const n = e.data.byteLength;
+    const head = new Uint8Array(fields.byteLength + (n <= 0xffff ? 3 : 5));
+    head.set(fields);
+    head[0] = fixArray(ENTRY_FIELDS);
+    const at = fields.byteLength;
+    const view = new DataView(head.buffer);
+    if (n <= 0xffff) {
+      head[at] = 0xc5;
+      view.setUint16(at + 1, n);
+    } else {
+      head[at] = 0xc6;
+      view.setUint32(at + 1, n);
+    }
+    parts.push(head, e.data);
+  }
+  endRun();
+  return parts;
+}
+
+/** MessagePack's header of an array of n elements. */
+function arrayHeader(n: number): Uint8Array {
+  if (n <= 15) return Uint8Array.of(fixArray(n));
+  const out = new Uint8Array(n <= 0xffff ? 3 : 5);
+  const view = new DataView(out.buffer);
+  if (n <= 0xffff) {
+    out[0] = 0xdc;
+    view.setUint16(1, n);
+  } else {
+    out[0] = 0xdd;
+    view.setUint32(1, n);
+  }
+  return out;
+}
+
 /**
  * The encodings of the last few entry batches. A batch is recognised by its
  * length and its first and last entries (index, term and the very payload
@@ -156,13 +235,13 @@ class EncodedBatches {
     first: Entry;
     last: Entry;
     length: number;
-    bytes: Uint8Array;
+    parts: readonly Uint8Array[];
   }[] = [];
   private next = 0;
 
   constructor(private readonly size: number) {}
 
-  get(entries: readonly Entry[]): Uint8Array {
+  get(entries: readonly Entry[]): readonly Uint8Array[] {
     const first = entries[0] as Entry;
     const last = entries[entries.length - 1] as Entry;
     for (const slot of this.slots) {
@@ -171,19 +250,13 @@ class EncodedBatches {
         sameEntry(slot.first, first) &&
         sameEntry(slot.last, last)
       ) {
-        return slot.bytes;
+        return slot.parts;
       }
     }
-    const tuples = new Array<unknown>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as Entry;
-      tuples[i] = [e.term, e.index, e.type, e.data];
-    }
-    // Copied out of msgpackr's shared buffer, which later packs reuse.
-    const bytes = new Uint8Array(packr.pack(tuples));
-    this.slots[this.next] = { first, last, length: entries.length, bytes };
+    const parts = encodeEntries(entries);
+    this.slots[this.next] = { first, last, length: entries.length, parts };
     this.next = (this.next + 1) % this.size;
-    return bytes;
+    return parts;
   }
 }
 

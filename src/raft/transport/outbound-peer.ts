@@ -4,7 +4,7 @@ import type { FramedConnection } from "./connection.js";
 import { type DialContext, dialPeer } from "./dial.js";
 import { HandshakeError, PeerProtocolError } from "./errors.js";
 import { ConnectionPurpose } from "./handshake.js";
-import { SendQueue } from "./send-queue.js";
+import { frameByteLength, type QueuedFrame, SendQueue } from "./send-queue.js";
 import type { PeerAddress, PeerStats } from "./transport.js";
 
 export interface OutboundPeerContext extends DialContext {
@@ -66,7 +66,7 @@ export class OutboundPeer {
   }
 
   /** Queues an encoded frame; the caller counts nothing, this peer does. */
-  enqueue(frame: Uint8Array): EnqueueResult {
+  enqueue(frame: QueuedFrame): EnqueueResult {
     if (this.state !== "connecting" && this.state !== "connected") {
       this.droppedDisconnected++;
       return "down";
@@ -86,8 +86,12 @@ export class OutboundPeer {
     conn.socket.cork();
     for (let frame = this.queue.shift(); frame !== undefined; frame = this.queue.shift()) {
       this.sentMessages++;
-      this.sentBytes += frame.byteLength;
-      if (!conn.writeRaw(frame)) break;
+      this.sentBytes += frameByteLength(frame);
+      let open = true;
+      if (frame instanceof Uint8Array) open = conn.writeRaw(frame);
+      // Every part of a frame is written, whatever the socket says: a frame is never split.
+      else for (const part of frame) open = conn.writeRaw(part) && open;
+      if (!open) break;
     }
     conn.socket.uncork();
   }

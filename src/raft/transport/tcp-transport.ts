@@ -9,7 +9,7 @@ import { validateControlPayload, validateGroup } from "./group.js";
 import { TransportHandlers } from "./handlers.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { InboundConnections } from "./inbound.js";
-import { encodeMessageFrame } from "./message-codec.js";
+import { encodeMessageFrame, partsBytes } from "./message-codec.js";
 import { validateMessage } from "./message-validate.js";
 import type { ResolvedTcpTransportOptions, TcpTransportOptions } from "./options.js";
 import { resolveTcpTransportOptions, validateAddress, validatePeerId } from "./options.js";
@@ -176,7 +176,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
         group === 0
           ? encodeMessageFrame(FrameKind.Message, m)
           : encodeMessageFrame(FrameKind.GroupMessage, m, group);
-      const bodyBytes = frame.byteLength - FRAME_HEADER_BYTES;
+      const bodyBytes = partsBytes(frame) - FRAME_HEADER_BYTES;
       if (bodyBytes + 1 > this.o.maxFrameBytes) {
         this.droppedOversized++;
         this.o.logger.warn(

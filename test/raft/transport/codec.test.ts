@@ -19,6 +19,8 @@ import {
 import {
   decodeMessage,
   encodeMessage,
+  encodeMessageFrame,
+  OWN_PART_ENTRY_BYTES,
   packValue,
 } from "../../../src/raft/transport/message-codec.js";
 import { validateMessage } from "../../../src/raft/transport/message-validate.js";
@@ -354,6 +356,38 @@ describe("append batches encoded once for every follower", () => {
       const bytes = encodeMessage(validateMessage(m, false));
       expect(Buffer.from(bytes).equals(Buffer.from(whole(m)))).toBe(true);
       expect(decodeMessage(bytes)).toEqual(m);
+    }
+  });
+
+  it("big payloads travel as parts of their own, uncopied, in the same bytes", () => {
+    const sized = (index: number, n: number) => ({
+      term: 3,
+      index,
+      type: EntryType.Normal,
+      data: new Uint8Array(n).map((_, i) => (i * 31 + index) & 255),
+    });
+    const sizes = [
+      OWN_PART_ENTRY_BYTES - 1,
+      OWN_PART_ENTRY_BYTES,
+      0xffff,
+      0x10000,
+      1024 * 1024,
+      ...Array.from({ length: 20 }, (_, i) => i * 7),
+    ];
+    for (const order of [sizes, [...sizes].reverse()]) {
+      const batch = order.map((n, i) => sized(100 + i, n));
+      const m = app(2, batch, 99);
+      const bytes = encodeMessage(validateMessage(m, false));
+      expect(Buffer.from(bytes).equals(Buffer.from(whole(m)))).toBe(true);
+      expect(decodeMessage(bytes)).toEqual(m);
+      const parts = encodeMessageFrame(FrameKind.Message, validateMessage(m, false));
+      const big = batch.filter((e) => e.data.byteLength >= OWN_PART_ENTRY_BYTES);
+      for (const e of big) expect(parts.some((p) => p === e.data)).toBe(true);
+      const decoder = new FrameDecoder(4 * 1024 * 1024);
+      const frames: Frame[] = [];
+      for (const p of parts) decoder.push(p, (f) => frames.push(f));
+      expect(frames.length).toBe(1);
+      expect(Buffer.from(frames[0]!.body).equals(Buffer.from(bytes))).toBe(true);
     }
   });
 

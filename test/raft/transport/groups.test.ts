@@ -194,7 +194,8 @@ describe("TcpTransport: Raft groups", () => {
     // The whole group-0 frame is what the transport always queued.
     const decoder = new FrameDecoder(1024);
     const whole: Frame[] = [];
-    decoder.push(encodeMessageFrame(FrameKind.Message, m), (f) => whole.push(f));
+    for (const part of encodeMessageFrame(FrameKind.Message, m))
+      decoder.push(part, (f) => whole.push(f));
     expect(whole[0]?.kind).toBe(16);
   });
 
