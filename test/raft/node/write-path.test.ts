@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { MessageType } from "../../../src/raft/core/index.js";
 import { RaftNode } from "../../../src/raft/node/node.js";
 import type { StateMachine } from "../../../src/raft/node/ports.js";
 import { decodeNodeSnapshot } from "../../../src/raft/node/snapshot-codec.js";
@@ -162,6 +163,55 @@ describe("the leader writes its log in parallel with replicating it", () => {
     expect(leader.node.status().commitIndex).toBe(before);
     leader.storage.gate.open();
     expect(await proposal).toBe(1);
+  });
+});
+
+describe("applying overlaps the next write", () => {
+  it("a follower applies what an earlier save made durable while its next save is pending", async () => {
+    const { members, leader, net } = await cluster(3);
+    const follower = [...members.values()].find((m) => m !== leader)!;
+    // The follower hears of new commits only with the next entries.
+    net.setFilter(
+      (m) =>
+        m.to !== follower.node.id ||
+        (m.type !== MessageType.Heartbeat &&
+          !(m.type === MessageType.App && m.entries.length === 0)),
+    );
+    const before = follower.node.status().commitIndex;
+    expect(await leader.node.propose(enc("x"))).toBe(1);
+    await waitFor(() => follower.storage.lastIndex() === before + 1, "the follower holds x");
+    expect(follower.node.status().commitIndex).toBe(before);
+    follower.storage.gate.close();
+    const y = leader.node.propose(enc("y"));
+    // One Ready appends y and commits x: x is applied while y is being written.
+    await waitFor(() => follower.sm.items.length === 1, "x applied on the follower");
+    expect(follower.sm.items).toEqual(["x"]);
+    expect(follower.storage.saving).toBe(1);
+    expect(follower.storage.lastIndex()).toBe(before + 1);
+    follower.storage.gate.open();
+    expect(await y).toBe(2);
+    net.setFilter(undefined);
+    await waitFor(() => follower.sm.items.length === 2, "y applied on the follower");
+    expect(follower.sm.items).toEqual(["x", "y"]);
+  });
+
+  it("an entry that arrives already committed applies only once the save holding it is done", async () => {
+    const { members, leader, net } = await cluster(3);
+    const follower = [...members.values()].find((m) => m !== leader)!;
+    net.setFilter((m) => m.to !== follower.node.id);
+    const before = follower.node.status().lastIndex;
+    expect(await leader.node.propose(enc("z"))).toBe(1);
+    follower.storage.gate.close();
+    net.setFilter(undefined);
+    // Entries and a commit covering them in one Ready: z is written, not yet applied.
+    await waitFor(
+      () => follower.node.status().commitIndex === before + 1 && follower.storage.saving === 1,
+      "the follower learns z with its commit",
+    );
+    expect(follower.sm.items).toEqual([]);
+    follower.storage.gate.open();
+    await waitFor(() => follower.sm.items.length === 1, "z applied once durable");
+    expect(follower.storage.lastIndex()).toBe(before + 1);
   });
 });
 
