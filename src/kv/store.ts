@@ -820,7 +820,7 @@ export class KvStore implements StateMachine<KvResult> {
     // The value it replaces is read (on LMDB, from disk) only when asked for.
     const prevKv = prev === undefined || !op.prevKv ? undefined : toKeyValue(key, prev);
     const eventPrev = this.hub.wantsPrevKv
-      ? this.eventPrev(key, batch, prevKv ?? (prev && toKeyValue(key, prev)))
+      ? this.eventPrev(key, batch, () => prevKv ?? (prev && toKeyValue(key, prev)))
       : undefined;
     this.histories.append(key, this.backend.putRecord(key, record));
     if (prev !== undefined && prev.lease !== lease) this.leaseTable.detach(key, prev.lease);
@@ -849,7 +849,7 @@ export class KvStore implements StateMachine<KvResult> {
     const record = tombstone(batch.revision, batch.sub++);
     const wanted = withPrev || this.hub.wantsPrevKv;
     const prevKv = wanted ? toKeyValue(key, prev) : undefined;
-    const eventPrev = wanted ? this.eventPrev(key, batch, prevKv) : undefined;
+    const eventPrev = wanted ? this.eventPrev(key, batch, () => prevKv) : undefined;
     this.histories.append(key, this.backend.putRecord(key, record));
     this.leaseTable.detach(key, prev.lease);
     batch.events.push({ ...eventFor(key, record, eventPrev), keyString: key });
@@ -864,11 +864,12 @@ export class KvStore implements StateMachine<KvResult> {
   private eventPrev(
     key: KeyString,
     batch: WriteBatch,
-    prevKv: KeyValue | undefined,
+    prevKv: () => KeyValue | undefined,
   ): KeyValue | undefined {
     const h = this.histories.history(key);
     const last = h?.[h.length - 1];
-    if (h === undefined || last === undefined || last.modRevision !== batch.revision) return prevKv;
+    if (h === undefined || last === undefined || last.modRevision !== batch.revision)
+      return prevKv();
     return prevBefore(key, h, batch.revision);
   }
 

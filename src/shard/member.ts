@@ -25,7 +25,7 @@ import { ShardAgent } from "./agent.js";
 import { initialMap } from "./controller.js";
 import { GroupDirs } from "./group-dirs.js";
 import { ShardHost } from "./host.js";
-import { createShardApiApp, type DurabilityStats, registerShardRoutes } from "./routes.js";
+import { createShardApiApp, type DurabilityStats } from "./routes.js";
 import type { GroupId } from "./types.js";
 
 export interface ShardedReadyInfo {
@@ -229,8 +229,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
     maxRangeBytes: config.maxRangeBytes,
     quotaBackendBytes: config.quotaBackendBytes,
   };
-  const app = createShardApiApp(limits.bodyLimitBytes);
-  registerShardRoutes(app, {
+  const app = createShardApiApp({
     host,
     agent,
     limits,

@@ -119,16 +119,21 @@ function txnKeys(
 }
 
 /** The sharded API's server: bodies validated as sent, every error a typed JSON answer. */
-export function createShardApiApp(bodyLimitBytes: number): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes, ...STRICT_JSON_OPTIONS });
+export function createShardApiApp(deps: ShardRouteDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.limits.bodyLimitBytes,
+    ...STRICT_JSON_OPTIONS,
+  });
   app.setErrorHandler((err, _req, reply) => {
     const { statusCode, body } = errorReply(err);
     void reply.code(statusCode).send(body);
   });
+  registerShardRoutes(app, deps);
   return app;
 }
 
-export function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps): void {
+function registerShardRoutes(app: FastifyInstance, deps: ShardRouteDeps): void {
   const { host, agent, limits } = deps;
   const clientOf = (id: NodeId): string | undefined =>
     agent.shardMap.nodes.find((n) => n.id === id)?.client || undefined;

@@ -13,7 +13,7 @@ import { DEFAULT_MAX_REQUEST_DEPTH } from "../../src/server/request-depth.js";
 import type { ShardAgent } from "../../src/shard/agent.js";
 import type { ShardHost } from "../../src/shard/host.js";
 import { shardOf } from "../../src/shard/keys.js";
-import { createShardApiApp, registerShardRoutes } from "../../src/shard/routes.js";
+import { createShardApiApp } from "../../src/shard/routes.js";
 import type { ShardMap } from "../../src/shard/types.js";
 import { dataOf, headerOf, openShardWatch, openShardWatchRaw } from "./shard-watch-http.js";
 
@@ -94,11 +94,10 @@ function keyIn(shard: number, prefix: string, from = 0): string {
 }
 
 async function startApi(
-  watch: Parameters<typeof registerShardRoutes>[1]["watch"] = {},
+  watch: Parameters<typeof createShardApiApp>[0]["watch"] = {},
   watchLeaderlessMs?: number,
 ) {
-  const app = createShardApiApp(limits.bodyLimitBytes);
-  registerShardRoutes(app, {
+  const app = createShardApiApp({
     host,
     agent,
     limits,

@@ -45,7 +45,7 @@ export class LmdbBackend implements MvccBackend {
   private readonly pending = new Map<string, Uint8Array>();
   private staged: (() => Promise<boolean>)[] = [];
   /** The records the staged writes carry, dropped from `pending` once their commit lands. */
-  private stagedValues: [string, Uint8Array][] = [];
+  private stagedRecords: [string, Uint8Array][] = [];
   private clearStaged = false;
   private lastCommit: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
@@ -103,7 +103,7 @@ export class LmdbBackend implements MvccBackend {
     const bytes = encodeRecord(key, record, record.value);
     const pendingKey = rk.toString("latin1");
     this.pending.set(pendingKey, bytes);
-    this.stagedValues.push([pendingKey, bytes]);
+    this.stagedRecords.push([pendingKey, bytes]);
     this.staged.push(() => this.records.put(rk, bytes));
     return this.storedRecord(record, record.modRevision, record.subRevision);
   }
@@ -148,8 +148,8 @@ export class LmdbBackend implements MvccBackend {
     }
     for (const write of writes) void write();
     const landed = this.root.put(META_KEY, { ...meta });
-    const values = this.stagedValues;
-    this.stagedValues = [];
+    const values = this.stagedRecords;
+    this.stagedRecords = [];
     this.lastCommit = landed.then(
       () => {
         for (const [k, v] of values) if (this.pending.get(k) === v) this.pending.delete(k);
@@ -162,7 +162,7 @@ export class LmdbBackend implements MvccBackend {
 
   clear(): void {
     this.staged = [];
-    this.stagedValues = [];
+    this.stagedRecords = [];
     this.pending.clear();
     this.clearStaged = true;
   }

@@ -73,27 +73,17 @@ export function encodeMessageFrame(
   m: Message,
   group?: number,
 ): readonly Uint8Array[] {
-  const parts = encodeMessageParts(m, false);
+  const [first, ...rest] = encodeMessageParts(m, false);
   const prefix = group === undefined ? 0 : GROUP_PREFIX_BYTES;
-  let bodyBytes = prefix;
-  for (const p of parts) bodyBytes += p.byteLength;
-  // The head carries the frame header; the last part is a view of msgpackr's
-  // shared buffer when the message has entries, so both are copied (small).
-  const last = parts.length - 1;
-  const head = concatParts(last === 0 ? parts : [parts[0]!], FRAME_HEADER_BYTES + prefix);
+  let bodyBytes = prefix + first!.byteLength;
+  for (const p of rest) bodyBytes += p.byteLength;
+  // The first part is a view of msgpackr's shared buffer: copied, behind the frame header.
+  const head = concatParts([first!], FRAME_HEADER_BYTES + prefix);
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   view.setUint32(0, bodyBytes + 1);
   head[FRAME_HEADER_BYTES - 1] = kind;
   if (group !== undefined) view.setUint32(FRAME_HEADER_BYTES, group);
-  if (last === 0) return [head];
-  return [head, ...parts.slice(1, last), new Uint8Array(parts[last]!)];
-}
-
-/** Bytes of a frame held as parts. */
-export function partsBytes(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  return n;
+  return [head, ...rest];
 }
 
 /** Copies the parts after `offset` free bytes into one new array. */
@@ -110,12 +100,12 @@ function concatParts(parts: readonly Uint8Array[], offset: number): Uint8Array {
 }
 
 /**
- * The message's bytes in parts. A message without entries is one pack (a
- * view of msgpackr's shared buffer, valid until the next pack). With
- * entries: the head (also a view), the entries' encoding (parts of their
- * own, shared by every follower a batch goes to: see EncodedBatches), and
- * the tail (a view). Concatenated, the same bytes as packing the whole
- * 12-field array.
+ * The message's bytes in parts; concatenated, the same bytes as packing the
+ * whole 12-field array. The first part is a view of msgpackr's shared buffer,
+ * valid until the next pack; the others are owned. A message without entries
+ * is that one part. With entries: the head, the entries' encoding (parts of
+ * their own, shared by every follower a batch goes to: see EncodedBatches),
+ * and the tail.
  */
 function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[] {
   const code = CODE_BY_TYPE.get(m.type);
@@ -136,12 +126,14 @@ function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[]
         ];
   if (m.entries.length > 0) {
     const entries = encodedBatches.get(m.entries);
-    // Copied: the entries' and the tail's packs reuse msgpackr's buffer.
-    const head = new Uint8Array(packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]));
+    // Copied: the head's pack, made last, reuses msgpackr's buffer.
+    const tail = new Uint8Array(
+      packr.pack([m.commit, m.reject, m.rejectHint, m.context, snapshot]).subarray(1),
+    );
+    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]);
     // The 6-element array header becomes the 12-element message's header.
     head[0] = fixArray(MESSAGE_FIELDS);
-    const tail = packr.pack([m.commit, m.reject, m.rejectHint, m.context, snapshot]);
-    return [head, ...entries, tail.subarray(1)];
+    return [head, ...entries, tail];
   }
   return [
     packr.pack([
@@ -189,19 +181,11 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
     }
     endRun();
     const fields = packr.pack([e.term, e.index, e.type]);
-    const n = e.data.byteLength;
-    const head = new Uint8Array(fields.byteLength + (n <= 0xffff ? 3 : 5));
+    const bin = sizedHeader(e.data.byteLength, 0xc5, 0xc6);
+    const head = new Uint8Array(fields.byteLength + bin.byteLength);
     head.set(fields);
     head[0] = fixArray(ENTRY_FIELDS);
-    const at = fields.byteLength;
-    const view = new DataView(head.buffer);
-    if (n <= 0xffff) {
-      head[at] = 0xc5;
-      view.setUint16(at + 1, n);
-    } else {
-      head[at] = 0xc6;
-      view.setUint32(at + 1, n);
-    }
+    head.set(bin, fields.byteLength);
     parts.push(head, e.data);
   }
   endRun();
@@ -210,14 +194,18 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
 
 /** MessagePack's header of an array of n elements. */
 function arrayHeader(n: number): Uint8Array {
-  if (n <= 15) return Uint8Array.of(fixArray(n));
+  return n <= 15 ? Uint8Array.of(fixArray(n)) : sizedHeader(n, 0xdc, 0xdd);
+}
+
+/** A type byte, then n big-endian in 16 bits (`type16`) or, if larger, 32 (`type32`). */
+function sizedHeader(n: number, type16: number, type32: number): Uint8Array {
   const out = new Uint8Array(n <= 0xffff ? 3 : 5);
   const view = new DataView(out.buffer);
   if (n <= 0xffff) {
-    out[0] = 0xdc;
+    out[0] = type16;
     view.setUint16(1, n);
   } else {
-    out[0] = 0xdd;
+    out[0] = type32;
     view.setUint32(1, n);
   }
   return out;

@@ -9,11 +9,12 @@ import { validateControlPayload, validateGroup } from "./group.js";
 import { TransportHandlers } from "./handlers.js";
 import type { HandshakeIdentity } from "./handshake.js";
 import { InboundConnections } from "./inbound.js";
-import { encodeMessageFrame, partsBytes } from "./message-codec.js";
+import { encodeMessageFrame } from "./message-codec.js";
 import { validateMessage } from "./message-validate.js";
 import type { ResolvedTcpTransportOptions, TcpTransportOptions } from "./options.js";
 import { resolveTcpTransportOptions, validateAddress, validatePeerId } from "./options.js";
 import { OutboundPeer, type OutboundPeerContext } from "./outbound-peer.js";
+import { frameByteLength } from "./send-queue.js";
 import { streamSnapshot } from "./snapshot-send.js";
 import { secureContextFor } from "./tls-context.js";
 import type { PeerAddress, SendSnapshotOptions, Transport, TransportStats } from "./transport.js";
@@ -176,7 +177,7 @@ export class TcpTransport extends TransportHandlers implements Transport {
         group === 0
           ? encodeMessageFrame(FrameKind.Message, m)
           : encodeMessageFrame(FrameKind.GroupMessage, m, group);
-      const bodyBytes = partsBytes(frame) - FRAME_HEADER_BYTES;
+      const bodyBytes = frameByteLength(frame) - FRAME_HEADER_BYTES;
       if (bodyBytes + 1 > this.o.maxFrameBytes) {
         this.droppedOversized++;
         this.o.logger.warn(
