@@ -143,6 +143,7 @@ export class RequestLog {
     this.bytes += sizeOf(remembered);
     const seq = this.nextSeq++;
     this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
+    if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) return;
     for (const [oldest, value] of this.results) {
       if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
       this.forget(oldest, value);

@@ -551,18 +551,18 @@ export class KvStore implements StateMachine<KvResult> {
     leases.nextId = header.nextLeaseId;
     // Rows to write only when restoring into a backend; a load read them from it.
     if (into === undefined) leases.takeChanged();
+    // The lease of each key's latest record (a tombstone's is 0): records come in revision order.
+    const leased = new Map<KeyString, number>();
     for (const [key, record] of records) {
       keys.append(key, into === undefined ? record : into.putRecord(key, record));
+      if (record.lease !== 0) leased.set(key, record.lease);
+      else if (leased.size > 0) leased.delete(key);
     }
-    for (const [key, h] of keys.entries()) {
-      const r = h[h.length - 1]!;
-      if (isTombstone(r) || r.lease === 0) continue;
-      if (leases.get(r.lease) === undefined) {
-        throw new InvalidKvCommandError(
-          `kv snapshot is corrupt: key uses unknown lease ${r.lease}`,
-        );
+    for (const [key, lease] of leased) {
+      if (leases.get(lease) === undefined) {
+        throw new InvalidKvCommandError(`kv snapshot is corrupt: key uses unknown lease ${lease}`);
       }
-      leases.attach(key, r.lease);
+      leases.attach(key, lease);
     }
     this.histories = keys;
     this.leaseTable = leases;

@@ -1,17 +1,18 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { type Database, open, type RootDatabase } from "lmdb";
+import { type Database, type DatabaseOptions, open, type RootDatabase } from "lmdb";
 import type { KeyString } from "../bytes.js";
 import { InvalidKvCommandError } from "../errors.js";
 import type { KeyRecord } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
 import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
 import {
-  decodeRecordHead,
   decodeRecordValue,
   encodeRecord,
-  parseRevisionKey,
-  revisionKey,
+  type RecordHead,
+  type RevisionKey,
+  recordHeadEncoder,
+  revisionKeyEncoder,
 } from "./record-codec.js";
 
 const META_KEY = "meta";
@@ -38,7 +39,8 @@ const SIZE_CACHE_MS = 1000;
 export class LmdbBackend implements MvccBackend {
   readonly kind = "lmdb" as const;
   private readonly root: RootDatabase;
-  private readonly records: Database<Buffer, Buffer>;
+  /** Read as heads (see recordHeadEncoder); written as encoded records. */
+  private readonly records: Database<RecordHead, RevisionKey>;
   private readonly requests: Database<[number, ...RequestEntry], string>;
   private readonly leases: Database<LeaseRow, number>;
   /** Records (encoded) written but maybe not yet committed, by revision key. */
@@ -55,7 +57,13 @@ export class LmdbBackend implements MvccBackend {
     // A map reserved once: growing it remaps the file, and each old mapping
     // stays resident while anything still points into it.
     this.root = open({ path, maxDbs: 4, compression: false, mapSize: MAP_BYTES });
-    this.records = this.root.openDB({ name: "records", keyEncoding: "binary", encoding: "binary" });
+    // lmdb-js takes `keyEncoder` and `encoder` on any database; its types list them on the root only.
+    const recordOptions = {
+      name: "records",
+      keyEncoder: revisionKeyEncoder,
+      encoder: recordHeadEncoder,
+    } as DatabaseOptions & { name: string };
+    this.records = this.root.openDB<RecordHead, RevisionKey>(recordOptions);
     this.requests = this.root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
     this.leases = this.root.openDB({ name: "leases", keyEncoding: "ordered-binary" });
   }
@@ -65,8 +73,9 @@ export class LmdbBackend implements MvccBackend {
     if (meta === undefined) return undefined;
     const requests: (readonly [number, RequestEntry])[] = [];
     for (const { value } of this.requests.getRange({})) {
+      // Buffers, not plain arrays: the request log copies them into its own memory.
       const [seq, ...entry] = value;
-      requests.push([seq, entry.map(plain) as RequestEntry]);
+      requests.push([seq, entry]);
     }
     requests.sort(([a], [b]) => a - b);
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
@@ -83,34 +92,35 @@ export class LmdbBackend implements MvccBackend {
 
   /** One ordered pass over the records, read as the store rebuilds its index. */
   private *scanRecords(revision: number): Generator<[KeyString, KeyRecord]> {
-    const beyond: Buffer[] = [];
-    for (const { key, value } of this.records.getRange({})) {
-      const [modRevision, subRevision] = parseRevisionKey(key);
+    const beyond: RevisionKey[] = [];
+    // From the first revision: lmdb-js's default start key is not a RevisionKey.
+    for (const { key, value } of this.records.getRange({ start: [0, 0] })) {
+      const [modRevision, subRevision] = key;
       if (modRevision > revision) {
         beyond.push(key);
         continue;
       }
-      const head = decodeRecordHead(value);
-      yield [head.key, this.storedRecord(head, modRevision, subRevision)];
+      yield [value.key, this.storedRecord(value, modRevision, subRevision)];
     }
     // Written by an apply whose meta did not land: the log applies it again.
     for (const key of beyond) void this.records.remove(key);
   }
 
   putRecord(key: KeyString, record: KeyRecord): KeyRecord {
-    const rk = revisionKey(record.modRevision, record.subRevision);
+    const rk: RevisionKey = [record.modRevision, record.subRevision];
     // The one copy of the value: the caller's bytes may be a view of a log entry.
     const bytes = encodeRecord(key, record, record.value);
-    const pendingKey = rk.toString("latin1");
+    const pendingKey = pendingKeyOf(record.modRevision, record.subRevision);
     this.pending.set(pendingKey, bytes);
     this.stagedRecords.push([pendingKey, bytes]);
-    this.staged.push(() => this.records.put(rk, bytes));
+    // The record encoder writes a record's bytes as they are.
+    this.staged.push(() => this.records.put(rk, bytes as unknown as RecordHead));
     return this.storedRecord(record, record.modRevision, record.subRevision);
   }
 
   removeRecords(records: Iterable<KeyRecord>): void {
     for (const r of records) {
-      const rk = revisionKey(r.modRevision, r.subRevision);
+      const rk: RevisionKey = [r.modRevision, r.subRevision];
       this.staged.push(() => this.records.remove(rk));
     }
   }
@@ -207,14 +217,16 @@ export class LmdbBackend implements MvccBackend {
 
   /** A record's value: staged in memory until its commit lands, then from the file. */
   value(modRevision: number, subRevision: number): Uint8Array {
-    const rk = revisionKey(modRevision, subRevision);
-    const bytes = this.pending.get(rk.toString("latin1")) ?? this.records.get(rk);
+    const staged = this.pending.get(pendingKeyOf(modRevision, subRevision));
+    if (staged !== undefined) return decodeRecordValue(staged, staged.byteLength);
+    // A buffer lmdb-js reuses, its `length` the record's size: copied out at once.
+    const bytes = this.records.getBinaryFast([modRevision, subRevision]);
     if (bytes === undefined) {
       throw new InvalidKvCommandError(
         `kv backend has no record at revision ${modRevision}.${subRevision}: it was compacted or replaced`,
       );
     }
-    return decodeRecordValue(bytes);
+    return decodeRecordValue(bytes, bytes.length);
   }
 
   private storedRecord(
@@ -247,6 +259,10 @@ class StoredRecord implements KeyRecord {
   get value(): Uint8Array {
     return this.backend.value(this.modRevision, this.subRevision);
   }
+}
+
+function pendingKeyOf(modRevision: number, subRevision: number): string {
+  return `${modRevision}.${subRevision}`;
 }
 
 /** msgpack hands back Buffers; the store's bytes are plain Uint8Arrays. */

@@ -9,18 +9,52 @@ import { InvalidKvCommandError } from "../errors.js";
  */
 const HEADER_BYTES = 28;
 
-export function revisionKey(modRevision: number, subRevision: number): Buffer {
-  const out = Buffer.allocUnsafe(12);
-  out.writeUInt32BE(Math.floor(modRevision / 2 ** 32), 0);
-  out.writeUInt32BE(modRevision >>> 0, 4);
-  out.writeUInt32BE(subRevision, 8);
-  return out;
+/** A record's place in the backend: its revision, then its place inside it. */
+export type RevisionKey = [modRevision: number, subRevision: number];
+
+/**
+ * lmdb-js's key encoding for records (a `keyEncoder`): a RevisionKey as 12
+ * big-endian bytes. A scan hands back small arrays rather than a Buffer per key.
+ */
+export const revisionKeyEncoder = {
+  writeKey([modRevision, subRevision]: RevisionKey, target: Uint8Array, start: number): number {
+    writeUint32(target, start, Math.floor(modRevision / 2 ** 32));
+    writeUint32(target, start + 4, modRevision >>> 0);
+    writeUint32(target, start + 8, subRevision);
+    return start + 12;
+  },
+  readKey(bytes: Uint8Array, start: number, end: number): RevisionKey {
+    if (end - start !== 12) corrupt("a record key is not 12 bytes");
+    return [
+      readUint32(bytes, start) * 2 ** 32 + readUint32(bytes, start + 4),
+      readUint32(bytes, start + 8),
+    ];
+  },
+};
+
+/**
+ * lmdb-js's value encoding for records (an `encoder`): written as
+ * `encodeRecord` made them; read as their head only, so a scan of every
+ * record decodes from lmdb-js's reused buffer and copies no value. The
+ * buffer's `length` is the record's size (its byteLength is the buffer's).
+ * Values are read with `getBinaryFast` and `decodeRecordValue`.
+ */
+export const recordHeadEncoder = {
+  encode: (record: Uint8Array): Uint8Array => record,
+  decode: (bytes: Uint8Array): RecordHead => decodeRecordHead(bytes, bytes.length),
+};
+
+function writeUint32(target: Uint8Array, at: number, v: number): void {
+  target[at] = v >>> 24;
+  target[at + 1] = v >>> 16;
+  target[at + 2] = v >>> 8;
+  target[at + 3] = v;
 }
 
-export function parseRevisionKey(key: Uint8Array): [modRevision: number, subRevision: number] {
-  if (key.byteLength !== 12) corrupt("a record key is not 12 bytes");
-  const b = asBuffer(key);
-  return [b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4), b.readUInt32BE(8)];
+function readUint32(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+  );
 }
 
 export interface RecordFields {
@@ -40,12 +74,14 @@ export function encodeRecord(key: KeyString, fields: RecordFields, value: Uint8A
   return out;
 }
 
-/** The key and the fields, without copying the value. */
-export function decodeRecordHead(bytes: Uint8Array): RecordFields & { key: KeyString } {
+export type RecordHead = RecordFields & { readonly key: KeyString };
+
+/** The key and the fields of the record in the first `size` bytes, without copying the value. */
+export function decodeRecordHead(bytes: Uint8Array, size: number): RecordHead {
   const b = asBuffer(bytes);
-  if (b.byteLength < HEADER_BYTES) corrupt("a record is shorter than its header");
+  if (size < HEADER_BYTES) corrupt("a record is shorter than its header");
   const keyLength = b.readUInt32BE(24);
-  if (b.byteLength < HEADER_BYTES + keyLength) corrupt("a record is shorter than its key");
+  if (size < HEADER_BYTES + keyLength) corrupt("a record is shorter than its key");
   const createRevision = b.readDoubleBE(0);
   const version = b.readDoubleBE(8);
   const lease = b.readDoubleBE(16);
@@ -65,10 +101,12 @@ function isCount(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
 }
 
-/** The value's bytes, copied out of the backend's buffer. */
-export function decodeRecordValue(bytes: Uint8Array): Uint8Array {
-  const keyLength = asBuffer(bytes).readUInt32BE(24);
-  return Uint8Array.prototype.slice.call(bytes, HEADER_BYTES + keyLength);
+/** The value of the record in the first `size` bytes, copied out (the buffer may be reused). */
+export function decodeRecordValue(bytes: Uint8Array, size: number): Uint8Array {
+  const start = HEADER_BYTES + asBuffer(bytes).readUInt32BE(24);
+  if (size < start) corrupt("a record is shorter than its key");
+  // A plain Uint8Array, as the store's values are.
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, size - start).slice();
 }
 
 /** LMDB hands back Buffers already; wrapping costs an allocation per record on a full scan. */
