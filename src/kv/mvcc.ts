@@ -63,7 +63,12 @@ export function recordAt(history: readonly KeyRecord[], revision: number): KeyRe
  * next scan, so a burst of creations costs one sort rather than n splices.
  */
 export class KeyHistories {
-  private readonly histories = new Map<KeyString, KeyRecord[]>();
+  /**
+   * Each key's records in revision order. A key with one record (most keys,
+   * between compactions) holds it without an array: a million keys spare
+   * a million arrays.
+   */
+  private readonly histories = new Map<KeyString, KeyRecord | KeyRecord[]>();
   private sorted: KeyString[] = [];
   private pending: KeyString[] = [];
 
@@ -72,16 +77,33 @@ export class KeyHistories {
   }
 
   history(key: KeyString): readonly KeyRecord[] | undefined {
-    return this.histories.get(key);
+    const h = this.histories.get(key);
+    return h === undefined ? undefined : asArray(h);
+  }
+
+  /** The key's record in force at `revision` (see recordAt). */
+  at(key: KeyString, revision: number): KeyRecord | undefined {
+    const h = this.histories.get(key);
+    if (h === undefined) return undefined;
+    if (Array.isArray(h)) return recordAt(h, revision);
+    return h.modRevision <= revision ? h : undefined;
+  }
+
+  /** The key's last record, a tombstone included. */
+  latest(key: KeyString): KeyRecord | undefined {
+    const h = this.histories.get(key);
+    return Array.isArray(h) ? h[h.length - 1] : h;
   }
 
   append(key: KeyString, record: KeyRecord): void {
     const h = this.histories.get(key);
     if (h === undefined) {
-      this.histories.set(key, [record]);
+      this.histories.set(key, record);
       this.pending.push(key);
-    } else {
+    } else if (Array.isArray(h)) {
       h.push(record);
+    } else {
+      this.histories.set(key, [h, record]);
     }
   }
 
@@ -115,7 +137,16 @@ export class KeyHistories {
   compact(revision: number): KeyRecord[] {
     const dropped: KeyRecord[] = [];
     let removed = false;
-    for (const [key, h] of this.histories) {
+    for (const [key, kept] of this.histories) {
+      if (!Array.isArray(kept)) {
+        if (kept.modRevision <= revision && isTombstone(kept)) {
+          this.histories.delete(key);
+          dropped.push(kept);
+          removed = true;
+        }
+        continue;
+      }
+      const h = kept;
       let keepFrom = 0;
       for (let i = 0; i < h.length && h[i]!.modRevision <= revision; i++) keepFrom = i;
       const head = h[keepFrom]!;
@@ -127,6 +158,7 @@ export class KeyHistories {
         removed = true;
       } else {
         dropped.push(...h.splice(0, keepFrom));
+        if (h.length === 1) this.histories.set(key, h[0]!);
       }
     }
     if (removed) {
@@ -141,7 +173,7 @@ export class KeyHistories {
     this.sortedKeys();
     const self = this;
     return (function* () {
-      for (const k of self.sorted) yield [k, self.histories.get(k)!] as [KeyString, KeyRecord[]];
+      for (const k of self.sorted) yield [k, asArray(self.histories.get(k)!)];
     })();
   }
 
@@ -159,6 +191,10 @@ export class KeyHistories {
     }
     return this.sorted;
   }
+}
+
+function asArray(h: KeyRecord | KeyRecord[]): KeyRecord[] {
+  return Array.isArray(h) ? h : [h];
 }
 
 function lowerBound(keys: readonly KeyString[], key: KeyString): number {

@@ -1,5 +1,5 @@
 import { compareBytes, type KeyInterval, type KeyString, toKeyBytes } from "./bytes.js";
-import { isTombstone, type KeyHistories, type KeyRecord, recordAt } from "./mvcc.js";
+import { isTombstone, type KeyHistories, type KeyRecord } from "./mvcc.js";
 import type { KeyValue, RangeCommand, SortTarget } from "./types.js";
 
 const EMPTY = new Uint8Array(0);
@@ -15,7 +15,7 @@ export function liveRecords(
 ): [KeyString, KeyRecord][] {
   const out: [KeyString, KeyRecord][] = [];
   for (const key of histories.keysIn(iv)) {
-    const r = recordAt(histories.history(key)!, revision);
+    const r = histories.at(key, revision);
     if (r !== undefined && !isTombstone(r)) out.push([key, r]);
   }
   return out;
@@ -52,7 +52,7 @@ export function collectRange(
   let bytes = 0;
   let nextKey: KeyString | undefined;
   for (const key of histories.scanKeys(iv)) {
-    const r = recordAt(histories.history(key)!, revision);
+    const r = histories.at(key, revision);
     if (r === undefined || isTombstone(r)) continue;
     count++;
     if (req.countOnly || nextKey !== undefined) continue;

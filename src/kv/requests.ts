@@ -1,4 +1,5 @@
 import { Packr } from "msgpackr";
+import { invariant } from "../raft/core/errors.js";
 import { COMMAND_DIGEST_BYTES, sameDigest } from "./command-digest.js";
 import { IdempotencyKeyReusedError, InvalidKvCommandError } from "./errors.js";
 import type { KvResult, WriteCommand } from "./types.js";
@@ -38,18 +39,19 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
- * A remembered request as one view into the arena: a flag byte (1 when a
- * command digest follows), the digest, then the encoded result.
+ * A remembered request's bytes, as written into the arena: a flag byte (1
+ * when a command digest follows), the digest, then the encoded result.
  */
 type Remembered = Uint8Array;
 
-function packRemembered(arena: ByteArena, result: Uint8Array, digest?: Uint8Array): Remembered {
+function packRemembered(arena: ByteArena, result: Uint8Array, digest?: Uint8Array): Handle {
   const digestBytes = digest?.byteLength ?? 0;
-  const out = arena.alloc(1 + digestBytes + result.byteLength);
+  const handle = arena.alloc(1 + digestBytes + result.byteLength);
+  const out = arena.view(handle);
   out[0] = digest === undefined ? 0 : 1;
   if (digest !== undefined) out.set(digest, 1);
   out.set(result, 1 + digestBytes);
-  return out;
+  return handle;
 }
 
 function rememberedDigest(r: Remembered): Uint8Array | undefined {
@@ -70,7 +72,8 @@ export interface RequestSink {
 }
 
 export class RequestLog {
-  private readonly results = new Map<string, Remembered>();
+  /** Each id's bytes in the arena, oldest first: a number rather than a view keeps ~100 bytes per entry off the heap. */
+  private readonly results = new Map<string, Handle>();
   private readonly arena = new ByteArena();
   private bytes = 0;
   private nextSeq = 1;
@@ -100,8 +103,9 @@ export class RequestLog {
    * command of the same type, which at least keeps the answer's shape right.
    */
   answer(id: string, command: WriteCommand, digest: Uint8Array): KvResult | undefined {
-    const first = this.results.get(id);
-    if (first === undefined) return undefined;
+    const handle = this.results.get(id);
+    if (handle === undefined) return undefined;
+    const first = this.arena.view(handle);
     const firstDigest = rememberedDigest(first);
     if (firstDigest !== undefined && !sameDigest(firstDigest, digest)) {
       throw new IdempotencyKeyReusedError(id);
@@ -122,7 +126,8 @@ export class RequestLog {
   entries(): RequestEntry[] {
     // Views into the arena, no copies: a region is written once, when it is
     // allocated, and never reused, so a snapshot can read them at its pace.
-    return [...this.results].map(([id, r]) => {
+    return [...this.results].map(([id, handle]) => {
+      const r = this.arena.view(handle);
       const digest = rememberedDigest(r);
       const result = rememberedResult(r);
       return digest === undefined ? [id, result] : [id, result, digest];
@@ -138,53 +143,110 @@ export class RequestLog {
       throw new InvalidKvCommandError(`request ${JSON.stringify(id)} has a malformed digest`);
     }
     this.forget(id);
-    const remembered = packRemembered(this.arena, encoded, givenDigest);
-    this.results.set(id, remembered);
-    this.bytes += sizeOf(remembered);
+    const handle = packRemembered(this.arena, encoded, givenDigest);
+    // Its own string: a decoded id is often a slice of a longer one (the
+    // decoder's), which a remembered id would otherwise keep alive.
+    this.results.set(ownString(id), handle);
+    this.bytes += this.arena.size(handle) - 1;
     const seq = this.nextSeq++;
     this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
     if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) return;
-    for (const [oldest, value] of this.results) {
+    for (const [oldest, handle] of this.results) {
       if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
-      this.forget(oldest, value);
+      this.forget(oldest, handle);
     }
+    const oldest = this.results.values().next();
+    if (!oldest.done) this.arena.releaseBefore(oldest.value);
   }
 
-  private forget(id: string, value = this.results.get(id)): void {
-    if (value === undefined) return;
+  private forget(id: string, handle = this.results.get(id)): void {
+    if (handle === undefined) return;
     this.results.delete(id);
-    this.bytes -= sizeOf(value);
+    this.bytes -= this.arena.size(handle) - 1;
     this.sink?.remove(id);
   }
 }
 
+/** Where an entry's bytes are in a ByteArena: slab number × SLAB_BYTES + offset. */
+type Handle = number;
+
 /**
- * Bump allocation in 64 KiB slabs for the remembered requests. They are
- * forgotten oldest first, so a slab is released once the last request in
- * it is. Each small Buffer or hash output would otherwise keep alive the
- * whole pool or working buffer it was sliced from: up to 8 KiB each.
+ * Bump allocation in 64 KiB slabs for the remembered requests, each entry
+ * named by a number. Entries are forgotten oldest first, so slabs are
+ * released from the front once the oldest entry still remembered lies past
+ * them; an entry forgotten out of turn (its id used again) keeps its bytes
+ * until then. A slab is never written twice, so a view handed out (to a
+ * snapshot) stays valid after its slab is released. Each entry is
+ * prefixed with its length; an entry over a quarter slab gets a slab of
+ * its own.
  */
 class ByteArena {
-  private slab = new Uint8Array(0);
-  private used = 0;
+  private slabs: Uint8Array[] = [];
+  /** The number of the first slab in `slabs`: those before it were released. */
+  private firstSlab = 0;
+  private used = SLAB_BYTES;
 
-  alloc(n: number): Uint8Array {
-    if (n > SLAB_BYTES / 4) return new Uint8Array(n);
-    if (this.used + n > this.slab.byteLength) {
-      this.slab = new Uint8Array(SLAB_BYTES);
+  alloc(n: number): Handle {
+    const need = LENGTH_BYTES + n;
+    if (need > SLAB_BYTES / 4) {
+      this.slabs.push(new Uint8Array(need));
+      this.used = SLAB_BYTES; // the next small entry starts a new slab
+      return this.write(this.firstSlab + this.slabs.length - 1, 0, n);
+    }
+    if (this.used + need > SLAB_BYTES) {
+      this.slabs.push(new Uint8Array(SLAB_BYTES));
       this.used = 0;
     }
-    const out = this.slab.subarray(this.used, this.used + n);
-    this.used += n;
-    return out;
+    const at = this.used;
+    this.used += need;
+    return this.write(this.firstSlab + this.slabs.length - 1, at, n);
+  }
+
+  /** The entry's bytes (a view; no copy). */
+  view(handle: Handle): Uint8Array {
+    const [slab, at] = this.locate(handle);
+    return slab.subarray(at + LENGTH_BYTES, at + LENGTH_BYTES + readLength(slab, at));
+  }
+
+  size(handle: Handle): number {
+    const [slab, at] = this.locate(handle);
+    return readLength(slab, at);
+  }
+
+  /** Lets go of every slab before the one holding `handle`. */
+  releaseBefore(handle: Handle): void {
+    const drop = Math.floor(handle / SLAB_BYTES) - this.firstSlab;
+    if (drop <= 0) return;
+    this.slabs.splice(0, drop);
+    this.firstSlab += drop;
+  }
+
+  private write(slabNumber: number, at: number, n: number): Handle {
+    const slab = this.slabs[slabNumber - this.firstSlab]!;
+    slab[at] = n >>> 24;
+    slab[at + 1] = n >>> 16;
+    slab[at + 2] = n >>> 8;
+    slab[at + 3] = n;
+    return slabNumber * SLAB_BYTES + at;
+  }
+
+  private locate(handle: Handle): [Uint8Array, number] {
+    const slab = this.slabs[Math.floor(handle / SLAB_BYTES) - this.firstSlab];
+    invariant(slab !== undefined, () => `request arena has no slab for entry ${handle}`);
+    return [slab, handle % SLAB_BYTES];
   }
 }
 
 const SLAB_BYTES = 64 * 1024;
+const LENGTH_BYTES = 4;
 
-/** What a remembered request counts against the window: result and digest bytes. */
-function sizeOf(r: Remembered): number {
-  return r.byteLength - 1;
+function readLength(slab: Uint8Array, at: number): number {
+  return ((slab[at]! << 24) | (slab[at + 1]! << 16) | (slab[at + 2]! << 8) | slab[at + 3]!) >>> 0;
+}
+
+/** A flat copy of an ASCII string. */
+function ownString(s: string): string {
+  return Buffer.from(s, "latin1").toString("latin1");
 }
 
 /** The decoder hands back Buffers; results carry plain Uint8Arrays, as the store's own do. */

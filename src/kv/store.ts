@@ -875,8 +875,7 @@ export class KvStore implements StateMachine<KvResult> {
 
   /** The key's live record including writes of the batch in progress. */
   private current(key: KeyString): KeyRecord | undefined {
-    const h = this.histories.history(key);
-    const last = h?.[h.length - 1];
+    const last = this.histories.latest(key);
     return last === undefined || isTombstone(last) ? undefined : last;
   }
 

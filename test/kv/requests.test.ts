@@ -94,6 +94,29 @@ describe("request ids", () => {
     expect(store.revision).toBe(revision + 1);
   });
 
+  it("answer the requests still in a full window exactly while older ones are let go, small and large", async () => {
+    const store = new KvStore({ requestWindow: { maxEntries: 200, maxBytes: 1 << 20 } });
+    const big = "w".repeat(20_000);
+    const commandOf = (i: number): KvCommand =>
+      i % 97 === 0
+        ? { type: "put", key: utf8("big"), value: utf8(big), prevKv: true }
+        : put(`k${i % 50}`, `value ${i}`);
+    const first: KvResult[] = [];
+    for (let i = 0; i < 3000; i++) first.push(store.apply(i + 1, request(`r${i}`, commandOf(i))));
+    const copy = new KvStore({ requestWindow: { maxEntries: 200, maxBytes: 1 << 20 } });
+    await copy.restore(replay(await bytesOf(store.snapshot())));
+    for (const replica of [store, copy]) {
+      const revision = replica.revision;
+      for (let i = 2800; i < 3000; i++) {
+        expect(replica.apply(10_000 + i, request(`r${i}`, commandOf(i)))).toEqual(first[i]);
+      }
+      expect(replica.revision).toBe(revision);
+      // Long forgotten: applies again.
+      replica.apply(20_000, request("r5", commandOf(5)));
+      expect(replica.revision).toBe(revision + 1);
+    }
+  });
+
   it("answer each of thousands of remembered requests with its own result, small and large, after a snapshot too", async () => {
     // Enough results to fill many of the log's internal slabs, with large
     // ones (prev_kv of a 20 KiB value) among them.

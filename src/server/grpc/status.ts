@@ -1,8 +1,26 @@
-import { status as GrpcCode } from "@grpc/grpc-js";
+import type { status as GrpcStatus } from "@grpc/grpc-js";
+
+/**
+ * The gRPC status codes these errors use: the numbers of gRPC's spec, as
+ * @grpc/grpc-js's `status` enum has them (a test checks each). Written out so
+ * that the HTTP gateway, which reports the same errors, does not load gRPC.
+ */
+export const GrpcCode = {
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  OUT_OF_RANGE: 11,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const satisfies Partial<Record<keyof typeof GrpcStatus, number>>;
 
 /** A gRPC status as etcd's clients expect it: etcd's code and its `etcdserver: …` message. */
 export interface EtcdStatus {
-  readonly code: GrpcCode;
+  readonly code: GrpcStatus;
   readonly details: string;
 }
 
@@ -59,7 +77,7 @@ const ETCD_ERRORS: Readonly<Record<string, EtcdStatus>> = {
   TOO_MANY_UNCOMMITTED: s(GrpcCode.RESOURCE_EXHAUSTED, "too many requests"),
 };
 
-function s(code: GrpcCode, text: string): EtcdStatus {
+function s(code: GrpcStatus, text: string): EtcdStatus {
   return { code, details: `etcdserver: ${text}` };
 }
 
@@ -77,7 +95,7 @@ export function etcdStatus(code: string, message: string, httpStatus: number): E
   return { code: nearestCode(httpStatus), details: `etcdserver: ${message}` };
 }
 
-function nearestCode(httpStatus: number): GrpcCode {
+function nearestCode(httpStatus: number): GrpcStatus {
   if (httpStatus === 400 || httpStatus === 413 || httpStatus === 422) {
     return GrpcCode.INVALID_ARGUMENT;
   }

@@ -7,7 +7,7 @@ import { MemoryBackend } from "../../kv/backend/memory.js";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
-import { GrpcApi } from "../grpc/grpc-server.js";
+import type { GrpcApi } from "../grpc/grpc-server.js";
 import { createServerMetrics } from "../metrics.js";
 import type { ServerOptions } from "../options.js";
 import { securityWarnings } from "../security-warnings.js";
@@ -135,6 +135,8 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
     await app.listen({ host: listen.host, port: listen.port });
     if (config.listenGrpc !== undefined) {
       const at = parsePeerAddress(config.listenGrpc);
+      // Loaded only when asked for: gRPC's modules cost every start a fifth of a second.
+      const { GrpcApi } = await import("../grpc/grpc-server.js");
       grpc = await GrpcApi.listen(app, {
         host: at.host,
         port: at.port,
