@@ -178,7 +178,9 @@ type Handle = number;
  * until then. A slab is never written twice, so a view handed out (to a
  * snapshot) stays valid after its slab is released. Each entry is
  * prefixed with its length; an entry over a quarter slab gets a slab of
- * its own.
+ * its own. Copying into slabs matters: each small Buffer or hash output
+ * would otherwise keep alive the whole pool or working buffer it was
+ * sliced from, up to 8 KiB each.
  */
 class ByteArena {
   private slabs: Uint8Array[] = [];

@@ -551,7 +551,7 @@ export class KvStore implements StateMachine<KvResult> {
     leases.nextId = header.nextLeaseId;
     // Rows to write only when restoring into a backend; a load read them from it.
     if (into === undefined) leases.takeChanged();
-    // The lease of each key's latest record (a tombstone's is 0): records come in revision order.
+    // The lease of each key's latest record (a tombstone's is 0): each key's records come in revision order.
     const leased = new Map<KeyString, number>();
     for (const [key, record] of records) {
       keys.append(key, into === undefined ? record : into.putRecord(key, record));
