@@ -40,6 +40,12 @@ export interface Frame {
   readonly kind: FrameKind;
   /** A view of the received bytes, valid for as long as the caller keeps it. */
   readonly body: Uint8Array;
+  /**
+   * The body is the whole of a buffer of its own (assembled from several
+   * reads, too big for Buffer's shared pool), not a view of memory shared
+   * with other frames: a view into it keeps alive this frame's bytes only.
+   */
+  readonly owned?: boolean;
 }
 
 /** Bytes a frame with a body of `bodyBytes` occupies on the wire. */
@@ -116,7 +122,8 @@ export class FrameDecoder {
           const body = this.pending;
           this.pending = undefined;
           this.pendingFilled = 0;
-          onFrame({ kind: this.pendingKind, body });
+          const owned = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength;
+          onFrame({ kind: this.pendingKind, body, owned });
         }
         continue;
       }

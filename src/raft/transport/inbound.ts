@@ -270,7 +270,7 @@ export class InboundConnections {
       } else {
         throw new PeerProtocolError(`unexpected frame kind ${frame.kind} on a message connection`);
       }
-      const msg = decodeMessage(body);
+      const msg = decodeMessage(body, frame.owned === true);
       const misaddressed = this.ctx.isKnownPeer(peerId)
         ? addressingProblem(msg, peerId, selfId, (id) => this.ctx.isKnownPeer(id))
         : `node ${peerId} is not a peer of node ${selfId}`;

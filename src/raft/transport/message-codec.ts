@@ -259,7 +259,14 @@ const encodedBatches = new EncodedBatches(8);
  * are not one MessagePack value, InvalidMessageError when the value is not a
  * valid network message. The result shares no memory with `body`.
  */
-export function decodeMessage(body: Uint8Array): Message {
+/**
+ * Decodes a message; its entries' data are copies, so the caller may reuse
+ * or release `body`. When `ownedBody` says the body is a buffer of its own
+ * that nobody writes again (see Frame.owned), entries of OWN_PART_ENTRY_BYTES
+ * or more stay views of it: the copy of a big entry is the one a follower
+ * can skip, and a view of an owned body keeps no one else's bytes alive.
+ */
+export function decodeMessage(body: Uint8Array, ownedBody = false): Message {
   const value = unpackOne(body, "message");
   if (!Array.isArray(value) || value.length !== MESSAGE_FIELDS) {
     throw new InvalidMessageError("message", `must be an array of ${MESSAGE_FIELDS} fields`);
@@ -316,6 +323,7 @@ export function decodeMessage(body: Uint8Array): Message {
       snapshot,
     },
     true,
+    ownedBody ? OWN_PART_ENTRY_BYTES : Number.POSITIVE_INFINITY,
   );
 }
 

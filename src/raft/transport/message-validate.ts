@@ -17,7 +17,15 @@ import { InvalidMessageError } from "./errors.js";
  * decoded payloads would otherwise be views that keep a whole receive buffer
  * alive for as long as the entry is held.
  */
-export function validateMessage(value: unknown, copyBytes: boolean): Message {
+/**
+ * `copyBytes`: entries' data (and a snapshot's) are copied; with it, data of
+ * `keepViewsFrom` bytes or more are kept as views all the same.
+ */
+export function validateMessage(
+  value: unknown,
+  copyBytes: boolean,
+  keepViewsFrom = Number.POSITIVE_INFINITY,
+): Message {
   if (!isRecord(value)) throw new InvalidMessageError("message", "is not an object");
   const type = messageType(value["type"]);
   const snapshotValue = value["snapshot"];
@@ -37,7 +45,7 @@ export function validateMessage(value: unknown, copyBytes: boolean): Message {
     term: count(value["term"], "term", MAX_TERM),
     logTerm: count(value["logTerm"], "logTerm", MAX_TERM),
     index: count(value["index"], "index", MAX_INDEX),
-    entries: entries(value["entries"], copyBytes),
+    entries: entries(value["entries"], copyBytes, keepViewsFrom),
     commit: count(value["commit"], "commit", MAX_INDEX),
     reject: bool(value["reject"], "reject"),
     rejectHint: count(value["rejectHint"], "rejectHint", MAX_INDEX),
@@ -90,15 +98,23 @@ function str(v: unknown, path: string): string {
   return v;
 }
 
-function bytes(v: unknown, path: string, copy: boolean): Uint8Array {
+function bytes(
+  v: unknown,
+  path: string,
+  copy: boolean,
+  keepViewsFrom = Number.POSITIVE_INFINITY,
+): Uint8Array {
   if (!(v instanceof Uint8Array)) {
     throw new InvalidMessageError(path, `must be a Uint8Array, got ${describe(v)}`);
   }
+  if (!copy) return v;
   // A plain Uint8Array either way: callers compare and store these, and a Buffer is a different type.
-  return copy ? new Uint8Array(v) : v;
+  return v.byteLength >= keepViewsFrom
+    ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+    : new Uint8Array(v);
 }
 
-function entries(v: unknown, copy: boolean): Entry[] {
+function entries(v: unknown, copy: boolean, keepViewsFrom: number): Entry[] {
   if (!Array.isArray(v)) throw new InvalidMessageError("entries", "must be an array");
   const out: Entry[] = new Array(v.length);
   for (let i = 0; i < v.length; i++) {
@@ -113,7 +129,7 @@ function entries(v: unknown, copy: boolean): Entry[] {
       term: count(e["term"], `${path}.term`, MAX_TERM),
       index: count(e["index"], `${path}.index`, MAX_INDEX),
       type,
-      data: bytes(e["data"], `${path}.data`, copy),
+      data: bytes(e["data"], `${path}.data`, copy, keepViewsFrom),
     };
   }
   return out;

@@ -77,6 +77,33 @@ describe("message codec", () => {
     expect(back.entries[0]?.data.buffer).not.toBe(body.buffer);
   });
 
+  it("keeps big entries as views of a body it owns, copies small ones, and copies all of a body it does not own", () => {
+    const big = new Uint8Array(OWN_PART_ENTRY_BYTES).fill(5);
+    const small = new Uint8Array(OWN_PART_ENTRY_BYTES - 1).fill(6);
+    const m = message({
+      type: MessageType.App,
+      to: 2,
+      from: 1,
+      term: 3,
+      entries: [
+        { term: 3, index: 7, type: EntryType.Normal, data: big },
+        { term: 3, index: 8, type: EntryType.Normal, data: small },
+      ],
+    });
+    const owned = decodeMessage(encodeMessage(m), true);
+    const body = encodeMessage(m);
+    const viewed = decodeMessage(body, true);
+    expect(viewed).toStrictEqual(m);
+    expect(viewed.entries[0]!.data.buffer).toBe(body.buffer);
+    expect(viewed.entries[1]!.data.buffer).not.toBe(body.buffer);
+    assertPlainBytes(viewed);
+    assertPlainBytes(owned);
+    const copied = decodeMessage(body);
+    body.fill(0);
+    expect(copied).toStrictEqual(m);
+    expect(viewed.entries[1]!.data).toStrictEqual(small);
+  });
+
   it("can omit snapshot bytes for a streamed snapshot", () => {
     const snap = sampleMessages(1, 2).find((m) => m.type === MessageType.Snap) as Message;
     const back = decodeMessage(encodeMessage(snap, true));
@@ -270,6 +297,33 @@ describe("frame decoder", () => {
         stream.subarray(cut),
       ]);
       expect(got).toStrictEqual(expected);
+    }
+  });
+
+  it("marks as its own exactly the big bodies it assembled from more than one read", () => {
+    // Small assembled bodies come from Buffer's shared pool: not their own.
+    const bodies = [
+      new Uint8Array(20_000).fill(3),
+      new Uint8Array(3000).fill(4),
+      new Uint8Array(9),
+    ];
+    const all = Buffer.concat(bodies.map((b) => encodeFrame(FrameKind.Message, b)));
+    for (let cut = 0; cut <= all.byteLength; cut += 97) {
+      const got: Frame[] = [];
+      const d = new FrameDecoder(1 << 20);
+      for (const chunk of [all.subarray(0, cut), all.subarray(cut)]) {
+        d.push(Buffer.from(chunk), (f) => got.push(f));
+      }
+      let at = 0;
+      for (const f of got) {
+        const start = at + 5;
+        at = start + f.body.byteLength;
+        const assembled = start <= cut && cut < at;
+        expect(f.owned === true, `frame at ${start}, cut ${cut}`).toBe(
+          assembled && at - start >= 20_000,
+        );
+      }
+      expect(got.map((f) => Buffer.from(f.body))).toStrictEqual(bodies.map((b) => Buffer.from(b)));
     }
   });
 
