@@ -147,7 +147,7 @@ export class RequestLog {
     // Its own string: a decoded id is often a slice of a longer one (the
     // decoder's), which a remembered id would otherwise keep alive.
     this.results.set(ownString(id), handle);
-    this.bytes += this.arena.size(handle) - 1;
+    this.bytes += this.weight(handle);
     const seq = this.nextSeq++;
     this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
     if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) return;
@@ -162,8 +162,13 @@ export class RequestLog {
   private forget(id: string, handle = this.results.get(id)): void {
     if (handle === undefined) return;
     this.results.delete(id);
-    this.bytes -= this.arena.size(handle) - 1;
+    this.bytes -= this.weight(handle);
     this.sink?.remove(id);
+  }
+
+  /** What a remembered request counts against the window: result and digest bytes. */
+  private weight(handle: Handle): number {
+    return this.arena.size(handle) - 1;
   }
 }
 
@@ -183,7 +188,7 @@ type Handle = number;
  * sliced from, up to 8 KiB each.
  */
 class ByteArena {
-  private slabs: Uint8Array[] = [];
+  private slabs: Buffer[] = [];
   /** The number of the first slab in `slabs`: those before it were released. */
   private firstSlab = 0;
   private used = SLAB_BYTES;
@@ -191,12 +196,12 @@ class ByteArena {
   alloc(n: number): Handle {
     const need = LENGTH_BYTES + n;
     if (need > SLAB_BYTES / 4) {
-      this.slabs.push(new Uint8Array(need));
+      this.slabs.push(Buffer.alloc(need));
       this.used = SLAB_BYTES; // the next small entry starts a new slab
       return this.write(this.firstSlab + this.slabs.length - 1, 0, n);
     }
     if (this.used + need > SLAB_BYTES) {
-      this.slabs.push(new Uint8Array(SLAB_BYTES));
+      this.slabs.push(Buffer.alloc(SLAB_BYTES));
       this.used = 0;
     }
     const at = this.used;
@@ -207,12 +212,13 @@ class ByteArena {
   /** The entry's bytes (a view; no copy). */
   view(handle: Handle): Uint8Array {
     const [slab, at] = this.locate(handle);
-    return slab.subarray(at + LENGTH_BYTES, at + LENGTH_BYTES + readLength(slab, at));
+    // A plain Uint8Array, as the results' bytes were before.
+    return new Uint8Array(slab.buffer, slab.byteOffset + at + LENGTH_BYTES, slab.readUInt32BE(at));
   }
 
   size(handle: Handle): number {
     const [slab, at] = this.locate(handle);
-    return readLength(slab, at);
+    return slab.readUInt32BE(at);
   }
 
   /** Lets go of every slab before the one holding `handle`. */
@@ -224,15 +230,11 @@ class ByteArena {
   }
 
   private write(slabNumber: number, at: number, n: number): Handle {
-    const slab = this.slabs[slabNumber - this.firstSlab]!;
-    slab[at] = n >>> 24;
-    slab[at + 1] = n >>> 16;
-    slab[at + 2] = n >>> 8;
-    slab[at + 3] = n;
+    this.slabs[slabNumber - this.firstSlab]!.writeUInt32BE(n, at);
     return slabNumber * SLAB_BYTES + at;
   }
 
-  private locate(handle: Handle): [Uint8Array, number] {
+  private locate(handle: Handle): [Buffer, number] {
     const slab = this.slabs[Math.floor(handle / SLAB_BYTES) - this.firstSlab];
     invariant(slab !== undefined, () => `request arena has no slab for entry ${handle}`);
     return [slab, handle % SLAB_BYTES];
@@ -241,10 +243,6 @@ class ByteArena {
 
 const SLAB_BYTES = 64 * 1024;
 const LENGTH_BYTES = 4;
-
-function readLength(slab: Uint8Array, at: number): number {
-  return ((slab[at]! << 24) | (slab[at + 1]! << 16) | (slab[at + 2]! << 8) | slab[at + 3]!) >>> 0;
-}
 
 /** A flat copy of an ASCII string. */
 function ownString(s: string): string {

@@ -217,7 +217,11 @@ export class LmdbBackend implements MvccBackend {
 
   /** A record's value: staged in memory until its commit lands, then from the file. */
   value(modRevision: number, subRevision: number): Uint8Array {
-    const staged = this.pending.get(pendingKeyOf(modRevision, subRevision));
+    // Most reads find nothing pending: no key string is built for them.
+    const staged =
+      this.pending.size === 0
+        ? undefined
+        : this.pending.get(pendingKeyOf(modRevision, subRevision));
     if (staged !== undefined) return decodeRecordValue(staged, staged.byteLength);
     // A buffer lmdb-js reuses, its `length` the record's size: copied out at once.
     const bytes = this.records.getBinaryFast([modRevision, subRevision]);

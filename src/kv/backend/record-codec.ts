@@ -18,17 +18,16 @@ export type RevisionKey = [modRevision: number, subRevision: number];
  */
 export const revisionKeyEncoder = {
   writeKey([modRevision, subRevision]: RevisionKey, target: Uint8Array, start: number): number {
-    writeUint32(target, start, Math.floor(modRevision / 2 ** 32));
-    writeUint32(target, start + 4, modRevision >>> 0);
-    writeUint32(target, start + 8, subRevision);
+    const b = asBuffer(target);
+    b.writeUInt32BE(Math.floor(modRevision / 2 ** 32), start);
+    b.writeUInt32BE(modRevision >>> 0, start + 4);
+    b.writeUInt32BE(subRevision, start + 8);
     return start + 12;
   },
   readKey(bytes: Uint8Array, start: number, end: number): RevisionKey {
     if (end - start !== 12) corrupt("a record key is not 12 bytes");
-    return [
-      readUint32(bytes, start) * 2 ** 32 + readUint32(bytes, start + 4),
-      readUint32(bytes, start + 8),
-    ];
+    const b = asBuffer(bytes);
+    return [b.readUInt32BE(start) * 2 ** 32 + b.readUInt32BE(start + 4), b.readUInt32BE(start + 8)];
   },
 };
 
@@ -43,19 +42,6 @@ export const recordHeadEncoder = {
   encode: (record: Uint8Array): Uint8Array => record,
   decode: (bytes: Uint8Array): RecordHead => decodeRecordHead(bytes, bytes.length),
 };
-
-function writeUint32(target: Uint8Array, at: number, v: number): void {
-  target[at] = v >>> 24;
-  target[at + 1] = v >>> 16;
-  target[at + 2] = v >>> 8;
-  target[at + 3] = v;
-}
-
-function readUint32(bytes: Uint8Array, at: number): number {
-  return (
-    ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
-  );
-}
 
 export interface RecordFields {
   readonly createRevision: number;
