@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { LmdbBackend } from "../../src/kv/backend/lmdb.js";
+import type { KeyString } from "../../src/kv/bytes.js";
+import { InvalidKvCommandError } from "../../src/kv/errors.js";
+import type { KeyRecord } from "../../src/kv/mvcc.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-lmdb-batch-"));
+  dirs.push(dir);
+  return dir;
+};
+
+const record = (revision: number, value: string): KeyRecord => ({
+  modRevision: revision,
+  subRevision: 0,
+  createRevision: revision,
+  version: 1,
+  value: new Uint8Array(Buffer.from(value)),
+  lease: 0,
+});
+const meta = (revision: number) => ({ appliedIndex: revision, revision, compactRevision: 0 });
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
+
+describe("LMDB backend: commits gathered into transactions", () => {
+  it("commits made over many turns reach the file as one transaction, read from memory until then", async () => {
+    const dir = freshDir();
+    const backend = new LmdbBackend(dir, { intervalMs: 60_000 });
+    const before = backend.transactions;
+    const kept: KeyRecord[] = [];
+    for (let rev = 2; rev <= 21; rev++) {
+      kept.push(backend.putRecord(`k${rev}` as KeyString, record(rev, `v${rev}`)));
+      backend.commit(meta(rev));
+      await nextTurn();
+    }
+    expect(backend.transactions).toBe(before);
+    expect(kept.map((r) => text(r.value))).toEqual(kept.map((_, i) => `v${i + 2}`));
+    await backend.flushed();
+    expect(backend.transactions).toBe(before + 1);
+    expect(kept.map((r) => text(r.value))).toEqual(kept.map((_, i) => `v${i + 2}`));
+    await backend.close();
+    const reopened = new LmdbBackend(dir);
+    const loaded = reopened.load();
+    expect(loaded?.meta).toEqual(meta(21));
+    expect([...(loaded?.records ?? [])].map(([key, r]) => [key, text(r.value)])).toEqual(
+      kept.map((_, i) => [`k${i + 2}`, `v${i + 2}`]),
+    );
+    await reopened.close();
+  });
+
+  it("a batch not yet written is not in the file: a reader of it sees the last written commit, whole", async () => {
+    const dir = freshDir();
+    const writer = new LmdbBackend(dir, { intervalMs: 60_000 });
+    writer.putRecord("a" as KeyString, record(2, "one"));
+    writer.commit(meta(2));
+    await writer.flushed();
+    writer.putRecord("b" as KeyString, record(3, "two"));
+    writer.commit(meta(3));
+    // What a process that ended now would leave.
+    const reader = new LmdbBackend(dir);
+    const loaded = reader.load();
+    expect(loaded?.meta).toEqual(meta(2));
+    expect([...(loaded?.records ?? [])].map(([key, r]) => [key, text(r.value)])).toEqual([
+      ["a", "one"],
+    ]);
+    await writer.flushed();
+    const later = reader.load();
+    expect(later?.meta).toEqual(meta(3));
+    expect([...(later?.records ?? [])].map(([key]) => key)).toEqual(["a", "b"]);
+    await reader.close();
+    await writer.close();
+  });
+
+  it("starts the transaction at once when enough writes or bytes wait", async () => {
+    const byWrites = new LmdbBackend(freshDir(), { intervalMs: 60_000, maxWrites: 3 });
+    const start = byWrites.transactions;
+    for (let rev = 2; rev <= 4; rev++) {
+      byWrites.putRecord(`k${rev}` as KeyString, record(rev, "v"));
+      byWrites.commit(meta(rev));
+    }
+    await vi.waitFor(() => expect(byWrites.transactions).toBe(start + 1), { timeout: 10_000 });
+    await byWrites.close();
+
+    const byBytes = new LmdbBackend(freshDir(), { intervalMs: 60_000, maxBytes: 1000 });
+    const first = byBytes.transactions;
+    byBytes.putRecord("big" as KeyString, record(2, "x".repeat(1000)));
+    byBytes.commit(meta(2));
+    await vi.waitFor(() => expect(byBytes.transactions).toBe(first + 1), { timeout: 10_000 });
+    await byBytes.close();
+  });
+
+  it("refuses batch options that are not non-negative integers", () => {
+    for (const bad of [{ intervalMs: -1 }, { maxWrites: 1.5 }, { maxBytes: Number.NaN }]) {
+      expect(() => new LmdbBackend(freshDir(), bad)).toThrow(InvalidKvCommandError);
+    }
+  });
+});
