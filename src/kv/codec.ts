@@ -1,13 +1,22 @@
 import { Packr } from "msgpackr";
+import { commandDigest } from "./command-digest.js";
 import { InvalidKvCommandError } from "./errors.js";
 import type { KvCommand } from "./types.js";
 import { validateCommand } from "./validate.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Validates then encodes a command as MessagePack, for a Raft entry's data. */
+/**
+ * Validates then encodes a command as MessagePack, for a Raft entry's data.
+ * A request's digest is computed here, once, and carried in the entry.
+ */
 export function encodeCommand(command: KvCommand): Uint8Array {
-  return packr.pack(validateCommand(command));
+  const valid = validateCommand(command);
+  return packr.pack(
+    valid.type === "request" && valid.digest === undefined
+      ? { ...valid, digest: commandDigest(valid.command) }
+      : valid,
+  );
 }
 
 /** Decodes and validates an entry's data; throws a KvError naming the fault. */

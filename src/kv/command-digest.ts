@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import crypto from "node:crypto";
 import { Packr } from "msgpackr";
 import type { WriteCommand } from "./types.js";
 
@@ -15,11 +15,15 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
  * fields in another order, agree on it.
  */
 export function commandDigest(command: WriteCommand): Uint8Array {
-  const hash = createHash("sha256")
-    .update(packr.pack(canonical(command)))
-    .digest();
+  const hash = sha256(packr.pack(canonical(command)));
   return new Uint8Array(hash.buffer, hash.byteOffset, hash.byteLength);
 }
+
+/** One-shot hashing where Node has it (20.12 and later): no Hash object per digest. */
+const sha256: (data: Uint8Array) => Buffer =
+  typeof crypto.hash === "function"
+    ? (data) => crypto.hash("sha256", data, "buffer")
+    : (data) => crypto.createHash("sha256").update(data).digest();
 
 /** Commands are validated before they get here, so their nesting is bounded (MAX_TXN_DEPTH). */
 function canonical(value: unknown): unknown {
