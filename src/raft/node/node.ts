@@ -211,7 +211,12 @@ export class RaftNode<Result> {
     }
     this.env = opts.env ?? processEnv;
     this.startedAt = this.env.clock.now();
-    this.reads = new ReadBatches(this.env.clock, `${opts.id}:${this.env.seed().toString(16)}`);
+    // A round trip takes far less than a heartbeat interval; one unanswered that long was lost.
+    this.reads = new ReadBatches(
+      this.env.clock,
+      `${opts.id}:${this.env.seed().toString(16)}`,
+      this.heartbeatMs,
+    );
     const snapIndex = opts.storage.snapshot().metadata.index;
     const { hardState } = opts.storage.initialState();
     this.savedTerm = hardState.term;

@@ -4,9 +4,13 @@ import { Pending } from "./waiters.js";
 
 /**
  * Linearizable reads waiting on ReadIndex, batched: a ReadIndex costs the
- * leader a heartbeat round, so reads arriving together share one (as etcd's
- * server coalesces its linearizable reads). A read resolves once the node
- * has applied up to the read point its batch was granted.
+ * leader a heartbeat round, so reads share one. As etcd's read loop does,
+ * one batch is asked at a time: reads that arrive while it is unanswered
+ * wait for the next, so under load every round serves all the reads of a
+ * round trip rather than those of one loop turn. A batch unanswered for
+ * `retryMs` (its messages lost) no longer holds the next back. A read
+ * resolves once the node has applied up to the read point its batch was
+ * granted.
  */
 export class ReadBatches {
   private readonly reads = new Map<string, Pending<void>>();
@@ -18,11 +22,15 @@ export class ReadBatches {
   private readonly batches = new Map<string, string[]>();
   private batchCounter = 0;
   private readCounter = 0;
+  /** The batch asked last, while unanswered, and when it was asked. */
+  private asked: { readonly batch: string; readonly atMs: number } | undefined;
 
   constructor(
     private readonly clock: Clock,
     /** Makes batch contexts unique to this node and incarnation (see next()). */
     private readonly contextPrefix: string,
+    /** How long an unanswered batch holds the next back. */
+    private readonly retryMs: number,
   ) {}
 
   /** Reads not yet settled. */
@@ -46,25 +54,37 @@ export class ReadBatches {
 
   /**
    * Takes every read queued since the last batch into a new batch and hands
-   * its context to `readIndex`; undefined when there is nothing to ask. A
-   * batch the leader never answered (it stepped down, the request was lost)
-   * is forgotten once every read it served has settled.
+   * its context to `readIndex`, unless the batch asked last is still
+   * unanswered (for less than `retryMs`). A batch the leader never answered
+   * (it stepped down, the request was lost) is forgotten once every read it
+   * served has settled.
    */
   issue(readIndex: (context: string) => void): void {
     if (this.queued.length === 0) return;
-    const members = this.queued.filter((ctx) => this.reads.has(ctx));
-    this.queued = [];
     for (const [batch, waiting] of this.batches) {
       if (!waiting.some((ctx) => this.reads.has(ctx))) this.batches.delete(batch);
     }
+    const asked = this.asked;
+    if (
+      asked !== undefined &&
+      this.batches.has(asked.batch) &&
+      this.clock.now() - asked.atMs < this.retryMs
+    ) {
+      return;
+    }
+    this.asked = undefined;
+    const members = this.queued.filter((ctx) => this.reads.has(ctx));
+    this.queued = [];
     if (members.length === 0) return;
     // The prefix's nonce keeps a late answer to a batch sent before a restart
     // from matching a new one with the same counter.
     const batch = `${this.contextPrefix}:${++this.batchCounter}`;
     this.batches.set(batch, members);
+    this.asked = { batch, atMs: this.clock.now() };
     try {
       readIndex(batch);
     } catch (err) {
+      this.asked = undefined;
       this.batches.delete(batch);
       for (const ctx of members) this.reads.get(ctx)?.reject(err as Error);
     }
