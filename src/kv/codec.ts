@@ -12,11 +12,14 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
  */
 export function encodeCommand(command: KvCommand): Uint8Array {
   const valid = validateCommand(command);
-  return packr.pack(
-    valid.type === "request" && valid.digest === undefined
-      ? { ...valid, digest: commandDigest(valid.command) }
-      : valid,
-  );
+  if (valid.type !== "request" || valid.digest !== undefined) return packr.pack(valid);
+  const inner = valid.command;
+  return packr.pack({
+    type: "request",
+    id: valid.id,
+    command: inner,
+    digest: commandDigest(inner),
+  });
 }
 
 /** Decodes and validates an entry's data; throws a KvError naming the fault. */

@@ -30,10 +30,13 @@ function canonical(value: unknown): unknown {
   if (value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return value.map(canonical);
   if (typeof value === "object" && value !== null) {
-    const fields = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return fields.map(([k, v]) => [k, canonical(v)]);
+    const fields: [string, unknown][] = [];
+    // The default sort orders by UTF-16 code units, as `<` does.
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) fields.push([k, canonical(v)]);
+    }
+    return fields;
   }
   return value;
 }

@@ -279,6 +279,23 @@ describe("request ids bound to their command", () => {
     expect(() => decodeCommand(short)).toThrow(InvalidKvCommandError);
   });
 
+  it("digest as every earlier version did: remembered digests outlive an upgrade", () => {
+    const hex = (c: KvCommand) => Buffer.from(commandDigest(c as never)).toString("hex");
+    expect(hex({ type: "put", key: utf8("k"), value: utf8("v"), lease: 7, prevKv: true })).toBe(
+      "ff41b38f2050fd328362afe38eae74497437a63c5376fbe0a7f2a311c913b4be",
+    );
+    const txn: KvCommand = {
+      type: "txn",
+      compare: [{ key: utf8("a"), target: "version", result: "equal", value: 1 }],
+      success: [
+        { type: "put", key: utf8("a"), value: utf8("b") },
+        { type: "deleteRange", key: utf8("c"), rangeEnd: utf8("d") },
+      ],
+      failure: [{ type: "range", key: utf8("a") }],
+    };
+    expect(hex(txn)).toBe("fbbd15187582bc74ad15ab2cbf2f9bbe11185e679c0bd9c788006265e022321d");
+  });
+
   it("keep digests through a snapshot, so a restored replica refuses the same reuse", async () => {
     const source = new KvStore();
     source.apply(1, request("k", put("a", "1")));
