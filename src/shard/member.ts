@@ -11,8 +11,6 @@ import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import { gridClock, systemClock } from "../clock.js";
 import type { MvccBackend } from "../kv/backend/backend.js";
-import { LmdbBackend } from "../kv/backend/lmdb.js";
-import { MemoryBackend } from "../kv/backend/memory.js";
 import { KvStore } from "../kv/index.js";
 import { processEnv } from "../raft/node/env.js";
 import { NodeStorageFs, SharedJournal, WalStorage } from "../raft/storage/index.js";
@@ -21,6 +19,7 @@ import type { ServerLimits } from "../server/options.js";
 import { DEFAULT_MAX_REQUEST_DEPTH } from "../server/request-depth.js";
 import { createTransport } from "../server/runtime/assemble.js";
 import type { ServeConfig } from "../server/runtime/config.js";
+import { openKvBackend } from "../server/runtime/kv-backend.js";
 import { ShardAgent } from "./agent.js";
 import { initialMap } from "./controller.js";
 import { GroupDirs } from "./group-dirs.js";
@@ -137,8 +136,7 @@ export async function runShardedServe(config: ServeConfig): Promise<RunningShard
         return wal;
       },
       openStore: (group) => {
-        const backend =
-          config.kvBackend === "lmdb" ? new LmdbBackend(dirs.kvDir(group)) : new MemoryBackend();
+        const backend = openKvBackend(config, dirs.kvDir(group));
         backends.set(group, backend);
         return new KvStore({ maxTxnRangeBytes: config.maxRangeBytes, backend });
       },

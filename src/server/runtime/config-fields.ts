@@ -62,6 +62,8 @@ export interface ServeSettings {
   idleTimeoutMs: number;
   maxRangeBytes: number;
   kvBackend: KvBackendKind;
+  backendBatchIntervalMs: number;
+  backendBatchLimit: number;
   authTokenTtlMs: number;
   bcryptCost: number;
   authFailureLimit: number;
@@ -477,6 +479,20 @@ export const FIELDS: readonly FieldSpec[] = [
     "lmdb",
     kvBackend,
     "where the key space lives: lmdb (on disk in <data-dir>/kv; a restart replays only the log tail) or memory (rebuilt from the snapshot and log on each start)",
+  ),
+  spec(
+    "backendBatchIntervalMs",
+    "backend-batch-interval-ms",
+    100,
+    integer(0, 10_000),
+    "longest an applied write waits to be committed to the lmdb backend with the writes after it (0: each apply is its own transaction); the log holds it meanwhile",
+  ),
+  spec(
+    "backendBatchLimit",
+    "backend-batch-limit",
+    10_000,
+    integer(1, 1_000_000),
+    "backend writes that start that commit at once",
   ),
   spec(
     "authTokenTtlMs",

@@ -2,8 +2,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
-import { LmdbBackend } from "../../kv/backend/lmdb.js";
-import { MemoryBackend } from "../../kv/backend/memory.js";
 import { KvStore } from "../../kv/index.js";
 import { RaftNode } from "../../raft/node/index.js";
 import { parsePeerAddress } from "../../raft/transport/index.js";
@@ -21,6 +19,7 @@ import {
   serverOptions,
 } from "./assemble.js";
 import type { ServeConfig } from "./config.js";
+import { openKvBackend } from "./kv-backend.js";
 import { MemberPublisher } from "./member-publisher.js";
 import { chooseClientConnections, raiseOpenFileLimit } from "./open-file-limit.js";
 
@@ -73,8 +72,7 @@ export async function runServe(config: ServeConfig): Promise<RunningServer> {
   const storage = await openStorage(config);
   log.info({ dataDir: config.dataDir, recovery: storage.recovery }, "storage opened");
   const transport = await createTransport(config, log.child({ component: "transport" }));
-  const backend =
-    config.kvBackend === "lmdb" ? new LmdbBackend(join(config.dataDir, "kv")) : new MemoryBackend();
+  const backend = openKvBackend(config, join(config.dataDir, "kv"));
   const store = new KvStore({ maxTxnRangeBytes: config.maxRangeBytes, backend });
   log.info({ kvBackend: backend.kind, appliedIndex: store.appliedIndex }, "key space opened");
   let reportFailure: (code: number) => void = () => {};
