@@ -74,6 +74,14 @@ export interface RequestSink {
 export class RequestLog {
   /** Each id's bytes in the arena, oldest first: a number rather than a view keeps ~100 bytes per entry off the heap. */
   private readonly results = new Map<string, Handle>();
+  /**
+   * Every id added, with its handle, oldest first from `head`: the next to
+   * forget is found here, not by iterating `results` from its start, which
+   * in V8 walks every slot deleted since the table was last rebuilt (at a
+   * full window, tens of thousands per add). An id added again leaves its
+   * older pair behind, skipped because `results` holds a newer handle.
+   */
+  private readonly order = new AddOrder();
   private readonly arena = new ByteArena();
   private bytes = 0;
   private nextSeq = 1;
@@ -146,17 +154,30 @@ export class RequestLog {
     const handle = packRemembered(this.arena, encoded, givenDigest);
     // Its own string: a decoded id is often a slice of a longer one (the
     // decoder's), which a remembered id would otherwise keep alive.
-    this.results.set(ownString(id), handle);
+    const own = ownString(id);
+    this.results.set(own, handle);
+    this.order.push(own, handle);
     this.bytes += this.weight(handle);
     const seq = this.nextSeq++;
     this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
     if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) return;
-    for (const [oldest, handle] of this.results) {
-      if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) break;
-      this.forget(oldest, handle);
+    while (this.results.size > this.window.maxEntries || this.bytes > this.window.maxBytes) {
+      const oldest = this.oldestRemembered();
+      invariant(oldest !== undefined, "request log over its window with nothing to forget");
+      this.order.shift();
+      this.forget(oldest[0], oldest[1]);
     }
-    const oldest = this.results.values().next();
-    if (!oldest.done) this.arena.releaseBefore(oldest.value);
+    const oldest = this.oldestRemembered();
+    if (oldest !== undefined) this.arena.releaseBefore(oldest[1]);
+  }
+
+  /** The oldest id still remembered and its handle, dropping older pairs of ids added again. */
+  private oldestRemembered(): [string, Handle] | undefined {
+    for (let next = this.order.first(); next !== undefined; next = this.order.first()) {
+      if (this.results.get(next[0]) === next[1]) return next;
+      this.order.shift();
+    }
+    return undefined;
   }
 
   private forget(id: string, handle = this.results.get(id)): void {
@@ -174,6 +195,32 @@ export class RequestLog {
 
 /** Where an entry's bytes are in a ByteArena: slab number × SLAB_BYTES + offset. */
 type Handle = number;
+
+/** A queue of (id, handle) pairs in the order they were added; compacted as its front is taken. */
+class AddOrder {
+  private ids: string[] = [];
+  private handles: Handle[] = [];
+  private head = 0;
+
+  push(id: string, handle: Handle): void {
+    this.ids.push(id);
+    this.handles.push(handle);
+  }
+
+  first(): [string, Handle] | undefined {
+    if (this.head === this.ids.length) return undefined;
+    return [this.ids[this.head]!, this.handles[this.head]!];
+  }
+
+  shift(): void {
+    this.head++;
+    if (this.head >= 4096 && this.head * 2 >= this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.handles = this.handles.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
 
 /**
  * Bump allocation in 64 KiB slabs for the remembered requests, each entry
