@@ -616,7 +616,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.#alarms.check(command);
     switch (command.type) {
       case "request": {
-        const digest = command.digest ?? commandDigest(command.command);
+        const digest = commandDigest(command.command);
         const first = this.requests.answer(command.id, command.command, digest);
         if (first !== undefined) return first;
         const result = this.execute(command.command);

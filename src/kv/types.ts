@@ -162,12 +162,6 @@ export interface RequestCommand {
   readonly type: "request";
   readonly id: string;
   readonly command: WriteCommand;
-  /**
-   * commandDigest(command), computed once where the entry is made (see
-   * encodeCommand) so that replicas do not each hash it at apply. An entry
-   * without it (written before it was carried) is hashed at apply.
-   */
-  readonly digest?: Uint8Array;
 }
 
 /** Commands that change replicated state, the ones a request id may wrap. */

@@ -1,6 +1,5 @@
 import { ALARM_TYPES } from "./alarms.js";
 import { validateAuthCommand } from "./auth-validate.js";
-import { COMMAND_DIGEST_BYTES } from "./command-digest.js";
 import { InvalidKvCommandError, LeaseProvidedError, ValueProvidedError } from "./errors.js";
 import { MAX_CHECKPOINTS_PER_ENTRY } from "./lease-checkpoints.js";
 import { REQUEST_ID_PATTERN } from "./requests.js";
@@ -265,7 +264,7 @@ function validateOp(raw: unknown, what: string, depth: number): KvCommand {
 export function validateCommand(raw: unknown): KvCommand {
   const f = record(raw, "command");
   if (f["type"] !== "request") return validateOp(raw, "command", 0);
-  onlyFields(f, ["type", "id", "command", "digest"], "command");
+  onlyFields(f, ["type", "id", "command"], "command");
   const id = f["id"];
   if (typeof id !== "string" || !REQUEST_ID_PATTERN.test(id)) {
     throw new InvalidKvCommandError("command.id must be 1 to 64 characters of [A-Za-z0-9_-]");
@@ -274,12 +273,7 @@ export function validateCommand(raw: unknown): KvCommand {
   if (command.type === "range" || command.type === "request") {
     throw new InvalidKvCommandError(`command.command must be a write, not ${command.type}`);
   }
-  const digest = f["digest"];
-  if (digest === undefined) return { type: "request", id, command };
-  if (!(digest instanceof Uint8Array) || digest.byteLength !== COMMAND_DIGEST_BYTES) {
-    throw new InvalidKvCommandError(`command.digest must be ${COMMAND_DIGEST_BYTES} bytes`);
-  }
-  return { type: "request", id, command, digest };
+  return { type: "request", id, command };
 }
 
 /** Checks a watch request as strictly as a command. */
