@@ -257,14 +257,12 @@ const encodedBatches = new EncodedBatches(8);
 /**
  * Decodes and validates one message. Throws FrameDecodeError when the bytes
  * are not one MessagePack value, InvalidMessageError when the value is not a
- * valid network message. The result shares no memory with `body`.
- */
-/**
- * Decodes a message; its entries' data are copies, so the caller may reuse
- * or release `body`. When `ownedBody` says the body is a buffer of its own
- * that nobody writes again (see Frame.owned), entries of OWN_PART_ENTRY_BYTES
- * or more stay views of it: the copy of a big entry is the one a follower
- * can skip, and a view of an owned body keeps no one else's bytes alive.
+ * valid network message. The result shares no memory with `body`, so the
+ * caller may reuse or release it, except when `ownedBody` says the body is a
+ * buffer of its own that nobody writes again (see Frame.owned): then entries
+ * of OWN_PART_ENTRY_BYTES or more stay views of it. The copy of a big entry
+ * is the one a follower can skip, and a view of an owned body keeps no one
+ * else's bytes alive.
  */
 export function decodeMessage(body: Uint8Array, ownedBody = false): Message {
   const value = unpackOne(body, "message");

@@ -15,11 +15,9 @@ import { InvalidMessageError } from "./errors.js";
  *
  * `copyBytes` copies every byte array into its own right-sized Uint8Array:
  * decoded payloads would otherwise be views that keep a whole receive buffer
- * alive for as long as the entry is held.
- */
-/**
- * `copyBytes`: entries' data (and a snapshot's) are copied; with it, data of
- * `keepViewsFrom` bytes or more are kept as views all the same.
+ * alive for as long as the entry is held. Entries' data of `keepViewsFrom`
+ * bytes or more are kept as views all the same (the caller knows the buffer
+ * holds nothing else).
  */
 export function validateMessage(
   value: unknown,
