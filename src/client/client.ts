@@ -3,6 +3,7 @@ import { AuthApi } from "./auth-api.js";
 import { credentialsFrom } from "./auth-token.js";
 import type { BackoffOptions, RandomSource } from "./backoff.js";
 import type { Bytes } from "./bytes.js";
+import type { BatchOpName } from "./call-batcher.js";
 import {
   describeFailure,
   type EndpointHealth,
@@ -85,10 +86,20 @@ export interface ClientOptions {
    * Default 20; 0 sends each keep-alive on its own.
    */
   readonly keepAliveBatchMs?: number;
+  /**
+   * Key-space calls (get, range, put, delete) made while this many requests
+   * to a member are unanswered wait, and go out together in one request
+   * (`/v3/kv/batch`) as soon as one of those answers: each call still gets
+   * its own answer, revision and deadline, and nothing waits while fewer are
+   * out. Default 4; 0 sends every call on its own. Puts and deletes asking
+   * for previous values are always sent alone.
+   */
+  readonly batchInFlight?: number;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_KEEPALIVE_BATCH_MS = 20;
+const DEFAULT_BATCH_IN_FLIGHT = 4;
 /** The server's limit on leases per keepalives request. */
 const MAX_KEEPALIVE_BATCH = 1000;
 
@@ -122,8 +133,16 @@ export class ConclaveClient implements AsyncDisposable {
     }
     const credentials = credentialsFrom(options);
     const tls = validateTls(options.tls);
+    const batchInFlight = options.batchInFlight ?? DEFAULT_BATCH_IN_FLIGHT;
+    if (!Number.isSafeInteger(batchInFlight) || batchInFlight < 0) {
+      throw new ClientError(
+        "INVALID_ARGUMENT",
+        `batchInFlight must be a non-negative integer, got ${batchInFlight}`,
+      );
+    }
     this.transport = new HttpTransport({
       maxResponseBytes,
+      batchInFlight,
       endpoints: options.endpoints,
       timeoutMs,
       random: options.random ?? Math.random,
@@ -165,8 +184,15 @@ export class ConclaveClient implements AsyncDisposable {
     return this.transport.pool.first;
   }
 
-  private call(path: string, body: unknown, kind: CallKind, options: CallOptions = {}) {
-    return this.transport.call({ path, body, kind }, options);
+  private call(
+    path: string,
+    body: unknown,
+    kind: CallKind,
+    options: CallOptions = {},
+    batchAs?: BatchOpName,
+  ) {
+    const spec = { path, body, kind, ...(batchAs !== undefined && { batchAs }) };
+    return this.transport.call(spec, options);
   }
 
   // ---- key space ------------------------------------------------------------------
@@ -181,7 +207,8 @@ export class ConclaveClient implements AsyncDisposable {
   }
 
   async range(request: RangeRequest & CallOptions): Promise<RangeResult> {
-    return rangeResult(await this.call("/v3/kv/range", rangeJson(request), "read", request));
+    const body = rangeJson(request);
+    return rangeResult(await this.call("/v3/kv/range", body, "read", request, "request_range"));
   }
 
   /**
@@ -198,14 +225,18 @@ export class ConclaveClient implements AsyncDisposable {
   }
 
   async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {
-    return putResult(
-      await this.call("/v3/kv/put", putJson(key, value, options), "keyed-write", options),
-    );
+    // A previous value can be as big as the value: asked for alone (see batchInFlight).
+    const batchAs = options.prevKv === true ? undefined : "request_put";
+    const body = putJson(key, value, options);
+    return putResult(await this.call("/v3/kv/put", body, "keyed-write", options, batchAs));
   }
 
   async delete(key: Bytes, options: DeleteOptions & CallOptions = {}): Promise<DeleteResult> {
     const body = deleteJson(key, options);
-    return deleteResult(await this.call("/v3/kv/deleterange", body, "keyed-write", options));
+    const batchAs = options.prevKv === true ? undefined : "request_delete_range";
+    return deleteResult(
+      await this.call("/v3/kv/deleterange", body, "keyed-write", options, batchAs),
+    );
   }
 
   async txn(request: TxnRequest, options: CallOptions = {}): Promise<TxnResult> {

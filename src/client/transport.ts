@@ -1,9 +1,16 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type AttemptOutcome, CallAttempts, readJson, sendAttempt } from "./attempt.js";
+import {
+  type AttemptOutcome,
+  type AttemptSpec,
+  CallAttempts,
+  readJson,
+  sendAttempt,
+} from "./attempt.js";
 import { type Credentials, TokenSource } from "./auth-token.js";
 import { authenticateJson, authenticateResult } from "./auth-wire.js";
 import { type BackoffOptions, backoffDelayMs, type RandomSource } from "./backoff.js";
+import { type BatchOpName, CallBatcher } from "./call-batcher.js";
 import { callDeadline, type Deadline } from "./deadline.js";
 import { EndpointPool } from "./endpoints.js";
 import { ClientClosedError, errorFromServer, NotLeaderError } from "./errors.js";
@@ -30,6 +37,8 @@ export interface TransportOptions {
   /** Who the calls are made as; anonymous when absent. */
   readonly credentials?: Credentials;
   readonly tls?: TlsOptions;
+  /** Requests out to one endpoint before key-space calls wait to share one (0: never). */
+  readonly batchInFlight: number;
 }
 
 export interface RequestSpec {
@@ -42,6 +51,8 @@ export interface RequestSpec {
   readonly avoid?: string;
   /** Sent without a token even when the client has credentials: authentication itself. */
   readonly anonymous?: boolean;
+  /** A key-space call that may share a request with others (CallBatcher), named as in a batch. */
+  readonly batchAs?: BatchOpName;
 }
 
 /** An open streaming answer; `close()` ends its connection and releases the caller-signal link. */
@@ -67,11 +78,14 @@ export class HttpTransport {
   readonly pool: EndpointPool;
   private readonly agents: ClientAgents;
   private readonly tokens: TokenSource | undefined;
+  private readonly batcher: CallBatcher | undefined;
   private closed = false;
 
   constructor(private readonly options: TransportOptions) {
     this.pool = new EndpointPool(options.endpoints);
     this.agents = new ClientAgents(options.tls);
+    this.batcher =
+      options.batchInFlight > 0 ? new CallBatcher(this.agents, options.batchInFlight) : undefined;
     this.tokens =
       options.credentials === undefined
         ? undefined
@@ -108,9 +122,19 @@ export class HttpTransport {
   /** A JSON call; resolves to the parsed answer body. */
   async call(spec: RequestSpec, options: CallOptions = {}): Promise<unknown> {
     using deadline = this.deadline(options);
+    const { batcher } = this;
+    const { batchAs } = spec;
+    const attempt =
+      batcher !== undefined && batchAs !== undefined
+        ? (a: AttemptSpec<unknown>) => batcher.send(batchAs, a)
+        : undefined;
     // Awaited here so the deadline is disposed after the call, not when the promise is made.
-    return await this.run(spec, deadline, false, (response) =>
-      readJson(response, this.options.maxResponseBytes),
+    return await this.run(
+      spec,
+      deadline,
+      false,
+      (response) => readJson(response, this.options.maxResponseBytes),
+      attempt,
     );
   }
 
@@ -146,6 +170,9 @@ export class HttpTransport {
     deadline: Deadline,
     stream: boolean,
     consume: (response: IncomingMessage, endpoint: string) => Promise<T>,
+    /** How an attempt is sent; alone on its own request unless given. */
+    attempt: (spec: AttemptSpec<T>) => Promise<AttemptOutcome<T>> = (a) =>
+      sendAttempt(this.agents, a),
   ): Promise<T> {
     const idempotencyKey = spec.kind === "read" ? undefined : newIdempotencyKey();
     // A stream holds its connection, and a call that must not be repeated must not
@@ -161,7 +188,7 @@ export class HttpTransport {
       const token = await attempts.token(deadline);
       let outcome: AttemptOutcome<T>;
       try {
-        outcome = await sendAttempt(this.agents, {
+        outcome = await attempt({
           endpoint,
           path: spec.path,
           body,

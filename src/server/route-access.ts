@@ -1,6 +1,7 @@
 import { commandAccess, type KeyAccess } from "../auth/index.js";
 import { KvError } from "../kv/index.js";
 import type { KvAccess } from "./kv-access.js";
+import { type BatchRequestJson, batchAccess } from "./kv-batch.js";
 import type {
   DeleteRangeRequestJson,
   Int64Json,
@@ -73,6 +74,8 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
       keys((b: DeleteRangeRequestJson) => commandAccess(deleteRangeCommand(b, limits))),
     ],
     ["POST /v3/kv/txn", keys((b: TxnRequestJson) => commandAccess(txnCommand(b, limits)))],
+    // Every key of every request: a batch is refused whole when any is not allowed.
+    ["POST /v3/kv/batch", keys((b: BatchRequestJson) => batchAccess(b, limits))],
     // Compaction drops every key's history, so it is not any one key's business.
     ["POST /v3/kv/compaction", ROOT],
     [

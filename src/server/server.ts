@@ -15,6 +15,7 @@ import { registerHealthRoutes } from "./health-routes.js";
 import { addHostCheck } from "./host-check.js";
 import { InProcessIdentity } from "./in-process-identity.js";
 import { KvAccess } from "./kv-access.js";
+import { registerKvBatchRoute } from "./kv-batch.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { LeaderClient } from "./leader-client.js";
 import {
@@ -155,6 +156,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addAuthHooks(app, kv, routeAccessTable(kv, limits), auth, options.https?.ca !== undefined);
   registerAuthRoutes(app, kv, auth);
   registerKvRoutes(app, kv, limits);
+  registerKvBatchRoute(app, kv, limits, leaderUrls);
   registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
   registerClusterRoutes(app, kv, limits, options);
