@@ -3,6 +3,9 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 
 import { type DirLock, lockDataDir } from "./dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 
+/** Appends up to this size are written on the calling thread (NodeWritableFile.append). */
+const MAX_INLINE_WRITE_BYTES = 64 * 1024;
+
 class NodeWritableFile implements WritableFile {
   constructor(
     private readonly handle: FileHandle,
@@ -10,15 +13,22 @@ class NodeWritableFile implements WritableFile {
   ) {}
 
   /**
-   * Written on the calling thread: a write into the page cache takes
-   * microseconds, less than handing it to the thread pool and back (two
-   * thread wake-ups on every member, on every write path). The fdatasync
-   * that makes it durable is the slow part and stays off the thread.
+   * A small append is written on the calling thread: a write of a few pages
+   * into the page cache takes microseconds, less than handing it to the
+   * thread pool and back (two thread wake-ups, on every member, on every
+   * write path). A big one goes to the thread pool, where a kernel that
+   * throttles a writer of much unsynced data stalls a pool thread, not the
+   * event loop. The fdatasync that makes either durable always goes there.
    */
   async append(data: Uint8Array): Promise<void> {
     let done = 0;
     while (done < data.length) {
-      done += writeSync(this.handle.fd, data, done, data.length - done, this.sizeBytes + done);
+      const at = this.sizeBytes + done;
+      const left = data.length - done;
+      done +=
+        data.length <= MAX_INLINE_WRITE_BYTES
+          ? writeSync(this.handle.fd, data, done, left, at)
+          : (await this.handle.write(data, done, left, at)).bytesWritten;
     }
     this.sizeBytes += data.length;
   }
