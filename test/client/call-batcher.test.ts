@@ -48,16 +48,22 @@ const revisionOf = (i: number) => ({
   body: { header: { revision: String(100 + i) } },
 });
 
+/**
+ * A server whose first answer waits for `first.release()`, whose next answers
+ * are `next(server)` in turn and then `ok`, and a client that batches behind
+ * a single request: calls made while the first is held wait for it.
+ */
+async function busyServer(next: (s: FakeServer) => Responder[]) {
+  const first = held(ok);
+  const routes: Responder[] = [first.responder];
+  const s = await serve((res, req) => (routes.shift() ?? ok)(res, req));
+  routes.push(...next(s));
+  return { s, first, c: clientOf([s.url], { batchInFlight: 1 }) };
+}
+
 describe("CallBatcher", () => {
   it("sends nothing together while a request is free, then what waited as one batch", async () => {
-    const first = held(ok);
-    const routes: Responder[] = [];
-    const s = await serve((res, req) => routes.shift()?.(res, req));
-    routes.push(
-      first.responder,
-      batchOf(s, (_, i) => revisionOf(i)),
-    );
-    const c = clientOf([s.url], { batchInFlight: 1 });
+    const { s, first, c } = await busyServer((s) => [batchOf(s, (_, i) => revisionOf(i))]);
     const calls = [c.put("k0", "v0")];
     await first.came;
     for (let i = 1; i <= 4; i++) calls.push(c.put(`k${i}`, `v${i}`));
@@ -77,18 +83,13 @@ describe("CallBatcher", () => {
   });
 
   it("gives each call its own answer: one refused, the others not", async () => {
-    const first = held(ok);
-    const routes: Responder[] = [];
-    const s = await serve((res, req) => routes.shift()?.(res, req));
-    routes.push(
-      first.responder,
+    const { s, first, c } = await busyServer((s) => [
       batchOf(s, (_, i) =>
         i === 1
           ? { status: 422, body: { code: "IDEMPOTENCY_KEY_REUSED", message: "reused" } }
           : revisionOf(i),
       ),
-    );
-    const c = clientOf([s.url], { batchInFlight: 1 });
+    ]);
     const calls = [c.get("k0")];
     await first.came;
     const a = c.get("a");
@@ -110,11 +111,9 @@ describe("CallBatcher", () => {
   });
 
   it("sends the calls alone when the server has no batch route, and stops batching there", async () => {
-    const first = held(ok);
-    const routes: Responder[] = [];
-    const s = await serve((res, req) => (routes.shift() ?? ok)(res, req));
-    routes.push(first.responder, json(404, { code: "ROUTE_NOT_FOUND", message: "no route" }));
-    const c = clientOf([s.url], { batchInFlight: 1 });
+    const { s, first, c } = await busyServer(() => [
+      json(404, { code: "ROUTE_NOT_FOUND", message: "no route" }),
+    ]);
     const calls = [c.put("k0", "v0")];
     await first.came;
     calls.push(c.put("k1", "v1"), c.put("k2", "v2"));
@@ -132,11 +131,7 @@ describe("CallBatcher", () => {
   });
 
   it("ends a waiting call at its deadline without holding up the rest", async () => {
-    const first = held(ok);
-    const routes: Responder[] = [];
-    const s = await serve((res, req) => routes.shift()?.(res, req));
-    routes.push(first.responder, json(200, revisionOf(0).body));
-    const c = clientOf([s.url], { batchInFlight: 1 });
+    const { s, first, c } = await busyServer(() => [json(200, revisionOf(0).body)]);
     const calls = [c.put("k0", "v0")];
     await first.came;
     const late = c.put("k1", "v1", { timeoutMs: 30 });
@@ -150,11 +145,7 @@ describe("CallBatcher", () => {
   });
 
   it("fails every call of a batch whose answer does not match it", async () => {
-    const first = held(ok);
-    const routes: Responder[] = [];
-    const s = await serve((res, req) => routes.shift()?.(res, req));
-    routes.push(first.responder, json(200, { responses: [revisionOf(0)] }));
-    const c = clientOf([s.url], { batchInFlight: 1 });
+    const { first, c } = await busyServer(() => [json(200, { responses: [revisionOf(0)] })]);
     const calls = [c.put("k0", "v0")];
     await first.came;
     const batched = [c.put("k1", "v1"), c.put("k2", "v2")];
