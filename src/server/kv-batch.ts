@@ -47,6 +47,7 @@ import {
   rangeCommand,
   rangeJson,
 } from "./kv-translate.js";
+import type { ServerMetrics } from "./metrics.js";
 import type { ServerLimits } from "./options.js";
 
 /** Requests one batch may carry. */
@@ -145,6 +146,7 @@ export function registerKvBatchRoute(
   kv: KvAccess,
   limits: ServerLimits,
   leaderUrls: { get(id: number): string | undefined },
+  metrics: Pick<ServerMetrics, "batchArrived">,
 ): void {
   const failed = (err: unknown): BatchAnswerJson => {
     const { statusCode, body } = errorReply(err, leaderUrls);
@@ -159,6 +161,7 @@ export function registerKvBatchRoute(
     { schema: { body: batchBodySchema } },
     async (req) => {
       const { requests } = req.body;
+      metrics.batchArrived(requests.length);
       const answers: BatchAnswerJson[] = new Array(requests.length);
       const work: Promise<void>[] = [];
       const linearizable: PendingRange[] = [];

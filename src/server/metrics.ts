@@ -80,6 +80,7 @@ export class ServerMetrics {
   private readonly httpDuration: Histogram<"method" | "route" | "status_code">;
   private readonly leasesExpired: Counter;
   private readonly leaderForwards: Counter<"outcome">;
+  private readonly batchedRequests: Counter;
   private readonly loopDelay: IntervalHistogram | undefined;
 
   constructor(options: ServerMetricsOptions = {}) {
@@ -249,6 +250,11 @@ export class ServerMetrics {
       labelNames: ["outcome"] as const,
       registers,
     });
+    this.batchedRequests = new Counter({
+      name: `${p}kv_batched_requests_total`,
+      help: "Key-space requests that arrived in a /v3/kv/batch (each batch counts once in http_requests_total).",
+      registers,
+    });
   }
 
   /** Points the scrape-time gauges at a node and store (createServer does this). */
@@ -283,6 +289,11 @@ export class ServerMetrics {
 
   leaseExpired(): void {
     this.leasesExpired.inc();
+  }
+
+  /** A /v3/kv/batch carrying `requests` requests. */
+  batchArrived(requests: number): void {
+    this.batchedRequests.inc(requests);
   }
 
   /** One request this follower tried to forward to the leader, and what came of it. */

@@ -156,7 +156,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   addAuthHooks(app, kv, routeAccessTable(kv, limits), auth, options.https?.ca !== undefined);
   registerAuthRoutes(app, kv, auth);
   registerKvRoutes(app, kv, limits);
-  registerKvBatchRoute(app, kv, limits, leaderUrls);
+  registerKvBatchRoute(app, kv, limits, leaderUrls, metrics);
   registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
   registerClusterRoutes(app, kv, limits, options);

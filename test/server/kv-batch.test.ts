@@ -24,8 +24,16 @@ describe("POST /v3/kv/batch", () => {
   });
   const get = (key: string) => ({ request_range: { key: b64(key) } });
 
+  const batched = async (m: Member) => {
+    const line = (await m.metrics.text())
+      .split("\n")
+      .find((l) => l.startsWith("conclave_kv_batched_requests_total "));
+    return Number(line?.split(" ")[1]);
+  };
+
   it("answers each request as its own route would, each write at its own revision", async () => {
     const before = leader.store.revision;
+    const counted = await batched(leader);
     const r = await post(leader, BATCH, {
       requests: [put("b/1", "one"), put("b/2", "two"), put("b/3", "three")],
     });
@@ -37,6 +45,8 @@ describe("POST /v3/kv/batch", () => {
       },
     );
     expect([...revisions].sort()).toEqual([before + 1, before + 2, before + 3]);
+    // Counted per request carried, the batch once in the route's own counter.
+    expect(await batched(leader)).toBe(counted + 3);
 
     const read = await post(leader, BATCH, {
       requests: [get("b/2"), get("b/none"), { request_delete_range: { key: b64("b/3") } }],
