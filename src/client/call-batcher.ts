@@ -15,7 +15,7 @@
 import type { IncomingMessage } from "node:http";
 import type { AttemptOutcome, AttemptSpec } from "./attempt.js";
 import { sendAttempt } from "./attempt.js";
-import { BadResponseError, UnavailableError } from "./errors.js";
+import { BadResponseError, ClientClosedError, UnavailableError } from "./errors.js";
 import type { ClientAgents } from "./http-agents.js";
 import { RequestFailedError, readBody, send } from "./http-request.js";
 
@@ -56,6 +56,7 @@ export class CallBatcher {
   private readonly lanes = new Map<string, Lane>();
   /** Endpoints that answered 404 to a batch: a server without the route. */
   private readonly unbatched = new Set<string>();
+  private closed = false;
 
   constructor(
     private readonly agents: ClientAgents,
@@ -65,6 +66,7 @@ export class CallBatcher {
 
   /** One attempt of a call that may share a request: its outcome as if sent alone. */
   send(op: BatchOpName, spec: AttemptSpec<unknown>): Promise<Outcome> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
     if (this.unbatched.has(spec.endpoint)) return sendAttempt(this.agents, spec);
     const key = `${spec.endpoint}\n${spec.token ?? ""}`;
     let lane = this.lanes.get(key);
@@ -97,6 +99,15 @@ export class CallBatcher {
     });
   }
 
+  /** The client closed: the calls waiting fail with ClientClosedError and nothing more goes out. */
+  close(): void {
+    this.closed = true;
+    for (const lane of this.lanes.values()) {
+      for (const w of lane.waiting.splice(0)) settleWith(w, new ClientClosedError());
+    }
+    this.lanes.clear();
+  }
+
   /** `request`'s outcome; once it is in, the lane's next calls go out. */
   private settle<T>(key: string, lane: Lane, request: Promise<T>): Promise<T> {
     return request.finally(() => {
@@ -106,6 +117,7 @@ export class CallBatcher {
   }
 
   private next(key: string, lane: Lane): void {
+    if (this.closed) return;
     while (lane.inFlight < this.maxInFlight && lane.waiting.length > 0) {
       const batch = takeBatch(lane.waiting);
       if (batch.length === 0) continue;

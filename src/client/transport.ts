@@ -111,6 +111,7 @@ export class HttpTransport {
   /** Later calls throw CLIENT_CLOSED; open requests and idle sockets are destroyed. */
   close(): void {
     this.closed = true;
+    this.batcher?.close();
     this.agents.destroy();
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   BadResponseError,
+  ClientClosedError,
   ConclaveClient,
   DeadlineExceededError,
   IdempotencyKeyReusedError,
@@ -142,6 +143,21 @@ describe("CallBatcher", () => {
     expect(k2!.revision).toBe(100);
     // The call given up never went out: the batch held only the other one.
     expect(s.seen.map((r) => r.url)).toEqual(["/v3/kv/put", "/v3/kv/put"]);
+  });
+
+  it("fails the calls still waiting when the client closes, and sends nothing more", async () => {
+    const { s, first, c } = await busyServer((s) => [batchOf(s, (_, i) => revisionOf(i))]);
+    const held = c.put("k0", "v0");
+    await first.came;
+    const settled = Promise.allSettled([held, c.put("k1", "v1"), c.get("k2")]);
+    // One turn of the loop: the two calls reach the batcher and wait behind the first.
+    await new Promise((resolve) => setImmediate(resolve));
+    await c.close();
+    for (const r of await settled) {
+      expect(r.status === "rejected" && r.reason).toBeInstanceOf(ClientClosedError);
+    }
+    first.release();
+    expect(s.seen.map((r) => r.url)).toEqual(["/v3/kv/put"]);
   });
 
   it("fails every call of a batch whose answer does not match it", async () => {
