@@ -178,7 +178,8 @@ export class CallBatcher {
       }
       let text: string;
       try {
-        text = (await readBody(response, maxResponseBytes)).toString("utf8");
+        // Each call accepts an answer of up to maxResponseBytes: together, that many times as much.
+        text = (await readBody(response, maxResponseBytes * batch.length)).toString("utf8");
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (error instanceof BadResponseError) for (const w of batch) settleWith(w, error);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   BadResponseError,
   ClientClosedError,
+  type ClientOptions,
   ConclaveClient,
   DeadlineExceededError,
   IdempotencyKeyReusedError,
@@ -54,12 +55,15 @@ const revisionOf = (i: number) => ({
  * are `next(server)` in turn and then `ok`, and a client that batches behind
  * a single request: calls made while the first is held wait for it.
  */
-async function busyServer(next: (s: FakeServer) => Responder[]) {
+async function busyServer(
+  next: (s: FakeServer) => Responder[],
+  options: Partial<ClientOptions> = {},
+) {
   const first = held(ok);
   const routes: Responder[] = [first.responder];
   const s = await serve((res, req) => (routes.shift() ?? ok)(res, req));
   routes.push(...next(s));
-  return { s, first, c: clientOf([s.url], { batchInFlight: 1 }) };
+  return { s, first, c: clientOf([s.url], { batchInFlight: 1, ...options }) };
 }
 
 describe("CallBatcher", () => {
@@ -158,6 +162,24 @@ describe("CallBatcher", () => {
     }
     first.release();
     expect(s.seen.map((r) => r.url)).toEqual(["/v3/kv/put"]);
+  });
+
+  it("reads a batch's answer up to each call's answer limit together", async () => {
+    // Each answer ~150 bytes, under a 300-byte limit per call; the three together are not.
+    const padded = (i: number) => ({
+      status: 200,
+      body: { header: { revision: String(100 + i) }, pad: "x".repeat(100) },
+    });
+    const { s, first, c } = await busyServer((s) => [batchOf(s, (_, i) => padded(i))], {
+      maxResponseBytes: 300,
+    });
+    const calls = [c.put("k0", "v0")];
+    await first.came;
+    for (let i = 1; i <= 3; i++) calls.push(c.put(`k${i}`, "v"));
+    first.release();
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.revision)).toEqual([5, 100, 101, 102]);
+    expect(s.seen[1]!.url).toBe("/v3/kv/batch");
   });
 
   it("fails every call of a batch whose answer does not match it", async () => {
