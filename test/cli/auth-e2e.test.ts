@@ -59,13 +59,14 @@ describe("authentication end to end", () => {
       password: ROOT_PASSWORD,
     });
     try {
-      await root.put(enc("a/y"), enc("2"));
+      const written = await root.put(enc("a/y"), enc("2"));
       const got = await alice.get(enc("a/y"));
       expect(got === undefined ? undefined : dec(got.value)).toBe("2");
       await expect(alice.put(enc("a/y"), enc("3"))).rejects.toBeInstanceOf(PermissionDeniedError);
       await expect(alice.get(enc("b/secret"))).rejects.toBeInstanceOf(PermissionDeniedError);
 
-      const watch = alice.watch(enc("a/"), { prefix: true });
+      // From a known revision: a watch that goes live after the put below still sees it.
+      const watch = alice.watch(enc("a/"), { prefix: true, startRevision: written.revision + 1 });
       const seen: string[] = [];
       const done = (async () => {
         for await (const batch of watch) {
