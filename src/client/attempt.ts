@@ -79,13 +79,7 @@ export async function sendAttempt<T>(
     });
   } catch (error) {
     deadline.throwIfDone();
-    const failed = error instanceof RequestFailedError ? error : undefined;
-    return {
-      ok: false,
-      failure: { kind: failed?.notSent === true ? "not-sent" : "lost" },
-      error: new UnavailableError(`${endpoint} did not answer: ${describe(error)}`, error),
-      staleSocket: failed?.staleSocket === true,
-    };
+    return notAnswered(endpoint, error);
   }
   const status = response.statusCode ?? 0;
   try {
@@ -95,17 +89,43 @@ export async function sendAttempt<T>(
     }
     const text = (await readBody(response, spec.maxResponseBytes)).toString("utf8");
     const retryAfter = response.headers["retry-after"];
-    const error = spec.errorFromServer(errorBody(text), status, retryAfter);
-    return { ok: false, failure: { kind: "answered", status, code: error.code }, error };
+    return errorAnswered(spec.errorFromServer, errorBody(text), status, retryAfter);
   } catch (error) {
     deadline.throwIfDone();
     if (error instanceof ClientError) throw error;
-    return {
-      ok: false,
-      failure: { kind: "lost" },
-      error: new UnavailableError(`${endpoint} dropped the answer: ${describe(error)}`, error),
-    };
+    return answerLost(endpoint, error);
   }
+}
+
+/** An attempt that got no answer head: never sent, or sent and lost. */
+export function notAnswered(endpoint: string, error: unknown): FailedAttempt & { ok: false } {
+  const failed = error instanceof RequestFailedError ? error : undefined;
+  return {
+    ok: false,
+    failure: { kind: failed?.notSent === true ? "not-sent" : "lost" },
+    error: new UnavailableError(`${endpoint} did not answer: ${describe(error)}`, error),
+    staleSocket: failed?.staleSocket === true,
+  };
+}
+
+/** An attempt whose answer was cut off midway. */
+export function answerLost(endpoint: string, error: unknown): FailedAttempt & { ok: false } {
+  return {
+    ok: false,
+    failure: { kind: "lost" },
+    error: new UnavailableError(`${endpoint} dropped the answer: ${describe(error)}`, error),
+  };
+}
+
+/** An attempt a server answered with an error status and body. */
+export function errorAnswered(
+  errorFromServer: AttemptSpec<unknown>["errorFromServer"],
+  body: object,
+  status: number,
+  retryAfter?: string,
+): FailedAttempt & { ok: false } {
+  const error = errorFromServer(body, status, retryAfter);
+  return { ok: false, failure: { kind: "answered", status, code: error.code }, error };
 }
 
 /** Reads a whole answer of at most `maxBytes` and parses it as JSON. */
@@ -254,7 +274,8 @@ export function describeTried(tried: ReadonlyMap<string, string>): string {
   return more > 0 ? `${parts.join("; ")}; and ${more} more` : parts.join("; ");
 }
 
-function errorBody(text: string): object {
+/** An error answer's body as an object; text that is not a JSON object becomes its message. */
+export function errorBody(text: string): object {
   try {
     const parsed = JSON.parse(text) as unknown;
     return typeof parsed === "object" && parsed !== null ? parsed : {};

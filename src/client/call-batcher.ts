@@ -13,11 +13,18 @@
  * single requests: nothing of it ran.
  */
 import type { IncomingMessage } from "node:http";
-import type { AttemptOutcome, AttemptSpec } from "./attempt.js";
-import { sendAttempt } from "./attempt.js";
-import { BadResponseError, ClientClosedError, UnavailableError } from "./errors.js";
+import {
+  type AttemptOutcome,
+  type AttemptSpec,
+  answerLost,
+  errorAnswered,
+  errorBody,
+  notAnswered,
+  sendAttempt,
+} from "./attempt.js";
+import { BadResponseError, ClientClosedError } from "./errors.js";
 import type { ClientAgents } from "./http-agents.js";
-import { RequestFailedError, readBody, send } from "./http-request.js";
+import { readBody, send } from "./http-request.js";
 
 /** How a call is named in a batch (as in a txn's request ops). */
 export type BatchOpName = "request_range" | "request_put" | "request_delete_range";
@@ -157,14 +164,7 @@ export class CallBatcher {
           signal: abort.signal,
         });
       } catch (error) {
-        const failed = error instanceof RequestFailedError ? error : undefined;
-        const message = error instanceof Error ? error.message : String(error);
-        this.each(batch, {
-          ok: false,
-          failure: { kind: failed?.notSent === true ? "not-sent" : "lost" },
-          error: new UnavailableError(`${endpoint} did not answer: ${message}`, error),
-          staleSocket: failed?.staleSocket === true,
-        });
+        this.each(batch, notAnswered(endpoint, error));
         return;
       }
       const status = response.statusCode ?? 0;
@@ -181,29 +181,15 @@ export class CallBatcher {
         // Each call accepts an answer of up to maxResponseBytes: together, that many times as much.
         text = (await readBody(response, maxResponseBytes * batch.length)).toString("utf8");
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
         if (error instanceof BadResponseError) for (const w of batch) settleWith(w, error);
-        else
-          this.each(batch, {
-            ok: false,
-            failure: { kind: "lost" },
-            error: new UnavailableError(`${endpoint} dropped the answer: ${message}`, error),
-          });
+        else this.each(batch, answerLost(endpoint, error));
         return;
       }
       if (status < 200 || status >= 300) {
         // Refused by a hook before any request ran (auth, overload): each call is told so.
-        const spec = batch[0]!.spec;
-        const error = spec.errorFromServer(
-          jsonObject(text) ?? {},
-          status,
-          headerText(response.headers["retry-after"]),
-        );
-        this.each(batch, {
-          ok: false,
-          failure: { kind: "answered", status, code: error.code },
-          error,
-        });
+        const retryAfter = headerText(response.headers["retry-after"]);
+        const { errorFromServer } = batch[0]!.spec;
+        this.each(batch, errorAnswered(errorFromServer, errorBody(text), status, retryAfter));
         return;
       }
       const answers = batchAnswers(text, batch.length, status);
@@ -217,12 +203,7 @@ export class CallBatcher {
           settleWith(w, { ok: true, value: body, headers: response.headers });
           return;
         }
-        const error = w.spec.errorFromServer(body, s);
-        settleWith(w, {
-          ok: false,
-          failure: { kind: "answered", status: s, code: error.code },
-          error,
-        });
+        settleWith(w, errorAnswered(w.spec.errorFromServer, body, s));
       });
     } finally {
       for (const w of batch) w.spec.deadline.signal.removeEventListener("abort", onGone);

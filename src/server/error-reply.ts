@@ -54,6 +54,15 @@ function frameworkReply(err: FrameworkError): ErrorReply | undefined {
   return undefined;
 }
 
+/**
+ * Whether an answer of this status is the server's own fault, worth an error
+ * log line: a 5xx other than 503 (cannot serve now), 504 (out of time) and
+ * 507 (NOSPACE), which are the cluster's state, not a bug.
+ */
+export function isServerFault(statusCode: number): boolean {
+  return statusCode >= 500 && statusCode !== 503 && statusCode !== 504 && statusCode !== 507;
+}
+
 /** Maps anything a handler threw to a status and a `{ code, message }` body. */
 export function errorReply(
   err: unknown,

@@ -28,7 +28,7 @@ import {
   REQUEST_ID_PATTERN,
 } from "../kv/index.js";
 import { invariant } from "../raft/core/errors.js";
-import { errorReply } from "./error-reply.js";
+import { errorReply, isServerFault } from "./error-reply.js";
 import { BadRequestError, HttpApiError } from "./errors.js";
 import type { KvAccess } from "./kv-access.js";
 import {
@@ -150,7 +150,7 @@ export function registerKvBatchRoute(
 ): void {
   const failed = (err: unknown): BatchAnswerJson => {
     const { statusCode, body } = errorReply(err, leaderUrls);
-    if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504 && statusCode !== 507) {
+    if (isServerFault(statusCode)) {
       app.log.error({ err }, "batched request failed");
     }
     return { status: statusCode, body };

@@ -7,7 +7,7 @@ import { httpTimeoutOptions, resolveClientConnections } from "./client-connectio
 import { registerClusterRoutes } from "./cluster-routes.js";
 import { ClientConnectionGate } from "./connection-limits.js";
 import "./decorations.js";
-import { errorReply } from "./error-reply.js";
+import { errorReply, isServerFault } from "./error-reply.js";
 import { addTypelessJsonBodies } from "./gateway-body.js";
 import { addGatewayEnumNames } from "./gateway-enums.js";
 import { gatewayPath } from "./gateway-paths.js";
@@ -139,7 +139,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       failure = forwardErr;
     }
     const { statusCode, body } = errorReply(failure, leaderUrls);
-    if (statusCode >= 500 && statusCode !== 503 && statusCode !== 504 && statusCode !== 507) {
+    if (isServerFault(statusCode)) {
       req.log.error({ err: failure }, "request failed");
     }
     return reply.status(statusCode).send(body);

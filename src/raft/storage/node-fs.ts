@@ -21,14 +21,14 @@ class NodeWritableFile implements WritableFile {
    * event loop. The fdatasync that makes either durable always goes there.
    */
   async append(data: Uint8Array): Promise<void> {
+    const inline = data.length <= MAX_INLINE_WRITE_BYTES;
     let done = 0;
     while (done < data.length) {
       const at = this.sizeBytes + done;
       const left = data.length - done;
-      done +=
-        data.length <= MAX_INLINE_WRITE_BYTES
-          ? writeSync(this.handle.fd, data, done, left, at)
-          : (await this.handle.write(data, done, left, at)).bytesWritten;
+      done += inline
+        ? writeSync(this.handle.fd, data, done, left, at)
+        : (await this.handle.write(data, done, left, at)).bytesWritten;
     }
     this.sizeBytes += data.length;
   }
