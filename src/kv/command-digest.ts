@@ -8,14 +8,33 @@ export const COMMAND_DIGEST_BYTES = 32;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
+ * Binaries at least this big are hashed where they lie, behind the header
+ * MessagePack gives them, rather than copied into a packed buffer first: a
+ * 1 MiB value costs one pass of the hash instead of a fresh megabyte and a
+ * copy on every replica.
+ */
+export const HASH_IN_PLACE_BYTES = 16 * 1024;
+
+/**
  * A digest of a write command, remembered with its request id so a reuse of
  * the id with another command is told apart from a retry. It hashes a
  * canonical form (object fields sorted by name, absent fields left out), so
  * two replicas, or two versions of this code that build the same command with
- * fields in another order, agree on it.
+ * fields in another order, agree on it. Always the SHA-256 of the canonical
+ * form's MessagePack encoding, whether that encoding is packed whole or, with
+ * big binaries, hashed in parts.
  */
 export function commandDigest(command: WriteCommand): Uint8Array {
-  const hash = sha256(packr.pack(canonical(command)));
+  const walk: CanonicalWalk = { holdingBig: new Set() };
+  const form = canonical(command, walk);
+  let hash: Buffer;
+  if (walk.holdingBig.size === 0) {
+    hash = sha256(packr.pack(form));
+  } else {
+    const h = crypto.createHash("sha256");
+    hashInParts(h, form, walk.holdingBig);
+    hash = h.digest();
+  }
   return new Uint8Array(hash.buffer, hash.byteOffset, hash.byteLength);
 }
 
@@ -25,20 +44,80 @@ const sha256: (data: Uint8Array) => Buffer =
     ? (data) => crypto.hash("sha256", data, "buffer")
     : (data) => crypto.createHash("sha256").update(data).digest();
 
+/** The arrays of a canonical form that hold, at any depth, a binary hashed in place. */
+interface CanonicalWalk {
+  readonly holdingBig: Set<unknown[]>;
+}
+
+const isBig = (value: unknown): value is Uint8Array =>
+  value instanceof Uint8Array && value.byteLength >= HASH_IN_PLACE_BYTES;
+
 /** Commands are validated before they get here, so their nesting is bounded (MAX_TXN_DEPTH). */
-function canonical(value: unknown): unknown {
+function canonical(value: unknown, walk: CanonicalWalk): unknown {
   if (value instanceof Uint8Array) return value;
-  if (Array.isArray(value)) return value.map(canonical);
+  if (Array.isArray(value))
+    return holding(
+      value.map((v) => canonical(v, walk)),
+      walk,
+    );
   if (typeof value === "object" && value !== null) {
-    const fields: [string, unknown][] = [];
+    const fields: unknown[] = [];
     // The default sort orders by UTF-16 code units, as `<` does.
     for (const k of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) fields.push([k, canonical(v)]);
+      if (v !== undefined) fields.push(holding([k, canonical(v, walk)], walk));
     }
-    return fields;
+    return holding(fields, walk);
   }
   return value;
+}
+
+/** Notes `array` in the walk when one of its elements is, or holds, a big binary. */
+function holding(array: unknown[], walk: CanonicalWalk): unknown[] {
+  for (const v of array) {
+    if (isBig(v) || (Array.isArray(v) && walk.holdingBig.has(v))) {
+      walk.holdingBig.add(array);
+      break;
+    }
+  }
+  return array;
+}
+
+/**
+ * Feeds `hash` the bytes `packr.pack(value)` would make: an array holding a
+ * big binary as its header and then each element, a big binary as its header
+ * and then its own bytes, anything else packed. MessagePack's encoding of a
+ * value does not depend on where it sits, so the parts concatenate to the
+ * whole.
+ */
+function hashInParts(hash: crypto.Hash, value: unknown, holdingBig: Set<unknown[]>): void {
+  if (isBig(value)) {
+    hash.update(sizedHeader(value.byteLength, 0xc5, 0xc6));
+    hash.update(value);
+  } else if (Array.isArray(value) && holdingBig.has(value)) {
+    hash.update(
+      value.length <= 15
+        ? Uint8Array.of(0x90 | value.length)
+        : sizedHeader(value.length, 0xdc, 0xdd),
+    );
+    for (const v of value) hashInParts(hash, v, holdingBig);
+  } else {
+    hash.update(packr.pack(value));
+  }
+}
+
+/** A MessagePack type byte, then n big-endian in 16 bits (`type16`) or, if larger, 32 (`type32`). */
+function sizedHeader(n: number, type16: number, type32: number): Uint8Array {
+  const out = new Uint8Array(n <= 0xffff ? 3 : 5);
+  const view = new DataView(out.buffer);
+  if (n <= 0xffff) {
+    out[0] = type16;
+    view.setUint16(1, n);
+  } else {
+    out[0] = type32;
+    view.setUint32(1, n);
+  }
+  return out;
 }
 
 export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
