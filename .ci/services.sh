@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure every service the test suite talks to is installed and running.
+# Makes sure every service the test suite talks to is installed and running:
+# what is missing is installed from Debian's packages (as root), then Redis,
+# PostgreSQL, etcd and ZooKeeper are started when they are not.
 # Idempotent: safe to run on a machine where they already are.
 set -euo pipefail
 
@@ -16,26 +18,6 @@ wait_port() {
   log "ERROR: $name did not come up on :$port"; return 1
 }
 
-# Redis (tests of the Redis and Redlock lock backends). The Redlock tests also
-# start their own redis-server processes, so the binary must be on PATH.
-if ! command -v redis-server >/dev/null 2>&1; then
-  log "ERROR: redis-server is not installed (apt-get install redis-server)"; exit 1
-fi
-if ! port_open 6379; then
-  log "starting redis"
-  mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log
-fi
-wait_port 6379 redis
-
-# PostgreSQL (tests of the PostgreSQL lock backend).
-if ! port_open 5432; then
-  log "starting postgresql"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
-fi
-wait_port 5432 postgresql
-
 # etcd and ZooKeeper (tests of the etcd and ZooKeeper lock backends): Debian's
 # packages, started here as plain background processes (no systemd) with their
 # own data dirs and logs. etcd's clients (etcdctl 3.4, Python's etcd3 and
@@ -48,6 +30,9 @@ now_ms() { date +%s%3N; }
 
 install_missing_packages() {
   local missing=()
+  # Redis: the Redlock tests also start their own redis-server processes.
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  compgen -G "/etc/postgresql/*/main" >/dev/null || missing+=(postgresql)
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   [ -f "$ZOOKEEPER_JAR" ] || missing+=(zookeeper)
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
@@ -100,6 +85,43 @@ wait_healthy() {
 }
 
 install_missing_packages
+
+# Redis (tests of the Redis and Redlock lock backends).
+if ! port_open 6379; then
+  log "starting redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+wait_port 6379 redis
+
+# PostgreSQL (tests of the PostgreSQL lock backend), which connect as
+# postgres over TCP without a password to the database "test".
+pg_version=$(ls /etc/postgresql | head -1)
+if ! port_open 5432; then
+  log "starting postgresql"
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
+fi
+wait_port 5432 postgresql
+psql_ci() { psql -h 127.0.0.1 -U postgres -w -v ON_ERROR_STOP=1 -qtA "$@"; }
+if ! psql_ci -d postgres -c "select 1" >/dev/null 2>&1; then
+  # Debian's default asks for a password over TCP: this is a CI machine's own
+  # database, so postgres from 127.0.0.1 is trusted (the first matching line wins).
+  hba=/etc/postgresql/$pg_version/main/pg_hba.conf
+  if [ "$(id -u)" -ne 0 ]; then
+    log "ERROR: postgres@127.0.0.1 needs a password; run this script as root to trust it in $hba"; exit 1
+  fi
+  log "trusting postgres from 127.0.0.1 in $hba"
+  sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main reload
+  for _ in $(seq 1 50); do psql_ci -d postgres -c "select 1" >/dev/null 2>&1 && break; sleep 0.1; done
+  psql_ci -d postgres -c "select 1" >/dev/null
+fi
+if [ "$(psql_ci -d postgres -c "select 1 from pg_database where datname = 'test'")" != 1 ]; then
+  log "creating database test"
+  psql_ci -d postgres -c "create database test"
+fi
+
 mkdir -p "$CONSENSUS_STATE_DIR" "$CONSENSUS_LOG_DIR"
 
 # A short heartbeat and election timeout make etcd's smallest lease 1 s
