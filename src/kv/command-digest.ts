@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import { Packr } from "msgpackr";
+import { arrayHeader, bigBinaryHeader } from "../msgpack-headers.js";
 import type { WriteCommand } from "./types.js";
 
 /** Bytes of a command digest (SHA-256). */
@@ -92,32 +93,14 @@ function holding(array: unknown[], walk: CanonicalWalk): unknown[] {
  */
 function hashInParts(hash: crypto.Hash, value: unknown, holdingBig: Set<unknown[]>): void {
   if (isBig(value)) {
-    hash.update(sizedHeader(value.byteLength, 0xc5, 0xc6));
+    hash.update(bigBinaryHeader(value.byteLength));
     hash.update(value);
   } else if (Array.isArray(value) && holdingBig.has(value)) {
-    hash.update(
-      value.length <= 15
-        ? Uint8Array.of(0x90 | value.length)
-        : sizedHeader(value.length, 0xdc, 0xdd),
-    );
+    hash.update(arrayHeader(value.length));
     for (const v of value) hashInParts(hash, v, holdingBig);
   } else {
     hash.update(packr.pack(value));
   }
-}
-
-/** A MessagePack type byte, then n big-endian in 16 bits (`type16`) or, if larger, 32 (`type32`). */
-function sizedHeader(n: number, type16: number, type32: number): Uint8Array {
-  const out = new Uint8Array(n <= 0xffff ? 3 : 5);
-  const view = new DataView(out.buffer);
-  if (n <= 0xffff) {
-    out[0] = type16;
-    view.setUint16(1, n);
-  } else {
-    out[0] = type32;
-    view.setUint32(1, n);
-  }
-  return out;
 }
 
 export function sameDigest(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,4 +1,5 @@
 import { Packr } from "msgpackr";
+import { arrayHeader, bigBinaryHeader, fixArray } from "../../msgpack-headers.js";
 import type { Entry, Message } from "../core/types.js";
 import { MessageType } from "../core/types.js";
 import { FrameDecodeError, InvalidMessageError } from "./errors.js";
@@ -153,9 +154,6 @@ function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[]
   ];
 }
 
-/** MessagePack's one-byte header of an array of n <= 15 elements. */
-const fixArray = (n: number): number => 0x90 | n;
-
 /** Entries at least this big travel as a part of their own, their bytes never copied. */
 export const OWN_PART_ENTRY_BYTES = 16 * 1024;
 
@@ -181,7 +179,7 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
     }
     endRun();
     const fields = packr.pack([e.term, e.index, e.type]);
-    const bin = sizedHeader(e.data.byteLength, 0xc5, 0xc6);
+    const bin = bigBinaryHeader(e.data.byteLength);
     const head = new Uint8Array(fields.byteLength + bin.byteLength);
     head.set(fields);
     head[0] = fixArray(ENTRY_FIELDS);
@@ -190,25 +188,6 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
   }
   endRun();
   return parts;
-}
-
-/** MessagePack's header of an array of n elements. */
-function arrayHeader(n: number): Uint8Array {
-  return n <= 15 ? Uint8Array.of(fixArray(n)) : sizedHeader(n, 0xdc, 0xdd);
-}
-
-/** A type byte, then n big-endian in 16 bits (`type16`) or, if larger, 32 (`type32`). */
-function sizedHeader(n: number, type16: number, type32: number): Uint8Array {
-  const out = new Uint8Array(n <= 0xffff ? 3 : 5);
-  const view = new DataView(out.buffer);
-  if (n <= 0xffff) {
-    out[0] = type16;
-    view.setUint16(1, n);
-  } else {
-    out[0] = type32;
-    view.setUint32(1, n);
-  }
-  return out;
 }
 
 /**
