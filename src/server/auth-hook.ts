@@ -138,7 +138,7 @@ export function addAuthHooks(
       case "authenticated":
         return;
       case "keys":
-        requireAccess(view, user, access.keys(req.body));
+        requireAccess(view, user, access.keys(req.body, req.query));
         return;
       case "self":
         if (bodyField(req, access.field) === user) return;

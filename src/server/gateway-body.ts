@@ -2,13 +2,9 @@ import type { FastifyInstance } from "fastify";
 import { HttpApiError } from "./errors.js";
 
 /** A body of a type this API does not read (as fastify's own refusal, with this API's shape). */
-class UnsupportedMediaTypeError extends HttpApiError {
-  constructor(type: string) {
-    super(
-      415,
-      "UNSUPPORTED_MEDIA_TYPE",
-      `content-type ${JSON.stringify(type.slice(0, 100))} is not accepted; send application/json`,
-    );
+export class UnsupportedMediaTypeError extends HttpApiError {
+  constructor(message: string) {
+    super(415, "UNSUPPORTED_MEDIA_TYPE", message);
   }
 }
 
@@ -25,7 +21,13 @@ export function addTypelessJsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
     const type = req.headers["content-type"];
     if (type !== undefined || req.headers.origin !== undefined) {
-      done(new UnsupportedMediaTypeError(type ?? "(none, from a browser)"), undefined);
+      const named = JSON.stringify((type ?? "(none, from a browser)").slice(0, 100));
+      done(
+        new UnsupportedMediaTypeError(
+          `content-type ${named} is not accepted; send application/json`,
+        ),
+        undefined,
+      );
       return;
     }
     json(req, body as string, done);

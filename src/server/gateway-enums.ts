@@ -29,7 +29,8 @@ export function nameEnums(body: unknown): void {
     for (const item of body) nameEnums(item);
     return;
   }
-  if (typeof body !== "object" || body === null) return;
+  // A raw value's bytes (/v3/kv/value) are not JSON: nothing to name.
+  if (typeof body !== "object" || body === null || ArrayBuffer.isView(body)) return;
   const fields = body as Record<string, unknown>;
   for (const [field, value] of Object.entries(fields)) {
     if (Array.isArray(value) && field === "filters")

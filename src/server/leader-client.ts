@@ -16,8 +16,8 @@ export interface LeaderRequest {
   /** Path and query, as the client sent them. */
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
-  /** JSON text; undefined for a request without a body. */
-  readonly body: string | undefined;
+  /** JSON text, or a raw value's bytes; undefined for a request without a body. */
+  readonly body: string | Uint8Array | undefined;
   readonly timeoutMs: number;
 }
 
@@ -73,8 +73,9 @@ export class LeaderClient {
       const https = url.protocol === "https:";
       const headers: Record<string, string> = { ...r.headers };
       if (r.body !== undefined) {
-        headers["content-type"] = "application/json";
-        headers["content-length"] = String(Buffer.byteLength(r.body));
+        const raw = r.body instanceof Uint8Array;
+        headers["content-type"] = raw ? "application/octet-stream" : "application/json";
+        headers["content-length"] = String(raw ? r.body.byteLength : Buffer.byteLength(r.body));
       }
       const options = { method: r.method, headers };
       const req: ClientRequest = https

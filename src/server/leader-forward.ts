@@ -129,7 +129,11 @@ export class LeaderForwarder {
         method: req.method,
         path: req.url,
         headers,
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        // A raw value (/v3/kv/value) goes on as its bytes, anything else as JSON.
+        body:
+          req.body === undefined || req.body instanceof Uint8Array
+            ? (req.body as Uint8Array | undefined)
+            : JSON.stringify(req.body),
         timeoutMs: this.#o.timeoutMs,
       });
       this.#o.onOutcome("relayed");

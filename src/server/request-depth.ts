@@ -31,7 +31,8 @@ export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const [node, depth] = next;
-    if (typeof node !== "object" || node === null) continue;
+    // A raw value's bytes (/v3/kv/value) are a leaf, not an object of a million fields.
+    if (typeof node !== "object" || node === null || ArrayBuffer.isView(node)) continue;
     if (depth > maxDepth) return true;
     const children = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {

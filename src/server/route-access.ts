@@ -10,6 +10,7 @@ import type {
   TxnRequestJson,
 } from "./kv-schemas.js";
 import { deleteRangeCommand, putCommand, rangeCommand, txnCommand } from "./kv-translate.js";
+import { VALUE_ROUTE, type ValueQueryJson, valuePutCommand } from "./kv-value.js";
 import type { ServerLimits } from "./options.js";
 import { unwrapWatchBody, type WatchRouteBody } from "./watch-routes.js";
 import { decodeKey, parseInt64 } from "./wire.js";
@@ -22,13 +23,14 @@ import { decodeKey, parseInt64 } from "./wire.js";
  * - self: root, or the user the body's `field` names;
  * - member-self: root, or the member whose id is the body's ID (a follower
  *   publishing its own attributes);
- * - keys: read or write permission on every key the body names.
+ * - keys: read or write permission on every key the body (or, on a route
+ *   whose body is a raw value, the query) names.
  */
 export type RouteAccess =
   | { readonly kind: "open" | "authenticated" | "root" }
   | { readonly kind: "self"; readonly field: string }
   | { readonly kind: "member-self" }
-  | { readonly kind: "keys"; readonly keys: (body: unknown) => KeyAccess[] };
+  | { readonly kind: "keys"; readonly keys: (body: unknown, query: unknown) => KeyAccess[] };
 
 const OPEN = { kind: "open" } as const;
 const AUTHENTICATED = { kind: "authenticated" } as const;
@@ -50,9 +52,9 @@ function leaseKeys(kv: KvAccess, id: Int64Json, mode: KeyAccess["mode"]): KeyAcc
  * registered route to keep the table complete.
  */
 export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string, RouteAccess> {
-  const keys = (f: (body: never) => KeyAccess[]): RouteAccess => ({
+  const keys = (f: (body: never, query: never) => KeyAccess[]): RouteAccess => ({
     kind: "keys",
-    keys: f as (body: unknown) => KeyAccess[],
+    keys: f as (body: unknown, query: unknown) => KeyAccess[],
   });
   const entries: [string, RouteAccess][] = [
     ["GET /health", OPEN],
@@ -69,6 +71,10 @@ export function routeAccessTable(kv: KvAccess, limits: ServerLimits): Map<string
     ["POST /v3/ring/lookup", AUTHENTICATED],
     ["POST /v3/kv/range", keys((b: RangeRequestJson) => commandAccess(rangeCommand(b, limits)))],
     ["POST /v3/kv/put", keys((b: PutRequestJson) => commandAccess(putCommand(b, limits)))],
+    [
+      `POST ${VALUE_ROUTE}`,
+      keys((b: unknown, q: ValueQueryJson) => commandAccess(valuePutCommand(q, b, limits))),
+    ],
     [
       "POST /v3/kv/deleterange",
       keys((b: DeleteRangeRequestJson) => commandAccess(deleteRangeCommand(b, limits))),

@@ -17,6 +17,7 @@ import { InProcessIdentity } from "./in-process-identity.js";
 import { KvAccess } from "./kv-access.js";
 import { registerKvBatchRoute } from "./kv-batch.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { registerKvValueRoute } from "./kv-value.js";
 import { LeaderClient } from "./leader-client.js";
 import {
   addLeaderForwarding,
@@ -157,6 +158,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerAuthRoutes(app, kv, auth);
   registerKvRoutes(app, kv, limits);
   registerKvBatchRoute(app, kv, limits, leaderUrls, metrics);
+  registerKvValueRoute(app, kv, limits);
   registerLeaseRoutes(app, kv, expiry);
   registerHealthRoutes(app, kv);
   registerClusterRoutes(app, kv, limits, options);

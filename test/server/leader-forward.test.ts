@@ -59,6 +59,34 @@ describe("a follower forwards what only the leader can do", () => {
     expect(await valueEverywhere("fw/a", revision)).toEqual([undefined, undefined, undefined]);
   });
 
+  it("forwards a raw value (/v3/kv/value) as its bytes, with its request id", async () => {
+    const value = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31) & 0xff);
+    const send = () =>
+      fetch(`${cluster.urlOf(follower.id)}/v3/kv/value?key=${encodeURIComponent(b64("fw/raw"))}`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", "idempotency-key": "fw-raw-1" },
+        body: value,
+      });
+    const res = await send();
+    expect(res.status).toBe(200);
+    const revision = Number(
+      ((await res.json()) as { header: { revision: string } }).header.revision,
+    );
+    const again = await send();
+    expect(Number(((await again.json()) as { header: { revision: string } }).header.revision)).toBe(
+      revision,
+    );
+    await waitFor(
+      () => cluster.members.every((m) => m.store.revision >= revision),
+      `every member at revision ${revision}`,
+    );
+    for (const m of cluster.members) {
+      const r = await ok(m, "/v3/kv/range", { key: b64("fw/raw"), serializable: true });
+      expect(Buffer.compare(Buffer.from(r.kvs[0].value, "base64"), Buffer.from(value))).toBe(0);
+      expect(r.kvs[0].mod_revision).toBe(String(revision));
+    }
+  });
+
   it("compacts through a follower", async () => {
     const put = await ok(leader, "/v3/kv/put", { key: b64("fw/c"), value: b64("x") });
     const revision = Number(put.header.revision);

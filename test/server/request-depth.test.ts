@@ -69,5 +69,8 @@ describe("request nesting depth", () => {
     expect(nestsDeeperThan({ a: 1, b: [2, { c: [[]] }], d: {} }, 4)).toBe(true);
     expect(nestsDeeperThan(undefined, 1)).toBe(false);
     expect(nestsDeeperThan(nest(1_000_000), 64)).toBe(true);
+    // A raw value's bytes are a leaf, not an object of as many fields as bytes.
+    expect(nestsDeeperThan(new Uint8Array(8), 0)).toBe(false);
+    expect(nestsDeeperThan({}, 0)).toBe(true);
   });
 });
