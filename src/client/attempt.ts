@@ -25,8 +25,8 @@ export interface AttemptSpec<T> {
   /** Default POST. */
   readonly method?: "GET" | "POST";
   readonly path: string;
-  /** JSON text; POST only. */
-  readonly body?: string;
+  /** JSON text, or a raw value's bytes (sent as application/octet-stream); POST only. */
+  readonly body?: string | Uint8Array;
   readonly idempotencyKey: string | undefined;
   readonly token: string | undefined;
   /** A connection of its own, closed after: for a stream, or a call that must not meet a stale socket. */
@@ -63,7 +63,10 @@ export async function sendAttempt<T>(
   const method = spec.method ?? "POST";
   const origin = agents.origin(endpoint);
   const headers: Record<string, string> = {};
-  if (method === "POST") headers["content-type"] = "application/json";
+  if (method === "POST") {
+    headers["content-type"] =
+      spec.body instanceof Uint8Array ? "application/octet-stream" : "application/json";
+  }
   if (spec.idempotencyKey !== undefined) headers["idempotency-key"] = spec.idempotencyKey;
   if (spec.token !== undefined) headers["authorization"] = spec.token;
   let response: IncomingMessage;

@@ -74,7 +74,10 @@ export class CallBatcher {
   /** One attempt of a call that may share a request: its outcome as if sent alone. */
   send(op: BatchOpName, spec: AttemptSpec<unknown>): Promise<Outcome> {
     if (this.closed) return Promise.reject(new ClientClosedError());
-    if (this.unbatched.has(spec.endpoint)) return sendAttempt(this.agents, spec);
+    // A raw value (bytes, not JSON) is never part of a batch's JSON text.
+    if (this.unbatched.has(spec.endpoint) || typeof spec.body !== "string") {
+      return sendAttempt(this.agents, spec);
+    }
     const key = `${spec.endpoint}\n${spec.token ?? ""}`;
     let lane = this.lanes.get(key);
     if (lane === undefined) {

@@ -2,7 +2,7 @@ import { type Alarm, type AlarmType, alarmJson, alarmsResult } from "./alarm-wir
 import { AuthApi } from "./auth-api.js";
 import { credentialsFrom } from "./auth-token.js";
 import type { BackoffOptions, RandomSource } from "./backoff.js";
-import type { Bytes } from "./bytes.js";
+import { type Bytes, toBytes } from "./bytes.js";
 import type { BatchOpName } from "./call-batcher.js";
 import {
   describeFailure,
@@ -39,6 +39,7 @@ import {
   putResult,
   rangeJson,
   rangeResult,
+  rawValuePath,
   txnJson,
   txnResult,
 } from "./kv-wire.js";
@@ -57,7 +58,7 @@ import {
 import { warnIfPlaintextCredentials } from "./plaintext-warning.js";
 import { rangePages, scanRange } from "./range-pages.js";
 import type { CallKind } from "./retry-policy.js";
-import { type CallOptions, HttpTransport } from "./transport.js";
+import { type CallOptions, HttpTransport, type RequestSpec } from "./transport.js";
 import { type WatchOptions, WatchStream } from "./watch-stream.js";
 
 export interface ClientOptions {
@@ -95,11 +96,27 @@ export interface ClientOptions {
    * for previous values are always sent alone.
    */
   readonly batchInFlight?: number;
+  /**
+   * A put of a value this big or bigger sends the value as raw bytes
+   * (`/v3/kv/value`) rather than as base64 text in JSON: a third fewer bytes,
+   * and no text for the member to parse and decode. Default 64 KiB; 0 always
+   * sends JSON. Puts with `prevKv`, `ignoreValue` or `ignoreLease` use JSON.
+   * A member without that route (an older version) refuses it, and the
+   * client then sends JSON from that put on.
+   */
+  readonly rawValueBytes?: number;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_KEEPALIVE_BATCH_MS = 20;
 const DEFAULT_BATCH_IN_FLIGHT = 4;
+const DEFAULT_RAW_VALUE_BYTES = 64 * 1024;
+/**
+ * How a member without /v3/kv/value (an older version) answers a raw put:
+ * no such route, or, where it reads every body before routing, a body type
+ * it does not take. Either way nothing was applied.
+ */
+const RAW_VALUE_REFUSALS = new Set(["ROUTE_NOT_FOUND", "UNSUPPORTED_MEDIA_TYPE"]);
 /** The server's limit on leases per keepalives request. */
 const MAX_KEEPALIVE_BATCH = 1000;
 
@@ -116,6 +133,8 @@ export class ConclaveClient implements AsyncDisposable {
   private readonly transport: HttpTransport;
   private readonly open = new Set<Closable>();
   private readonly keepAlives: KeepAliveBatcher | undefined;
+  /** See ClientOptions.rawValueBytes; 0 once a member lacked the route. */
+  private rawValueBytes: number;
   /** Users, roles, permissions and turning auth on and off. */
   readonly auth: AuthApi;
 
@@ -140,6 +159,14 @@ export class ConclaveClient implements AsyncDisposable {
         `batchInFlight must be a non-negative integer, got ${batchInFlight}`,
       );
     }
+    const rawValueBytes = options.rawValueBytes ?? DEFAULT_RAW_VALUE_BYTES;
+    if (!Number.isSafeInteger(rawValueBytes) || rawValueBytes < 0) {
+      throw new ClientError(
+        "INVALID_ARGUMENT",
+        `rawValueBytes must be a non-negative integer, got ${rawValueBytes}`,
+      );
+    }
+    this.rawValueBytes = rawValueBytes;
     this.transport = new HttpTransport({
       maxResponseBytes,
       batchInFlight,
@@ -195,6 +222,16 @@ export class ConclaveClient implements AsyncDisposable {
     return this.transport.call(spec, options);
   }
 
+  private sendsRaw(value: Uint8Array, o: PutOptions): boolean {
+    return (
+      this.rawValueBytes > 0 &&
+      value.byteLength >= this.rawValueBytes &&
+      o.prevKv !== true &&
+      o.ignoreValue !== true &&
+      o.ignoreLease !== true
+    );
+  }
+
   // ---- key space ------------------------------------------------------------------
 
   /** One key's current (or `revision`'s) state, undefined when absent. */
@@ -225,9 +262,21 @@ export class ConclaveClient implements AsyncDisposable {
   }
 
   async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {
+    const bytes = toBytes(value);
+    if (this.sendsRaw(bytes, options)) {
+      const path = rawValuePath(key, options);
+      const spec: RequestSpec = { path, body: undefined, bytes, kind: "keyed-write" };
+      try {
+        return putResult(await this.transport.call(spec, options));
+      } catch (error) {
+        // Nothing was applied: the member has no such route. JSON from now on.
+        if (!(error instanceof ClientError && RAW_VALUE_REFUSALS.has(error.code))) throw error;
+        this.rawValueBytes = 0;
+      }
+    }
     // A previous value can be as big as the value: asked for alone (see batchInFlight).
     const batchAs = options.prevKv === true ? undefined : "request_put";
-    const body = putJson(key, value, options);
+    const body = putJson(key, bytes, options);
     return putResult(await this.call("/v3/kv/put", body, "keyed-write", options, batchAs));
   }
 

@@ -32,9 +32,9 @@ export interface RequestSpec {
   readonly method?: "GET" | "POST";
   /**
    * What a POST sends (default none); a GET sends no body. A string goes out
-   * in one write with the head; a Buffer would take a second.
+   * in one write with the head; bytes (a raw value) take a second.
    */
-  readonly body?: string;
+  readonly body?: string | Uint8Array;
   /** Aborting destroys the request, also while its answer is being read. */
   readonly signal: AbortSignal;
 }

@@ -72,6 +72,16 @@ export function putJson(key: Bytes, value: Bytes, o: PutOptions): Json {
   };
 }
 
+/** The path of a put whose value is sent as raw bytes (the server's /v3/kv/value). */
+export function rawValuePath(key: Bytes, o: PutOptions): string {
+  const lease = o.lease === undefined ? undefined : checkCount(o.lease, "lease");
+  const query = new URLSearchParams({
+    key: toBase64(key),
+    ...(lease !== undefined && { lease: String(lease) }),
+  });
+  return `/v3/kv/value?${query}`;
+}
+
 export function deleteJson(key: Bytes, o: DeleteOptions): Json {
   return {
     ...keyRangeJson({ key, ...o }),

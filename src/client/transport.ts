@@ -43,7 +43,10 @@ export interface TransportOptions {
 
 export interface RequestSpec {
   readonly path: string;
+  /** Sent as JSON, unless `bytes` are given. */
   readonly body: unknown;
+  /** Sent as they are (application/octet-stream) instead of a JSON body. */
+  readonly bytes?: Uint8Array;
   readonly kind: CallKind;
   /** Ask only this endpoint: no failover, no redirect. */
   readonly endpoint?: string;
@@ -179,7 +182,7 @@ export class HttpTransport {
     // A stream holds its connection, and a call that must not be repeated must not
     // meet a socket the server closed while idle: both get a connection of their own.
     const ownConnection = stream || spec.kind === "write";
-    const body = JSON.stringify(spec.body ?? {});
+    const body = spec.bytes ?? JSON.stringify(spec.body ?? {});
     let endpoint =
       spec.endpoint ?? (spec.avoid !== undefined ? this.pool.after(spec.avoid) : this.pool.first);
     const attempts = new CallAttempts(spec.kind, this.tokens, spec.anonymous === true);

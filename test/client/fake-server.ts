@@ -35,15 +35,22 @@ export async function fakeServer(
   let closedConnections = 0;
   let clientEndedConnections = 0;
   const server = http.createServer((req, res) => {
-    let raw = "";
+    const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => {
-      raw += c.toString();
+      chunks.push(c);
     });
     req.on("end", () => {
+      const raw = Buffer.concat(chunks);
       seen.push({
         url: req.url ?? "",
         headers: req.headers,
-        body: raw === "" ? undefined : JSON.parse(raw),
+        // A raw value's bytes as they came; anything else is JSON.
+        body:
+          raw.byteLength === 0
+            ? undefined
+            : req.headers["content-type"] === "application/octet-stream"
+              ? raw
+              : JSON.parse(raw.toString()),
         connection: connectionOf.get(req.socket) ?? 0,
       });
       const respond = script[Math.min(seen.length - 1, script.length - 1)];
