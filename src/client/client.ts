@@ -17,7 +17,12 @@ import {
   memberListResult,
 } from "./cluster-wire.js";
 import { normalizeEndpoint } from "./endpoints.js";
-import { ClientError, PermissionDeniedError, UnavailableError } from "./errors.js";
+import {
+  ClientError,
+  DeadlineExceededError,
+  PermissionDeniedError,
+  UnavailableError,
+} from "./errors.js";
 import { type TlsOptions, validateTls } from "./http-agents.js";
 import { asObject, headerRevision } from "./json-read.js";
 import { KeepAliveBatcher } from "./keepalive-batcher.js";
@@ -135,6 +140,8 @@ export class ConclaveClient implements AsyncDisposable {
   private readonly keepAlives: KeepAliveBatcher | undefined;
   /** See ClientOptions.rawValueBytes; 0 once a member lacked the route. */
   private rawValueBytes: number;
+  /** Each call's default budget (ClientOptions.timeoutMs). */
+  private readonly timeoutMs: number;
   /** Users, roles, permissions and turning auth on and off. */
   readonly auth: AuthApi;
 
@@ -167,6 +174,7 @@ export class ConclaveClient implements AsyncDisposable {
       );
     }
     this.rawValueBytes = rawValueBytes;
+    this.timeoutMs = timeoutMs;
     this.transport = new HttpTransport({
       maxResponseBytes,
       batchInFlight,
@@ -263,9 +271,11 @@ export class ConclaveClient implements AsyncDisposable {
 
   async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {
     const bytes = toBytes(value);
+    let budget = options;
     if (this.sendsRaw(bytes, options)) {
       const path = rawValuePath(key, options);
       const spec: RequestSpec = { path, body: undefined, bytes, kind: "keyed-write" };
+      const started = performance.now();
       try {
         return putResult(await this.transport.call(spec, options));
       } catch (error) {
@@ -273,11 +283,15 @@ export class ConclaveClient implements AsyncDisposable {
         if (!(error instanceof ClientError && RAW_VALUE_REFUSALS.has(error.code))) throw error;
         this.rawValueBytes = 0;
       }
+      // The JSON put gets what is left of the call's budget.
+      const left = (options.timeoutMs ?? this.timeoutMs) - (performance.now() - started);
+      if (left <= 0) throw new DeadlineExceededError(options.timeoutMs ?? this.timeoutMs);
+      budget = { ...options, timeoutMs: left };
     }
     // A previous value can be as big as the value: asked for alone (see batchInFlight).
     const batchAs = options.prevKv === true ? undefined : "request_put";
     const body = putJson(key, bytes, options);
-    return putResult(await this.call("/v3/kv/put", body, "keyed-write", options, batchAs));
+    return putResult(await this.call("/v3/kv/put", body, "keyed-write", budget, batchAs));
   }
 
   async delete(key: Bytes, options: DeleteOptions & CallOptions = {}): Promise<DeleteResult> {

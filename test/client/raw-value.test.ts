@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ClientError, ConclaveClient } from "../../src/client/index.js";
+import { ClientError, ConclaveClient, DeadlineExceededError } from "../../src/client/index.js";
 import { type ListeningMember, startListeningMember } from "../server/single-member.js";
-import { fakeCluster, json, ok } from "./fake-server.js";
+import { fakeCluster, json, ok, type Responder } from "./fake-server.js";
 
 const { serve, clientOf } = fakeCluster(17);
 const RAW = 64 * 1024;
@@ -58,6 +58,22 @@ describe("puts of big values", () => {
       expect(Buffer.from(body.value, "base64").equals(Buffer.from(binary(RAW)))).toBe(true);
     });
   }
+
+  it("give the JSON put only what is left of the call's budget", async () => {
+    const late =
+      (status: number, body: object, ms: number): Responder =>
+      (res, req) =>
+        setTimeout(() => json(status, body)(res, req), ms);
+    const s = await serve(
+      late(404, { code: "ROUTE_NOT_FOUND", message: "no" }, 300),
+      late(200, { header: { revision: "5" } }, 300),
+    );
+    const client = clientOf([s.url]);
+    await expect(client.put("a", binary(RAW), { timeoutMs: 450 })).rejects.toBeInstanceOf(
+      DeadlineExceededError,
+    );
+    expect(s.seen).toHaveLength(2);
+  });
 
   it("fail as the route answers anything else, and keep sending raw", async () => {
     const s = await serve(json(413, { code: "VALUE_TOO_LARGE", message: "too big" }), ok);
