@@ -1,5 +1,6 @@
-import type { Member } from "./cluster.js";
-import { b64 } from "./cluster.js";
+import { afterAll, beforeAll } from "vitest";
+import type { Member, TestCluster } from "./cluster.js";
+import { b64, startCluster } from "./cluster.js";
 
 export interface Reply {
   readonly status: number;
@@ -64,4 +65,27 @@ export async function enableAuth(m: Member): Promise<void> {
     await ok(m, "/v3/auth/user/grant", { user, role: `${user}-a` });
   }
   await ok(m, "/v3/auth/enable", {});
+}
+
+/**
+ * A cluster for the enclosing describe block, started with auth enabled
+ * (enableAuth) before its tests and stopped after them: call `leader()` in a test.
+ */
+export function authEnabledCluster(): { leader(): Member } {
+  let cluster: TestCluster | undefined;
+  let leader: Member | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster();
+    leader = await cluster.leader();
+    await enableAuth(leader);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return {
+    leader() {
+      if (leader === undefined) throw new Error("the cluster has not started");
+      return leader;
+    },
+  };
 }

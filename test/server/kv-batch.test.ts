@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enableAuth, post, ROOT_PASSWORD, token } from "./auth-support.js";
+import { authEnabledCluster, post, ROOT_PASSWORD, token } from "./auth-support.js";
 import { b64, type Member, startCluster, type TestCluster, text } from "./cluster.js";
 
 const BATCH = "/v3/kv/batch";
@@ -151,19 +151,10 @@ describe("POST /v3/kv/batch", () => {
 });
 
 describe("POST /v3/kv/batch with auth", () => {
-  let cluster: TestCluster;
-  let leader: Member;
-
-  beforeAll(async () => {
-    cluster = await startCluster();
-    leader = await cluster.leader();
-    await enableAuth(leader);
-  });
-  afterAll(async () => {
-    await cluster.stop();
-  });
+  const cluster = authEnabledCluster();
 
   it("refuses the whole batch when any key is not the caller's, and runs none of it", async () => {
+    const leader = cluster.leader();
     const writer = await token(leader, "writer", "writer-password");
     const reader = await token(leader, "reader", "reader-password");
     const before = leader.store.revision;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enableAuth, post, ROOT_PASSWORD, token } from "./auth-support.js";
+import { authEnabledCluster, post, ROOT_PASSWORD, token } from "./auth-support.js";
 import { b64, type Member, startCluster, type TestCluster } from "./cluster.js";
 
 const MAX_VALUE = 256 * 1024;
@@ -137,19 +137,10 @@ describe("POST /v3/kv/value", () => {
 });
 
 describe("POST /v3/kv/value with auth enabled", () => {
-  let cluster: TestCluster;
-  let leader: Member;
-
-  beforeAll(async () => {
-    cluster = await startCluster();
-    leader = await cluster.leader();
-    await enableAuth(leader);
-  });
-  afterAll(async () => {
-    await cluster.stop();
-  });
+  const cluster = authEnabledCluster();
 
   it("needs write permission on the key the query names", async () => {
+    const leader = cluster.leader();
     const writer = await token(leader, "writer", "writer-password");
     const reader = await token(leader, "reader", "reader-password");
     const before = leader.store.revision;
