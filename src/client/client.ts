@@ -17,12 +17,7 @@ import {
   memberListResult,
 } from "./cluster-wire.js";
 import { normalizeEndpoint } from "./endpoints.js";
-import {
-  ClientError,
-  DeadlineExceededError,
-  PermissionDeniedError,
-  UnavailableError,
-} from "./errors.js";
+import { ClientError, PermissionDeniedError, UnavailableError } from "./errors.js";
 import { type TlsOptions, validateTls } from "./http-agents.js";
 import { asObject, headerRevision } from "./json-read.js";
 import { KeepAliveBatcher } from "./keepalive-batcher.js";
@@ -140,8 +135,6 @@ export class ConclaveClient implements AsyncDisposable {
   private readonly keepAlives: KeepAliveBatcher | undefined;
   /** See ClientOptions.rawValueBytes; 0 once a member lacked the route. */
   private rawValueBytes: number;
-  /** Each call's default budget (ClientOptions.timeoutMs). */
-  private readonly timeoutMs: number;
   /** Users, roles, permissions and turning auth on and off. */
   readonly auth: AuthApi;
 
@@ -174,7 +167,6 @@ export class ConclaveClient implements AsyncDisposable {
       );
     }
     this.rawValueBytes = rawValueBytes;
-    this.timeoutMs = timeoutMs;
     this.transport = new HttpTransport({
       maxResponseBytes,
       batchInFlight,
@@ -271,27 +263,29 @@ export class ConclaveClient implements AsyncDisposable {
 
   async put(key: Bytes, value: Bytes, options: PutOptions & CallOptions = {}): Promise<PutResult> {
     const bytes = toBytes(value);
-    let budget = options;
-    if (this.sendsRaw(bytes, options)) {
-      const path = rawValuePath(key, options);
-      const spec: RequestSpec = { path, body: undefined, bytes, kind: "keyed-write" };
-      const started = performance.now();
-      try {
-        return putResult(await this.transport.call(spec, options));
-      } catch (error) {
-        // Nothing was applied: the member has no such route. JSON from now on.
-        if (!(error instanceof ClientError && RAW_VALUE_REFUSALS.has(error.code))) throw error;
-        this.rawValueBytes = 0;
-      }
-      // The JSON put gets what is left of the call's budget.
-      const left = (options.timeoutMs ?? this.timeoutMs) - (performance.now() - started);
-      if (left <= 0) throw new DeadlineExceededError(options.timeoutMs ?? this.timeoutMs);
-      budget = { ...options, timeoutMs: left };
-    }
     // A previous value can be as big as the value: asked for alone (see batchInFlight).
     const batchAs = options.prevKv === true ? undefined : "request_put";
-    const body = putJson(key, bytes, options);
-    return putResult(await this.call("/v3/kv/put", body, "keyed-write", budget, batchAs));
+    const json = (): RequestSpec => ({
+      path: "/v3/kv/put",
+      body: putJson(key, bytes, options),
+      kind: "keyed-write",
+      ...(batchAs !== undefined && { batchAs }),
+    });
+    if (!this.sendsRaw(bytes, options))
+      return putResult(await this.transport.call(json(), options));
+    const raw: RequestSpec = {
+      path: rawValuePath(key, options),
+      body: undefined,
+      bytes,
+      kind: "keyed-write",
+    };
+    // Nothing was applied when a member has no such route: JSON, from now on.
+    const refused = (error: unknown) => {
+      const lacksRoute = error instanceof ClientError && RAW_VALUE_REFUSALS.has(error.code);
+      if (lacksRoute) this.rawValueBytes = 0;
+      return lacksRoute;
+    };
+    return putResult(await this.transport.callOr(raw, json, refused, options));
   }
 
   async delete(key: Bytes, options: DeleteOptions & CallOptions = {}): Promise<DeleteResult> {

@@ -126,14 +126,38 @@ export class HttpTransport {
   /** A JSON call; resolves to the parsed answer body. */
   async call(spec: RequestSpec, options: CallOptions = {}): Promise<unknown> {
     using deadline = this.deadline(options);
+    // Awaited here so the deadline is disposed after the call, not when the promise is made.
+    return await this.callWithin(spec, deadline);
+  }
+
+  /**
+   * `spec`, or, when a member refuses it as `refused` tells (refused before
+   * anything ran: an older server without the route), `fallback()` instead;
+   * both within the one deadline of the call.
+   */
+  async callOr(
+    spec: RequestSpec,
+    fallback: () => RequestSpec,
+    refused: (error: unknown) => boolean,
+    options: CallOptions = {},
+  ): Promise<unknown> {
+    using deadline = this.deadline(options);
+    try {
+      return await this.callWithin(spec, deadline);
+    } catch (error) {
+      if (!refused(error)) throw error;
+    }
+    return await this.callWithin(fallback(), deadline);
+  }
+
+  private callWithin(spec: RequestSpec, deadline: Deadline): Promise<unknown> {
     const { batcher } = this;
     const { batchAs } = spec;
     const attempt =
       batcher !== undefined && batchAs !== undefined
         ? (a: AttemptSpec<unknown>) => batcher.send(batchAs, a)
         : undefined;
-    // Awaited here so the deadline is disposed after the call, not when the promise is made.
-    return await this.run(
+    return this.run(
       spec,
       deadline,
       false,

@@ -26,15 +26,14 @@ export const HASH_IN_PLACE_BYTES = 16 * 1024;
  * big binaries, hashed in parts.
  */
 export function commandDigest(command: WriteCommand): Uint8Array {
-  const walk: CanonicalWalk = { holdingBig: new Set() };
-  const form = canonical(command, walk);
+  const form = canonical(command);
   let hash: Buffer;
-  if (walk.holdingBig.size === 0) {
-    hash = sha256(packr.pack(form));
-  } else {
+  if (holdsBig(form)) {
     const h = crypto.createHash("sha256");
-    hashInParts(h, form, walk.holdingBig);
+    hashInParts(h, form);
     hash = h.digest();
+  } else {
+    hash = sha256(packr.pack(form));
   }
   return new Uint8Array(hash.buffer, hash.byteOffset, hash.byteLength);
 }
@@ -45,44 +44,28 @@ const sha256: (data: Uint8Array) => Buffer =
     ? (data) => crypto.hash("sha256", data, "buffer")
     : (data) => crypto.createHash("sha256").update(data).digest();
 
-/** The arrays of a canonical form that hold, at any depth, a binary hashed in place. */
-interface CanonicalWalk {
-  readonly holdingBig: Set<unknown[]>;
+/** Commands are validated before they get here, so their nesting is bounded (MAX_TXN_DEPTH). */
+function canonical(value: unknown): unknown {
+  if (value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === "object" && value !== null) {
+    const fields: [string, unknown][] = [];
+    // The default sort orders by UTF-16 code units, as `<` does.
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) fields.push([k, canonical(v)]);
+    }
+    return fields;
+  }
+  return value;
 }
 
 const isBig = (value: unknown): value is Uint8Array =>
   value instanceof Uint8Array && value.byteLength >= HASH_IN_PLACE_BYTES;
 
-/** Commands are validated before they get here, so their nesting is bounded (MAX_TXN_DEPTH). */
-function canonical(value: unknown, walk: CanonicalWalk): unknown {
-  if (value instanceof Uint8Array) return value;
-  if (Array.isArray(value))
-    return holding(
-      value.map((v) => canonical(v, walk)),
-      walk,
-    );
-  if (typeof value === "object" && value !== null) {
-    const fields: unknown[] = [];
-    // The default sort orders by UTF-16 code units, as `<` does.
-    for (const k of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) fields.push(holding([k, canonical(v, walk)], walk));
-    }
-    return holding(fields, walk);
-  }
-  return value;
-}
-
-/** Notes `array` in the walk when one of its elements is, or holds, a big binary. */
-function holding(array: unknown[], walk: CanonicalWalk): unknown[] {
-  for (const v of array) {
-    if (isBig(v) || (Array.isArray(v) && walk.holdingBig.has(v))) {
-      walk.holdingBig.add(array);
-      break;
-    }
-  }
-  return array;
-}
+/** Whether a canonical form is, or holds at any depth, a binary hashed in place. */
+const holdsBig = (value: unknown): boolean =>
+  isBig(value) || (Array.isArray(value) && value.some(holdsBig));
 
 /**
  * Feeds `hash` the bytes `packr.pack(value)` would make: an array holding a
@@ -91,13 +74,13 @@ function holding(array: unknown[], walk: CanonicalWalk): unknown[] {
  * value does not depend on where it sits, so the parts concatenate to the
  * whole.
  */
-function hashInParts(hash: crypto.Hash, value: unknown, holdingBig: Set<unknown[]>): void {
+function hashInParts(hash: crypto.Hash, value: unknown): void {
   if (isBig(value)) {
     hash.update(bigBinaryHeader(value.byteLength));
     hash.update(value);
-  } else if (Array.isArray(value) && holdingBig.has(value)) {
+  } else if (Array.isArray(value) && value.some(holdsBig)) {
     hash.update(arrayHeader(value.length));
-    for (const v of value) hashInParts(hash, v, holdingBig);
+    for (const v of value) hashInParts(hash, v);
   } else {
     hash.update(packr.pack(value));
   }

@@ -129,11 +129,7 @@ export class LeaderForwarder {
         method: req.method,
         path: req.url,
         headers,
-        // A raw value (/v3/kv/value) goes on as its bytes, anything else as JSON.
-        body:
-          req.body === undefined || req.body instanceof Uint8Array
-            ? (req.body as Uint8Array | undefined)
-            : JSON.stringify(req.body),
+        body: forwardedBody(req.body),
         timeoutMs: this.#o.timeoutMs,
       });
       this.#o.onOutcome("relayed");
@@ -151,6 +147,11 @@ export class LeaderForwarder {
     this.#o.onOutcome(outcome);
     return undefined;
   }
+}
+
+/** A raw value (/v3/kv/value) goes on as its bytes, any other body as JSON. */
+function forwardedBody(body: unknown): string | Uint8Array | undefined {
+  return body === undefined || body instanceof Uint8Array ? body : JSON.stringify(body);
 }
 
 /** Sends the leader's answer to the client as it came. */
