@@ -1,10 +1,19 @@
 /**
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of
- * every WAL record and snapshot file. Table-driven "slicing by 8": eight
- * 256-entry tables let the loop consume eight bytes per step. Written here
- * rather than taken from a package because it is small, has no native build
- * step, and is pinned down by the RFC 3720 test vectors in its tests.
+ * every WAL record and snapshot file.
+ *
+ * Two implementations give the same answers. `@node-rs/crc32` is a prebuilt
+ * binding (no build step) that uses the CPU's CRC-32C instruction: about 13
+ * GB/s here, against 1 GB/s for the JS loop below, which made checksums 11 to
+ * 17% of a member's CPU under 1 MiB values (3 ms per MiB, on the event loop).
+ * Where no prebuilt binary loads, the JS loop serves alone. Short ranges go to
+ * JS either way: below NATIVE_MIN_BYTES a call into native code costs more
+ * than the loop.
+ *
+ * The JS loop is table-driven "slicing by 8": eight 256-entry tables let it
+ * consume eight bytes per step. The RFC 3720 test vectors pin both down.
  */
+import { createRequire } from "node:module";
 
 const POLY_REFLECTED = 0x82f63b78;
 
@@ -37,12 +46,8 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = buildTables() as [
   Uint32Array,
 ];
 
-/**
- * Continues a running CRC-32C over `bytes[start, end)`. Start a fresh
- * checksum with `crc = 0`; feeding the result back in extends it, so a
- * stream can be checksummed chunk by chunk.
- */
-export function crc32cUpdate(
+/** The JS loop: crc32cUpdate's contract, on every platform. */
+export function crc32cUpdateJs(
   crc: number,
   bytes: Uint8Array,
   start = 0,
@@ -71,6 +76,44 @@ export function crc32cUpdate(
     i++;
   }
   return ~c >>> 0;
+}
+
+/** `initialState` is a previous result to continue from, as crc32cUpdate's `crc`. */
+type NativeCrc32c = (input: Uint8Array, initialState?: number) => number;
+
+function loadNative(): NativeCrc32c | undefined {
+  try {
+    const loaded = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c?: unknown };
+    return typeof loaded.crc32c === "function" ? (loaded.crc32c as NativeCrc32c) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const native = loadNative();
+
+/** Which implementation serves ranges of NATIVE_MIN_BYTES and more. */
+export const CRC32C_IMPLEMENTATION: "native" | "js" = native === undefined ? "js" : "native";
+
+/** Where native and JS break even on this machine's measurements (about 150 ns per call). */
+const NATIVE_MIN_BYTES = 256;
+
+/**
+ * Continues a running CRC-32C over `bytes[start, end)`. Start a fresh
+ * checksum with `crc = 0`; feeding the result back in extends it, so a
+ * stream can be checksummed chunk by chunk.
+ */
+export function crc32cUpdate(
+  crc: number,
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+): number {
+  if (native === undefined || end - start < NATIVE_MIN_BYTES) {
+    return crc32cUpdateJs(crc, bytes, start, end);
+  }
+  const range = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+  return native(range, crc) >>> 0;
 }
 
 /** CRC-32C of `bytes[start, end)`. */

@@ -1,6 +1,12 @@
+import { createRequire } from "node:module";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { crc32c, crc32cUpdate } from "../../../src/raft/storage/crc32c.js";
+import {
+  CRC32C_IMPLEMENTATION,
+  crc32c,
+  crc32cUpdate,
+  crc32cUpdateJs,
+} from "../../../src/raft/storage/crc32c.js";
 
 /** Bit-at-a-time CRC-32C straight from the definition, to check the table-driven one against. */
 function crc32cBitwise(bytes: Uint8Array): number {
@@ -33,5 +39,47 @@ describe("crc32c", () => {
       }),
       { seed: 7, numRuns: 300 },
     );
+  });
+
+  it("gives the JS loop's answers on long ranges, which the native binding serves", () => {
+    // Lengths on both sides of the native threshold, ranges at odd offsets,
+    // and running checksums continued from states with the high bit set.
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 200, maxLength: 5_000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        (bytes, a, b, c) => {
+          const lo = a % (bytes.length + 1);
+          const hi = lo + (b % (bytes.length - lo + 1));
+          const cut = lo + (c % (hi - lo + 1));
+          expect(crc32c(bytes)).toBe(crc32cUpdateJs(0, bytes));
+          expect(crc32c(bytes, lo, hi)).toBe(crc32cUpdateJs(0, bytes, lo, hi));
+          const state = crc32cUpdateJs(0, bytes, lo, cut);
+          expect(crc32cUpdate(state, bytes, cut, hi)).toBe(crc32cUpdateJs(state, bytes, cut, hi));
+          expect(crc32cUpdate(crc32c(bytes, lo, cut), bytes, cut, hi)).toBe(
+            crc32cBitwise(bytes.subarray(lo, hi)),
+          );
+        },
+      ),
+      { seed: 11, numRuns: 300 },
+    );
+    const big = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 31 + (i >>> 8)) & 0xff);
+    expect(crc32c(big)).toBe(crc32cBitwise(big));
+    expect(crc32c(big, 3, big.length - 5)).toBe(crc32cBitwise(big.subarray(3, big.length - 5)));
+  });
+
+  it("uses the native binding wherever its prebuilt binary is installed", () => {
+    const require = createRequire(import.meta.url);
+    const libc = process.platform === "linux" ? "-gnu" : "";
+    let installed = false;
+    try {
+      require.resolve(`@node-rs/crc32-${process.platform}-${process.arch}${libc}`);
+      installed = true;
+    } catch {
+      // No prebuilt binary for this platform: the JS loop serves, as checked above.
+    }
+    expect(CRC32C_IMPLEMENTATION).toBe(installed ? "native" : "js");
   });
 });
