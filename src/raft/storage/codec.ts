@@ -5,74 +5,156 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** A payload did not decode; the caller turns this into a StorageCorruptionError with a location. */
 export class DecodeError extends Error {}
 
-/** Appends little-endian fields to a growing buffer. */
+/** `ByteWriter.ref` takes binaries of at least this many bytes by reference instead of copying them. */
+export const REF_MIN_BYTES = 16 * 1024;
+
+/**
+ * Appends little-endian fields to a growing buffer. Big binaries appended
+ * with `ref` are not copied: the output is then a list of parts (`parts()`),
+ * the writer's own bytes between the binaries it refers to, to be written
+ * with one vectored write. Offsets (`length`, `patchU32`, `spans`) count
+ * every byte, own or referred to.
+ */
 export class ByteWriter {
   private buf: Uint8Array;
   private view: DataView;
-  length = 0;
+  /** Own bytes written into `buf`. */
+  private pos = 0;
+  /** Binaries taken by reference, each at its offset in the output. */
+  private readonly refs: { readonly at: number; readonly bytes: Uint8Array }[] = [];
+  private refBytes = 0;
 
   constructor(initialBytes = 256) {
     this.buf = new Uint8Array(initialBytes);
     this.view = new DataView(this.buf.buffer);
   }
 
+  /** Bytes written so far, own and referred to. */
+  get length(): number {
+    return this.pos + this.refBytes;
+  }
+
   private reserve(n: number): void {
-    const need = this.length + n;
+    const need = this.pos + n;
     if (need <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.length));
+    next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
 
   u8(v: number): void {
     this.reserve(1);
-    this.buf[this.length++] = v;
+    this.buf[this.pos++] = v;
   }
 
   u32(v: number): void {
     this.reserve(4);
-    this.view.setUint32(this.length, v, true);
-    this.length += 4;
+    this.view.setUint32(this.pos, v, true);
+    this.pos += 4;
   }
 
   /** A non-negative safe integer as 64 bits. */
   u64(v: number): void {
     this.reserve(8);
-    this.view.setUint32(this.length, v % TWO_POW_32, true);
-    this.view.setUint32(this.length + 4, Math.floor(v / TWO_POW_32), true);
-    this.length += 8;
+    this.view.setUint32(this.pos, v % TWO_POW_32, true);
+    this.view.setUint32(this.pos + 4, Math.floor(v / TWO_POW_32), true);
+    this.pos += 8;
   }
 
   bytes(b: Uint8Array): void {
     this.reserve(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /**
+   * Appends `b` without copying it when it is REF_MIN_BYTES or more: the
+   * caller must not change those bytes until the output has been written.
+   */
+  ref(b: Uint8Array): void {
+    if (b.length < REF_MIN_BYTES) {
+      this.bytes(b);
+      return;
+    }
+    this.refs.push({ at: this.length, bytes: b });
+    this.refBytes += b.length;
   }
 
   /** Zero bytes until the length is a multiple of `alignment`. */
   padTo(alignment: number): void {
     const pad = (alignment - (this.length % alignment)) % alignment;
     this.reserve(pad);
-    this.buf.fill(0, this.length, this.length + pad);
-    this.length += pad;
+    this.buf.fill(0, this.pos, this.pos + pad);
+    this.pos += pad;
   }
 
   /** Overwrites a u32 written earlier (for lengths and checksums known only later). */
   patchU32(at: number, v: number): void {
-    this.view.setUint32(at, v, true);
+    let own = at;
+    for (const r of this.refs) {
+      if (r.at >= at + 4) break;
+      if (r.at + r.bytes.length > at)
+        throw new RangeError(`patch at ${at} falls in a referred binary`);
+      own -= r.bytes.length;
+    }
+    this.view.setUint32(own, v, true);
   }
 
-  /** A view of the bytes written so far (shares memory until the next write). */
+  /**
+   * The output's bytes in [from, to), as ranges of the parts that hold them,
+   * in order: one range when nothing is referred to.
+   */
+  *spans(from: number, to: number): Generator<[bytes: Uint8Array, start: number, end: number]> {
+    let own = 0;
+    let at = 0;
+    const emit = function* (bytes: Uint8Array, start: number, length: number) {
+      const lo = Math.max(from, at);
+      const hi = Math.min(to, at + length);
+      if (lo < hi) yield [bytes, start + lo - at, start + hi - at] as [Uint8Array, number, number];
+      at += length;
+    };
+    for (const r of this.refs) {
+      const ownLength = r.at - at;
+      yield* emit(this.buf, own, ownLength);
+      own += ownLength;
+      yield* emit(r.bytes, 0, r.bytes.length);
+    }
+    yield* emit(this.buf, own, this.pos - own);
+  }
+
+  /** The output: own bytes (views that share memory until the next write) and referred binaries. */
+  parts(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const [bytes, start, end] of this.spans(0, this.length)) {
+      out.push(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
+    }
+    return out;
+  }
+
+  /** A view of the bytes written so far (shares memory until the next write); none referred to. */
   view0(): Uint8Array {
-    return this.buf.subarray(0, this.length);
+    if (this.refs.length > 0) throw new RangeError("view0 of a writer holding referred binaries");
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** The output in one buffer: a view when nothing is referred to, else a copy. */
+  contiguous(): Uint8Array {
+    if (this.refs.length === 0) return this.view0();
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const part of this.parts()) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
   }
 
   /** A copy of the bytes written so far. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.length);
+    return this.refs.length === 0 ? this.buf.slice(0, this.pos) : this.contiguous();
   }
 }
 

@@ -38,6 +38,8 @@ export interface WritableFile {
   readonly sizeBytes: number;
   /** Writes all of `data` at the end of the file. */
   append(data: Uint8Array): Promise<void>;
+  /** Writes all of `parts`, back to back, at the end of the file (one vectored write where it can). */
+  appendParts(parts: readonly Uint8Array[]): Promise<void>;
   /** fdatasync: the file's data (and its length) are on stable storage when this resolves. */
   datasync(): Promise<void>;
   truncate(sizeBytes: number): Promise<void>;

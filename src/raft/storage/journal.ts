@@ -40,8 +40,8 @@ export const DEFAULT_JOURNAL_MAX_BYTES = 64 * 1024 * 1024;
 
 /** What a WAL writer uses: journal bytes it just wrote to a segment. */
 export interface JournalPort {
-  /** Resolves once `bytes`, written at `offset` of segment `seq`, are durable in the journal. */
-  append(seq: number, offset: number, bytes: Uint8Array): Promise<void>;
+  /** Resolves once `parts` (back to back), written at `offset` of segment `seq`, are durable in the journal. */
+  append(seq: number, offset: number, parts: readonly Uint8Array[]): Promise<void>;
   /** The WAL closed (having synced its segment): the journal no longer asks it to sync. */
   detach(): void;
 }
@@ -102,16 +102,19 @@ export function encodeJournalRecord(
   stream: string,
   seq: number,
   offset: number,
-  bytes: Uint8Array,
+  parts: readonly Uint8Array[],
 ): Uint8Array {
   const name = utf8.encode(stream);
-  const w = new ByteWriter(bytes.length + name.length + 48);
+  let length = 0;
+  for (const part of parts) length += part.length;
+  // The journal batches frames and writes them together: the segment's bytes are copied in.
+  const w = new ByteWriter(length + name.length + 48);
   writeRecord(w, JOURNAL_RECORD, (p) => {
     p.u32(name.length);
     p.bytes(name);
     p.u64(seq);
     p.u64(offset);
-    p.bytes(bytes);
+    for (const part of parts) p.bytes(part);
   });
   return w.finish();
 }
@@ -259,7 +262,7 @@ export class SharedJournal {
   attach(stream: string, member: JournalMember): JournalPort {
     this.members.add(member);
     return {
-      append: (seq, offset, bytes) => this.append(encodeJournalRecord(stream, seq, offset, bytes)),
+      append: (seq, offset, parts) => this.append(encodeJournalRecord(stream, seq, offset, parts)),
       detach: () => {
         this.members.delete(member);
       },

@@ -1,5 +1,5 @@
 import type { ByteWriter } from "./codec.js";
-import { crc32c } from "./crc32c.js";
+import { crc32c, crc32cUpdate } from "./crc32c.js";
 
 /**
  * Framing of one WAL record (little-endian, every record starts on an
@@ -30,7 +30,7 @@ function lengthCrc(bodyLength: number): number {
   return crc32c(lengthScratch);
 }
 
-/** Appends a framed record to `w`; `writeBody` writes the type byte and payload. */
+/** Appends a framed record to `w`; `writePayload` writes the payload after the type byte. */
 export function writeRecord(
   w: ByteWriter,
   type: number,
@@ -47,8 +47,11 @@ export function writeRecord(
   if (bodyLength > MAX_RECORD_BODY_BYTES) {
     throw new RangeError(`record body of ${bodyLength} bytes exceeds ${MAX_RECORD_BODY_BYTES}`);
   }
-  const body = w.view0();
-  const bodyCrc = crc32c(body, bodyStart, bodyStart + bodyLength);
+  // The body may hold binaries the writer refers to (ByteWriter.ref): checksummed where they lie.
+  let bodyCrc = 0;
+  for (const [bytes, from, to] of w.spans(bodyStart, bodyStart + bodyLength)) {
+    bodyCrc = crc32cUpdate(bodyCrc, bytes, from, to);
+  }
   w.patchU32(start, bodyLength);
   w.patchU32(start + 4, lengthCrc(bodyLength));
   w.patchU32(start + 8, bodyCrc);

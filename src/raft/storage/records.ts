@@ -4,6 +4,7 @@ import {
   ByteReader,
   ByteWriter,
   DecodeError,
+  REF_MIN_BYTES,
   readConfState,
   readHardState,
   writeConfState,
@@ -51,13 +52,30 @@ export type WalRecord =
 export const ENTRIES_RECORD_TARGET_BYTES = 1024 * 1024;
 const ENTRY_HEADER_BYTES = 13;
 
+/** Per entry, a bound on its framing: its header in an Entries record, plus a share of the record's framing and padding. */
+const ENTRY_RECORD_OVERHEAD_BYTES = 40;
+
+/**
+ * Bytes a ByteWriter needs of its own for `entries[from, to)` as records:
+ * big entries are referred to (ByteWriter.ref), not copied. Sizing a writer
+ * up front spares growing it by doubling, which copies what it holds each time.
+ */
+export function entriesOwnBytes(entries: readonly Entry[], from = 0, to = entries.length): number {
+  let n = 0;
+  for (let k = from; k < to; k++) {
+    const length = entries[k]!.data.length;
+    n += ENTRY_RECORD_OVERHEAD_BYTES + (length >= REF_MIN_BYTES ? 0 : length);
+  }
+  return n;
+}
+
 /** Writes `entries` (consecutive) as one or more Entries records. */
 export function writeEntriesRecords(w: ByteWriter, entries: readonly Entry[]): void {
   for (const [from, to] of entriesRecordSpans(entries)) writeEntriesRecord(w, entries, from, to);
 }
 
 /** [from, to) spans of `entries`, each one record of about ENTRIES_RECORD_TARGET_BYTES (at least one entry). */
-function* entriesRecordSpans(entries: readonly Entry[]): Generator<[number, number, number]> {
+function* entriesRecordSpans(entries: readonly Entry[]): Generator<[number, number]> {
   let i = 0;
   while (i < entries.length) {
     let j = i;
@@ -66,7 +84,7 @@ function* entriesRecordSpans(entries: readonly Entry[]): Generator<[number, numb
       bytes += ENTRY_HEADER_BYTES + entries[j]!.data.length;
       j++;
     } while (j < entries.length && bytes + entries[j]!.data.length <= ENTRIES_RECORD_TARGET_BYTES);
-    yield [i, j, bytes];
+    yield [i, j];
     i = j;
   }
 }
@@ -80,7 +98,8 @@ function writeEntriesRecord(w: ByteWriter, entries: readonly Entry[], from: numb
       p.u64(e.term);
       p.u8(e.type);
       p.u32(e.data.length);
-      p.bytes(e.data);
+      // A big entry is written from where it lies (the log keeps it unchanged).
+      p.ref(e.data);
     }
   });
 }
@@ -177,17 +196,17 @@ export function* encodeBaseRecords(
   logBase: LogPosition,
   entries: readonly Entry[],
   hardState: HardState,
-): Generator<Uint8Array> {
+): Generator<Uint8Array[]> {
   const retainedLastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : logBase.index;
   const head = new ByteWriter(256);
   writeSnapshotRecord(head, { snapshot, logBase, retainedLastIndex });
-  yield head.view0();
-  for (const [from, to, bytes] of entriesRecordSpans(entries)) {
-    const w = new ByteWriter(bytes + 64);
+  yield head.parts();
+  for (const [from, to] of entriesRecordSpans(entries)) {
+    const w = new ByteWriter(entriesOwnBytes(entries, from, to) + 64);
     writeEntriesRecord(w, entries, from, to);
-    yield w.view0();
+    yield w.parts();
   }
   const tail = new ByteWriter(256);
   writeHardStateRecord(tail, hardState);
-  yield tail.view0();
+  yield tail.parts();
 }

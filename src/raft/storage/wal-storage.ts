@@ -11,6 +11,7 @@ import { openDataDir } from "./open-dir.js";
 import { resolveWalOptions, type WalStorageOptions } from "./options.js";
 import {
   encodeBaseRecords,
+  entriesOwnBytes,
   type LogPosition,
   writeEntriesRecords,
   writeHardStateRecord,
@@ -44,9 +45,8 @@ const EMPTY_SNAPSHOT: Snapshot = {
   data: new Uint8Array(0),
 };
 
-const NO_BYTES = new Uint8Array(0);
-/** An entry's header in an Entries record, plus its share of the record's framing and padding. */
-const ENTRY_RECORD_OVERHEAD_BYTES = 40;
+/** A barrier: appends nothing, settles once everything before it is durable. */
+const NO_PARTS: readonly Uint8Array[] = [];
 
 /**
  * Durable Raft storage: a write-ahead log of checksummed records in segment
@@ -221,11 +221,9 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     if (plan.snapshot !== undefined) {
       installed = this.installSnapshot(plan.snapshot, plan.snapshotHardState!, request.snapshot!);
     }
-    // Sized for the whole write up front: growing by doubling would copy a
-    // big entry's bytes a dozen times.
-    let size = 128;
-    for (const e of plan.append) size += e.data.length + ENTRY_RECORD_OVERHEAD_BYTES;
-    const w = new ByteWriter(size);
+    // Big entries are written from where they lie: the records hold them as
+    // parts, not copies (ByteWriter.ref), and one vectored write takes them all.
+    const w = new ByteWriter(128 + entriesOwnBytes(plan.append));
     if (plan.truncateAfter !== undefined) {
       writeTruncateRecord(w, plan.truncateAfter);
       this.window.truncateAfter(plan.truncateAfter);
@@ -249,7 +247,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
       writeHardStateRecord(w, plan.hardState);
       this.hard = plan.hardState;
     }
-    const appended = this.writer.appendRecords(w.length > 0 ? w.view0() : NO_BYTES, !commitOnly);
+    const appended = this.writer.appendRecords(w.length > 0 ? w.parts() : NO_PARTS, !commitOnly);
     // Both settle in order; waiting on both keeps a failure of either from going unobserved.
     if (installed === undefined) await appended;
     else await Promise.all([installed, appended]);
@@ -332,7 +330,7 @@ export class WalStorage implements LogStorage, AsyncDisposable {
     const meta: SnapshotMetadata = { index, term: this.window.term(index), confState };
     // The commit index may have been written without an fsync; make it durable
     // first so no recovery finds a snapshot beyond its commit index.
-    await this.writer.appendRecords(NO_BYTES, true);
+    await this.writer.appendRecords(NO_PARTS, true);
     const tmp = await this.snapshots.writeTemp(meta, data);
     // The log may have moved on while the data was written.
     const stale =

@@ -12,13 +12,20 @@ interface Deferred {
   reject(err: unknown): void;
 }
 
-/** Records appended to the current segment; empty bytes act as a barrier. */
+/** Records appended to the current segment; no bytes at all act as a barrier. */
 interface RecordsOp {
   readonly kind: "records";
   /** False: written in order, made durable by the next group that syncs (or never, on a crash). */
   readonly sync: boolean;
-  readonly bytes: Uint8Array;
+  /** The records' bytes, in parts written back to back (ByteWriter.parts). */
+  readonly parts: readonly Uint8Array[];
   readonly done: Deferred;
+}
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
 
 /**
@@ -29,8 +36,8 @@ interface RecordsOp {
 export interface BaseRewrite {
   /** Runs first, e.g. makes the snapshot file the base refers to durable under its final name. */
   readonly beforeBase?: () => Promise<void>;
-  /** Records of the base segment (after its header), in chunks written one at a time. */
-  readonly records: Iterable<Uint8Array>;
+  /** Records of the base segment (after its header), in chunks (each in parts) written one at a time. */
+  readonly records: Iterable<readonly Uint8Array[]>;
   /** Runs once the base is durable; failures here are ignored (open() removes leftovers). */
   readonly afterBase?: () => Promise<void>;
 }
@@ -117,8 +124,8 @@ export class WalWriter {
    * Appends records; the promise settles once they are on disk, and durable
    * unless `sync` is false (then a later synced append, or close, makes them so).
    */
-  appendRecords(bytes: Uint8Array, sync = true): Promise<void> {
-    return this.enqueue((done) => ({ kind: "records", bytes, sync, done }));
+  appendRecords(parts: readonly Uint8Array[], sync = true): Promise<void> {
+    return this.enqueue((done) => ({ kind: "records", parts, sync, done }));
   }
 
   rewriteBase(rewrite: BaseRewrite): Promise<void> {
@@ -204,40 +211,31 @@ export class WalWriter {
   }
 
   private async writeGroup(group: readonly RecordsOp[]): Promise<void> {
-    let total = 0;
+    const parts: Uint8Array[] = [];
     let appends = 0;
     for (const g of group) {
-      total += g.bytes.length;
-      if (g.bytes.length > 0) appends++;
+      if (g.parts.length > 0) appends++;
+      for (const p of g.parts) if (p.length > 0) parts.push(p);
     }
+    const total = byteLength(parts);
     const sync = group.some((g) => g.sync);
     if (total > 0) {
       if (this.currentClosed || this.current.sizeBytes >= this.segmentMaxBytes) await this.rotate();
-      let bytes: Uint8Array;
-      if (group.length === 1) {
-        bytes = group[0]!.bytes;
-      } else {
-        bytes = new Uint8Array(total);
-        let at = 0;
-        for (const g of group) {
-          bytes.set(g.bytes, at);
-          at += g.bytes.length;
-        }
-      }
+      // Every record of the group in one vectored write, none of them copied.
       const offset = this.current.sizeBytes;
-      await this.current.append(bytes);
+      await this.current.appendParts(parts);
       this.unsynced = true;
       this.stats_.recordAppends += appends;
       this.stats_.bytesAppended += total;
       if (this.journal !== undefined) {
         // Durable once the journal holds them; the segment is synced later.
-        await this.journal.append(this.currentSeq, offset, bytes);
+        await this.journal.append(this.currentSeq, offset, parts);
         return;
       }
     }
     // With a journal, a barrier is durable already: everything before it was journalled.
     if (this.journal !== undefined) return;
-    // A barrier (empty bytes) is durable once everything before it is.
+    // A barrier (no bytes) is durable once everything before it is.
     if (sync && this.unsynced) {
       await this.current.datasync();
       this.unsynced = false;
@@ -266,7 +264,7 @@ export class WalWriter {
   private async createSegment(
     seq: number,
     kind: SegmentKind,
-    records: Iterable<Uint8Array>,
+    records: Iterable<readonly Uint8Array[]>,
   ): Promise<WritableFile> {
     const file = await publishSegment(this.fs, this.dir, seq, kind, records);
     this.stats_.segmentsCreated++;
@@ -309,7 +307,7 @@ export async function publishSegment(
   dir: string,
   seq: number,
   kind: SegmentKind,
-  records: Iterable<Uint8Array>,
+  records: Iterable<readonly Uint8Array[]>,
 ): Promise<WritableFile> {
   const path = join(dir, segmentFileName(seq));
   const tmp = `${path}.tmp`;
@@ -317,7 +315,7 @@ export async function publishSegment(
   try {
     await file.append(encodeSegmentHeader(kind, seq));
     // A chunk is taken (and may be encoded) only once the one before it is written.
-    for (const chunk of records) if (chunk.length > 0) await file.append(chunk);
+    for (const chunk of records) if (byteLength(chunk) > 0) await file.appendParts(chunk);
     await file.datasync();
   } finally {
     await file.close();

@@ -157,7 +157,7 @@ describe("shared journal", () => {
   it("skips streams that are gone and cuts a torn last record", async () => {
     const fs = new SimFs();
     await fs.mkdirp(JOURNAL);
-    const bytes = encodeJournalRecord("/gone", 1, 64, new Uint8Array(16).fill(7));
+    const bytes = encodeJournalRecord("/gone", 1, 64, [new Uint8Array(16).fill(7)]);
     const file = await fs.openWritable(`${JOURNAL}/journal-0000000000000001.log`, "create");
     await file.append(bytes);
     await file.append(bytes.subarray(0, bytes.length - 5));
@@ -174,7 +174,7 @@ describe("shared journal", () => {
   it("refuses a damaged record before the newest file", async () => {
     const fs = new SimFs();
     await fs.mkdirp(JOURNAL);
-    const good = encodeJournalRecord(DIR, 1, 64, new Uint8Array(8));
+    const good = encodeJournalRecord(DIR, 1, 64, [new Uint8Array(8)]);
     const bad = good.slice();
     bad[bad.length - 9] = (bad[bad.length - 9]! + 1) & 0xff;
     for (const [name, content] of [

@@ -343,6 +343,17 @@ class SimWritable implements WritableFile {
     this.inode.write(at, data);
   }
 
+  /** As one append of the parts joined: a crash may cut it anywhere, across parts too. */
+  appendParts(parts: readonly Uint8Array[]): Promise<void> {
+    const joined = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      joined.set(part, at);
+      at += part.length;
+    }
+    return this.append(joined);
+  }
+
   async datasync(): Promise<void> {
     this.checkOpen();
     const held = this.fs.holdSync(this.path);
