@@ -21,7 +21,9 @@ export interface MvccBackend {
   /**
    * Stages a record written at its (modRevision, subRevision). Returns the
    * record the key index should keep: the same, or one whose value is read
-   * back from the backend on demand.
+   * back from the backend on demand. The value's bytes must not change
+   * afterwards (a view of a log entry, or a copy the caller owns): a backend
+   * may read them again when its commit is written.
    */
   putRecord(key: KeyString, record: KeyRecord): KeyRecord;
   /** Stages the removal of compacted records. */

@@ -38,7 +38,7 @@ export interface LmdbBatchOptions {
   readonly intervalMs?: number;
   /** Writes that start the transaction at once. Default 10,000. */
   readonly maxWrites?: number;
-  /** Record bytes that start the transaction at once. Default 16 MiB. */
+  /** Value bytes that start the transaction at once. Default 16 MiB. */
   readonly maxBytes?: number;
 }
 const DEFAULT_BATCH = { intervalMs: 100, maxWrites: 10_000, maxBytes: 16 * 1024 * 1024 };
@@ -62,13 +62,13 @@ export class LmdbBackend implements MvccBackend {
   private readonly records: Database<RecordHead, RevisionKey>;
   private readonly requests: Database<[number, ...RequestEntry], string>;
   private readonly leases: Database<LeaseRow, number>;
-  /** Records (encoded) written but maybe not yet committed, by revision key. */
+  /** Values of records written but maybe not yet committed, by revision key. */
   private readonly pending = new Map<string, Uint8Array>();
   private staged: (() => Promise<boolean>)[] = [];
-  /** The records the staged writes carry, dropped from `pending` once their commit lands. */
+  /** The values the staged writes carry, dropped from `pending` once their commit lands. */
   private stagedRecords: [string, Uint8Array][] = [];
   private clearStaged = false;
-  /** Committed writes not yet given to lmdb-js, the meta they end with and their record bytes. */
+  /** Committed writes not yet given to lmdb-js, the meta they end with and their values. */
   private batch: (() => Promise<boolean>)[] = [];
   private batchRecords: [string, Uint8Array][] = [];
   private batchMeta: BackendMeta | undefined;
@@ -145,13 +145,23 @@ export class LmdbBackend implements MvccBackend {
 
   putRecord(key: KeyString, record: KeyRecord): KeyRecord {
     const rk: RevisionKey = [record.modRevision, record.subRevision];
-    // The one copy of the value: the caller's bytes may be a view of a log entry.
-    const bytes = encodeRecord(key, record, record.value);
+    // The caller's bytes (maybe a view of a log entry, which does not change)
+    // are kept until the commit lands, and encoded only when the batch is
+    // written: an encoded copy held for a batch interval outlives the young
+    // generation, and a big value's would then wait for a full collection.
+    const value = record.value;
+    const fields = {
+      createRevision: record.createRevision,
+      version: record.version,
+      lease: record.lease,
+    };
     const pendingKey = pendingKeyOf(record.modRevision, record.subRevision);
-    this.pending.set(pendingKey, bytes);
-    this.stagedRecords.push([pendingKey, bytes]);
+    this.pending.set(pendingKey, value);
+    this.stagedRecords.push([pendingKey, value]);
     // The record encoder writes a record's bytes as they are.
-    this.staged.push(() => this.records.put(rk, bytes as unknown as RecordHead));
+    this.staged.push(() =>
+      this.records.put(rk, encodeRecord(key, fields, value) as unknown as RecordHead),
+    );
     return this.storedRecord(record, record.modRevision, record.subRevision);
   }
 
@@ -298,7 +308,8 @@ export class LmdbBackend implements MvccBackend {
       this.pending.size === 0
         ? undefined
         : this.pending.get(pendingKeyOf(modRevision, subRevision));
-    if (staged !== undefined) return decodeRecordValue(staged, staged.byteLength);
+    // A copy, as a value read from the file is: the store's values are plain Uint8Arrays.
+    if (staged !== undefined) return new Uint8Array(staged);
     // A buffer lmdb-js reuses, its `length` the record's size: copied out at once.
     const bytes = this.records.getBinaryFast([modRevision, subRevision]);
     if (bytes === undefined) {
