@@ -4,11 +4,11 @@
  *
  * Two implementations give the same answers. `@node-rs/crc32` is a prebuilt
  * binding (no build step) that uses the CPU's CRC-32C instruction: about 13
- * GB/s here, against 1 GB/s for the JS loop below, which made checksums 11 to
- * 17% of a member's CPU under 1 MiB values (3 ms per MiB, on the event loop).
- * Where no prebuilt binary loads, the JS loop serves alone. Short ranges go to
- * JS either way: below NATIVE_MIN_BYTES a call into native code costs more
- * than the loop.
+ * GB/s here, against 1 GB/s for the JS loop below (1 ms per MiB, on the event
+ * loop; checksums were 11 to 17% of a member's profile under 1 MiB values).
+ * Where no prebuilt binary loads, the JS loop serves alone. Ranges under
+ * NATIVE_MIN_BYTES go to the loop either way, so a process that only ever
+ * checksums small records never loads the binding.
  *
  * The JS loop is table-driven "slicing by 8": eight 256-entry tables let it
  * consume eight bytes per step. The RFC 3720 test vectors pin both down.
@@ -81,22 +81,31 @@ export function crc32cUpdateJs(
 /** `initialState` is a previous result to continue from, as crc32cUpdate's `crc`. */
 type NativeCrc32c = (input: Uint8Array, initialState?: number) => number;
 
-function loadNative(): NativeCrc32c | undefined {
-  try {
-    const loaded = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c?: unknown };
-    return typeof loaded.crc32c === "function" ? (loaded.crc32c as NativeCrc32c) : undefined;
-  } catch {
-    return undefined;
+/** Loaded on the first long range: a process that never checksums one does not map the binding (about 4 MB of RSS). */
+let native: NativeCrc32c | null | undefined;
+
+function loadNative(): NativeCrc32c | null {
+  if (native === undefined) {
+    try {
+      const loaded = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c?: unknown };
+      native = typeof loaded.crc32c === "function" ? (loaded.crc32c as NativeCrc32c) : null;
+    } catch {
+      native = null;
+    }
   }
+  return native;
 }
 
-const native = loadNative();
+/** Which implementation serves ranges of NATIVE_MIN_BYTES and more (loading the binding if it can). */
+export function crc32cImplementation(): "native" | "js" {
+  return loadNative() === null ? "js" : "native";
+}
 
-/** Which implementation serves ranges of NATIVE_MIN_BYTES and more. */
-export const CRC32C_IMPLEMENTATION: "native" | "js" = native === undefined ? "js" : "native";
-
-/** Where native and JS break even on this machine's measurements (about 150 ns per call). */
-const NATIVE_MIN_BYTES = 256;
+/**
+ * Below this the JS loop serves: a call into native code costs about 150 ns,
+ * and ranges this short take the loop microseconds at most.
+ */
+const NATIVE_MIN_BYTES = 16 * 1024;
 
 /**
  * Continues a running CRC-32C over `bytes[start, end)`. Start a fresh
@@ -109,11 +118,10 @@ export function crc32cUpdate(
   start = 0,
   end = bytes.length,
 ): number {
-  if (native === undefined || end - start < NATIVE_MIN_BYTES) {
-    return crc32cUpdateJs(crc, bytes, start, end);
-  }
+  const fast = end - start >= NATIVE_MIN_BYTES ? loadNative() : null;
+  if (fast === null) return crc32cUpdateJs(crc, bytes, start, end);
   const range = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
-  return native(range, crc) >>> 0;
+  return fast(range, crc) >>> 0;
 }
 
 /** CRC-32C of `bytes[start, end)`. */
