@@ -55,6 +55,24 @@ describe("LMDB backend: commits gathered into transactions", () => {
     await reopened.close();
   });
 
+  it("keeps a staged value as given until its batch is written, and reads hand out plain copies", async () => {
+    const backend = new LmdbBackend(freshDir(), { intervalMs: 60_000 });
+    // A view into a bigger buffer, as a value in a log entry is.
+    const entry = Buffer.from("header|big value|trailer");
+    const given = { ...record(2, ""), value: entry.subarray(7, 16) };
+    const kept = backend.putRecord("k" as KeyString, given);
+    backend.commit(meta(2));
+    const read = kept.value;
+    expect(Object.getPrototypeOf(read)).toBe(Uint8Array.prototype);
+    expect(text(read)).toBe("big value");
+    read.fill(0);
+    expect(text(kept.value)).toBe("big value");
+    await backend.flushed();
+    expect(Object.getPrototypeOf(kept.value)).toBe(Uint8Array.prototype);
+    expect(text(kept.value)).toBe("big value");
+    await backend.close();
+  });
+
   it("a batch not yet written is not in the file: a reader of it sees the last written commit, whole", async () => {
     const dir = freshDir();
     const writer = new LmdbBackend(dir, { intervalMs: 60_000 });
