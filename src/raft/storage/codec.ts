@@ -105,33 +105,36 @@ export class ByteWriter {
 
   /**
    * The output's bytes in [from, to), as ranges of the parts that hold them,
-   * in order: one range when nothing is referred to.
+   * in order, none empty: one range when nothing is referred to.
    */
-  *spans(from: number, to: number): Generator<[bytes: Uint8Array, start: number, end: number]> {
-    let own = 0;
-    let at = 0;
-    const emit = function* (bytes: Uint8Array, start: number, length: number) {
+  spans(from: number, to: number): [bytes: Uint8Array, start: number, end: number][] {
+    if (this.refs.length === 0) return from < to ? [[this.buf, from, to]] : [];
+    const out: [Uint8Array, number, number][] = [];
+    // `at`: the output offset where the piece starts; `start`: where it starts in `bytes`.
+    const take = (bytes: Uint8Array, start: number, at: number, length: number) => {
       const lo = Math.max(from, at);
       const hi = Math.min(to, at + length);
-      if (lo < hi) yield [bytes, start + lo - at, start + hi - at] as [Uint8Array, number, number];
-      at += length;
+      if (lo < hi) out.push([bytes, start + lo - at, start + hi - at]);
     };
+    let own = 0;
+    let at = 0;
     for (const r of this.refs) {
       const ownLength = r.at - at;
-      yield* emit(this.buf, own, ownLength);
+      take(this.buf, own, at, ownLength);
       own += ownLength;
-      yield* emit(r.bytes, 0, r.bytes.length);
+      take(r.bytes, 0, r.at, r.bytes.length);
+      at = r.at + r.bytes.length;
     }
-    yield* emit(this.buf, own, this.pos - own);
+    take(this.buf, own, at, this.pos - own);
+    return out;
   }
 
   /** The output: own bytes (views that share memory until the next write) and referred binaries. */
   parts(): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const [bytes, start, end] of this.spans(0, this.length)) {
-      out.push(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
-    }
-    return out;
+    if (this.refs.length === 0) return this.pos > 0 ? [this.buf.subarray(0, this.pos)] : [];
+    return this.spans(0, this.length).map(([bytes, start, end]) =>
+      start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end),
+    );
   }
 
   /** A view of the bytes written so far (shares memory until the next write); none referred to. */
