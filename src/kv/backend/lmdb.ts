@@ -149,18 +149,12 @@ export class LmdbBackend implements MvccBackend {
     // are kept until the commit lands, and encoded only when the batch is
     // written: an encoded copy held for a batch interval outlives the young
     // generation, and a big value's would then wait for a full collection.
-    const value = record.value;
-    const fields = {
-      createRevision: record.createRevision,
-      version: record.version,
-      lease: record.lease,
-    };
     const pendingKey = pendingKeyOf(record.modRevision, record.subRevision);
-    this.pending.set(pendingKey, value);
-    this.stagedRecords.push([pendingKey, value]);
+    this.pending.set(pendingKey, record.value);
+    this.stagedRecords.push([pendingKey, record.value]);
     // The record encoder writes a record's bytes as they are.
     this.staged.push(() =>
-      this.records.put(rk, encodeRecord(key, fields, value) as unknown as RecordHead),
+      this.records.put(rk, encodeRecord(key, record, record.value) as unknown as RecordHead),
     );
     return this.storedRecord(record, record.modRevision, record.subRevision);
   }

@@ -2,6 +2,8 @@ import type { ConfState, HardState, NodeId, SnapshotMetadata } from "../core/typ
 
 const TWO_POW_32 = 0x1_0000_0000;
 
+import { concatParts } from "../../byte-parts.js";
+
 /** A payload did not decode; the caller turns this into a StorageCorruptionError with a location. */
 export class DecodeError extends Error {}
 
@@ -143,21 +145,9 @@ export class ByteWriter {
     return this.buf.subarray(0, this.pos);
   }
 
-  /** The output in one buffer: a view when nothing is referred to, else a copy. */
-  contiguous(): Uint8Array {
-    if (this.refs.length === 0) return this.view0();
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const part of this.parts()) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
-  }
-
-  /** A copy of the bytes written so far. */
+  /** A copy of the bytes written so far, in one buffer. */
   finish(): Uint8Array {
-    return this.refs.length === 0 ? this.buf.slice(0, this.pos) : this.contiguous();
+    return this.refs.length === 0 ? this.buf.slice(0, this.pos) : concatParts(this.parts());
   }
 }
 

@@ -25,7 +25,9 @@
  * Record payload (framed as a WAL record, see record.ts):
  *   u32 streamLength, stream (utf8), u64 seq, u64 offset, bytes
  */
+
 import { join } from "node:path";
+import { partsByteLength } from "../../byte-parts.js";
 import { ByteReader, ByteWriter, DecodeError } from "./codec.js";
 import { StorageCorruptionError, StorageFailedError } from "./errors.js";
 import { isNotFound, type StorageFs, type WritableFile } from "./fs.js";
@@ -105,10 +107,8 @@ export function encodeJournalRecord(
   parts: readonly Uint8Array[],
 ): Uint8Array {
   const name = utf8.encode(stream);
-  let length = 0;
-  for (const part of parts) length += part.length;
   // The journal batches frames and writes them together: the segment's bytes are copied in.
-  const w = new ByteWriter(length + name.length + 48);
+  const w = new ByteWriter(partsByteLength(parts) + name.length + 48);
   writeRecord(w, JOURNAL_RECORD, (p) => {
     p.u32(name.length);
     p.bytes(name);

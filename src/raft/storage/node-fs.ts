@@ -1,9 +1,10 @@
-import { readFileSync, writeSync, writevSync } from "node:fs";
+import { readFileSync, writevSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { partsByteLength } from "../../byte-parts.js";
 import { type DirLock, lockDataDir } from "./dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 
-/** Appends up to this size are written on the calling thread (NodeWritableFile.append). */
+/** Appends up to this size are written on the calling thread (NodeWritableFile.appendParts). */
 const MAX_INLINE_WRITE_BYTES = 64 * 1024;
 /** Buffers per writev call, under every platform's IOV_MAX (1024 on Linux). */
 const MAX_WRITEV_PARTS = 512;
@@ -24,41 +25,27 @@ class NodeWritableFile implements WritableFile {
     public sizeBytes: number,
   ) {}
 
-  /**
-   * A small append is written on the calling thread: a write of a few pages
-   * into the page cache takes microseconds, less than handing it to the
-   * thread pool and back (two thread wake-ups, on every member, on every
-   * write path). A big one goes to the thread pool, where a kernel that
-   * throttles a writer of much unsynced data stalls a pool thread, not the
-   * event loop. The fdatasync that makes either durable always goes there.
-   */
-  async append(data: Uint8Array): Promise<void> {
-    const inline = data.length <= MAX_INLINE_WRITE_BYTES;
-    let done = 0;
-    while (done < data.length) {
-      const at = this.sizeBytes + done;
-      const left = data.length - done;
-      done += inline
-        ? writeSync(this.handle.fd, data, done, left, at)
-        : (await this.handle.write(data, done, left, at)).bytesWritten;
-    }
-    this.sizeBytes += data.length;
+  append(data: Uint8Array): Promise<void> {
+    return this.appendParts([data]);
   }
 
   /**
-   * The parts in vectored writes (writev), on the calling thread or the
-   * thread pool by their total size as `append` chooses. A short write is
-   * continued from the first byte it did not take.
+   * The parts in vectored writes (writev). A small append is written on the
+   * calling thread: a write of a few pages into the page cache takes
+   * microseconds, less than handing it to the thread pool and back (two
+   * thread wake-ups, on every member, on every write path). A big one goes to
+   * the thread pool, where a kernel that throttles a writer of much unsynced
+   * data stalls a pool thread, not the event loop. The fdatasync that makes
+   * either durable always goes there. A short write is continued from the
+   * first byte it did not take.
    */
   async appendParts(parts: readonly Uint8Array[]): Promise<void> {
-    if (parts.length === 1) return this.append(parts[0]!);
-    let total = 0;
-    for (const part of parts) total += part.length;
+    const total = partsByteLength(parts);
     const inline = total <= MAX_INLINE_WRITE_BYTES;
     let left = parts.filter((part) => part.length > 0);
     let done = 0;
     while (left.length > 0) {
-      const batch = left.slice(0, MAX_WRITEV_PARTS);
+      const batch = left.length > MAX_WRITEV_PARTS ? left.slice(0, MAX_WRITEV_PARTS) : left;
       const at = this.sizeBytes + done;
       const n = inline
         ? writevSync(this.handle.fd, batch, at)

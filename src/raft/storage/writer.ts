@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { partsByteLength } from "../../byte-parts.js";
 import { ByteWriter } from "./codec.js";
 import { StorageFailedError } from "./errors.js";
 import type { StorageFs, WritableFile } from "./fs.js";
@@ -20,12 +21,6 @@ interface RecordsOp {
   /** The records' bytes, in parts written back to back (ByteWriter.parts). */
   readonly parts: readonly Uint8Array[];
   readonly done: Deferred;
-}
-
-function byteLength(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
 }
 
 /**
@@ -217,7 +212,7 @@ export class WalWriter {
       if (g.parts.length > 0) appends++;
       for (const p of g.parts) if (p.length > 0) parts.push(p);
     }
-    const total = byteLength(parts);
+    const total = partsByteLength(parts);
     const sync = group.some((g) => g.sync);
     if (total > 0) {
       if (this.currentClosed || this.current.sizeBytes >= this.segmentMaxBytes) await this.rotate();
@@ -315,7 +310,7 @@ export async function publishSegment(
   try {
     await file.append(encodeSegmentHeader(kind, seq));
     // A chunk is taken (and may be encoded) only once the one before it is written.
-    for (const chunk of records) if (byteLength(chunk) > 0) await file.appendParts(chunk);
+    for (const chunk of records) if (partsByteLength(chunk) > 0) await file.appendParts(chunk);
     await file.datasync();
   } finally {
     await file.close();

@@ -1,4 +1,5 @@
 import { Packr } from "msgpackr";
+import { concatParts } from "../../byte-parts.js";
 import { arrayHeader, bigBinaryHeader, fixArray } from "../../msgpack-headers.js";
 import type { Entry, Message } from "../core/types.js";
 import { MessageType } from "../core/types.js";
@@ -85,19 +86,6 @@ export function encodeMessageFrame(
   head[FRAME_HEADER_BYTES - 1] = kind;
   if (group !== undefined) view.setUint32(FRAME_HEADER_BYTES, group);
   return [head, ...rest];
-}
-
-/** Copies the parts after `offset` free bytes into one new array. */
-function concatParts(parts: readonly Uint8Array[], offset: number): Uint8Array {
-  let total = offset;
-  for (const p of parts) total += p.byteLength;
-  const out = new Uint8Array(total);
-  let at = offset;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /**

@@ -74,7 +74,6 @@ describe("ByteWriter with referred binaries", () => {
         const expected = copies.view0();
         expect(refs.length).toBe(expected.length);
         expect(same(joined(refs.parts()), expected)).toBe(true);
-        expect(same(refs.contiguous(), expected)).toBe(true);
         expect(same(refs.finish(), expected)).toBe(true);
         const from = a % (expected.length + 1);
         const to = from + (b % (expected.length - from + 1));

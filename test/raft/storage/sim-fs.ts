@@ -1,4 +1,5 @@
 import { dirname } from "node:path";
+import { concatParts } from "../../../src/byte-parts.js";
 import type { Random } from "../../../src/raft/core/prng.js";
 import { DataDirLockedError, type DirLock } from "../../../src/raft/storage/dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "../../../src/raft/storage/fs.js";
@@ -345,13 +346,7 @@ class SimWritable implements WritableFile {
 
   /** As one append of the parts joined: a crash may cut it anywhere, across parts too. */
   appendParts(parts: readonly Uint8Array[]): Promise<void> {
-    const joined = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      joined.set(part, at);
-      at += part.length;
-    }
-    return this.append(joined);
+    return this.append(concatParts(parts));
   }
 
   async datasync(): Promise<void> {
