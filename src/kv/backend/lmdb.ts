@@ -6,11 +6,13 @@ import { InvalidKvCommandError } from "../errors.js";
 import type { KeyRecord } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
 import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
+import { RecordBuffers } from "./record-buffers.js";
 import {
   decodeRecordValue,
   encodeRecord,
   type RecordHead,
   type RevisionKey,
+  recordBytes,
   recordHeadEncoder,
   revisionKeyEncoder,
 } from "./record-codec.js";
@@ -76,6 +78,10 @@ export class LmdbBackend implements MvccBackend {
   private clearBatch = false;
   private batchTimer: NodeJS.Timeout | undefined;
   private readonly batchOptions: Required<LmdbBatchOptions>;
+  /** Where big records are encoded; see RecordBuffers. */
+  private readonly recordBuffers = new RecordBuffers();
+  /** Pooled buffers the batch being handed to lmdb-js was encoded into. */
+  private lent: Buffer[] = [];
   private lastCommit: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
   private sizeCache = { atMs: -Infinity, bytes: 0 };
@@ -154,9 +160,18 @@ export class LmdbBackend implements MvccBackend {
     this.stagedRecords.push([pendingKey, record.value]);
     // The record encoder writes a record's bytes as they are.
     this.staged.push(() =>
-      this.records.put(rk, encodeRecord(key, record, record.value) as unknown as RecordHead),
+      this.records.put(rk, this.encoded(key, record) as unknown as RecordHead),
     );
     return this.storedRecord(record, record.modRevision, record.subRevision);
+  }
+
+  /** A record's bytes for lmdb-js; a big one in a pooled buffer, lent until its batch lands. */
+  private encoded(key: KeyString, record: KeyRecord): Buffer {
+    const size = recordBytes(key, record.value);
+    if (!this.recordBuffers.pools(size)) return encodeRecord(key, record, record.value);
+    const out = this.recordBuffers.take(size);
+    this.lent.push(out);
+    return encodeRecord(key, record, record.value, out);
   }
 
   removeRecords(records: Iterable<KeyRecord>): void {
@@ -228,6 +243,9 @@ export class LmdbBackend implements MvccBackend {
     }
     for (const write of this.batch) void write();
     const landed = this.root.put(META_KEY, { ...meta });
+    // lmdb-js has read every write of the batch once its last one landed.
+    const lent = this.lent;
+    this.lent = [];
     const values = this.batchRecords;
     this.batch = [];
     this.batchRecords = [];
@@ -236,7 +254,9 @@ export class LmdbBackend implements MvccBackend {
     this.lastCommit = landed.then(
       () => {
         for (const [k, v] of values) if (this.pending.get(k) === v) this.pending.delete(k);
+        this.recordBuffers.give(lent);
       },
+      // A failed write thread may not be done with them: they are left to the collector.
       (err: unknown) => {
         this.failure = new InvalidKvCommandError(`kv backend write failed: ${String(err)}`);
       },

@@ -1,3 +1,4 @@
+import { invariant } from "../../raft/core/errors.js";
 import type { KeyString } from "../bytes.js";
 import { InvalidKvCommandError } from "../errors.js";
 
@@ -49,8 +50,19 @@ export interface RecordFields {
   readonly lease: number;
 }
 
-export function encodeRecord(key: KeyString, fields: RecordFields, value: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + key.length + value.byteLength);
+/** Bytes of a record's encoding. */
+export function recordBytes(key: KeyString, value: Uint8Array): number {
+  return HEADER_BYTES + key.length + value.byteLength;
+}
+
+/** Encodes a record into `out` (exactly recordBytes long) or, without it, a new buffer. */
+export function encodeRecord(
+  key: KeyString,
+  fields: RecordFields,
+  value: Uint8Array,
+  out: Buffer = Buffer.allocUnsafe(recordBytes(key, value)),
+): Buffer {
+  invariant(out.byteLength === recordBytes(key, value), "record buffer of the wrong size");
   out.writeDoubleBE(fields.createRevision, 0);
   out.writeDoubleBE(fields.version, 8);
   out.writeDoubleBE(fields.lease, 16);
