@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import { Packr } from "msgpackr";
 import { arrayHeader, bigBinaryHeader } from "../msgpack-headers.js";
+import { codeUnitOrder, sortSmall } from "../small-sort.js";
 import type { WriteCommand } from "./types.js";
 
 /** Bytes of a command digest (SHA-256). */
@@ -51,7 +52,7 @@ function canonical(value: unknown): unknown {
   if (typeof value === "object" && value !== null) {
     const fields: [string, unknown][] = [];
     // The default sort orders by UTF-16 code units, as `<` does.
-    for (const k of Object.keys(value).sort()) {
+    for (const k of sortSmall(Object.keys(value), codeUnitOrder)) {
       const v = (value as Record<string, unknown>)[k];
       if (v !== undefined) fields.push([k, canonical(v)]);
     }

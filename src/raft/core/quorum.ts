@@ -1,4 +1,7 @@
+import { sortSmall } from "../../small-sort.js";
 import type { NodeId } from "./types.js";
+
+const descending = (a: number, b: number) => b - a;
 
 export enum VoteResult {
   Pending = "pending",
@@ -20,7 +23,7 @@ export function majorityCommitted(
   if (n === 0) return Number.MAX_SAFE_INTEGER;
   const indexes: number[] = [];
   for (const id of voters) indexes.push(acked(id) ?? 0);
-  indexes.sort((a, b) => b - a);
+  sortSmall(indexes, descending);
   return indexes[Math.floor(n / 2)]!;
 }
 

@@ -1,3 +1,4 @@
+import { ascending, sortSmall } from "../../small-sort.js";
 import { Progress } from "./progress.js";
 import type { JointVoters } from "./quorum.js";
 import { jointCommitted, jointVoteResult, VoteResult } from "./quorum.js";
@@ -32,7 +33,7 @@ export function cloneTrackerConfig(c: TrackerConfig): TrackerConfig {
   };
 }
 
-const sorted = (s: ReadonlySet<NodeId>): NodeId[] => [...s].sort((a, b) => a - b);
+const sorted = (s: ReadonlySet<NodeId>): NodeId[] => sortSmall([...s], ascending);
 
 export function toConfState(c: TrackerConfig): ConfState {
   return {
@@ -74,7 +75,7 @@ export class ProgressTracker {
 
   /** Every peer with a progress, sorted, for deterministic iteration. */
   ids(): NodeId[] {
-    return [...this.progress.keys()].sort((a, b) => a - b);
+    return sortSmall([...this.progress.keys()], ascending);
   }
 
   isSingleton(): boolean {
