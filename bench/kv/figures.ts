@@ -35,6 +35,7 @@ export const FIGURE = {
   snapshotErrors: "snapshot: failed puts",
   snapshotLoopDelayMs: "snapshot: worst event-loop delay ms",
   snapshotLeaderChanges: "snapshot: leader changes",
+  snapshotIdleLoopDelayMs: "snapshot: idle process worst loop delay ms",
 } as const;
 
 /** Decimal places a figure is printed with, from its name's unit. */

@@ -5,7 +5,11 @@
  * member (its `conclave_event_loop_delay_max_seconds` gauge, the max since
  * the previous scrape, scraped every second); on both systems the leader
  * changes, as the growth of the highest term seen by polling every member.
+ * Beside it, on both systems, the worst loop delay of an idle Node process
+ * (see idle-loop.ts): what the machine's scheduler alone costs an event loop
+ * under this load.
  */
+import { startIdleLoopProbe } from "../support/idle-loop.js";
 import { FIGURE } from "./figures.js";
 import { runLoad } from "./load.js";
 import { metricSum } from "./member-http.js";
@@ -60,6 +64,8 @@ export async function snapshotPhase(
     }
   })();
   let load: Awaited<ReturnType<typeof runLoad>>;
+  const idle = await startIdleLoopProbe();
+  let idleWorstMs = Number.NaN;
   try {
     load = await runLoad({
       serverPids: [],
@@ -72,13 +78,14 @@ export async function snapshotPhase(
   } finally {
     polling = false;
     await poller;
+    idleWorstMs = await idle.stop();
   }
   await poll();
   logLoad(target.name, "1 MiB puts x2", load);
   const leaderChanges = highestTermSeen - termBefore;
   console.error(
     `  ${target.name} snapshot load: worst loop delay ${(worstDelayS * 1000).toFixed(0)} ms, ` +
-      `${leaderChanges} leader changes`,
+      `${leaderChanges} leader changes; an idle process's worst loop delay ${idleWorstMs.toFixed(0)} ms`,
   );
   return {
     [FIGURE.snapshotPutsPerS]: load.opsPerSecond,
@@ -86,5 +93,6 @@ export async function snapshotPhase(
     [FIGURE.snapshotErrors]: load.errors,
     [FIGURE.snapshotLoopDelayMs]: worstDelayS * 1000,
     [FIGURE.snapshotLeaderChanges]: leaderChanges,
+    [FIGURE.snapshotIdleLoopDelayMs]: idleWorstMs,
   };
 }

@@ -60,7 +60,7 @@ const STORAGE_BUCKETS_S = [
 const HTTP_BUCKETS_S = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Sampling period of the event-loop delay monitor; delays shorter than this are not seen. */
-const LOOP_DELAY_RESOLUTION_MS = 10;
+export const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /** The route label of a request that matched no route: one series, not one per URL. */
 export const UNMATCHED_ROUTE = "unmatched";
