@@ -45,6 +45,8 @@ export async function snapshotPhase(
   options: KvBenchOptions,
 ): Promise<RoundFigures> {
   const value = seededBytes(VALUE_BYTES, 7);
+  // Started before the poller, which a failed start would leave running.
+  const idle = await startIdleLoopProbe();
   const termBefore = await highestTerm(target);
   // This scrape resets each member's gauge: what follows is the phase's alone.
   await worstLoopDelaySeconds(target);
@@ -64,7 +66,6 @@ export async function snapshotPhase(
     }
   })();
   let load: Awaited<ReturnType<typeof runLoad>>;
-  const idle = await startIdleLoopProbe();
   let idleWorstMs = Number.NaN;
   try {
     load = await runLoad({

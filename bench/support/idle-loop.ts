@@ -6,21 +6,24 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createInterface } from "node:readline";
 import { LOOP_DELAY_RESOLUTION_MS } from "../../src/server/metrics.js";
 
+// Reports on the first input line, or when its parent is gone (stdin closed).
 const CHILD = `
 const { monitorEventLoopDelay } = require("node:perf_hooks");
 const h = monitorEventLoopDelay({ resolution: ${LOOP_DELAY_RESOLUTION_MS} });
 h.enable();
 process.stdout.write("ready\\n");
-process.stdin.once("data", () => {
+const report = () => {
   h.disable();
   process.stdout.write(JSON.stringify({ maxMs: h.max / 1e6 }) + "\\n");
   process.exit(0);
-});
+};
+process.stdin.once("data", report).once("end", report);
 `;
 
-const START_TIMEOUT_MS = 10_000;
+const LINE_TIMEOUT_MS = 10_000;
 
 export interface IdleLoopProbe {
   readonly pid: number;
@@ -30,29 +33,33 @@ export interface IdleLoopProbe {
 
 export async function startIdleLoopProbe(): Promise<IdleLoopProbe> {
   const child = spawn(process.execPath, ["-e", CHILD], { stdio: ["pipe", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    out += chunk;
-  });
-  const line = async (n: number) => {
-    const deadline = performance.now() + START_TIMEOUT_MS;
-    while (out.split("\n").length <= n + 1) {
-      if (child.exitCode !== null || performance.now() > deadline) {
-        child.kill();
-        throw new Error(`idle loop probe gave no line ${n + 1} (exit ${child.exitCode})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const nextLine = async (what: string): Promise<string> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`idle loop probe: no ${what} line`)),
+        LINE_TIMEOUT_MS,
+      );
+    });
+    try {
+      const line = await Promise.race([lines.next(), timeout]);
+      if (line.done === true) throw new Error(`idle loop probe exited before its ${what} line`);
+      return line.value;
+    } catch (err) {
+      child.kill();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
-    return out.split("\n")[n]!;
   };
-  await line(0);
+  await nextLine("ready");
   return {
     pid: child.pid!,
     async stop() {
       const exited = once(child, "exit");
       child.stdin.end("stop\n");
-      const { maxMs } = JSON.parse(await line(1)) as { maxMs: number };
+      const { maxMs } = JSON.parse(await nextLine("report")) as { maxMs: number };
       await exited;
       return maxMs;
     },

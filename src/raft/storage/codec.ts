@@ -1,8 +1,7 @@
+import { concatParts } from "../../byte-parts.js";
 import type { ConfState, HardState, NodeId, SnapshotMetadata } from "../core/types.js";
 
 const TWO_POW_32 = 0x1_0000_0000;
-
-import { concatParts } from "../../byte-parts.js";
 
 /** A payload did not decode; the caller turns this into a StorageCorruptionError with a location. */
 export class DecodeError extends Error {}
