@@ -1,4 +1,4 @@
-import { readFileSync, writevSync } from "node:fs";
+import { fdatasyncSync, readFileSync, writevSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { partsByteLength } from "../../byte-parts.js";
 import { type DirLock, lockDataDir } from "./dir-lock.js";
@@ -8,6 +8,39 @@ import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 const MAX_INLINE_WRITE_BYTES = 64 * 1024;
 /** Buffers per writev call, under every platform's IOV_MAX (1024 on Linux). */
 const MAX_WRITEV_PARTS = 512;
+/** An fdatasync after at most this many appended bytes may be made on the calling thread. */
+export const MAX_INLINE_SYNC_BYTES = 64 * 1024;
+/** An inline fdatasync slower than this sends the next ones to the thread pool... */
+export const SLOW_INLINE_SYNC_MS = 2;
+/** ...for this long; then one is tried on the calling thread again. */
+export const POOL_SYNCS_AFTER_SLOW_MS = 1_000;
+
+/**
+ * Where an fdatasync runs. One that follows a small append is made on the
+ * calling thread: on a disk that flushes in a fraction of a millisecond,
+ * that costs less than handing the call to the thread pool and back (two
+ * thread wake-ups, on every member, for every write that must be durable),
+ * and the caller has nothing to do before it is done anyway. One that
+ * follows a big append goes to the pool, and so does every one for a while
+ * after an inline one was slow (a disk busy with other writers, a throttled
+ * volume): a slow disk then stalls a pool thread, and the event loop for at
+ * most one call per pause. One per file system: the files share the disk.
+ */
+export class SyncPlacement {
+  private poolUntilMs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly nowMs: () => number = () => performance.now()) {}
+
+  /** Whether a sync covering `unsyncedBytes` appended bytes runs on the calling thread. */
+  inline(unsyncedBytes: number): boolean {
+    return unsyncedBytes <= MAX_INLINE_SYNC_BYTES && this.nowMs() >= this.poolUntilMs;
+  }
+
+  /** An inline sync took `ms`. */
+  inlineTook(ms: number): void {
+    if (ms > SLOW_INLINE_SYNC_MS) this.poolUntilMs = this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS;
+  }
+}
 
 /** What is left of `parts` (none empty) once a write has taken their first `written` bytes. */
 export function unwritten(parts: readonly Uint8Array[], written: number): Uint8Array[] {
@@ -20,9 +53,13 @@ export function unwritten(parts: readonly Uint8Array[], written: number): Uint8A
 }
 
 class NodeWritableFile implements WritableFile {
+  /** Bytes appended since the last datasync call. */
+  private unsyncedBytes = 0;
+
   constructor(
     private readonly handle: FileHandle,
     public sizeBytes: number,
+    private readonly syncs: SyncPlacement,
   ) {}
 
   append(data: Uint8Array): Promise<void> {
@@ -35,9 +72,9 @@ class NodeWritableFile implements WritableFile {
    * microseconds, less than handing it to the thread pool and back (two
    * thread wake-ups, on every member, on every write path). A big one goes to
    * the thread pool, where a kernel that throttles a writer of much unsynced
-   * data stalls a pool thread, not the event loop. The fdatasync that makes
-   * either durable always goes there. A short write is continued from the
-   * first byte it did not take.
+   * data stalls a pool thread, not the event loop. Where the fdatasync that
+   * makes either durable runs is SyncPlacement's choice. A short write is
+   * continued from the first byte it did not take.
    */
   async appendParts(parts: readonly Uint8Array[]): Promise<void> {
     const total = partsByteLength(parts);
@@ -54,10 +91,22 @@ class NodeWritableFile implements WritableFile {
       left = unwritten(left, n);
     }
     this.sizeBytes += total;
+    this.unsyncedBytes += total;
   }
 
   datasync(): Promise<void> {
-    return this.handle.datasync();
+    const inline = this.syncs.inline(this.unsyncedBytes);
+    this.unsyncedBytes = 0;
+    if (!inline) return this.handle.datasync();
+    const started = performance.now();
+    try {
+      fdatasyncSync(this.handle.fd);
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      this.syncs.inlineTook(performance.now() - started);
+    }
+    return Promise.resolve();
   }
 
   async truncate(sizeBytes: number): Promise<void> {
@@ -86,8 +135,13 @@ class NodeReadableFile implements ReadableFile {
   }
 }
 
+/** The process's files share its disks, and so the placement of their syncs. */
+const PROCESS_SYNCS = new SyncPlacement();
+
 /** The real file system (node:fs). */
 export class NodeStorageFs implements StorageFs {
+  constructor(private readonly syncs: SyncPlacement = PROCESS_SYNCS) {}
+
   lockDir(dir: string): Promise<DirLock> {
     return lockDataDir(dir);
   }
@@ -112,7 +166,7 @@ export class NodeStorageFs implements StorageFs {
     const handle = await open(path, mode === "create" ? "w" : "r+");
     try {
       const { size } = await handle.stat();
-      return new NodeWritableFile(handle, size);
+      return new NodeWritableFile(handle, size, this.syncs);
     } catch (err) {
       await handle.close();
       throw err;

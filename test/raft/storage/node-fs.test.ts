@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REF_MIN_BYTES } from "../../../src/raft/storage/codec.js";
 import { StorageCorruptionError } from "../../../src/raft/storage/errors.js";
-import { NodeStorageFs } from "../../../src/raft/storage/node-fs.js";
+import {
+  MAX_INLINE_SYNC_BYTES,
+  NodeStorageFs,
+  POOL_SYNCS_AFTER_SLOW_MS,
+  SLOW_INLINE_SYNC_MS,
+  SyncPlacement,
+} from "../../../src/raft/storage/node-fs.js";
 import { WalStorage } from "../../../src/raft/storage/wal-storage.js";
 import { CONF, entries, entry, IDENTITY } from "./workload.js";
 
@@ -48,6 +54,40 @@ describe("WalStorage on the real file system", () => {
     expect(err).toBeInstanceOf(StorageCorruptionError);
     expect((err as StorageCorruptionError).file).toBe(last);
     expect((err as StorageCorruptionError).offset).toBe(32);
+  });
+
+  it("syncs after small appends on the calling thread, and after big ones or a slow inline sync on the pool", () => {
+    let now = 0;
+    const syncs = new SyncPlacement(() => now);
+    expect(syncs.inline(0)).toBe(true);
+    expect(syncs.inline(MAX_INLINE_SYNC_BYTES)).toBe(true);
+    expect(syncs.inline(MAX_INLINE_SYNC_BYTES + 1)).toBe(false);
+    syncs.inlineTook(SLOW_INLINE_SYNC_MS); // not slower than the bound
+    expect(syncs.inline(100)).toBe(true);
+    now = 50;
+    syncs.inlineTook(SLOW_INLINE_SYNC_MS + 0.5);
+    expect(syncs.inline(100)).toBe(false);
+    now = 50 + POOL_SYNCS_AFTER_SLOW_MS - 1;
+    expect(syncs.inline(100)).toBe(false);
+    now = 50 + POOL_SYNCS_AFTER_SLOW_MS;
+    expect(syncs.inline(100)).toBe(true);
+  });
+
+  it("makes data durable inline or on the pool alike, and a failed sync rejects on either", async () => {
+    const syncs = new SyncPlacement(() => 0);
+    const fs = new NodeStorageFs(syncs);
+    const path = join(dir, "synced");
+    const file = await fs.openWritable(path, "create");
+    await file.append(new Uint8Array(10).fill(1));
+    await file.datasync(); // inline
+    await file.append(new Uint8Array(MAX_INLINE_SYNC_BYTES + 1).fill(2));
+    await file.datasync(); // on the pool
+    expect((await readFile(path)).length).toBe(10 + MAX_INLINE_SYNC_BYTES + 1);
+    await file.close();
+    // Closed: the inline path's error comes back as a rejection, as the pool's does.
+    await expect(file.datasync()).rejects.toThrow();
+    syncs.inlineTook(SLOW_INLINE_SYNC_MS + 1);
+    await expect(file.datasync()).rejects.toThrow();
   });
 
   it("writes parts back to back, on the event loop and on the thread pool, past IOV_MAX", async () => {
