@@ -10,21 +10,22 @@ const MAX_INLINE_WRITE_BYTES = 64 * 1024;
 const MAX_WRITEV_PARTS = 512;
 /** An fdatasync after at most this many appended bytes may be made on the calling thread. */
 export const MAX_INLINE_SYNC_BYTES = 64 * 1024;
-/** An inline fdatasync slower than this sends the next ones to the thread pool... */
-export const SLOW_INLINE_SYNC_MS = 2;
-/** ...for this long; then one is tried on the calling thread again. */
+/** An fdatasync slower than this, wherever it ran, sends the next ones to the thread pool... */
+export const SLOW_SYNC_MS = 2;
+/** ...for this long after it finished; then a small one is made on the calling thread again. */
 export const POOL_SYNCS_AFTER_SLOW_MS = 1_000;
 
 /**
  * Where an fdatasync runs. One that follows a small append is made on the
- * calling thread: on a disk that flushes in a fraction of a millisecond,
- * that costs less than handing the call to the thread pool and back (two
- * thread wake-ups, on every member, for every write that must be durable),
- * and the caller has nothing to do before it is done anyway. One that
- * follows a big append goes to the pool, and so does every one for a while
- * after an inline one was slow (a disk busy with other writers, a throttled
- * volume): a slow disk then stalls a pool thread, and the event loop for at
- * most one call per pause. One per file system: the files share the disk.
+ * calling thread while the disk answers syncs quickly: on a disk that
+ * flushes in a fraction of a millisecond that costs less than handing the
+ * call to the thread pool and back (two thread wake-ups, on every member,
+ * for every write that must be durable), and the caller has nothing to do
+ * before it is done anyway. One that follows a big append goes to the pool,
+ * and so does every one for a while after any sync was slow (big writes in
+ * flight, a disk busy with other writers, a throttled volume): a slow disk
+ * stalls a pool thread, not the event loop. One per process: its files
+ * share the disks.
  */
 export class SyncPlacement {
   private poolUntilMs = Number.NEGATIVE_INFINITY;
@@ -36,9 +37,9 @@ export class SyncPlacement {
     return unsyncedBytes <= MAX_INLINE_SYNC_BYTES && this.nowMs() >= this.poolUntilMs;
   }
 
-  /** An inline sync took `ms`. */
-  inlineTook(ms: number): void {
-    if (ms > SLOW_INLINE_SYNC_MS) this.poolUntilMs = this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS;
+  /** A sync, on either path, took `ms` (on the pool: from the call until it settled). */
+  took(ms: number): void {
+    if (ms > SLOW_SYNC_MS) this.poolUntilMs = this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS;
   }
 }
 
@@ -97,14 +98,15 @@ class NodeWritableFile implements WritableFile {
   datasync(): Promise<void> {
     const inline = this.syncs.inline(this.unsyncedBytes);
     this.unsyncedBytes = 0;
-    if (!inline) return this.handle.datasync();
     const started = performance.now();
+    const took = () => this.syncs.took(performance.now() - started);
+    if (!inline) return this.handle.datasync().finally(took);
     try {
       fdatasyncSync(this.handle.fd);
     } catch (err) {
       return Promise.reject(err);
     } finally {
-      this.syncs.inlineTook(performance.now() - started);
+      took();
     }
     return Promise.resolve();
   }

@@ -8,7 +8,7 @@ import {
   MAX_INLINE_SYNC_BYTES,
   NodeStorageFs,
   POOL_SYNCS_AFTER_SLOW_MS,
-  SLOW_INLINE_SYNC_MS,
+  SLOW_SYNC_MS,
   SyncPlacement,
 } from "../../../src/raft/storage/node-fs.js";
 import { WalStorage } from "../../../src/raft/storage/wal-storage.js";
@@ -56,16 +56,16 @@ describe("WalStorage on the real file system", () => {
     expect((err as StorageCorruptionError).offset).toBe(32);
   });
 
-  it("syncs after small appends on the calling thread, and after big ones or a slow inline sync on the pool", () => {
+  it("syncs after small appends on the calling thread, and after big ones or for a while after a slow sync on the pool", () => {
     let now = 0;
     const syncs = new SyncPlacement(() => now);
     expect(syncs.inline(0)).toBe(true);
     expect(syncs.inline(MAX_INLINE_SYNC_BYTES)).toBe(true);
     expect(syncs.inline(MAX_INLINE_SYNC_BYTES + 1)).toBe(false);
-    syncs.inlineTook(SLOW_INLINE_SYNC_MS); // not slower than the bound
+    syncs.took(SLOW_SYNC_MS); // not slower than the bound
     expect(syncs.inline(100)).toBe(true);
     now = 50;
-    syncs.inlineTook(SLOW_INLINE_SYNC_MS + 0.5);
+    syncs.took(SLOW_SYNC_MS + 0.5);
     expect(syncs.inline(100)).toBe(false);
     now = 50 + POOL_SYNCS_AFTER_SLOW_MS - 1;
     expect(syncs.inline(100)).toBe(false);
@@ -86,7 +86,7 @@ describe("WalStorage on the real file system", () => {
     await file.close();
     // Closed: the inline path's error comes back as a rejection, as the pool's does.
     await expect(file.datasync()).rejects.toThrow();
-    syncs.inlineTook(SLOW_INLINE_SYNC_MS + 1);
+    syncs.took(SLOW_SYNC_MS + 1);
     await expect(file.datasync()).rejects.toThrow();
   });
 
