@@ -196,7 +196,12 @@ export class RequestLog {
 /** Where an entry's bytes are in a ByteArena: slab number × SLAB_BYTES + offset. */
 type Handle = number;
 
-/** A queue of (id, handle) pairs in the order they were added; compacted as its front is taken. */
+/**
+ * A queue of (id, handle) pairs in the order they were added; compacted as
+ * its front is taken. A taken slot lets go of its id at once: until the
+ * next compaction the queue may hold as many taken slots as live ones, and
+ * their ids would be kept alive with it.
+ */
 class AddOrder {
   private ids: string[] = [];
   private handles: Handle[] = [];
@@ -213,6 +218,7 @@ class AddOrder {
   }
 
   shift(): void {
+    this.ids[this.head] = "";
     this.head++;
     if (this.head >= 4096 && this.head * 2 >= this.ids.length) {
       this.ids = this.ids.slice(this.head);
