@@ -4,12 +4,14 @@ import { partsByteLength } from "../../byte-parts.js";
 import { type DirLock, lockDataDir } from "./dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 
-/** Appends up to this size are written on the calling thread (NodeWritableFile.appendParts). */
-const MAX_INLINE_WRITE_BYTES = 64 * 1024;
+/**
+ * Appends up to this size are written on the calling thread, and an
+ * fdatasync after at most this many appended bytes may be made there too
+ * (NodeWritableFile.appendParts, SyncPlacement).
+ */
+export const MAX_INLINE_BYTES = 64 * 1024;
 /** Buffers per writev call, under every platform's IOV_MAX (1024 on Linux). */
 const MAX_WRITEV_PARTS = 512;
-/** An fdatasync after at most this many appended bytes may be made on the calling thread. */
-export const MAX_INLINE_SYNC_BYTES = 64 * 1024;
 /** An fdatasync slower than this, wherever it ran, sends the next ones to the thread pool... */
 export const SLOW_SYNC_MS = 2;
 /** ...for this long after it finished; then a small one is made on the calling thread again. */
@@ -34,12 +36,31 @@ export class SyncPlacement {
 
   /** Whether a sync covering `unsyncedBytes` appended bytes runs on the calling thread. */
   inline(unsyncedBytes: number): boolean {
-    return unsyncedBytes <= MAX_INLINE_SYNC_BYTES && this.nowMs() >= this.poolUntilMs;
+    return unsyncedBytes <= MAX_INLINE_BYTES && this.nowMs() >= this.poolUntilMs;
   }
 
   /** A sync, on either path, took `ms` (on the pool: from the call until it settled). */
   took(ms: number): void {
     if (ms > SLOW_SYNC_MS) this.poolUntilMs = this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS;
+  }
+
+  /**
+   * Runs a sync covering `unsyncedBytes`: `onThread` on the calling thread
+   * or `onPool`, as placed, and times it. An error comes back as a rejection
+   * on either path.
+   */
+  sync(unsyncedBytes: number, onThread: () => void, onPool: () => Promise<void>): Promise<void> {
+    const started = this.nowMs();
+    const took = () => this.took(this.nowMs() - started);
+    if (!this.inline(unsyncedBytes)) return onPool().finally(took);
+    try {
+      onThread();
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      took();
+    }
+    return Promise.resolve();
   }
 }
 
@@ -79,7 +100,7 @@ class NodeWritableFile implements WritableFile {
    */
   async appendParts(parts: readonly Uint8Array[]): Promise<void> {
     const total = partsByteLength(parts);
-    const inline = total <= MAX_INLINE_WRITE_BYTES;
+    const inline = total <= MAX_INLINE_BYTES;
     let left = parts.filter((part) => part.length > 0);
     let done = 0;
     while (left.length > 0) {
@@ -96,19 +117,13 @@ class NodeWritableFile implements WritableFile {
   }
 
   datasync(): Promise<void> {
-    const inline = this.syncs.inline(this.unsyncedBytes);
+    const covered = this.unsyncedBytes;
     this.unsyncedBytes = 0;
-    const started = performance.now();
-    const took = () => this.syncs.took(performance.now() - started);
-    if (!inline) return this.handle.datasync().finally(took);
-    try {
-      fdatasyncSync(this.handle.fd);
-    } catch (err) {
-      return Promise.reject(err);
-    } finally {
-      took();
-    }
-    return Promise.resolve();
+    return this.syncs.sync(
+      covered,
+      () => fdatasyncSync(this.handle.fd),
+      () => this.handle.datasync(),
+    );
   }
 
   async truncate(sizeBytes: number): Promise<void> {

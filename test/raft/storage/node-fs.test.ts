@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REF_MIN_BYTES } from "../../../src/raft/storage/codec.js";
 import { StorageCorruptionError } from "../../../src/raft/storage/errors.js";
 import {
-  MAX_INLINE_SYNC_BYTES,
+  MAX_INLINE_BYTES,
   NodeStorageFs,
   POOL_SYNCS_AFTER_SLOW_MS,
   SLOW_SYNC_MS,
@@ -60,8 +60,8 @@ describe("WalStorage on the real file system", () => {
     let now = 0;
     const syncs = new SyncPlacement(() => now);
     expect(syncs.inline(0)).toBe(true);
-    expect(syncs.inline(MAX_INLINE_SYNC_BYTES)).toBe(true);
-    expect(syncs.inline(MAX_INLINE_SYNC_BYTES + 1)).toBe(false);
+    expect(syncs.inline(MAX_INLINE_BYTES)).toBe(true);
+    expect(syncs.inline(MAX_INLINE_BYTES + 1)).toBe(false);
     syncs.took(SLOW_SYNC_MS); // not slower than the bound
     expect(syncs.inline(100)).toBe(true);
     now = 50;
@@ -80,9 +80,9 @@ describe("WalStorage on the real file system", () => {
     const file = await fs.openWritable(path, "create");
     await file.append(new Uint8Array(10).fill(1));
     await file.datasync(); // inline
-    await file.append(new Uint8Array(MAX_INLINE_SYNC_BYTES + 1).fill(2));
+    await file.append(new Uint8Array(MAX_INLINE_BYTES + 1).fill(2));
     await file.datasync(); // on the pool
-    expect((await readFile(path)).length).toBe(10 + MAX_INLINE_SYNC_BYTES + 1);
+    expect((await readFile(path)).length).toBe(10 + MAX_INLINE_BYTES + 1);
     await file.close();
     // Closed: the inline path's error comes back as a rejection, as the pool's does.
     await expect(file.datasync()).rejects.toThrow();
