@@ -40,35 +40,54 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
  * A remembered request's bytes, as written into the arena: a flag byte (1
- * when a command digest follows), the digest, then the encoded result.
+ * when a command digest follows), its sequence number (a float64), the
+ * digest, then the encoded result.
  */
 type Remembered = Uint8Array;
 
-function packRemembered(arena: ByteArena, result: Uint8Array, digest?: Uint8Array): Handle {
+/** Bytes of a remembered request's head: the flag and the sequence number. */
+const HEAD_BYTES = 1 + 8;
+
+function packRemembered(
+  arena: ByteArena,
+  seq: number,
+  result: Uint8Array,
+  digest?: Uint8Array,
+): Handle {
   const digestBytes = digest?.byteLength ?? 0;
-  const handle = arena.alloc(1 + digestBytes + result.byteLength);
+  const handle = arena.alloc(HEAD_BYTES + digestBytes + result.byteLength);
   const out = arena.view(handle);
   out[0] = digest === undefined ? 0 : 1;
-  if (digest !== undefined) out.set(digest, 1);
-  out.set(result, 1 + digestBytes);
+  new DataView(out.buffer, out.byteOffset, HEAD_BYTES).setFloat64(1, seq);
+  if (digest !== undefined) out.set(digest, HEAD_BYTES);
+  out.set(result, HEAD_BYTES + digestBytes);
   return handle;
 }
 
+function rememberedSeq(r: Remembered): number {
+  return new DataView(r.buffer, r.byteOffset, HEAD_BYTES).getFloat64(1);
+}
+
 function rememberedDigest(r: Remembered): Uint8Array | undefined {
-  return r[0] === 1 ? r.subarray(1, 1 + COMMAND_DIGEST_BYTES) : undefined;
+  return r[0] === 1 ? r.subarray(HEAD_BYTES, HEAD_BYTES + COMMAND_DIGEST_BYTES) : undefined;
 }
 
 function rememberedResult(r: Remembered): Uint8Array {
-  return r.subarray(r[0] === 1 ? 1 + COMMAND_DIGEST_BYTES : 1);
+  return r.subarray(r[0] === 1 ? HEAD_BYTES + COMMAND_DIGEST_BYTES : HEAD_BYTES);
 }
 
 /** One remembered request in a snapshot: id, encoded result and, since digests exist, digest. */
 export type RequestEntry = [id: string, result: Uint8Array, digest?: Uint8Array];
 
-/** Where the log's changes are kept as they happen (the store's backend). */
+/**
+ * Where the log's changes are kept as they happen (the store's backend), by
+ * sequence number: each entry added gets the next one, so a backend that
+ * keys them by it appends at one end and forgets at the other, and hands
+ * them back oldest first.
+ */
 export interface RequestSink {
   put(seq: number, entry: RequestEntry): void;
-  remove(id: string): void;
+  remove(seq: number): void;
 }
 
 export class RequestLog {
@@ -142,23 +161,33 @@ export class RequestLog {
     });
   }
 
-  /** Adds an entry read back from a snapshot. */
-  add([id, encoded, givenDigest]: RequestEntry): void {
+  /**
+   * Adds an entry read back from a snapshot, which numbers it next, or from
+   * a backend, with the sequence number it was kept under: numbering goes on
+   * after the highest one, so what is added next is kept as younger than
+   * everything loaded, across any number of restarts.
+   */
+  add([id, encoded, givenDigest]: RequestEntry, seq = this.nextSeq): void {
     if (!REQUEST_ID_PATTERN.test(id)) {
       throw new InvalidKvCommandError(`request id ${JSON.stringify(id)} is not valid`);
     }
     if (givenDigest !== undefined && givenDigest.byteLength !== COMMAND_DIGEST_BYTES) {
       throw new InvalidKvCommandError(`request ${JSON.stringify(id)} has a malformed digest`);
     }
+    if (!Number.isSafeInteger(seq) || seq < this.nextSeq) {
+      throw new InvalidKvCommandError(
+        `request ${JSON.stringify(id)} has sequence number ${seq}, not after ${this.nextSeq - 1}`,
+      );
+    }
+    this.nextSeq = seq + 1;
     this.forget(id);
-    const handle = packRemembered(this.arena, encoded, givenDigest);
+    const handle = packRemembered(this.arena, seq, encoded, givenDigest);
     // Its own string: a decoded id is often a slice of a longer one (the
     // decoder's), which a remembered id would otherwise keep alive.
     const own = ownString(id);
     this.results.set(own, handle);
     this.order.push(own, handle);
     this.bytes += this.weight(handle);
-    const seq = this.nextSeq++;
     this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
     if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) return;
     while (this.results.size > this.window.maxEntries || this.bytes > this.window.maxBytes) {
@@ -184,12 +213,12 @@ export class RequestLog {
     if (handle === undefined) return;
     this.results.delete(id);
     this.bytes -= this.weight(handle);
-    this.sink?.remove(id);
+    this.sink?.remove(rememberedSeq(this.arena.view(handle)));
   }
 
   /** What a remembered request counts against the window: result and digest bytes. */
   private weight(handle: Handle): number {
-    return this.arena.size(handle) - 1;
+    return this.arena.size(handle) - HEAD_BYTES;
   }
 }
 

@@ -461,12 +461,12 @@ export class KvStore implements StateMachine<KvResult> {
       this.install(
         { ...header, ...state.meta, leases: [...state.leases] },
         state.records,
-        state.requests.map(([, entry]) => entry),
+        state.requests,
       );
     }
     this.requests.attach({
       put: (seq, entry) => this.backend.putRequest(seq, entry),
-      remove: (id) => this.backend.removeRequest(id),
+      remove: (seq) => this.backend.removeRequest(seq),
     });
   }
 
@@ -509,7 +509,7 @@ export class KvStore implements StateMachine<KvResult> {
       (function* () {
         for (const [key, records] of histories) for (const r of records) yield [key, r];
       })(),
-      requests,
+      requests.map((entry) => [undefined, entry] as const),
       this.backend,
     );
     this.tablesDirty = true;
@@ -526,22 +526,24 @@ export class KvStore implements StateMachine<KvResult> {
 
   /**
    * Replaces the state with `header` and `records` (each key's in revision
-   * order). With `into`, records and requests are also written to that backend.
+   * order) and `requests` (oldest first, with the sequence number a backend
+   * kept each under, or none from a snapshot). With `into`, records and
+   * requests are also written to that backend.
    */
   private install(
     header: SnapshotHeader,
     records: Iterable<[KeyString, KeyRecord]>,
-    requests: Iterable<RequestEntry>,
+    requests: Iterable<readonly [seq: number | undefined, entry: RequestEntry]>,
     into?: MvccBackend,
   ): void {
     const requestLog = new RequestLog(this.requestWindow);
     if (into !== undefined) {
       requestLog.attach({
         put: (seq, entry) => into.putRequest(seq, entry),
-        remove: (id) => into.removeRequest(id),
+        remove: (seq) => into.removeRequest(seq),
       });
     }
-    for (const entry of requests) requestLog.add(entry);
+    for (const [seq, entry] of requests) requestLog.add(entry, seq);
     const keys = new KeyHistories();
     const leases = new LeaseTable();
     for (const [id, ttlMs, renewals, remainingMs] of header.leases) {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
+import { type DatabaseOptions, open as openLmdb } from "lmdb";
 import { afterAll, describe, expect, it } from "vitest";
 import type { MvccBackend } from "../../src/kv/backend/backend.js";
 import { LmdbBackend } from "../../src/kv/backend/lmdb.js";
@@ -174,7 +175,7 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
     o.backend.commit(meta(3));
     o.backend.removeRecords([old]);
-    o.backend.removeRequest("r1");
+    o.backend.removeRequest(1);
     o.backend.commit(meta(3, 4));
     const loaded = (await o.reopen()).load()!;
     expect([...loaded.records].map(([, r]) => text(r.value))).toEqual(["new"]);
@@ -251,6 +252,39 @@ describe.each(kinds)("the key space over a backend, reopened: %s", (_name, open)
     expect(reopened.appliedIndex).toBe(2);
     expect(reopened.apply(3, { type: "request", id: "req-1", command: put })).toEqual(first);
     expect(reopened.revision).toBe(2);
+  });
+
+  it("forgets requests oldest first across restarts, as a replica that never restarted does", async () => {
+    // Ids made in the reverse of their names' order: neither order may stand in for the other.
+    const ids = ["r8", "r7", "r6", "r5", "r4", "r3", "r2", "r1"];
+    const requestWindow = { maxEntries: 3, maxBytes: 1024 * 1024 };
+    const o = open();
+    let restarted = new KvStore({ requestWindow, backend: o.backend });
+    const restart = async () => {
+      restarted = new KvStore({ requestWindow, backend: await o.reopen() });
+    };
+    const steady = new KvStore({ requestWindow });
+    let index = 0;
+    const applyBoth = (id: string) => {
+      const put: KvCommand = { type: "put", key: Buffer.from(id), value: Buffer.from("v") };
+      const command: KvCommand = { type: "request", id, command: put };
+      index++;
+      expect(restarted.apply(index, command), `${id} at ${index}`).toEqual(
+        steady.apply(index, command),
+      );
+    };
+    for (const id of ids.slice(0, 5)) applyBoth(id);
+    await restart();
+    applyBoth(ids[5]!);
+    await restart();
+    for (const id of ids.slice(6)) applyBoth(id);
+    await restart();
+    // A retry of each, youngest first (a retry applied again is remembered
+    // anew, and would push out what the next retries look for): answered
+    // from memory where the request is remembered, applied again where it
+    // was forgotten, and alike on both.
+    for (const id of [...ids].reverse()) applyBoth(id);
+    expect(restarted.revision).toBe(steady.revision);
   });
 
   it("a snapshot read while writes and a compaction go on shows the moment it was taken", async () => {
@@ -341,5 +375,55 @@ describe("the value a write replaces", () => {
     store.apply(++index, put("a", "6"));
     store.apply(++index, put("a", "7"));
     expect(backend.reads).toBe(readsWhileWatched);
+  });
+});
+
+describe("LMDB backend: requests an earlier version kept by id", () => {
+  /** Whether a named table is in the file (lmdb-js throws or answers nothing when it is not). */
+  const hasTable = (path: string, name: string) => {
+    const root = openLmdb({ path, maxDbs: 4 });
+    try {
+      return (
+        root.openDB({ name, create: false } as DatabaseOptions & { name: string }) !== undefined
+      );
+    } catch {
+      return false;
+    } finally {
+      void root.close();
+    }
+  };
+
+  it("are moved into the log by sequence number on open, in their order, and the old table dropped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
+    dirs.push(dir);
+    const root = openLmdb({ path: dir, maxDbs: 4, compression: false });
+    const byId = root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
+    // As those versions could leave them after restarts: two under one number.
+    await byId.put("b", [4, "b", new Uint8Array([2])]);
+    await byId.put("a", [4, "a", new Uint8Array([1]), new Uint8Array(32)]);
+    await byId.put("c", [2, "c", new Uint8Array([3])]);
+    await root.put("meta", meta(3));
+    await root.close();
+    expect(hasTable(dir, "requests")).toBe(true);
+
+    const backend = new LmdbBackend(dir);
+    const loaded = backend.load()!;
+    expect(loaded.requests.map(([seq, [id, result]]) => [seq, id, [...result]])).toEqual([
+      [1, "c", [3]],
+      [2, "a", [1]],
+      [3, "b", [2]],
+    ]);
+    expect(loaded.requests[1]![1][2]).toHaveLength(32);
+    await backend.close();
+    expect(hasTable(dir, "requests")).toBe(false);
+
+    // Once: a second opening finds the same log and nothing to move.
+    const again = new LmdbBackend(dir);
+    expect(again.load()!.requests.map(([seq, [id]]) => [seq, id])).toEqual([
+      [1, "c"],
+      [2, "a"],
+      [3, "b"],
+    ]);
+    await again.close();
   });
 });

@@ -33,9 +33,10 @@ export interface MvccBackend {
   /** Stages one lease's row (id, TTL, renewals, checkpointed remaining TTL). */
   putLease(row: LeaseRow): void;
   removeLease(id: number): void;
-  /** Stages a remembered request result; a later `seq` is a younger entry. */
+  /** Stages a remembered request result under its `seq`: a later `seq` is a younger entry. */
   putRequest(seq: number, entry: RequestEntry): void;
-  removeRequest(id: string): void;
+  /** Stages the removal of the request put under `seq`. */
+  removeRequest(seq: number): void;
   /** Everything staged since the last commit becomes visible to `load` at once, with `meta`. */
   commit(meta: BackendMeta): void;
   /** Drops everything (before a snapshot is restored); takes effect with the next commit. */
@@ -65,7 +66,7 @@ export interface LoadedState {
   readonly records: Iterable<[KeyString, KeyRecord]>;
   /** Every lease's row, in id order. */
   readonly leases: readonly LeaseRow[];
-  /** Remembered requests, oldest first, with their sequence numbers. */
+  /** Remembered requests, oldest first (by sequence number), with their sequence numbers. */
   readonly requests: readonly (readonly [seq: number, entry: RequestEntry])[];
 }
 

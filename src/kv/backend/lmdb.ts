@@ -20,6 +20,18 @@ import {
 const META_KEY = "meta";
 const TABLES_KEY = "tables";
 /**
+ * Remembered requests, keyed by sequence number: each apply adds one at the
+ * young end and, with the window full, forgets one at the old end, so a
+ * batch of commits touches a few pages at either end of the tree.
+ */
+const REQUEST_LOG_DB = "request-log";
+/**
+ * Where earlier versions kept them, keyed by request id: each add and each
+ * forget landed on a random page, and every page a transaction touches is
+ * copied and written. Moved into REQUEST_LOG_DB when found, then dropped.
+ */
+const REQUESTS_BY_ID_DB = "requests";
+/**
  * Address space reserved for the file (not disk: the file grows as pages are
  * written). Above the largest quota anyone should run with (etcd suggests 8 GiB).
  */
@@ -62,7 +74,7 @@ export class LmdbBackend implements MvccBackend {
   private readonly root: RootDatabase;
   /** Read as heads (see recordHeadEncoder); written as encoded records. */
   private readonly records: Database<RecordHead, RevisionKey>;
-  private readonly requests: Database<[number, ...RequestEntry], string>;
+  private readonly requests: Database<RequestEntry, number>;
   private readonly leases: Database<LeaseRow, number>;
   /** Values of records written but maybe not yet committed, by revision key. */
   private readonly pending = new Map<string, Uint8Array>();
@@ -107,20 +119,46 @@ export class LmdbBackend implements MvccBackend {
       encoder: recordHeadEncoder,
     } as DatabaseOptions & { name: string };
     this.records = this.root.openDB<RecordHead, RevisionKey>(recordOptions);
-    this.requests = this.root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
+    this.requests = this.root.openDB({ name: REQUEST_LOG_DB, keyEncoding: "ordered-binary" });
     this.leases = this.root.openDB({ name: "leases", keyEncoding: "ordered-binary" });
+    this.moveRequestsKeyedById();
+  }
+
+  /**
+   * Moves requests an earlier version kept by id into the log keyed by
+   * sequence number, in one transaction with the drop of the old table.
+   * Their order is kept; they are numbered afresh from 1, in case the
+   * older versions' numbering, which restarted from 1 after each restart,
+   * gave two of them one number.
+   */
+  private moveRequestsKeyedById(): void {
+    let byId: Database<[number, ...RequestEntry], string> | undefined;
+    try {
+      byId = this.root.openDB({
+        name: REQUESTS_BY_ID_DB,
+        keyEncoding: "ordered-binary",
+        create: false,
+      } as DatabaseOptions & { name: string });
+    } catch {
+      // lmdb-js throws or answers nothing for a table that is not there.
+    }
+    if (byId === undefined) return; // never made, or already moved
+    const rows = [...byId.getRange({})].map(({ value }) => value);
+    // By number, then by id: the order a load of the old table gave.
+    rows.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    this.root.transactionSync(() => {
+      for (const [i, [, ...entry]] of rows.entries()) this.requests.putSync(i + 1, entry);
+      byId.dropSync();
+    });
   }
 
   load(): LoadedState | undefined {
     const meta = this.root.get(META_KEY) as BackendMeta | undefined;
     if (meta === undefined) return undefined;
     const requests: (readonly [number, RequestEntry])[] = [];
-    for (const { value } of this.requests.getRange({})) {
-      // Buffers, not plain arrays: the request log copies them into its own memory.
-      const [seq, ...entry] = value;
-      requests.push([seq, entry]);
-    }
-    requests.sort(([a], [b]) => a - b);
+    // In key order, oldest first. Buffers, not plain arrays: the request log
+    // copies them into its own memory.
+    for (const { key, value } of this.requests.getRange({})) requests.push([key, value]);
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
     const leases: LeaseRow[] = [];
     for (const { value } of this.leases.getRange({})) leases.push(value);
@@ -194,11 +232,11 @@ export class LmdbBackend implements MvccBackend {
   }
 
   putRequest(seq: number, entry: RequestEntry): void {
-    this.staged.push(() => this.requests.put(entry[0], [seq, ...entry]));
+    this.staged.push(() => this.requests.put(seq, entry));
   }
 
-  removeRequest(id: string): void {
-    this.staged.push(() => this.requests.remove(id));
+  removeRequest(seq: number): void {
+    this.staged.push(() => this.requests.remove(seq));
   }
 
   commit(meta: BackendMeta): void {

@@ -55,8 +55,8 @@ export class MemoryBackend implements MvccBackend {
     this.staged.requests.push({ put: [seq, entry] });
   }
 
-  removeRequest(id: string): void {
-    this.staged.requests.push({ remove: id });
+  removeRequest(seq: number): void {
+    this.staged.requests.push({ remove: seq });
   }
 
   commit(meta: BackendMeta): void {
@@ -77,10 +77,8 @@ export class MemoryBackend implements MvccBackend {
       }
     }
     for (const op of this.staged.requests) {
-      if ("put" in op) {
-        requests.delete(op.put[1][0]);
-        requests.set(op.put[1][0], op.put);
-      } else requests.delete(op.remove);
+      if ("put" in op) requests.set(op.put[0], op.put);
+      else requests.delete(op.remove);
     }
     for (const op of this.staged.leases) {
       if ("put" in op) leases.set(op.put[0], op.put);
@@ -108,13 +106,13 @@ interface Committed {
   readonly meta: BackendMeta;
   readonly tables: Uint8Array | undefined;
   readonly records: Map<string, [KeyString, KeyRecord]>;
-  readonly requests: Map<string, readonly [number, RequestEntry]>;
+  readonly requests: Map<number, readonly [number, RequestEntry]>;
   readonly leases: Map<number, LeaseRow>;
 }
 
 interface Staged {
   ops: ({ put: [KeyString, KeyRecord] } | { remove: string })[];
-  requests: ({ put: readonly [number, RequestEntry] } | { remove: string })[];
+  requests: ({ put: readonly [number, RequestEntry] } | { remove: number })[];
   leases: ({ put: LeaseRow } | { remove: number })[];
   tables: Uint8Array | undefined;
   cleared: boolean;
