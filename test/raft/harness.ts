@@ -33,6 +33,12 @@ export type NetConfig = NonNullable<RaftNodeOptions<Position>["raft"]> & {
   readonly snapshotEveryEntries?: number;
   /** Where the nodes keep their state (default: one MemoryStorage per node, kept across crashes). */
   readonly disks?: NodeDisks;
+  /**
+   * How long a leader holds an empty append (default 0 here: time moves only
+   * in tick(), so a held append waits for the next one, and most checks read
+   * followers right after a settle). The simulator runs the node's default.
+   */
+  readonly emptyAppendHoldMs?: number;
 };
 
 /** Durable storage for the net's nodes, in place of the default in-memory one. */
@@ -156,7 +162,13 @@ export class Net {
     const env: NodeEnv = { clock, seed: () => random.nextUint32() };
     const machine = new RecordingMachine();
     const transport = this.network.transport(id);
-    const { electionTicks = 10, snapshotEveryEntries = 0, disks, ...raft } = this.config;
+    const {
+      electionTicks = 10,
+      snapshotEveryEntries = 0,
+      disks,
+      emptyAppendHoldMs = 0,
+      ...raft
+    } = this.config;
     const storage = m.disk ?? (await disks!.open(id));
     const peers = m.founder
       ? [...this.members.values()].filter((x) => x.founder)
@@ -174,6 +186,7 @@ export class Net {
       join: !m.founder,
       heartbeatMs: HEARTBEAT_MS,
       electionMs: electionTicks * HEARTBEAT_MS,
+      emptyAppendHoldMs,
       snapshotEveryEntries,
       snapshotEveryBytes: 0,
       raft,
@@ -317,6 +330,14 @@ export class Net {
       await this.current(id)?.clock.advance(HEARTBEAT_MS);
       await this.settle();
     }
+  }
+
+  /** Moves the clock of `id` (if it is up) by `ms`, less than a heartbeat (no tick), then settles. */
+  async wait(id: NodeId, ms: number): Promise<void> {
+    if (!(ms >= 0 && ms < HEARTBEAT_MS))
+      throw new Error(`wait ${ms} ms: use tick() for heartbeats`);
+    await this.current(id)?.clock.advance(ms);
+    await this.settle();
   }
 
   /** Ticks every node that is up once, then settles; `n` times. */

@@ -53,6 +53,7 @@ beforeAll(async () => {
     );
   }
   await enableAuth(leader);
+  await cluster.caughtUp();
 });
 afterAll(async () => {
   for (const p of publishers) p.stop();

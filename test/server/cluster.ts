@@ -29,6 +29,12 @@ export interface TestCluster {
   readonly network: MemoryNetwork;
   leader(): Promise<Member>;
   followers(): Promise<Member[]>;
+  /**
+   * Waits until every member applied what the leader has committed now: a
+   * follower applies a write a little after the leader answers it (it learns
+   * the commit with the next append, or a few ms later).
+   */
+  caughtUp(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +83,13 @@ export async function startCluster(
     async followers() {
       const l = await leader();
       return members.filter((m) => m !== l);
+    },
+    async caughtUp() {
+      const committed = (await leader()).node.status().commitIndex;
+      await waitFor(
+        () => members.every((m) => m.node.status().appliedIndex >= committed),
+        `every member applied index ${committed}`,
+      );
     },
     async stop() {
       await Promise.all(members.map((m) => m.app.close()));

@@ -258,6 +258,8 @@ describe("with auth enabled", () => {
   beforeAll(async () => {
     authed = await startHttpCluster({ auth: { bcryptCost: 4 } });
     await enableAuth(await authed.leader());
+    // The tests ask any member, and each refuses tokenless requests once it applied the enable.
+    await authed.caughtUp();
   });
   afterAll(async () => {
     await authed?.stop();

@@ -34,6 +34,7 @@ import {
   RaftTimeoutError,
   SnapshotAbortedError,
 } from "./errors.js";
+import { HeldAppends } from "./held-appends.js";
 import { PeerMessageGuard, type PeerMessageRejection } from "./message-guard.js";
 import { notify, type RaftNodeObserver } from "./observer.js";
 import type {
@@ -73,6 +74,13 @@ export interface RaftNodeOptions<Result> {
   readonly heartbeatMs?: number;
   /** Election timeout, default 1000 ms as etcd. */
   readonly electionMs?: number;
+  /**
+   * How long a leader holds an append that carries no entries (a new commit
+   * index) in case the next write's append carries it instead; see
+   * HeldAppends. Default 5 ms (a tenth of heartbeatMs if that is less); 0
+   * sends each at once, as the core made it.
+   */
+  readonly emptyAppendHoldMs?: number;
   /** Take a snapshot after this many applied entries (0 = never)... */
   readonly snapshotEveryEntries?: number;
   /** ...or once this many bytes of entries were applied since the last one (0 = never). */
@@ -143,6 +151,8 @@ interface ProposalWaiter<Result> {
  * term-catch-up.ts).
  */
 const TERM_CATCH_UP_ELECTIONS = 10;
+/** See RaftNodeOptions.emptyAppendHoldMs. */
+const DEFAULT_EMPTY_APPEND_HOLD_MS = 5;
 
 /**
  * Drives the Raft core with real time, durable storage and a transport:
@@ -192,6 +202,8 @@ export class RaftNode<Result> {
   /** stop() ran: transport stopped, storage closed (a fatal error stops the node but closes nothing). */
   private closed = false;
   private fatal: Error | undefined;
+  /** Where every peer message of a Ready goes out. */
+  private readonly outbox: HeldAppends;
 
   private constructor(opts: RaftNodeOptions<Result>) {
     this.opts = opts;
@@ -211,6 +223,14 @@ export class RaftNode<Result> {
     }
     this.env = opts.env ?? processEnv;
     this.startedAt = this.env.clock.now();
+    const holdMs =
+      opts.emptyAppendHoldMs ?? Math.min(DEFAULT_EMPTY_APPEND_HOLD_MS, this.heartbeatMs / 10);
+    if (!(Number.isFinite(holdMs) && holdMs >= 0 && holdMs < this.heartbeatMs)) {
+      throw new InvalidArgumentError(
+        `emptyAppendHoldMs must be >= 0 and below heartbeatMs (${this.heartbeatMs}), got ${holdMs}`,
+      );
+    }
+    this.outbox = new HeldAppends(holdMs, this.env.clock, (ms) => this.opts.transport.send(ms));
     // A round trip takes far less than a heartbeat interval; one unanswered that long was lost.
     this.reads = new ReadBatches(
       this.env.clock,
@@ -414,6 +434,7 @@ export class RaftNode<Result> {
     this.stopped = true;
     this.cancelTick?.();
     await this.loop;
+    this.outbox.drop();
     // A snapshot still being written is abandoned: storage discards its
     // partial file, and the log it would have compacted is still there.
     await this.abortSnapshot();
@@ -675,7 +696,7 @@ export class RaftNode<Result> {
     // advance(). Not when this Ready moves the term or the vote: a vote
     // request, or a leader's first messages in a term, must not outrun it.
     const early = this.keepsTermAndVote(rd) ? rd.messages.filter(replicatesLog) : [];
-    if (early.length > 0) this.opts.transport.send(early);
+    if (early.length > 0) this.outbox.send(early);
     // 2. persist (and fsync) before anything else that depends on it leaves.
     // Committed entries an earlier Ready made durable are applied while this
     // one's write is under way (etcd applies beside its WAL save): they depend
@@ -700,7 +721,7 @@ export class RaftNode<Result> {
     const plain = rd.messages.filter(
       (m) => m.type !== MessageType.Snap && (early.length === 0 || !replicatesLog(m)),
     );
-    if (plain.length > 0) this.opts.transport.send(plain);
+    if (plain.length > 0) this.outbox.send(plain);
     for (const m of rd.messages) if (m.type === MessageType.Snap) void this.streamSnapshot(m);
     // 4. apply: only what is durable here (the save above covered this Ready's entries)
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
@@ -743,6 +764,7 @@ export class RaftNode<Result> {
     const wasLeader = this.lastRole === Role.Leader;
     this.lastRole = role;
     if (!wasLeader || role === Role.Leader) return;
+    this.outbox.drop();
     this.reads.leadershipLost(lead);
   }
 
@@ -975,6 +997,7 @@ export class RaftNode<Result> {
     this.fatal = err;
     this.stopped = true;
     this.cancelTick?.();
+    this.outbox.drop();
     this.snapshotting?.abort.abort();
     this.failAll(
       new NodeFailedError(`raft node ${this.opts.id} stopped: ${err.message}`, { cause: err }),

@@ -170,6 +170,13 @@ describe("applying overlaps the next write", () => {
   it("a follower applies what an earlier save made durable while its next save is pending", async () => {
     const { members, leader, net } = await cluster(3);
     const follower = [...members.values()].find((m) => m !== leader)!;
+    // Nothing still on its way to the follower (an empty append the leader
+    // held back, say), which the filter below would drop.
+    await waitFor(() => {
+      const last = leader.node.status().lastIndex;
+      const match = leader.node.status().peers.find((p) => p.id === follower.node.id)!.matchIndex;
+      return match === last && follower.node.status().commitIndex === last;
+    }, "the follower caught up");
     // The follower hears of new commits only with the next entries.
     net.setFilter(
       (m) =>
