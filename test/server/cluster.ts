@@ -60,6 +60,11 @@ export async function startCluster(
       // spawning processes) does not lose leadership mid-test: etcd's default.
       heartbeatMs: 25,
       electionMs: ELECTION_MS,
+      // Many of these tests ask a follower right after the leader answered a
+      // write; a held empty append would make a follower apply it a few ms
+      // later (see caughtUp). The hold runs in the raft tests, the simulator
+      // and every test of real server processes.
+      emptyAppendHoldMs: 0,
       observer: metrics.nodeObserver,
     });
     const app = createServer({ node, store, ...serverOptions, metrics });
