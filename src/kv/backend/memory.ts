@@ -23,7 +23,7 @@ export class MemoryBackend implements MvccBackend {
       meta: c.meta,
       tables: c.tables,
       records,
-      requests: [...c.requests.values()].sort(([a], [b]) => a - b),
+      requests: [...c.requests].sort(([a], [b]) => a - b),
       leases: [...c.leases.values()].sort(([a], [b]) => a - b),
     };
   }
@@ -77,7 +77,7 @@ export class MemoryBackend implements MvccBackend {
       }
     }
     for (const op of this.staged.requests) {
-      if ("put" in op) requests.set(op.put[0], op.put);
+      if ("put" in op) requests.set(op.put[0], op.put[1]);
       else requests.delete(op.remove);
     }
     for (const op of this.staged.leases) {
@@ -106,7 +106,8 @@ interface Committed {
   readonly meta: BackendMeta;
   readonly tables: Uint8Array | undefined;
   readonly records: Map<string, [KeyString, KeyRecord]>;
-  readonly requests: Map<number, readonly [number, RequestEntry]>;
+  /** By sequence number. */
+  readonly requests: Map<number, RequestEntry>;
   readonly leases: Map<number, LeaseRow>;
 }
 

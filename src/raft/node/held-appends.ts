@@ -30,12 +30,12 @@ export class HeldAppends {
   send(messages: readonly Message[]): void {
     const out: Message[] = [];
     for (const m of messages) {
-      const held = this.held.get(m.to);
       if (this.holdMs > 0 && m.type === MessageType.App && m.entries.length === 0) {
         // A newer empty append to the same peer says all the held one did, and more.
         this.held.set(m.to, m);
         continue;
       }
+      const held = this.held.get(m.to);
       if (held !== undefined) {
         this.held.delete(m.to);
         if (!(m.type === MessageType.App && m.term === held.term)) out.push(held);
