@@ -7,6 +7,7 @@
 import { ConclaveError } from "../errors.js";
 import { resolveServeConfig, UsageError } from "../server/runtime/config.js";
 import { FIELDS } from "../server/runtime/config-fields.js";
+import { applyHeapGrowth } from "../server/runtime/heap-growth.js";
 import { runServe } from "../server/runtime/run.js";
 import { runShardedServe } from "../shard/member.js";
 import { startDnsView } from "./serve-dns.js";
@@ -54,6 +55,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stdout.write(serveUsage());
     return 0;
   }
+  // A process setting: applied here, by the process's owner, not by each member it runs.
+  applyHeapGrowth(parsed.config.heapGrowthPercent);
   let running: Awaited<ReturnType<typeof runServe>> | Awaited<ReturnType<typeof runShardedServe>>;
   try {
     running =

@@ -80,6 +80,8 @@ export interface ServeSettings {
   /** Where the registry keeps its records (its layout's root). */
   dnsRegistryRoot: string;
   logLevel: LogLevel;
+  /** How far the JS heap may grow past what a full collection left live, in percent (0: V8 chooses). */
+  heapGrowthPercent: number;
   /** Shards of the key space (0: one Raft group, the etcd-compatible member). */
   shards: number;
   /** Replicas per shard. */
@@ -586,6 +588,14 @@ export const FIELDS: readonly FieldSpec[] = [
     "info",
     logLevel,
     "fatal, error, warn, info, debug, trace or silent",
+  ),
+  spec(
+    "heapGrowthPercent",
+    "heap-growth-percent",
+    0,
+    integer(0, 1000),
+    "how far the JS heap may grow past what the last full collection left live before the next one, in percent; lower holds less memory and costs more CPU per write, e.g. 50 (docs/server.md, Memory); 0 lets V8 choose (up to 300)",
+    "0: V8 chooses",
   ),
   spec(
     "shards",

@@ -1,0 +1,137 @@
+/**
+ * `--heap-growth-percent`: how far a member's JS heap may grow past what its
+ * last full collection left live. Checked end to end in a child process:
+ * V8 itself reports the factor it sized the heap with.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { applyHeapGrowth } from "../../src/server/runtime/heap-growth.js";
+import { configFailure, resolveTestConfig } from "./serve-config.js";
+
+const HEAP_GROWTH = fileURLToPath(
+  new URL("../../src/server/runtime/heap-growth.ts", import.meta.url),
+);
+
+const dir = mkdtempSync(join(tmpdir(), "heap-growth-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Runs a process that applies `percent`, then keeps ~30 MB live while it
+ * allocates ~10 times that, so V8 runs full collections; returns the factors
+ * V8 traced for the limits it set after them (`--trace-gc-verbose`).
+ */
+function tracedFactors(percent: number): number[] {
+  const script = join(dir, `churn-${percent}.mjs`);
+  writeFileSync(
+    script,
+    `import { applyHeapGrowth } from ${JSON.stringify(HEAP_GROWTH)};
+applyHeapGrowth(${percent});
+const live = [];
+for (let i = 0; i < 200_000; i++) live.push({ i, key: "k" + i, revisions: [i] });
+const ring = new Array(100_000);
+for (let i = 0; i < 3_000_000; i++) ring[i % ring.length] = { i, value: "v" + i, at: [i, i + 1] };
+console.log("kept", live.length + ring.length);
+`,
+  );
+  const out = execFileSync(process.execPath, ["--trace-gc-verbose", "--import", "tsx", script], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  expect(out).toContain("kept 300000");
+  expect(out).not.toMatch(/unrecognized flag|illegal value/);
+  return [...out.matchAll(/\[HeapController\] Limit: .*\(([0-9.]+)\)/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * Starts `conclave serve --heap-growth-percent=<percent>` with V8 tracing its
+ * heap limits and a full collection forced every so many allocations, waits
+ * for the ready line and stops it; returns what it printed.
+ */
+async function serveTraced(percent: number): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--trace-gc-verbose",
+      "--gc-interval=100000",
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "serve",
+      `--data-dir=${join(dir, `member-${percent}`)}`,
+      "--listen-client=127.0.0.1:0",
+      "--listen-peer=127.0.0.1:0",
+      `--cluster-secret=${randomBytes(32).toString("hex")}`,
+      `--heap-growth-percent=${percent}`,
+      "--log-level=silent",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b.toString("utf8");
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ready line: ${out.slice(-500)}`)),
+        60_000,
+      );
+      child.stdout.on("data", () => {
+        if (out.includes('"ready":true')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+  return out;
+}
+
+describe("heap growth", () => {
+  it("is V8's own choice unless set, and a percent from 0 to 1000 otherwise", () => {
+    expect(resolveTestConfig([]).heapGrowthPercent).toBe(0);
+    expect(resolveTestConfig(["--heap-growth-percent", "50"]).heapGrowthPercent).toBe(50);
+    expect(resolveTestConfig([], { CONCLAVE_HEAP_GROWTH_PERCENT: "25" }).heapGrowthPercent).toBe(
+      25,
+    );
+    for (const bad of ["-1", "1001", "1.5", "half", ""]) {
+      const failure = configFailure(() => resolveTestConfig([`--heap-growth-percent=${bad}`]));
+      expect(failure.field).toBe("heapGrowthPercent");
+    }
+  });
+
+  it("hands V8 its heap growing factor, and nothing when it is 0", () => {
+    const flags: string[] = [];
+    expect(applyHeapGrowth(0, (f) => flags.push(f))).toBe(false);
+    expect(applyHeapGrowth(50, (f) => flags.push(f))).toBe(true);
+    expect(flags).toEqual(["--heap-growing-percent=50"]);
+    expect(() => applyHeapGrowth(-1, () => {})).toThrow(/non-negative integer/);
+  });
+
+  it("sizes every heap limit after a full collection by the factor set", () => {
+    const set = tracedFactors(50);
+    expect(set.length).toBeGreaterThan(0);
+    expect(new Set(set)).toEqual(new Set([1.5]));
+    const other = tracedFactors(20);
+    expect(other.length).toBeGreaterThan(0);
+    expect(new Set(other)).toEqual(new Set([1.2]));
+  });
+
+  it("is applied by conclave serve as it starts", async () => {
+    // 11.0 is past anything V8 picks on its own (at most 4.0).
+    const out = await serveTraced(1000);
+    const factors = [...out.matchAll(/\[HeapController\] Limit: .*\(([0-9.]+)\)/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(factors).toContain(11);
+  }, 90_000);
+});
