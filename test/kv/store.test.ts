@@ -406,6 +406,18 @@ describe("commands at the boundary", () => {
     expect(store.appliedIndex).toBe(3);
   });
 
+  it("leaves an entry's bytes as they were: nothing added to the array it decodes", () => {
+    // The log keeps an entry's bytes as long as it keeps the entry; a property
+    // the decoder hung on them would live as long, on every replica.
+    const data = encodeCommand({ type: "put", key: b("k"), value: b("v"), lease: 0 });
+    const entry = { index: 1, term: 1, data: new Uint8Array(data) };
+    const store = new KvStore();
+    store.apply(entry);
+    expect(decodeCommand(entry.data)).toMatchObject({ type: "put" });
+    expect(Reflect.ownKeys(entry.data)).toEqual(Object.keys(entry.data));
+    expect(Object.keys(entry.data)).toHaveLength(entry.data.length);
+  });
+
   it("turns malformed bytes and fields into typed errors without changing the store", () => {
     const store = new KvStore();
     const bad: unknown[] = [
