@@ -117,13 +117,15 @@ describe("heap growth", () => {
     expect(() => applyHeapGrowth(-1, () => {})).toThrow(/non-negative integer/);
   });
 
-  it("sizes every heap limit after a full collection by the factor set", () => {
+  it("sizes the heap limits after full collections by the factor set", () => {
+    // A collection that shrinks the heap (V8's memory reducer, once a process
+    // idles) may size with a smaller factor; none sizes with a larger one.
     const set = tracedFactors(50);
-    expect(set.length).toBeGreaterThan(0);
-    expect(new Set(set)).toEqual(new Set([1.5]));
+    expect(set).toContain(1.5);
+    expect(set.filter((f) => f > 1.5)).toEqual([]);
     const other = tracedFactors(20);
-    expect(other.length).toBeGreaterThan(0);
-    expect(new Set(other)).toEqual(new Set([1.2]));
+    expect(other).toContain(1.2);
+    expect(other.filter((f) => f > 1.2)).toEqual([]);
   });
 
   it("is applied by conclave serve as it starts", async () => {
