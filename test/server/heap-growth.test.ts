@@ -3,14 +3,14 @@
  * last full collection left live. Checked end to end in a child process:
  * V8 itself reports the factor it sized the heap with.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyHeapGrowth } from "../../src/server/runtime/heap-growth.js";
+import { planMembers, ServeProcess } from "./process/serve-process.js";
 import { configFailure, resolveTestConfig } from "./serve-config.js";
 
 const HEAP_GROWTH = fileURLToPath(
@@ -44,56 +44,12 @@ console.log("kept", live.length + ring.length);
   });
   expect(out).toContain("kept 300000");
   expect(out).not.toMatch(/unrecognized flag|illegal value/);
-  return [...out.matchAll(/\[HeapController\] Limit: .*\(([0-9.]+)\)/g)].map((m) => Number(m[1]));
+  return limitFactors(out);
 }
 
-/**
- * Starts `conclave serve --heap-growth-percent=<percent>` with V8 tracing its
- * heap limits and a full collection forced every so many allocations, waits
- * for the ready line and stops it; returns what it printed.
- */
-async function serveTraced(percent: number): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--trace-gc-verbose",
-      "--gc-interval=100000",
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "serve",
-      `--data-dir=${join(dir, `member-${percent}`)}`,
-      "--listen-client=127.0.0.1:0",
-      "--listen-peer=127.0.0.1:0",
-      `--cluster-secret=${randomBytes(32).toString("hex")}`,
-      `--heap-growth-percent=${percent}`,
-      "--log-level=silent",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout.on("data", (b: Buffer) => {
-    out += b.toString("utf8");
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no ready line: ${out.slice(-500)}`)),
-        60_000,
-      );
-      child.stdout.on("data", () => {
-        if (out.includes('"ready":true')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  } finally {
-    child.kill("SIGTERM");
-    await exited;
-  }
-  return out;
+/** The factors of the heap limits V8 set after full collections, as `--trace-gc-verbose` prints them. */
+function limitFactors(trace: string): number[] {
+  return [...trace.matchAll(/\[HeapController\] Limit: .*\(([0-9.]+)\)/g)].map((m) => Number(m[1]));
 }
 
 describe("heap growth", () => {
@@ -129,11 +85,17 @@ describe("heap growth", () => {
   });
 
   it("is applied by conclave serve as it starts", async () => {
-    // 11.0 is past anything V8 picks on its own (at most 4.0).
-    const out = await serveTraced(1000);
-    const factors = [...out.matchAll(/\[HeapController\] Limit: .*\(([0-9.]+)\)/g)].map((m) =>
-      Number(m[1]),
+    // 11.0 is past anything V8 picks on its own (at most 4.0). Full
+    // collections are forced every so many allocations so some happen as it starts.
+    const [member] = await planMembers(dir, ["traced"]);
+    const p = await ServeProcess.start(
+      member!,
+      ["--heap-growth-percent=1000"],
+      {},
+      [],
+      ["--trace-gc-verbose", "--gc-interval=100000"],
     );
-    expect(factors).toContain(11);
+    await p.terminate();
+    expect(limitFactors(p.output)).toContain(11);
   }, 90_000);
 });

@@ -88,8 +88,9 @@ export class ServeProcess {
     extraArgs: readonly string[] = [],
     env: Record<string, string> = {},
     launcher: readonly string[] = [],
+    nodeArgs: readonly string[] = [],
   ): Promise<ServeProcess> {
-    const p = ServeProcess.spawn(ServeProcess.args(member, extraArgs), env, launcher);
+    const p = ServeProcess.spawn(ServeProcess.args(member, extraArgs), env, launcher, nodeArgs);
     await p.ready();
     return p;
   }
@@ -117,13 +118,26 @@ export class ServeProcess {
     ];
   }
 
-  /** `launcher` runs before node, e.g. `["prlimit", "--nofile=256:256", "--"]`. */
+  /**
+   * `launcher` runs before node, e.g. `["prlimit", "--nofile=256:256", "--"]`;
+   * `nodeArgs` are node's own flags, e.g. V8 tracing that NODE_OPTIONS refuses.
+   */
   static spawn(
     args: readonly string[],
     env: Record<string, string> = {},
     launcher: readonly string[] = [],
+    nodeArgs: readonly string[] = [],
   ): ServeProcess {
-    const command = [...launcher, process.execPath, "--import", "tsx", MAIN, "serve", ...args];
+    const command = [
+      ...launcher,
+      process.execPath,
+      ...nodeArgs,
+      "--import",
+      "tsx",
+      MAIN,
+      "serve",
+      ...args,
+    ];
     const child = spawn(command[0]!, command.slice(1), {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, CONCLAVE_CLUSTER_SECRET: CLUSTER_SECRET, ...env },
