@@ -173,9 +173,9 @@ describe("applying overlaps the next write", () => {
     // Nothing still on its way to the follower (an empty append the leader
     // held back, say), which the filter below would drop.
     await waitFor(() => {
-      const last = leader.node.status().lastIndex;
-      const match = leader.node.status().peers.find((p) => p.id === follower.node.id)!.matchIndex;
-      return match === last && follower.node.status().commitIndex === last;
+      const { lastIndex, peers } = leader.node.status();
+      const match = peers.find((p) => p.id === follower.node.id)!.matchIndex;
+      return match === lastIndex && follower.node.status().commitIndex === lastIndex;
     }, "the follower caught up");
     // The follower hears of new commits only with the next entries.
     net.setFilter(
