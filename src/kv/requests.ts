@@ -40,32 +40,21 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
  * A remembered request's bytes, as written into the arena: a flag byte (1
- * when a command digest follows), its sequence number (a float64), the
- * digest, then the encoded result.
+ * when a command digest follows), the digest, then the encoded result.
  */
 type Remembered = Uint8Array;
 
-/** Bytes of a remembered request's head: the flag and the sequence number. */
-const HEAD_BYTES = 1 + 8;
+/** Bytes of a remembered request's head: the flag. */
+const HEAD_BYTES = 1;
 
-function packRemembered(
-  arena: ByteArena,
-  seq: number,
-  result: Uint8Array,
-  digest?: Uint8Array,
-): Handle {
+function packRemembered(arena: ByteArena, result: Uint8Array, digest?: Uint8Array): Handle {
   const digestBytes = digest?.byteLength ?? 0;
   const handle = arena.alloc(HEAD_BYTES + digestBytes + result.byteLength);
   const out = arena.view(handle);
   out[0] = digest === undefined ? 0 : 1;
-  new DataView(out.buffer, out.byteOffset, HEAD_BYTES).setFloat64(1, seq);
   if (digest !== undefined) out.set(digest, HEAD_BYTES);
   out.set(result, HEAD_BYTES + digestBytes);
   return handle;
-}
-
-function rememberedSeq(r: Remembered): number {
-  return new DataView(r.buffer, r.byteOffset, HEAD_BYTES).getFloat64(1);
 }
 
 function rememberedDigest(r: Remembered): Uint8Array | undefined {
@@ -84,10 +73,18 @@ export type RequestEntry = [id: string, result: Uint8Array, digest?: Uint8Array]
  * sequence number: each entry added gets the next one, so a backend that
  * keys them by it appends at one end and forgets at the other, and hands
  * them back oldest first.
+ *
+ * The sink learns below which number everything is forgotten, not each
+ * entry forgotten: an entry forgotten out of turn (its id added again) stays
+ * with it until the window passes it. Loading what the sink keeps, in order,
+ * forgets that entry again when the same id's later entry is added, so a
+ * log loaded from it goes on exactly as the one that wrote it. A backend
+ * can then drop old entries in bulk rather than one by one.
  */
 export interface RequestSink {
   put(seq: number, entry: RequestEntry): void;
-  remove(seq: number): void;
+  /** Every entry put under a number below `seq` is forgotten; `seq` never decreases. */
+  forgetBefore(seq: number): void;
 }
 
 export class RequestLog {
@@ -104,6 +101,8 @@ export class RequestLog {
   private readonly arena = new ByteArena();
   private bytes = 0;
   private nextSeq = 1;
+  /** The number of the oldest entry still remembered, as last told to the sink. */
+  private rememberedFrom = 0;
   private sink: RequestSink | undefined;
 
   constructor(private readonly window: RequestWindow = DEFAULT_REQUEST_WINDOW) {
@@ -181,27 +180,31 @@ export class RequestLog {
     }
     this.nextSeq = seq + 1;
     this.forget(id);
-    const handle = packRemembered(this.arena, seq, encoded, givenDigest);
+    const handle = packRemembered(this.arena, encoded, givenDigest);
     // Its own string: a decoded id is often a slice of a longer one (the
     // decoder's), which a remembered id would otherwise keep alive.
     const own = ownString(id);
     this.results.set(own, handle);
-    this.order.push(own, handle);
+    this.order.push(own, handle, seq);
     this.bytes += this.weight(handle);
     this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
-    if (this.results.size <= this.window.maxEntries && this.bytes <= this.window.maxBytes) return;
     while (this.results.size > this.window.maxEntries || this.bytes > this.window.maxBytes) {
       const oldest = this.oldestRemembered();
       invariant(oldest !== undefined, "request log over its window with nothing to forget");
       this.order.shift();
       this.forget(oldest[0], oldest[1]);
     }
+    // None when the entry just added weighs more than the whole window.
     const oldest = this.oldestRemembered();
+    const from = oldest === undefined ? this.nextSeq : oldest[2];
+    if (from === this.rememberedFrom) return;
+    this.rememberedFrom = from;
     if (oldest !== undefined) this.arena.releaseBefore(oldest[1]);
+    this.sink?.forgetBefore(from);
   }
 
-  /** The oldest id still remembered and its handle, dropping older pairs of ids added again. */
-  private oldestRemembered(): [string, Handle] | undefined {
+  /** The oldest id still remembered, its handle and number, dropping older pairs of ids added again. */
+  private oldestRemembered(): [string, Handle, number] | undefined {
     for (let next = this.order.first(); next !== undefined; next = this.order.first()) {
       if (this.results.get(next[0]) === next[1]) return next;
       this.order.shift();
@@ -213,7 +216,6 @@ export class RequestLog {
     if (handle === undefined) return;
     this.results.delete(id);
     this.bytes -= this.weight(handle);
-    this.sink?.remove(rememberedSeq(this.arena.view(handle)));
   }
 
   /** What a remembered request counts against the window: result and digest bytes. */
@@ -226,24 +228,26 @@ export class RequestLog {
 type Handle = number;
 
 /**
- * A queue of (id, handle) pairs in the order they were added; compacted as
- * its front is taken. A taken slot lets go of its id at once: until the
- * next compaction the queue may hold as many taken slots as live ones, and
- * their ids would be kept alive with it.
+ * A queue of (id, handle, sequence number) triples in the order they were
+ * added; compacted as its front is taken. A taken slot lets go of its id at
+ * once: until the next compaction the queue may hold as many taken slots as
+ * live ones, and their ids would be kept alive with it.
  */
 class AddOrder {
   private ids: string[] = [];
   private handles: Handle[] = [];
+  private seqs: number[] = [];
   private head = 0;
 
-  push(id: string, handle: Handle): void {
+  push(id: string, handle: Handle, seq: number): void {
     this.ids.push(id);
     this.handles.push(handle);
+    this.seqs.push(seq);
   }
 
-  first(): [string, Handle] | undefined {
+  first(): [string, Handle, number] | undefined {
     if (this.head === this.ids.length) return undefined;
-    return [this.ids[this.head]!, this.handles[this.head]!];
+    return [this.ids[this.head]!, this.handles[this.head]!, this.seqs[this.head]!];
   }
 
   shift(): void {
@@ -252,6 +256,7 @@ class AddOrder {
     if (this.head >= 4096 && this.head * 2 >= this.ids.length) {
       this.ids = this.ids.slice(this.head);
       this.handles = this.handles.slice(this.head);
+      this.seqs = this.seqs.slice(this.head);
       this.head = 0;
     }
   }

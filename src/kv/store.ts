@@ -466,7 +466,7 @@ export class KvStore implements StateMachine<KvResult> {
     }
     this.requests.attach({
       put: (seq, entry) => this.backend.putRequest(seq, entry),
-      remove: (seq) => this.backend.removeRequest(seq),
+      forgetBefore: (seq) => this.backend.forgetRequestsBefore(seq),
     });
   }
 
@@ -540,7 +540,7 @@ export class KvStore implements StateMachine<KvResult> {
     if (into !== undefined) {
       requestLog.attach({
         put: (seq, entry) => into.putRequest(seq, entry),
-        remove: (seq) => into.removeRequest(seq),
+        forgetBefore: (seq) => into.forgetRequestsBefore(seq),
       });
     }
     for (const [seq, entry] of requests) requestLog.add(entry, seq);

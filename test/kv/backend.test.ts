@@ -167,20 +167,49 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     expect(loaded.tables).toBeUndefined();
   });
 
-  it("removed records and requests are gone after their commit", async () => {
+  it("removed records and forgotten requests are gone after their commit", async () => {
     const o = open();
     const old = record(2, 0, "old");
     o.backend.putRecord("k", old);
     o.backend.putRecord("k", record(3, 0, "new", 2));
     o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
+    o.backend.putRequest(2, ["r2", new Uint8Array([2])]);
     o.backend.commit(meta(3));
     o.backend.removeRecords([old]);
-    o.backend.removeRequest(1);
+    o.backend.forgetRequestsBefore(2);
     o.backend.commit(meta(3, 4));
     const loaded = (await o.reopen()).load()!;
     expect([...loaded.records].map(([, r]) => text(r.value))).toEqual(["new"]);
-    expect(loaded.requests).toEqual([]);
+    expect(loaded.requests.map(([seq, [id]]) => [seq, id])).toEqual([[2, "r2"]]);
     expect(loaded.meta.appliedIndex).toBe(4);
+  });
+
+  it("loads the requests from the last number forgotten before, oldest first, across many windows and reopens", async () => {
+    // A window of 5 requests: puts and forgets as a full request log makes them,
+    // committed a few at a time and reopened now and then.
+    const o = open();
+    let backend = o.backend;
+    let seq = 0;
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 7; i++) {
+        seq++;
+        backend.putRequest(seq, [`r${seq}`, new Uint8Array([seq % 256])]);
+        if (seq > 5) backend.forgetRequestsBefore(seq - 4);
+        if (i % 3 === 2) backend.commit(meta(seq + 1));
+      }
+      backend.commit(meta(seq + 1));
+      if (round % 4 === 3) {
+        await backend.flushed();
+        backend = await o.reopen();
+        expect(backend.load()!.requests.map(([n]) => n)).toEqual(
+          [1, 2, 3, 4, 5].map((k) => seq - 5 + k),
+        );
+      }
+    }
+    const loaded = (await o.reopen()).load()!;
+    expect(loaded.requests.map(([n, [id, r]]) => [n, id, r[0]])).toEqual(
+      [1, 2, 3, 4, 5].map((k) => [seq - 5 + k, `r${seq - 5 + k}`, (seq - 5 + k) % 256]),
+    );
   });
 
   it("clear drops everything before it; the next commit holds only what came after", async () => {
@@ -425,5 +454,56 @@ describe("LMDB backend: requests an earlier version kept by id", () => {
       [3, "b"],
     ]);
     await again.close();
+  });
+});
+
+describe("LMDB backend: remembered requests", () => {
+  const rowsOnDisk = async (dir: string) => {
+    const root = openLmdb({ path: dir, maxDbs: 8 });
+    try {
+      const counts = ["request-log", "request-log-2"].map(
+        (name) => root.openDB({ name, keyEncoding: "ordered-binary" }).getStats().entryCount,
+      );
+      return counts as [number, number];
+    } finally {
+      await root.close();
+    }
+  };
+
+  it("are dropped a table at a time, so the file holds at most two windows of them, and a store reopened anywhere retries as a steady one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
+    dirs.push(dir);
+    const requestWindow = { maxEntries: 40, maxBytes: 1024 * 1024 };
+    const random = fc.sample(fc.integer({ min: 0, max: 99 }), { seed: SEED, numRuns: 400 });
+    let backend = new LmdbBackend(dir);
+    let restarted = new KvStore({ requestWindow, backend });
+    const steady = new KvStore({ requestWindow });
+    const most: number[] = [];
+    for (const [i, roll] of random.entries()) {
+      // Mostly new ids; now and then a retry of one from up to 60 back,
+      // remembered or not, which must be answered alike on both.
+      const n = roll < 80 ? i : Math.max(0, i - 20 - (roll % 40));
+      const command: KvCommand = {
+        type: "request",
+        id: `r${n}`,
+        command: { type: "put", key: Buffer.from(`k${n % 7}`), value: Buffer.from(`v${n}`) },
+      };
+      expect(restarted.apply(i + 1, command), `request ${n} at ${i + 1}`).toEqual(
+        steady.apply(i + 1, command),
+      );
+      if (roll >= 95) {
+        await backend.close();
+        const [young, old] = await rowsOnDisk(dir);
+        most.push(young + old);
+        backend = new LmdbBackend(dir);
+        restarted = new KvStore({ requestWindow, backend });
+      }
+    }
+    expect(restarted.revision).toBe(steady.revision);
+    await backend.close();
+    // Never more than two windows (and a request or two put before the swap that started them).
+    expect(Math.max(...most)).toBeLessThanOrEqual(2 * requestWindow.maxEntries + 2);
+    const [first, second] = await rowsOnDisk(dir);
+    expect(first > 0 && second > 0, "both tables in use").toBe(true);
   });
 });

@@ -35,8 +35,12 @@ export interface MvccBackend {
   removeLease(id: number): void;
   /** Stages a remembered request result under its `seq`: a later `seq` is a younger entry. */
   putRequest(seq: number, entry: RequestEntry): void;
-  /** Stages the removal of the request put under `seq`. */
-  removeRequest(seq: number): void;
+  /**
+   * Stages forgetting every request put under a number below `seq` (which
+   * never decreases). Requests forgotten out of turn are not told: see
+   * RequestSink.
+   */
+  forgetRequestsBefore(seq: number): void;
   /** Everything staged since the last commit becomes visible to `load` at once, with `meta`. */
   commit(meta: BackendMeta): void;
   /** Drops everything (before a snapshot is restored); takes effect with the next commit. */
@@ -66,7 +70,11 @@ export interface LoadedState {
   readonly records: Iterable<[KeyString, KeyRecord]>;
   /** Every lease's row, in id order. */
   readonly leases: readonly LeaseRow[];
-  /** Remembered requests, oldest first (by sequence number), with their sequence numbers. */
+  /**
+   * Requests put and not forgotten before the last `forgetRequestsBefore`,
+   * oldest first (by sequence number), with their sequence numbers. Adding
+   * them to a request log in this order gives the log that put them.
+   */
   readonly requests: readonly (readonly [seq: number, entry: RequestEntry])[];
 }
 

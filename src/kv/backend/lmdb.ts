@@ -19,12 +19,20 @@ import {
 
 const META_KEY = "meta";
 const TABLES_KEY = "tables";
+/** Requests put under a lower number than this are forgotten (see forgetRequestsBefore). */
+const REQUESTS_FROM_KEY = "requests-from";
 /**
- * Remembered requests, keyed by sequence number: each apply adds one at the
- * young end and, with the window full, forgets one at the old end, so a
- * batch of commits touches a few pages at either end of the tree.
+ * Remembered requests, keyed by sequence number, in two tables: each apply
+ * adds one to the young table. The old one holds those put before the
+ * young one was started, and is emptied in one step once the window has
+ * passed all of them; then the two swap. Emptying a table frees its pages
+ * without reading them. Forgetting one request per apply instead deleted
+ * from the old end of a tree, and every such delete read a page written
+ * long before: the kernel then maps the neighbouring pages of the file
+ * too, and over a window's turn that kept most of the file resident.
+ * Earlier versions kept one table, the first of these.
  */
-const REQUEST_LOG_DB = "request-log";
+const REQUEST_LOG_DBS = ["request-log", "request-log-2"] as const;
 /**
  * Where earlier versions kept them, keyed by request id: each add and each
  * forget landed on a random page, and every page a transaction touches is
@@ -74,16 +82,28 @@ export class LmdbBackend implements MvccBackend {
   private readonly root: RootDatabase;
   /** Read as heads (see recordHeadEncoder); written as encoded records. */
   private readonly records: Database<RecordHead, RevisionKey>;
-  private readonly requests: Database<RequestEntry, number>;
+  private readonly requestTables: readonly [
+    Database<RequestEntry, number>,
+    Database<RequestEntry, number>,
+  ];
+  /** Which of requestTables new requests go to. */
+  private youngTable: 0 | 1 = 0;
+  /** The highest number in the other (old) table; 0 when it is empty. */
+  private oldThrough = 0;
+  /** The highest number put so far. */
+  private lastRequestPut = 0;
+  /** forgetRequestsBefore's last number, staged and then batched as `meta` is. */
+  private stagedRequestsFrom: number | undefined;
+  private batchRequestsFrom: number | undefined;
   private readonly leases: Database<LeaseRow, number>;
   /** Values of records written but maybe not yet committed, by revision key. */
   private readonly pending = new Map<string, Uint8Array>();
-  private staged: (() => Promise<boolean>)[] = [];
+  private staged: (() => Promise<unknown>)[] = [];
   /** The values the staged writes carry, dropped from `pending` once their commit lands. */
   private stagedRecords: [string, Uint8Array][] = [];
   private clearStaged = false;
   /** Committed writes not yet given to lmdb-js, the meta they end with and their values. */
-  private batch: (() => Promise<boolean>)[] = [];
+  private batch: (() => Promise<unknown>)[] = [];
   private batchRecords: [string, Uint8Array][] = [];
   private batchMeta: BackendMeta | undefined;
   private batchBytes = 0;
@@ -111,7 +131,7 @@ export class LmdbBackend implements MvccBackend {
     }
     // A map reserved once: growing it remaps the file, and each old mapping
     // stays resident while anything still points into it.
-    this.root = open({ path, maxDbs: 4, compression: false, mapSize: MAP_BYTES });
+    this.root = open({ path, maxDbs: 8, compression: false, mapSize: MAP_BYTES });
     // lmdb-js takes `keyEncoder` and `encoder` on any database; its types list them on the root only.
     const recordOptions = {
       name: "records",
@@ -119,9 +139,27 @@ export class LmdbBackend implements MvccBackend {
       encoder: recordHeadEncoder,
     } as DatabaseOptions & { name: string };
     this.records = this.root.openDB<RecordHead, RevisionKey>(recordOptions);
-    this.requests = this.root.openDB({ name: REQUEST_LOG_DB, keyEncoding: "ordered-binary" });
+    const [first, second] = REQUEST_LOG_DBS.map((name) =>
+      this.root.openDB<RequestEntry, number>({ name, keyEncoding: "ordered-binary" }),
+    );
+    this.requestTables = [first!, second!];
     this.leases = this.root.openDB({ name: "leases", keyEncoding: "ordered-binary" });
     this.moveRequestsKeyedById();
+    this.findRequestTables();
+  }
+
+  /** Which request table is the young one, from the numbers each holds. */
+  private findRequestTables(): void {
+    const end = (table: Database<RequestEntry, number>, reverse: boolean) =>
+      [...table.getKeys({ reverse, limit: 1 })][0];
+    const [first, second] = this.requestTables;
+    const secondFrom = end(second, false);
+    const firstFrom = end(first, false);
+    // Two tables hold numbers apart: the young one holds the higher ones.
+    this.youngTable =
+      secondFrom !== undefined && (firstFrom === undefined || secondFrom > firstFrom) ? 1 : 0;
+    this.oldThrough = end(this.requestTables[this.youngTable === 0 ? 1 : 0], true) ?? 0;
+    this.lastRequestPut = Math.max(end(first, true) ?? 0, end(second, true) ?? 0);
   }
 
   /**
@@ -147,7 +185,7 @@ export class LmdbBackend implements MvccBackend {
     // By number, then by id: the order a load of the old table gave.
     rows.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
     this.root.transactionSync(() => {
-      for (const [i, [, ...entry]] of rows.entries()) this.requests.putSync(i + 1, entry);
+      for (const [i, [, ...entry]] of rows.entries()) this.requestTables[0].putSync(i + 1, entry);
       byId.dropSync();
     });
   }
@@ -155,10 +193,14 @@ export class LmdbBackend implements MvccBackend {
   load(): LoadedState | undefined {
     const meta = this.root.get(META_KEY) as BackendMeta | undefined;
     if (meta === undefined) return undefined;
+    const from = (this.root.get(REQUESTS_FROM_KEY) as number | undefined) ?? 0;
     const requests: (readonly [number, RequestEntry])[] = [];
-    // In key order, oldest first. Buffers, not plain arrays: the request log
-    // copies them into its own memory.
-    for (const { key, value } of this.requests.getRange({})) requests.push([key, value]);
+    // The old table first, each in key order: oldest first. Buffers, not
+    // plain arrays: the request log copies them into its own memory.
+    const young = this.requestTables[this.youngTable];
+    for (const table of [this.requestTables[1 - this.youngTable]!, young]) {
+      for (const { key, value } of table.getRange({ start: from })) requests.push([key, value]);
+    }
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
     const leases: LeaseRow[] = [];
     for (const { value } of this.leases.getRange({})) leases.push(value);
@@ -232,11 +274,24 @@ export class LmdbBackend implements MvccBackend {
   }
 
   putRequest(seq: number, entry: RequestEntry): void {
-    this.staged.push(() => this.requests.put(seq, entry));
+    const table = this.requestTables[this.youngTable];
+    this.staged.push(() => table.put(seq, entry));
+    this.lastRequestPut = Math.max(this.lastRequestPut, seq);
   }
 
-  removeRequest(seq: number): void {
-    this.staged.push(() => this.requests.remove(seq));
+  forgetRequestsBefore(seq: number): void {
+    this.stagedRequestsFrom = seq;
+    if (this.oldThrough !== 0 && seq > this.oldThrough) {
+      const old = this.requestTables[1 - this.youngTable]!;
+      this.staged.push(() => old.clearAsync());
+      this.oldThrough = 0;
+    }
+    if (this.oldThrough === 0 && this.lastRequestPut >= seq) {
+      // The young table becomes the old one, emptied once the window passes
+      // everything put so far; the empty one takes what comes next.
+      this.oldThrough = this.lastRequestPut;
+      this.youngTable = this.youngTable === 0 ? 1 : 0;
+    }
   }
 
   commit(meta: BackendMeta): void {
@@ -248,8 +303,11 @@ export class LmdbBackend implements MvccBackend {
       this.batch = [];
       this.batchRecords = [];
       this.batchBytes = 0;
+      this.batchRequestsFrom = undefined;
     }
     for (const write of this.staged) this.batch.push(write);
+    if (this.stagedRequestsFrom !== undefined) this.batchRequestsFrom = this.stagedRequestsFrom;
+    this.stagedRequestsFrom = undefined;
     for (const record of this.stagedRecords) {
       this.batchRecords.push(record);
       this.batchBytes += record[1].byteLength;
@@ -275,11 +333,16 @@ export class LmdbBackend implements MvccBackend {
     if (this.clearBatch) {
       this.clearBatch = false;
       void this.records.clearAsync();
-      void this.requests.clearAsync();
+      for (const table of this.requestTables) void table.clearAsync();
       void this.leases.clearAsync();
       void this.root.remove(TABLES_KEY);
+      void this.root.remove(REQUESTS_FROM_KEY);
     }
     for (const write of this.batch) void write();
+    if (this.batchRequestsFrom !== undefined) {
+      void this.root.put(REQUESTS_FROM_KEY, this.batchRequestsFrom);
+      this.batchRequestsFrom = undefined;
+    }
     const landed = this.root.put(META_KEY, { ...meta });
     // lmdb-js has read every write of the batch once its last one landed.
     const lent = this.lent;
@@ -306,6 +369,10 @@ export class LmdbBackend implements MvccBackend {
     this.stagedRecords = [];
     this.pending.clear();
     this.clearStaged = true;
+    this.stagedRequestsFrom = undefined;
+    this.youngTable = 0;
+    this.oldThrough = 0;
+    this.lastRequestPut = 0;
   }
 
   /**
@@ -317,7 +384,7 @@ export class LmdbBackend implements MvccBackend {
     const now = Date.now();
     if (now - this.sizeCache.atMs >= SIZE_CACHE_MS) {
       let bytes = 0;
-      for (const db of [this.root, this.records, this.requests, this.leases]) {
+      for (const db of [this.root, this.records, ...this.requestTables, this.leases]) {
         const s = db.getStats() as Record<string, number>;
         bytes +=
           ((s["treeBranchPageCount"] ?? 0) +

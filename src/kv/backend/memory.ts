@@ -55,8 +55,8 @@ export class MemoryBackend implements MvccBackend {
     this.staged.requests.push({ put: [seq, entry] });
   }
 
-  removeRequest(seq: number): void {
-    this.staged.requests.push({ remove: seq });
+  forgetRequestsBefore(seq: number): void {
+    this.staged.requests.push({ forgetBefore: seq });
   }
 
   commit(meta: BackendMeta): void {
@@ -77,8 +77,15 @@ export class MemoryBackend implements MvccBackend {
       }
     }
     for (const op of this.staged.requests) {
-      if ("put" in op) requests.set(op.put[0], op.put[1]);
-      else requests.delete(op.remove);
+      if ("put" in op) {
+        requests.set(op.put[0], op.put[1]);
+        continue;
+      }
+      // The log numbers what it puts upwards, so the map holds them oldest first.
+      for (const seq of requests.keys()) {
+        if (seq >= op.forgetBefore) break;
+        requests.delete(seq);
+      }
     }
     for (const op of this.staged.leases) {
       if ("put" in op) leases.set(op.put[0], op.put);
@@ -113,7 +120,7 @@ interface Committed {
 
 interface Staged {
   ops: ({ put: [KeyString, KeyRecord] } | { remove: string })[];
-  requests: ({ put: readonly [number, RequestEntry] } | { remove: number })[];
+  requests: ({ put: readonly [number, RequestEntry] } | { forgetBefore: number })[];
   leases: ({ put: LeaseRow } | { remove: number })[];
   tables: Uint8Array | undefined;
   cleared: boolean;
