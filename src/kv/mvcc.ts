@@ -1,3 +1,4 @@
+import { invariant } from "../raft/core/errors.js";
 import { type KeyInterval, type KeyString, toKeyBytes } from "./bytes.js";
 import type { KeyValue } from "./types.js";
 
@@ -58,6 +59,110 @@ export function recordAt(history: readonly KeyRecord[], revision: number): KeyRe
 }
 
 /**
+ * How a backend lets the key index hold records as numbers: records whose
+ * value it reads back by revision, so the numbers are all there is to them.
+ */
+export interface RecordNumbers {
+  /** Whether `record` is one of the backend's own, to be held as numbers. */
+  holds(record: KeyRecord): boolean;
+  /** The record the numbers stand for. */
+  revive(
+    modRevision: number,
+    subRevision: number,
+    createRevision: number,
+    version: number,
+    lease: number,
+  ): KeyRecord;
+}
+
+/** Numbers per record in a PackedHistory. */
+const FIELDS = 5;
+
+/**
+ * A key's records but the latest as numbers, FIELDS each, in a typed array
+ * (its bytes are outside the JS heap), and the latest as the object it was
+ * appended as. An object per retained revision cost 80 bytes of heap; here
+ * a revision costs 40 bytes, which the collector neither traces nor counts
+ * when it sizes the heap.
+ */
+class PackedHistory {
+  private numbers = new Float64Array(FIELDS * 2);
+  /** Records held as numbers: all but the latest. */
+  private older = 0;
+
+  constructor(
+    first: KeyRecord,
+    public latest: KeyRecord,
+    private readonly revive: RecordNumbers,
+  ) {
+    this.write(0, first);
+    this.older = 1;
+  }
+
+  get length(): number {
+    return this.older + 1;
+  }
+
+  push(record: KeyRecord): void {
+    if ((this.older + 1) * FIELDS > this.numbers.length) {
+      const grown = new Float64Array(this.numbers.length * 2);
+      grown.set(this.numbers);
+      this.numbers = grown;
+    }
+    this.write(this.older, this.latest);
+    this.older++;
+    this.latest = record;
+  }
+
+  modRevision(i: number): number {
+    return i < this.older ? this.numbers[i * FIELDS]! : this.latest.modRevision;
+  }
+
+  version(i: number): number {
+    return i < this.older ? this.numbers[i * FIELDS + 3]! : this.latest.version;
+  }
+
+  record(i: number): KeyRecord {
+    if (i >= this.older) return this.latest;
+    const n = this.numbers;
+    const at = i * FIELDS;
+    return this.revive.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+  }
+
+  records(): KeyRecord[] {
+    const out: KeyRecord[] = new Array(this.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.record(i);
+    return out;
+  }
+
+  /** Drops the first `n` records, all of them held as numbers; returns them. */
+  dropFirst(n: number): KeyRecord[] {
+    invariant(n <= this.older, "a packed history drops its latest record");
+    const dropped: KeyRecord[] = [];
+    for (let i = 0; i < n; i++) dropped.push(this.record(i));
+    this.numbers.copyWithin(0, n * FIELDS, this.older * FIELDS);
+    this.older -= n;
+    if (this.numbers.length > FIELDS * 2 && this.older * FIELDS * 4 <= this.numbers.length) {
+      this.numbers = this.numbers.slice(0, Math.max(FIELDS * 2, this.older * FIELDS * 2));
+    }
+    return dropped;
+  }
+
+  private write(i: number, r: KeyRecord): void {
+    invariant(this.revive.holds(r), "a packed history holds only its backend's records");
+    const at = i * FIELDS;
+    const n = this.numbers;
+    n[at] = r.modRevision;
+    n[at + 1] = r.subRevision;
+    n[at + 2] = r.createRevision;
+    n[at + 3] = r.version;
+    n[at + 4] = r.lease;
+  }
+}
+
+type History = KeyRecord | KeyRecord[] | PackedHistory;
+
+/**
  * Every key's history since the compaction point, plus a sorted key list for
  * interval scans. New keys are appended to a pending list and merged on the
  * next scan, so a burst of creations costs one sort rather than n splices.
@@ -66,16 +171,20 @@ export class KeyHistories {
   /**
    * Each key's records in revision order. A key with one record (most keys,
    * between compactions) holds it without an array: a million keys spare
-   * a million arrays.
+   * a million arrays. With RecordNumbers, a key with more holds all but its
+   * latest as numbers (PackedHistory).
    */
-  private readonly histories = new Map<KeyString, KeyRecord | KeyRecord[]>();
+  private readonly histories = new Map<KeyString, History>();
   private sorted: KeyString[] = [];
   private pending: KeyString[] = [];
+
+  constructor(private readonly numbers?: RecordNumbers) {}
 
   get size(): number {
     return this.histories.size;
   }
 
+  /** The key's records in revision order; made afresh for a packed history. */
   history(key: KeyString): readonly KeyRecord[] | undefined {
     const h = this.histories.get(key);
     return h === undefined ? undefined : asArray(h);
@@ -86,13 +195,25 @@ export class KeyHistories {
     const h = this.histories.get(key);
     if (h === undefined) return undefined;
     if (Array.isArray(h)) return recordAt(h, revision);
+    if (h instanceof PackedHistory) {
+      if (h.latest.modRevision <= revision) return h.latest;
+      let lo = 0;
+      let hi = h.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (h.modRevision(mid) <= revision) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo === 0 ? undefined : h.record(lo - 1);
+    }
     return h.modRevision <= revision ? h : undefined;
   }
 
   /** The key's last record, a tombstone included. */
   latest(key: KeyString): KeyRecord | undefined {
     const h = this.histories.get(key);
-    return Array.isArray(h) ? h[h.length - 1] : h;
+    if (h === undefined || Array.isArray(h)) return h?.[h.length - 1];
+    return h instanceof PackedHistory ? h.latest : h;
   }
 
   append(key: KeyString, record: KeyRecord): void {
@@ -100,8 +221,10 @@ export class KeyHistories {
     if (h === undefined) {
       this.histories.set(key, record);
       this.pending.push(key);
-    } else if (Array.isArray(h)) {
+    } else if (Array.isArray(h) || h instanceof PackedHistory) {
       h.push(record);
+    } else if (this.numbers?.holds(h)) {
+      this.histories.set(key, new PackedHistory(h, record, this.numbers));
     } else {
       this.histories.set(key, [h, record]);
     }
@@ -138,6 +261,10 @@ export class KeyHistories {
     const dropped: KeyRecord[] = [];
     let removed = false;
     for (const [key, kept] of this.histories) {
+      if (kept instanceof PackedHistory) {
+        removed = this.compactPacked(key, kept, revision, dropped) || removed;
+        continue;
+      }
       if (!Array.isArray(kept)) {
         if (kept.modRevision <= revision && isTombstone(kept)) {
           this.histories.delete(key);
@@ -169,6 +296,27 @@ export class KeyHistories {
     return dropped;
   }
 
+  /** compact's rule for one packed history; returns whether the key is gone. */
+  private compactPacked(
+    key: KeyString,
+    h: PackedHistory,
+    revision: number,
+    dropped: KeyRecord[],
+  ): boolean {
+    let keepFrom = 0;
+    for (let i = 0; i < h.length && h.modRevision(i) <= revision; i++) keepFrom = i;
+    if (h.modRevision(keepFrom) <= revision && h.version(keepFrom) === 0) keepFrom++;
+    if (keepFrom === 0) return false;
+    if (keepFrom >= h.length) {
+      this.histories.delete(key);
+      dropped.push(...h.records());
+      return true;
+    }
+    dropped.push(...h.dropFirst(keepFrom));
+    if (h.length === 1) this.histories.set(key, h.latest);
+    return false;
+  }
+
   entries(): IterableIterator<[KeyString, readonly KeyRecord[]]> {
     this.sortedKeys();
     const self = this;
@@ -193,8 +341,9 @@ export class KeyHistories {
   }
 }
 
-function asArray(h: KeyRecord | KeyRecord[]): KeyRecord[] {
-  return Array.isArray(h) ? h : [h];
+function asArray(h: History): KeyRecord[] {
+  if (Array.isArray(h)) return h;
+  return h instanceof PackedHistory ? h.records() : [h];
 }
 
 function lowerBound(keys: readonly KeyString[], key: KeyString): number {

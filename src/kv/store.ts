@@ -126,7 +126,7 @@ export interface HistoryView {
 }
 
 export class KvStore implements StateMachine<KvResult> {
-  protected histories = new KeyHistories();
+  protected histories: KeyHistories;
   protected leaseTable = new LeaseTable();
   protected readonly hub = new WatchHub();
   protected currentRevision = 1;
@@ -159,6 +159,7 @@ export class KvStore implements StateMachine<KvResult> {
     this.requestWindow = options.requestWindow ?? DEFAULT_REQUEST_WINDOW;
     this.requests = new RequestLog(this.requestWindow);
     this.backend = options.backend ?? new MemoryBackend();
+    this.histories = new KeyHistories(this.backend.recordNumbers);
     if (this.backend.kind !== "memory") {
       const backend = this.backend;
       this.persisted = () => backend.flushed();
@@ -544,7 +545,7 @@ export class KvStore implements StateMachine<KvResult> {
       });
     }
     for (const [seq, entry] of requests) requestLog.add(entry, seq);
-    const keys = new KeyHistories();
+    const keys = new KeyHistories(this.backend.recordNumbers);
     const leases = new LeaseTable();
     for (const [id, ttlMs, renewals, remainingMs] of header.leases) {
       leases.grant(id, ttlMs, renewals ?? 0);
@@ -868,11 +869,10 @@ export class KvStore implements StateMachine<KvResult> {
     batch: WriteBatch,
     prevKv: () => KeyValue | undefined,
   ): KeyValue | undefined {
-    const h = this.histories.history(key);
-    const last = h?.[h.length - 1];
-    if (h === undefined || last === undefined || last.modRevision !== batch.revision)
-      return prevKv();
-    return prevBefore(key, h, batch.revision);
+    const last = this.histories.latest(key);
+    if (last === undefined || last.modRevision !== batch.revision) return prevKv();
+    const before = this.histories.at(key, batch.revision - 1);
+    return before === undefined || isTombstone(before) ? undefined : toKeyValue(key, before);
   }
 
   /** The key's live record including writes of the batch in progress. */

@@ -462,7 +462,9 @@ describe("LMDB backend: remembered requests", () => {
     const root = openLmdb({ path: dir, maxDbs: 8 });
     try {
       const counts = ["request-log", "request-log-2"].map(
-        (name) => root.openDB({ name, keyEncoding: "ordered-binary" }).getStats().entryCount,
+        (name) =>
+          (root.openDB({ name, keyEncoding: "ordered-binary" }).getStats() as { entryCount: number })
+            .entryCount,
       );
       return counts as [number, number];
     } finally {

@@ -1,5 +1,5 @@
 import type { KeyString } from "../bytes.js";
-import type { KeyRecord } from "../mvcc.js";
+import type { KeyRecord, RecordNumbers } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
 
 /**
@@ -16,6 +16,11 @@ import type { RequestEntry } from "../requests.js";
  */
 export interface MvccBackend {
   readonly kind: "memory" | "lmdb";
+  /**
+   * For a backend whose records (those putRecord and load hand back) read
+   * their value from it by revision: lets the key index hold them as numbers.
+   */
+  readonly recordNumbers?: RecordNumbers;
   /** The state of the last commit a previous opening made; undefined for an empty backend. */
   load(): LoadedState | undefined;
   /**

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type Database, type DatabaseOptions, open, type RootDatabase } from "lmdb";
 import type { KeyString } from "../bytes.js";
 import { InvalidKvCommandError } from "../errors.js";
-import type { KeyRecord } from "../mvcc.js";
+import type { KeyRecord, RecordNumbers } from "../mvcc.js";
 import type { RequestEntry } from "../requests.js";
 import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
 import { RecordBuffers } from "./record-buffers.js";
@@ -79,6 +79,11 @@ const DEFAULT_BATCH = { intervalMs: 100, maxWrites: 10_000, maxBytes: 16 * 1024 
  */
 export class LmdbBackend implements MvccBackend {
   readonly kind = "lmdb" as const;
+  readonly recordNumbers: RecordNumbers = {
+    holds: (record) => record instanceof StoredRecord && record.backend === this,
+    revive: (modRevision, subRevision, createRevision, version, lease) =>
+      new StoredRecord(modRevision, subRevision, createRevision, version, lease, this),
+  };
   private readonly root: RootDatabase;
   /** Read as heads (see recordHeadEncoder); written as encoded records. */
   private readonly records: Database<RecordHead, RevisionKey>;
@@ -463,7 +468,7 @@ class StoredRecord implements KeyRecord {
     readonly createRevision: number,
     readonly version: number,
     readonly lease: number,
-    private readonly backend: LmdbBackend,
+    readonly backend: LmdbBackend,
   ) {}
 
   get value(): Uint8Array {
