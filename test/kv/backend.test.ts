@@ -463,8 +463,11 @@ describe("LMDB backend: remembered requests", () => {
     try {
       const counts = ["request-log", "request-log-2"].map(
         (name) =>
-          (root.openDB({ name, keyEncoding: "ordered-binary" }).getStats() as { entryCount: number })
-            .entryCount,
+          (
+            root.openDB({ name, keyEncoding: "ordered-binary" }).getStats() as {
+              entryCount: number;
+            }
+          ).entryCount,
       );
       return counts as [number, number];
     } finally {
