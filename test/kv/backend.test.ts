@@ -475,6 +475,36 @@ describe("LMDB backend: remembered requests", () => {
     }
   };
 
+  it("in a file an earlier version wrote, one table kept one at a time, load as they were and then rotate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
+    dirs.push(dir);
+    // As the earlier version left them: one table, the forgotten ones deleted.
+    const root = openLmdb({ path: dir, maxDbs: 8, compression: false });
+    const log = root.openDB({ name: "request-log", keyEncoding: "ordered-binary" });
+    for (const seq of [7, 8, 9]) await log.put(seq, [`r${seq}`, new Uint8Array([seq])]);
+    await root.put("meta", meta(9));
+    await root.close();
+
+    let backend = new LmdbBackend(dir);
+    expect(backend.load()!.requests.map(([seq, [id]]) => [seq, id])).toEqual([
+      [7, "r7"],
+      [8, "r8"],
+      [9, "r9"],
+    ]);
+    // A window of 3 going on from there, through two swaps of the tables.
+    for (let seq = 10; seq <= 17; seq++) {
+      backend.putRequest(seq, [`r${seq}`, new Uint8Array([seq])]);
+      backend.forgetRequestsBefore(seq - 2);
+      backend.commit(meta(seq));
+    }
+    await backend.close();
+    backend = new LmdbBackend(dir);
+    expect(backend.load()!.requests.map(([seq]) => seq)).toEqual([15, 16, 17]);
+    await backend.close();
+    const [first, second] = await rowsOnDisk(dir);
+    expect(first + second).toBeLessThanOrEqual(2 * 3 + 2);
+  });
+
   it("are dropped a table at a time, so the file holds at most two windows of them, and a store reopened anywhere retries as a steady one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
     dirs.push(dir);
