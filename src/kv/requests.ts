@@ -1,4 +1,4 @@
-import { Packr } from "msgpackr";
+import { Packr, RESET_BUFFER_MODE } from "msgpackr";
 import { invariant } from "../raft/core/errors.js";
 import { COMMAND_DIGEST_BYTES, sameDigest } from "./command-digest.js";
 import { IdempotencyKeyReusedError, InvalidKvCommandError } from "./errors.js";
@@ -145,7 +145,9 @@ export class RequestLog {
 
   remember(id: string, digest: Uint8Array, result: KvResult): void {
     if (result.type === "error") return;
-    this.add([id, packr.pack(result), digest]);
+    // Packed into msgpackr's working buffer, which the next pack reuses:
+    // add copies the bytes into the arena at once.
+    this.add([id, packr.pack(result, RESET_BUFFER_MODE), digest]);
   }
 
   /** In the order they were remembered, for a snapshot. */
@@ -187,7 +189,14 @@ export class RequestLog {
     this.results.set(own, handle);
     this.order.push(own, handle, seq);
     this.bytes += this.weight(handle);
-    this.sink?.put(seq, givenDigest === undefined ? [id, encoded] : [id, encoded, givenDigest]);
+    if (this.sink !== undefined) {
+      // The arena's copy, which stays as it is, not the caller's bytes: a
+      // backend may read them when its commit is written.
+      const kept = this.arena.view(handle);
+      const result = rememberedResult(kept);
+      const digest = rememberedDigest(kept);
+      this.sink.put(seq, digest === undefined ? [id, result] : [id, result, digest]);
+    }
     while (this.results.size > this.window.maxEntries || this.bytes > this.window.maxBytes) {
       const oldest = this.oldestRemembered();
       invariant(oldest !== undefined, "request log over its window with nothing to forget");

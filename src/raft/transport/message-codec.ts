@@ -1,4 +1,4 @@
-import { Packr } from "msgpackr";
+import { Packr, RESET_BUFFER_MODE } from "msgpackr";
 import { concatParts } from "../../byte-parts.js";
 import { arrayHeader, bigBinaryHeader, fixArray } from "../../msgpack-headers.js";
 import type { Entry, Message } from "../core/types.js";
@@ -58,7 +58,7 @@ export function hasWireCode(type: MessageType): boolean {
  * the snapshot travels without its bytes (they are streamed separately).
  */
 export function encodeMessage(m: Message, omitSnapshotData = false): Uint8Array {
-  const parts = encodeMessageParts(m, omitSnapshotData);
+  const parts = encodeMessageParts(m, omitSnapshotData, false);
   if (parts.length === 1) return parts[0] as Uint8Array;
   return concatParts(parts, 0);
 }
@@ -75,7 +75,7 @@ export function encodeMessageFrame(
   m: Message,
   group?: number,
 ): readonly Uint8Array[] {
-  const [first, ...rest] = encodeMessageParts(m, false);
+  const [first, ...rest] = encodeMessageParts(m, false, true);
   const prefix = group === undefined ? 0 : GROUP_PREFIX_BYTES;
   let bodyBytes = prefix + first!.byteLength;
   for (const p of rest) bodyBytes += p.byteLength;
@@ -96,7 +96,13 @@ export function encodeMessageFrame(
  * their own, shared by every follower a batch goes to: see EncodedBatches),
  * and the tail.
  */
-function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[] {
+function encodeMessageParts(
+  m: Message,
+  omitSnapshotData: boolean,
+  /** The caller copies the first part before anything else is packed. */
+  firstCopied: boolean,
+): Uint8Array[] {
+  const firstMode = firstCopied ? RESET_BUFFER_MODE : 0;
   const code = CODE_BY_TYPE.get(m.type);
   if (code === undefined) throw new InvalidMessageError("type", `${m.type} cannot be sent`);
   const s = m.snapshot;
@@ -115,30 +121,35 @@ function encodeMessageParts(m: Message, omitSnapshotData: boolean): Uint8Array[]
         ];
   if (m.entries.length > 0) {
     const entries = encodedBatches.get(m.entries);
-    // Copied: the head's pack, made last, reuses msgpackr's buffer.
+    // Copied at once, so packed where the next pack (the head's) writes again.
     const tail = new Uint8Array(
-      packr.pack([m.commit, m.reject, m.rejectHint, m.context, snapshot]).subarray(1),
+      packr
+        .pack([m.commit, m.reject, m.rejectHint, m.context, snapshot], RESET_BUFFER_MODE)
+        .subarray(1),
     );
-    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index]);
+    const head = packr.pack([code, m.to, m.from, m.term, m.logTerm, m.index], firstMode);
     // The 6-element array header becomes the 12-element message's header.
     head[0] = fixArray(MESSAGE_FIELDS);
     return [head, ...entries, tail];
   }
   return [
-    packr.pack([
-      code,
-      m.to,
-      m.from,
-      m.term,
-      m.logTerm,
-      m.index,
-      [],
-      m.commit,
-      m.reject,
-      m.rejectHint,
-      m.context,
-      snapshot,
-    ]),
+    packr.pack(
+      [
+        code,
+        m.to,
+        m.from,
+        m.term,
+        m.logTerm,
+        m.index,
+        [],
+        m.commit,
+        m.reject,
+        m.rejectHint,
+        m.context,
+        snapshot,
+      ],
+      firstMode,
+    ),
   ];
 }
 
@@ -156,7 +167,7 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
   let run: unknown[] = [];
   const endRun = () => {
     if (run.length === 0) return;
-    const packed = packr.pack(run);
+    const packed = packr.pack(run, RESET_BUFFER_MODE);
     parts.push(new Uint8Array(packed.subarray(arrayHeader(run.length).byteLength)));
     run = [];
   };
@@ -166,7 +177,7 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
       continue;
     }
     endRun();
-    const fields = packr.pack([e.term, e.index, e.type]);
+    const fields = packr.pack([e.term, e.index, e.type], RESET_BUFFER_MODE);
     const bin = bigBinaryHeader(e.data.byteLength);
     const head = new Uint8Array(fields.byteLength + bin.byteLength);
     head.set(fields);

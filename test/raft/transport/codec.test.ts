@@ -61,6 +61,23 @@ describe("message codec", () => {
     }
   });
 
+  it("leaves what it encoded as it was while it encodes more, as messages and as frames", () => {
+    const samples = sampleMessages(1, 2);
+    const messages = samples.map((m) => encodeMessage(m));
+    const frames = samples.map((m) => encodeMessageFrame(FrameKind.Message, m));
+    // Everything encoded again, in between, through the same packer.
+    for (const m of samples) {
+      encodeMessage(m);
+      encodeMessageFrame(FrameKind.Message, m);
+    }
+    for (const [i, m] of samples.entries()) {
+      expect(decodeMessage(messages[i]!)).toStrictEqual(m);
+      const decoded: Frame[] = [];
+      new FrameDecoder(1 << 20).push(Buffer.concat([...frames[i]!]), (f) => decoded.push(f));
+      expect(decoded.map((f) => decodeMessage(f.body))).toStrictEqual([m]);
+    }
+  });
+
   it("keeps 'snapshot' absent when it was absent", () => {
     const back = decodeMessage(
       encodeMessage(message({ type: MessageType.Heartbeat, to: 2, from: 1 })),
