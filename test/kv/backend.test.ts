@@ -17,6 +17,13 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** A fresh directory, removed after the file's tests. */
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
+  dirs.push(dir);
+  return dir;
+}
+
 /** A backend and how to get it back as a restarted process would. */
 interface Opened {
   readonly backend: MvccBackend;
@@ -35,8 +42,7 @@ const kinds: [string, () => Opened][] = [
   [
     "lmdb",
     () => {
-      const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
-      dirs.push(dir);
+      const dir = tempDir();
       let backend: MvccBackend = new LmdbBackend(dir);
       return {
         get backend() {
@@ -423,8 +429,7 @@ describe("LMDB backend: requests an earlier version kept by id", () => {
   };
 
   it("are moved into the log by sequence number on open, in their order, and the old table dropped", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
-    dirs.push(dir);
+    const dir = tempDir();
     const root = openLmdb({ path: dir, maxDbs: 4, compression: false });
     const byId = root.openDB({ name: "requests", keyEncoding: "ordered-binary" });
     // As those versions could leave them after restarts: two under one number.
@@ -476,8 +481,7 @@ describe("LMDB backend: remembered requests", () => {
   };
 
   it("in a file an earlier version wrote, one table kept one at a time, load as they were and then rotate", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
-    dirs.push(dir);
+    const dir = tempDir();
     // As the earlier version left them: one table, the forgotten ones deleted.
     const root = openLmdb({ path: dir, maxDbs: 8, compression: false });
     const log = root.openDB({ name: "request-log", keyEncoding: "ordered-binary" });
@@ -506,8 +510,7 @@ describe("LMDB backend: remembered requests", () => {
   });
 
   it("are dropped a table at a time, so the file holds at most two windows of them, and a store reopened anywhere retries as a steady one", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "conclave-backend-"));
-    dirs.push(dir);
+    const dir = tempDir();
     const requestWindow = { maxEntries: 40, maxBytes: 1024 * 1024 };
     const random = fc.sample(fc.integer({ min: 0, max: 99 }), { seed: SEED, numRuns: 400 });
     let backend = new LmdbBackend(dir);
