@@ -93,7 +93,7 @@ class PackedHistory {
   constructor(
     first: KeyRecord,
     public latest: KeyRecord,
-    private readonly revive: RecordNumbers,
+    private readonly backend: RecordNumbers,
   ) {
     this.write(0, first);
     this.older = 1;
@@ -126,7 +126,7 @@ class PackedHistory {
     if (i >= this.older) return this.latest;
     const n = this.numbers;
     const at = i * FIELDS;
-    return this.revive.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+    return this.backend.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
   }
 
   records(): KeyRecord[] {
@@ -149,7 +149,7 @@ class PackedHistory {
   }
 
   private write(i: number, r: KeyRecord): void {
-    invariant(this.revive.holds(r), "a packed history holds only its backend's records");
+    invariant(this.backend.holds(r), "a packed history holds only its backend's records");
     const at = i * FIELDS;
     const n = this.numbers;
     n[at] = r.modRevision;
@@ -260,33 +260,25 @@ export class KeyHistories {
   compact(revision: number): KeyRecord[] {
     const dropped: KeyRecord[] = [];
     let removed = false;
-    for (const [key, kept] of this.histories) {
-      if (kept instanceof PackedHistory) {
-        removed = this.compactPacked(key, kept, revision, dropped) || removed;
-        continue;
-      }
-      if (!Array.isArray(kept)) {
-        if (kept.modRevision <= revision && isTombstone(kept)) {
+    for (const [key, h] of this.histories) {
+      if (!Array.isArray(h) && !(h instanceof PackedHistory)) {
+        if (h.modRevision <= revision && isTombstone(h)) {
           this.histories.delete(key);
-          dropped.push(kept);
+          dropped.push(h);
           removed = true;
         }
         continue;
       }
-      const h = kept;
-      let keepFrom = 0;
-      for (let i = 0; i < h.length && h[i]!.modRevision <= revision; i++) keepFrom = i;
-      const head = h[keepFrom]!;
-      if (head.modRevision <= revision && isTombstone(head)) keepFrom++;
+      const keepFrom = compactionStart(h, revision);
       if (keepFrom === 0) continue;
       if (keepFrom >= h.length) {
         this.histories.delete(key);
-        dropped.push(...h);
+        dropped.push(...asArray(h));
         removed = true;
-      } else {
-        dropped.push(...h.splice(0, keepFrom));
-        if (h.length === 1) this.histories.set(key, h[0]!);
+        continue;
       }
+      dropped.push(...(Array.isArray(h) ? h.splice(0, keepFrom) : h.dropFirst(keepFrom)));
+      if (h.length === 1) this.histories.set(key, Array.isArray(h) ? h[0]! : h.latest);
     }
     if (removed) {
       const live = (k: KeyString) => this.histories.has(k);
@@ -294,27 +286,6 @@ export class KeyHistories {
       this.pending = this.pending.filter(live);
     }
     return dropped;
-  }
-
-  /** compact's rule for one packed history; returns whether the key is gone. */
-  private compactPacked(
-    key: KeyString,
-    h: PackedHistory,
-    revision: number,
-    dropped: KeyRecord[],
-  ): boolean {
-    let keepFrom = 0;
-    for (let i = 0; i < h.length && h.modRevision(i) <= revision; i++) keepFrom = i;
-    if (h.modRevision(keepFrom) <= revision && h.version(keepFrom) === 0) keepFrom++;
-    if (keepFrom === 0) return false;
-    if (keepFrom >= h.length) {
-      this.histories.delete(key);
-      dropped.push(...h.records());
-      return true;
-    }
-    dropped.push(...h.dropFirst(keepFrom));
-    if (h.length === 1) this.histories.set(key, h.latest);
-    return false;
   }
 
   entries(): IterableIterator<[KeyString, readonly KeyRecord[]]> {
@@ -339,6 +310,19 @@ export class KeyHistories {
     }
     return this.sorted;
   }
+}
+
+/**
+ * Where compaction at `revision` starts keeping a history of several
+ * records: at the record in force at `revision`, or after it when that one
+ * is a deletion. 0 keeps everything; `h.length` drops the key.
+ */
+function compactionStart(h: KeyRecord[] | PackedHistory, revision: number): number {
+  const modRevision = (i: number) => (Array.isArray(h) ? h[i]!.modRevision : h.modRevision(i));
+  let keepFrom = 0;
+  for (let i = 0; i < h.length && modRevision(i) <= revision; i++) keepFrom = i;
+  const deleted = Array.isArray(h) ? isTombstone(h[keepFrom]!) : h.version(keepFrom) === 0;
+  return modRevision(keepFrom) <= revision && deleted ? keepFrom + 1 : keepFrom;
 }
 
 function asArray(h: History): KeyRecord[] {

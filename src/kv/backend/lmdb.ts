@@ -153,6 +153,11 @@ export class LmdbBackend implements MvccBackend {
     this.findRequestTables();
   }
 
+  /** The request table that is not the young one. */
+  private get oldTable(): Database<RequestEntry, number> {
+    return this.requestTables[this.youngTable === 0 ? 1 : 0];
+  }
+
   /** Which request table is the young one, from the numbers each holds. */
   private findRequestTables(): void {
     const end = (table: Database<RequestEntry, number>, reverse: boolean) =>
@@ -163,7 +168,7 @@ export class LmdbBackend implements MvccBackend {
     // Two tables hold numbers apart: the young one holds the higher ones.
     this.youngTable =
       secondFrom !== undefined && (firstFrom === undefined || secondFrom > firstFrom) ? 1 : 0;
-    this.oldThrough = end(this.requestTables[this.youngTable === 0 ? 1 : 0], true) ?? 0;
+    this.oldThrough = end(this.oldTable, true) ?? 0;
     this.lastRequestPut = Math.max(end(first, true) ?? 0, end(second, true) ?? 0);
   }
 
@@ -202,8 +207,7 @@ export class LmdbBackend implements MvccBackend {
     const requests: (readonly [number, RequestEntry])[] = [];
     // The old table first, each in key order: oldest first. Buffers, not
     // plain arrays: the request log copies them into its own memory.
-    const young = this.requestTables[this.youngTable];
-    for (const table of [this.requestTables[1 - this.youngTable]!, young]) {
+    for (const table of [this.oldTable, this.requestTables[this.youngTable]]) {
       for (const { key, value } of table.getRange({ start: from })) requests.push([key, value]);
     }
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
@@ -287,7 +291,7 @@ export class LmdbBackend implements MvccBackend {
   forgetRequestsBefore(seq: number): void {
     this.stagedRequestsFrom = seq;
     if (this.oldThrough !== 0 && seq > this.oldThrough) {
-      const old = this.requestTables[1 - this.youngTable]!;
+      const old = this.oldTable;
       this.staged.push(() => old.clearAsync());
       this.oldThrough = 0;
     }
