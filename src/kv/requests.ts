@@ -2,6 +2,7 @@ import { Packr, RESET_BUFFER_MODE } from "msgpackr";
 import { invariant } from "../raft/core/errors.js";
 import { COMMAND_DIGEST_BYTES, sameDigest } from "./command-digest.js";
 import { IdempotencyKeyReusedError, InvalidKvCommandError } from "./errors.js";
+import { AddOrder, ByteArena, type Handle, IdTable } from "./request-arena.js";
 import type { KvResult, WriteCommand } from "./types.js";
 
 /**
@@ -40,29 +41,44 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
  * A remembered request's bytes, as written into the arena: a flag byte (1
- * when a command digest follows), the digest, then the encoded result.
+ * when a command digest follows), the id's length and its bytes, the
+ * digest, then the encoded result.
  */
 type Remembered = Uint8Array;
 
-/** Bytes of a remembered request's head: the flag. */
-const HEAD_BYTES = 1;
+/** Bytes of a remembered request's head before its id: the flag and the id's length. */
+const HEAD_BYTES = 2;
+const ID_LENGTH_AT = 1;
 
-function packRemembered(arena: ByteArena, result: Uint8Array, digest?: Uint8Array): Handle {
+function packRemembered(
+  arena: ByteArena,
+  id: string,
+  result: Uint8Array,
+  digest?: Uint8Array,
+): Handle {
   const digestBytes = digest?.byteLength ?? 0;
-  const handle = arena.alloc(HEAD_BYTES + digestBytes + result.byteLength);
+  const handle = arena.alloc(HEAD_BYTES + id.length + digestBytes + result.byteLength);
   const out = arena.view(handle);
   out[0] = digest === undefined ? 0 : 1;
-  if (digest !== undefined) out.set(digest, HEAD_BYTES);
-  out.set(result, HEAD_BYTES + digestBytes);
+  out[ID_LENGTH_AT] = id.length;
+  for (let i = 0; i < id.length; i++) out[HEAD_BYTES + i] = id.charCodeAt(i);
+  if (digest !== undefined) out.set(digest, HEAD_BYTES + id.length);
+  out.set(result, HEAD_BYTES + id.length + digestBytes);
   return handle;
 }
 
+function rememberedId(r: Remembered): string {
+  return Buffer.from(r.buffer, r.byteOffset + HEAD_BYTES, r[ID_LENGTH_AT]!).toString("latin1");
+}
+
 function rememberedDigest(r: Remembered): Uint8Array | undefined {
-  return r[0] === 1 ? r.subarray(HEAD_BYTES, HEAD_BYTES + COMMAND_DIGEST_BYTES) : undefined;
+  if (r[0] !== 1) return undefined;
+  const at = HEAD_BYTES + r[ID_LENGTH_AT]!;
+  return r.subarray(at, at + COMMAND_DIGEST_BYTES);
 }
 
 function rememberedResult(r: Remembered): Uint8Array {
-  return r.subarray(r[0] === 1 ? HEAD_BYTES + COMMAND_DIGEST_BYTES : HEAD_BYTES);
+  return r.subarray(HEAD_BYTES + r[ID_LENGTH_AT]! + (r[0] === 1 ? COMMAND_DIGEST_BYTES : 0));
 }
 
 /** One remembered request in a snapshot: id, encoded result and, since digests exist, digest. */
@@ -88,17 +104,18 @@ export interface RequestSink {
 }
 
 export class RequestLog {
-  /** Each id's bytes in the arena, oldest first: a number rather than a view keeps ~100 bytes per entry off the heap. */
-  private readonly results = new Map<string, Handle>();
+  private readonly arena = new ByteArena();
+  /** Each id's entry in the arena. */
+  private readonly results = new IdTable({
+    idLength: (handle) => this.arena.byteAt(handle, ID_LENGTH_AT),
+    idByte: (handle, i) => this.arena.byteAt(handle, HEAD_BYTES + i),
+  });
   /**
-   * Every id added, with its handle, oldest first from `head`: the next to
-   * forget is found here, not by iterating `results` from its start, which
-   * in V8 walks every slot deleted since the table was last rebuilt (at a
-   * full window, tens of thousands per add). An id added again leaves its
-   * older pair behind, skipped because `results` holds a newer handle.
+   * Every entry added, with its number, oldest first: the next to forget
+   * is found here. An id added again leaves its older entry behind, skipped
+   * because `results` points at a newer one.
    */
   private readonly order = new AddOrder();
-  private readonly arena = new ByteArena();
   private bytes = 0;
   private nextSeq = 1;
   /** The number of the oldest entry still remembered, as last told to the sink. */
@@ -154,12 +171,17 @@ export class RequestLog {
   entries(): RequestEntry[] {
     // Views into the arena, no copies: a region is written once, when it is
     // allocated, and never reused, so a snapshot can read them at its pace.
-    return [...this.results].map(([id, handle]) => {
+    const out: RequestEntry[] = [];
+    for (let i = 0; i < this.order.length; i++) {
+      const handle = this.order.handleAt(i);
+      if (!this.results.current(handle)) continue;
       const r = this.arena.view(handle);
+      const id = rememberedId(r);
       const digest = rememberedDigest(r);
       const result = rememberedResult(r);
-      return digest === undefined ? [id, result] : [id, result, digest];
-    });
+      out.push(digest === undefined ? [id, result] : [id, result, digest]);
+    }
+    return out;
   }
 
   /**
@@ -182,12 +204,9 @@ export class RequestLog {
     }
     this.nextSeq = seq + 1;
     this.forget(id);
-    const handle = packRemembered(this.arena, encoded, givenDigest);
-    // Its own string: a decoded id is often a slice of a longer one (the
-    // decoder's), which a remembered id would otherwise keep alive.
-    const own = ownString(id);
-    this.results.set(own, handle);
-    this.order.push(own, handle, seq);
+    const handle = packRemembered(this.arena, id, encoded, givenDigest);
+    this.results.set(id, handle);
+    this.order.push(handle, seq);
     this.bytes += this.weight(handle);
     if (this.sink !== undefined) {
       // The arena's copy, which stays as it is, not the caller's bytes: a
@@ -201,148 +220,43 @@ export class RequestLog {
       const oldest = this.oldestRemembered();
       invariant(oldest !== undefined, "request log over its window with nothing to forget");
       this.order.shift();
-      this.forget(oldest[0], oldest[1]);
+      this.results.deleteEntry(oldest);
+      this.bytes -= this.weight(oldest);
     }
     // None when the entry just added weighs more than the whole window.
     const oldest = this.oldestRemembered();
-    const from = oldest === undefined ? this.nextSeq : oldest[2];
+    const from = oldest === undefined ? this.nextSeq : this.order.seqAt(0);
     if (from === this.rememberedFrom) return;
     this.rememberedFrom = from;
-    if (oldest !== undefined) this.arena.releaseBefore(oldest[1]);
+    if (oldest !== undefined) this.arena.releaseBefore(oldest);
     this.sink?.forgetBefore(from);
   }
 
-  /** The oldest id still remembered, its handle and number, dropping older pairs of ids added again. */
-  private oldestRemembered(): [string, Handle, number] | undefined {
-    for (let next = this.order.first(); next !== undefined; next = this.order.first()) {
-      if (this.results.get(next[0]) === next[1]) return next;
-      this.order.shift();
+  /**
+   * The handle of the oldest entry still remembered, at the front of
+   * `order` once this returns: older entries of ids added again are dropped.
+   */
+  private oldestRemembered(): Handle | undefined {
+    for (; this.order.length > 0; this.order.shift()) {
+      const handle = this.order.handleAt(0);
+      if (this.results.current(handle)) return handle;
     }
     return undefined;
   }
 
-  private forget(id: string, handle = this.results.get(id)): void {
-    if (handle === undefined) return;
-    this.results.delete(id);
-    this.bytes -= this.weight(handle);
+  private forget(id: string): void {
+    const handle = this.results.delete(id);
+    if (handle !== undefined) this.bytes -= this.weight(handle);
   }
 
-  /** What a remembered request counts against the window: result and digest bytes. */
+  /**
+   * What a remembered request counts against the window: its result and
+   * digest bytes (not its id: the window is part of the replicated state,
+   * and every version must weigh an entry alike).
+   */
   private weight(handle: Handle): number {
-    return this.arena.size(handle) - HEAD_BYTES;
+    return this.arena.size(handle) - HEAD_BYTES - this.arena.byteAt(handle, ID_LENGTH_AT);
   }
-}
-
-/** Where an entry's bytes are in a ByteArena: slab number × SLAB_BYTES + offset. */
-type Handle = number;
-
-/**
- * A queue of (id, handle, sequence number) triples in the order they were
- * added; compacted as its front is taken. A taken slot lets go of its id at
- * once: until the next compaction the queue may hold as many taken slots as
- * live ones, and their ids would be kept alive with it.
- */
-class AddOrder {
-  private ids: string[] = [];
-  private handles: Handle[] = [];
-  private seqs: number[] = [];
-  private head = 0;
-
-  push(id: string, handle: Handle, seq: number): void {
-    this.ids.push(id);
-    this.handles.push(handle);
-    this.seqs.push(seq);
-  }
-
-  first(): [string, Handle, number] | undefined {
-    if (this.head === this.ids.length) return undefined;
-    return [this.ids[this.head]!, this.handles[this.head]!, this.seqs[this.head]!];
-  }
-
-  shift(): void {
-    this.ids[this.head] = "";
-    this.head++;
-    if (this.head >= 4096 && this.head * 2 >= this.ids.length) {
-      this.ids = this.ids.slice(this.head);
-      this.handles = this.handles.slice(this.head);
-      this.seqs = this.seqs.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
-
-/**
- * Bump allocation in 64 KiB slabs for the remembered requests, each entry
- * named by a number. Entries are forgotten oldest first, so slabs are
- * released from the front once the oldest entry still remembered lies past
- * them; an entry forgotten out of turn (its id used again) keeps its bytes
- * until then. A slab is never written twice, so a view handed out (to a
- * snapshot) stays valid after its slab is released. Each entry is
- * prefixed with its length; an entry over a quarter slab gets a slab of
- * its own. Copying into slabs matters: each small Buffer or hash output
- * would otherwise keep alive the whole pool or working buffer it was
- * sliced from, up to 8 KiB each.
- */
-class ByteArena {
-  private slabs: Buffer[] = [];
-  /** The number of the first slab in `slabs`: those before it were released. */
-  private firstSlab = 0;
-  private used = SLAB_BYTES;
-
-  alloc(n: number): Handle {
-    const need = LENGTH_BYTES + n;
-    if (need > SLAB_BYTES / 4) {
-      this.slabs.push(Buffer.alloc(need));
-      this.used = SLAB_BYTES; // the next small entry starts a new slab
-      return this.write(this.firstSlab + this.slabs.length - 1, 0, n);
-    }
-    if (this.used + need > SLAB_BYTES) {
-      this.slabs.push(Buffer.alloc(SLAB_BYTES));
-      this.used = 0;
-    }
-    const at = this.used;
-    this.used += need;
-    return this.write(this.firstSlab + this.slabs.length - 1, at, n);
-  }
-
-  /** The entry's bytes (a view; no copy). */
-  view(handle: Handle): Uint8Array {
-    const [slab, at] = this.locate(handle);
-    // A plain Uint8Array, as the results' bytes were before.
-    return new Uint8Array(slab.buffer, slab.byteOffset + at + LENGTH_BYTES, slab.readUInt32BE(at));
-  }
-
-  size(handle: Handle): number {
-    const [slab, at] = this.locate(handle);
-    return slab.readUInt32BE(at);
-  }
-
-  /** Lets go of every slab before the one holding `handle`. */
-  releaseBefore(handle: Handle): void {
-    const drop = Math.floor(handle / SLAB_BYTES) - this.firstSlab;
-    if (drop <= 0) return;
-    this.slabs.splice(0, drop);
-    this.firstSlab += drop;
-  }
-
-  private write(slabNumber: number, at: number, n: number): Handle {
-    this.slabs[slabNumber - this.firstSlab]!.writeUInt32BE(n, at);
-    return slabNumber * SLAB_BYTES + at;
-  }
-
-  private locate(handle: Handle): [Buffer, number] {
-    const slab = this.slabs[Math.floor(handle / SLAB_BYTES) - this.firstSlab];
-    invariant(slab !== undefined, () => `request arena has no slab for entry ${handle}`);
-    return [slab, handle % SLAB_BYTES];
-  }
-}
-
-const SLAB_BYTES = 64 * 1024;
-const LENGTH_BYTES = 4;
-
-/** A flat copy of an ASCII string. */
-function ownString(s: string): string {
-  return Buffer.from(s, "latin1").toString("latin1");
 }
 
 /** The decoder hands back Buffers; results carry plain Uint8Arrays, as the store's own do. */
