@@ -67,6 +67,32 @@ function packRemembered(
   return handle;
 }
 
+/**
+ * A request as a backend keeps it: the same layout (a request row). The
+ * request log hands its backend the arena's bytes, which stay as they are
+ * until the window passes them, so a backend writes them without encoding
+ * or copying.
+ */
+export function encodeRequestRow([id, result, digest]: RequestEntry): Uint8Array {
+  const arena = new ByteArena();
+  return arena.view(packRemembered(arena, id, result, digest));
+}
+
+/** A request row's entry, as views of `row`. */
+export function decodeRequestRow(row: Uint8Array): RequestEntry {
+  const heads =
+    row.byteLength < HEAD_BYTES || row[0]! > 1
+      ? Number.POSITIVE_INFINITY
+      : HEAD_BYTES + row[ID_LENGTH_AT]! + (row[0] === 1 ? COMMAND_DIGEST_BYTES : 0);
+  if (row.byteLength < heads) {
+    throw new InvalidKvCommandError("a remembered request's row is malformed");
+  }
+  const id = rememberedId(row);
+  const result = rememberedResult(row);
+  const digest = rememberedDigest(row);
+  return digest === undefined ? [id, result] : [id, result, digest];
+}
+
 function rememberedId(r: Remembered): string {
   return Buffer.from(r.buffer, r.byteOffset + HEAD_BYTES, r[ID_LENGTH_AT]!).toString("latin1");
 }
@@ -98,7 +124,8 @@ export type RequestEntry = [id: string, result: Uint8Array, digest?: Uint8Array]
  * can then drop old entries in bulk rather than one by one.
  */
 export interface RequestSink {
-  put(seq: number, entry: RequestEntry): void;
+  /** `row` is the entry as a request row (encodeRequestRow), unchanged until it is forgotten. */
+  put(seq: number, entry: RequestEntry, row: Uint8Array): void;
   /** Every entry put under a number below `seq` is forgotten; `seq` never decreases. */
   forgetBefore(seq: number): void;
 }
@@ -214,7 +241,7 @@ export class RequestLog {
       const kept = this.arena.view(handle);
       const result = rememberedResult(kept);
       const digest = rememberedDigest(kept);
-      this.sink.put(seq, digest === undefined ? [id, result] : [id, result, digest]);
+      this.sink.put(seq, digest === undefined ? [id, result] : [id, result, digest], kept);
     }
     while (this.results.size > this.window.maxEntries || this.bytes > this.window.maxBytes) {
       const oldest = this.oldestRemembered();

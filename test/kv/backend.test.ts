@@ -9,7 +9,13 @@ import { LmdbBackend } from "../../src/kv/backend/lmdb.js";
 import { MemoryBackend } from "../../src/kv/backend/memory.js";
 import { type KvCommand, KvStore } from "../../src/kv/index.js";
 import type { KeyRecord } from "../../src/kv/mvcc.js";
+import { encodeRequestRow, type RequestEntry } from "../../src/kv/requests.js";
 import { applyToModel, expectSameRanges, opArb, runBoth, text, toCommand } from "./ops.js";
+
+/** Stages `entry` as the request log does: with its row. */
+function putRequest(backend: MvccBackend, seq: number, entry: RequestEntry): void {
+  backend.putRequest(seq, entry, encodeRequestRow(entry));
+}
 
 const SEED = 4242;
 const dirs: string[] = [];
@@ -93,8 +99,8 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     b.putLease([3, 1000, 2, 400]);
     b.putLease([4, 1000, 0]);
     b.removeLease(4);
-    b.putRequest(2, ["second", new Uint8Array([2])]);
-    b.putRequest(1, ["first", new Uint8Array([1]), new Uint8Array(32)]);
+    putRequest(b, 2, ["second", new Uint8Array([2])]);
+    putRequest(b, 1, ["first", new Uint8Array([1]), new Uint8Array(32)]);
     b.commit(meta(3, 9));
     const loaded = (await o.reopen()).load()!;
     expect(loaded.meta).toEqual(meta(3, 9));
@@ -178,8 +184,8 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     const old = record(2, 0, "old");
     o.backend.putRecord("k", old);
     o.backend.putRecord("k", record(3, 0, "new", 2));
-    o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
-    o.backend.putRequest(2, ["r2", new Uint8Array([2])]);
+    putRequest(o.backend, 1, ["r1", new Uint8Array([1])]);
+    putRequest(o.backend, 2, ["r2", new Uint8Array([2])]);
     o.backend.commit(meta(3));
     o.backend.removeRecords([old]);
     o.backend.forgetRequestsBefore(2);
@@ -199,7 +205,7 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     for (let round = 0; round < 12; round++) {
       for (let i = 0; i < 7; i++) {
         seq++;
-        backend.putRequest(seq, [`r${seq}`, new Uint8Array([seq % 256])]);
+        putRequest(backend, seq, [`r${seq}`, new Uint8Array([seq % 256])]);
         if (seq > 5) backend.forgetRequestsBefore(seq - 4);
         if (i % 3 === 2) backend.commit(meta(seq + 1));
       }
@@ -222,7 +228,7 @@ describe.each(kinds)("MVCC backend conformance: %s", (_name, open) => {
     const o = open();
     o.backend.putRecord("k", record(2, 0, "before"));
     o.backend.putTables(new Uint8Array([1]));
-    o.backend.putRequest(1, ["r1", new Uint8Array([1])]);
+    putRequest(o.backend, 1, ["r1", new Uint8Array([1])]);
     o.backend.putLease([1, 1000, 0]);
     o.backend.commit(meta(2));
     o.backend.clear();
@@ -497,7 +503,7 @@ describe("LMDB backend: remembered requests", () => {
     ]);
     // A window of 3 going on from there, through two swaps of the tables.
     for (let seq = 10; seq <= 17; seq++) {
-      backend.putRequest(seq, [`r${seq}`, new Uint8Array([seq])]);
+      putRequest(backend, seq, [`r${seq}`, new Uint8Array([seq])]);
       backend.forgetRequestsBefore(seq - 2);
       backend.commit(meta(seq));
     }

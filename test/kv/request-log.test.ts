@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type RequestEntry, RequestLog } from "../../src/kv/requests.js";
+import { InvalidKvCommandError } from "../../src/kv/errors.js";
+import {
+  decodeRequestRow,
+  encodeRequestRow,
+  type RequestEntry,
+  RequestLog,
+} from "../../src/kv/requests.js";
 
 const SEED = 1207;
 
@@ -131,6 +137,33 @@ describe("RequestLog window", () => {
         const held = log.entries().map(([k, result]) => [k, result.byteLength]);
         expect(held).toEqual(model(adds.slice(0, i + 1), 100, 20_000));
       }
+    }
+  });
+});
+
+describe("request rows", () => {
+  it("give back the entry they were made from, with or without a digest", () => {
+    const digest = new Uint8Array(32).map((_, i) => i + 1);
+    for (const entry of [
+      ["a", new Uint8Array([1, 2, 3])],
+      ["id_-09AZ".repeat(8), new Uint8Array(0), digest],
+    ] as RequestEntry[]) {
+      const decoded = decodeRequestRow(encodeRequestRow(entry));
+      expect(decoded.map((part) => (part instanceof Uint8Array ? [...part] : part))).toEqual(
+        entry.map((part) => (part instanceof Uint8Array ? [...part] : part)),
+      );
+    }
+  });
+
+  it("refuse a row too short for its id or digest, or of an unknown kind", () => {
+    const row = encodeRequestRow(["abcd", new Uint8Array(0), new Uint8Array(32)]);
+    for (const bad of [
+      new Uint8Array(0),
+      row.subarray(0, 1),
+      row.subarray(0, 2 + 4 + 31),
+      Uint8Array.of(2, ...row.subarray(1)),
+    ]) {
+      expect(() => decodeRequestRow(bad)).toThrow(InvalidKvCommandError);
     }
   });
 });

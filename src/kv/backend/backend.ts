@@ -38,8 +38,12 @@ export interface MvccBackend {
   /** Stages one lease's row (id, TTL, renewals, checkpointed remaining TTL). */
   putLease(row: LeaseRow): void;
   removeLease(id: number): void;
-  /** Stages a remembered request result under its `seq`: a later `seq` is a younger entry. */
-  putRequest(seq: number, entry: RequestEntry): void;
+  /**
+   * Stages a remembered request result under its `seq`: a later `seq` is a
+   * younger entry. `row` is the same entry as a request row, whose bytes do
+   * not change until it is forgotten.
+   */
+  putRequest(seq: number, entry: RequestEntry, row: Uint8Array): void;
   /**
    * Stages forgetting every request put under a number below `seq` (which
    * never decreases). Requests forgotten out of turn are not told: see

@@ -1,10 +1,12 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { type Database, type DatabaseOptions, open, type RootDatabase } from "lmdb";
+import { unpack } from "msgpackr";
+import { invariant } from "../../raft/core/errors.js";
 import type { KeyString } from "../bytes.js";
 import { InvalidKvCommandError } from "../errors.js";
 import type { KeyRecord, RecordNumbers } from "../mvcc.js";
-import type { RequestEntry } from "../requests.js";
+import { decodeRequestRow, encodeRequestRow, type RequestEntry } from "../requests.js";
 import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
 import { RecordBuffers } from "./record-buffers.js";
 import {
@@ -39,6 +41,28 @@ const REQUEST_LOG_DBS = ["request-log", "request-log-2"] as const;
  * copied and written. Moved into REQUEST_LOG_DB when found, then dropped.
  */
 const REQUESTS_BY_ID_DB = "requests";
+
+/** A request table's value: written as a request row, read back as its entry. */
+type StoredRequest = Uint8Array | RequestEntry;
+
+/** msgpack's fixarray heads of two and three items: how earlier versions wrote each row. */
+const MSGPACK_PAIR = 0x92;
+const MSGPACK_TRIPLE = 0x93;
+
+/**
+ * Request rows as the request log lays them out, written as they are; a
+ * row read back is copied out of lmdb-js's reused buffer (whose `length`
+ * is the row's size). Rows an earlier version wrote, msgpack arrays of id,
+ * result and digest, still load.
+ */
+const requestRowEncoder = {
+  encode: (row: Uint8Array): Uint8Array => row,
+  decode: (bytes: Uint8Array): RequestEntry => {
+    const row = Uint8Array.prototype.slice.call(bytes, 0, bytes.length);
+    if (row[0] === MSGPACK_PAIR || row[0] === MSGPACK_TRIPLE) return unpack(row) as RequestEntry;
+    return decodeRequestRow(row);
+  },
+};
 /**
  * Address space reserved for the file (not disk: the file grows as pages are
  * written). Above the largest quota anyone should run with (etcd suggests 8 GiB).
@@ -88,8 +112,8 @@ export class LmdbBackend implements MvccBackend {
   /** Read as heads (see recordHeadEncoder); written as encoded records. */
   private readonly records: Database<RecordHead, RevisionKey>;
   private readonly requestTables: readonly [
-    Database<RequestEntry, number>,
-    Database<RequestEntry, number>,
+    Database<StoredRequest, number>,
+    Database<StoredRequest, number>,
   ];
   /** Which of requestTables new requests go to. */
   private youngTable: 0 | 1 = 0;
@@ -145,7 +169,11 @@ export class LmdbBackend implements MvccBackend {
     } as DatabaseOptions & { name: string };
     this.records = this.root.openDB<RecordHead, RevisionKey>(recordOptions);
     const [first, second] = REQUEST_LOG_DBS.map((name) =>
-      this.root.openDB<RequestEntry, number>({ name, keyEncoding: "ordered-binary" }),
+      this.root.openDB<StoredRequest, number>({
+        name,
+        keyEncoding: "ordered-binary",
+        encoder: requestRowEncoder,
+      } as DatabaseOptions & { name: string }),
     );
     this.requestTables = [first!, second!];
     this.leases = this.root.openDB({ name: "leases", keyEncoding: "ordered-binary" });
@@ -154,13 +182,13 @@ export class LmdbBackend implements MvccBackend {
   }
 
   /** The request table that is not the young one. */
-  private get oldTable(): Database<RequestEntry, number> {
+  private get oldTable(): Database<StoredRequest, number> {
     return this.requestTables[this.youngTable === 0 ? 1 : 0];
   }
 
   /** Which request table is the young one, from the numbers each holds. */
   private findRequestTables(): void {
-    const end = (table: Database<RequestEntry, number>, reverse: boolean) =>
+    const end = (table: Database<StoredRequest, number>, reverse: boolean) =>
       [...table.getKeys({ reverse, limit: 1 })][0];
     const [first, second] = this.requestTables;
     const secondFrom = end(second, false);
@@ -195,7 +223,9 @@ export class LmdbBackend implements MvccBackend {
     // By number, then by id: the order a load of the old table gave.
     rows.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
     this.root.transactionSync(() => {
-      for (const [i, [, ...entry]] of rows.entries()) this.requestTables[0].putSync(i + 1, entry);
+      for (const [i, [, ...entry]] of rows.entries()) {
+        this.requestTables[0].putSync(i + 1, encodeRequestRow(entry));
+      }
       byId.dropSync();
     });
   }
@@ -208,7 +238,10 @@ export class LmdbBackend implements MvccBackend {
     // The old table first, each in key order: oldest first. Buffers, not
     // plain arrays: the request log copies them into its own memory.
     for (const table of [this.oldTable, this.requestTables[this.youngTable]]) {
-      for (const { key, value } of table.getRange({ start: from })) requests.push([key, value]);
+      for (const { key, value } of table.getRange({ start: from })) {
+        invariant(Array.isArray(value), "a request table's row decoded to no entry");
+        requests.push([key, value]);
+      }
     }
     const tables = this.root.get(TABLES_KEY) as Uint8Array | undefined;
     const leases: LeaseRow[] = [];
@@ -282,9 +315,10 @@ export class LmdbBackend implements MvccBackend {
     this.staged.push(() => this.leases.remove(id));
   }
 
-  putRequest(seq: number, entry: RequestEntry): void {
+  putRequest(seq: number, _entry: RequestEntry, row: Uint8Array): void {
     const table = this.requestTables[this.youngTable];
-    this.staged.push(() => table.put(seq, entry));
+    // The row as it is: lmdb-js reads it when the batch is written.
+    this.staged.push(() => table.put(seq, row));
     this.lastRequestPut = Math.max(this.lastRequestPut, seq);
   }
 

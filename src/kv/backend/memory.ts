@@ -51,7 +51,7 @@ export class MemoryBackend implements MvccBackend {
     this.staged.leases.push({ remove: id });
   }
 
-  putRequest(seq: number, entry: RequestEntry): void {
+  putRequest(seq: number, entry: RequestEntry, _row: Uint8Array): void {
     this.staged.requests.push({ put: [seq, entry] });
   }
 
