@@ -50,21 +50,17 @@ type Remembered = Uint8Array;
 const HEAD_BYTES = 2;
 const ID_LENGTH_AT = 1;
 
-function packRemembered(
-  arena: ByteArena,
-  id: string,
-  result: Uint8Array,
-  digest?: Uint8Array,
-): Handle {
-  const digestBytes = digest?.byteLength ?? 0;
-  const handle = arena.alloc(HEAD_BYTES + id.length + digestBytes + result.byteLength);
-  const out = arena.view(handle);
+function rowBytes([id, result, digest]: RequestEntry): number {
+  return HEAD_BYTES + id.length + (digest?.byteLength ?? 0) + result.byteLength;
+}
+
+/** Lays `entry` out as a request row in `out`, exactly rowBytes long. */
+function writeRow(out: Uint8Array, [id, result, digest]: RequestEntry): void {
   out[0] = digest === undefined ? 0 : 1;
   out[ID_LENGTH_AT] = id.length;
   for (let i = 0; i < id.length; i++) out[HEAD_BYTES + i] = id.charCodeAt(i);
   if (digest !== undefined) out.set(digest, HEAD_BYTES + id.length);
-  out.set(result, HEAD_BYTES + id.length + digestBytes);
-  return handle;
+  out.set(result, HEAD_BYTES + id.length + (digest?.byteLength ?? 0));
 }
 
 /**
@@ -73,9 +69,10 @@ function packRemembered(
  * until the window passes them, so a backend writes them without encoding
  * or copying.
  */
-export function encodeRequestRow([id, result, digest]: RequestEntry): Uint8Array {
-  const arena = new ByteArena();
-  return arena.view(packRemembered(arena, id, result, digest));
+export function encodeRequestRow(entry: RequestEntry): Uint8Array {
+  const out = new Uint8Array(rowBytes(entry));
+  writeRow(out, entry);
+  return out;
 }
 
 /** A request row's entry, as views of `row`. */
@@ -87,9 +84,14 @@ export function decodeRequestRow(row: Uint8Array): RequestEntry {
   if (row.byteLength < heads) {
     throw new InvalidKvCommandError("a remembered request's row is malformed");
   }
-  const id = rememberedId(row);
-  const result = rememberedResult(row);
-  const digest = rememberedDigest(row);
+  return rememberedEntry(row);
+}
+
+/** The entry a row holds, as views of it. */
+function rememberedEntry(r: Remembered): RequestEntry {
+  const id = rememberedId(r);
+  const result = rememberedResult(r);
+  const digest = rememberedDigest(r);
   return digest === undefined ? [id, result] : [id, result, digest];
 }
 
@@ -124,8 +126,8 @@ export type RequestEntry = [id: string, result: Uint8Array, digest?: Uint8Array]
  * can then drop old entries in bulk rather than one by one.
  */
 export interface RequestSink {
-  /** `row` is the entry as a request row (encodeRequestRow), unchanged until it is forgotten. */
-  put(seq: number, entry: RequestEntry, row: Uint8Array): void;
+  /** `row` is the entry as a request row (decodeRequestRow reads it), unchanged until it is forgotten. */
+  put(seq: number, row: Uint8Array): void;
   /** Every entry put under a number below `seq` is forgotten; `seq` never decreases. */
   forgetBefore(seq: number): void;
 }
@@ -201,12 +203,7 @@ export class RequestLog {
     const out: RequestEntry[] = [];
     for (let i = 0; i < this.order.length; i++) {
       const handle = this.order.handleAt(i);
-      if (!this.results.current(handle)) continue;
-      const r = this.arena.view(handle);
-      const id = rememberedId(r);
-      const digest = rememberedDigest(r);
-      const result = rememberedResult(r);
-      out.push(digest === undefined ? [id, result] : [id, result, digest]);
+      if (this.results.current(handle)) out.push(rememberedEntry(this.arena.view(handle)));
     }
     return out;
   }
@@ -231,18 +228,15 @@ export class RequestLog {
     }
     this.nextSeq = seq + 1;
     this.forget(id);
-    const handle = packRemembered(this.arena, id, encoded, givenDigest);
+    const entry: RequestEntry = [id, encoded, givenDigest];
+    const handle = this.arena.alloc(rowBytes(entry));
+    writeRow(this.arena.view(handle), entry);
     this.results.set(id, handle);
     this.order.push(handle, seq);
     this.bytes += this.weight(handle);
-    if (this.sink !== undefined) {
-      // The arena's copy, which stays as it is, not the caller's bytes: a
-      // backend may read them when its commit is written.
-      const kept = this.arena.view(handle);
-      const result = rememberedResult(kept);
-      const digest = rememberedDigest(kept);
-      this.sink.put(seq, digest === undefined ? [id, result] : [id, result, digest], kept);
-    }
+    // The arena's copy, which stays as it is, not the caller's bytes: a
+    // backend may read them when its commit is written.
+    this.sink?.put(seq, this.arena.view(handle));
     while (this.results.size > this.window.maxEntries || this.bytes > this.window.maxBytes) {
       const oldest = this.oldestRemembered();
       invariant(oldest !== undefined, "request log over its window with nothing to forget");

@@ -466,7 +466,7 @@ export class KvStore implements StateMachine<KvResult> {
       );
     }
     this.requests.attach({
-      put: (seq, entry, row) => this.backend.putRequest(seq, entry, row),
+      put: (seq, row) => this.backend.putRequest(seq, row),
       forgetBefore: (seq) => this.backend.forgetRequestsBefore(seq),
     });
   }
@@ -540,7 +540,7 @@ export class KvStore implements StateMachine<KvResult> {
     const requestLog = new RequestLog(this.requestWindow);
     if (into !== undefined) {
       requestLog.attach({
-        put: (seq, entry, row) => into.putRequest(seq, entry, row),
+        put: (seq, row) => into.putRequest(seq, row),
         forgetBefore: (seq) => into.forgetRequestsBefore(seq),
       });
     }

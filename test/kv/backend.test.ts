@@ -14,7 +14,7 @@ import { applyToModel, expectSameRanges, opArb, runBoth, text, toCommand } from 
 
 /** Stages `entry` as the request log does: with its row. */
 function putRequest(backend: MvccBackend, seq: number, entry: RequestEntry): void {
-  backend.putRequest(seq, entry, encodeRequestRow(entry));
+  backend.putRequest(seq, encodeRequestRow(entry));
 }
 
 const SEED = 4242;

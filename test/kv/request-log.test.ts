@@ -57,10 +57,10 @@ describe("RequestLog window", () => {
           const rows = new Map<number, RequestEntry>();
           let from = 0;
           const sink = {
-            put: (seq: number, entry: RequestEntry) => {
+            put: (seq: number, row: Uint8Array) => {
               expect(rows.has(seq), `seq ${seq} put twice`).toBe(false);
               expect(seq, "put under a forgotten number").toBeGreaterThanOrEqual(from);
-              rows.set(seq, entry);
+              rows.set(seq, decodeRequestRow(row));
             },
             forgetBefore: (seq: number) => {
               expect(seq, "forgetBefore went back").toBeGreaterThan(from);

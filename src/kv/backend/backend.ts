@@ -39,11 +39,11 @@ export interface MvccBackend {
   putLease(row: LeaseRow): void;
   removeLease(id: number): void;
   /**
-   * Stages a remembered request result under its `seq`: a later `seq` is a
-   * younger entry. `row` is the same entry as a request row, whose bytes do
-   * not change until it is forgotten.
+   * Stages a remembered request under its `seq` (a later `seq` is a younger
+   * entry), as a request row (see RequestSink) whose bytes do not change
+   * until it is forgotten.
    */
-  putRequest(seq: number, entry: RequestEntry, row: Uint8Array): void;
+  putRequest(seq: number, row: Uint8Array): void;
   /**
    * Stages forgetting every request put under a number below `seq` (which
    * never decreases). Requests forgotten out of turn are not told: see

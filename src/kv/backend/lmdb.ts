@@ -315,7 +315,7 @@ export class LmdbBackend implements MvccBackend {
     this.staged.push(() => this.leases.remove(id));
   }
 
-  putRequest(seq: number, _entry: RequestEntry, row: Uint8Array): void {
+  putRequest(seq: number, row: Uint8Array): void {
     const table = this.requestTables[this.youngTable];
     // The row as it is: lmdb-js reads it when the batch is written.
     this.staged.push(() => table.put(seq, row));

@@ -1,6 +1,6 @@
 import { type KeyString, ownedCopy } from "../bytes.js";
 import { type KeyRecord, recordSizeBytes } from "../mvcc.js";
-import type { RequestEntry } from "../requests.js";
+import { decodeRequestRow } from "../requests.js";
 import type { BackendMeta, LeaseRow, LoadedState, MvccBackend } from "./backend.js";
 
 /**
@@ -23,7 +23,9 @@ export class MemoryBackend implements MvccBackend {
       meta: c.meta,
       tables: c.tables,
       records,
-      requests: [...c.requests].sort(([a], [b]) => a - b),
+      requests: [...c.requests]
+        .sort(([a], [b]) => a - b)
+        .map(([seq, row]) => [seq, decodeRequestRow(row)] as const),
       leases: [...c.leases.values()].sort(([a], [b]) => a - b),
     };
   }
@@ -51,8 +53,8 @@ export class MemoryBackend implements MvccBackend {
     this.staged.leases.push({ remove: id });
   }
 
-  putRequest(seq: number, entry: RequestEntry, _row: Uint8Array): void {
-    this.staged.requests.push({ put: [seq, entry] });
+  putRequest(seq: number, row: Uint8Array): void {
+    this.staged.requests.push({ put: [seq, row] });
   }
 
   forgetRequestsBefore(seq: number): void {
@@ -114,13 +116,13 @@ interface Committed {
   readonly tables: Uint8Array | undefined;
   readonly records: Map<string, [KeyString, KeyRecord]>;
   /** By sequence number. */
-  readonly requests: Map<number, RequestEntry>;
+  readonly requests: Map<number, Uint8Array>;
   readonly leases: Map<number, LeaseRow>;
 }
 
 interface Staged {
   ops: ({ put: [KeyString, KeyRecord] } | { remove: string })[];
-  requests: ({ put: readonly [number, RequestEntry] } | { forgetBefore: number })[];
+  requests: ({ put: readonly [number, Uint8Array] } | { forgetBefore: number })[];
   leases: ({ put: LeaseRow } | { remove: number })[];
   tables: Uint8Array | undefined;
   cleared: boolean;
