@@ -4,30 +4,36 @@ import { partsByteLength } from "../../byte-parts.js";
 import { type DirLock, lockDataDir } from "./dir-lock.js";
 import type { ReadableFile, StorageFs, WritableFile } from "./fs.js";
 
-/**
- * Appends up to this size are written on the calling thread, and an
- * fdatasync after at most this many appended bytes may be made there too
- * (NodeWritableFile.appendParts, SyncPlacement).
- */
+/** Appends up to this size are written on the calling thread (NodeWritableFile.appendParts). */
 export const MAX_INLINE_BYTES = 64 * 1024;
+/**
+ * An fdatasync after at most this many appended bytes may be made on the
+ * calling thread (SyncPlacement): a write of one small request, what a
+ * member appends when requests come one at a time.
+ */
+export const MAX_INLINE_SYNC_BYTES = 1024;
 /** Buffers per writev call, under every platform's IOV_MAX (1024 on Linux). */
 const MAX_WRITEV_PARTS = 512;
-/** An fdatasync slower than this, wherever it ran, sends the next ones to the thread pool... */
+/** An fdatasync on the calling thread slower than this sends the next ones to the thread pool... */
 export const SLOW_SYNC_MS = 2;
 /** ...for this long after it finished; then a small one is made on the calling thread again. */
 export const POOL_SYNCS_AFTER_SLOW_MS = 1_000;
 
 /**
- * Where an fdatasync runs. One that follows a small append is made on the
- * calling thread while the disk answers syncs quickly: on a disk that
- * flushes in a fraction of a millisecond that costs less than handing the
- * call to the thread pool and back (two thread wake-ups, on every member,
- * for every write that must be durable), and the caller has nothing to do
- * before it is done anyway. One that follows a big append goes to the pool,
- * and so does every one for a while after any sync was slow (big writes in
- * flight, a disk busy with other writers, a throttled volume): a slow disk
- * stalls a pool thread, not the event loop. One per process: its files
- * share the disks.
+ * Where an fdatasync runs. One that follows a single small append (a
+ * member writing one request at a time) is made on the calling thread while
+ * the disk answers syncs quickly: on a disk that flushes in a fraction of a
+ * millisecond that costs less than handing the call to the thread pool and
+ * back (two thread wake-ups, on every member, for every write that must be
+ * durable), and the caller has nothing else to do before it is done. One
+ * that follows more goes to the pool: with many writes in flight the loop
+ * has their work to do while the disk syncs. So does every sync for a while
+ * after one on the calling thread was slow (a disk busy with other
+ * writers, a throttled volume): a slow disk stalls a pool thread, not the
+ * event loop. Only syncs on the calling thread are timed: a pool sync's
+ * time from the call until its continuation runs includes waiting for the
+ * loop, and under load would read slow on any disk. One per process: its
+ * files share the disks.
  */
 export class SyncPlacement {
   private poolUntilMs = Number.NEGATIVE_INFINITY;
@@ -36,29 +42,28 @@ export class SyncPlacement {
 
   /** Whether a sync covering `unsyncedBytes` appended bytes runs on the calling thread. */
   inline(unsyncedBytes: number): boolean {
-    return unsyncedBytes <= MAX_INLINE_BYTES && this.nowMs() >= this.poolUntilMs;
+    return unsyncedBytes <= MAX_INLINE_SYNC_BYTES && this.nowMs() >= this.poolUntilMs;
   }
 
-  /** A sync, on either path, took `ms` (on the pool: from the call until it settled). */
+  /** A sync on the calling thread took `ms`. */
   took(ms: number): void {
     if (ms > SLOW_SYNC_MS) this.poolUntilMs = this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS;
   }
 
   /**
    * Runs a sync covering `unsyncedBytes`: `onThread` on the calling thread
-   * or `onPool`, as placed, and times it. An error comes back as a rejection
-   * on either path.
+   * (timed) or `onPool`, as placed. An error comes back as a rejection on
+   * either path.
    */
   sync(unsyncedBytes: number, onThread: () => void, onPool: () => Promise<void>): Promise<void> {
+    if (!this.inline(unsyncedBytes)) return onPool();
     const started = this.nowMs();
-    const took = () => this.took(this.nowMs() - started);
-    if (!this.inline(unsyncedBytes)) return onPool().finally(took);
     try {
       onThread();
     } catch (err) {
       return Promise.reject(err);
     } finally {
-      took();
+      this.took(this.nowMs() - started);
     }
     return Promise.resolve();
   }

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REF_MIN_BYTES } from "../../../src/raft/storage/codec.js";
 import { StorageCorruptionError } from "../../../src/raft/storage/errors.js";
 import {
-  MAX_INLINE_BYTES,
+  MAX_INLINE_SYNC_BYTES,
   NodeStorageFs,
   POOL_SYNCS_AFTER_SLOW_MS,
   SLOW_SYNC_MS,
@@ -56,12 +56,12 @@ describe("WalStorage on the real file system", () => {
     expect((err as StorageCorruptionError).offset).toBe(32);
   });
 
-  it("syncs after small appends on the calling thread, and after big ones or for a while after a slow sync on the pool", () => {
+  it("syncs after one small append on the calling thread, and after more or for a while after a slow sync there on the pool", () => {
     let now = 0;
     const syncs = new SyncPlacement(() => now);
     expect(syncs.inline(0)).toBe(true);
-    expect(syncs.inline(MAX_INLINE_BYTES)).toBe(true);
-    expect(syncs.inline(MAX_INLINE_BYTES + 1)).toBe(false);
+    expect(syncs.inline(MAX_INLINE_SYNC_BYTES)).toBe(true);
+    expect(syncs.inline(MAX_INLINE_SYNC_BYTES + 1)).toBe(false);
     syncs.took(SLOW_SYNC_MS); // not slower than the bound
     expect(syncs.inline(100)).toBe(true);
     now = 50;
@@ -73,6 +73,30 @@ describe("WalStorage on the real file system", () => {
     expect(syncs.inline(100)).toBe(true);
   });
 
+  it("times only the syncs it makes on the calling thread: a slow answer from the pool keeps the next small sync inline", async () => {
+    let now = 0;
+    const syncs = new SyncPlacement(() => now);
+    const ran: string[] = [];
+    const onThread = (ms: number) => () => {
+      ran.push("thread");
+      now += ms;
+    };
+    const onPool = (ms: number) => async () => {
+      ran.push("pool");
+      now += ms;
+    };
+    // Waiting for the pool and the loop is not the disk's time.
+    await syncs.sync(MAX_INLINE_SYNC_BYTES + 1, onThread(0), onPool(SLOW_SYNC_MS * 10));
+    await syncs.sync(100, onThread(SLOW_SYNC_MS), onPool(0));
+    expect(ran).toEqual(["pool", "thread"]);
+    // A slow sync on the thread sends the next small ones to the pool for a while.
+    await syncs.sync(100, onThread(SLOW_SYNC_MS + 1), onPool(0));
+    await syncs.sync(100, onThread(0), onPool(0));
+    now += POOL_SYNCS_AFTER_SLOW_MS;
+    await syncs.sync(100, onThread(0), onPool(0));
+    expect(ran).toEqual(["pool", "thread", "thread", "pool", "thread"]);
+  });
+
   it("makes data durable inline or on the pool alike, and a failed sync rejects on either", async () => {
     const syncs = new SyncPlacement(() => 0);
     const fs = new NodeStorageFs(syncs);
@@ -80,9 +104,9 @@ describe("WalStorage on the real file system", () => {
     const file = await fs.openWritable(path, "create");
     await file.append(new Uint8Array(10).fill(1));
     await file.datasync(); // inline
-    await file.append(new Uint8Array(MAX_INLINE_BYTES + 1).fill(2));
+    await file.append(new Uint8Array(MAX_INLINE_SYNC_BYTES + 1).fill(2));
     await file.datasync(); // on the pool
-    expect((await readFile(path)).length).toBe(10 + MAX_INLINE_BYTES + 1);
+    expect((await readFile(path)).length).toBe(10 + MAX_INLINE_SYNC_BYTES + 1);
     await file.close();
     // Closed: the inline path's error comes back as a rejection, as the pool's does.
     await expect(file.datasync()).rejects.toThrow();
