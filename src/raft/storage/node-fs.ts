@@ -14,7 +14,11 @@ export const MAX_INLINE_BYTES = 64 * 1024;
 export const MAX_INLINE_SYNC_BYTES = 1024;
 /** Buffers per writev call, under every platform's IOV_MAX (1024 on Linux). */
 const MAX_WRITEV_PARTS = 512;
-/** An fdatasync on the calling thread slower than this sends the next ones to the thread pool... */
+/**
+ * An fdatasync on the calling thread slower than this, or one after more
+ * than MAX_INLINE_BYTES of appends (big writes in flight), sends the next
+ * ones to the thread pool...
+ */
 export const SLOW_SYNC_MS = 2;
 /** ...for this long after it finished; then a small one is made on the calling thread again. */
 export const POOL_SYNCS_AFTER_SLOW_MS = 1_000;
@@ -29,11 +33,11 @@ export const POOL_SYNCS_AFTER_SLOW_MS = 1_000;
  * that follows more goes to the pool: with many writes in flight the loop
  * has their work to do while the disk syncs. So does every sync for a while
  * after one on the calling thread was slow (a disk busy with other
- * writers, a throttled volume): a slow disk stalls a pool thread, not the
- * event loop. Only syncs on the calling thread are timed: a pool sync's
- * time from the call until its continuation runs includes waiting for the
- * loop, and under load would read slow on any disk. One per process: its
- * files share the disks.
+ * writers, a throttled volume) or after a big append (the disk busy with
+ * big writes): a slow disk stalls a pool thread, not the event loop. Only
+ * syncs on the calling thread are timed: a pool sync's time from the call
+ * until its continuation runs includes waiting for the loop, and under load
+ * would read slow on any disk. One per process: its files share the disks.
  */
 export class SyncPlacement {
   private poolUntilMs = Number.NEGATIVE_INFINITY;
@@ -47,7 +51,12 @@ export class SyncPlacement {
 
   /** A sync on the calling thread took `ms`. */
   took(ms: number): void {
-    if (ms > SLOW_SYNC_MS) this.poolUntilMs = this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS;
+    if (ms > SLOW_SYNC_MS) this.poolFor();
+  }
+
+  /** Sends syncs to the pool until POOL_SYNCS_AFTER_SLOW_MS from now. */
+  private poolFor(): void {
+    this.poolUntilMs = Math.max(this.poolUntilMs, this.nowMs() + POOL_SYNCS_AFTER_SLOW_MS);
   }
 
   /**
@@ -56,6 +65,10 @@ export class SyncPlacement {
    * either path.
    */
   sync(unsyncedBytes: number, onThread: () => void, onPool: () => Promise<void>): Promise<void> {
+    if (unsyncedBytes > MAX_INLINE_BYTES) {
+      this.poolFor();
+      return onPool().finally(() => this.poolFor());
+    }
     if (!this.inline(unsyncedBytes)) return onPool();
     const started = this.nowMs();
     try {

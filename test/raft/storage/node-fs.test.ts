@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REF_MIN_BYTES } from "../../../src/raft/storage/codec.js";
 import { StorageCorruptionError } from "../../../src/raft/storage/errors.js";
 import {
+  MAX_INLINE_BYTES,
   MAX_INLINE_SYNC_BYTES,
   NodeStorageFs,
   POOL_SYNCS_AFTER_SLOW_MS,
@@ -95,6 +96,26 @@ describe("WalStorage on the real file system", () => {
     now += POOL_SYNCS_AFTER_SLOW_MS;
     await syncs.sync(100, onThread(0), onPool(0));
     expect(ran).toEqual(["pool", "thread", "thread", "pool", "thread"]);
+  });
+
+  it("keeps small syncs on the pool for a while after a big append's, however quick: the disk is busy with big writes", async () => {
+    let now = 0;
+    const syncs = new SyncPlacement(() => now);
+    const ran: string[] = [];
+    const onThread = () => ran.push("thread");
+    const onPool = (ms: number) => async () => {
+      ran.push("pool");
+      now += ms;
+    };
+    await syncs.sync(MAX_INLINE_BYTES, onThread, onPool(0)); // not big: no pause after it
+    await syncs.sync(100, onThread, onPool(0));
+    await syncs.sync(MAX_INLINE_BYTES + 1, onThread, onPool(5_000)); // big, and slower than the pause
+    await syncs.sync(100, onThread, onPool(0));
+    now += POOL_SYNCS_AFTER_SLOW_MS - 1;
+    await syncs.sync(100, onThread, onPool(0));
+    now += 1;
+    await syncs.sync(100, onThread, onPool(0));
+    expect(ran).toEqual(["pool", "thread", "pool", "pool", "pool", "thread"]);
   });
 
   it("makes data durable inline or on the pool alike, and a failed sync rejects on either", async () => {
