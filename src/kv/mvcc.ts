@@ -160,7 +160,74 @@ class PackedHistory {
   }
 }
 
-type History = KeyRecord | KeyRecord[] | PackedHistory;
+/**
+ * With RecordNumbers, the records of every key that has just one, as
+ * numbers: FIELDS per slot in one typed array, its bytes outside the JS
+ * heap. The key index holds the slot's number (a small integer, nothing
+ * for the collector to trace) and revives the record when it is read. An
+ * object per key cost 72 bytes of heap, which every full collection marked
+ * and V8 sized its headroom from. Freed slots are chained through their
+ * first field.
+ */
+class RecordSlots {
+  private numbers = new Float64Array(FIELDS * 1024);
+  /** Slots ever handed out; the free ones among them are chained from freeHead. */
+  private used = 0;
+  private freeHead = -1;
+
+  constructor(private readonly backend: RecordNumbers) {}
+
+  /** Takes a slot for `r`, one of the backend's own records (RecordNumbers.holds). */
+  add(r: KeyRecord): number {
+    let slot = this.freeHead;
+    if (slot >= 0) {
+      this.freeHead = this.numbers[slot * FIELDS]!;
+    } else {
+      if ((this.used + 1) * FIELDS > this.numbers.length) {
+        const grown = new Float64Array(this.numbers.length * 2);
+        grown.set(this.numbers);
+        this.numbers = grown;
+      }
+      slot = this.used++;
+    }
+    const at = slot * FIELDS;
+    const n = this.numbers;
+    n[at] = r.modRevision;
+    n[at + 1] = r.subRevision;
+    n[at + 2] = r.createRevision;
+    n[at + 3] = r.version;
+    n[at + 4] = r.lease;
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.numbers[slot * FIELDS] = this.freeHead;
+    this.freeHead = slot;
+  }
+
+  modRevision(slot: number): number {
+    return this.numbers[slot * FIELDS]!;
+  }
+
+  version(slot: number): number {
+    return this.numbers[slot * FIELDS + 3]!;
+  }
+
+  record(slot: number): KeyRecord {
+    const n = this.numbers;
+    const at = slot * FIELDS;
+    return this.backend.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+  }
+
+  clear(): void {
+    this.numbers = new Float64Array(FIELDS * 1024);
+    this.used = 0;
+    this.freeHead = -1;
+  }
+}
+
+/** A key's retained records: one (as an object, or a RecordSlots slot), or several. */
+type History = KeyRecord | number | KeyRecord[] | PackedHistory;
 
 /**
  * Every key's history since the compaction point, plus a sorted key list for
@@ -171,14 +238,18 @@ export class KeyHistories {
   /**
    * Each key's records in revision order. A key with one record (most keys,
    * between compactions) holds it without an array: a million keys spare
-   * a million arrays. With RecordNumbers, a key with more holds all but its
-   * latest as numbers (PackedHistory).
+   * a million arrays. With RecordNumbers, that record is a slot of
+   * RecordSlots, and a key with more holds all but its latest as numbers
+   * (PackedHistory).
    */
   private readonly histories = new Map<KeyString, History>();
   private sorted: KeyString[] = [];
   private pending: KeyString[] = [];
+  private readonly slots: RecordSlots | undefined;
 
-  constructor(private readonly numbers?: RecordNumbers) {}
+  constructor(private readonly numbers?: RecordNumbers) {
+    this.slots = numbers === undefined ? undefined : new RecordSlots(numbers);
+  }
 
   get size(): number {
     return this.histories.size;
@@ -187,13 +258,16 @@ export class KeyHistories {
   /** The key's records in revision order; made afresh for a packed history. */
   history(key: KeyString): readonly KeyRecord[] | undefined {
     const h = this.histories.get(key);
-    return h === undefined ? undefined : asArray(h);
+    return h === undefined ? undefined : this.asArray(h);
   }
 
   /** The key's record in force at `revision` (see recordAt). */
   at(key: KeyString, revision: number): KeyRecord | undefined {
     const h = this.histories.get(key);
     if (h === undefined) return undefined;
+    if (typeof h === "number") {
+      return this.slots!.modRevision(h) <= revision ? this.slots!.record(h) : undefined;
+    }
     if (Array.isArray(h)) return recordAt(h, revision);
     if (h instanceof PackedHistory) {
       if (h.latest.modRevision <= revision) return h.latest;
@@ -212,19 +286,23 @@ export class KeyHistories {
   /** The key's last record, a tombstone included. */
   latest(key: KeyString): KeyRecord | undefined {
     const h = this.histories.get(key);
-    if (h === undefined || Array.isArray(h)) return h?.[h.length - 1];
+    if (h === undefined) return undefined;
+    if (typeof h === "number") return this.slots!.record(h);
+    if (Array.isArray(h)) return h[h.length - 1];
     return h instanceof PackedHistory ? h.latest : h;
   }
 
   append(key: KeyString, record: KeyRecord): void {
     const h = this.histories.get(key);
     if (h === undefined) {
-      this.histories.set(key, record);
+      this.histories.set(key, this.single(record));
       this.pending.push(key);
     } else if (Array.isArray(h) || h instanceof PackedHistory) {
       h.push(record);
-    } else if (this.numbers?.holds(h)) {
-      this.histories.set(key, new PackedHistory(h, record, this.numbers));
+    } else if (typeof h === "number") {
+      const first = this.slots!.record(h);
+      this.slots!.release(h);
+      this.histories.set(key, new PackedHistory(first, record, this.numbers!));
     } else {
       this.histories.set(key, [h, record]);
     }
@@ -261,6 +339,16 @@ export class KeyHistories {
     const dropped: KeyRecord[] = [];
     let removed = false;
     for (const [key, h] of this.histories) {
+      if (typeof h === "number") {
+        const slots = this.slots!;
+        if (slots.modRevision(h) <= revision && slots.version(h) === 0) {
+          this.histories.delete(key);
+          dropped.push(slots.record(h));
+          slots.release(h);
+          removed = true;
+        }
+        continue;
+      }
       if (!Array.isArray(h) && !(h instanceof PackedHistory)) {
         if (h.modRevision <= revision && isTombstone(h)) {
           this.histories.delete(key);
@@ -273,12 +361,12 @@ export class KeyHistories {
       if (keepFrom === 0) continue;
       if (keepFrom >= h.length) {
         this.histories.delete(key);
-        dropped.push(...asArray(h));
+        dropped.push(...this.asArray(h));
         removed = true;
         continue;
       }
       dropped.push(...(Array.isArray(h) ? h.splice(0, keepFrom) : h.dropFirst(keepFrom)));
-      if (h.length === 1) this.histories.set(key, Array.isArray(h) ? h[0]! : h.latest);
+      if (h.length === 1) this.histories.set(key, this.single(Array.isArray(h) ? h[0]! : h.latest));
     }
     if (removed) {
       const live = (k: KeyString) => this.histories.has(k);
@@ -292,14 +380,28 @@ export class KeyHistories {
     this.sortedKeys();
     const self = this;
     return (function* () {
-      for (const k of self.sorted) yield [k, asArray(self.histories.get(k)!)];
+      for (const k of self.sorted) yield [k, self.asArray(self.histories.get(k)!)];
     })();
   }
 
   clear(): void {
     this.histories.clear();
+    this.slots?.clear();
     this.sorted = [];
     this.pending = [];
+  }
+
+  /** How a key with one record holds it: in a slot when the backend's numbers can stand for it. */
+  private single(record: KeyRecord): KeyRecord | number {
+    return this.slots !== undefined && this.numbers!.holds(record)
+      ? this.slots.add(record)
+      : record;
+  }
+
+  private asArray(h: History): KeyRecord[] {
+    if (typeof h === "number") return [this.slots!.record(h)];
+    if (Array.isArray(h)) return h;
+    return h instanceof PackedHistory ? h.records() : [h];
   }
 
   private sortedKeys(): KeyString[] {
@@ -323,11 +425,6 @@ function compactionStart(h: KeyRecord[] | PackedHistory, revision: number): numb
   for (let i = 0; i < h.length && modRevision(i) <= revision; i++) keepFrom = i;
   const deleted = Array.isArray(h) ? isTombstone(h[keepFrom]!) : h.version(keepFrom) === 0;
   return modRevision(keepFrom) <= revision && deleted ? keepFrom + 1 : keepFrom;
-}
-
-function asArray(h: History): KeyRecord[] {
-  if (Array.isArray(h)) return h;
-  return h instanceof PackedHistory ? h.records() : [h];
 }
 
 function lowerBound(keys: readonly KeyString[], key: KeyString): number {

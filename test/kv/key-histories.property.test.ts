@@ -111,6 +111,41 @@ describe("KeyHistories holding older records as numbers", () => {
     );
   });
 
+  it("holds thousands of one-record keys as numbers, through growth, deletions, compaction and reuse", () => {
+    const packed = new KeyHistories(numbers);
+    const plain = new KeyHistories();
+    const put = (key: string, r: KeyRecord) => {
+      packed.append(key, r);
+      plain.append(key, r);
+    };
+    const key = (i: number) => `k${String(i).padStart(5, "0")}`;
+    let revision = 0;
+    for (let i = 0; i < 3_000; i++) put(key(i), new Numbered(++revision, 0, revision, 1, i));
+    // Every third key deleted, then compacted away: its slots are freed...
+    for (let i = 0; i < 3_000; i += 3) put(key(i), new Numbered(++revision, 0, 0, 0, 0));
+    const deletedAt = revision;
+    // Compacted halfway first: some keys keep their deletion alone, in a slot, until the next.
+    for (const to of [deletedAt - 500, deletedAt]) {
+      expect(packed.compact(to).map(fields)).toEqual(plain.compact(to).map(fields));
+    }
+    // ...and taken again by new keys, whose numbers must not mix with the survivors'.
+    for (let i = 3_000; i < 4_500; i++)
+      put(key(i), new Numbered(++revision, 1, revision, 1, 2 ** 52 + i));
+    expect(packed.size).toBe(plain.size);
+    const all = (h: KeyHistories) => [...h.entries()].map(([k, rs]) => [k, rs.map(fields)]);
+    expect(all(packed)).toEqual(all(plain));
+    for (let i = 0; i < 4_500; i += 7) {
+      expect(fields(packed.latest(key(i)))).toEqual(fields(plain.latest(key(i))));
+      expect(fields(packed.at(key(i), deletedAt - 1))).toEqual(
+        fields(plain.at(key(i), deletedAt - 1)),
+      );
+    }
+    packed.clear();
+    expect(packed.size).toBe(0);
+    packed.append("a", new Numbered(revision + 1, 0, revision + 1, 1, 0));
+    expect(fields(packed.latest("a"))).toEqual([revision + 1, 0, revision + 1, 1, 0]);
+  });
+
   it("keeps records it cannot hold as numbers as objects", () => {
     const h = new KeyHistories(numbers);
     const own = {
