@@ -75,8 +75,22 @@ export interface RecordNumbers {
   ): KeyRecord;
 }
 
-/** Numbers per record in a PackedHistory. */
+/** Numbers per record held as numbers (PackedHistory, RecordSlots). */
 const FIELDS = 5;
+
+/** Writes a record's FIELDS numbers at `at`. */
+function writeNumbers(n: Float64Array, at: number, r: KeyRecord): void {
+  n[at] = r.modRevision;
+  n[at + 1] = r.subRevision;
+  n[at + 2] = r.createRevision;
+  n[at + 3] = r.version;
+  n[at + 4] = r.lease;
+}
+
+/** The record whose FIELDS numbers are at `at`. */
+function reviveNumbers(backend: RecordNumbers, n: Float64Array, at: number): KeyRecord {
+  return backend.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+}
 
 /**
  * A key's records but the latest as numbers, FIELDS each, in a typed array
@@ -123,10 +137,7 @@ class PackedHistory {
   }
 
   record(i: number): KeyRecord {
-    if (i >= this.older) return this.latest;
-    const n = this.numbers;
-    const at = i * FIELDS;
-    return this.backend.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+    return i >= this.older ? this.latest : reviveNumbers(this.backend, this.numbers, i * FIELDS);
   }
 
   records(): KeyRecord[] {
@@ -150,13 +161,7 @@ class PackedHistory {
 
   private write(i: number, r: KeyRecord): void {
     invariant(this.backend.holds(r), "a packed history holds only its backend's records");
-    const at = i * FIELDS;
-    const n = this.numbers;
-    n[at] = r.modRevision;
-    n[at + 1] = r.subRevision;
-    n[at + 2] = r.createRevision;
-    n[at + 3] = r.version;
-    n[at + 4] = r.lease;
+    writeNumbers(this.numbers, i * FIELDS, r);
   }
 }
 
@@ -190,13 +195,7 @@ class RecordSlots {
       }
       slot = this.used++;
     }
-    const at = slot * FIELDS;
-    const n = this.numbers;
-    n[at] = r.modRevision;
-    n[at + 1] = r.subRevision;
-    n[at + 2] = r.createRevision;
-    n[at + 3] = r.version;
-    n[at + 4] = r.lease;
+    writeNumbers(this.numbers, slot * FIELDS, r);
     return slot;
   }
 
@@ -214,9 +213,7 @@ class RecordSlots {
   }
 
   record(slot: number): KeyRecord {
-    const n = this.numbers;
-    const at = slot * FIELDS;
-    return this.backend.revive(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+    return reviveNumbers(this.backend, this.numbers, slot * FIELDS);
   }
 
   clear(): void {
