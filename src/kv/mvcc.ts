@@ -175,12 +175,14 @@ class PackedHistory {
  * first field.
  */
 class RecordSlots {
-  private numbers = new Float64Array(FIELDS * 1024);
+  private numbers!: Float64Array;
   /** Slots ever handed out; the free ones among them are chained from freeHead. */
-  private used = 0;
-  private freeHead = -1;
+  private used!: number;
+  private freeHead!: number;
 
-  constructor(private readonly backend: RecordNumbers) {}
+  constructor(private readonly backend: RecordNumbers) {
+    this.clear();
+  }
 
   /** Takes a slot for `r`, one of the backend's own records (RecordNumbers.holds). */
   add(r: KeyRecord): number {

@@ -50,12 +50,17 @@ type Remembered = Uint8Array;
 const HEAD_BYTES = 2;
 const ID_LENGTH_AT = 1;
 
-function rowBytes([id, result, digest]: RequestEntry): number {
+function rowBytes(id: string, result: Uint8Array, digest: Uint8Array | undefined): number {
   return HEAD_BYTES + id.length + (digest?.byteLength ?? 0) + result.byteLength;
 }
 
-/** Lays `entry` out as a request row in `out`, exactly rowBytes long. */
-function writeRow(out: Uint8Array, [id, result, digest]: RequestEntry): void {
+/** Lays a request out as a row in `out`, exactly rowBytes long. */
+function writeRow(
+  out: Uint8Array,
+  id: string,
+  result: Uint8Array,
+  digest: Uint8Array | undefined,
+): void {
   out[0] = digest === undefined ? 0 : 1;
   out[ID_LENGTH_AT] = id.length;
   for (let i = 0; i < id.length; i++) out[HEAD_BYTES + i] = id.charCodeAt(i);
@@ -70,8 +75,9 @@ function writeRow(out: Uint8Array, [id, result, digest]: RequestEntry): void {
  * or copying.
  */
 export function encodeRequestRow(entry: RequestEntry): Uint8Array {
-  const out = new Uint8Array(rowBytes(entry));
-  writeRow(out, entry);
+  const [id, result, digest] = entry;
+  const out = new Uint8Array(rowBytes(id, result, digest));
+  writeRow(out, id, result, digest);
   return out;
 }
 
@@ -228,9 +234,8 @@ export class RequestLog {
     }
     this.nextSeq = seq + 1;
     this.forget(id);
-    const entry: RequestEntry = [id, encoded, givenDigest];
-    const handle = this.arena.alloc(rowBytes(entry));
-    writeRow(this.arena.view(handle), entry);
+    const handle = this.arena.alloc(rowBytes(id, encoded, givenDigest));
+    writeRow(this.arena.view(handle), id, encoded, givenDigest);
     this.results.set(id, handle);
     this.order.push(handle, seq);
     this.bytes += this.weight(handle);
