@@ -149,6 +149,11 @@ describe("watchValue", () => {
     await writer.put(key, "gone-2");
     const last = await writer.put(key, "now");
     await writer.compact(last.revision);
+    // A follower applies the compaction once it hears the commit index, up
+    // to a heartbeat later; until then it still holds the history and would
+    // resume the watch from it. A linearizable read through each member
+    // waits until that member has applied the compaction.
+    for (const endpoint of cluster.endpoints) await client([endpoint]).range({ key });
     for (const p of own) p.heal();
     const [after] = await take(it, 1);
     expect(Buffer.from(after!.value!).toString()).toBe("now");
