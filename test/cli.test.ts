@@ -7,6 +7,30 @@ describe("conclave CLI", () => {
   it("prints help naming the modules that exist", () => {
     const out = execFileSync(process.execPath, [...cli, "help"], { encoding: "utf8" });
     expect(out).toContain("conclave/hashring");
+    // The client commands' lines come from their own modules, loaded for help.
+    expect(out).toMatch(/^ {2}conclave get /m);
+  });
+
+  it("serve loads neither the client commands, the sharded tier nor the DNS view", () => {
+    // Logs every module the loader resolves; `serve --help` loads serve's whole static graph.
+    const hooks = `data:text/javascript,${encodeURIComponent(
+      "export async function resolve(s, c, next) { const r = await next(s, c); process._rawDebug('resolved ' + r.url); return r; }",
+    )}`;
+    const register = `data:text/javascript,${encodeURIComponent(
+      `import { register } from "node:module"; register(${JSON.stringify(hooks)});`,
+    )}`;
+    const res = spawnSync(process.execPath, ["--import", register, ...cli, "serve", "--help"], {
+      encoding: "utf8",
+    });
+    expect(res.status).toBe(0);
+    const resolved = res.stderr.split("\n").filter((l) => l.startsWith("resolved "));
+    expect(resolved.some((l) => l.includes("/src/server/runtime/run.ts"))).toBe(true);
+    const unwanted = resolved.filter((l) =>
+      /\/src\/cli\/client-|\/src\/cli\/commands\/|\/src\/shard\/|\/src\/registry\/|\/serve-dns\.ts|@grpc/.test(
+        l,
+      ),
+    );
+    expect(unwanted).toEqual([]);
   });
 
   it("prints the package version", () => {

@@ -4,10 +4,10 @@
  * (client-process.ts) and the lock commands (lock, elect).
  */
 import { readFileSync } from "node:fs";
-import { CLIENT_HELP, isClientCommand, runClientProcess } from "./client-process.js";
 
 // Each command loads its own modules when it runs: `serve` never pays for the
-// lock backends' drivers, and a restarted member serves sooner.
+// client commands or the lock backends' drivers, so a member's heap holds
+// only what it runs, and a restarted member serves sooner.
 
 const HELP = `conclave — consistent hashing, distributed locks and Raft consensus
 
@@ -46,18 +46,12 @@ function version(): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  if (isClientCommand(argv)) return runClientProcess(argv);
   const [command = "help", ...rest] = argv;
   switch (command) {
     case "serve":
       return (await import("./serve.js")).serve(rest);
     case "start":
       return (await import("./start.js")).start(rest);
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(HELP + CLIENT_HELP);
-      return 0;
     case "version":
     case "--version":
     case "-v":
@@ -67,6 +61,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await import("./lock.js")).lockCommand(rest);
     case "elect":
       return (await import("./elect.js")).electCommand(rest);
+  }
+  // No client command shares a name with those above.
+  const client = await import("./client-process.js");
+  if (client.isClientCommand(argv)) return client.runClientProcess(argv);
+  switch (command) {
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(HELP + client.CLIENT_HELP);
+      return 0;
     default:
       process.stderr.write(`conclave: unknown command "${command}"\n\n${HELP}`);
       return 2;

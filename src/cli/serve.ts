@@ -9,8 +9,8 @@ import { resolveServeConfig, UsageError } from "../server/runtime/config.js";
 import { FIELDS } from "../server/runtime/config-fields.js";
 import { applyHeapGrowth } from "../server/runtime/heap-growth.js";
 import { runServe } from "../server/runtime/run.js";
-import { runShardedServe } from "../shard/member.js";
-import { startDnsView } from "./serve-dns.js";
+import type { runShardedServe } from "../shard/member.js";
+import type { startDnsView } from "./serve-dns.js";
 
 /** A stop that does not finish within this long ends the process anyway. */
 const STOP_DEADLINE_MS = 10_000;
@@ -59,9 +59,11 @@ export async function serve(argv: readonly string[]): Promise<number> {
   applyHeapGrowth(parsed.config.heapGrowthPercent);
   let running: Awaited<ReturnType<typeof runServe>> | Awaited<ReturnType<typeof runShardedServe>>;
   try {
+    // The sharded tier and the DNS view load only where they run: every
+    // module loaded stays in the heap (and its room to grow) for good.
     running =
       parsed.config.shards > 0
-        ? await runShardedServe(parsed.config)
+        ? await (await import("../shard/member.js")).runShardedServe(parsed.config)
         : await runServe(parsed.config);
   } catch (err) {
     process.stderr.write(`conclave serve: cannot start: ${(err as Error).message}\n`);
@@ -70,7 +72,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
   let dns: Awaited<ReturnType<typeof startDnsView>>;
   try {
     // The DNS view reads the one key space of an unsharded member.
-    dns = "store" in running ? await startDnsView(parsed.config, running) : undefined;
+    dns =
+      "store" in running && parsed.config.listenDns !== undefined
+        ? await (await import("./serve-dns.js")).startDnsView(parsed.config, running)
+        : undefined;
   } catch (err) {
     process.stderr.write(`conclave serve: cannot start the DNS view: ${(err as Error).message}\n`);
     await running.stop().catch(() => {});
