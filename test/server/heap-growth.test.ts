@@ -53,8 +53,9 @@ function limitFactors(trace: string): number[] {
 }
 
 describe("heap growth", () => {
-  it("is V8's own choice unless set, and a percent from 0 to 1000 otherwise", () => {
-    expect(resolveTestConfig([]).heapGrowthPercent).toBe(0);
+  it("is 100 unless set, and a percent from 0 (V8's own choice) to 1000 otherwise", () => {
+    expect(resolveTestConfig([]).heapGrowthPercent).toBe(100);
+    expect(resolveTestConfig(["--heap-growth-percent=0"]).heapGrowthPercent).toBe(0);
     expect(resolveTestConfig(["--heap-growth-percent", "50"]).heapGrowthPercent).toBe(50);
     expect(resolveTestConfig([], { CONCLAVE_HEAP_GROWTH_PERCENT: "25" }).heapGrowthPercent).toBe(
       25,
@@ -84,18 +85,19 @@ describe("heap growth", () => {
     expect(other.filter((f) => f > 1.2)).toEqual([]);
   });
 
-  it("is applied by conclave serve as it starts", async () => {
+  it("is applied by conclave serve as it starts, 100 unless set", async () => {
     // 11.0 is past anything V8 picks on its own (at most 4.0). Full
     // collections are forced every so many allocations so some happen as it starts.
-    const [member] = await planMembers(dir, ["traced"]);
-    const p = await ServeProcess.start(
-      member!,
-      ["--heap-growth-percent=1000"],
-      {},
-      [],
-      ["--trace-gc-verbose", "--gc-interval=100000"],
-    );
+    const [set, unset] = await planMembers(dir, ["traced", "unset"]);
+    const gcArgs = ["--trace-gc-verbose", "--gc-interval=100000"];
+    const p = await ServeProcess.start(set!, ["--heap-growth-percent=1000"], {}, [], gcArgs);
     await p.terminate();
     expect(limitFactors(p.output)).toContain(11);
-  }, 90_000);
+    const q = await ServeProcess.start(unset!, [], {}, [], gcArgs);
+    await q.terminate();
+    // Collections while its modules load, before it reads its settings, size with V8's own.
+    const factors = limitFactors(q.output);
+    expect(factors).toContain(2);
+    expect(factors.slice(factors.indexOf(2)).filter((f) => f > 2)).toEqual([]);
+  }, 120_000);
 });

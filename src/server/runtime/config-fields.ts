@@ -592,10 +592,9 @@ export const FIELDS: readonly FieldSpec[] = [
   spec(
     "heapGrowthPercent",
     "heap-growth-percent",
-    0,
+    100,
     integer(0, 1000),
-    "how far the JS heap may grow past what the last full collection left live before the next one, in percent; lower holds less memory and costs more CPU per write, e.g. 50 (docs/server.md, Memory); 0 lets V8 choose (up to 300)",
-    "0: V8 chooses",
+    "how far the JS heap may grow past what the last full collection left live before the next one, in percent; lower holds less memory and collects more often (docs/server.md, Memory); 0 lets V8 choose (up to 300)",
   ),
   spec(
     "shards",

@@ -9,8 +9,8 @@ import { invariant } from "../../raft/core/errors.js";
  * up to 4× the live size under a steady stream of writes.
  *
  * The setting belongs to the process, not to one member: `conclave serve`
- * applies it once at start. 0 leaves V8's own choice. Returns whether a
- * factor was set.
+ * applies it once at start, 100 (twice the live heap) unless set. 0 leaves
+ * V8's own choice. Returns whether a factor was set.
  */
 export function applyHeapGrowth(
   percent: number,
