@@ -9,18 +9,15 @@ import { localServiceSource } from "../registry/dns/service-source.js";
 import type { ServeConfig } from "../server/runtime/config.js";
 import type { RunningServer } from "../server/runtime/run.js";
 
-type DnsSettings = Pick<
-  ServeConfig,
-  "listenDns" | "dnsDomain" | "dnsTtlSeconds" | "dnsRegistryRoot"
->;
+type DnsSettings = Pick<ServeConfig, "dnsDomain" | "dnsTtlSeconds" | "dnsRegistryRoot">;
 
-/** Starts the DNS view when `listenDns` is set; undefined otherwise. */
+/** Starts the DNS view on `listenDns` (host:port). */
 export async function startDnsView(
+  listenDns: string,
   config: DnsSettings,
   running: Pick<RunningServer, "store" | "log">,
-): Promise<DnsServer | undefined> {
-  if (config.listenDns === undefined) return undefined;
-  const at = parsePeerAddress(config.listenDns);
+): Promise<DnsServer> {
+  const at = parsePeerAddress(listenDns);
   const log = running.log.child({ component: "dns" });
   // Every query can meet the same bad record or failure: log each kind once per interval.
   const warnings = new LogThrottle(log);

@@ -69,12 +69,13 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stderr.write(`conclave serve: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  let dns: Awaited<ReturnType<typeof startDnsView>>;
+  let dns: Awaited<ReturnType<typeof startDnsView>> | undefined;
   try {
     // The DNS view reads the one key space of an unsharded member.
+    const { listenDns } = parsed.config;
     dns =
-      "store" in running && parsed.config.listenDns !== undefined
-        ? await (await import("./serve-dns.js")).startDnsView(parsed.config, running)
+      "store" in running && listenDns !== undefined
+        ? await (await import("./serve-dns.js")).startDnsView(listenDns, parsed.config, running)
         : undefined;
   } catch (err) {
     process.stderr.write(`conclave serve: cannot start the DNS view: ${(err as Error).message}\n`);
